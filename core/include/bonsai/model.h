@@ -1,0 +1,89 @@
+#pragma once
+// One model abstraction over safetensors, ONNX and GGUF files.
+//
+// A Model holds tensor descriptions and keeps the mapped files (or owned buffers) alive;
+// tensor bytes are only touched when values are read. Layers are the compressible weights
+// (a weight tensor, its optional bias, the op that consumes it and its output-channel axis).
+#include "bonsai/dtype.h"
+#include "bonsai/mapped_file.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bonsai {
+
+enum class Format { Safetensors, Onnx, Gguf };
+std::string_view formatName(Format f); // "safetensors", "onnx", "gguf"
+
+struct TensorInfo {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape; // row-major, outermost first (as PyTorch shows it)
+    uint64_t numel = 0;
+    uint64_t nbytes = 0;          // storage bytes
+    const uint8_t* data = nullptr; // storage; valid while the Model lives
+    std::string file;             // file the bytes live in (for messages)
+    uint64_t fileOffset = 0;      // offset of the bytes in that file
+};
+
+struct Layer {
+    std::string name;  // display name (weight name without a trailing ".weight")
+    std::string op;    // "Conv", "Gemm", "MatMul", "Linear", "Embedding", "Gather", ...
+    int weight = -1;   // index into Model::tensors
+    int bias = -1;     // index into Model::tensors, or -1
+    int outAxis = 0;   // output-channel axis of the weight
+    std::string node;  // name of the consuming graph node (ONNX), if any
+};
+
+class Model {
+public:
+    // Opens any supported file or directory, detecting the format. Throws FileError.
+    static std::unique_ptr<Model> open(const std::string& path);
+
+    Format format = Format::Safetensors;
+    std::string path;
+    std::vector<TensorInfo> tensors;
+    std::vector<Layer> layers;
+    std::vector<std::pair<std::string, std::string>> metadata; // key, display value
+
+    int findTensor(const std::string& name) const; // -1 when absent
+    uint64_t totalParams() const;
+    uint64_t totalBytes() const;
+
+    // Converts elements [first, first+count) of a tensor to float. For block-quantized
+    // types first and count must be multiples of the block size (count may end at numel).
+    void readFloat(int tensor, uint64_t first, uint64_t count, float* dst) const;
+    std::vector<float> readFloat(int tensor) const;
+
+    // Storage kept alive for the tensors' data pointers.
+    std::vector<std::shared_ptr<MappedFile>> files;
+    std::vector<std::unique_ptr<uint8_t[]>> ownedBuffers;
+    std::shared_ptr<void> native; // reader-specific object (e.g. the parsed ONNX graph)
+
+    // Adds a tensor after validating dtype x shape against the byte length and overflow.
+    // Throws FileError naming `file` on inconsistency.
+    void addTensor(TensorInfo t);
+    // Builds layers for formats without a graph (safetensors, GGUF) from names and shapes.
+    void inferLayersFromNames();
+};
+
+// Product of dims with overflow and negativity checks; nullopt on overflow or a negative dim.
+std::optional<uint64_t> checkedNumel(const std::vector<int64_t>& shape);
+
+// Converts count elements of the given storage to float. `src` points at the first element
+// (or the first block for block-quantized types; count must then be a multiple of the block).
+void convertToFloat(DType t, const uint8_t* src, uint64_t count, float* dst);
+
+// Readers (one per format). Each throws FileError on bad input.
+std::unique_ptr<Model> readSafetensors(const std::string& path); // file, directory or index.json
+std::unique_ptr<Model> readOnnx(const std::string& path);
+std::unique_ptr<Model> readGguf(const std::string& path);
+
+// GGUF block dequantization (llama.cpp reference semantics). n must be a multiple of the
+// block size of t.
+void dequantizeBlocks(DType t, const uint8_t* src, uint64_t n, float* dst);
+
+} // namespace bonsai

@@ -1,0 +1,73 @@
+#include "bonsai/mapped_file.h"
+
+#include "bonsai/error.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace bonsai {
+
+std::shared_ptr<MappedFile> MappedFile::open(const std::string& path)
+{
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        ::close(fd);
+        throw FileError(path, std::string("cannot stat: ") + std::strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw FileError(path, "not a regular file");
+    }
+    std::shared_ptr<MappedFile> f(new MappedFile);
+    f->path_ = path;
+    f->size_ = static_cast<uint64_t>(st.st_size);
+    if (f->size_ > 0) {
+        void* p = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            ::close(fd);
+            throw FileError(path, std::string("cannot map: ") + std::strerror(e));
+        }
+        f->data_ = static_cast<const uint8_t*>(p);
+    }
+    ::close(fd);
+    return f;
+}
+
+MappedFile::~MappedFile()
+{
+    if (data_)
+        munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+static void advise(const uint8_t* base, uint64_t size, uint64_t offset, uint64_t len, int how)
+{
+    if (!base || offset >= size)
+        return;
+    const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t start = offset & ~(page - 1);
+    uint64_t end = std::min<uint64_t>(size, offset + len);
+    if (end > start)
+        madvise(const_cast<uint8_t*>(base) + start, end - start, how);
+}
+
+void MappedFile::adviseSequential(uint64_t offset, uint64_t len) const
+{
+    advise(data_, size_, offset, len, MADV_WILLNEED);
+}
+
+void MappedFile::adviseDontNeed(uint64_t offset, uint64_t len) const
+{
+    advise(data_, size_, offset, len, MADV_DONTNEED);
+}
+
+} // namespace bonsai

@@ -1,0 +1,37 @@
+#pragma once
+// Helpers shared by the test executables: a per-process temporary directory, byte writers
+// for hand-made files, and running bonsai-cli.
+#include <QByteArray>
+#include <QString>
+#include <QStringList>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace testutil {
+
+// A temporary directory that lives until the process exits.
+QString tempDir();
+// Writes bytes to tempDir()/name and returns the full path.
+std::string writeTemp(const std::string& name, const std::string& bytes);
+std::string tempPath(const std::string& name);
+std::string dataPath(const std::string& name); // checked-in tests/data/<name>
+
+// Little-endian appenders for building binary files by hand.
+template <typename T>
+void put(std::string& out, T v)
+{
+    char b[sizeof(T)];
+    std::memcpy(b, &v, sizeof(T));
+    out.append(b, sizeof(T));
+}
+
+struct CliResult {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+};
+CliResult runCli(const QStringList& args, int timeoutMs = 120000);
+
+} // namespace testutil
