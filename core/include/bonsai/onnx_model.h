@@ -1,0 +1,36 @@
+#pragma once
+// Access to the ONNX graph behind a Model opened by readOnnx().
+//
+// readOnnx() keeps the parsed onnx::ModelProto alive in Model::native. Tensors whose bytes
+// come from raw_data point into that proto, so it must never be modified while the Model
+// lives (hence only const access here). The onnx headers are not included: users that
+// inspect the graph include <onnx/onnx-ml.pb.h> themselves (with ONNX_ML=1,
+// ONNX_NAMESPACE=onnx).
+#include "bonsai/model.h"
+
+#include <vector>
+
+namespace onnx {
+class ModelProto;
+class NodeProto;
+} // namespace onnx
+
+namespace bonsai {
+
+// Deepest nesting of subgraphs (If/Loop/Scan bodies, ...) that the reader accepts.
+inline constexpr int kOnnxMaxSubgraphDepth = 16;
+
+// The parsed model, or nullptr when `m` was not read by readOnnx().
+const onnx::ModelProto* onnxProto(const Model& m);
+
+// Every node of the main graph and of its subgraphs, depth first: a node is followed by the
+// nodes of its subgraph attributes. Subgraphs deeper than kOnnxMaxSubgraphDepth are left out.
+std::vector<const onnx::NodeProto*> onnxNodes(const onnx::ModelProto& proto);
+
+// Rebuilds Model::layers from the graph: each floating-point weight of rank >= 2 consumed by
+// a Conv, ConvTranspose, Gemm, MatMul or Gather node becomes a layer with that node's op,
+// its output-channel axis and its bias (Conv/ConvTranspose/Gemm input 2, or the 1-D
+// initializer of an Add that consumes a MatMul output). Needs the tensors already added.
+void tieOnnxLayers(Model& m);
+
+} // namespace bonsai
