@@ -52,3 +52,40 @@ CliResult runCli(const QStringList& args, int timeoutMs)
 }
 
 } // namespace testutil
+
+namespace testutil {
+
+std::string makeSafetensors(const std::vector<StEntry>& entries, const std::string& metadataJson)
+{
+    std::string header = "{";
+    uint64_t offset = 0;
+    bool first = true;
+    if (!metadataJson.empty()) {
+        header += "\"__metadata__\":" + metadataJson;
+        first = false;
+    }
+    for (const auto& e : entries) {
+        header += first ? "" : ",";
+        first = false;
+        header += "\"" + e.name + "\":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
+        for (size_t i = 0; i < e.shape.size(); ++i)
+            header += (i ? "," : "") + std::to_string(e.shape[i]);
+        header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
+                  std::to_string(offset + e.bytes.size()) + "]}";
+        offset += e.bytes.size();
+    }
+    header += "}";
+    std::string out;
+    put<uint64_t>(out, header.size());
+    out += header;
+    for (const auto& e : entries)
+        out += e.bytes;
+    return out;
+}
+
+std::string floatBytes(const std::vector<float>& v)
+{
+    return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+} // namespace testutil

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace testutil {
 
@@ -33,5 +34,21 @@ struct CliResult {
     QByteArray err;
 };
 CliResult runCli(const QStringList& args, int timeoutMs = 120000);
+
+} // namespace testutil
+
+namespace testutil {
+
+// An independent safetensors writer for tests: tensors are laid out in the order given.
+struct StEntry {
+    std::string name;
+    std::string dtype;
+    std::vector<int64_t> shape;
+    std::string bytes; // raw little-endian storage
+};
+std::string makeSafetensors(const std::vector<StEntry>& entries,
+                            const std::string& metadataJson = "");
+// Raw bytes of a float array.
+std::string floatBytes(const std::vector<float>& v);
 
 } // namespace testutil

@@ -1,3 +1,55 @@
-// bonsai-cli: headless access to the core (placeholder until the commands land).
+// bonsai-cli: the headless tool on top of bonsai_core.
+#include "commands.h"
+
+#include "bonsai/error.h"
+
 #include <cstdio>
-int main() { std::fprintf(stderr, "bonsai-cli: no commands yet\n"); return 2; }
+#include <cstring>
+
+namespace {
+
+const char* kUsage =
+    "usage: bonsai-cli COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL [--json]                 list every tensor, its layer role and totals\n"
+    "  tensor MODEL NAME --npy OUT.npy     write one tensor as float32 NumPy array\n"
+    "  stats MODEL [NAME] [--json]         weight statistics of one tensor or all layers\n"
+    "\n"
+    "MODEL is a .safetensors, .onnx or .gguf file, a directory of safetensors shards,\n"
+    "or a *.safetensors.index.json file.\n";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!std::strcmp(argv[1], "--version")) {
+        std::puts("bonsai-cli 0.1.0");
+        return 0;
+    }
+    const std::string cmd = argv[1];
+    cli::Args args(argv + 2, argv + argc);
+    try {
+        if (cmd == "info")
+            return cli::cmdInfo(args);
+        if (cmd == "tensor")
+            return cli::cmdTensor(args);
+        if (cmd == "stats")
+            return cli::cmdStats(args);
+        std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+        return 2;
+    } catch (const cli::UsageError& e) {
+        std::fprintf(stderr, "bonsai-cli %s: %s\n", cmd.c_str(), e.what());
+        return 2;
+    } catch (const bonsai::Error& e) {
+        std::fprintf(stderr, "bonsai-cli %s: %s\n", cmd.c_str(), e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bonsai-cli %s: unexpected error: %s\n", cmd.c_str(), e.what());
+        return 1;
+    }
+}

@@ -232,8 +232,8 @@ std::unique_ptr<Model> Model::open(const std::string& p)
             throw FileError(p, "cannot open for reading");
         f.read(head, sizeof head);
         if (f.gcount() < 8)
-            throw FileError(p, "file too short (" + std::to_string(f.gcount()) +
-                                   " bytes) to be a model");
+            throw FileError(p, "truncated: the file has only " + std::to_string(f.gcount()) +
+                                   " bytes, too few for any model format");
     }
     if (std::memcmp(head, "GGUF", 4) == 0)
         return readGguf(p);
