@@ -1,0 +1,138 @@
+// bonsai-cli: info --json, tensor --npy, stats, and errors, run as a separate process.
+#include "testutil.h"
+
+#include "bonsai/half.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using testutil::runCli;
+
+class TstCli : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void infoJson();
+    void tensorNpy();
+    void statsJson();
+    void errors();
+
+private:
+    std::string model_;
+};
+
+void TstCli::initTestCase()
+{
+    std::string h;
+    for (float x : {1.0f, -0.5f, 2.0f, 0.25f, 3.0f, -1.0f})
+        testutil::put(h, bonsai::floatToFp16(x));
+    model_ = testutil::writeTemp("cli.safetensors", testutil::makeSafetensors(
+        {{"fc1.weight", "F16", {2, 3}, h},
+         {"fc1.bias", "F32", {2}, testutil::floatBytes({0.5f, -0.5f})},
+         {"scale", "F32", {}, testutil::floatBytes({7.0f})}},
+        R"({"format":"pt"})"));
+}
+
+void TstCli::infoJson()
+{
+    auto r = runCli({QStringLiteral("info"), QString::fromStdString(model_), QStringLiteral("--json")});
+    QCOMPARE(r.exitCode, 0);
+    auto j = nlohmann::json::parse(r.out.toStdString());
+    QCOMPARE(j["format"].get<std::string>(), std::string("safetensors"));
+    QCOMPARE(j["tensors"].size(), 3u);
+    const auto& t = j["tensors"][0];
+    QCOMPARE(t["name"].get<std::string>(), std::string("fc1.weight"));
+    QCOMPARE(t["shape"].get<std::vector<int64_t>>(), (std::vector<int64_t>{2, 3}));
+    QCOMPARE(t["dtype"].get<std::string>(), std::string("F16"));
+    QCOMPARE(t["params"].get<uint64_t>(), 6u);
+    QCOMPARE(t["bytes"].get<uint64_t>(), 12u);
+    QCOMPARE(t["op"].get<std::string>(), std::string("Linear"));
+    QCOMPARE(j["tensors"][2]["shape"].size(), 0u); // a scalar
+    QCOMPARE(j["total_params"].get<uint64_t>(), 6u + 2u + 1u);
+    QCOMPARE(j["total_bytes"].get<uint64_t>(), 12u + 8u + 4u);
+    // The text form lists every tensor and the totals.
+    auto text = runCli({QStringLiteral("info"), QString::fromStdString(model_)});
+    QCOMPARE(text.exitCode, 0);
+    QVERIFY(text.out.contains("fc1.bias"));
+    QVERIFY(text.out.contains("3 tensors, 1 layers, 9 parameters"));
+}
+
+void TstCli::tensorNpy()
+{
+    const std::string out = testutil::tempPath("fc1.npy");
+    auto r = runCli({QStringLiteral("tensor"), QString::fromStdString(model_), QStringLiteral("fc1.weight"),
+                     QStringLiteral("--npy"), QString::fromStdString(out)});
+    QCOMPARE(r.exitCode, 0);
+    std::ifstream f(out, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), {});
+    QVERIFY(bytes.size() > 10);
+    QCOMPARE(bytes.substr(0, 6), std::string("\x93NUMPY"));
+    const size_t hlen = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    const std::string header = bytes.substr(10, hlen);
+    QCOMPARE((10 + hlen) % 64, 0u);
+    QVERIFY2(header.find("'descr': '<f4'") != std::string::npos, header.c_str());
+    QVERIFY2(header.find("'fortran_order': False") != std::string::npos, header.c_str());
+    QVERIFY2(header.find("'shape': (2, 3)") != std::string::npos, header.c_str());
+    QCOMPARE(bytes.size(), 10 + hlen + 6 * sizeof(float));
+    std::vector<float> v(6);
+    std::memcpy(v.data(), bytes.data() + 10 + hlen, 24);
+    QCOMPARE(v, (std::vector<float>{1.0f, -0.5f, 2.0f, 0.25f, 3.0f, -1.0f}));
+
+    const std::string bias = testutil::tempPath("bias.npy");
+    QCOMPARE(runCli({QStringLiteral("tensor"), QString::fromStdString(model_), QStringLiteral("fc1.bias"),
+                     QStringLiteral("--npy"), QString::fromStdString(bias)}).exitCode, 0);
+    std::ifstream fb(bias, std::ios::binary);
+    std::string bb((std::istreambuf_iterator<char>(fb)), {});
+    QVERIFY(bb.find("'shape': (2,)") != std::string::npos);
+}
+
+void TstCli::statsJson()
+{
+    auto r = runCli({QStringLiteral("stats"), QString::fromStdString(model_), QStringLiteral("fc1.weight"),
+                     QStringLiteral("--bins"), QStringLiteral("4"), QStringLiteral("--json")});
+    QCOMPARE(r.exitCode, 0);
+    auto j = nlohmann::json::parse(r.out.toStdString());
+    QCOMPARE(j["min"].get<double>(), -1.0);
+    QCOMPARE(j["max"].get<double>(), 3.0);
+    QCOMPARE(j["mean"].get<double>(), 4.75 / 6.0);
+    // bins of width 1 over [-1, 3]: {-1,-0.5}, {0.25}, {1}, {2,3}
+    QCOMPARE(j["histogram"].get<std::vector<uint64_t>>(), (std::vector<uint64_t>{2, 1, 1, 2}));
+    QCOMPARE(j["channel_max"].get<std::vector<float>>(), (std::vector<float>{2.0f, 3.0f}));
+}
+
+void TstCli::errors()
+{
+    const QString missing = QString::fromStdString(testutil::tempPath("nope.safetensors"));
+    auto r = runCli({QStringLiteral("info"), missing});
+    QVERIFY(r.exitCode != 0);
+    QVERIFY2(r.err.contains(missing.toUtf8()) && r.err.contains("no such file"), r.err.constData());
+
+    const std::string corrupt = testutil::writeTemp("corrupt.safetensors", std::string("\x10\0\0\0\0\0\0\0{\"a\":", 13));
+    r = runCli({QStringLiteral("info"), QString::fromStdString(corrupt), QStringLiteral("--json")});
+    QVERIFY(r.exitCode != 0);
+    QVERIFY2(r.err.contains("corrupt.safetensors") && r.err.contains("truncated"), r.err.constData());
+    QVERIFY(r.out.isEmpty());
+
+    const std::string out = testutil::tempPath("never.npy");
+    r = runCli({QStringLiteral("tensor"), QString::fromStdString(model_), QStringLiteral("no.such"),
+                QStringLiteral("--npy"), QString::fromStdString(out)});
+    QVERIFY(r.exitCode != 0);
+    QVERIFY2(r.err.contains("no tensor named 'no.such'"), r.err.constData());
+    QVERIFY(!std::filesystem::exists(out));
+
+    r = runCli({QStringLiteral("tensor"), QString::fromStdString(model_), QStringLiteral("fc1.weight")});
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY(r.err.contains("--npy"));
+    r = runCli({QStringLiteral("frobnicate")});
+    QCOMPARE(r.exitCode, 2);
+    r = runCli({QStringLiteral("info"), QString::fromStdString(model_), QStringLiteral("--jsn")});
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY(r.err.contains("unknown option --jsn"));
+}
+
+QTEST_GUILESS_MAIN(TstCli)
+#include "tst_cli.moc"
