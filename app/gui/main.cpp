@@ -1,2 +1,49 @@
+// bonsai: the desktop workbench. Parses the command line and shows the main window.
+#include "mainwindow.h"
+#include "screenshotdriver.h"
+
 #include <QApplication>
-int main(int argc, char** argv) { QApplication app(argc, argv); return 0; }
+#include <QCommandLineParser>
+#include <QTextStream>
+
+int main(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("Bonsai"));
+    QApplication::setApplicationName(QStringLiteral("Bonsai"));
+    QApplication::setApplicationVersion(QStringLiteral(BONSAI_VERSION));
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/bonsai.svg")));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Neural-network compression workbench."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption screenshot(
+        QStringLiteral("screenshot"),
+        QStringLiteral("Open MODEL, show the largest layer's statistics, save the window to PATH "
+                       "as PNG and exit."),
+        QStringLiteral("PATH"));
+    parser.addOption(screenshot);
+    parser.addPositionalArgument(QStringLiteral("model"),
+                                 QStringLiteral("Model file (.safetensors, .onnx, .gguf, "
+                                                "index.json) or checkpoint folder."),
+                                 QStringLiteral("[MODEL]"));
+    parser.process(app);
+    const QString model = parser.positionalArguments().value(0);
+
+    bonsai::ui::MainWindow window;
+    if (parser.isSet(screenshot)) {
+        bonsai::ui::ScreenshotDriver driver(&window, parser.value(screenshot), model);
+        QObject::connect(&driver, &bonsai::ui::ScreenshotDriver::finished, &app, [&](int code) {
+            if (code != 0)
+                QTextStream(stderr) << "bonsai: " << driver.errorString() << '\n';
+            QCoreApplication::exit(code);
+        });
+        driver.start();
+        return app.exec();
+    }
+    window.restoreSettings();
+    window.show();
+    window.openPath(model);
+    return app.exec();
+}

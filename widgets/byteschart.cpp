@@ -1,0 +1,137 @@
+#include "byteschart.h"
+
+#include "formatting.h"
+
+#include "bonsai/model.h"
+
+#include <QBarCategoryAxis>
+#include <QBarSet>
+#include <QChart>
+#include <QChartView>
+#include <QHorizontalBarSeries>
+#include <QLegend>
+#include <QValueAxis>
+
+#include <algorithm>
+#include <map>
+
+namespace bonsai::ui {
+
+namespace {
+
+struct Entry {
+    QString label;
+    uint64_t bytes;
+};
+
+// Picks a unit so that the largest value reads well.
+std::pair<double, QString> unitFor(uint64_t maxBytes)
+{
+    if (maxBytes >= (1ull << 30))
+        return {double(1ull << 30), QStringLiteral("GiB")};
+    if (maxBytes >= (1ull << 20))
+        return {double(1ull << 20), QStringLiteral("MiB")};
+    if (maxBytes >= (1ull << 10))
+        return {1024.0, QStringLiteral("KiB")};
+    return {1.0, QStringLiteral("B")};
+}
+
+// Largest first; drawn top-down.
+QChart* barChart(const std::vector<Entry>& entries, const QString& title, const QColor& color)
+{
+    auto* chart = new QChart;
+    chart->setTitle(title);
+    chart->legend()->hide();
+    chart->setMargins(QMargins(2, 2, 2, 2));
+    if (entries.empty())
+        return chart;
+    const auto [scale, unit] = unitFor(entries.front().bytes);
+    auto* set = new QBarSet(QObject::tr("bytes"));
+    set->setColor(color);
+    QStringList categories;
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) { // bottom-up for the axis
+        QString label = elideMiddle(it->label, 34);
+        while (categories.contains(label))
+            label += QLatin1Char(' '); // categories must be unique
+        categories << label;
+        *set << static_cast<double>(it->bytes) / scale;
+    }
+    auto* series = new QHorizontalBarSeries;
+    series->append(set);
+    series->setBarWidth(0.7);
+    series->setLabelsVisible(false);
+    chart->addSeries(series);
+    auto* y = new QBarCategoryAxis;
+    y->append(categories);
+    auto* x = new QValueAxis;
+    x->setTitleText(QObject::tr("size (%1)").arg(unit));
+    x->setLabelFormat(QStringLiteral("%.3g"));
+    x->setRange(0, static_cast<double>(entries.front().bytes) / scale * 1.05);
+    x->applyNiceNumbers();
+    chart->addAxis(y, Qt::AlignLeft);
+    chart->addAxis(x, Qt::AlignBottom);
+    series->attachAxis(y);
+    series->attachAxis(x);
+    return chart;
+}
+
+void replaceChart(QChartView* view, QChart* chart)
+{
+    QChart* old = view->chart();
+    view->setChart(chart);
+    delete old;
+}
+
+} // namespace
+
+BytesChart::BytesChart(QWidget* parent)
+    : QTabWidget(parent), m_layers(new QChartView(this)), m_ops(new QChartView(this))
+{
+    m_layers->setObjectName(QStringLiteral("largestLayersChart"));
+    m_ops->setObjectName(QStringLiteral("bytesByOpChart"));
+    for (auto* v : {m_layers, m_ops}) {
+        v->setRenderHint(QPainter::Antialiasing);
+        v->setChart(new QChart);
+    }
+    addTab(m_layers, tr("Largest layers"));
+    addTab(m_ops, tr("Bytes by op"));
+}
+
+void BytesChart::setModel(const std::shared_ptr<const bonsai::Model>& model)
+{
+    std::vector<Entry> layers;
+    std::map<QString, uint64_t> byOp;
+    uint64_t inLayers = 0;
+    if (model) {
+        const auto& ts = model->tensors;
+        for (const auto& l : model->layers) {
+            uint64_t b = l.weight >= 0 ? ts[static_cast<size_t>(l.weight)].nbytes : 0;
+            if (l.bias >= 0)
+                b += ts[static_cast<size_t>(l.bias)].nbytes;
+            layers.push_back({qstr(l.name), b});
+            byOp[qstr(l.op)] += b;
+            inLayers += b;
+        }
+        const uint64_t rest = model->totalBytes() - std::min(inLayers, model->totalBytes());
+        if (rest > 0)
+            byOp[tr("(not in a layer)")] += rest;
+    }
+    std::sort(layers.begin(), layers.end(), [](auto& a, auto& b) { return a.bytes > b.bytes; });
+    if (model && layers.size() > static_cast<size_t>(TopLayers)) {
+        uint64_t other = model->totalBytes();
+        layers.resize(TopLayers);
+        for (const auto& e : layers)
+            other -= e.bytes;
+        layers.push_back({tr("other"), other}); // everything else, last
+    }
+    std::vector<Entry> ops;
+    for (const auto& [op, b] : byOp)
+        ops.push_back({op, b});
+    std::sort(ops.begin(), ops.end(), [](auto& a, auto& b) { return a.bytes > b.bytes; });
+
+    const QColor color = palette().color(QPalette::Highlight);
+    replaceChart(m_layers, barChart(layers, model ? tr("Largest layers by bytes") : QString(), color));
+    replaceChart(m_ops, barChart(ops, model ? tr("Bytes by op kind") : QString(), color.darker(130)));
+}
+
+} // namespace bonsai::ui

@@ -1,0 +1,81 @@
+#include "formatting.h"
+
+#include "bonsai/model.h"
+
+#include <QCoreApplication>
+#include <QLocale>
+#include <QStringList>
+
+#include <algorithm>
+#include <map>
+
+namespace bonsai::ui {
+
+static QLocale numberLocale()
+{
+    QLocale loc;
+    loc.setNumberOptions(QLocale::DefaultNumberOptions); // keep group separators, even in "C"
+    return loc;
+}
+
+QString qstr(std::string_view s)
+{
+    return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size()));
+}
+
+QString formatCount(uint64_t n)
+{
+    return numberLocale().toString(static_cast<qulonglong>(n));
+}
+
+QString formatBytes(uint64_t bytes)
+{
+    if (bytes < 1024)
+        return QCoreApplication::translate("Format", "%1 B").arg(bytes);
+    return numberLocale().formattedDataSize(static_cast<qint64>(bytes), 2, QLocale::DataSizeIecFormat);
+}
+
+QString formatShape(const std::vector<int64_t>& shape)
+{
+    if (shape.empty())
+        return QStringLiteral("scalar");
+    QStringList parts;
+    for (int64_t d : shape)
+        parts << QString::number(d);
+    return parts.join(QStringLiteral(" × "));
+}
+
+QString formatPercent(double fraction, int decimals)
+{
+    return numberLocale().toString(fraction * 100.0, 'f', decimals) + QLatin1Char('%');
+}
+
+QString formatValue(double v)
+{
+    return numberLocale().toString(v, 'g', 4);
+}
+
+QString dtypeMix(const bonsai::Model& model)
+{
+    std::map<std::string_view, uint64_t> bytes;
+    for (const auto& t : model.tensors)
+        bytes[dtypeName(t.dtype)] += t.nbytes;
+    std::vector<std::pair<std::string_view, uint64_t>> sorted(bytes.begin(), bytes.end());
+    std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second > b.second; });
+    const double total = static_cast<double>(std::max<uint64_t>(model.totalBytes(), 1));
+    QStringList parts;
+    for (const auto& [name, b] : sorted)
+        parts << qstr(name) + QLatin1Char(' ') + formatPercent(static_cast<double>(b) / total);
+    return parts.isEmpty() ? QStringLiteral("—") : parts.join(QStringLiteral(", "));
+}
+
+QString elideMiddle(const QString& s, int maxChars)
+{
+    if (s.size() <= maxChars || maxChars < 5)
+        return s;
+    const int tail = (maxChars - 1) / 2;
+    const int head = maxChars - 1 - tail;
+    return s.left(head) + QChar(0x2026) + s.right(tail);
+}
+
+} // namespace bonsai::ui

@@ -1,0 +1,26 @@
+#pragma once
+// Text formatting shared by the views: counts with thousands separators, IEC byte sizes,
+// shapes, percentages and the dtype mix of a model.
+#include <QString>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace bonsai {
+class Model;
+}
+
+namespace bonsai::ui {
+
+QString qstr(std::string_view s);
+QString formatCount(uint64_t n);                         // "1,234,567"
+QString formatBytes(uint64_t bytes);                     // "1.50 MiB"
+QString formatShape(const std::vector<int64_t>& shape);  // "768 × 3072"
+QString formatPercent(double fraction, int decimals = 1); // 0.125 -> "12.5%"
+QString formatValue(double v);                           // 4 significant digits
+QString dtypeMix(const bonsai::Model& model);            // "F16 98.7%, F32 1.3%"
+// Shortens long names in the middle, keeping the distinctive ends.
+QString elideMiddle(const QString& s, int maxChars);
+
+} // namespace bonsai::ui

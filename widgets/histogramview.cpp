@@ -1,0 +1,152 @@
+#include "histogramview.h"
+
+#include "formatting.h"
+
+#include <QAreaSeries>
+#include <QButtonGroup>
+#include <QChart>
+#include <QChartView>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineSeries>
+#include <QLogValueAxis>
+#include <QRadioButton>
+#include <QStackedWidget>
+#include <QValueAxis>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+namespace bonsai::ui {
+
+// Empty bins sit on this floor in log mode (below the first tick at 1).
+static constexpr double LogFloor = 0.5;
+
+HistogramView::HistogramView(QWidget* parent)
+    : QWidget(parent), m_stack(new QStackedWidget(this)), m_message(new QLabel(this)),
+      m_view(new QChartView(this)), m_linear(new QRadioButton(tr("Linear"), this)),
+      m_log(new QRadioButton(tr("Log"), this))
+{
+    m_message->setAlignment(Qt::AlignCenter);
+    m_message->setWordWrap(true);
+    m_message->setEnabled(false);
+    m_view->setObjectName(QStringLiteral("histogramView"));
+    m_view->setRenderHint(QPainter::Antialiasing);
+    m_view->setChart(new QChart);
+    m_stack->addWidget(m_message);
+    m_stack->addWidget(m_view);
+
+    m_linear->setChecked(true);
+    m_linear->setToolTip(tr("Linear count axis"));
+    m_log->setToolTip(tr("Logarithmic count axis: makes rare values (tails, outliers) visible"));
+    auto* group = new QButtonGroup(this);
+    group->addButton(m_linear);
+    group->addButton(m_log);
+    connect(m_log, &QRadioButton::toggled, this, [this] { rebuild(); });
+
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(new QLabel(tr("Count axis:"), this));
+    bar->addWidget(m_linear);
+    bar->addWidget(m_log);
+    bar->addStretch(1);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addLayout(bar);
+    layout->addWidget(m_stack, 1);
+    showMessage(tr("Select a layer to see the distribution of its weights."));
+}
+
+bool HistogramView::logScale() const { return m_log->isChecked(); }
+
+void HistogramView::setLogScale(bool log) { (log ? m_log : m_linear)->setChecked(true); }
+
+void HistogramView::showMessage(const QString& text)
+{
+    m_result = {};
+    m_message->setText(text);
+    m_stack->setCurrentWidget(m_message);
+}
+
+void HistogramView::setStats(const StatsResult& result)
+{
+    m_result = result;
+    rebuild();
+}
+
+void HistogramView::rebuild()
+{
+    if (!m_result.stats)
+        return;
+    const auto& s = *m_result.stats;
+    if (s.histogram.empty() || s.count == 0) {
+        m_message->setText(tr("%1 has no finite values to plot.").arg(m_result.label));
+        m_stack->setCurrentWidget(m_message);
+        return;
+    }
+    const bool log = logScale();
+    const double lo = s.min;
+    const double hi = s.max > s.min ? s.max : s.min + std::max(1e-6, std::abs(s.min) * 1e-3);
+    const double width = (hi - lo) / static_cast<double>(s.histogram.size());
+    const double floor = log ? LogFloor : 0.0;
+
+    // Each bin is a flat step: (left, count), (right, count).
+    auto* upper = new QLineSeries;
+    auto* lower = new QLineSeries;
+    uint64_t maxCount = 1;
+    QList<QPointF> points;
+    points.reserve(static_cast<qsizetype>(s.histogram.size() * 2));
+    for (size_t i = 0; i < s.histogram.size(); ++i) {
+        const double c = static_cast<double>(s.histogram[i]);
+        const double y = log && c <= 0 ? floor : c;
+        points.append({lo + width * static_cast<double>(i), y});
+        points.append({lo + width * static_cast<double>(i + 1), y});
+        maxCount = std::max(maxCount, s.histogram[i]);
+    }
+    upper->replace(points);
+    lower->append({{lo, floor}, {hi, floor}});
+
+    auto* area = new QAreaSeries(upper, lower);
+    area->setName(tr("weights"));
+    QColor fill = palette().color(QPalette::Highlight);
+    area->setBorderColor(fill.darker(120));
+    fill.setAlpha(160);
+    area->setBrush(fill);
+
+    auto* chart = new QChart;
+    chart->addSeries(area);
+    chart->legend()->hide();
+    chart->setTitle(tr("Weight histogram — %1 (%2 bins)").arg(elideMiddle(m_result.label, 60)).arg(s.histogram.size()));
+    chart->setMargins(QMargins(4, 4, 4, 4));
+
+    auto* x = new QValueAxis;
+    x->setTitleText(tr("weight value"));
+    x->setRange(lo, hi);
+    x->setLabelFormat(QStringLiteral("%.3g"));
+    x->setTickCount(7);
+    chart->addAxis(x, Qt::AlignBottom);
+    area->attachAxis(x);
+    if (log) {
+        auto* y = new QLogValueAxis;
+        y->setTitleText(tr("count (log)"));
+        y->setBase(10);
+        y->setLabelFormat(QStringLiteral("%g"));
+        y->setRange(LogFloor, std::pow(10.0, std::ceil(std::log10(static_cast<double>(maxCount) * 1.5))));
+        chart->addAxis(y, Qt::AlignLeft);
+        area->attachAxis(y);
+    } else {
+        auto* y = new QValueAxis;
+        y->setTitleText(tr("count"));
+        y->setRange(0, static_cast<double>(maxCount) * 1.05);
+        y->setLabelFormat(QStringLiteral("%.0f"));
+        y->applyNiceNumbers();
+        chart->addAxis(y, Qt::AlignLeft);
+        area->attachAxis(y);
+    }
+    QChart* old = m_view->chart();
+    m_view->setChart(chart);
+    delete old;
+    m_stack->setCurrentWidget(m_view);
+}
+
+} // namespace bonsai::ui

@@ -1,0 +1,117 @@
+#include "layertableview.h"
+
+#include "layerfilterproxy.h"
+#include "layertablemodel.h"
+#include "sharedelegate.h"
+
+#include <QCheckBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QTimer>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+namespace bonsai::ui {
+
+LayerTableView::LayerTableView(QWidget* parent)
+    : QWidget(parent), m_model(new LayerTableModel(this)), m_proxy(new LayerFilterProxy(this)),
+      m_view(new QTreeView(this)), m_search(new QLineEdit(this)),
+      m_allTensors(new QCheckBox(tr("All tensors"), this)), m_count(new QLabel(this)),
+      m_debounce(new QTimer(this))
+{
+    m_proxy->setSourceModel(m_model);
+
+    m_search->setPlaceholderText(tr("Filter by name, op or dtype…"));
+    m_search->setClearButtonEnabled(true);
+    m_search->setObjectName(QStringLiteral("layerSearch"));
+    m_allTensors->setToolTip(tr("List every tensor (biases, norms, …) instead of only the layers"));
+    m_debounce->setSingleShot(true);
+    m_debounce->setInterval(300);
+    connect(m_search, &QLineEdit::textChanged, m_debounce, qOverload<>(&QTimer::start));
+    connect(m_debounce, &QTimer::timeout, this, [this] {
+        m_proxy->setSearchText(m_search->text());
+        updateCountLabel();
+    });
+    connect(m_allTensors, &QCheckBox::toggled, this, [this](bool all) {
+        m_model->setMode(all ? LayerTableModel::Mode::Tensors : LayerTableModel::Mode::Layers);
+        updateCountLabel();
+    });
+
+    m_view->setObjectName(QStringLiteral("layerTable"));
+    m_view->setModel(m_proxy);
+    m_view->setRootIsDecorated(false);
+    m_view->setUniformRowHeights(true);
+    m_view->setAlternatingRowColors(true);
+    m_view->setSortingEnabled(true);
+    m_view->sortByColumn(-1, Qt::AscendingOrder); // file order until the user sorts
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_view->setItemDelegateForColumn(LayerTableModel::Share,
+                                     new ShareDelegate(LayerTableModel::ShareRole, this));
+    auto* header = m_view->header();
+    header->setStretchLastSection(false);
+    header->setSectionResizeMode(LayerTableModel::Name, QHeaderView::Stretch);
+    for (int c = LayerTableModel::Op; c < LayerTableModel::NUM_COLUMNS; ++c)
+        header->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    header->setMinimumSectionSize(60);
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &LayerTableView::emitCurrent);
+
+    auto* top = new QHBoxLayout;
+    top->addWidget(m_search, 1);
+    top->addWidget(m_allTensors);
+    top->addWidget(m_count);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addLayout(top);
+    layout->addWidget(m_view, 1);
+    updateCountLabel();
+}
+
+void LayerTableView::setModel(std::shared_ptr<const bonsai::Model> model)
+{
+    m_model->setModel(std::move(model));
+    updateCountLabel();
+}
+
+bool LayerTableView::selectLargest()
+{
+    int bestRow = -1;
+    qulonglong best = 0;
+    for (int r = 0; r < m_proxy->rowCount(); ++r) {
+        const auto bytes = m_proxy->index(r, LayerTableModel::Bytes)
+                               .data(LayerTableModel::SortRole).toULongLong();
+        if (bestRow < 0 || bytes > best) {
+            best = bytes;
+            bestRow = r;
+        }
+    }
+    if (bestRow < 0)
+        return false;
+    const QModelIndex idx = m_proxy->index(bestRow, 0);
+    m_view->setCurrentIndex(idx);
+    m_view->scrollTo(idx);
+    return true;
+}
+
+void LayerTableView::emitCurrent()
+{
+    const QModelIndex idx = m_view->currentIndex();
+    if (!idx.isValid())
+        return;
+    emit currentTensorChanged(idx.data(LayerTableModel::TensorRole).toInt(),
+                              idx.data(LayerTableModel::ChannelAxisRole).toInt(),
+                              idx.siblingAtColumn(LayerTableModel::Name).data().toString());
+}
+
+void LayerTableView::updateCountLabel()
+{
+    const int shown = m_proxy->rowCount();
+    const int total = m_model->rowCount();
+    m_count->setText(shown == total ? tr("%n row(s)", nullptr, total)
+                                    : tr("%1 of %2").arg(shown).arg(total));
+}
+
+} // namespace bonsai::ui

@@ -1,0 +1,52 @@
+#pragma once
+// The layer list: a debounced search box, a layers/all-tensors toggle and the sortable table.
+#include <QWidget>
+
+#include <memory>
+
+class QCheckBox;
+class QLabel;
+class QLineEdit;
+class QTimer;
+class QTreeView;
+
+namespace bonsai {
+class Model;
+}
+
+namespace bonsai::ui {
+
+class LayerFilterProxy;
+class LayerTableModel;
+
+class LayerTableView : public QWidget {
+    Q_OBJECT
+public:
+    explicit LayerTableView(QWidget* parent = nullptr);
+
+    void setModel(std::shared_ptr<const bonsai::Model> model);
+    // Makes the row with the most bytes current; false when the table is empty.
+    bool selectLargest();
+    QTreeView* view() const { return m_view; }
+    LayerTableModel* tableModel() const { return m_model; }
+    LayerFilterProxy* proxy() const { return m_proxy; }
+
+signals:
+    // The current row changed: the tensor to analyse, its output-channel axis (or -1) and a
+    // display label.
+    void currentTensorChanged(int tensor, int channelAxis, const QString& label);
+
+private:
+    void emitCurrent();
+    void updateCountLabel();
+
+    LayerTableModel* m_model;
+    LayerFilterProxy* m_proxy;
+    QTreeView* m_view;
+    QLineEdit* m_search;
+    QCheckBox* m_allTensors;
+    QLabel* m_count;
+    QTimer* m_debounce;
+};
+
+} // namespace bonsai::ui

@@ -1,0 +1,67 @@
+#include "screenshotdriver.h"
+
+#include "layerdetailsview.h"
+#include "mainwindow.h"
+
+#include <QPixmap>
+#include <QTimer>
+
+namespace bonsai::ui {
+
+ScreenshotDriver::ScreenshotDriver(MainWindow* window, QString outPath, QString modelPath,
+                                   QObject* parent)
+    : QObject(parent), m_window(window), m_out(std::move(outPath)), m_model(std::move(modelPath))
+{
+}
+
+void ScreenshotDriver::start(QSize size)
+{
+    m_window->setErrorDialogsEnabled(false);
+    m_window->resize(size);
+    m_window->show();
+    QTimer::singleShot(TimeoutMs, this, [this] {
+        fail(tr("timed out waiting for the model and its statistics"), 2);
+    });
+    if (m_model.isEmpty()) {
+        grabSoon();
+        return;
+    }
+    connect(m_window, &MainWindow::openFailed, this, [this](const QString& msg) { fail(msg, 1); });
+    connect(m_window, &MainWindow::modelOpened, this, [this] {
+        if (m_window->details()->shownTensor() < 0 && !m_window->selectLargestLayer())
+            grabSoon(); // no layers: nothing to wait for
+    });
+    connect(m_window, &MainWindow::statsShown, this, &ScreenshotDriver::grabSoon);
+    connect(m_window, &MainWindow::statsFailed, this, &ScreenshotDriver::grabSoon);
+    m_window->openPath(m_model);
+}
+
+void ScreenshotDriver::grabSoon()
+{
+    // Let layouts and chart geometry settle before grabbing.
+    QTimer::singleShot(150, this, &ScreenshotDriver::grabNow);
+}
+
+void ScreenshotDriver::grabNow()
+{
+    if (m_done || !m_window)
+        return;
+    const QPixmap pixmap = m_window->grab();
+    if (pixmap.isNull() || !pixmap.save(m_out, "PNG")) {
+        fail(tr("could not write the screenshot to %1").arg(m_out), 1);
+        return;
+    }
+    m_done = true;
+    emit finished(0);
+}
+
+void ScreenshotDriver::fail(const QString& message, int code)
+{
+    if (m_done)
+        return;
+    m_done = true;
+    m_error = message;
+    emit finished(code);
+}
+
+} // namespace bonsai::ui
