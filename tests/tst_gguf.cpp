@@ -1,0 +1,797 @@
+// GGUF reader and ggml dequantizer tests. Files are written by a small GGUF writer in this
+// test (independent of the reader); block bytes are packed here from the format description
+// and the expected floats computed from the values chosen before packing.
+#include "bonsai/error.h"
+#include "bonsai/gguf.h"
+#include "bonsai/model.h"
+#include "testutil.h"
+
+#include <QtTest>
+
+#include <cstring>
+#include <optional>
+
+using namespace bonsai;
+using testutil::put;
+
+namespace {
+
+// GGUF value type ids and ggml type ids as written in files.
+enum : uint32_t { tU8 = 0, tI8, tU16, tI16, tU32, tI32, tF32, tBool, tString, tArray, tU64, tI64, tF64 };
+enum : uint32_t {
+    gF32 = 0, gF16 = 1, gQ4_0 = 2, gQ4_1 = 3, gQ5_0 = 6, gQ5_1 = 7, gQ8_0 = 8, gQ2_K = 10,
+    gQ3_K = 11, gQ4_K = 12, gQ5_K = 13, gQ6_K = 14, gI8 = 24, gI16 = 25, gI32 = 26, gI64 = 27,
+    gF64 = 28, gBF16 = 30,
+};
+
+std::string str(const std::string& s)
+{
+    std::string b;
+    put<uint64_t>(b, s.size());
+    return b + s;
+}
+template <typename T>
+std::string scalar(T v)
+{
+    std::string b;
+    put<T>(b, v);
+    return b;
+}
+// Array value bytes: element type, count, packed elements.
+std::string array(uint32_t elemType, uint64_t count, const std::string& elems)
+{
+    std::string b;
+    put<uint32_t>(b, elemType);
+    put<uint64_t>(b, count);
+    return b + elems;
+}
+
+// A minimal GGUF writer: header, key/values, tensor infos, aligned data section.
+struct GgufWriter {
+    uint32_t version = 3;
+    uint64_t alignment = 32; // layout alignment (add general.alignment as a key yourself)
+    std::string kvBytes;
+    uint64_t kvCount = 0;
+    struct Tensor {
+        std::string name;
+        std::vector<uint64_t> ne;
+        uint32_t type;
+        std::string data;
+        std::optional<uint64_t> offset; // explicit offset, else packed and aligned
+    };
+    std::vector<Tensor> tensors;
+
+    void kv(const std::string& key, uint32_t type, const std::string& value)
+    {
+        kvBytes += str(key);
+        put<uint32_t>(kvBytes, type);
+        kvBytes += value;
+        ++kvCount;
+    }
+    void tensor(const std::string& name, std::vector<uint64_t> ne, uint32_t type, std::string data,
+                std::optional<uint64_t> offset = std::nullopt)
+    {
+        tensors.push_back({name, std::move(ne), type, std::move(data), offset});
+    }
+    std::string build() const
+    {
+        std::string out = "GGUF";
+        put<uint32_t>(out, version);
+        put<uint64_t>(out, tensors.size());
+        put<uint64_t>(out, kvCount);
+        out += kvBytes;
+        std::vector<uint64_t> offsets;
+        uint64_t next = 0;
+        for (const auto& t : tensors) {
+            if (t.offset) {
+                offsets.push_back(*t.offset);
+            } else {
+                next = (next + alignment - 1) / alignment * alignment;
+                offsets.push_back(next);
+                next += t.data.size();
+            }
+        }
+        for (size_t k = 0; k < tensors.size(); ++k) {
+            const auto& t = tensors[k];
+            out += str(t.name);
+            put<uint32_t>(out, static_cast<uint32_t>(t.ne.size()));
+            for (uint64_t d : t.ne)
+                put<uint64_t>(out, d);
+            put<uint32_t>(out, t.type);
+            put<uint64_t>(out, offsets[k]);
+        }
+        out.resize((out.size() + alignment - 1) / alignment * alignment, '\0');
+        std::string data;
+        for (size_t k = 0; k < tensors.size(); ++k) {
+            const uint64_t end = offsets[k] + tensors[k].data.size();
+            if (data.size() < end)
+                data.resize(end, '\0');
+            std::memcpy(data.data() + offsets[k], tensors[k].data.data(), tensors[k].data.size());
+        }
+        return out + data;
+    }
+};
+
+// --- hand-built quantized blocks ---
+
+struct Blocks {
+    std::string bytes;
+    std::vector<float> expect;
+};
+
+struct Rng {
+    uint32_t s;
+    int next(int n) // uniform-ish in [0, n)
+    {
+        s = s * 1664525u + 1013904223u;
+        return static_cast<int>((s >> 8) % static_cast<uint32_t>(n));
+    }
+};
+
+void putHalf(std::string& b, size_t at, uint16_t bits) { std::memcpy(b.data() + at, &bits, 2); }
+uint8_t& byteAt(std::string& b, size_t at) { return reinterpret_cast<uint8_t&>(b[at]); }
+
+// Each maker appends one block built from `seed` and its expected 32 or 256 floats.
+// fp16 constants: 0x3C00 = 1, 0x3800 = 0.5, 0x3400 = 0.25, 0x3000 = 0.125, 0x4000 = 2,
+// 0xBC00 = -1. All chosen values give exactly representable products.
+void makeQ8_0(Blocks& out, uint32_t seed)
+{
+    std::string b(34, '\0');
+    putHalf(b, 0, 0x3800); // d = 0.5
+    for (int e = 0; e < 32; ++e) {
+        const int q = e - 3 + static_cast<int>(seed % 7); // -3..28 for seed 0
+        b[2 + e] = static_cast<char>(static_cast<int8_t>(q));
+        out.expect.push_back(static_cast<float>(q) * 0.5f);
+    }
+    out.bytes += b;
+}
+
+void makeQ4_0(Blocks& out, uint32_t seed)
+{
+    Rng r{seed};
+    std::string b(18, '\0');
+    putHalf(b, 0, 0x4000); // d = 2
+    for (int e = 0; e < 32; ++e) {
+        const int q = r.next(16);
+        byteAt(b, 2 + e % 16) |= static_cast<uint8_t>(q << (e < 16 ? 0 : 4));
+        out.expect.push_back(static_cast<float>(q - 8) * 2.0f);
+    }
+    out.bytes += b;
+}
+
+void makeQ4_1(Blocks& out, uint32_t seed)
+{
+    Rng r{seed};
+    std::string b(20, '\0');
+    putHalf(b, 0, 0x3800); // d = 0.5
+    putHalf(b, 2, 0xBC00); // m = -1
+    for (int e = 0; e < 32; ++e) {
+        const int q = r.next(16);
+        byteAt(b, 4 + e % 16) |= static_cast<uint8_t>(q << (e < 16 ? 0 : 4));
+        out.expect.push_back(static_cast<float>(q) * 0.5f - 1.0f);
+    }
+    out.bytes += b;
+}
+
+// Q5_0 / Q5_1: low nibbles as Q4, fifth bit of element e is bit e of the 32-bit qh.
+void makeQ5(Blocks& out, uint32_t seed, bool withMin)
+{
+    Rng r{seed};
+    const size_t qhAt = withMin ? 4 : 2, qsAt = qhAt + 4;
+    std::string b(qsAt + 16, '\0');
+    putHalf(b, 0, withMin ? 0x3C00 : 0x3400); // d = 1 or 0.25
+    if (withMin)
+        putHalf(b, 2, 0x3800); // m = 0.5
+    uint32_t qh = 0;
+    for (int e = 0; e < 32; ++e) {
+        const int q = r.next(32);
+        byteAt(b, qsAt + e % 16) |= static_cast<uint8_t>((q & 15) << (e < 16 ? 0 : 4));
+        qh |= static_cast<uint32_t>(q >> 4) << e;
+        out.expect.push_back(withMin ? static_cast<float>(q) + 0.5f : static_cast<float>(q - 16) * 0.25f);
+    }
+    std::memcpy(b.data() + qhAt, &qh, 4);
+    out.bytes += b;
+}
+
+// Q2_K: scales[16] (4-bit scale | 4-bit min << 4), qs[64], d, dmin. Element e sits in
+// qs[32 * (e / 128) + e % 32] at bits 2 * ((e % 128) / 32); sub-block e / 16.
+void makeQ2_K(Blocks& out, uint32_t seed)
+{
+    Rng r{seed};
+    std::string b(84, '\0');
+    putHalf(b, 80, 0x3800); // d = 0.5
+    putHalf(b, 82, 0x3400); // dmin = 0.25
+    int sc[16], mn[16];
+    for (int j = 0; j < 16; ++j) {
+        sc[j] = r.next(16);
+        mn[j] = r.next(16);
+        byteAt(b, j) = static_cast<uint8_t>(sc[j] | (mn[j] << 4));
+    }
+    for (int e = 0; e < 256; ++e) {
+        const int q = r.next(4);
+        byteAt(b, 16 + 32 * (e / 128) + e % 32) |= static_cast<uint8_t>(q << (2 * ((e % 128) / 32)));
+        out.expect.push_back(0.5f * static_cast<float>(sc[e / 16] * q) - 0.25f * static_cast<float>(mn[e / 16]));
+    }
+    out.bytes += b;
+}
+
+// Q3_K: hmask[32], qs[64], scales[12], d. Scale j (stored as j + 32, 6 bits): low four bits
+// in scales[j] (j < 8) or the high nibble of scales[j - 8], top two bits in scales[8 + j % 4]
+// at bit 2 * (j / 4). Quant q in [-4, 3] stored as u = q + 4: low two bits placed as in Q2_K,
+// third bit in hmask[e % 32] at bit e / 32.
+void makeQ3_K(Blocks& out, uint32_t seed)
+{
+    Rng r{seed};
+    std::string b(110, '\0');
+    putHalf(b, 108, 0x3800); // d = 0.5
+    int scale[16];
+    for (int j = 0; j < 16; ++j) {
+        scale[j] = j == 0 ? -32 : j == 1 ? 31 : r.next(64) - 32;
+        const int u = scale[j] + 32;
+        if (j < 8)
+            byteAt(b, 96 + j) |= static_cast<uint8_t>(u & 15);
+        else
+            byteAt(b, 96 + j - 8) |= static_cast<uint8_t>((u & 15) << 4);
+        byteAt(b, 96 + 8 + j % 4) |= static_cast<uint8_t>((u >> 4) << (2 * (j / 4)));
+    }
+    for (int e = 0; e < 256; ++e) {
+        const int q = r.next(8) - 4;
+        const int u = q + 4;
+        byteAt(b, 32 + 32 * (e / 128) + e % 32) |= static_cast<uint8_t>((u & 3) << (2 * ((e % 128) / 32)));
+        byteAt(b, e % 32) |= static_cast<uint8_t>((u >> 2) << (e / 32));
+        out.expect.push_back(0.5f * static_cast<float>(scale[e / 16] * q));
+    }
+    out.bytes += b;
+}
+
+// The 12-byte 6-bit scale/min packing of Q4_K and Q5_K, from the format description.
+void packScaleMin(std::string& b, size_t at, const int sc[8], const int mn[8])
+{
+    for (int j = 0; j < 4; ++j) {
+        byteAt(b, at + j) = static_cast<uint8_t>(sc[j]);
+        byteAt(b, at + j + 4) = static_cast<uint8_t>(mn[j]);
+    }
+    for (int j = 4; j < 8; ++j) {
+        byteAt(b, at + j + 4) = static_cast<uint8_t>((sc[j] & 15) | ((mn[j] & 15) << 4));
+        byteAt(b, at + j - 4) |= static_cast<uint8_t>((sc[j] >> 4) << 6);
+        byteAt(b, at + j) |= static_cast<uint8_t>((mn[j] >> 4) << 6);
+    }
+}
+
+// Q4_K / Q5_K: d, dmin, scales[12], (Q5: qh[32]), qs[128]. Element e: low four bits in
+// qs[32 * (e / 64) + e % 32], low nibble when e % 64 < 32; Q5's fifth bit in qh[e % 32] at
+// bit e / 32; sub-block e / 32. x = d * sc * q - dmin * mn.
+void makeQK(Blocks& out, uint32_t seed, bool five)
+{
+    Rng r{seed};
+    const size_t qsAt = five ? 48 : 16;
+    std::string b(five ? 176 : 144, '\0');
+    putHalf(b, 0, 0x3800); // d = 0.5
+    putHalf(b, 2, 0x3000); // dmin = 0.125
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) {
+        sc[j] = j == 7 ? 63 : r.next(64);
+        mn[j] = j == 6 ? 63 : r.next(64);
+    }
+    packScaleMin(b, 4, sc, mn);
+    for (int e = 0; e < 256; ++e) {
+        const int q = r.next(five ? 32 : 16);
+        byteAt(b, qsAt + 32 * (e / 64) + e % 32) |= static_cast<uint8_t>((q & 15) << (e % 64 < 32 ? 0 : 4));
+        if (five)
+            byteAt(b, 16 + e % 32) |= static_cast<uint8_t>((q >> 4) << (e / 32));
+        out.expect.push_back(0.5f * static_cast<float>(sc[e / 32] * q) - 0.125f * static_cast<float>(mn[e / 32]));
+    }
+    out.bytes += b;
+}
+
+// Q6_K: ql[128], qh[64], scales[16] int8, d. Quant q in [-32, 31] stored as u = q + 32.
+// Element e: h = e / 128, k = (e % 128) / 32, l = e % 32; low four bits in
+// ql[64h + 32 * (k % 2) + l] (low nibble for k < 2), top two bits in qh[32h + l] at bit 2k.
+void makeQ6_K(Blocks& out, uint32_t seed)
+{
+    Rng r{seed};
+    std::string b(210, '\0');
+    putHalf(b, 208, 0x3400); // d = 0.25
+    int sc[16];
+    for (int j = 0; j < 16; ++j) {
+        sc[j] = j == 0 ? -128 : j == 1 ? 127 : r.next(256) - 128;
+        b[192 + j] = static_cast<char>(static_cast<int8_t>(sc[j]));
+    }
+    for (int e = 0; e < 256; ++e) {
+        const int q = r.next(64) - 32;
+        const int u = q + 32;
+        const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+        byteAt(b, 64 * h + 32 * (k % 2) + l) |= static_cast<uint8_t>((u & 15) << (k < 2 ? 0 : 4));
+        byteAt(b, 128 + 32 * h + l) |= static_cast<uint8_t>((u >> 4) << (2 * k));
+        out.expect.push_back(0.25f * static_cast<float>(sc[e / 16] * q));
+    }
+    out.bytes += b;
+}
+
+struct BlockCase {
+    const char* name;
+    DType dtype;
+    uint32_t ggmlType;
+    uint32_t blockElems;
+    void (*make)(Blocks&, uint32_t);
+};
+const BlockCase kBlockCases[] = {
+    {"Q4_0", DType::Q4_0, gQ4_0, 32, makeQ4_0},
+    {"Q4_1", DType::Q4_1, gQ4_1, 32, makeQ4_1},
+    {"Q5_0", DType::Q5_0, gQ5_0, 32, [](Blocks& o, uint32_t s) { makeQ5(o, s, false); }},
+    {"Q5_1", DType::Q5_1, gQ5_1, 32, [](Blocks& o, uint32_t s) { makeQ5(o, s, true); }},
+    {"Q8_0", DType::Q8_0, gQ8_0, 32, makeQ8_0},
+    {"Q2_K", DType::Q2_K, gQ2_K, 256, makeQ2_K},
+    {"Q3_K", DType::Q3_K, gQ3_K, 256, makeQ3_K},
+    {"Q4_K", DType::Q4_K, gQ4_K, 256, [](Blocks& o, uint32_t s) { makeQK(o, s, false); }},
+    {"Q5_K", DType::Q5_K, gQ5_K, 256, [](Blocks& o, uint32_t s) { makeQK(o, s, true); }},
+    {"Q6_K", DType::Q6_K, gQ6_K, 256, makeQ6_K},
+};
+
+Blocks twoBlocks(const BlockCase& bc)
+{
+    Blocks b;
+    bc.make(b, 0);
+    bc.make(b, 12345);
+    return b;
+}
+
+bool sameFloats(const std::vector<float>& got, const std::vector<float>& want, QString* why)
+{
+    if (got.size() != want.size()) {
+        *why = QStringLiteral("size %1 vs %2").arg(got.size()).arg(want.size());
+        return false;
+    }
+    for (size_t k = 0; k < got.size(); ++k)
+        if (got[k] != want[k]) {
+            *why = QStringLiteral("element %1: got %2, expected %3").arg(k).arg(got[k]).arg(want[k]);
+            return false;
+        }
+    return true;
+}
+
+// Writes bytes to a temp file and expects readGguf to fail with a message naming the path
+// and containing `fragment`.
+void expectFault(const std::string& fileName, const std::string& bytes, const std::string& fragment)
+{
+    const std::string path = testutil::writeTemp(fileName, bytes);
+    try {
+        readGguf(path);
+    } catch (const FileError& e) {
+        const std::string msg = e.what();
+        QVERIFY2(msg.find(path) != std::string::npos, msg.c_str());
+        QVERIFY2(msg.find(fragment) != std::string::npos, (msg + "  [wanted: " + fragment + "]").c_str());
+        return;
+    } catch (const std::exception& e) {
+        QFAIL((std::string("wrong exception type: ") + e.what()).c_str());
+    }
+    QFAIL(("no error for " + fileName).c_str());
+}
+
+// A small valid file used as the base for corruption tests.
+GgufWriter validWriter()
+{
+    GgufWriter w;
+    w.kv("general.architecture", tString, str("llama"));
+    w.kv("tokenizer.ggml.tokens", tArray, array(tString, 2, str("a") + str("b")));
+    std::string f32;
+    for (float v : {1.0f, 2.0f, 3.0f, 4.0f})
+        put<float>(f32, v);
+    w.tensor("w", {2, 2}, gF32, f32);
+    w.tensor("b", {2}, gF32, f32.substr(0, 8));
+    return w;
+}
+
+// Header bytes up to the counts, for hand-made broken files.
+std::string header(uint32_t version, uint64_t tensors, uint64_t kvs)
+{
+    std::string b = "GGUF";
+    put<uint32_t>(b, version);
+    put<uint64_t>(b, tensors);
+    put<uint64_t>(b, kvs);
+    return b;
+}
+
+// One tensor info.
+std::string info(const std::string& name, std::vector<uint64_t> ne, uint32_t type, uint64_t offset)
+{
+    std::string b = str(name);
+    put<uint32_t>(b, static_cast<uint32_t>(ne.size()));
+    for (uint64_t d : ne)
+        put<uint64_t>(b, d);
+    put<uint32_t>(b, type);
+    put<uint64_t>(b, offset);
+    return b;
+}
+
+} // namespace
+
+class TstGguf : public QObject {
+    Q_OBJECT
+private slots:
+    void readAllValueAndTensorTypes_data();
+    void readAllValueAndTensorTypes();
+    void alignment64();
+    void dequantizeHandBuiltBlocks_data();
+    void dequantizeHandBuiltBlocks();
+    void dequantizeRejectsBadInput();
+    void blockTensorsThroughReadFloat();
+    void corruptFiles();
+    void truncatedAtEveryLength();
+    void randomByteDamageNeverCrashes();
+};
+
+void TstGguf::readAllValueAndTensorTypes_data()
+{
+    QTest::addColumn<uint32_t>("version");
+    QTest::newRow("v2") << 2u;
+    QTest::newRow("v3") << 3u;
+}
+
+void TstGguf::readAllValueAndTensorTypes()
+{
+    QFETCH(uint32_t, version);
+    GgufWriter w;
+    w.version = version;
+    w.kv("general.architecture", tString, str("llama"));
+    w.kv("v.u8", tU8, scalar<uint8_t>(200));
+    w.kv("v.i8", tI8, scalar<int8_t>(-100));
+    w.kv("v.u16", tU16, scalar<uint16_t>(60000));
+    w.kv("v.i16", tI16, scalar<int16_t>(-30000));
+    w.kv("v.u32", tU32, scalar<uint32_t>(4000000000u));
+    w.kv("v.i32", tI32, scalar<int32_t>(-2000000000));
+    w.kv("v.f32", tF32, scalar<float>(0.125f));
+    w.kv("v.bool", tBool, scalar<uint8_t>(1));
+    w.kv("v.u64", tU64, scalar<uint64_t>((1ull << 63) + 5));
+    w.kv("v.i64", tI64, scalar<int64_t>(-(1ll << 62)));
+    w.kv("v.f64", tF64, scalar<double>(3.141592653589793));
+    w.kv("tokenizer.ggml.tokens", tArray, array(tString, 3, str("<s>") + str("</s>") + str("hello")));
+    w.kv("tokenizer.ggml.scores", tArray,
+         array(tF32, 3, scalar<float>(0.0f) + scalar<float>(-1.5f) + scalar<float>(2.25f)));
+    w.kv("tokenizer.ggml.token_type", tArray,
+         array(tI32, 3, scalar<int32_t>(1) + scalar<int32_t>(3) + scalar<int32_t>(1)));
+    w.kv("tokenizer.ggml.merges", tArray, array(tString, 2, str("h e") + str("l l")));
+    w.kv("v.nested", tArray,
+         array(tArray, 2, array(tU8, 2, "\x01\x02") + array(tU8, 1, "\x03")));
+    w.kv("v.empty", tArray, array(tString, 0, ""));
+    w.kv("v.bools", tArray, array(tBool, 2, std::string("\x01\x00", 2)));
+
+    std::string f32, f16, bf16, f64, i8, i16, i32, i64, f32b;
+    for (int k = 1; k <= 6; ++k)
+        put<float>(f32, static_cast<float>(k));
+    for (uint16_t h : {0x3C00, 0xC000, 0x3800, 0x7BFF})
+        put<uint16_t>(f16, h);
+    for (uint16_t h : {0x3F80, 0xC040})
+        put<uint16_t>(bf16, h);
+    for (double d : {1.5, -2.25})
+        put<double>(f64, d);
+    for (int8_t v : {-128, 0, 127})
+        put<int8_t>(i8, v);
+    for (int16_t v : {-300, 300})
+        put<int16_t>(i16, v);
+    for (int32_t v : {-70000, 70000})
+        put<int32_t>(i32, v);
+    for (int64_t v : {int64_t(-5), int64_t(1) << 40})
+        put<int64_t>(i64, v);
+    for (int k = 0; k < 24; ++k)
+        put<float>(f32b, static_cast<float>(k) - 10.0f);
+    Blocks q8;
+    makeQ8_0(q8, 0);
+    makeQ8_0(q8, 3);
+    w.tensor("f32", {3, 2}, gF32, f32);
+    w.tensor("f16", {4}, gF16, f16);
+    w.tensor("bf16", {2}, gBF16, bf16);
+    w.tensor("f64", {2}, gF64, f64);
+    w.tensor("i8", {3}, gI8, i8);
+    w.tensor("i16", {2}, gI16, i16);
+    w.tensor("i32", {2}, gI32, i32);
+    w.tensor("i64", {2}, gI64, i64);
+    w.tensor("blk.0.attn_q.weight", {32, 2}, gQ8_0, q8.bytes);
+    w.tensor("conv.weight", {1, 2, 3, 4}, gF32, f32b);
+
+    const std::string path = testutil::writeTemp("all_v" + std::to_string(version) + ".gguf", w.build());
+    auto m = Model::open(path);
+    QCOMPARE(m->format, Format::Gguf);
+    QCOMPARE(m->tensors.size(), size_t(10));
+
+    struct Want { const char* name; DType dtype; std::vector<int64_t> shape; std::vector<float> values; };
+    const std::vector<Want> want = {
+        {"f32", DType::F32, {2, 3}, {1, 2, 3, 4, 5, 6}},
+        {"f16", DType::F16, {4}, {1.0f, -2.0f, 0.5f, 65504.0f}},
+        {"bf16", DType::BF16, {2}, {1.0f, -3.0f}},
+        {"f64", DType::F64, {2}, {1.5f, -2.25f}},
+        {"i8", DType::I8, {3}, {-128, 0, 127}},
+        {"i16", DType::I16, {2}, {-300, 300}},
+        {"i32", DType::I32, {2}, {-70000, 70000}},
+        {"i64", DType::I64, {2}, {-5, 1099511627776.0f}},
+        {"blk.0.attn_q.weight", DType::Q8_0, {2, 32}, q8.expect},
+        {"conv.weight", DType::F32, {4, 3, 2, 1}, {}},
+    };
+    for (const Want& t : want) {
+        const int idx = m->findTensor(t.name);
+        QVERIFY2(idx >= 0, t.name);
+        const TensorInfo& ti = m->tensors[static_cast<size_t>(idx)];
+        QCOMPARE(ti.dtype, t.dtype);
+        QCOMPARE(ti.shape, t.shape);
+        QCOMPARE(ti.fileOffset % 32, uint64_t(0));
+        if (!t.values.empty()) {
+            QString why;
+            QVERIFY2(sameFloats(m->readFloat(idx), t.values, &why), qPrintable(QString(t.name) + ": " + why));
+        }
+    }
+    QCOMPARE(m->readFloat(m->findTensor("conv.weight")).at(23), 13.0f);
+    // Layers come from names: 2-D and 4-D float/quantized weights.
+    QCOMPARE(m->layers.size(), size_t(3)); // f32 [2,3], attn_q, conv
+    bool haveAttn = false;
+    for (const Layer& l : m->layers)
+        haveAttn |= l.name == "blk.0.attn_q" && l.op == "Linear";
+    QVERIFY(haveAttn);
+
+    // Typed metadata.
+    const GgufMetadata* md = ggufMetadata(*m);
+    QVERIFY(md);
+    QCOMPARE(md->version, version);
+    QCOMPARE(md->alignment, uint64_t(32));
+    QCOMPARE(md->kv.size(), size_t(19));
+    QCOMPARE(*md->getString("general.architecture"), std::string("llama"));
+    QCOMPARE(*md->getUInt("v.u8"), uint64_t(200));
+    QCOMPARE(*md->getInt("v.i8"), int64_t(-100));
+    QCOMPARE(*md->getUInt("v.u16"), uint64_t(60000));
+    QCOMPARE(*md->getInt("v.i16"), int64_t(-30000));
+    QCOMPARE(*md->getUInt("v.u32"), uint64_t(4000000000u));
+    QCOMPARE(*md->getInt("v.i32"), int64_t(-2000000000));
+    QCOMPARE(*md->getDouble("v.f32"), 0.125);
+    QCOMPARE(*md->getBool("v.bool"), true);
+    QCOMPARE(*md->getUInt("v.u64"), (uint64_t(1) << 63) + 5);
+    QVERIFY(!md->getInt("v.u64")); // does not fit int64
+    QCOMPARE(*md->getInt("v.i64"), -(int64_t(1) << 62));
+    QCOMPARE(*md->getDouble("v.f64"), 3.141592653589793);
+    QCOMPARE(md->find("v.f64")->type, GgufType::F64);
+    QVERIFY(!md->find("missing"));
+    const auto* tokens = md->getStrings("tokenizer.ggml.tokens");
+    QVERIFY(tokens);
+    QCOMPARE(*tokens, (std::vector<std::string>{"<s>", "</s>", "hello"}));
+    QCOMPARE(md->find("tokenizer.ggml.scores")->toFloats(), (std::vector<float>{0.0f, -1.5f, 2.25f}));
+    QCOMPARE(md->find("tokenizer.ggml.token_type")->toInts(), (std::vector<int64_t>{1, 3, 1}));
+    QCOMPARE(*md->getStrings("tokenizer.ggml.merges"), (std::vector<std::string>{"h e", "l l"}));
+    const GgufValue* nested = md->find("v.nested");
+    QCOMPARE(nested->elemType, GgufType::Array);
+    QCOMPARE(nested->arrays.size(), size_t(2));
+    QCOMPARE(nested->arrays[0].toInts(), (std::vector<int64_t>{1, 2}));
+    QCOMPARE(nested->arrays[1].toInts(), (std::vector<int64_t>{3}));
+    QCOMPARE(md->find("v.empty")->count, uint64_t(0));
+
+    // Display metadata.
+    auto shown = [&](const std::string& key) {
+        for (const auto& [k, v] : m->metadata)
+            if (k == key)
+                return v;
+        return std::string("<absent>");
+    };
+    QCOMPARE(shown("gguf.version"), std::to_string(version));
+    QCOMPARE(shown("gguf.alignment"), std::string("32"));
+    QCOMPARE(shown("general.architecture"), std::string("llama"));
+    QCOMPARE(shown("v.u8"), std::string("200"));
+    QCOMPARE(shown("v.i64"), std::string("-4611686018427387904"));
+    QCOMPARE(shown("v.f32"), std::string("0.125"));
+    QCOMPARE(shown("v.bool"), std::string("true"));
+    QCOMPARE(shown("tokenizer.ggml.tokens"), std::string("[3 x string]"));
+    QCOMPARE(shown("tokenizer.ggml.scores"), std::string("[0, -1.5, 2.25]"));
+    QCOMPARE(shown("v.nested"), std::string("[2 x array]"));
+    QCOMPARE(shown("v.bools"), std::string("[true, false]"));
+}
+
+void TstGguf::alignment64()
+{
+    GgufWriter w;
+    w.alignment = 64;
+    w.kv("general.alignment", tU32, scalar<uint32_t>(64));
+    std::string a, b;
+    for (int k = 0; k < 3; ++k)
+        put<float>(a, static_cast<float>(k));
+    for (int k = 0; k < 5; ++k)
+        put<float>(b, static_cast<float>(10 + k));
+    w.tensor("a", {3}, gF32, a); // 12 bytes at 0, next tensor at 64
+    w.tensor("b", {5}, gF32, b);
+    const std::string bytes = w.build();
+    const std::string path = testutil::writeTemp("align64.gguf", bytes);
+    auto m = readGguf(path);
+    const GgufMetadata* md = ggufMetadata(*m);
+    QCOMPARE(md->alignment, uint64_t(64));
+    QCOMPARE(md->dataOffset % 64, uint64_t(0));
+    QCOMPARE(m->tensors[1].fileOffset, md->dataOffset + 64);
+    QCOMPARE(m->readFloat(1), (std::vector<float>{10, 11, 12, 13, 14}));
+    float two[2];
+    m->readFloat(1, 3, 2, two);
+    QCOMPARE(two[0], 13.0f);
+    QCOMPARE(two[1], 14.0f);
+
+    // The same layout read with the default alignment (no key) puts the data elsewhere:
+    // offset 64 is a multiple of 32 too, so it reads but from the 32-aligned start.
+    GgufWriter w32 = w;
+    w32.kvBytes.clear();
+    w32.kvCount = 0;
+    auto m32 = readGguf(testutil::writeTemp("align32.gguf", w32.build()));
+    QCOMPARE(ggufMetadata(*m32)->alignment, uint64_t(32));
+    QCOMPARE(ggufMetadata(*m32)->dataOffset % 32, uint64_t(0));
+}
+
+void TstGguf::dequantizeHandBuiltBlocks_data()
+{
+    QTest::addColumn<int>("which");
+    for (size_t k = 0; k < std::size(kBlockCases); ++k)
+        QTest::newRow(kBlockCases[k].name) << static_cast<int>(k);
+}
+
+void TstGguf::dequantizeHandBuiltBlocks()
+{
+    QFETCH(int, which);
+    const BlockCase& bc = kBlockCases[which];
+    const Blocks b = twoBlocks(bc);
+    QCOMPARE(b.bytes.size(), size_t(2 * dtypeInfo(bc.dtype).blockBytes));
+    std::vector<float> got(b.expect.size(), -999.0f);
+    dequantizeBlocks(bc.dtype, reinterpret_cast<const uint8_t*>(b.bytes.data()), got.size(), got.data());
+    QString why;
+    QVERIFY2(sameFloats(got, b.expect, &why), qPrintable(why));
+    // convertToFloat routes block types to the same code.
+    std::vector<float> viaConvert(b.expect.size());
+    convertToFloat(bc.dtype, reinterpret_cast<const uint8_t*>(b.bytes.data()), viaConvert.size(), viaConvert.data());
+    QVERIFY2(sameFloats(viaConvert, b.expect, &why), qPrintable(why));
+}
+
+void TstGguf::dequantizeRejectsBadInput()
+{
+    float out[64];
+    const uint8_t zeros[64] = {};
+    QVERIFY_THROWS_EXCEPTION(Error, dequantizeBlocks(DType::F32, zeros, 1, out));
+    QVERIFY_THROWS_EXCEPTION(Error, dequantizeBlocks(DType::Q8_0, zeros, 16, out));
+    dequantizeBlocks(DType::Q8_0, zeros, 0, out); // empty is fine
+}
+
+void TstGguf::blockTensorsThroughReadFloat()
+{
+    GgufWriter w;
+    std::vector<Blocks> all;
+    for (const BlockCase& bc : kBlockCases) {
+        all.push_back(twoBlocks(bc));
+        w.tensor(std::string("t.") + bc.name, {bc.blockElems, 2}, bc.ggmlType, all.back().bytes);
+    }
+    auto m = readGguf(testutil::writeTemp("blocks.gguf", w.build()));
+    for (size_t k = 0; k < std::size(kBlockCases); ++k) {
+        const BlockCase& bc = kBlockCases[k];
+        const int idx = m->findTensor(std::string("t.") + bc.name);
+        QVERIFY(idx >= 0);
+        const TensorInfo& t = m->tensors[static_cast<size_t>(idx)];
+        QCOMPARE(t.dtype, bc.dtype);
+        QCOMPARE(t.shape, (std::vector<int64_t>{2, static_cast<int64_t>(bc.blockElems)}));
+        QString why;
+        QVERIFY2(sameFloats(m->readFloat(idx), all[k].expect, &why), qPrintable(QString(bc.name) + ": " + why));
+        // The second row alone.
+        std::vector<float> row(bc.blockElems);
+        m->readFloat(idx, bc.blockElems, bc.blockElems, row.data());
+        const std::vector<float> want(all[k].expect.begin() + bc.blockElems, all[k].expect.end());
+        QVERIFY2(sameFloats(row, want, &why), qPrintable(QString(bc.name) + " row 1: " + why));
+    }
+}
+
+void TstGguf::corruptFiles()
+{
+    const std::string good = validWriter().build();
+    QVERIFY(readGguf(testutil::writeTemp("good.gguf", good)));
+
+    std::string bad = good;
+    bad[3] = 'X';
+    expectFault("magic.gguf", bad, "bad magic");
+    expectFault("v1.gguf", header(1, 0, 0), "version 1");
+    expectFault("v9.gguf", header(9, 0, 0), "unsupported GGUF version 9");
+    std::string be = "GGUF";
+    be += std::string("\x00\x00\x00\x03", 4);
+    be += std::string(16, '\0');
+    expectFault("bigendian.gguf", be, "big-endian");
+    expectFault("short.gguf", "GGUF\x03", "truncated: header");
+    expectFault("header.gguf", header(3, 0, 0).substr(0, 20), "truncated: header ends at byte 24 but the file has 20 bytes");
+    // A key whose string runs past the end.
+    std::string kvStr = header(3, 0, 1);
+    put<uint64_t>(kvStr, 100);
+    kvStr += "abcdefghij";
+    expectFault("kvstring.gguf", kvStr, "truncated: metadata key 0 ends at byte 132 but the file has 42 bytes");
+    expectFault("tensorcount.gguf", header(3, uint64_t(1) << 60, 0) + std::string(76, '\0'), "tensor_count");
+    expectFault("kvcount.gguf", header(3, 0, ~uint64_t(0)) + std::string(76, '\0'), "kv_count");
+    std::string hugeStr = header(3, 0, 1);
+    put<uint64_t>(hugeStr, uint64_t(1) << 62);
+    hugeStr += std::string(40, 'k');
+    expectFault("hugestring.gguf", hugeStr, "truncated: metadata key 0");
+    std::string hugeArr = header(3, 0, 1) + str("k");
+    put<uint32_t>(hugeArr, tArray);
+    hugeArr += array(tU32, uint64_t(1) << 60, std::string(16, '\0'));
+    expectFault("hugearray.gguf", hugeArr, "cannot fit");
+    expectFault("valuetype.gguf", header(3, 0, 1) + str("k") + scalar<uint32_t>(13) + std::string(8, '\0'),
+                "unknown metadata value type 13");
+    expectFault("elemtype.gguf", header(3, 0, 1) + str("k") + scalar<uint32_t>(tArray) + array(77, 1, std::string(8, '\0')),
+                "unknown array element type 77");
+    // Arrays nested six deep.
+    std::string deep = array(tU8, 0, "");
+    for (int k = 0; k < 6; ++k)
+        deep = array(tArray, 1, deep);
+    expectFault("deep.gguf", header(3, 0, 1) + str("k") + scalar<uint32_t>(tArray) + deep, "nested");
+    expectFault("dupkey.gguf", header(3, 0, 2) + str("k") + scalar<uint32_t>(tU8) + "\x01" + str("k") +
+                                   scalar<uint32_t>(tU8) + "\x02" + std::string(32, '\0'),
+                "duplicate metadata key 'k'");
+
+    auto oneTensor = [](std::vector<uint64_t> ne, uint32_t type, uint64_t offset, uint64_t dataBytes,
+                        std::string kv = "", uint64_t kvs = 0) {
+        std::string b = header(3, 1, kvs) + kv + info("t", std::move(ne), type, offset);
+        b.resize((b.size() + 31) / 32 * 32, '\0');
+        return b + std::string(dataBytes, '\0');
+    };
+    QVERIFY(readGguf(testutil::writeTemp("one.gguf", oneTensor({4}, gF32, 0, 16))));
+    expectFault("ggmltype.gguf", oneTensor({4}, 99, 0, 16), "tensor 't' has unknown ggml type 99");
+    expectFault("iq2.gguf", oneTensor({256}, 16, 0, 1024), "unsupported ggml type 16 (IQ2_XXS)");
+    expectFault("ndims.gguf", oneTensor({1, 1, 1, 1, 1}, gF32, 0, 4), "5 dimensions");
+    expectFault("neoverflow.gguf", oneTensor({uint64_t(1) << 40, uint64_t(1) << 40}, gF32, 0, 4), "overflowing shape");
+    expectFault("nerange.gguf", oneTensor({~uint64_t(0)}, gF32, 0, 4), "out of range");
+    expectFault("bytesoverflow.gguf", oneTensor({uint64_t(1) << 62}, gF64, 0, 4), "overflow");
+    expectFault("pastend.gguf", oneTensor({4}, gF32, 0, 12), "extends past the end of the file");
+    expectFault("farpastend.gguf", oneTensor({4}, gF32, uint64_t(1) << 40, 16), "extends past the end");
+    expectFault("offsetoverflow.gguf", oneTensor({4}, gF32, ~uint64_t(0) - 31, 16), "overflows");
+    expectFault("misaligned.gguf", oneTensor({4}, gF32, 4, 32), "not a multiple of the alignment 32");
+    expectFault("blockrow.gguf", oneTensor({16, 2}, gQ8_0, 0, 34), "not a multiple of the 32-element block");
+    expectFault("truncinfo.gguf", header(3, 1, 0) + str("t") + scalar<uint32_t>(4) + std::string(24, '\0'),
+                "truncated: tensor info 0 ('t') ends at byte 69 but the file has 61 bytes");
+    {
+        std::string b = header(3, 2, 0) + info("a", {8}, gF32, 0) + info("b", {8}, gF32, 0);
+        b.resize((b.size() + 31) / 32 * 32, '\0');
+        expectFault("overlap.gguf", b + std::string(32, '\0'), "overlap");
+        std::string d = header(3, 2, 0) + info("a", {8}, gF32, 0) + info("a", {8}, gF32, 32);
+        d.resize((d.size() + 31) / 32 * 32, '\0');
+        expectFault("dupname.gguf", d + std::string(64, '\0'), "duplicate tensor name 'a'");
+    }
+    // Alignment values.
+    auto alignKv = [](uint32_t type, const std::string& value) { return str("general.alignment") + scalar<uint32_t>(type) + value; };
+    expectFault("align48.gguf", oneTensor({4}, gF32, 0, 16, alignKv(tU32, scalar<uint32_t>(48)), 1), "power of two, got 48");
+    expectFault("align0.gguf", oneTensor({4}, gF32, 0, 16, alignKv(tU32, scalar<uint32_t>(0)), 1), "power of two");
+    expectFault("alignstr.gguf", oneTensor({4}, gF32, 0, 16, alignKv(tString, str("64")), 1), "power of two");
+    expectFault("alignneg.gguf", oneTensor({4}, gF32, 0, 16, alignKv(tI32, scalar<int32_t>(-32)), 1), "power of two");
+}
+
+void TstGguf::truncatedAtEveryLength()
+{
+    const std::string good = validWriter().build();
+    for (size_t len = 0; len < good.size(); ++len) {
+        const std::string path = testutil::writeTemp("trunc.gguf", good.substr(0, len));
+        try {
+            readGguf(path);
+            QFAIL(qPrintable(QStringLiteral("no error at length %1").arg(len)));
+        } catch (const FileError& e) {
+            QVERIFY(std::string(e.what()).find(path) != std::string::npos);
+        }
+    }
+}
+
+void TstGguf::randomByteDamageNeverCrashes()
+{
+    const std::string good = validWriter().build();
+    Rng r{7};
+    int failures = 0;
+    for (int round = 0; round < 3000; ++round) {
+        std::string bad = good;
+        const int edits = 1 + r.next(3);
+        for (int k = 0; k < edits; ++k) {
+            // Mostly damage the header region, sometimes with extreme bytes.
+            const size_t at = static_cast<size_t>(r.next(static_cast<int>(good.size())));
+            bad[at] = static_cast<char>(r.next(3) == 0 ? 0xFF : r.next(256));
+        }
+        const std::string path = testutil::writeTemp("damaged.gguf", bad);
+        try {
+            auto m = readGguf(path);
+            for (size_t t = 0; t < m->tensors.size(); ++t)
+                (void)m->readFloat(static_cast<int>(t));
+        } catch (const FileError&) {
+            ++failures;
+        }
+    }
+    QVERIFY(failures > 0);
+}
+
+QTEST_APPLESS_MAIN(TstGguf)
+#include "tst_gguf.moc"
