@@ -54,8 +54,12 @@ static void advise(const uint8_t* base, uint64_t size, uint64_t offset, uint64_t
     if (!base || offset >= size)
         return;
     const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-    uint64_t start = offset & ~(page - 1);
+    // WILLNEED may round outwards; DONTNEED must only drop whole pages inside the range
+    // (a neighbouring tensor may still be in use).
+    uint64_t start = how == MADV_DONTNEED ? (offset + page - 1) & ~(page - 1) : offset & ~(page - 1);
     uint64_t end = std::min<uint64_t>(size, offset + len);
+    if (how == MADV_DONTNEED && end != size)
+        end &= ~(page - 1);
     if (end > start)
         madvise(const_cast<uint8_t*>(base) + start, end - start, how);
 }

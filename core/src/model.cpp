@@ -166,6 +166,36 @@ std::vector<float> Model::readFloat(int tensor) const
     return out;
 }
 
+static void adviseRange(const Model& m, int tensor, uint64_t first, uint64_t count, bool willNeed)
+{
+    if (tensor < 0 || static_cast<size_t>(tensor) >= m.tensors.size())
+        return;
+    const TensorInfo& t = m.tensors[static_cast<size_t>(tensor)];
+    const auto& info = dtypeInfo(t.dtype);
+    const uint64_t b = first / info.blockElems * info.blockBytes;
+    const uint64_t e = std::min<uint64_t>(t.nbytes, (first + count + info.blockElems - 1) / info.blockElems * info.blockBytes);
+    for (const auto& f : m.files) {
+        if (t.data >= f->data() && t.data < f->data() + f->size()) {
+            const uint64_t off = static_cast<uint64_t>(t.data - f->data()) + b;
+            if (willNeed)
+                f->adviseSequential(off, e - b);
+            else
+                f->adviseDontNeed(off, e - b);
+            return;
+        }
+    }
+}
+
+void Model::prefetch(int tensor, uint64_t first, uint64_t count) const
+{
+    adviseRange(*this, tensor, first, count, true);
+}
+
+void Model::release(int tensor, uint64_t first, uint64_t count) const
+{
+    adviseRange(*this, tensor, first, count, false);
+}
+
 // --- layers from names (safetensors, GGUF) ---
 
 static bool endsWith(const std::string& s, std::string_view suffix)

@@ -26,14 +26,20 @@ inline bool isFiniteF(float x) { return std::isfinite(x); }
 
 // Splits [0, n) into super-chunks, reporting progress and honouring cancellation between
 // them; `body(begin, end)` processes one super-chunk (and may run OpenMP inside).
+// Mapped bytes are prefetched one super-chunk ahead and released once consumed.
 template <typename Body>
-void forSuperChunks(uint64_t n, uint64_t align, const ProgressFn& progress, double from,
-                    double to, Body&& body)
+void forSuperChunks(const Model& model, int tensor, uint64_t n, uint64_t align,
+                    const ProgressFn& progress, double from, double to, Body&& body)
 {
     const uint64_t step = std::max<uint64_t>(align, kSuperChunk / align * align);
+    model.prefetch(tensor, 0, std::min(n, step));
     for (uint64_t b = 0; b < n; b += step) {
         reportProgress(progress, from + (to - from) * static_cast<double>(b) / static_cast<double>(n));
-        body(b, std::min(n, b + step));
+        const uint64_t e = std::min(n, b + step);
+        if (e < n)
+            model.prefetch(tensor, e, std::min(n, e + step) - e);
+        body(b, e);
+        model.release(tensor, b, e - b);
     }
     reportProgress(progress, to);
 }
@@ -71,13 +77,13 @@ inline int binOf(double x, double lo, double scale, int bins)
 
 // ---------- 16-bit path ----------
 
-TensorStats stats16(const Model& model, const TensorInfo& t, const StatsOptions& opt,
+TensorStats stats16(const Model& model, int index, const TensorInfo& t, const StatsOptions& opt,
                     const ProgressFn& progress)
 {
     std::vector<uint64_t> table(65536, 0);
     const auto* src = reinterpret_cast<const uint16_t*>(t.data);
     const double progressEnd = opt.channelAxis >= 0 ? 0.5 : 1.0;
-    forSuperChunks(t.numel, 1, progress, 0.0, progressEnd, [&](uint64_t b, uint64_t e) {
+    forSuperChunks(model, index, t.numel, 1, progress, 0.0, progressEnd, [&](uint64_t b, uint64_t e) {
         const int64_t chunks = static_cast<int64_t>(chunkCount(b, e));
 #pragma omp parallel
         {
@@ -164,7 +170,6 @@ TensorStats stats16(const Model& model, const TensorInfo& t, const StatsOptions&
                 s.outliers += c;
         }
     }
-    (void)model;
     return s;
 }
 
@@ -195,7 +200,7 @@ TensorStats statsFloat(const Model& model, int index, const TensorInfo& t, const
     const double pass1End = momentsAndHist ? 0.5 : 1.0;
 
     // Pass 1: min, max, shifted sums; channel ranges.
-    forSuperChunks(t.numel, chunk, progress, 0.0, pass1End, [&](uint64_t b, uint64_t e) {
+    forSuperChunks(model, index, t.numel, chunk, progress, 0.0, pass1End, [&](uint64_t b, uint64_t e) {
         const int64_t chunks = static_cast<int64_t>((e - b + chunk - 1) / chunk);
 #pragma omp parallel
         {
@@ -297,7 +302,7 @@ TensorStats statsFloat(const Model& model, int index, const TensorInfo& t, const
     double m2 = 0, m4 = 0;
     uint64_t outliers = 0;
     const double limit = 6.0 * s.std;
-    forSuperChunks(t.numel, chunk, progress, 0.5, 1.0, [&](uint64_t b, uint64_t e) {
+    forSuperChunks(model, index, t.numel, chunk, progress, 0.5, 1.0, [&](uint64_t b, uint64_t e) {
         const int64_t chunks = static_cast<int64_t>((e - b + chunk - 1) / chunk);
 #pragma omp parallel
         {
@@ -355,7 +360,7 @@ TensorStats computeStats(const Model& model, int tensor, const StatsOptions& opt
             ch.inner *= static_cast<uint64_t>(t.shape[d]);
     }
     if (t.dtype == DType::F16 || t.dtype == DType::BF16) {
-        TensorStats s = stats16(model, t, opt, progress);
+        TensorStats s = stats16(model, tensor, t, opt, progress);
         if (ch.channels > 0) {
             // Per-channel ranges need the values in order: one more (float) pass.
             ProgressFn second;

@@ -58,6 +58,12 @@ public:
     void readFloat(int tensor, uint64_t first, uint64_t count, float* dst) const;
     std::vector<float> readFloat(int tensor) const;
 
+    // Paging hints for streaming a tensor's elements [first, first+count): prefetch soon-needed
+    // bytes, and drop this process's mapping of bytes already consumed (keeps RSS flat while
+    // multi-gigabyte models stream; the data stays in the page cache).
+    void prefetch(int tensor, uint64_t first, uint64_t count) const;
+    void release(int tensor, uint64_t first, uint64_t count) const;
+
     // Storage kept alive for the tensors' data pointers.
     std::vector<std::shared_ptr<MappedFile>> files;
     std::vector<std::unique_ptr<uint8_t[]>> ownedBuffers;
