@@ -147,6 +147,17 @@ void TstOnnx::typedFields()
     u->set_data_type(onnx::TensorProto::UINT32);
     u->add_dims(1);
     u->add_uint64_data(4000000000u);
+    auto* f8 = g->add_initializer(); // FLOAT8E4M3FN (17) and FLOAT8E5M2 (19) in int32_data
+    f8->set_name("f8a");
+    f8->set_data_type(17);
+    f8->add_dims(2);
+    f8->add_int32_data(0x38); // 1.0
+    f8->add_int32_data(0xC0); // -2.0
+    auto* f8b = g->add_initializer();
+    f8b->set_name("f8b");
+    f8b->set_data_type(19);
+    f8b->add_dims(1);
+    f8b->add_int32_data(0x3C); // 1.0
     auto* str = g->add_initializer(); // STRING: skipped with a note
     str->set_name("labels");
     str->set_data_type(onnx::TensorProto::STRING);
@@ -156,8 +167,11 @@ void TstOnnx::typedFields()
     addNode(g, "MatMul", {"y", "half.weight"}, {"z"});
 
     const auto model = Model::open(save("typed.onnx", m));
-    QCOMPARE(model->tensors.size(), size_t(6));
+    QCOMPARE(model->tensors.size(), size_t(8));
     QCOMPARE(model->findTensor("labels"), -1);
+    QCOMPARE(model->tensors[static_cast<size_t>(model->findTensor("f8a"))].dtype, DType::F8_E4M3);
+    QCOMPARE(model->readFloat(model->findTensor("f8a")), (std::vector<float>{1.0f, -2.0f}));
+    QCOMPARE(model->readFloat(model->findTensor("f8b")), (std::vector<float>{1.0f}));
     QVERIFY(metaValue(*model, "skipped tensors").find("labels") != std::string::npos);
     QCOMPARE(model->readFloat(model->findTensor("typed.weight")),
              (std::vector<float>{1.5f, -2.0f, 3.25f, 0.0f, 8.0f, -0.125f}));
