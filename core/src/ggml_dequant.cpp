@@ -25,6 +25,15 @@
 #include <cstring>
 #include <string>
 
+// Keep every multiply and add separately rounded, exactly as the C reference is written:
+// without this, -march=native builds fuse "d * q - m" into FMAs and results would differ in
+// the last bit between machines (and from llama.cpp's reference and gguf-py's numpy code).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 namespace bonsai {
 
 namespace {

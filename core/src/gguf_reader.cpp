@@ -27,6 +27,11 @@ constexpr uint32_t kMaxDims = 4;            // GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 4;           // nesting of arrays inside arrays
 constexpr uint64_t kMaxNestedArrays = 1u << 20; // total nested array values in one file
 constexpr uint64_t kDefaultAlignment = 32;
+// Real files have tens of keys; a parsed pair takes ~15x its minimal 13 file bytes in memory,
+// so cap the count to keep memory bounded for hostile files.
+constexpr uint64_t kMaxKvCount = 1u << 20;
+// Reserve at most this many entries up front; vectors grow past it as entries are parsed.
+constexpr uint64_t kMaxReserve = 1u << 16;
 
 // ggml tensor type ids (ggml.h) and the storage type they map to.
 struct GgmlType {
@@ -165,7 +170,7 @@ GgufValue parseValue(Cursor& c, GgufType t, int depth, uint64_t& nestedBudget)
                " elements at byte " + u64s(c.pos()) + " cannot fit in the " + u64s(c.remaining()) +
                " bytes left in the file (" + c.context + ")");
     if (v.elemType == GgufType::String) {
-        v.strings.reserve(static_cast<size_t>(v.count));
+        v.strings.reserve(static_cast<size_t>(std::min(v.count, kMaxReserve)));
         for (uint64_t k = 0; k < v.count; ++k)
             v.strings.push_back(c.readString());
     } else if (v.elemType == GgufType::Array) {
@@ -397,24 +402,22 @@ const GgufValue* GgufMetadata::find(std::string_view key) const
     return nullptr;
 }
 
+// Scalar getters: nullopt when the key is absent or its value does not convert.
 std::optional<int64_t> GgufMetadata::getInt(std::string_view key) const
 {
     const GgufValue* v = find(key);
     return v ? v->asInt() : std::nullopt;
 }
-
 std::optional<uint64_t> GgufMetadata::getUInt(std::string_view key) const
 {
     const GgufValue* v = find(key);
     return v ? v->asUInt() : std::nullopt;
 }
-
 std::optional<double> GgufMetadata::getDouble(std::string_view key) const
 {
     const GgufValue* v = find(key);
     return v ? v->asDouble() : std::nullopt;
 }
-
 std::optional<bool> GgufMetadata::getBool(std::string_view key) const
 {
     const GgufValue* v = find(key);
@@ -475,12 +478,14 @@ std::unique_ptr<Model> readGguf(const std::string& path)
     if (tensorCount > c.remaining() / 24)
         c.fail("tensor_count " + u64s(tensorCount) + " cannot fit in the " + u64s(c.remaining()) +
                " bytes after the header");
+    if (kvCount > kMaxKvCount)
+        c.fail("kv_count " + u64s(kvCount) + " exceeds the limit of " + u64s(kMaxKvCount) + " keys");
     meta->tensorCount = tensorCount;
 
     // Key/value pairs.
     uint64_t nestedBudget = kMaxNestedArrays;
     std::unordered_set<std::string> keys;
-    meta->kv.reserve(static_cast<size_t>(kvCount));
+    meta->kv.reserve(static_cast<size_t>(std::min(kvCount, kMaxReserve)));
     for (uint64_t k = 0; k < kvCount; ++k) {
         c.context = "metadata key " + u64s(k);
         std::string key = c.readString();
@@ -509,7 +514,7 @@ std::unique_ptr<Model> readGguf(const std::string& path)
         uint64_t offset;
     };
     std::vector<RawInfo> infos;
-    infos.reserve(static_cast<size_t>(tensorCount));
+    infos.reserve(static_cast<size_t>(std::min(tensorCount, kMaxReserve)));
     std::unordered_set<std::string> names;
     for (uint64_t k = 0; k < tensorCount; ++k) {
         RawInfo info;
@@ -564,6 +569,7 @@ std::unique_ptr<Model> readGguf(const std::string& path)
     };
     std::vector<Span> spans;
     spans.reserve(infos.size());
+    model->tensors.reserve(infos.size());
     for (size_t k = 0; k < infos.size(); ++k) {
         RawInfo& info = infos[k];
         const std::string tname = "tensor '" + info.name + "'";
