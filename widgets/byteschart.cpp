@@ -1,10 +1,12 @@
 #include "byteschart.h"
 
+#include "chartutil.h"
 #include "formatting.h"
 
 #include "bonsai/model.h"
 
 #include <QBarCategoryAxis>
+#include <QFont>
 #include <QBarSet>
 #include <QChart>
 #include <QChartView>
@@ -50,7 +52,7 @@ QChart* barChart(const std::vector<Entry>& entries, const QString& title, const 
     set->setColor(color);
     QStringList categories;
     for (auto it = entries.rbegin(); it != entries.rend(); ++it) { // bottom-up for the axis
-        QString label = elideMiddle(it->label, 34);
+        QString label = elideMiddle(it->label, 30);
         while (categories.contains(label))
             label += QLatin1Char(' '); // categories must be unique
         categories << label;
@@ -63,9 +65,13 @@ QChart* barChart(const std::vector<Entry>& entries, const QString& title, const 
     chart->addSeries(series);
     auto* y = new QBarCategoryAxis;
     y->append(categories);
+    y->setTruncateLabels(false);
+    QFont small = y->labelsFont();
+    small.setPointSizeF(small.pointSizeF() * 0.85);
+    y->setLabelsFont(small);
     auto* x = new QValueAxis;
     x->setTitleText(QObject::tr("size (%1)").arg(unit));
-    x->setLabelFormat(QStringLiteral("%.3g"));
+    x->setLabelFormat(QStringLiteral("%.4g"));
     x->setRange(0, static_cast<double>(entries.front().bytes) / scale * 1.05);
     x->applyNiceNumbers();
     chart->addAxis(y, Qt::AlignLeft);
@@ -73,13 +79,6 @@ QChart* barChart(const std::vector<Entry>& entries, const QString& title, const 
     series->attachAxis(y);
     series->attachAxis(x);
     return chart;
-}
-
-void replaceChart(QChartView* view, QChart* chart)
-{
-    QChart* old = view->chart();
-    view->setChart(chart);
-    delete old;
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "channelrangeview.h"
 
+#include "chartutil.h"
 #include "decimate.h"
 #include "formatting.h"
 
@@ -63,31 +64,26 @@ void ChannelRangeView::setStats(const StatsResult& result)
     chart->legend()->setAlignment(Qt::AlignTop);
     chart->setMargins(QMargins(4, 4, 4, 4));
     const int channels = static_cast<int>(s.channelMin.size());
-    QString title = tr("Min and max per output channel (%1 channels)").arg(formatCount(static_cast<uint64_t>(channels)));
-    if (curves.bucketSize > 1)
-        title += tr(" — each point covers %1 channels, extremes kept").arg(curves.bucketSize);
-    chart->setTitle(title);
+    chart->setTitle(tr("Range per output channel (%1 channels)").arg(formatCount(static_cast<uint64_t>(channels))));
 
     auto* x = new QValueAxis;
-    x->setTitleText(tr("output channel"));
-    x->setLabelFormat(QStringLiteral("%d"));
-    x->setRange(0, std::max(1, channels - 1));
-    x->applyNiceNumbers();
-    x->setRange(0, std::max(1, channels - 1));
+    x->setTitleText(curves.bucketSize > 1
+                        ? tr("output channel (%1 per point, extremes kept)").arg(curves.bucketSize)
+                        : tr("output channel"));
+    setIndexAxis(x, channels - 1);
     auto* y = new QValueAxis;
     y->setTitleText(tr("weight value"));
     y->setLabelFormat(QStringLiteral("%.3g"));
     const double pad = std::max(1e-6, (s.max - s.min) * 0.05);
     y->setRange(s.min - pad, s.max + pad);
+    y->applyNiceNumbers();
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (auto* series : {maxSeries, minSeries}) {
         series->attachAxis(x);
         series->attachAxis(y);
     }
-    QChart* old = m_view->chart();
-    m_view->setChart(chart);
-    delete old;
+    replaceChart(m_view, chart);
     m_stack->setCurrentWidget(m_view);
 }
 

@@ -14,7 +14,7 @@ namespace bonsai::ui {
 class ChannelRangeView : public QWidget {
     Q_OBJECT
 public:
-    static constexpr int MaxPoints = 1000;
+    static constexpr int MaxPoints = 2048;
 
     explicit ChannelRangeView(QWidget* parent = nullptr);
     void setStats(const StatsResult& result);

@@ -43,7 +43,8 @@ EmptyState::EmptyState(QWidget* parent) : QWidget(parent), m_status(new QLabel(t
     column->addWidget(m_status);
     auto* inner = new QWidget(this);
     inner->setLayout(column);
-    inner->setMaximumWidth(620);
+    inner->setMinimumWidth(520);
+    inner->setMaximumWidth(680);
 
     auto* outer = new QVBoxLayout(this);
     outer->addStretch(1);

@@ -1,5 +1,6 @@
 #include "histogramview.h"
 
+#include "chartutil.h"
 #include "formatting.h"
 
 #include <QAreaSeries>
@@ -123,7 +124,7 @@ void HistogramView::rebuild()
     x->setTitleText(tr("weight value"));
     x->setRange(lo, hi);
     x->setLabelFormat(QStringLiteral("%.3g"));
-    x->setTickCount(7);
+    x->applyNiceNumbers();
     chart->addAxis(x, Qt::AlignBottom);
     area->attachAxis(x);
     if (log) {
@@ -143,9 +144,7 @@ void HistogramView::rebuild()
         chart->addAxis(y, Qt::AlignLeft);
         area->attachAxis(y);
     }
-    QChart* old = m_view->chart();
-    m_view->setChart(chart);
-    delete old;
+    replaceChart(m_view, chart);
     m_stack->setCurrentWidget(m_view);
 }
 

@@ -56,6 +56,8 @@ LayerTableView::LayerTableView(QWidget* parent)
     for (int c = LayerTableModel::Op; c < LayerTableModel::NUM_COLUMNS; ++c)
         header->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     header->setMinimumSectionSize(60);
+    header->setSectionResizeMode(LayerTableModel::Share, QHeaderView::Fixed);
+    header->resizeSection(LayerTableModel::Share, 110);
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             &LayerTableView::emitCurrent);
 
@@ -110,7 +112,8 @@ void LayerTableView::updateCountLabel()
 {
     const int shown = m_proxy->rowCount();
     const int total = m_model->rowCount();
-    m_count->setText(shown == total ? tr("%n row(s)", nullptr, total)
+    const bool layers = m_model->mode() == LayerTableModel::Mode::Layers;
+    m_count->setText(shown == total ? (layers ? tr("%1 layers") : tr("%1 tensors")).arg(total)
                                     : tr("%1 of %2").arg(shown).arg(total));
 }
 

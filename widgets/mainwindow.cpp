@@ -32,21 +32,22 @@ MainWindow::MainWindow(QWidget* parent)
       m_progress(new QProgressBar(this)), m_modelInfo(new QLabel(this))
 {
     setWindowTitle(tr("Bonsai"));
-    setWindowIcon(QIcon(QStringLiteral(":/bonsai.svg")));
     setAcceptDrops(true);
 
     m_leftSplitter->setObjectName(QStringLiteral("leftSplitter"));
     m_leftSplitter->addWidget(m_table);
     m_leftSplitter->addWidget(m_summary);
-    m_leftSplitter->setStretchFactor(0, 3);
-    m_leftSplitter->setStretchFactor(1, 2);
+    m_leftSplitter->setStretchFactor(0, 1);
+    m_leftSplitter->setStretchFactor(1, 1);
     m_mainSplitter->setObjectName(QStringLiteral("mainSplitter"));
     m_mainSplitter->addWidget(m_leftSplitter);
     m_mainSplitter->addWidget(m_details);
-    m_mainSplitter->setStretchFactor(0, 5);
-    m_mainSplitter->setStretchFactor(1, 4);
+    m_mainSplitter->setStretchFactor(0, 1);
+    m_mainSplitter->setStretchFactor(1, 1);
     for (auto* s : {m_mainSplitter, m_leftSplitter})
         s->setChildrenCollapsible(false);
+    m_mainSplitter->setSizes({760, 640}); // proportions until restoreSettings()
+    m_leftSplitter->setSizes({450, 450});
     m_central->addWidget(m_empty);
     m_central->addWidget(m_mainSplitter);
     setCentralWidget(m_central);

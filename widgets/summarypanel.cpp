@@ -73,6 +73,10 @@ void SummaryPanel::setModel(const std::shared_ptr<const bonsai::Model>& model)
     std::stable_sort(meta.begin(), meta.end(), [](const auto& a, const auto& b) {
         return metadataPriority(a.first) < metadataPriority(b.first);
     });
+    if (!meta.empty()) {
+        auto* heading = new QLabel(tr("<b>Metadata</b>"));
+        m_form->addRow(heading);
+    }
     int shown = 0;
     for (const auto& [key, value] : meta) {
         if (shown++ >= MaxMetadataRows)

@@ -1,0 +1,241 @@
+// The main window end to end, headless: open a safetensors file written here, show a layer's
+// statistics, report a corrupt file without losing the open model, and take a screenshot.
+#include "histogramview.h"
+#include "layerdetailsview.h"
+#include "layertablemodel.h"
+#include "layertableview.h"
+#include "mainwindow.h"
+#include "screenshotdriver.h"
+#include "statsform.h"
+
+#include "bonsai/model.h"
+#include "testutil.h"
+
+#include <QAreaSeries>
+#include <QChart>
+#include <QChartView>
+#include <QLineSeries>
+#include <QMessageBox>
+#include <QStandardPaths>
+#include <QTreeView>
+#include <QtTest>
+
+#include <cmath>
+#include <random>
+
+using bonsai::ui::MainWindow;
+
+namespace {
+
+struct Spec {
+    std::string name;
+    std::vector<int64_t> shape;
+};
+
+// A safetensors file of F32 tensors with Gaussian values (channel 3 of the first tensor has
+// an outlier).
+std::string writeSafetensors(const std::string& file, const std::vector<Spec>& specs)
+{
+    std::mt19937 rng(42);
+    std::normal_distribution<float> gauss(0.0f, 0.02f);
+    std::string header = "{";
+    std::string data;
+    for (size_t i = 0; i < specs.size(); ++i) {
+        uint64_t n = 1;
+        for (int64_t d : specs[i].shape)
+            n *= static_cast<uint64_t>(d);
+        const size_t begin = data.size();
+        for (uint64_t k = 0; k < n; ++k)
+            testutil::put(data, gauss(rng));
+        if (i == 0) {
+            const float outlier = 1.5f;
+            std::memcpy(&data[begin + 3 * sizeof(float) * (n / static_cast<uint64_t>(specs[i].shape[0]))],
+                        &outlier, sizeof outlier);
+        }
+        std::string shape;
+        for (int64_t d : specs[i].shape) {
+            if (!shape.empty())
+                shape.append(",");
+            shape.append(std::to_string(d));
+        }
+        if (i)
+            header.append(",");
+        header.append("\"").append(specs[i].name).append("\":{\"dtype\":\"F32\",\"shape\":[");
+        header.append(shape).append("],\"data_offsets\":[").append(std::to_string(begin));
+        header.append(",").append(std::to_string(data.size())).append("]}");
+    }
+    header += ",\"__metadata__\":{\"format\":\"pt\"}}";
+    std::string bytes;
+    testutil::put<uint64_t>(bytes, header.size());
+    return testutil::writeTemp(file, bytes + header + data);
+}
+
+std::string goodModel()
+{
+    return writeSafetensors("good.safetensors", {{"fc1.weight", {64, 32}},
+                                                 {"fc1.bias", {64}},
+                                                 {"fc2.weight", {16, 64}},
+                                                 {"conv.weight", {8, 3, 3, 3}}});
+}
+
+// Sum of the histogram's bin counts: each bin is drawn as two points at its count.
+double histogramTotal(MainWindow& w)
+{
+    auto* view = w.findChild<QChartView*>(QStringLiteral("histogramView"));
+    if (!view || !view->isVisible() || !view->chart())
+        return -1;
+    for (QAbstractSeries* s : view->chart()->series())
+        if (auto* area = qobject_cast<QAreaSeries*>(s)) {
+            double sum = 0;
+            for (const QPointF& p : area->upperSeries()->points())
+                sum += p.y();
+            return sum / 2;
+        }
+    return -1;
+}
+
+bool selectTensor(MainWindow& w, int tensor)
+{
+    QTreeView* view = w.layerTable()->view();
+    for (int r = 0; r < view->model()->rowCount(); ++r) {
+        const QModelIndex idx = view->model()->index(r, 0);
+        if (idx.data(bonsai::ui::LayerTableModel::TensorRole).toInt() == tensor) {
+            view->setCurrentIndex(idx);
+            return true;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+class TstGuiWindow : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void emptyWindow()
+    {
+        MainWindow w;
+        w.show();
+        QVERIFY(!w.model());
+        QVERIFY(w.findChild<QWidget*>(QStringLiteral("emptyState"))->isVisible());
+        QVERIFY(w.windowTitle().startsWith(QStringLiteral("Bonsai")));
+    }
+
+    void openSelectAndShowHistogram()
+    {
+        const std::string path = goodModel();
+        MainWindow w;
+        w.resize(1200, 800);
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        w.openPath(QString::fromStdString(path));
+        QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+        QVERIFY(w.model());
+        QCOMPARE(w.model()->layers.size(), size_t(3));
+        QCOMPARE(w.windowTitle(), QStringLiteral("Bonsai — good.safetensors"));
+
+        const int fc2 = w.model()->findTensor("fc2.weight");
+        QVERIFY(selectTensor(w, fc2));
+        QTRY_COMPARE_WITH_TIMEOUT(w.details()->shownTensor(), fc2, 30000);
+        QCOMPARE(histogramTotal(w), 16.0 * 64.0);
+        QCOMPARE(w.details()->statsForm()->valueText(QStringLiteral("count")), QStringLiteral("1,024"));
+
+        // The largest layer holds the outlier channel; its histogram counts every element.
+        const int fc1 = w.model()->findTensor("fc1.weight");
+        QVERIFY(selectTensor(w, fc1));
+        QTRY_COMPARE_WITH_TIMEOUT(w.details()->shownTensor(), fc1, 30000);
+        QCOMPARE(histogramTotal(w), 64.0 * 32.0);
+        QCOMPARE(w.details()->statsForm()->valueText(QStringLiteral("outliers")).left(2), QStringLiteral("1 "));
+
+        // Log scale keeps the chart (no empty axes).
+        w.details()->histogram()->setLogScale(true);
+        QVERIFY(w.details()->histogram()->chartView()->isVisible());
+    }
+
+    void newestSelectionWins()
+    {
+        const std::string path = goodModel();
+        MainWindow w;
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        w.openPath(QString::fromStdString(path));
+        QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+        const int conv = w.model()->findTensor("conv.weight");
+        const int fc2 = w.model()->findTensor("fc2.weight");
+        QVERIFY(selectTensor(w, fc2));
+        QVERIFY(selectTensor(w, conv)); // before fc2's statistics arrive
+        QTRY_COMPARE_WITH_TIMEOUT(w.details()->shownTensor(), conv, 30000);
+        QTest::qWait(200);
+        QCOMPARE(w.details()->shownTensor(), conv);
+        QCOMPARE(histogramTotal(w), 8.0 * 3 * 3 * 3);
+    }
+
+    void corruptFileKeepsModel()
+    {
+        const std::string good = goodModel();
+        std::string bad;
+        testutil::put<uint64_t>(bad, 1000000); // header longer than the file
+        bad += "{\"x\":";
+        const std::string badPath = testutil::writeTemp("corrupt.safetensors", bad);
+
+        MainWindow w;
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        QSignalSpy failed(&w, &MainWindow::openFailed);
+        w.openPath(QString::fromStdString(good));
+        QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+        const auto before = w.model();
+
+        w.openPath(QString::fromStdString(badPath));
+        QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, 30000);
+        QVERIFY2(w.lastError().contains(QStringLiteral("corrupt.safetensors")), qPrintable(w.lastError()));
+        QCOMPARE(w.model(), before);
+        QCOMPARE(w.windowTitle(), QStringLiteral("Bonsai — good.safetensors"));
+        auto* box = w.findChild<QMessageBox*>(QStringLiteral("openErrorBox"));
+        QVERIFY(box);
+        QTRY_VERIFY(box->isVisible());
+        QVERIFY(box->informativeText().contains(QStringLiteral("corrupt.safetensors")));
+        box->close();
+    }
+
+    void screenshot_data()
+    {
+        QTest::addColumn<bool>("withModel");
+        QTest::newRow("model") << true;
+        QTest::newRow("empty") << false;
+    }
+
+    void screenshot()
+    {
+        QFETCH(bool, withModel);
+        const QString out = testutil::tempDir() + (withModel ? QStringLiteral("/shot.png") : QStringLiteral("/empty.png"));
+        MainWindow w;
+        bonsai::ui::ScreenshotDriver driver(&w, out, withModel ? QString::fromStdString(goodModel()) : QString());
+        QSignalSpy finished(&driver, &bonsai::ui::ScreenshotDriver::finished);
+        driver.start(QSize(1000, 700));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 60000);
+        QCOMPARE(finished.at(0).at(0).toInt(), 0);
+        QVERIFY(QFileInfo(out).size() > 0);
+        const QImage image(out);
+        QCOMPARE(image.size(), QSize(1000, 700));
+        if (withModel)
+            QVERIFY(w.details()->shownTensor() >= 0);
+    }
+
+    void screenshotOfBadModelFails()
+    {
+        MainWindow w;
+        bonsai::ui::ScreenshotDriver driver(&w, testutil::tempDir() + QStringLiteral("/bad.png"),
+                                            testutil::tempDir() + QStringLiteral("/missing.safetensors"));
+        QSignalSpy finished(&driver, &bonsai::ui::ScreenshotDriver::finished);
+        driver.start(QSize(800, 600));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 30000);
+        QVERIFY(finished.at(0).at(0).toInt() != 0);
+        QVERIFY(driver.errorString().contains(QStringLiteral("missing.safetensors")));
+    }
+};
+
+QTEST_MAIN(TstGuiWindow)
+#include "tst_gui_window.moc"
