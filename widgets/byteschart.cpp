@@ -12,7 +12,7 @@
 #include <QChartView>
 #include <QHorizontalBarSeries>
 #include <QLegend>
-#include <QValueAxis>
+#include <QCategoryAxis>
 
 #include <algorithm>
 #include <map>
@@ -69,11 +69,8 @@ QChart* barChart(const std::vector<Entry>& entries, const QString& title, const 
     QFont small = y->labelsFont();
     small.setPointSizeF(small.pointSizeF() * 0.85);
     y->setLabelsFont(small);
-    auto* x = new QValueAxis;
+    auto* x = makeNiceAxis(0, static_cast<double>(entries.front().bytes) / scale, 4);
     x->setTitleText(QObject::tr("size (%1)").arg(unit));
-    x->setLabelFormat(QStringLiteral("%.4g"));
-    x->setRange(0, static_cast<double>(entries.front().bytes) / scale * 1.05);
-    x->applyNiceNumbers();
     chart->addAxis(y, Qt::AlignLeft);
     chart->addAxis(x, Qt::AlignBottom);
     series->attachAxis(y);

@@ -10,7 +10,7 @@
 #include <QLegend>
 #include <QLineSeries>
 #include <QStackedWidget>
-#include <QValueAxis>
+#include <QCategoryAxis>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -62,21 +62,18 @@ void ChannelRangeView::setStats(const StatsResult& result)
     chart->addSeries(maxSeries);
     chart->addSeries(minSeries);
     chart->legend()->setAlignment(Qt::AlignTop);
-    chart->setMargins(QMargins(4, 4, 4, 4));
+    chart->setMargins(QMargins(4, 4, 14, 4));
     const int channels = static_cast<int>(s.channelMin.size());
     chart->setTitle(tr("Range per output channel (%1 channels)").arg(formatCount(static_cast<uint64_t>(channels))));
 
-    auto* x = new QValueAxis;
+    auto* x = makeNiceAxis(0, std::max(1, channels - 1), 5, AxisLabels::Integer);
+    x->setRange(0, std::max(1, channels - 1));
     x->setTitleText(curves.bucketSize > 1
                         ? tr("output channel (%1 per point, extremes kept)").arg(curves.bucketSize)
                         : tr("output channel"));
-    setIndexAxis(x, channels - 1);
-    auto* y = new QValueAxis;
+    const double pad = std::max(1e-6, (s.max - s.min) * 0.02);
+    auto* y = makeNiceAxis(s.min - pad, s.max + pad, 5);
     y->setTitleText(tr("weight value"));
-    y->setLabelFormat(QStringLiteral("%.3g"));
-    const double pad = std::max(1e-6, (s.max - s.min) * 0.05);
-    y->setRange(s.min - pad, s.max + pad);
-    y->applyNiceNumbers();
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (auto* series : {maxSeries, minSeries}) {

@@ -1,8 +1,10 @@
 #include "chartutil.h"
 
+#include "formatting.h"
+
+#include <QCategoryAxis>
 #include <QChart>
 #include <QChartView>
-#include <QValueAxis>
 
 #include <algorithm>
 #include <cmath>
@@ -21,14 +23,28 @@ double niceStep(double span, int ticks)
     return 10 * mag;
 }
 
-void setIndexAxis(QValueAxis* axis, int last)
+QCategoryAxis* makeNiceAxis(double lo, double hi, int ticks, AxisLabels labels)
 {
-    last = std::max(last, 1);
-    axis->setRange(0, last);
-    axis->setLabelFormat(QStringLiteral("%d"));
-    axis->setTickType(QValueAxis::TicksDynamic);
-    axis->setTickAnchor(0);
-    axis->setTickInterval(std::max(1.0, niceStep(last, 5)));
+    if (!(hi > lo))
+        hi = lo + 1;
+    double step = niceStep(hi - lo, ticks);
+    if (labels == AxisLabels::Integer)
+        step = std::max(step, 1.0);
+    const double first = std::floor(lo / step), last = std::ceil(hi / step);
+    auto* axis = new QCategoryAxis;
+    axis->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
+    axis->setRange(first * step, last * step);
+    for (double k = first; k <= last; k += 1) {
+        double v = k * step;
+        if (std::abs(v) < step * 1e-9)
+            v = 0;
+        const QString text = labels == AxisLabels::Integer
+                                 ? formatCount(static_cast<uint64_t>(std::llround(std::abs(v))))
+                                 : QString::number(v, 'g', 4);
+        axis->append(v < 0 && labels == AxisLabels::Integer ? QLatin1Char('-') + text : text, v);
+    }
+    axis->setStartValue(first * step);
+    return axis;
 }
 
 void replaceChart(QChartView* view, QChart* chart)

@@ -13,7 +13,7 @@
 #include <QLogValueAxis>
 #include <QRadioButton>
 #include <QStackedWidget>
-#include <QValueAxis>
+#include <QCategoryAxis>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -118,13 +118,10 @@ void HistogramView::rebuild()
     chart->addSeries(area);
     chart->legend()->hide();
     chart->setTitle(tr("Weight histogram — %1 (%2 bins)").arg(elideMiddle(m_result.label, 60)).arg(s.histogram.size()));
-    chart->setMargins(QMargins(4, 4, 4, 4));
+    chart->setMargins(QMargins(4, 4, 14, 4));
 
-    auto* x = new QValueAxis;
+    auto* x = makeNiceAxis(lo, hi, 6);
     x->setTitleText(tr("weight value"));
-    x->setRange(lo, hi);
-    x->setLabelFormat(QStringLiteral("%.3g"));
-    x->applyNiceNumbers();
     chart->addAxis(x, Qt::AlignBottom);
     area->attachAxis(x);
     if (log) {
@@ -136,11 +133,8 @@ void HistogramView::rebuild()
         chart->addAxis(y, Qt::AlignLeft);
         area->attachAxis(y);
     } else {
-        auto* y = new QValueAxis;
+        auto* y = makeNiceAxis(0, static_cast<double>(maxCount) * 1.02, 5, AxisLabels::Integer);
         y->setTitleText(tr("count"));
-        y->setRange(0, static_cast<double>(maxCount) * 1.05);
-        y->setLabelFormat(QStringLiteral("%.0f"));
-        y->applyNiceNumbers();
         chart->addAxis(y, Qt::AlignLeft);
         area->attachAxis(y);
     }
