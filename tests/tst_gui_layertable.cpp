@@ -56,6 +56,13 @@ QStringList column(const QAbstractItemModel& model, int col)
 
 } // namespace
 
+// Headless by default, also when run by hand outside CTest.
+static const bool forceOffscreen = [] {
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    return true;
+}();
+
 class TstGuiLayerTable : public QObject {
     Q_OBJECT
 private slots:

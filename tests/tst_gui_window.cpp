@@ -109,6 +109,13 @@ bool selectTensor(MainWindow& w, int tensor)
 
 } // namespace
 
+// Headless by default, also when run by hand outside CTest.
+static const bool forceOffscreen = [] {
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    return true;
+}();
+
 class TstGuiWindow : public QObject {
     Q_OBJECT
 private slots:

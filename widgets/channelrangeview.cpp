@@ -66,8 +66,7 @@ void ChannelRangeView::setStats(const StatsResult& result)
     const int channels = static_cast<int>(s.channelMin.size());
     chart->setTitle(tr("Range per output channel (%1 channels)").arg(formatCount(static_cast<uint64_t>(channels))));
 
-    auto* x = makeNiceAxis(0, std::max(1, channels - 1), 5, AxisLabels::Integer);
-    x->setRange(0, std::max(1, channels - 1));
+    auto* x = makeNiceAxis(0, std::max(1, channels - 1), 5, AxisLabels::Integer, false);
     x->setTitleText(curves.bucketSize > 1
                         ? tr("output channel (%1 per point, extremes kept)").arg(curves.bucketSize)
                         : tr("output channel"));

@@ -23,17 +23,18 @@ double niceStep(double span, int ticks)
     return 10 * mag;
 }
 
-QCategoryAxis* makeNiceAxis(double lo, double hi, int ticks, AxisLabels labels)
+QCategoryAxis* makeNiceAxis(double lo, double hi, int ticks, AxisLabels labels, bool widen)
 {
     if (!(hi > lo))
         hi = lo + 1;
     double step = niceStep(hi - lo, ticks);
     if (labels == AxisLabels::Integer)
         step = std::max(step, 1.0);
-    const double first = std::floor(lo / step), last = std::ceil(hi / step);
+    const double first = widen ? std::floor(lo / step) : std::ceil(lo / step);
+    const double last = widen ? std::ceil(hi / step) : std::floor(hi / step);
     auto* axis = new QCategoryAxis;
     axis->setLabelsPosition(QCategoryAxis::AxisLabelsPositionOnValue);
-    axis->setRange(first * step, last * step);
+    axis->setRange(widen ? first * step : lo, widen ? last * step : hi);
     for (double k = first; k <= last; k += 1) {
         double v = k * step;
         if (std::abs(v) < step * 1e-9)
@@ -43,7 +44,7 @@ QCategoryAxis* makeNiceAxis(double lo, double hi, int ticks, AxisLabels labels)
                                  : QString::number(v, 'g', 4);
         axis->append(v < 0 && labels == AxisLabels::Integer ? QLatin1Char('-') + text : text, v);
     }
-    axis->setStartValue(first * step);
+    axis->setStartValue(widen ? first * step : lo);
     return axis;
 }
 

@@ -12,7 +12,9 @@ double niceStep(double span, int ticks);
 enum class AxisLabels { Real, Integer };
 // A value axis over [lo, hi] widened to whole nice steps, labelled at exact multiples of the
 // step (so zero reads "0", not "-1.4e-17"); Integer labels get thousands separators.
-QCategoryAxis* makeNiceAxis(double lo, double hi, int ticks, AxisLabels labels = AxisLabels::Real);
+// With widen false the range stays [lo, hi] and only ticks inside it are labelled.
+QCategoryAxis* makeNiceAxis(double lo, double hi, int ticks, AxisLabels labels = AxisLabels::Real,
+                            bool widen = true);
 
 // Replaces the view's chart and deletes the old one.
 void replaceChart(QChartView* view, QChart* chart);

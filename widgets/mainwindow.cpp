@@ -151,7 +151,7 @@ QString MainWindow::describeTensor(int tensor) const
     if (!m_model || tensor < 0 || static_cast<size_t>(tensor) >= m_model->tensors.size())
         return {};
     const auto& t = m_model->tensors[static_cast<size_t>(tensor)];
-    return tr("%1 · %2 · %3 parameters · %4")
+    return tr("weight %1 · %2 · %3 parameters · %4")
         .arg(formatShape(t.shape), qstr(dtypeName(t.dtype)), formatCount(t.numel), formatBytes(t.nbytes));
 }
 
