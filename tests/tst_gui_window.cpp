@@ -1,5 +1,6 @@
 // The main window end to end, headless: open a safetensors file written here, show a layer's
 // statistics, report a corrupt file without losing the open model, and take a screenshot.
+#include "decimate.h"
 #include "histogramview.h"
 #include "layerdetailsview.h"
 #include "layertablemodel.h"
@@ -15,7 +16,10 @@
 #include <QChart>
 #include <QChartView>
 #include <QLineSeries>
+#include <QMenu>
+#include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QStandardPaths>
 #include <QTreeView>
 #include <QtTest>
@@ -119,7 +123,12 @@ static const bool forceOffscreen = [] {
 class TstGuiWindow : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("BonsaiTest"));
+        QSettings().clear();
+    }
 
     void emptyWindow()
     {
@@ -159,6 +168,53 @@ private slots:
         // Log scale keeps the chart (no empty axes).
         w.details()->histogram()->setLogScale(true);
         QVERIFY(w.details()->histogram()->chartView()->isVisible());
+    }
+
+    void dropOpensAndRemembersRecent()
+    {
+        const QString path = QString::fromStdString(goodModel());
+        MainWindow w;
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        auto* mime = new QMimeData;
+        mime->setUrls({QUrl::fromLocalFile(path)});
+        QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(10, 10), Qt::CopyAction, mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &drop);
+        QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+        delete mime;
+
+        QMenu* recent = nullptr;
+        for (QMenu* m : w.menuBar()->findChildren<QMenu*>())
+            if (m->title().contains(QStringLiteral("Recent")))
+                recent = m;
+        QVERIFY(recent);
+        QStringList texts;
+        for (QAction* a : recent->actions())
+            texts << a->text();
+        QVERIFY2(texts.first().endsWith(QStringLiteral("good.safetensors")), qPrintable(texts.join(QLatin1Char('|'))));
+        QVERIFY(texts.last().contains(QStringLiteral("Clear")));
+    }
+
+    void channelDecimationKeepsExtremes()
+    {
+        std::vector<float> lo(10000, -1.0f), hi(10000, 1.0f);
+        lo[4321] = -9.0f;
+        hi[777] = 7.0f;
+        const auto curves = bonsai::ui::decimateRanges(lo, hi, 1000);
+        QCOMPARE(curves.bucketSize, 10);
+        QCOMPARE(curves.min.size(), 1000);
+        double minY = 0, maxY = 0;
+        for (const QPointF& p : curves.min)
+            minY = std::min(minY, p.y());
+        for (const QPointF& p : curves.max)
+            maxY = std::max(maxY, p.y());
+        QCOMPARE(minY, -9.0);
+        QCOMPARE(maxY, 7.0);
+        QCOMPARE(curves.max.at(77).x(), 770.0);
+        QCOMPARE(bonsai::ui::decimateRanges(lo, hi, 20000).bucketSize, 1);
     }
 
     void newestSelectionWins()

@@ -4,6 +4,7 @@
 #include "layertablemodel.h"
 #include "sharedelegate.h"
 
+#include <QAction>
 #include <QCheckBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -60,6 +61,15 @@ LayerTableView::LayerTableView(QWidget* parent)
     header->resizeSection(LayerTableModel::Share, 110);
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             &LayerTableView::emitCurrent);
+
+    auto* find = new QAction(tr("Find Layer"), this);
+    find->setShortcut(QKeySequence::Find);
+    find->setShortcutContext(Qt::WindowShortcut);
+    connect(find, &QAction::triggered, this, [this] {
+        m_search->setFocus(Qt::ShortcutFocusReason);
+        m_search->selectAll();
+    });
+    addAction(find);
 
     auto* top = new QHBoxLayout;
     top->addWidget(m_search, 1);
