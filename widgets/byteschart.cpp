@@ -47,7 +47,11 @@ QChart* barChart(const std::vector<Entry>& entries, const QString& title, const 
     chart->setMargins(QMargins(2, 2, 2, 2));
     if (entries.empty())
         return chart;
-    const auto [scale, unit] = unitFor(entries.front().bytes);
+    // The grouped "other" entry comes last and may be the largest.
+    const uint64_t maxBytes = std::max_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+                                  return a.bytes < b.bytes;
+                              })->bytes;
+    const auto [scale, unit] = unitFor(maxBytes);
     auto* set = new QBarSet(QObject::tr("bytes"));
     set->setColor(color);
     QStringList categories;
@@ -69,7 +73,7 @@ QChart* barChart(const std::vector<Entry>& entries, const QString& title, const 
     QFont small = y->labelsFont();
     small.setPointSizeF(small.pointSizeF() * 0.85);
     y->setLabelsFont(small);
-    auto* x = makeNiceAxis(0, static_cast<double>(entries.front().bytes) / scale, 4);
+    auto* x = makeNiceAxis(0, static_cast<double>(maxBytes) / scale, 4);
     x->setTitleText(QObject::tr("size (%1)").arg(unit));
     chart->addAxis(y, Qt::AlignLeft);
     chart->addAxis(x, Qt::AlignBottom);
