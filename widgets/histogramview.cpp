@@ -108,6 +108,8 @@ void HistogramView::rebuild()
     lower->append({{lo, floor}, {hi, floor}});
 
     auto* area = new QAreaSeries(upper, lower);
+    upper->setParent(area); // QAreaSeries does not own its boundary series
+    lower->setParent(area);
     area->setName(tr("weights"));
     QColor fill = palette().color(QPalette::Highlight);
     area->setBorderColor(fill.darker(120));
