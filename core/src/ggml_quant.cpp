@@ -1,0 +1,555 @@
+// Quantization to the GGUF (ggml) block types, bit-exact with llama.cpp's reference
+// quantizers (quantize_row_*_ref in ggml-quants.c; the K types as quantized without an
+// importance matrix). The code is our own; what must match is the arithmetic:
+//  - the same float operations in the same order (accumulations are sequential, products
+//    are evaluated left to right as written in the reference, e.g. (w * x) * l);
+//  - nearestInt() is ggml's nearest_int: add 1.5 * 2^23 and read the low mantissa bits,
+//    i.e. round half to even, valid for |x| <= 2^22 - 1;
+//  - Q8_0 rounds with roundf (half away from zero); Q4_0 / Q4_1 / Q5_0 / Q5_1 truncate
+//    x + 8.5 (or + 0.5, + 16.5) towards zero as the reference's integer casts do;
+//  - fp16 scales are rounded to nearest even (bonsai::floatToFp16, as ggml's conversion).
+// Floating-point contraction is disabled for this file: the reference is compiled without
+// FMA contraction of its scalar code (ggml-base, baseline x86-64), and a fused x * id + 8.5
+// would round differently.
+//
+// Block layouts: see ggml_dequant.cpp.
+#include "bonsai/quantize.h"
+
+#include "bonsai/error.h"
+#include "bonsai/half.h"
+#include "bonsai/model.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace bonsai {
+
+namespace {
+
+constexpr int QK = 32;   // elements per block of the simple types
+constexpr int QKK = 256; // elements per K super-block
+
+// ggml's nearest_int: round half to even through the float addition.
+inline int nearestInt(float f)
+{
+    const float v = f + 12582912.0f;
+    int32_t i;
+    std::memcpy(&i, &v, sizeof i);
+    return (i & 0x007FFFFF) - 0x00400000;
+}
+
+inline void putHalf(uint8_t* p, float f)
+{
+    const uint16_t h = floatToFp16(f);
+    std::memcpy(p, &h, 2);
+}
+
+inline float halfAt(const uint8_t* p)
+{
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return fp16ToFloat(h);
+}
+
+// ------------------------------------------------------------------------------------------
+// 32-element blocks
+// ------------------------------------------------------------------------------------------
+
+// Q8_0 (34 B): d = amax / 127 (fp16), q = roundf(x * (1/d)). Vectorised: the absmax is a
+// max-reduction and roundf is computed as trunc(|v|) + (frac >= 0.5) with the sign put back,
+// which equals roundf exactly for |v| < 2^23.
+void quantQ8_0(const float* x, uint64_t nb, uint8_t* y)
+{
+    for (uint64_t i = 0; i < nb; ++i, x += QK, y += 34) {
+        float amax = 0;
+#pragma omp simd reduction(max : amax)
+        for (int j = 0; j < QK; ++j)
+            amax = std::max(amax, std::fabs(x[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        putHalf(y, d);
+        auto* qs = reinterpret_cast<int8_t*>(y + 2);
+#pragma omp simd
+        for (int j = 0; j < QK; ++j) {
+            const float v = x[j] * id;
+            const float a = std::fabs(v);
+            const int t = static_cast<int>(a);
+            const int r = t + (a - static_cast<float>(t) >= 0.5f ? 1 : 0);
+            qs[j] = static_cast<int8_t>(v < 0 ? -r : r);
+        }
+    }
+}
+
+// The value with the largest magnitude (the first one on ties), as Q4_0 / Q5_0 pick it.
+inline float signedAbsMax(const float* x)
+{
+    float amax = 0, max = 0;
+    for (int j = 0; j < QK; ++j) {
+        if (amax < std::fabs(x[j])) {
+            amax = std::fabs(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
+
+inline void minMax(const float* x, float& mn, float& mx)
+{
+    mn = FLT_MAX;
+    mx = -FLT_MAX;
+    for (int j = 0; j < QK; ++j) {
+        mn = x[j] < mn ? x[j] : mn;
+        mx = x[j] > mx ? x[j] : mx;
+    }
+}
+
+// Q4_0 (18 B): d = max / -8, q = min(15, trunc(x / d + 8.5)); element j in the low nibble of
+// qs[j], element j + 16 in its high nibble.
+void quantQ4_0(const float* x, uint64_t nb, uint8_t* y)
+{
+    for (uint64_t i = 0; i < nb; ++i, x += QK, y += 18) {
+        const float d = signedAbsMax(x) / -8.0f;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        putHalf(y, d);
+        for (int j = 0; j < QK / 2; ++j) {
+            const int q0 = std::min(15, static_cast<int>(x[j] * id + 8.5f));
+            const int q1 = std::min(15, static_cast<int>(x[j + QK / 2] * id + 8.5f));
+            y[2 + j] = static_cast<uint8_t>(q0 | (q1 << 4));
+        }
+    }
+}
+
+// Q4_1 (20 B): d = (max - min) / 15, m = min, q = min(15, trunc((x - min) / d + 0.5)).
+void quantQ4_1(const float* x, uint64_t nb, uint8_t* y)
+{
+    for (uint64_t i = 0; i < nb; ++i, x += QK, y += 20) {
+        float mn, mx;
+        minMax(x, mn, mx);
+        const float d = (mx - mn) / 15.0f;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        putHalf(y, d);
+        putHalf(y + 2, mn);
+        for (int j = 0; j < QK / 2; ++j) {
+            const int q0 = std::min(15, static_cast<int>((x[j] - mn) * id + 0.5f));
+            const int q1 = std::min(15, static_cast<int>((x[j + QK / 2] - mn) * id + 0.5f));
+            y[4 + j] = static_cast<uint8_t>(q0 | (q1 << 4));
+        }
+    }
+}
+
+// Q5_0 (22 B): d = max / -16, q = min(31, trunc(x / d + 16.5)); the fifth bit of element j
+// is bit j of the little-endian 32-bit qh.
+void quantQ5_0(const float* x, uint64_t nb, uint8_t* y)
+{
+    for (uint64_t i = 0; i < nb; ++i, x += QK, y += 22) {
+        const float d = signedAbsMax(x) / -16.0f;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        putHalf(y, d);
+        uint32_t qh = 0;
+        for (int j = 0; j < QK / 2; ++j) {
+            const int q0 = std::min(31, static_cast<int>(x[j] * id + 16.5f));
+            const int q1 = std::min(31, static_cast<int>(x[j + QK / 2] * id + 16.5f));
+            y[6 + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j;
+            qh |= static_cast<uint32_t>((q1 >> 4) & 1) << (j + QK / 2);
+        }
+        std::memcpy(y + 2, &qh, 4);
+    }
+}
+
+// Q5_1 (24 B): d = (max - min) / 31, m = min, q = trunc((x - min) / d + 0.5) (no clamp in the
+// reference: the value cannot exceed 31.5).
+void quantQ5_1(const float* x, uint64_t nb, uint8_t* y)
+{
+    for (uint64_t i = 0; i < nb; ++i, x += QK, y += 24) {
+        float mn, mx;
+        minMax(x, mn, mx);
+        const float d = (mx - mn) / 31.0f;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        putHalf(y, d);
+        putHalf(y + 2, mn);
+        uint32_t qh = 0;
+        for (int j = 0; j < QK / 2; ++j) {
+            const int q0 = static_cast<uint8_t>(static_cast<int>((x[j] - mn) * id + 0.5f));
+            const int q1 = static_cast<uint8_t>(static_cast<int>((x[j + QK / 2] - mn) * id + 0.5f));
+            y[8 + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= static_cast<uint32_t>((q0 >> 4) & 1) << j;
+            qh |= static_cast<uint32_t>((q1 >> 4) & 1) << (j + QK / 2);
+        }
+        std::memcpy(y + 4, &qh, 4);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// K super-blocks: helpers (ggml's make_qkx2_quants and make_qx_quants, reference paths)
+// ------------------------------------------------------------------------------------------
+
+// Asymmetric quants L in [0, nmax] of n values with per-value weights: start from the
+// min/max grid, then try nstep + 1 alternative inverse scales (rmin + rdelta * is + nmax) /
+// (max - min), fit scale and min by weighted least squares for each, and keep the one with
+// the smallest weighted squared error. Returns the scale; *negMin receives -min (>= 0).
+float makeQkx2(int n, int nmax, const float* x, const float* w, uint8_t* L, float* negMin,
+               uint8_t* Laux, float rmin, float rdelta, int nstep)
+{
+    float mn = x[0], mx = x[0];
+    float sumW = w[0];
+    float sumX = sumW * x[0];
+    for (int i = 1; i < n; ++i) {
+        if (x[i] < mn)
+            mn = x[i];
+        if (x[i] > mx)
+            mx = x[i];
+        sumW += w[i];
+        sumX += w[i] * x[i];
+    }
+    if (mn > 0)
+        mn = 0;
+    if (mx == mn) {
+        std::fill(L, L + n, uint8_t{0});
+        *negMin = -mn;
+        return 0.0f;
+    }
+    float iscale = static_cast<float>(nmax) / (mx - mn);
+    float scale = 1.0f / iscale;
+    float bestErr = 0;
+    for (int i = 0; i < n; ++i) {
+        const int l = nearestInt(iscale * (x[i] - mn));
+        L[i] = static_cast<uint8_t>(std::clamp(l, 0, nmax));
+        const float diff = scale * static_cast<float>(L[i]) + mn - x[i];
+        bestErr += w[i] * (diff * diff);
+    }
+    for (int is = 0; is <= nstep; ++is) {
+        iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (mx - mn);
+        float sumL = 0, sumL2 = 0, sumXL = 0;
+        for (int i = 0; i < n; ++i) {
+            const int l = std::clamp(nearestInt(iscale * (x[i] - mn)), 0, nmax);
+            Laux[i] = static_cast<uint8_t>(l);
+            const float fl = static_cast<float>(l);
+            sumL += w[i] * fl;
+            sumL2 += w[i] * fl * fl;
+            sumXL += w[i] * fl * x[i];
+        }
+        const float D = sumW * sumL2 - sumL * sumL;
+        if (D > 0) {
+            float thisScale = (sumW * sumXL - sumX * sumL) / D;
+            float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
+            if (thisMin > 0) {
+                thisMin = 0;
+                thisScale = sumXL / sumL2;
+            }
+            float err = 0;
+            for (int i = 0; i < n; ++i) {
+                const float diff = thisScale * static_cast<float>(Laux[i]) + thisMin - x[i];
+                err += w[i] * (diff * diff);
+            }
+            if (err < bestErr) {
+                std::copy(Laux, Laux + n, L);
+                bestErr = err;
+                scale = thisScale;
+                mn = thisMin;
+            }
+        }
+    }
+    *negMin = -mn;
+    return scale;
+}
+
+// Symmetric quants L in [0, 2 nmax) (offset by nmax) of n values, weights x^2 (ggml's
+// make_qx_quants with rmse_type 1 and no importance weights): start from -nmax / max, then
+// try the inverse scales -(nmax + 0.1 is) / max for is = -9..9 and keep the best
+// least-squares fit. Returns the scale (its sign is opposite to the largest-magnitude value).
+float makeQx(int n, int nmax, const float* x, int8_t* L)
+{
+    float mx = 0, amax = 0;
+    for (int i = 0; i < n; ++i) {
+        const float ax = std::fabs(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            mx = x[i];
+        }
+    }
+    if (amax < 1e-15f) { // GROUP_MAX_EPS: all zero
+        std::fill(L, L + n, int8_t{0});
+        return 0.0f;
+    }
+    float iscale = static_cast<float>(-nmax) / mx;
+    float sumLX = 0, sumL2 = 0;
+    for (int i = 0; i < n; ++i) {
+        const int l = std::clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1);
+        L[i] = static_cast<int8_t>(l + nmax);
+        const float w = x[i] * x[i];
+        const float fl = static_cast<float>(l);
+        sumLX += w * x[i] * fl;
+        sumL2 += w * fl * fl;
+    }
+    float scale = sumL2 != 0 ? sumLX / sumL2 : 0.0f;
+    float best = scale * sumLX;
+    for (int is = -9; is <= 9; ++is) {
+        if (is == 0)
+            continue;
+        iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / mx;
+        sumLX = sumL2 = 0;
+        for (int i = 0; i < n; ++i) {
+            const int l = std::clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1);
+            const float w = x[i] * x[i];
+            const float fl = static_cast<float>(l);
+            sumLX += w * x[i] * fl;
+            sumL2 += w * fl * fl;
+        }
+        if (sumL2 > 0 && sumLX * sumLX > best * sumL2) {
+            for (int i = 0; i < n; ++i)
+                L[i] = static_cast<int8_t>(nmax + std::clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1));
+            scale = sumLX / sumL2;
+            best = scale * sumLX;
+        }
+    }
+    return scale;
+}
+
+// Packs 6-bit sub-block scales and mins (8 of each) into the 12-byte K-quant layout:
+// j < 4: scales[j] and scales[j + 4] hold them directly (low 6 bits); j >= 4: the low
+// nibbles go to scales[j + 4] and the top two bits to bits 6-7 of scales[j - 4] / scales[j].
+void packScaleMinK4(const uint8_t* ls, const uint8_t* lm, uint8_t* s)
+{
+    for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+            s[j] = ls[j];
+            s[j + 4] = lm[j];
+        } else {
+            s[j + 4] = static_cast<uint8_t>((ls[j] & 0x0F) | ((lm[j] & 0x0F) << 4));
+            s[j - 4] |= static_cast<uint8_t>((ls[j] >> 4) << 6);
+            s[j] |= static_cast<uint8_t>((lm[j] >> 4) << 6);
+        }
+    }
+}
+
+inline void scaleMinK4(int j, const uint8_t* s, int& sc, int& m)
+{
+    if (j < 4) {
+        sc = s[j] & 63;
+        m = s[j + 4] & 63;
+    } else {
+        sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+        m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+// The shared part of Q4_K and Q5_K: sub-block scales/mins (makeQkx2), the 6-bit packing, the
+// fp16 super-scales d / dmin (written at s - 4 and s - 2), and the final quants L with the
+// quantized scales (L keeps makeQkx2's values for a sub-block whose quantized scale is 0).
+void quantKScalesMins(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* dHalf,
+                      uint8_t* s, uint8_t* L)
+{
+    float scales[8], mins[8], weights[32];
+    uint8_t Laux[32];
+    float maxScale = 0, maxMin = 0;
+    for (int j = 0; j < 8; ++j) {
+        const float* xs = x + 32 * j;
+        float sumX2 = 0;
+        for (int l = 0; l < 32; ++l)
+            sumX2 += xs[l] * xs[l];
+        const float avX = std::sqrt(sumX2 / 32.0f);
+        for (int l = 0; l < 32; ++l)
+            weights[l] = avX + std::fabs(xs[l]);
+        scales[j] = makeQkx2(32, nmax, xs, weights, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep);
+        if (scales[j] > maxScale)
+            maxScale = scales[j];
+        if (mins[j] > maxMin)
+            maxMin = mins[j];
+    }
+    const float invScale = maxScale > 0 ? 63.0f / maxScale : 0.0f;
+    const float invMin = maxMin > 0 ? 63.0f / maxMin : 0.0f;
+    uint8_t ls[8], lm[8];
+    for (int j = 0; j < 8; ++j) {
+        // The reference stores nearest_int into a uint8_t, then takes MIN(63, .).
+        ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearestInt(invScale * scales[j])));
+        lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearestInt(invMin * mins[j])));
+    }
+    std::memset(s, 0, 12);
+    packScaleMinK4(ls, lm, s);
+    putHalf(dHalf, maxScale / 63.0f);
+    putHalf(dHalf + 2, maxMin / 63.0f);
+    const float d = halfAt(dHalf), dmin = halfAt(dHalf + 2);
+    for (int j = 0; j < 8; ++j) {
+        int sc, m;
+        scaleMinK4(j, s, sc, m);
+        const float dj = d * static_cast<float>(sc);
+        if (dj == 0)
+            continue;
+        const float dm = dmin * static_cast<float>(m);
+        for (int i = 0; i < 32; ++i)
+            L[32 * j + i] = static_cast<uint8_t>(std::clamp(nearestInt((x[32 * j + i] + dm) / dj), 0, nmax));
+    }
+}
+
+// Q4_K (144 B): d, dmin, scales[12], qs[128]; qs[32g + l] = L[64g + l] | L[64g + 32 + l] << 4.
+void quantQ4_K(const float* x, uint64_t nb, uint8_t* y)
+{
+    uint8_t L[QKK];
+    for (uint64_t i = 0; i < nb; ++i, x += QKK, y += 144) {
+        quantKScalesMins(x, 15, -1.0f, 0.1f, 20, y, y + 4, L);
+        uint8_t* q = y + 16;
+        for (int g = 0; g < 4; ++g, q += 32)
+            for (int l = 0; l < 32; ++l)
+                q[l] = static_cast<uint8_t>(L[64 * g + l] | (L[64 * g + 32 + l] << 4));
+    }
+}
+
+// Q5_K (176 B): d, dmin, scales[12], qh[32], qs[128]; as Q4_K with the fifth bit of
+// L[64g + l] in bit 2g of qh[l] and that of L[64g + 32 + l] in bit 2g + 1.
+void quantQ5_K(const float* x, uint64_t nb, uint8_t* y)
+{
+    uint8_t L[QKK];
+    for (uint64_t i = 0; i < nb; ++i, x += QKK, y += 176) {
+        quantKScalesMins(x, 31, -0.5f, 0.1f, 15, y, y + 4, L);
+        uint8_t* qh = y + 16;
+        uint8_t* ql = y + 48;
+        std::memset(qh, 0, 32);
+        for (int g = 0; g < 4; ++g, ql += 32) {
+            const uint8_t m1 = static_cast<uint8_t>(1u << (2 * g)), m2 = static_cast<uint8_t>(2u << (2 * g));
+            for (int l = 0; l < 32; ++l) {
+                int l1 = L[64 * g + l], l2 = L[64 * g + 32 + l];
+                if (l1 > 15) {
+                    l1 -= 16;
+                    qh[l] |= m1;
+                }
+                if (l2 > 15) {
+                    l2 -= 16;
+                    qh[l] |= m2;
+                }
+                ql[l] = static_cast<uint8_t>(l1 | (l2 << 4));
+            }
+        }
+    }
+}
+
+// Q6_K (210 B): ql[128], qh[64], scales[16] (int8), d. 16 sub-blocks of 16 with makeQx
+// scales, re-quantized to int8 against d = max_scale / -128.
+void quantQ6_K(const float* x, uint64_t nb, uint8_t* y)
+{
+    int8_t L[QKK];
+    float scales[16];
+    for (uint64_t i = 0; i < nb; ++i, x += QKK, y += 210) {
+        float maxScale = 0, maxAbsScale = 0;
+        for (int ib = 0; ib < 16; ++ib) {
+            scales[ib] = makeQx(16, 32, x + 16 * ib, L + 16 * ib);
+            const float a = std::fabs(scales[ib]);
+            if (a > maxAbsScale) {
+                maxAbsScale = a;
+                maxScale = scales[ib];
+            }
+        }
+        if (maxAbsScale < 1e-15f) {
+            std::memset(y, 0, 210);
+            continue;
+        }
+        const float iscale = -128.0f / maxScale;
+        putHalf(y + 208, 1.0f / iscale);
+        auto* sc = reinterpret_cast<int8_t*>(y + 192);
+        for (int ib = 0; ib < 16; ++ib)
+            sc[ib] = static_cast<int8_t>(std::min(127, nearestInt(iscale * scales[ib])));
+        const float d = halfAt(y + 208);
+        for (int j = 0; j < 16; ++j) {
+            const float dj = d * static_cast<float>(sc[j]);
+            if (dj == 0)
+                continue;
+            for (int k = 0; k < 16; ++k)
+                L[16 * j + k] = static_cast<int8_t>(std::clamp(nearestInt(x[16 * j + k] / dj), -32, 31) + 32);
+        }
+        uint8_t* ql = y;
+        uint8_t* qh = y + 128;
+        for (int h = 0; h < 2; ++h, ql += 64, qh += 32) {
+            const int8_t* Lh = L + 128 * h;
+            for (int l = 0; l < 32; ++l) {
+                const int q1 = Lh[l], q2 = Lh[l + 32], q3 = Lh[l + 64], q4 = Lh[l + 96];
+                ql[l] = static_cast<uint8_t>((q1 & 0x0F) | ((q3 & 0x0F) << 4));
+                ql[l + 32] = static_cast<uint8_t>((q2 & 0x0F) | ((q4 & 0x0F) << 4));
+                qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+            }
+        }
+    }
+}
+
+} // namespace
+
+bool ggmlQuantSupported(DType t)
+{
+    switch (t) {
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: return true;
+    default: return false;
+    }
+}
+
+void quantizeGgmlRow(DType t, const float* src, uint64_t n, uint8_t* dst)
+{
+    const DTypeInfo& info = dtypeInfo(t);
+    if (!ggmlQuantSupported(t))
+        throw Error("quantizeGgmlRow: no quantizer for " + std::string(info.name));
+    if (n % info.blockElems != 0)
+        throw Error("quantizeGgmlRow: " + std::to_string(n) + " elements are not a multiple of the " +
+                    std::string(info.name) + " block size " + std::to_string(info.blockElems));
+    const uint64_t nb = n / info.blockElems;
+    switch (t) {
+    case DType::Q8_0: quantQ8_0(src, nb, dst); return;
+    case DType::Q4_0: quantQ4_0(src, nb, dst); return;
+    case DType::Q4_1: quantQ4_1(src, nb, dst); return;
+    case DType::Q5_0: quantQ5_0(src, nb, dst); return;
+    case DType::Q5_1: quantQ5_1(src, nb, dst); return;
+    case DType::Q4_K: quantQ4_K(src, nb, dst); return;
+    case DType::Q5_K: quantQ5_K(src, nb, dst); return;
+    case DType::Q6_K: quantQ6_K(src, nb, dst); return;
+    default: return;
+    }
+}
+
+void fakeQuantGgml(DType t, const float* w, uint64_t n, float* out)
+{
+    const DTypeInfo& info = dtypeInfo(t);
+    if (!ggmlQuantSupported(t))
+        throw Error("fakeQuantGgml: no quantizer for " + std::string(info.name));
+    if (n % info.blockElems != 0)
+        throw Error("fakeQuantGgml: " + std::to_string(n) + " elements are not a multiple of the " +
+                    std::string(info.name) + " block size " + std::to_string(info.blockElems));
+    // Each task quantizes a chunk of blocks into a small buffer and dequantizes it into out.
+    const uint64_t blocksPerChunk = info.blockElems == QKK ? 16 : 128;
+    const uint64_t chunkElems = blocksPerChunk * info.blockElems;
+    const int64_t chunks = static_cast<int64_t>((n + chunkElems - 1) / chunkElems);
+#pragma omp parallel
+    {
+        std::unique_ptr<uint8_t[]> buf(new uint8_t[blocksPerChunk * info.blockBytes]);
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < chunks; ++c) {
+            const uint64_t first = static_cast<uint64_t>(c) * chunkElems;
+            const uint64_t len = std::min(chunkElems, n - first);
+            quantizeGgmlRow(t, w + first, len, buf.get());
+            dequantizeBlocks(t, buf.get(), len, out + first);
+        }
+    }
+}
+
+uint64_t ggmlStorageBits(DType t, uint64_t n)
+{
+    const DTypeInfo& info = dtypeInfo(t);
+    if (info.blockElems == 0)
+        return 0;
+    return (n + info.blockElems - 1) / info.blockElems * info.blockBytes * 8;
+}
+
+} // namespace bonsai

@@ -1,0 +1,276 @@
+// Integer fake quantization (2..8 bits; per tensor, per channel or group-wise; symmetric or
+// asymmetric; optional clipping search) and the error metrics.
+//
+// Work is split so that each OpenMP task owns whole groups (or rows): a group is read, its
+// statistics and scale computed, and then written, so `out` may alias `w`. The inner loops are
+// branch-free float loops (division, round-half-even via the 1.5 * 2^23 trick, min/max clamp)
+// that the compiler vectorises; reductions use `omp simd` so that max/min reductions vectorise
+// without -ffast-math.
+#include "bonsai/quantize.h"
+
+#include "bonsai/error.h"
+#include "bonsai/half.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace bonsai {
+
+namespace {
+
+// Round half to even for |x| < 2^22: adding 1.5 * 2^23 leaves no fraction bits, so the float
+// addition itself rounds (in the default round-to-nearest-even mode); subtracting gives the
+// rounded value back exactly. Compiles to two vector adds.
+inline float roundEven(float x)
+{
+    constexpr float kMagic = 12582912.0f; // 1.5 * 2^23
+    return (x + kMagic) - kMagic;
+}
+
+// The value of the FP16 nearest to s (ties to even), saturated to the largest finite FP16
+// (65504) instead of becoming infinity. s >= 0.
+inline float fp16Scale(float s)
+{
+    const float r = fp16ToFloat(floatToFp16(s));
+    return std::isinf(r) ? 65504.0f : r;
+}
+
+// Range statistics of a run of floats.
+struct Range {
+    float lo = 0;  // min(min x, 0)
+    float hi = 0;  // max(max x, 0)
+    float amax = 0; // max |x|
+};
+
+inline Range rangeOf(const float* x, uint64_t n)
+{
+    float lo = 0, hi = 0;
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+    for (uint64_t i = 0; i < n; ++i) {
+        lo = std::min(lo, x[i]);
+        hi = std::max(hi, x[i]);
+    }
+    return {lo, hi, std::max(-lo, hi)};
+}
+
+// Quantization parameters of one group: dequant = (q - zero) * scale.
+struct Params {
+    float scale = 0; // FP16-rounded; 0 means "everything dequantizes to 0"
+    float zero = 0;  // 0 for symmetric
+};
+
+inline Params paramsFor(const Range& r, float ratio, bool symmetric, float qmax)
+{
+    Params p;
+    if (symmetric) {
+        p.scale = fp16Scale((r.amax * ratio) / qmax);
+    } else {
+        const float lo = r.lo * ratio, hi = r.hi * ratio;
+        p.scale = fp16Scale((hi - lo) / qmax);
+        if (p.scale > 0)
+            p.zero = std::clamp(roundEven(-lo / p.scale), 0.0f, qmax);
+    }
+    return p;
+}
+
+// Quantize-dequantize n values. Symmetric: q in [-qmax, qmax]; asymmetric: q in [0, qmax]
+// (qlo is -qmax or 0).
+inline void applyGroup(const float* x, float* y, uint64_t n, const Params& p, float qlo, float qmax)
+{
+    if (p.scale == 0) {
+        std::fill(y, y + n, 0.0f);
+        return;
+    }
+    const float s = p.scale, z = p.zero;
+#pragma omp simd
+    for (uint64_t i = 0; i < n; ++i) {
+        float q = roundEven(x[i] / s) + z;
+        q = std::min(std::max(q, qlo), qmax);
+        y[i] = (q - z) * s;
+    }
+}
+
+// Squared error of quantize-dequantize with parameters p (double accumulation).
+inline double groupError(const float* x, uint64_t n, const Params& p, float qlo, float qmax)
+{
+    double e = 0;
+    if (p.scale == 0) {
+#pragma omp simd reduction(+ : e)
+        for (uint64_t i = 0; i < n; ++i)
+            e += static_cast<double>(x[i]) * x[i];
+        return e;
+    }
+    const float s = p.scale, z = p.zero;
+#pragma omp simd reduction(+ : e)
+    for (uint64_t i = 0; i < n; ++i) {
+        float q = roundEven(x[i] / s) + z;
+        q = std::min(std::max(q, qlo), qmax);
+        const float d = (q - z) * s - x[i];
+        e += static_cast<double>(d) * d;
+    }
+    return e;
+}
+
+// Parameters for one group (or row), running the clip search when asked.
+inline Params chooseParams(const float* x, uint64_t n, const IntQuantConfig& cfg, float qlo, float qmax)
+{
+    const Range r = rangeOf(x, n);
+    Params best = paramsFor(r, 1.0f, cfg.symmetric, qmax);
+    if (!cfg.clipSearch || best.scale == 0)
+        return best;
+    double bestErr = groupError(x, n, best, qlo, qmax);
+    for (int k = 1; k < kClipRatioCount; ++k) {
+        const Params p = paramsFor(r, kClipRatios[k], cfg.symmetric, qmax);
+        const double e = groupError(x, n, p, qlo, qmax);
+        if (e < bestErr) {
+            bestErr = e;
+            best = p;
+        }
+    }
+    return best;
+}
+
+void checkConfig(const IntQuantConfig& cfg)
+{
+    if (cfg.bits < 2 || cfg.bits > 8)
+        throw Error("integer quantization: " + std::to_string(cfg.bits) + " bits is outside 2..8");
+    if (cfg.granularity == Granularity::Group && cfg.groupSize == 0)
+        throw Error("integer quantization: group size 0");
+}
+
+// Per-tensor: global statistics, optional global clip search, then an element-parallel pass.
+void quantPerTensor(const float* w, uint64_t n, const IntQuantConfig& cfg, float qlo, float qmax, float* out)
+{
+    constexpr uint64_t kChunk = 1u << 16;
+    const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
+    float lo = 0, hi = 0;
+#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi)
+    for (int64_t c = 0; c < chunks; ++c) {
+        const uint64_t b = static_cast<uint64_t>(c) * kChunk;
+        const Range r = rangeOf(w + b, std::min(kChunk, n - b));
+        lo = std::min(lo, r.lo);
+        hi = std::max(hi, r.hi);
+    }
+    const Range r{lo, hi, std::max(-lo, hi)};
+    Params p = paramsFor(r, 1.0f, cfg.symmetric, qmax);
+    if (cfg.clipSearch && p.scale > 0) {
+        double bestErr = std::numeric_limits<double>::infinity();
+        for (int k = 0; k < kClipRatioCount; ++k) {
+            const Params pk = paramsFor(r, kClipRatios[k], cfg.symmetric, qmax);
+            double e = 0;
+#pragma omp parallel for schedule(static) reduction(+ : e)
+            for (int64_t c = 0; c < chunks; ++c) {
+                const uint64_t b = static_cast<uint64_t>(c) * kChunk;
+                e += groupError(w + b, std::min(kChunk, n - b), pk, qlo, qmax);
+            }
+            if (e < bestErr) {
+                bestErr = e;
+                p = pk;
+            }
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) {
+        const uint64_t b = static_cast<uint64_t>(c) * kChunk;
+        applyGroup(w + b, out + b, std::min(kChunk, n - b), p, qlo, qmax);
+    }
+}
+
+} // namespace
+
+uint64_t intGroupCount(uint64_t rows, uint64_t cols, const IntQuantConfig& cfg)
+{
+    switch (cfg.granularity) {
+    case Granularity::PerTensor: return 1;
+    case Granularity::PerChannel: return rows;
+    case Granularity::Group:
+        return cfg.groupSize == 0 ? 0 : rows * ((cols + cfg.groupSize - 1) / cfg.groupSize);
+    }
+    return 0;
+}
+
+uint64_t intStorageBits(uint64_t rows, uint64_t cols, const IntQuantConfig& cfg)
+{
+    const uint64_t b = static_cast<uint64_t>(cfg.bits);
+    const uint64_t groups = intGroupCount(rows, cols, cfg);
+    return rows * cols * b + groups * 16 + (cfg.symmetric ? 0 : groups * b);
+}
+
+void fakeQuantInt(const float* w, uint64_t rows, uint64_t cols, const IntQuantConfig& cfg, float* out)
+{
+    checkConfig(cfg);
+    const uint64_t n = rows * cols;
+    if (n == 0)
+        return;
+    const float qmax = cfg.symmetric ? static_cast<float>((1 << (cfg.bits - 1)) - 1)
+                                     : static_cast<float>((1 << cfg.bits) - 1);
+    const float qlo = cfg.symmetric ? -qmax : 0.0f;
+
+    switch (cfg.granularity) {
+    case Granularity::PerTensor:
+        quantPerTensor(w, n, cfg, qlo, qmax, out);
+        return;
+    case Granularity::PerChannel: {
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < static_cast<int64_t>(rows); ++r) {
+            const float* x = w + static_cast<uint64_t>(r) * cols;
+            const Params p = chooseParams(x, cols, cfg, qlo, qmax);
+            applyGroup(x, out + static_cast<uint64_t>(r) * cols, cols, p, qlo, qmax);
+        }
+        return;
+    }
+    case Granularity::Group: {
+        const uint64_t g = cfg.groupSize;
+        const uint64_t perRow = (cols + g - 1) / g;
+        const int64_t total = static_cast<int64_t>(rows * perRow);
+#pragma omp parallel for schedule(static)
+        for (int64_t k = 0; k < total; ++k) {
+            const uint64_t r = static_cast<uint64_t>(k) / perRow, j = static_cast<uint64_t>(k) % perRow;
+            const uint64_t first = r * cols + j * g;
+            const uint64_t len = std::min(g, cols - j * g);
+            const Params p = chooseParams(w + first, len, cfg, qlo, qmax);
+            applyGroup(w + first, out + first, len, p, qlo, qmax);
+        }
+        return;
+    }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Error metrics
+// ------------------------------------------------------------------------------------------
+
+ErrorMetrics errorMetrics(const float* ref, const float* approx, uint64_t n)
+{
+    double sww = 0, sqq = 0, swq = 0, see = 0, emax = 0;
+#pragma omp parallel for simd schedule(static) reduction(+ : sww, sqq, swq, see) reduction(max : emax)
+    for (uint64_t i = 0; i < n; ++i) {
+        const double a = ref[i], b = approx[i];
+        const double e = a - b;
+        sww += a * a;
+        sqq += b * b;
+        swq += a * b;
+        see += e * e;
+        emax = std::max(emax, std::fabs(e));
+    }
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    ErrorMetrics m;
+    m.maxAbsError = emax;
+    if (sww > 0)
+        m.relFrobenius = std::sqrt(see / sww);
+    else
+        m.relFrobenius = see > 0 ? inf : 0.0;
+    if (see == 0)
+        m.sqnrDb = inf;
+    else
+        m.sqnrDb = sww > 0 ? 10.0 * std::log10(sww / see) : -inf;
+    if (sww > 0 && sqq > 0)
+        m.cosine = swq / (std::sqrt(sww) * std::sqrt(sqq));
+    else
+        m.cosine = (sww == 0 && sqq == 0) ? 1.0 : 0.0;
+    return m;
+}
+
+} // namespace bonsai
