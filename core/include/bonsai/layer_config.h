@@ -1,0 +1,58 @@
+#pragma once
+// Per-layer compression configuration: three independent knobs applied in a fixed order,
+// sparsity, then rank, then precision (precision applies to whatever the layer then stores:
+// the dense matrix, the kept values, or the two low-rank factors).
+#include "bonsai/dtype.h"
+#include "bonsai/quantize.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bonsai {
+
+enum class PrecisionKind : uint8_t { FP32, FP16, BF16, FP8_E4M3, FP8_E5M2, Int, NF4, Ggml };
+
+struct Precision {
+    PrecisionKind kind = PrecisionKind::FP32;
+    int bits = 0;              // Int: 2..8
+    DType ggml = DType::Q8_0;  // Ggml: the block type
+    bool operator==(const Precision&) const = default;
+};
+
+// Recipe names: fp32 fp16 bf16 fp8_e4m3 fp8_e5m2 int2..int8 nf4 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k
+// q5_k q6_k.
+std::string precisionName(const Precision& p);
+std::optional<Precision> parsePrecision(std::string_view name);
+
+enum class SparsityPattern : uint8_t { Unstructured, NM, Channels };
+enum class SparsityScope : uint8_t { Layer, Global };
+enum class ChannelNorm : uint8_t { L1, L2 };
+
+struct LayerConfig {
+    Precision precision;                               // fp32 = unchanged
+    Granularity granularity = Granularity::PerChannel; // integers and FP8
+    uint32_t groupSize = 128;
+    bool symmetric = true;
+    bool clipSearch = false;
+
+    double sparsity = 0;       // fraction pruned (unstructured, channels); N:M implies 1 - N/M
+    SparsityPattern pattern = SparsityPattern::Unstructured;
+    int n = 2, m = 4;          // for SparsityPattern::NM
+    SparsityScope scope = SparsityScope::Layer;
+    ChannelNorm channelNorm = ChannelNorm::L2;
+
+    int rank = 0;              // truncated SVD rank (0: off)
+    double energy = 0;         // or retained-energy fraction in (0, 1] (0: off)
+
+    bool operator==(const LayerConfig&) const = default;
+    bool isIdentity() const; // changes nothing
+    bool hasSparsity() const { return pattern == SparsityPattern::NM || sparsity > 0; }
+    bool hasRank() const { return rank > 0 || energy > 0; }
+};
+
+// One line a person can read, e.g. "int4 group 128 asym, 50% unstructured, rank 16".
+std::string describe(const LayerConfig& c);
+
+} // namespace bonsai

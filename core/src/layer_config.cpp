@@ -1,0 +1,98 @@
+#include "bonsai/layer_config.h"
+
+#include <array>
+#include <cstdio>
+
+namespace bonsai {
+
+namespace {
+struct NamedGgml {
+    std::string_view name;
+    DType type;
+};
+constexpr std::array<NamedGgml, 8> kGgml = {{{"q8_0", DType::Q8_0},
+                                             {"q4_0", DType::Q4_0},
+                                             {"q4_1", DType::Q4_1},
+                                             {"q5_0", DType::Q5_0},
+                                             {"q5_1", DType::Q5_1},
+                                             {"q4_k", DType::Q4_K},
+                                             {"q5_k", DType::Q5_K},
+                                             {"q6_k", DType::Q6_K}}};
+} // namespace
+
+std::string precisionName(const Precision& p)
+{
+    switch (p.kind) {
+    case PrecisionKind::FP32: return "fp32";
+    case PrecisionKind::FP16: return "fp16";
+    case PrecisionKind::BF16: return "bf16";
+    case PrecisionKind::FP8_E4M3: return "fp8_e4m3";
+    case PrecisionKind::FP8_E5M2: return "fp8_e5m2";
+    case PrecisionKind::Int: return "int" + std::to_string(p.bits);
+    case PrecisionKind::NF4: return "nf4";
+    case PrecisionKind::Ggml:
+        for (const auto& g : kGgml)
+            if (g.type == p.ggml)
+                return std::string(g.name);
+        return "ggml?";
+    }
+    return "?";
+}
+
+std::optional<Precision> parsePrecision(std::string_view s)
+{
+    if (s == "fp32") return Precision{PrecisionKind::FP32};
+    if (s == "fp16") return Precision{PrecisionKind::FP16};
+    if (s == "bf16") return Precision{PrecisionKind::BF16};
+    if (s == "fp8_e4m3") return Precision{PrecisionKind::FP8_E4M3};
+    if (s == "fp8_e5m2") return Precision{PrecisionKind::FP8_E5M2};
+    if (s == "nf4") return Precision{PrecisionKind::NF4};
+    if (s.size() == 4 && s.substr(0, 3) == "int" && s[3] >= '2' && s[3] <= '8')
+        return Precision{PrecisionKind::Int, s[3] - '0'};
+    for (const auto& g : kGgml)
+        if (g.name == s)
+            return Precision{PrecisionKind::Ggml, 0, g.type};
+    return std::nullopt;
+}
+
+bool LayerConfig::isIdentity() const
+{
+    return precision.kind == PrecisionKind::FP32 && !hasSparsity() && !hasRank();
+}
+
+std::string describe(const LayerConfig& c)
+{
+    std::string s = precisionName(c.precision);
+    const bool usesGranularity = c.precision.kind == PrecisionKind::Int ||
+                                 c.precision.kind == PrecisionKind::FP8_E4M3 ||
+                                 c.precision.kind == PrecisionKind::FP8_E5M2;
+    if (usesGranularity) {
+        switch (c.granularity) {
+        case Granularity::PerTensor: s += " per tensor"; break;
+        case Granularity::PerChannel: s += " per channel"; break;
+        case Granularity::Group: s += " group " + std::to_string(c.groupSize); break;
+        }
+        if (c.precision.kind == PrecisionKind::Int && !c.symmetric)
+            s += " asym";
+        if (c.clipSearch)
+            s += " clip";
+    }
+    char buf[64];
+    if (c.pattern == SparsityPattern::NM) {
+        s += ", " + std::to_string(c.n) + ":" + std::to_string(c.m) + " sparse";
+    } else if (c.sparsity > 0) {
+        std::snprintf(buf, sizeof buf, ", %.0f%% %s%s", c.sparsity * 100,
+                      c.pattern == SparsityPattern::Channels ? "channels pruned" : "unstructured",
+                      c.scope == SparsityScope::Global ? " (global)" : "");
+        s += buf;
+    }
+    if (c.rank > 0) {
+        s += ", rank " + std::to_string(c.rank);
+    } else if (c.energy > 0) {
+        std::snprintf(buf, sizeof buf, ", energy %.3g", c.energy);
+        s += buf;
+    }
+    return s;
+}
+
+} // namespace bonsai
