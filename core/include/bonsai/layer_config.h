@@ -4,6 +4,7 @@
 // the dense matrix, the kept values, or the two low-rank factors).
 #include "bonsai/dtype.h"
 #include "bonsai/quantize.h"
+#include "bonsai/sparsity.h" // ChannelNorm
 
 #include <cstdint>
 #include <optional>
@@ -28,7 +29,6 @@ std::optional<Precision> parsePrecision(std::string_view name);
 
 enum class SparsityPattern : uint8_t { Unstructured, NM, Channels };
 enum class SparsityScope : uint8_t { Layer, Global };
-enum class ChannelNorm : uint8_t { L1, L2 };
 
 struct LayerConfig {
     Precision precision;                               // fp32 = unchanged
