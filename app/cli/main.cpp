@@ -15,6 +15,8 @@ const char* kUsage =
     "  info MODEL [--json]                 list every tensor, its layer role and totals\n"
     "  tensor MODEL NAME --npy OUT.npy     write one tensor as float32 NumPy array\n"
     "  stats MODEL [NAME] [--json]         weight statistics of one tensor or all layers\n"
+    "  compress MODEL --recipe R.json [--json]\n"
+    "                                      apply a recipe: per-layer size and error, totals\n"
     "\n"
     "MODEL is a .safetensors, .onnx or .gguf file, a directory of safetensors shards,\n"
     "or a *.safetensors.index.json file.\n";
@@ -40,6 +42,8 @@ int main(int argc, char** argv)
             return cli::cmdTensor(args);
         if (cmd == "stats")
             return cli::cmdStats(args);
+        if (cmd == "compress")
+            return cli::cmdCompress(args);
         std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const cli::UsageError& e) {
