@@ -26,6 +26,15 @@
 #include <memory>
 #include <string>
 
+#if defined(__AVX512F__) && defined(__F16C__)
+// GCC 12 reports its own _mm512_undefined_ps() placeholders as maybe-uninitialized when the
+// intrinsics are inlined (GCC bug 105593); the diagnostic state of the header lines decides.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)
@@ -65,9 +74,37 @@ inline float halfAt(const uint8_t* p)
 // 32-element blocks
 // ------------------------------------------------------------------------------------------
 
-// Q8_0 (34 B): d = amax / 127 (fp16), q = roundf(x * (1/d)). Vectorised: the absmax is a
-// max-reduction and roundf is computed as trunc(|v|) + (frac >= 0.5) with the sign put back,
-// which equals roundf exactly for |v| < 2^23.
+// Q8_0 (34 B): d = amax / 127 (fp16), q = roundf(x * (1/d)). roundf (half away from zero) is
+// computed as t = trunc(|v|), t + (|v| - t >= 0.5) with the sign put back, which equals
+// roundf exactly (|v| - t is exact). With AVX-512 a block is two registers; otherwise the
+// portable loops below vectorise.
+#if defined(__AVX512F__) && defined(__F16C__)
+inline __m128i q8Round(__m512 v)
+{
+    const __m512 a = _mm512_abs_ps(v);
+    __m512 t = _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(a, t), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    t = _mm512_mask_add_ps(t, up, t, _mm512_set1_ps(1.0f));
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN));
+    const __m512 r = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), sign));
+    return _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(r));
+}
+
+void quantQ8_0(const float* x, uint64_t nb, uint8_t* y)
+{
+    for (uint64_t i = 0; i < nb; ++i, x += QK, y += 34) {
+        const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+        const float d = amax / 127.0f;
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        const uint16_t h = static_cast<uint16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT)); // RNE, as floatToFp16
+        std::memcpy(y, &h, 2);
+        const __m512 vid = _mm512_set1_ps(id);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + 2), q8Round(_mm512_mul_ps(a, vid)));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + 18), q8Round(_mm512_mul_ps(b, vid)));
+    }
+}
+#else
 void quantQ8_0(const float* x, uint64_t nb, uint8_t* y)
 {
     for (uint64_t i = 0; i < nb; ++i, x += QK, y += 34) {
@@ -89,6 +126,7 @@ void quantQ8_0(const float* x, uint64_t nb, uint8_t* y)
         }
     }
 }
+#endif
 
 // The value with the largest magnitude (the first one on ties), as Q4_0 / Q5_0 pick it.
 inline float signedAbsMax(const float* x)
@@ -194,74 +232,111 @@ void quantQ5_1(const float* x, uint64_t nb, uint8_t* y)
 // K super-blocks: helpers (ggml's make_qkx2_quants and make_qx_quants, reference paths)
 // ------------------------------------------------------------------------------------------
 
-// Asymmetric quants L in [0, nmax] of n values with per-value weights: start from the
+// ggml's make_qkx2_quants for the 8 sub-blocks (32 values each) of a K super-block at once.
+// Per sub-block: asymmetric quants L in [0, nmax] with per-value weights; start from the
 // min/max grid, then try nstep + 1 alternative inverse scales (rmin + rdelta * is + nmax) /
 // (max - min), fit scale and min by weighted least squares for each, and keep the one with
-// the smallest weighted squared error. Returns the scale; *negMin receives -min (>= 0).
-float makeQkx2(int n, int nmax, const float* x, const float* w, uint8_t* L, float* negMin,
-               uint8_t* Laux, float rmin, float rdelta, int nstep)
+// the smallest weighted squared error.
+//
+// The reference runs the sub-blocks one after the other, each through long chains of
+// dependent float additions (its sums must be accumulated in order to be bit-exact). Here the
+// 8 sub-blocks are the 8 lanes of every loop ("for k < 8" innermost, data transposed to
+// [value][sub-block]): each lane performs exactly the reference's operations in the
+// reference's order, while the 8 independent chains run side by side in vector registers.
+// The reference's branches become per-lane selects.
+// Outputs: L[32 k + i], scale[k], negMin[k] (= -min >= 0).
+void makeQkx2x8(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
+                float* scaleOut, float* negMinOut)
 {
-    float mn = x[0], mx = x[0];
-    float sumW = w[0];
-    float sumX = sumW * x[0];
-    for (int i = 1; i < n; ++i) {
-        if (x[i] < mn)
-            mn = x[i];
-        if (x[i] > mx)
-            mx = x[i];
-        sumW += w[i];
-        sumX += w[i] * x[i];
+    constexpr int K = 8, N = 32;
+    float xT[N][K], wT[N][K];
+    int LT[N][K], LauxT[N][K];
+    for (int k = 0; k < K; ++k)
+        for (int i = 0; i < N; ++i) {
+            xT[i][k] = x[N * k + i];
+            wT[i][k] = w[N * k + i];
+        }
+    const float fnmax = static_cast<float>(nmax);
+    float mn[K], mx[K], sumW[K], sumX[K];
+    bool flat[K];
+    for (int k = 0; k < K; ++k) {
+        mn[k] = mx[k] = xT[0][k];
+        sumW[k] = wT[0][k];
+        sumX[k] = sumW[k] * xT[0][k];
     }
-    if (mn > 0)
-        mn = 0;
-    if (mx == mn) {
-        std::fill(L, L + n, uint8_t{0});
-        *negMin = -mn;
-        return 0.0f;
+    for (int i = 1; i < N; ++i)
+        for (int k = 0; k < K; ++k) {
+            mn[k] = xT[i][k] < mn[k] ? xT[i][k] : mn[k];
+            mx[k] = xT[i][k] > mx[k] ? xT[i][k] : mx[k];
+            sumW[k] += wT[i][k];
+            sumX[k] += wT[i][k] * xT[i][k];
+        }
+    float iscale[K], scale[K], bestErr[K];
+    for (int k = 0; k < K; ++k) {
+        mn[k] = mn[k] > 0 ? 0.0f : mn[k];
+        flat[k] = mx[k] == mn[k]; // the reference returns scale 0, L = 0 for these
+        iscale[k] = fnmax / (flat[k] ? 1.0f : mx[k] - mn[k]);
+        scale[k] = 1.0f / iscale[k];
+        bestErr[k] = 0;
     }
-    float iscale = static_cast<float>(nmax) / (mx - mn);
-    float scale = 1.0f / iscale;
-    float bestErr = 0;
-    for (int i = 0; i < n; ++i) {
-        const int l = nearestInt(iscale * (x[i] - mn));
-        L[i] = static_cast<uint8_t>(std::clamp(l, 0, nmax));
-        const float diff = scale * static_cast<float>(L[i]) + mn - x[i];
-        bestErr += w[i] * (diff * diff);
-    }
+    for (int i = 0; i < N; ++i)
+        for (int k = 0; k < K; ++k) {
+            const int l = std::clamp(nearestInt(iscale[k] * (xT[i][k] - mn[k])), 0, nmax);
+            LT[i][k] = l;
+            const float diff = scale[k] * static_cast<float>(l) + mn[k] - xT[i][k];
+            bestErr[k] += wT[i][k] * (diff * diff);
+        }
     for (int is = 0; is <= nstep; ++is) {
-        iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (mx - mn);
-        float sumL = 0, sumL2 = 0, sumXL = 0;
-        for (int i = 0; i < n; ++i) {
-            const int l = std::clamp(nearestInt(iscale * (x[i] - mn)), 0, nmax);
-            Laux[i] = static_cast<uint8_t>(l);
-            const float fl = static_cast<float>(l);
-            sumL += w[i] * fl;
-            sumL2 += w[i] * fl * fl;
-            sumXL += w[i] * fl * x[i];
+        float sumL[K], sumL2[K], sumXL[K];
+        for (int k = 0; k < K; ++k) {
+            // min may have been replaced by an earlier fit: the range uses the current one.
+            iscale[k] = (rmin + rdelta * static_cast<float>(is) + fnmax) / (flat[k] ? 1.0f : mx[k] - mn[k]);
+            sumL[k] = sumL2[k] = sumXL[k] = 0;
         }
-        const float D = sumW * sumL2 - sumL * sumL;
-        if (D > 0) {
-            float thisScale = (sumW * sumXL - sumX * sumL) / D;
-            float thisMin = (sumL2 * sumX - sumL * sumXL) / D;
-            if (thisMin > 0) {
-                thisMin = 0;
-                thisScale = sumXL / sumL2;
+        for (int i = 0; i < N; ++i)
+            for (int k = 0; k < K; ++k) {
+                const int l = std::clamp(nearestInt(iscale[k] * (xT[i][k] - mn[k])), 0, nmax);
+                LauxT[i][k] = l;
+                const float fl = static_cast<float>(l);
+                sumL[k] += wT[i][k] * fl;
+                sumL2[k] += wT[i][k] * fl * fl;
+                sumXL[k] += wT[i][k] * fl * xT[i][k];
             }
-            float err = 0;
-            for (int i = 0; i < n; ++i) {
-                const float diff = thisScale * static_cast<float>(Laux[i]) + thisMin - x[i];
-                err += w[i] * (diff * diff);
-            }
-            if (err < bestErr) {
-                std::copy(Laux, Laux + n, L);
-                bestErr = err;
-                scale = thisScale;
-                mn = thisMin;
-            }
+        float D[K], thisScale[K], thisMin[K], err[K];
+        for (int k = 0; k < K; ++k) {
+            D[k] = sumW[k] * sumL2[k] - sumL[k] * sumL[k];
+            const float s = (sumW[k] * sumXL[k] - sumX[k] * sumL[k]) / D[k];
+            const float m = (sumL2[k] * sumX[k] - sumL[k] * sumXL[k]) / D[k];
+            const bool pos = m > 0;
+            thisMin[k] = pos ? 0.0f : m;
+            thisScale[k] = pos ? sumXL[k] / sumL2[k] : s;
+            err[k] = 0;
         }
+        for (int i = 0; i < N; ++i)
+            for (int k = 0; k < K; ++k) {
+                const float diff = thisScale[k] * static_cast<float>(LauxT[i][k]) + thisMin[k] - xT[i][k];
+                err[k] += wT[i][k] * (diff * diff);
+            }
+        bool upd[K];
+        bool any = false;
+        for (int k = 0; k < K; ++k) {
+            upd[k] = !flat[k] && D[k] > 0 && err[k] < bestErr[k];
+            any |= upd[k];
+            bestErr[k] = upd[k] ? err[k] : bestErr[k];
+            scale[k] = upd[k] ? thisScale[k] : scale[k];
+            mn[k] = upd[k] ? thisMin[k] : mn[k];
+        }
+        if (any)
+            for (int i = 0; i < N; ++i)
+                for (int k = 0; k < K; ++k)
+                    LT[i][k] = upd[k] ? LauxT[i][k] : LT[i][k];
     }
-    *negMin = -mn;
-    return scale;
+    for (int k = 0; k < K; ++k) {
+        scaleOut[k] = flat[k] ? 0.0f : scale[k];
+        negMinOut[k] = -mn[k];
+        for (int i = 0; i < N; ++i)
+            L[N * k + i] = flat[k] ? uint8_t{0} : static_cast<uint8_t>(LT[i][k]);
+    }
 }
 
 // Symmetric quants L in [0, 2 nmax) (offset by nmax) of n values, weights x^2 (ggml's
@@ -344,24 +419,25 @@ inline void scaleMinK4(int j, const uint8_t* s, int& sc, int& m)
     }
 }
 
-// The shared part of Q4_K and Q5_K: sub-block scales/mins (makeQkx2), the 6-bit packing, the
+// The shared part of Q4_K and Q5_K: sub-block scales/mins (makeQkx2x8), the 6-bit packing, the
 // fp16 super-scales d / dmin (written at s - 4 and s - 2), and the final quants L with the
-// quantized scales (L keeps makeQkx2's values for a sub-block whose quantized scale is 0).
+// quantized scales (L keeps makeQkx2x8's values for a sub-block whose quantized scale is 0).
 void quantKScalesMins(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* dHalf,
                       uint8_t* s, uint8_t* L)
 {
-    float scales[8], mins[8], weights[32];
-    uint8_t Laux[32];
+    // Weights av_x + |x| per sub-block (av_x = rms of the sub-block), sums in reference order.
+    float scales[8], mins[8], weights[256], sumX2[8] = {};
+    for (int l = 0; l < 32; ++l)
+        for (int j = 0; j < 8; ++j)
+            sumX2[j] += x[32 * j + l] * x[32 * j + l];
+    for (int j = 0; j < 8; ++j) {
+        const float avX = std::sqrt(sumX2[j] / 32.0f);
+        for (int l = 0; l < 32; ++l)
+            weights[32 * j + l] = avX + std::fabs(x[32 * j + l]);
+    }
+    makeQkx2x8(x, weights, nmax, rmin, rdelta, nstep, L, scales, mins);
     float maxScale = 0, maxMin = 0;
     for (int j = 0; j < 8; ++j) {
-        const float* xs = x + 32 * j;
-        float sumX2 = 0;
-        for (int l = 0; l < 32; ++l)
-            sumX2 += xs[l] * xs[l];
-        const float avX = std::sqrt(sumX2 / 32.0f);
-        for (int l = 0; l < 32; ++l)
-            weights[l] = avX + std::fabs(xs[l]);
-        scales[j] = makeQkx2(32, nmax, xs, weights, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep);
         if (scales[j] > maxScale)
             maxScale = scales[j];
         if (mins[j] > maxMin)
