@@ -88,7 +88,7 @@ void writeCheckpoint(const std::string& path, int layers)
 
 } // namespace
 
-int main(int argc, char** argv)
+static int run(int argc, char** argv)
 {
     std::string dir = std::filesystem::temp_directory_path().string(), model;
     int layers = 32;
@@ -104,6 +104,8 @@ int main(int argc, char** argv)
     const bool generated = model.empty();
     if (generated) {
         model = dir + "/bonsai-bench-7b.safetensors";
+        if (!std::filesystem::is_directory(dir))
+            throw std::runtime_error(dir + ": not a directory");
         if (!std::filesystem::exists(model))
             writeCheckpoint(model, layers);
     }
@@ -164,4 +166,14 @@ int main(int argc, char** argv)
     if (generated && !keep)
         std::filesystem::remove(model);
     return 0;
+}
+
+int main(int argc, char** argv)
+{
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_model_stats: %s\n", e.what());
+        return 1;
+    }
 }

@@ -29,9 +29,17 @@ inline double readBandwidth(int threads, int reps = 5)
     for (int r = 0; r < reps; ++r) {
         const double t0 = now();
         float total = 0;
-#pragma omp parallel for simd num_threads(threads) schedule(static) reduction(+ : total)
-        for (size_t i = 0; i < n; ++i)
-            total += buf[i];
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+        {
+            // 64 independent lanes: vectorises without reassociating a single sum.
+            float acc[64] = {};
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < n; i += 64)
+                for (size_t j = 0; j < 64; ++j)
+                    acc[j] += buf[i + j];
+            for (float a : acc)
+                total += a;
+        }
         const double dt = now() - t0;
         sink = total;
         best = std::max(best, static_cast<double>(n * sizeof(float)) / dt / 1e9);

@@ -173,6 +173,125 @@ TensorStats stats16(const Model& model, int index, const TensorInfo& t, const St
     return s;
 }
 
+// ---------- vectorised kernels over a float buffer ----------
+
+constexpr int kLanes = 16; // independent accumulators: the loops vectorise without reassociation
+
+inline bool finiteF(float v) { return v - v == 0.0f; } // false for NaN and +-inf
+
+struct BlockMoments {
+    double sum = 0, sumSq = 0;
+    uint64_t finite = 0, zeros = 0;
+    float mn = std::numeric_limits<float>::infinity();
+    float mx = -std::numeric_limits<float>::infinity();
+};
+
+// Shifted sums (x - ref), min, max, finite and zero counts of n values.
+void momentsKernel(const float* x, uint64_t n, float ref, BlockMoments& out)
+{
+    float mn[kLanes], mx[kLanes];
+    for (int j = 0; j < kLanes; ++j) {
+        mn[j] = std::numeric_limits<float>::infinity();
+        mx[j] = -std::numeric_limits<float>::infinity();
+    }
+    uint32_t fin[kLanes] = {}, zer[kLanes] = {};
+    uint64_t k = 0;
+    while (k + kLanes <= n) {
+        // Sums in float over at most 1024 values, then in double.
+        const uint64_t end = std::min(n, k + 1024) / kLanes * kLanes;
+        float s1[kLanes] = {}, s2[kLanes] = {};
+        for (; k < end; k += kLanes) {
+            for (int j = 0; j < kLanes; ++j) {
+                const float v = x[k + static_cast<uint64_t>(j)];
+                const bool ok = finiteF(v);
+                const float d = ok ? v - ref : 0.0f;
+                s1[j] += d;
+                s2[j] += d * d;
+                fin[j] += ok ? 1u : 0u;
+                zer[j] += v == 0.0f ? 1u : 0u;
+                mn[j] = (ok && v < mn[j]) ? v : mn[j];
+                mx[j] = (ok && v > mx[j]) ? v : mx[j];
+            }
+        }
+        for (int j = 0; j < kLanes; ++j) {
+            out.sum += s1[j];
+            out.sumSq += s2[j];
+        }
+    }
+    for (int j = 0; j < kLanes; ++j) {
+        out.finite += fin[j];
+        out.zeros += zer[j];
+        out.mn = std::min(out.mn, mn[j]);
+        out.mx = std::max(out.mx, mx[j]);
+    }
+    for (; k < n; ++k) {
+        const float v = x[k];
+        if (!finiteF(v))
+            continue;
+        const double d = static_cast<double>(v) - ref;
+        out.sum += d;
+        out.sumSq += d * d;
+        ++out.finite;
+        out.zeros += v == 0.0f;
+        out.mn = std::min(out.mn, v);
+        out.mx = std::max(out.mx, v);
+    }
+}
+
+struct BlockCentral {
+    double m2 = 0, m4 = 0;
+    uint64_t outliers = 0;
+};
+
+// Central second and fourth moments, outliers beyond `limit`, and histogram counts.
+// `bin` is scratch space of n ints.
+void centralKernel(const float* __restrict x, uint64_t n, float mean, float limit, float lo, float scale,
+                   int bins, int* __restrict bin, uint64_t* __restrict hist, BlockCentral& out)
+{
+    uint32_t outl[kLanes] = {};
+    uint64_t k = 0;
+    const float maxBin = static_cast<float>(bins - 1);
+    while (k < n) {
+        const uint64_t end = std::min(n, k + 1024);
+        float m2[kLanes] = {}, m4[kLanes] = {};
+        const uint64_t vecEnd = k + (end - k) / kLanes * kLanes;
+        for (; k < vecEnd; k += kLanes) {
+            for (int j = 0; j < kLanes; ++j) {
+                const uint64_t i = k + static_cast<uint64_t>(j);
+                const float v = x[i];
+                const bool ok = finiteF(v);
+                const float d = ok ? v - mean : 0.0f;
+                const float d2 = d * d;
+                m2[j] += d2;
+                m4[j] += d2 * d2;
+                outl[j] += std::abs(d) > limit ? 1u : 0u;
+                float b = (v - lo) * scale;
+                b = b < 0.0f ? 0.0f : b;
+                b = b > maxBin ? maxBin : b;
+                const int bi = static_cast<int>(b);
+                bin[i] = ok ? bi : bins;
+            }
+        }
+        for (; k < end; ++k) {
+            const float v = x[k];
+            const bool ok = finiteF(v);
+            const float d = ok ? v - mean : 0.0f;
+            m2[0] += d * d;
+            m4[0] += d * d * d * d;
+            outl[0] += (d > limit || d < -limit) ? 1u : 0u;
+            bin[k] = ok ? static_cast<int>(std::min(std::max((v - lo) * scale, 0.0f), maxBin)) : bins;
+        }
+        for (int j = 0; j < kLanes; ++j) {
+            out.m2 += m2[j];
+            out.m4 += m4[j];
+        }
+    }
+    for (int j = 0; j < kLanes; ++j)
+        out.outliers += outl[j];
+    for (uint64_t i = 0; i < n; ++i)
+        ++hist[bin[i]]; // hist has bins + 1 slots; the last collects non-finite values
+}
+
 // ---------- generic float path ----------
 
 struct ChannelLayout {
@@ -217,39 +336,15 @@ TensorStats statsFloat(const Model& model, int index, const TensorInfo& t, const
                 const uint64_t n = std::min(e, cb + chunk) - cb;
                 model.readFloat(index, cb, n, buf.data());
                 const float* x = buf.data();
-                float mn = std::numeric_limits<float>::infinity();
-                float mx = -std::numeric_limits<float>::infinity();
-                double sum = 0, sq = 0;
-                uint64_t fin = 0, zer = 0;
-                const float fref = static_cast<float>(ref);
-                for (uint64_t k0 = 0; k0 < n; k0 += 1024) {
-                    const uint64_t k1 = std::min(n, k0 + 1024);
-                    float s1 = 0, s2 = 0;
-                    uint32_t f = 0, z = 0;
-#pragma omp simd reduction(+ : s1, s2, f, z) reduction(min : mn) reduction(max : mx)
-                    for (uint64_t k = k0; k < k1; ++k) {
-                        const float v = x[k];
-                        const bool ok = isFiniteF(v);
-                        const float d = ok ? v - fref : 0.0f;
-                        s1 += d;
-                        s2 += d * d;
-                        f += ok ? 1u : 0u;
-                        z += (v == 0.0f) ? 1u : 0u;
-                        mn = ok ? std::min(mn, v) : mn;
-                        mx = ok ? std::max(mx, v) : mx;
-                    }
-                    sum += s1;
-                    sq += s2;
-                    fin += f;
-                    zer += z;
-                }
-                m.count += fin;
-                m.nonFinite += n - fin;
-                m.zeros += zer;
-                m.sum += sum;
-                m.sumSq += sq;
-                m.min = std::min<double>(m.min, mn);
-                m.max = std::max<double>(m.max, mx);
+                BlockMoments bm;
+                momentsKernel(x, n, static_cast<float>(ref), bm);
+                m.count += bm.finite;
+                m.nonFinite += n - bm.finite;
+                m.zeros += bm.zeros;
+                m.sum += bm.sum;
+                m.sumSq += bm.sumSq;
+                m.min = std::min<double>(m.min, bm.mn);
+                m.max = std::max<double>(m.max, bm.mx);
                 if (wantChannels) {
                     uint64_t k = 0;
                     while (k < n) {
@@ -296,42 +391,32 @@ TensorStats statsFloat(const Model& model, int index, const TensorInfo& t, const
     s.histogram.assign(static_cast<size_t>(bins), 0);
     if (s.count == 0)
         return s;
-    const double lo = s.min;
-    const double scale = s.max > s.min ? bins / (s.max - s.min) : 0.0;
-    const double mean = s.mean;
+    const float lo = static_cast<float>(s.min);
+    const float scale = s.max > s.min ? static_cast<float>(bins / (s.max - s.min)) : 0.0f;
+    const float mean = static_cast<float>(s.mean);
+    const float limit = static_cast<float>(6.0 * s.std);
     double m2 = 0, m4 = 0;
     uint64_t outliers = 0;
-    const double limit = 6.0 * s.std;
     forSuperChunks(model, index, t.numel, chunk, progress, 0.5, 1.0, [&](uint64_t b, uint64_t e) {
         const int64_t chunks = static_cast<int64_t>((e - b + chunk - 1) / chunk);
 #pragma omp parallel
         {
             std::vector<float> buf(chunk);
-            std::vector<uint64_t> hist(static_cast<size_t>(bins), 0);
-            double l2 = 0, l4 = 0;
-            uint64_t lo6 = 0;
+            std::vector<int> binBuf(chunk);
+            std::vector<uint64_t> hist(static_cast<size_t>(bins) + 1, 0);
+            BlockCentral bc;
 #pragma omp for schedule(dynamic, 2)
             for (int64_t c = 0; c < chunks; ++c) {
                 const uint64_t cb = b + static_cast<uint64_t>(c) * chunk;
                 const uint64_t n = std::min(e, cb + chunk) - cb;
                 model.readFloat(index, cb, n, buf.data());
-                for (uint64_t k = 0; k < n; ++k) {
-                    const float v = buf[k];
-                    if (!isFiniteF(v))
-                        continue;
-                    const double d = v - mean;
-                    const double d2 = d * d;
-                    l2 += d2;
-                    l4 += d2 * d2;
-                    lo6 += std::abs(d) > limit ? 1u : 0u;
-                    ++hist[static_cast<size_t>(binOf(v, lo, scale, bins))];
-                }
+                centralKernel(buf.data(), n, mean, limit, lo, scale, bins, binBuf.data(), hist.data(), bc);
             }
 #pragma omp critical
             {
-                m2 += l2;
-                m4 += l4;
-                outliers += lo6;
+                m2 += bc.m2;
+                m4 += bc.m4;
+                outliers += bc.outliers;
                 for (int k = 0; k < bins; ++k)
                     s.histogram[static_cast<size_t>(k)] += hist[static_cast<size_t>(k)];
             }
