@@ -108,10 +108,12 @@ void quantQ8_0(const float* x, uint64_t nb, uint8_t* y)
 void quantQ8_0(const float* x, uint64_t nb, uint8_t* y)
 {
     for (uint64_t i = 0; i < nb; ++i, x += QK, y += 34) {
+        float m[QK / 2]; // lane array: GCC does not vectorise float max reductions
+        for (int j = 0; j < QK / 2; ++j)
+            m[j] = std::fabs(x[j]) > std::fabs(x[j + QK / 2]) ? std::fabs(x[j]) : std::fabs(x[j + QK / 2]);
         float amax = 0;
-#pragma omp simd reduction(max : amax)
-        for (int j = 0; j < QK; ++j)
-            amax = std::max(amax, std::fabs(x[j]));
+        for (int j = 0; j < QK / 2; ++j)
+            amax = m[j] > amax ? m[j] : amax;
         const float d = amax / 127.0f;
         const float id = d != 0 ? 1.0f / d : 0.0f;
         putHalf(y, d);

@@ -107,13 +107,28 @@ void fp8Run(const float* x, float* y, uint64_t n, float scale)
     }
 }
 
+// max |x| with lane arrays and constant-width folds (GCC does not vectorise float max
+// reductions; see rangeOf in quant_int.cpp).
 float absMax(const float* x, uint64_t n)
 {
-    float m = 0;
-#pragma omp simd reduction(max : m)
-    for (uint64_t i = 0; i < n; ++i)
-        m = std::max(m, std::fabs(x[i]));
-    return m;
+    float m[64] = {};
+    uint64_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int k = 0; k < 64; ++k) {
+            const float a = std::fabs(x[i + k]);
+            m[k] = a > m[k] ? a : m[k];
+        }
+    for (int k = 0; k < 32; ++k)
+        m[k] = m[k + 32] > m[k] ? m[k + 32] : m[k];
+    for (int k = 0; k < 16; ++k)
+        m[k] = m[k + 16] > m[k] ? m[k + 16] : m[k];
+    for (; i < n; ++i)
+        m[0] = std::fabs(x[i]) > m[0] ? std::fabs(x[i]) : m[0];
+    for (int k = 0; k < 8; ++k)
+        m[k] = m[k + 8] > m[k] ? m[k + 8] : m[k];
+    for (int k = 0; k < 4; ++k)
+        m[k] = m[k + 4] > m[k] ? m[k + 4] : m[k];
+    return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
 }
 
 } // namespace

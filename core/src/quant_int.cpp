@@ -16,6 +16,10 @@
 #include <limits>
 #include <string>
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 namespace bonsai {
 
 namespace {
@@ -33,8 +37,13 @@ inline float roundEven(float x)
 // (65504) instead of becoming infinity. s >= 0.
 inline float fp16Scale(float s)
 {
+#if defined(__F16C__)
+    // The hardware conversion rounds to nearest even like floatToFp16, in a few cycles.
+    const float r = _cvtsh_ss(_cvtss_sh(s, _MM_FROUND_TO_NEAREST_INT));
+#else
     const float r = fp16ToFloat(floatToFp16(s));
-    return std::isinf(r) ? 65504.0f : r;
+#endif
+    return r > 65504.0f ? 65504.0f : r;
 }
 
 // Range statistics of a run of floats.
@@ -44,14 +53,47 @@ struct Range {
     float amax = 0; // max |x|
 };
 
+// GCC does not vectorise float min/max reductions without -ffast-math, even under
+// `omp simd`. Instead the partial results live in lane arrays: 64 lanes (four vector
+// registers, four independent dependency chains) for the bulk, folded to 16 for the rest, and
+// the final folds use constant-width halving steps. Every loop is element-wise, which GCC
+// vectorises. (Min and max are exact, so the order does not matter.)
 inline Range rangeOf(const float* x, uint64_t n)
 {
-    float lo = 0, hi = 0;
-#pragma omp simd reduction(min : lo) reduction(max : hi)
-    for (uint64_t i = 0; i < n; ++i) {
-        lo = std::min(lo, x[i]);
-        hi = std::max(hi, x[i]);
+    float l[64] = {}, h[64] = {};
+    uint64_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int k = 0; k < 64; ++k) {
+            l[k] = x[i + k] < l[k] ? x[i + k] : l[k];
+            h[k] = x[i + k] > h[k] ? x[i + k] : h[k];
+        }
+    for (int k = 0; k < 32; ++k) {
+        l[k] = l[k + 32] < l[k] ? l[k + 32] : l[k];
+        h[k] = h[k + 32] > h[k] ? h[k + 32] : h[k];
     }
+    for (int k = 0; k < 16; ++k) {
+        l[k] = l[k + 16] < l[k] ? l[k + 16] : l[k];
+        h[k] = h[k + 16] > h[k] ? h[k + 16] : h[k];
+    }
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; ++k) {
+            l[k] = x[i + k] < l[k] ? x[i + k] : l[k];
+            h[k] = x[i + k] > h[k] ? x[i + k] : h[k];
+        }
+    for (; i < n; ++i) {
+        l[0] = x[i] < l[0] ? x[i] : l[0];
+        h[0] = x[i] > h[0] ? x[i] : h[0];
+    }
+    for (int k = 0; k < 8; ++k) {
+        l[k] = l[k + 8] < l[k] ? l[k + 8] : l[k];
+        h[k] = h[k + 8] > h[k] ? h[k + 8] : h[k];
+    }
+    for (int k = 0; k < 4; ++k) {
+        l[k] = l[k + 4] < l[k] ? l[k + 4] : l[k];
+        h[k] = h[k + 4] > h[k] ? h[k + 4] : h[k];
+    }
+    const float lo = std::min(std::min(l[0], l[1]), std::min(l[2], l[3]));
+    const float hi = std::max(std::max(h[0], h[1]), std::max(h[2], h[3]));
     return {lo, hi, std::max(-lo, hi)};
 }
 
@@ -224,7 +266,19 @@ void fakeQuantInt(const float* w, uint64_t rows, uint64_t cols, const IntQuantCo
     case Granularity::Group: {
         const uint64_t g = cfg.groupSize;
         const uint64_t perRow = (cols + g - 1) / g;
-        const int64_t total = static_cast<int64_t>(rows * perRow);
+        if (rows >= 64 || perRow == 1) { // enough rows to split by row: no index arithmetic
+#pragma omp parallel for schedule(static)
+            for (int64_t r = 0; r < static_cast<int64_t>(rows); ++r) {
+                const uint64_t base = static_cast<uint64_t>(r) * cols;
+                for (uint64_t j = 0; j < cols; j += g) {
+                    const uint64_t len = std::min(g, cols - j);
+                    const Params p = chooseParams(w + base + j, len, cfg, qlo, qmax);
+                    applyGroup(w + base + j, out + base + j, len, p, qlo, qmax);
+                }
+            }
+            return;
+        }
+        const int64_t total = static_cast<int64_t>(rows * perRow); // few long rows: split by group
 #pragma omp parallel for schedule(static)
         for (int64_t k = 0; k < total; ++k) {
             const uint64_t r = static_cast<uint64_t>(k) / perRow, j = static_cast<uint64_t>(k) % perRow;
@@ -244,16 +298,42 @@ void fakeQuantInt(const float* w, uint64_t rows, uint64_t cols, const IntQuantCo
 
 ErrorMetrics errorMetrics(const float* ref, const float* approx, uint64_t n)
 {
+    // Chunks in parallel; within a chunk 8 double lanes per sum (and for the max, see
+    // rangeOf) so that the loop vectorises.
+    constexpr uint64_t kChunk = 1u << 16;
+    constexpr int L = 8;
+    const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
     double sww = 0, sqq = 0, swq = 0, see = 0, emax = 0;
-#pragma omp parallel for simd schedule(static) reduction(+ : sww, sqq, swq, see) reduction(max : emax)
-    for (uint64_t i = 0; i < n; ++i) {
-        const double a = ref[i], b = approx[i];
-        const double e = a - b;
-        sww += a * a;
-        sqq += b * b;
-        swq += a * b;
-        see += e * e;
-        emax = std::max(emax, std::fabs(e));
+#pragma omp parallel for schedule(static) reduction(+ : sww, sqq, swq, see) reduction(max : emax)
+    for (int64_t c = 0; c < chunks; ++c) {
+        const uint64_t b = static_cast<uint64_t>(c) * kChunk, e = std::min(n, b + kChunk);
+        double aa[L] = {}, bb[L] = {}, ab[L] = {}, ee[L] = {}, mx[L] = {};
+        const uint64_t ev = b + (e - b) / L * L;
+        for (uint64_t i = b; i < ev; i += L)
+            for (int k = 0; k < L; ++k) {
+                const double x = ref[i + k], y = approx[i + k], d = x - y;
+                aa[k] += x * x;
+                bb[k] += y * y;
+                ab[k] += x * y;
+                ee[k] += d * d;
+                const double ad = std::fabs(d);
+                mx[k] = ad > mx[k] ? ad : mx[k];
+            }
+        for (uint64_t i = ev; i < e; ++i) {
+            const double x = ref[i], y = approx[i], d = x - y;
+            aa[0] += x * x;
+            bb[0] += y * y;
+            ab[0] += x * y;
+            ee[0] += d * d;
+            mx[0] = std::fabs(d) > mx[0] ? std::fabs(d) : mx[0];
+        }
+        for (int k = 0; k < L; ++k) {
+            sww += aa[k];
+            sqq += bb[k];
+            swq += ab[k];
+            see += ee[k];
+            emax = std::max(emax, mx[k]);
+        }
     }
     constexpr double inf = std::numeric_limits<double>::infinity();
     ErrorMetrics m;

@@ -69,10 +69,25 @@ namespace {
 // One block: absmax (FP16-rounded), codes, dequantized values.
 void nf4Block(const float* x, float* y, uint32_t len)
 {
-    float amax = 0;
-#pragma omp simd reduction(max : amax)
-    for (uint32_t i = 0; i < len; ++i)
-        amax = std::max(amax, std::fabs(x[i]));
+    // max |x| with a lane array and constant-width folds (GCC does not vectorise float max
+    // reductions): a full block is one pass over 64 lanes.
+    float m[kNf4BlockSize] = {};
+    if (len == kNf4BlockSize) {
+        for (uint32_t k = 0; k < kNf4BlockSize; ++k)
+            m[k] = std::fabs(x[k]);
+    } else {
+        for (uint32_t k = 0; k < len; ++k)
+            m[k] = std::fabs(x[k]);
+    }
+    for (int k = 0; k < 32; ++k)
+        m[k] = m[k + 32] > m[k] ? m[k + 32] : m[k];
+    for (int k = 0; k < 16; ++k)
+        m[k] = m[k + 16] > m[k] ? m[k + 16] : m[k];
+    for (int k = 0; k < 8; ++k)
+        m[k] = m[k + 8] > m[k] ? m[k + 8] : m[k];
+    for (int k = 0; k < 4; ++k)
+        m[k] = m[k + 4] > m[k] ? m[k + 4] : m[k];
+    const float amax = std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
     float a = fp16ToFloat(floatToFp16(amax));
     if (std::isinf(a))
         a = 65504.0f;
@@ -81,17 +96,16 @@ void nf4Block(const float* x, float* y, uint32_t len)
         return;
     }
     const float inv = 1.0f / a; // bitsandbytes multiplies by the reciprocal of absmax
-    int idx[kNf4BlockSize];
+    // Walk up the ascending thresholds selecting the next code each time the value exceeds
+    // one: the code of the nearest-code index, with no table lookup (vectorises).
 #pragma omp simd
     for (uint32_t i = 0; i < len; ++i) {
         const float v = x[i] * inv;
-        int c = 0;
+        float c = kNf4Code[0];
         for (int k = 0; k < 15; ++k)
-            c += v > kNf4Threshold[k] ? 1 : 0;
-        idx[i] = c;
+            c = v > kNf4Threshold[k] ? kNf4Code[k + 1] : c;
+        y[i] = c * a;
     }
-    for (uint32_t i = 0; i < len; ++i)
-        y[i] = kNf4Code[idx[i]] * a;
 }
 
 } // namespace
