@@ -360,6 +360,35 @@ private slots:
                  rows * cols * bits + groups * 16 + (sym ? 0 : groups * bits));
     }
 
+    void largeMatrixAgainstReference()
+    {
+        // 70 x 3001: several parallel chunks per tensor (per-tensor statistics are reduced
+        // across threads) and the row-wise group loop (>= 64 rows); G = 64 leaves a last group
+        // of 57 per row.
+        const size_t rows = 70, cols = 3001;
+        auto w = gaussian(rows * cols, 99, 0.3f);
+        w[12345] = -6.0f;
+        for (auto g : {Granularity::PerTensor, Granularity::PerChannel, Granularity::Group})
+            for (bool sym : {true, false})
+                for (bool clip : {false, true}) {
+                    const auto c = cfg(3, g, sym, 64, clip);
+                    const auto out = fq(w, rows, cols, c);
+                    const auto want = refInt(w, rows, cols, c);
+                    for (size_t i = 0; i < w.size(); ++i)
+                        if (out[i] != want[i])
+                            QFAIL(qPrintable(QString("granularity %1 sym %2 clip %3 index %4: %5 vs %6")
+                                                 .arg(int(g)).arg(sym).arg(clip).arg(i).arg(out[i]).arg(want[i])));
+                }
+        std::vector<float> o8(w.size()), o4(w.size());
+        fakeQuantFloat(w.data(), rows, cols, FloatFormat::FP8_E4M3, Granularity::PerTensor, o8.data());
+        float amax = 0;
+        for (float v : w)
+            amax = std::max(amax, std::fabs(v));
+        const float s = h16(amax / 448.0f);
+        for (size_t i = 0; i < w.size(); ++i)
+            QCOMPARE(o8[i], fp8e4m3ToFloat(floatToFp8E4M3(w[i] / s)) * s);
+    }
+
     void invalidConfig()
     {
         std::vector<float> w(4, 1.0f), out(4);
