@@ -341,56 +341,86 @@ void makeQkx2x8(const float* x, const float* w, int nmax, float rmin, float rdel
     }
 }
 
-// Symmetric quants L in [0, 2 nmax) (offset by nmax) of n values, weights x^2 (ggml's
-// make_qx_quants with rmse_type 1 and no importance weights): start from -nmax / max, then
-// try the inverse scales -(nmax + 0.1 is) / max for is = -9..9 and keep the best
-// least-squares fit. Returns the scale (its sign is opposite to the largest-magnitude value).
-float makeQx(int n, int nmax, const float* x, int8_t* L)
+// ggml's make_qx_quants (rmse_type 1, no importance weights) for the 16 sub-blocks (16 values
+// each) of a Q6_K super-block at once, the sub-blocks being the lanes of every loop as in
+// makeQkx2x8. Per sub-block: symmetric quants L in [0, 2 nmax) (offset by nmax), weights
+// x^2; start from the inverse scale -nmax / max (max = the value of largest magnitude), then
+// try -(nmax + 0.1 is) / max for is = -9..9 and keep the best least-squares fit. An all-zero
+// sub-block (max |x| < 1e-15) gets L = 0 and scale 0. Outputs L[16 k + i] and scale[k].
+void makeQx16(const float* x, int nmax, int8_t* L, float* scaleOut)
 {
-    float mx = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        const float ax = std::fabs(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            mx = x[i];
+    constexpr int K = 16, N = 16;
+    float xT[N][K];
+    int LT[N][K], LauxT[N][K];
+    for (int k = 0; k < K; ++k)
+        for (int i = 0; i < N; ++i)
+            xT[i][k] = x[N * k + i];
+    const float fnmax = static_cast<float>(nmax);
+    float mx[K], amax[K];
+    for (int k = 0; k < K; ++k)
+        mx[k] = amax[k] = 0;
+    for (int i = 0; i < N; ++i)
+        for (int k = 0; k < K; ++k) {
+            const float ax = std::fabs(xT[i][k]);
+            const bool more = ax > amax[k];
+            amax[k] = more ? ax : amax[k];
+            mx[k] = more ? xT[i][k] : mx[k];
         }
+    bool zero[K];
+    float iscale[K], sumLX[K], sumL2[K], scale[K], best[K];
+    for (int k = 0; k < K; ++k) {
+        zero[k] = amax[k] < 1e-15f;
+        mx[k] = zero[k] ? 1.0f : mx[k]; // keep the masked lanes finite
+        iscale[k] = -fnmax / mx[k];
+        sumLX[k] = sumL2[k] = 0;
     }
-    if (amax < 1e-15f) { // GROUP_MAX_EPS: all zero
-        std::fill(L, L + n, int8_t{0});
-        return 0.0f;
+    for (int i = 0; i < N; ++i)
+        for (int k = 0; k < K; ++k) {
+            const int l = std::clamp(nearestInt(iscale[k] * xT[i][k]), -nmax, nmax - 1);
+            LT[i][k] = l + nmax;
+            const float w = xT[i][k] * xT[i][k];
+            const float fl = static_cast<float>(l);
+            sumLX[k] += w * xT[i][k] * fl;
+            sumL2[k] += w * fl * fl;
+        }
+    for (int k = 0; k < K; ++k) {
+        scale[k] = sumL2[k] != 0 ? sumLX[k] / sumL2[k] : 0.0f;
+        best[k] = scale[k] * sumLX[k];
     }
-    float iscale = static_cast<float>(-nmax) / mx;
-    float sumLX = 0, sumL2 = 0;
-    for (int i = 0; i < n; ++i) {
-        const int l = std::clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1);
-        L[i] = static_cast<int8_t>(l + nmax);
-        const float w = x[i] * x[i];
-        const float fl = static_cast<float>(l);
-        sumLX += w * x[i] * fl;
-        sumL2 += w * fl * fl;
-    }
-    float scale = sumL2 != 0 ? sumLX / sumL2 : 0.0f;
-    float best = scale * sumLX;
     for (int is = -9; is <= 9; ++is) {
         if (is == 0)
             continue;
-        iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / mx;
-        sumLX = sumL2 = 0;
-        for (int i = 0; i < n; ++i) {
-            const int l = std::clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1);
-            const float w = x[i] * x[i];
-            const float fl = static_cast<float>(l);
-            sumLX += w * x[i] * fl;
-            sumL2 += w * fl * fl;
+        for (int k = 0; k < K; ++k) {
+            iscale[k] = -(fnmax + 0.1f * static_cast<float>(is)) / mx[k];
+            sumLX[k] = sumL2[k] = 0;
         }
-        if (sumL2 > 0 && sumLX * sumLX > best * sumL2) {
-            for (int i = 0; i < n; ++i)
-                L[i] = static_cast<int8_t>(nmax + std::clamp(nearestInt(iscale * x[i]), -nmax, nmax - 1));
-            scale = sumLX / sumL2;
-            best = scale * sumLX;
+        for (int i = 0; i < N; ++i)
+            for (int k = 0; k < K; ++k) {
+                const int l = std::clamp(nearestInt(iscale[k] * xT[i][k]), -nmax, nmax - 1);
+                LauxT[i][k] = l + nmax;
+                const float w = xT[i][k] * xT[i][k];
+                const float fl = static_cast<float>(l);
+                sumLX[k] += w * xT[i][k] * fl;
+                sumL2[k] += w * fl * fl;
+            }
+        bool upd[K];
+        bool any = false;
+        for (int k = 0; k < K; ++k) {
+            upd[k] = sumL2[k] > 0 && sumLX[k] * sumLX[k] > best[k] * sumL2[k];
+            any |= upd[k];
+            scale[k] = upd[k] ? sumLX[k] / sumL2[k] : scale[k];
+            best[k] = upd[k] ? scale[k] * sumLX[k] : best[k];
         }
+        if (any)
+            for (int i = 0; i < N; ++i)
+                for (int k = 0; k < K; ++k)
+                    LT[i][k] = upd[k] ? LauxT[i][k] : LT[i][k];
     }
-    return scale;
+    for (int k = 0; k < K; ++k) {
+        scaleOut[k] = zero[k] ? 0.0f : scale[k];
+        for (int i = 0; i < N; ++i)
+            L[N * k + i] = zero[k] ? int8_t{0} : static_cast<int8_t>(LT[i][k]);
+    }
 }
 
 // Packs 6-bit sub-block scales and mins (8 of each) into the 12-byte K-quant layout:
@@ -511,16 +541,16 @@ void quantQ5_K(const float* x, uint64_t nb, uint8_t* y)
     }
 }
 
-// Q6_K (210 B): ql[128], qh[64], scales[16] (int8), d. 16 sub-blocks of 16 with makeQx
+// Q6_K (210 B): ql[128], qh[64], scales[16] (int8), d. 16 sub-blocks of 16 with makeQx16
 // scales, re-quantized to int8 against d = max_scale / -128.
 void quantQ6_K(const float* x, uint64_t nb, uint8_t* y)
 {
     int8_t L[QKK];
     float scales[16];
     for (uint64_t i = 0; i < nb; ++i, x += QKK, y += 210) {
+        makeQx16(x, 32, L, scales);
         float maxScale = 0, maxAbsScale = 0;
         for (int ib = 0; ib < 16; ++ib) {
-            scales[ib] = makeQx(16, 32, x + 16 * ib, L + 16 * ib);
             const float a = std::fabs(scales[ib]);
             if (a > maxAbsScale) {
                 maxAbsScale = a;
