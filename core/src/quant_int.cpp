@@ -4,8 +4,9 @@
 // Work is split so that each OpenMP task owns whole groups (or rows): a group is read, its
 // statistics and scale computed, and then written, so `out` may alias `w`. The inner loops are
 // branch-free float loops (division, round-half-even via the 1.5 * 2^23 trick, min/max clamp)
-// that the compiler vectorises; reductions use `omp simd` so that max/min reductions vectorise
-// without -ffast-math.
+// that the compiler vectorises. Min/max reductions keep partial results in lane arrays (GCC
+// leaves float min/max reductions scalar without -ffast-math, even under `omp simd`); sums of
+// squares accumulate in double.
 #include "bonsai/quantize.h"
 
 #include "bonsai/error.h"

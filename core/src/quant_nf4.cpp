@@ -5,8 +5,9 @@
 // bitsandbytes maps a normalised value with a binary decision tree (dQuantizeNF4) whose 15
 // thresholds are the midpoints of adjacent code values, taking the upper code only when the
 // value is strictly greater than the threshold. Since the thresholds ascend, the tree's
-// result equals the number of thresholds the value exceeds; we count them with 15 compares,
-// which vectorises over a block instead of branching per value.
+// result equals the number of thresholds the value exceeds. The kernel walks the 15
+// thresholds with compare-and-select (no branches, no table lookup), which vectorises over a
+// block instead of branching per value.
 #include "bonsai/quantize.h"
 
 #include "bonsai/half.h"
