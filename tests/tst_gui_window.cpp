@@ -150,7 +150,8 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
         QVERIFY(w.model());
         QCOMPARE(w.model()->layers.size(), size_t(3));
-        QCOMPARE(w.windowTitle(), QStringLiteral("Bonsai — good.safetensors"));
+        QCOMPARE(w.windowTitle().remove(QStringLiteral("[*]")), QStringLiteral("Bonsai — good.safetensors"));
+        QVERIFY(!w.isWindowModified());
 
         const int fc2 = w.model()->findTensor("fc2.weight");
         QVERIFY(selectTensor(w, fc2));
@@ -255,7 +256,8 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(failed.size(), 1, 30000);
         QVERIFY2(w.lastError().contains(QStringLiteral("corrupt.safetensors")), qPrintable(w.lastError()));
         QCOMPARE(w.model(), before);
-        QCOMPARE(w.windowTitle(), QStringLiteral("Bonsai — good.safetensors"));
+        QCOMPARE(w.windowTitle().remove(QStringLiteral("[*]")), QStringLiteral("Bonsai — good.safetensors"));
+        QVERIFY(!w.isWindowModified());
         auto* box = w.findChild<QMessageBox*>(QStringLiteral("openErrorBox"));
         QVERIFY(box);
         QTRY_VERIFY(box->isVisible());

@@ -75,6 +75,25 @@ void HistogramView::setStats(const StatsResult& result)
     rebuild();
 }
 
+void HistogramView::setOverlay(const HistogramOverlay& overlay)
+{
+    m_overlay = overlay;
+    rebuild();
+}
+
+void HistogramView::clearOverlay()
+{
+    if (m_overlay.tensor < 0)
+        return;
+    m_overlay = {};
+    rebuild();
+}
+
+bool HistogramView::hasOverlay() const
+{
+    return m_result.stats && m_overlay.tensor == m_result.tensor && !m_overlay.counts.empty();
+}
+
 void HistogramView::rebuild()
 {
     if (!m_result.stats)
@@ -119,6 +138,38 @@ void HistogramView::rebuild()
     auto* chart = new QChart;
     chart->addSeries(area);
     chart->legend()->hide();
+    QLineSeries* overlay = nullptr;
+    const uint64_t originalMax = maxCount;
+    if (hasOverlay()) {
+        // The compressed weights as a stepped line on the same kind of bins.
+        overlay = new QLineSeries;
+        overlay->setName(m_overlay.name);
+        const auto& oc = m_overlay.counts;
+        const double ow = (m_overlay.hi - m_overlay.lo) / static_cast<double>(oc.size());
+        QList<QPointF> op;
+        op.reserve(static_cast<qsizetype>(oc.size() * 2));
+        for (size_t i = 0; i < oc.size(); ++i) {
+            const double c = static_cast<double>(oc[i]);
+            const double y = log && c <= 0 ? floor : c;
+            op.append({m_overlay.lo + ow * static_cast<double>(i), y});
+            op.append({m_overlay.lo + ow * static_cast<double>(i + 1), y});
+            maxCount = std::max(maxCount, oc[i]);
+        }
+        overlay->replace(op);
+        // A grid concentrates counts in a few bins; in linear mode keep the original readable
+        // and let taller spikes run off the top (the legend says so).
+        if (!log && maxCount > originalMax * 5 / 2) {
+            overlay->setName(tr("%1 — peaks up to %2 cut off").arg(m_overlay.name, formatCount(maxCount)));
+            maxCount = originalMax * 5 / 2;
+        }
+        QPen pen(QColor(0xd9, 0x48, 0x1c)); // orange-red: stands out from the highlight fill
+        pen.setWidthF(1.4);
+        overlay->setPen(pen);
+        chart->addSeries(overlay);
+        area->setName(tr("original"));
+        chart->legend()->setVisible(true);
+        chart->legend()->setAlignment(Qt::AlignTop);
+    }
     chart->setTitle(tr("Weight histogram — %1 (%2 bins)").arg(elideMiddle(m_result.label, 60)).arg(s.histogram.size()));
     chart->setMargins(QMargins(4, 4, 14, 4));
 
@@ -126,6 +177,8 @@ void HistogramView::rebuild()
     x->setTitleText(tr("weight value"));
     chart->addAxis(x, Qt::AlignBottom);
     area->attachAxis(x);
+    if (overlay)
+        overlay->attachAxis(x);
     if (log) {
         auto* y = new QLogValueAxis;
         y->setTitleText(tr("count (log)"));
@@ -134,11 +187,15 @@ void HistogramView::rebuild()
         y->setRange(LogFloor, std::pow(10.0, std::ceil(std::log10(static_cast<double>(maxCount) * 1.5))));
         chart->addAxis(y, Qt::AlignLeft);
         area->attachAxis(y);
+        if (overlay)
+            overlay->attachAxis(y);
     } else {
         auto* y = makeNiceAxis(0, static_cast<double>(maxCount) * 1.02, 5, AxisLabels::Integer);
         y->setTitleText(tr("count"));
         chart->addAxis(y, Qt::AlignLeft);
         area->attachAxis(y);
+        if (overlay)
+            overlay->attachAxis(y);
     }
     replaceChart(m_view, chart);
     m_stack->setCurrentWidget(m_view);

@@ -36,7 +36,11 @@ LayerDetailsView::LayerDetailsView(QWidget* parent)
 
     auto* split = new QSplitter(Qt::Vertical, this);
     split->setObjectName(QStringLiteral("detailsSplitter"));
-    split->addWidget(m_histogram);
+    auto* top = new QWidget(this);
+    m_histogramColumn = new QVBoxLayout(top);
+    m_histogramColumn->setContentsMargins(0, 0, 0, 0);
+    m_histogramColumn->addWidget(m_histogram, 1);
+    split->addWidget(top);
     split->addWidget(bottom);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
@@ -48,6 +52,8 @@ LayerDetailsView::LayerDetailsView(QWidget* parent)
     layout->addWidget(split, 1);
     clear();
 }
+
+void LayerDetailsView::addBelowHistogram(QWidget* w) { m_histogramColumn->addWidget(w); }
 
 void LayerDetailsView::clear()
 {

@@ -6,6 +6,7 @@
 #include <QWidget>
 
 class QLabel;
+class QVBoxLayout;
 
 namespace bonsai::ui {
 
@@ -23,6 +24,8 @@ public:
     void showError(const QString& label, const QString& message);
     void setStats(const StatsResult& result, const QString& description);
     int shownTensor() const { return m_shownTensor; }
+    // Puts `w` under the histogram (the compression preview).
+    void addBelowHistogram(QWidget* w);
 
     HistogramView* histogram() const { return m_histogram; }
     ChannelRangeView* channelRanges() const { return m_channels; }
@@ -30,6 +33,7 @@ public:
 
 private:
     QLabel* m_title;
+    QVBoxLayout* m_histogramColumn;
     HistogramView* m_histogram;
     StatsForm* m_form;
     ChannelRangeView* m_channels;

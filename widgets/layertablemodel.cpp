@@ -29,8 +29,10 @@ void LayerTableModel::setMode(Mode mode)
 void LayerTableModel::rebuild()
 {
     m_rows.clear();
+    m_rowOfLayer.clear();
     if (!m_model)
         return;
+    m_rowOfLayer.assign(m_model->layers.size(), -1);
     const auto& tensors = m_model->tensors;
     const double total = static_cast<double>(std::max<uint64_t>(m_model->totalBytes(), 1));
     auto fill = [&](Row& r, int tensor) {
@@ -44,10 +46,13 @@ void LayerTableModel::rebuild()
     };
     if (m_mode == Mode::Layers) {
         m_rows.reserve(m_model->layers.size());
-        for (const auto& l : m_model->layers) {
+        for (size_t li = 0; li < m_model->layers.size(); ++li) {
+            const auto& l = m_model->layers[li];
             if (l.weight < 0 || static_cast<size_t>(l.weight) >= tensors.size())
                 continue;
             Row r;
+            r.layer = static_cast<int>(li);
+            m_rowOfLayer[li] = static_cast<int>(m_rows.size());
             r.name = qstr(l.name);
             r.op = qstr(l.op);
             fill(r, l.weight);
@@ -64,9 +69,13 @@ void LayerTableModel::rebuild()
     // All tensors: the op column names the layer role when a tensor belongs to a layer.
     std::vector<QString> ops(tensors.size());
     std::vector<int> axes(tensors.size(), -1);
-    for (const auto& l : m_model->layers) {
+    std::vector<int> layerOf(tensors.size(), -1);
+    for (size_t li = 0; li < m_model->layers.size(); ++li) {
+        const auto& l = m_model->layers[li];
         if (l.weight >= 0 && static_cast<size_t>(l.weight) < tensors.size()) {
             ops[static_cast<size_t>(l.weight)] = qstr(l.op);
+            layerOf[static_cast<size_t>(l.weight)] = static_cast<int>(li);
+            m_rowOfLayer[li] = l.weight;
             axes[static_cast<size_t>(l.weight)] = l.outAxis;
         }
         if (l.bias >= 0 && static_cast<size_t>(l.bias) < tensors.size())
@@ -79,6 +88,7 @@ void LayerTableModel::rebuild()
         r.op = ops[i];
         fill(r, static_cast<int>(i));
         r.channelAxis = axes[i] >= 0 ? axes[i] : (tensors[i].shape.size() >= 2 ? 0 : -1);
+        r.layer = layerOf[i];
         r.share = static_cast<double>(r.bytes) / total;
         m_rows.push_back(std::move(r));
     }
@@ -100,6 +110,8 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const
         return {};
     const Row& r = m_rows[static_cast<size_t>(index.row())];
     const int col = index.column();
+    if (col >= Precision && role != TensorRole && role != ChannelAxisRole && role != LayerRole)
+        return compressionData(r, col, role);
     switch (role) {
     case Qt::DisplayRole:
         switch (col) {
@@ -126,6 +138,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const
     case TensorRole: return r.tensor;
     case ChannelAxisRole: return r.channelAxis;
     case ShareRole: return r.share;
+    case LayerRole: return r.layer;
     case Qt::ToolTipRole: return toolTip(r);
     case Qt::TextAlignmentRole:
         if (col == Parameters || col == Bytes || col == Share)
@@ -150,6 +163,8 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
 {
     if (orientation != Qt::Horizontal || section < 0 || section >= NUM_COLUMNS)
         return {};
+    if (section >= Precision)
+        return compressionHeader(section, role);
     if (role == Qt::DisplayRole) {
         switch (section) {
         case Name: return m_mode == Mode::Layers ? tr("Layer") : tr("Tensor");

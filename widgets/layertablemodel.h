@@ -1,8 +1,11 @@
 #pragma once
 // Table of a model's layers (or of all its tensors): one row each, with formatted text for
-// display and raw numbers under SortRole for the proxy.
+// display and raw numbers under SortRole for the proxy. With a CompressionDocument the
+// Precision, Sparsity and Rank columns are editable (setData pushes an undo command) and the
+// compressed size and bits per weight come from a ModelEstimator.
 #include <QAbstractTableModel>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -12,15 +15,23 @@ class Model;
 
 namespace bonsai::ui {
 
+class CompressionDocument;
+class ModelEstimator;
+
 class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Columns { Name, Op, Shape, DType, Parameters, Bytes, Share, NUM_COLUMNS };
+    enum Columns {
+        Name, Op, Shape, DType, Parameters, Bytes, Share,
+        Precision, Sparsity, Rank, Compressed, BitsPerWeight, NUM_COLUMNS
+    };
     enum Roles {
         SortRole = Qt::UserRole, // raw value: string, or number for numeric columns
         TensorRole,              // index of the tensor the row shows (the weight for a layer)
         ChannelAxisRole,         // output-channel axis for per-channel statistics, or -1
         ShareRole,               // fraction of the model's bytes in [0, 1]
+        LayerRole,               // index of the layer (Model::layers), or -1
+        MaxRankRole,             // Rank column: min(rows, cols) of the layer's weight matrix
     };
     enum class Mode { Layers, Tensors };
 
@@ -28,12 +39,19 @@ public:
 
     void setModel(std::shared_ptr<const bonsai::Model> model);
     void setMode(Mode mode);
+    // The compression columns follow `doc` and `estimator` (both may be null).
+    void setCompression(CompressionDocument* doc, ModelEstimator* estimator);
+    // Layers selected in the view: an edit of a selected row applies to all of them.
+    void setSelectedLayers(std::function<QList<int>()> selected) { m_selected = std::move(selected); }
     Mode mode() const { return m_mode; }
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+    Qt::ItemFlags flags(const QModelIndex& index) const override;
+    bool setData(const QModelIndex& index, const QVariant& value, int role = Qt::EditRole) override;
+    static bool isConfigColumn(int column) { return column >= Precision && column <= Rank; }
 
 private:
     struct Row {
@@ -44,13 +62,22 @@ private:
         double share = 0;
         int tensor = -1;
         int channelAxis = -1;
+        int layer = -1;
     };
     void rebuild();
     QString toolTip(const Row& row) const;
+    QVariant compressionData(const Row& row, int column, int role) const;
+    QVariant compressionHeader(int section, int role) const;
+    void onConfigChanged(const QList<int>& layers);
+    void emitColumnsChanged(int first, int last);
 
     std::shared_ptr<const bonsai::Model> m_model;
     Mode m_mode = Mode::Layers;
     std::vector<Row> m_rows;
+    std::vector<int> m_rowOfLayer; // layer -> row (-1 when not shown)
+    CompressionDocument* m_doc = nullptr;
+    ModelEstimator* m_estimator = nullptr;
+    std::function<QList<int>()> m_selected;
 };
 
 } // namespace bonsai::ui

@@ -2,6 +2,7 @@
 
 #include "layerfilterproxy.h"
 #include "layertablemodel.h"
+#include "configdelegates.h"
 #include "sharedelegate.h"
 
 #include <QAction>
@@ -10,6 +11,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QTimer>
 #include <QTreeView>
 #include <QVBoxLayout>
@@ -48,7 +50,12 @@ LayerTableView::LayerTableView(QWidget* parent)
     m_view->setSortingEnabled(true);
     m_view->sortByColumn(-1, Qt::AscendingOrder); // file order until the user sorts
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_view->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
+    m_view->setItemDelegateForColumn(LayerTableModel::Precision, new PrecisionDelegate(this));
+    m_view->setItemDelegateForColumn(LayerTableModel::Sparsity, new SparsityDelegate(this));
+    m_view->setItemDelegateForColumn(LayerTableModel::Rank, new RankDelegate(this));
+    m_model->setSelectedLayers([this] { return selectedLayers(); });
     m_view->setItemDelegateForColumn(LayerTableModel::Share,
                                      new ShareDelegate(LayerTableModel::ShareRole, this));
     auto* header = m_view->header();
@@ -59,8 +66,31 @@ LayerTableView::LayerTableView(QWidget* parent)
     header->setMinimumSectionSize(60);
     header->setSectionResizeMode(LayerTableModel::Share, QHeaderView::Fixed);
     header->resizeSection(LayerTableModel::Share, 110);
+    m_view->setTextElideMode(Qt::ElideMiddle); // layer names differ at their ends
+    // The compression columns need the room: less used columns start hidden; the header's
+    // context menu shows them again.
+    for (int c : {LayerTableModel::Op, LayerTableModel::Shape, LayerTableModel::DType, LayerTableModel::Parameters,
+                  LayerTableModel::Share})
+        header->setSectionHidden(c, true);
+    header->setMinimumSectionSize(44);
+    header->setSectionResizeMode(LayerTableModel::Name, QHeaderView::Interactive);
+    header->resizeSection(LayerTableModel::Name, 190);
+    header->setStretchLastSection(true);
+    header->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(header, &QHeaderView::customContextMenuRequested, this, [this, header](const QPoint& pos) {
+        QMenu menu(this);
+        for (int c = LayerTableModel::Op; c < LayerTableModel::NUM_COLUMNS; ++c) {
+            QAction* a = menu.addAction(m_model->headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
+            a->setCheckable(true);
+            a->setChecked(!header->isSectionHidden(c));
+            connect(a, &QAction::toggled, header, [header, c](bool on) { header->setSectionHidden(c, !on); });
+        }
+        menu.exec(header->mapToGlobal(pos));
+    });
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             &LayerTableView::emitCurrent);
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            [this] { emit layerSelectionChanged(selectedLayers()); });
 
     auto* find = new QAction(tr("Find Layer"), this);
     find->setShortcut(QKeySequence::Find);
@@ -86,6 +116,51 @@ void LayerTableView::setModel(std::shared_ptr<const bonsai::Model> model)
 {
     m_model->setModel(std::move(model));
     updateCountLabel();
+}
+
+void LayerTableView::setCompression(CompressionDocument* doc, ModelEstimator* estimator)
+{
+    m_model->setCompression(doc, estimator);
+}
+
+int LayerTableView::currentLayer() const
+{
+    const QModelIndex idx = m_view->currentIndex();
+    return idx.isValid() ? idx.data(LayerTableModel::LayerRole).toInt() : -1;
+}
+
+QList<int> LayerTableView::selectedLayers() const
+{
+    QList<int> out;
+    const int current = currentLayer();
+    if (current >= 0 && m_view->selectionModel()->isRowSelected(m_view->currentIndex().row(), {}))
+        out << current;
+    for (const QModelIndex& idx : m_view->selectionModel()->selectedRows()) {
+        const int l = idx.data(LayerTableModel::LayerRole).toInt();
+        if (l >= 0 && !out.contains(l))
+            out << l;
+    }
+    return out;
+}
+
+void LayerTableView::selectLayers(const QList<int>& layers)
+{
+    QItemSelection selection;
+    QModelIndex first;
+    for (int r = 0; r < m_proxy->rowCount(); ++r) {
+        const QModelIndex idx = m_proxy->index(r, 0);
+        const int l = idx.data(LayerTableModel::LayerRole).toInt();
+        if (l < 0 || !layers.contains(l))
+            continue;
+        selection.select(idx, idx.siblingAtColumn(LayerTableModel::NUM_COLUMNS - 1));
+        if (!first.isValid() || l == layers.first())
+            first = idx;
+    }
+    if (!first.isValid())
+        return;
+    m_view->selectionModel()->setCurrentIndex(first, QItemSelectionModel::NoUpdate);
+    m_view->selectionModel()->select(selection, QItemSelectionModel::ClearAndSelect);
+    m_view->scrollTo(first);
 }
 
 bool LayerTableView::selectLargest()

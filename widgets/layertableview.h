@@ -16,7 +16,9 @@ class Model;
 
 namespace bonsai::ui {
 
+class CompressionDocument;
 class LayerFilterProxy;
+class ModelEstimator;
 class LayerTableModel;
 
 class LayerTableView : public QWidget {
@@ -25,6 +27,13 @@ public:
     explicit LayerTableView(QWidget* parent = nullptr);
 
     void setModel(std::shared_ptr<const bonsai::Model> model);
+    // Makes the compression columns editable and adds multi-row selection.
+    void setCompression(CompressionDocument* doc, ModelEstimator* estimator);
+    // Layers of the selected rows (the current row first), or empty.
+    QList<int> selectedLayers() const;
+    int currentLayer() const;
+    // Selects the rows of these layers (the first becomes current).
+    void selectLayers(const QList<int>& layers);
     // Makes the row with the most bytes current; false when the table is empty.
     bool selectLargest();
     QTreeView* view() const { return m_view; }
@@ -35,6 +44,8 @@ signals:
     // The current row changed: the tensor to analyse, its output-channel axis (or -1) and a
     // display label.
     void currentTensorChanged(int tensor, int channelAxis, const QString& label);
+    // The selected layers changed (current row first).
+    void layerSelectionChanged(const QList<int>& layers);
 
 private:
     void emitCurrent();

@@ -1,10 +1,13 @@
 #include "mainwindow.h"
 
+#include "byteschart.h"
+#include "compressiondocument.h"
 #include "emptystate.h"
 #include "formatting.h"
 #include "layerdetailsview.h"
 #include "layertableview.h"
 #include "modelloader.h"
+#include "previewrunner.h"
 #include "recentfiles.h"
 #include "statsrunner.h"
 #include "summarypanel.h"
@@ -12,6 +15,7 @@
 #include "bonsai/model.h"
 
 #include <QCloseEvent>
+#include <QDockWidget>
 #include <QFileInfo>
 #include <QLabel>
 #include <QMessageBox>
@@ -46,8 +50,8 @@ MainWindow::MainWindow(QWidget* parent)
     m_mainSplitter->setStretchFactor(1, 1);
     for (auto* s : {m_mainSplitter, m_leftSplitter})
         s->setChildrenCollapsible(false);
-    m_mainSplitter->setSizes({760, 640}); // proportions until restoreSettings()
-    m_leftSplitter->setSizes({450, 450});
+    m_mainSplitter->setSizes({650, 400}); // proportions until restoreSettings()
+    m_leftSplitter->setSizes({480, 420});
     m_central->addWidget(m_empty);
     m_central->addWidget(m_mainSplitter);
     setCentralWidget(m_central);
@@ -59,6 +63,7 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->addPermanentWidget(m_modelInfo);
     statusBar()->addPermanentWidget(m_progress);
 
+    setupCompression();
     createMenus();
 
     connect(m_empty, &EmptyState::openFileRequested, this, &MainWindow::openFileDialog);
@@ -84,7 +89,7 @@ bool MainWindow::isOpening() const { return m_loader->isBusy(); }
 
 void MainWindow::openPath(const QString& path)
 {
-    if (path.isEmpty())
+    if (path.isEmpty() || !maybeDiscardChanges())
         return;
     setBusy(tr("Opening %1…").arg(QFileInfo(path).fileName()));
     m_loader->open(path);
@@ -111,10 +116,15 @@ void MainWindow::onLoaded(std::shared_ptr<const bonsai::Model> model, const QStr
     m_currentTensor = -1;
     m_stats->setModel(m_model);
     m_details->clear();
+    m_previewRunner->setModel(m_model);
+    m_doc->setModel(m_model); // before the table, whose columns show the configuration
     m_table->setModel(m_model);
     m_summary->setModel(m_model);
+    m_summary->bytesChart()->setCurrentIndex(0);
     m_central->setCurrentWidget(m_mainSplitter);
-    setWindowTitle(tr("Bonsai — %1").arg(QFileInfo(path).fileName()));
+    m_inspectorDock->setVisible(true);
+    m_modelFile = QFileInfo(path).fileName();
+    updateTitle();
     setWindowFilePath(path);
     m_modelInfo->setText(tr("%1 layers · %2 parameters · %3")
                              .arg(formatCount(m_model->layers.size()),
@@ -194,6 +204,10 @@ void MainWindow::restoreSettings()
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    if (!maybeDiscardChanges()) {
+        event->ignore();
+        return;
+    }
     QSettings s;
     s.setValue(QStringLiteral("window/geometry"), saveGeometry());
     s.setValue(QStringLiteral("window/state"), saveState());

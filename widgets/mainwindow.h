@@ -5,9 +5,11 @@
 
 #include <memory>
 
+class QDockWidget;
 class QLabel;
 class QProgressBar;
 class QSplitter;
+class QMenu;
 class QStackedWidget;
 
 namespace bonsai {
@@ -16,14 +18,22 @@ class Model;
 
 namespace bonsai::ui {
 
+class CompressionChart;
+class CompressionDocument;
+class ConfigInspector;
 class EmptyState;
 class LayerDetailsView;
 class LayerTableView;
+class ModelEstimator;
 class ModelLoader;
+class PreviewForm;
+class PreviewRunner;
 class RecentFiles;
 class StatsRunner;
 class SummaryPanel;
+struct PreviewResult;
 struct StatsResult;
+enum class Preset;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -45,11 +55,29 @@ public:
     LayerTableView* layerTable() const { return m_table; }
     LayerDetailsView* details() const { return m_details; }
 
+    // The compression editor.
+    CompressionDocument* document() const { return m_doc; }
+    ConfigInspector* inspector() const { return m_inspector; }
+    PreviewForm* previewForm() const { return m_previewForm; }
+    ModelEstimator* estimator() const { return m_estimator; }
+    PreviewRunner* previewRunner() const { return m_previewRunner; }
+    CompressionChart* compressionChart() const { return m_compressionChart; }
+    // Applies a recipe file to the open model (an undoable step). On error shows the core's
+    // message (naming the file and key), changes nothing and returns false.
+    bool applyRecipeFile(const QString& path);
+    bool saveRecipeTo(const QString& path);
+    void applyPreset(Preset preset);
+    // Applies the current layer's configuration to every layer whose name matches `regex`.
+    bool applyToMatching(const QString& regex);
+
 signals:
     void modelOpened(const QString& path);
     void openFailed(const QString& message);
     void statsShown(int tensor);
     void statsFailed(const QString& message);
+    void previewShown(int layer);       // the current layer's preview arrived
+    void estimatesReady();              // every layer's compressed size is known
+    void recipeFailed(const QString& message);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -69,6 +97,21 @@ private:
     QString describeTensor(int tensor) const;
     void showAbout();
 
+    // mainwindowcompress.cpp
+    void setupCompression();
+    void addRecipeActions(QMenu* file);
+    void createCompressionMenus();
+    void openRecipeDialog();
+    bool saveRecipe();
+    bool saveRecipeAs();
+    void applyToMatchingDialog();
+    void onLayerSelectionChanged(const QList<int>& layers);
+    void requestPreview();
+    void onPreviewFinished(const PreviewResult& result);
+    void updateTitle();
+    bool maybeDiscardChanges(); // false: the user cancelled
+    void reportError(const QString& title, const QString& message);
+
     std::shared_ptr<const bonsai::Model> m_model;
     ModelLoader* m_loader;
     StatsRunner* m_stats;
@@ -82,6 +125,14 @@ private:
     QProgressBar* m_progress;
     QLabel* m_modelInfo;
     RecentFiles* m_recent = nullptr;
+    CompressionDocument* m_doc = nullptr;
+    ModelEstimator* m_estimator = nullptr;
+    PreviewRunner* m_previewRunner = nullptr;
+    ConfigInspector* m_inspector = nullptr;
+    PreviewForm* m_previewForm = nullptr;
+    QDockWidget* m_inspectorDock = nullptr;
+    CompressionChart* m_compressionChart = nullptr;
+    QString m_modelFile; // file name shown in the title
     QString m_lastError;
     int m_currentTensor = -1;
     bool m_errorDialogs = true;

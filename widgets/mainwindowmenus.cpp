@@ -40,8 +40,12 @@ void MainWindow::createMenus()
     m_recent = new RecentFiles(recent, this);
     connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
     file->addSeparator();
+    addRecipeActions(file);
+    file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
+
+    createCompressionMenus();
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About Bonsai"), this, &MainWindow::showAbout);
@@ -93,7 +97,8 @@ void MainWindow::showAbout()
         this, tr("About Bonsai"),
         tr("<h3>Bonsai %1</h3>"
            "<p>A workbench for neural-network compression: inspect where a model's bytes are "
-           "and how its weights are distributed, layer by layer.</p>"
+           "and how its weights are distributed, layer by layer, and choose per layer how to "
+           "compress them (precision, sparsity, low rank) with a live preview.</p>"
            "<p>Reads safetensors (single, sharded and Hugging Face folders), ONNX and GGUF.</p>")
             .arg(QCoreApplication::applicationVersion()));
 }

@@ -1,7 +1,10 @@
 #include "screenshotdriver.h"
 
 #include "layerdetailsview.h"
+#include "layertableview.h"
 #include "mainwindow.h"
+#include "modelestimator.h"
+#include "previewrunner.h"
 
 #include <QPixmap>
 #include <QTimer>
@@ -28,12 +31,31 @@ void ScreenshotDriver::start(QSize size)
     }
     connect(m_window, &MainWindow::openFailed, this, [this](const QString& msg) { fail(msg, 1); });
     connect(m_window, &MainWindow::modelOpened, this, [this] {
+        if (!m_recipe.isEmpty() && !m_window->applyRecipeFile(m_recipe)) {
+            fail(m_window->lastError(), 1);
+            return;
+        }
         if (m_window->details()->shownTensor() < 0 && !m_window->selectLargestLayer())
             grabSoon(); // no layers: nothing to wait for
     });
-    connect(m_window, &MainWindow::statsShown, this, &ScreenshotDriver::grabSoon);
-    connect(m_window, &MainWindow::statsFailed, this, &ScreenshotDriver::grabSoon);
+    auto statsDone = [this] {
+        m_statsDone = true;
+        grabWhenReady();
+    };
+    connect(m_window, &MainWindow::statsShown, this, statsDone);
+    connect(m_window, &MainWindow::statsFailed, this, statsDone);
+    connect(m_window, &MainWindow::previewShown, this, &ScreenshotDriver::grabWhenReady);
+    connect(m_window, &MainWindow::estimatesReady, this, &ScreenshotDriver::grabWhenReady);
     m_window->openPath(m_model);
+}
+
+void ScreenshotDriver::grabWhenReady()
+{
+    if (!m_window || !m_statsDone)
+        return;
+    if (m_window->previewRunner()->isBusy() || m_window->estimator()->isBusy() || !m_window->estimator()->isComplete())
+        return; // the next previewShown / estimatesReady calls again
+    grabSoon();
 }
 
 void ScreenshotDriver::grabSoon()

@@ -1,6 +1,7 @@
 #pragma once
-// `bonsai --screenshot PATH [MODEL]`: shows the window at a fixed size, opens MODEL, selects
-// the largest layer, waits for its statistics, and saves the window as a PNG.
+// `bonsai --screenshot PATH [--recipe R.json] [MODEL]`: shows the window at a fixed size,
+// opens MODEL, applies the recipe, selects the largest layer, waits for its statistics, its
+// compression preview and the model's compressed sizes, and saves the window as a PNG.
 #include <QObject>
 #include <QPointer>
 #include <QSize>
@@ -17,6 +18,7 @@ public:
 
     ScreenshotDriver(MainWindow* window, QString outPath, QString modelPath,
                      QObject* parent = nullptr);
+    void setRecipe(const QString& path) { m_recipe = path; }
     void start(QSize size = QSize(1400, 900));
     QString errorString() const { return m_error; }
 
@@ -26,12 +28,15 @@ signals:
 
 private:
     void grabSoon();
+    void grabWhenReady(); // statistics, preview and model sizes shown
     void grabNow();
     void fail(const QString& message, int code);
 
     QPointer<MainWindow> m_window;
     QString m_out;
     QString m_model;
+    QString m_recipe;
+    bool m_statsDone = false;
     QString m_error;
     bool m_done = false;
 };

@@ -23,6 +23,7 @@ public:
 
     explicit SummaryPanel(QWidget* parent = nullptr);
     void setModel(const std::shared_ptr<const bonsai::Model>& model);
+    BytesChart* bytesChart() const { return m_chart; }
 
 private:
     QFormLayout* m_form;

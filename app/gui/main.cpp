@@ -24,6 +24,11 @@ int main(int argc, char** argv)
                        "as PNG and exit."),
         QStringLiteral("PATH"));
     parser.addOption(screenshot);
+    const QCommandLineOption recipe(
+        QStringLiteral("recipe"),
+        QStringLiteral("Apply the compression recipe R.json once MODEL has loaded."),
+        QStringLiteral("R.json"));
+    parser.addOption(recipe);
     parser.addPositionalArgument(QStringLiteral("model"),
                                  QStringLiteral("Model file (.safetensors, .onnx, .gguf, "
                                                 "index.json) or checkpoint folder."),
@@ -34,6 +39,7 @@ int main(int argc, char** argv)
     bonsai::ui::MainWindow window;
     if (parser.isSet(screenshot)) {
         bonsai::ui::ScreenshotDriver driver(&window, parser.value(screenshot), model);
+        driver.setRecipe(parser.value(recipe));
         QObject::connect(&driver, &bonsai::ui::ScreenshotDriver::finished, &app, [&](int code) {
             if (code != 0)
                 QTextStream(stderr) << "bonsai: " << driver.errorString() << '\n';
@@ -44,6 +50,14 @@ int main(int argc, char** argv)
     }
     window.restoreSettings();
     window.show();
+    if (parser.isSet(recipe)) {
+        const QString recipePath = parser.value(recipe);
+        auto* once = new QObject(&window);
+        QObject::connect(&window, &bonsai::ui::MainWindow::modelOpened, once, [&window, recipePath, once] {
+            window.applyRecipeFile(recipePath); // errors are shown in a dialog
+            once->deleteLater();
+        });
+    }
     window.openPath(model);
     return app.exec();
 }
