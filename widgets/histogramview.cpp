@@ -140,6 +140,7 @@ void HistogramView::rebuild()
     chart->legend()->hide();
     QLineSeries* overlay = nullptr;
     const uint64_t originalMax = maxCount;
+    QString clippedNote;
     if (hasOverlay()) {
         // The compressed weights as a stepped line on the same kind of bins.
         overlay = new QLineSeries;
@@ -159,7 +160,8 @@ void HistogramView::rebuild()
         // A grid concentrates counts in a few bins; in linear mode keep the original readable
         // and let taller spikes run off the top (the legend says so).
         if (!log && maxCount > originalMax * 5 / 2) {
-            overlay->setName(tr("%1 — peaks up to %2 cut off").arg(m_overlay.name, formatCount(maxCount)));
+            clippedNote = tr(" (taller peaks cut off)");
+            overlay->setName(tr("%1, peaks to %2").arg(m_overlay.name, formatCount(maxCount)));
             maxCount = originalMax * 5 / 2;
         }
         QPen pen(QColor(0xd9, 0x48, 0x1c)); // orange-red: stands out from the highlight fill
@@ -174,7 +176,7 @@ void HistogramView::rebuild()
     chart->setMargins(QMargins(4, 4, 14, 4));
 
     auto* x = makeNiceAxis(lo, hi, 6);
-    x->setTitleText(tr("weight value"));
+    x->setTitleText(tr("weight value") + clippedNote);
     chart->addAxis(x, Qt::AlignBottom);
     area->attachAxis(x);
     if (overlay)

@@ -45,6 +45,8 @@ PreviewForm::PreviewForm(HelpPane* help, QWidget* parent)
     m_sqnr = add(QStringLiteral("sqnr"), tr("SQNR:"), tr("Signal-to-quantization-noise ratio in dB; every 6 dB halves the error"));
     m_cosine = add(QStringLiteral("cosine"), tr("Cosine:"), tr("Cosine similarity of W and Ŵ as vectors; 1 keeps the direction exactly"));
     m_max = add(QStringLiteral("max"), tr("Max |err|:"), tr("The largest absolute change of any single weight"));
+    form->setColumnStretch(1, 1);
+    form->setColumnStretch(3, 1);
     m_notes = new QLabel(this);
     m_notes->setWordWrap(true);
     m_busy->setObjectName(QStringLiteral("previewBusy"));
