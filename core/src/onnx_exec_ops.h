@@ -1,0 +1,228 @@
+#pragma once
+// Internal interface between the ONNX executor (onnx_exec.cpp) and the op families
+// (ops_*.cpp). Each op has a factory that parses the node's attributes once, at planning
+// time, and returns a kernel; a factory throws Unsupported for attributes or attribute values
+// the engine does not implement, so the planner can list them instead of computing wrong
+// answers. Kernels throw Error on bad runtime inputs (types, shapes).
+#include "bonsai/onnx_exec.h"
+
+#include <onnx/onnx-ml.pb.h>
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+namespace bonsai::exec {
+
+struct Unsupported : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] inline void fail(const std::string& msg) { throw Error(msg); }
+
+using Kernel = std::function<void(const std::vector<const Value*>& in, std::vector<Value>& out)>;
+
+// Attribute access that records which attributes were read: the planner rejects nodes with
+// attributes their factory did not look at.
+class NodeAttrs {
+public:
+    explicit NodeAttrs(const onnx::NodeProto& n) : node_(n) {}
+    const onnx::AttributeProto* find(const std::string& name)
+    {
+        read_.insert(name);
+        for (const auto& a : node_.attribute())
+            if (a.name() == name)
+                return &a;
+        return nullptr;
+    }
+    bool has(const std::string& name) { return find(name) != nullptr; }
+    int64_t i(const std::string& name, int64_t def)
+    {
+        const auto* a = find(name);
+        return a ? a->i() : def;
+    }
+    float f(const std::string& name, float def)
+    {
+        const auto* a = find(name);
+        return a ? a->f() : def;
+    }
+    std::string s(const std::string& name, const std::string& def)
+    {
+        const auto* a = find(name);
+        return a ? a->s() : def;
+    }
+    std::vector<int64_t> ints(const std::string& name, std::vector<int64_t> def = {})
+    {
+        const auto* a = find(name);
+        return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : def;
+    }
+    std::vector<float> floats(const std::string& name, std::vector<float> def = {})
+    {
+        const auto* a = find(name);
+        return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : def;
+    }
+    // Marks an attribute as understood without reading it (e.g. ignored hints).
+    void ignore(const std::string& name) { read_.insert(name); }
+    std::vector<std::string> unread() const
+    {
+        std::vector<std::string> r;
+        for (const auto& a : node_.attribute())
+            if (!read_.count(a.name()))
+                r.push_back(a.name());
+        return r;
+    }
+
+private:
+    const onnx::NodeProto& node_;
+    std::set<std::string> read_;
+};
+
+struct PlanContext {
+    const onnx::NodeProto& node;
+    int opset;
+    NodeAttrs attrs;
+    // Value of input k when it is a model tensor (an initializer or Constant), else nullptr.
+    std::function<const Value*(size_t)> constant;
+
+    bool hasInput(size_t k) const
+    {
+        return k < static_cast<size_t>(node.input_size()) && !node.input(static_cast<int>(k)).empty();
+    }
+    bool hasOutput(size_t k) const
+    {
+        return k < static_cast<size_t>(node.output_size()) && !node.output(static_cast<int>(k)).empty();
+    }
+    size_t numInputs() const { return static_cast<size_t>(node.input_size()); }
+    size_t numOutputs() const { return static_cast<size_t>(node.output_size()); }
+};
+
+using Factory = Kernel (*)(PlanContext&);
+using Registry = std::unordered_map<std::string, Factory>;
+
+void addElementwiseOps(Registry& r); // ops_elementwise.cpp
+void addNnOps(Registry& r);          // ops_nn.cpp: Conv, Gemm, MatMul
+void addPoolOps(Registry& r);        // ops_pool.cpp
+void addNormOps(Registry& r);        // ops_norm.cpp: normalizations, softmax, reductions
+void addShapeOps(Registry& r);       // ops_shape.cpp
+void addDataOps(Registry& r);        // ops_data.cpp: Gather, Pad, Slice, Split, Concat, ...
+
+// --- value helpers ---
+
+constexpr int64_t kParallelMin = 1 << 15; // elements below which loops stay serial
+
+inline int64_t numelOf(const std::vector<int64_t>& shape)
+{
+    int64_t n = 1;
+    for (auto d : shape)
+        n *= d;
+    return n;
+}
+
+template <class T> constexpr Value::Type typeOf()
+{
+    if constexpr (std::is_same_v<T, float>)
+        return Value::Type::Float;
+    else if constexpr (std::is_same_v<T, int64_t>)
+        return Value::Type::Int64;
+    else
+        return Value::Type::Bool;
+}
+
+template <class T> std::vector<T>& elems(Value& v)
+{
+    if constexpr (std::is_same_v<T, float>)
+        return v.f;
+    else if constexpr (std::is_same_v<T, int64_t>)
+        return v.i;
+    else
+        return v.b;
+}
+template <class T> const std::vector<T>& elems(const Value& v)
+{
+    return elems<T>(const_cast<Value&>(v));
+}
+
+// Calls f(std::type_identity<T>{}) with T the element type of t.
+template <class F> decltype(auto) visitType(Value::Type t, F&& f)
+{
+    switch (t) {
+    case Value::Type::Float: return f(std::type_identity<float>{});
+    case Value::Type::Int64: return f(std::type_identity<int64_t>{});
+    default: return f(std::type_identity<uint8_t>{});
+    }
+}
+
+// Sets type and shape and sizes the element vector (keeping its capacity); the other
+// vectors are cleared.
+inline void prepare(Value& v, Value::Type t, std::vector<int64_t> shape)
+{
+    const auto n = static_cast<size_t>(numelOf(shape));
+    v.type = t;
+    v.shape = std::move(shape);
+    v.f.clear();
+    v.i.clear();
+    v.b.clear();
+    switch (t) {
+    case Value::Type::Float: v.f.resize(n); break;
+    case Value::Type::Int64: v.i.resize(n); break;
+    case Value::Type::Bool: v.b.resize(n); break;
+    }
+}
+
+inline const Value& need(const std::vector<const Value*>& in, size_t k, const char* what)
+{
+    if (k >= in.size() || !in[k])
+        fail(std::string("missing input ") + what);
+    return *in[k];
+}
+
+inline const Value& needFloat(const std::vector<const Value*>& in, size_t k, const char* what)
+{
+    const Value& v = need(in, k, what);
+    if (v.type != Value::Type::Float)
+        fail(std::string("input ") + what + " must be float, not " +
+             std::string(valueTypeName(v.type)));
+    return v;
+}
+
+// The elements of an int64 (or float) tensor as int64.
+inline std::vector<int64_t> toInts(const Value& v)
+{
+    if (v.type == Value::Type::Int64)
+        return v.i;
+    if (v.type == Value::Type::Float)
+        return std::vector<int64_t>(v.f.begin(), v.f.end());
+    return std::vector<int64_t>(v.b.begin(), v.b.end());
+}
+
+inline double scalarOf(const Value& v, const char* what)
+{
+    if (v.numel() != 1)
+        fail(std::string(what) + " must have one element, it has shape " + shapeString(v.shape));
+    switch (v.type) {
+    case Value::Type::Float: return v.f[0];
+    case Value::Type::Int64: return static_cast<double>(v.i[0]);
+    default: return v.b[0];
+    }
+}
+
+inline int64_t normAxis(int64_t axis, int64_t rank, const char* what = "axis")
+{
+    if (axis < -rank || axis >= rank)
+        fail(std::string(what) + " " + std::to_string(axis) + " is out of range for rank " +
+             std::to_string(rank));
+    return axis < 0 ? axis + rank : axis;
+}
+
+// Numpy broadcast of two shapes; Error when incompatible.
+std::vector<int64_t> broadcastShapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+
+// Strides of `in` (right-aligned to out's rank) with 0 for broadcast dimensions.
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t>& in, const std::vector<int64_t>& out);
+
+} // namespace bonsai::exec
