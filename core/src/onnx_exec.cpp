@@ -222,8 +222,94 @@ struct OnnxExecutor::Impl {
     std::vector<std::string> unsupported; // "Op: reason"
 };
 
+namespace {
+
+struct Fusion {
+    bool absorbed = false; // folded into an earlier node
+    int last = -1;         // for a Conv head: the last node folded into it
+    ConvEpilogue epilogue;
+};
+
+bool defaultDomain(const onnx::NodeProto& n)
+{
+    return n.domain().empty() || n.domain() == "ai.onnx";
+}
+
+// Finds Conv -> Relu [-> MaxPool] chains whose intermediate values have no other reader.
+std::vector<Fusion> planFusion(const onnx::GraphProto& g, const ExecOptions& options,
+                               const std::unordered_set<std::string>& graphOutputs)
+{
+    std::vector<Fusion> f(static_cast<size_t>(g.node_size()));
+    if (!options.fuse)
+        return f;
+    std::unordered_map<std::string, std::vector<int>> readers;
+    for (int k = 0; k < g.node_size(); ++k)
+        for (const auto& in : g.node(k).input())
+            if (!in.empty())
+                readers[in].push_back(k);
+    const auto sole = [&](const onnx::NodeProto& n) -> int {
+        if (n.output_size() != 1 || graphOutputs.count(n.output(0)) || options.keep.count(n.output(0)))
+            return -1;
+        auto it = readers.find(n.output(0));
+        return it != readers.end() && it->second.size() == 1 ? it->second[0] : -1;
+    };
+    for (int k = 0; k < g.node_size(); ++k) {
+        const auto& conv = g.node(k);
+        if (conv.op_type() != "Conv" || !defaultDomain(conv) || f[static_cast<size_t>(k)].absorbed)
+            continue;
+        const int r = sole(conv);
+        if (r < 0 || r <= k || g.node(r).op_type() != "Relu" || !defaultDomain(g.node(r)) ||
+            g.node(r).attribute_size() != 0 || g.node(r).output_size() != 1)
+            continue;
+        Fusion& head = f[static_cast<size_t>(k)];
+        head.epilogue.relu = true;
+        head.last = r;
+        f[static_cast<size_t>(r)].absorbed = true;
+        const int p = sole(g.node(r));
+        if (p < 0 || p <= r)
+            continue;
+        const auto& pool = g.node(p);
+        if (pool.op_type() != "MaxPool" || !defaultDomain(pool) || pool.output_size() != 1)
+            continue;
+        std::vector<int64_t> kernel, strides;
+        bool ok = true;
+        for (const auto& a : pool.attribute()) {
+            const auto allZero = [&] {
+                return std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v == 0; });
+            };
+            if (a.name() == "kernel_shape")
+                kernel.assign(a.ints().begin(), a.ints().end());
+            else if (a.name() == "strides")
+                strides.assign(a.ints().begin(), a.ints().end());
+            else if (a.name() == "pads")
+                ok = ok && allZero();
+            else if (a.name() == "dilations")
+                ok = ok && std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v == 1; });
+            else if (a.name() == "auto_pad")
+                ok = ok && (a.s() == "NOTSET" || a.s() == "VALID");
+            else if (a.name() == "ceil_mode")
+                ok = ok && a.i() == 0;
+            else if (a.name() != "storage_order")
+                ok = false;
+        }
+        if (!ok || kernel.size() != 2 || (!strides.empty() && strides.size() != 2))
+            continue;
+        head.epilogue.pool = true;
+        head.epilogue.kh = kernel[0];
+        head.epilogue.kw = kernel[1];
+        head.epilogue.sh = strides.empty() ? 1 : strides[0];
+        head.epilogue.sw = strides.empty() ? 1 : strides[1];
+        head.last = p;
+        f[static_cast<size_t>(p)].absorbed = true;
+    }
+    return f;
+}
+
+} // namespace
+
 // Plans the graph into `nodes` / impl; unsupported ops are collected in impl.unsupported.
-static void planGraph(const Model& model, std::vector<ExecNode>& nodes, OnnxExecutor::Impl& impl,
+static void planGraph(const Model& model, const ExecOptions& options, std::vector<ExecNode>& nodes,
+                      OnnxExecutor::Impl& impl,
                       std::vector<std::string>& inputNames, std::vector<std::string>& outputNames,
                       const std::function<const Value&(int)>& weight)
 {
@@ -275,15 +361,27 @@ static void planGraph(const Model& model, std::vector<ExecNode>& nodes, OnnxExec
     };
     std::vector<Planned> planned;
     const auto& reg = registry();
-    for (const auto& n : g.node()) {
+    const auto fusion = planFusion(g, options, impl.outputSet);
+    for (int ni = 0; ni < g.node_size(); ++ni) {
+        const auto& n = g.node(ni);
         if (n.op_type() == "Constant" && n.output_size() == 1 && model.findTensor(n.output(0)) >= 0 &&
             (n.domain().empty() || n.domain() == "ai.onnx"))
+            continue;
+        const auto& fu = fusion[static_cast<size_t>(ni)];
+        if (fu.absorbed)
             continue;
         Planned p;
         p.node.op = n.op_type();
         p.node.name = n.name();
         p.node.inputs.assign(n.input().begin(), n.input().end());
         p.node.outputs.assign(n.output().begin(), n.output().end());
+        if (fu.last >= 0) {
+            p.node.outputs.assign(g.node(fu.last).output().begin(), g.node(fu.last).output().end());
+            if (fu.epilogue.relu)
+                p.node.fused.push_back("Relu");
+            if (fu.epilogue.pool)
+                p.node.fused.push_back("MaxPool");
+        }
         const std::string label = n.op_type();
         if (!n.domain().empty() && n.domain() != "ai.onnx") {
             impl.unsupported.push_back(label + ": domain '" + n.domain() + "'");
@@ -300,7 +398,7 @@ static void planGraph(const Model& model, std::vector<ExecNode>& nodes, OnnxExec
                                 return t >= 0 ? &weight(t) : nullptr;
                             }};
             try {
-                p.kernel = it->second(ctx);
+                p.kernel = fu.last >= 0 ? makeFusedConv(ctx, fu.epilogue) : it->second(ctx);
                 const auto unread = ctx.attrs.unread();
                 if (!unread.empty()) {
                     std::string s;
@@ -367,9 +465,10 @@ static void planGraph(const Model& model, std::vector<ExecNode>& nodes, OnnxExec
             throw Error(model.path + ": graph output '" + o + "' is never produced");
 }
 
-OnnxExecutor::OnnxExecutor(const Model& model) : model_(model), impl_(std::make_unique<Impl>())
+OnnxExecutor::OnnxExecutor(const Model& model, const ExecOptions& options)
+    : model_(model), impl_(std::make_unique<Impl>())
 {
-    planGraph(model, nodes_, *impl_, inputNames_, outputNames_,
+    planGraph(model, options, nodes_, *impl_, inputNames_, outputNames_,
               [this](int t) -> const Value& { return weight(t); });
     if (!impl_->unsupported.empty()) {
         std::vector<std::string> u = impl_->unsupported;
@@ -391,7 +490,7 @@ std::vector<std::string> OnnxExecutor::unsupportedReasons(const Model& model)
     std::vector<std::string> ins, outs;
     // Planning needs constant values (e.g. Dropout's training_mode); convert them here.
     std::unordered_map<int, Value> cache;
-    planGraph(model, nodes, impl, ins, outs, [&](int t) -> const Value& {
+    planGraph(model, ExecOptions{}, nodes, impl, ins, outs, [&](int t) -> const Value& {
         auto it = cache.find(t);
         if (it == cache.end())
             it = cache.emplace(t, tensorValue(model, t)).first;

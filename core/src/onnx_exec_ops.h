@@ -8,6 +8,7 @@
 
 #include <onnx/onnx-ml.pb.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <set>
@@ -110,6 +111,42 @@ void addPoolOps(Registry& r);        // ops_pool.cpp
 void addNormOps(Registry& r);        // ops_norm.cpp: normalizations, softmax, reductions
 void addShapeOps(Registry& r);       // ops_shape.cpp
 void addDataOps(Registry& r);        // ops_data.cpp: Gather, Pad, Slice, Split, Concat, ...
+
+// Work the planner folds into a Conv: a following Relu, then a following 2-D MaxPool without
+// padding, dilation or ceil_mode (kernel kh x kw, strides sh, sw).
+struct ConvEpilogue {
+    bool relu = false;
+    bool pool = false;
+    int64_t kh = 1, kw = 1, sh = 1, sw = 1;
+};
+Kernel makeFusedConv(PlanContext& c, const ConvEpilogue& e); // ops_nn.cpp
+
+// Max pooling of one [H, W] plane without padding into [OH, OW].
+inline void maxPool2d(const float* src, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh,
+                      int64_t sw, int64_t OH, int64_t OW, float* dst)
+{
+    (void)H;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+        for (int64_t oy = 0; oy < OH; ++oy) {
+            const float* r0 = src + 2 * oy * W;
+            const float* r1 = r0 + W;
+            float* d = dst + oy * OW;
+            for (int64_t ox = 0; ox < OW; ++ox)
+                d[ox] = std::max(std::max(r0[2 * ox], r0[2 * ox + 1]), std::max(r1[2 * ox], r1[2 * ox + 1]));
+        }
+        return;
+    }
+    for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+            float m = src[oy * sh * W + ox * sw];
+            for (int64_t ky = 0; ky < kh; ++ky) {
+                const float* row = src + (oy * sh + ky) * W + ox * sw;
+                for (int64_t kx = 0; kx < kw; ++kx)
+                    m = std::max(m, row[kx]);
+            }
+            dst[oy * OW + ox] = m;
+        }
+}
 
 // --- value helpers ---
 

@@ -73,7 +73,7 @@ void axisGeometry(const std::string& autoPad, int64_t in, int64_t k, int64_t s, 
     }
 }
 
-Kernel makeConv(PlanContext& c)
+Kernel makeConv(PlanContext& c, ConvEpilogue e)
 {
     ConvAttrs a;
     a.autoPad = c.attrs.s("auto_pad", "NOTSET");
@@ -87,7 +87,7 @@ Kernel makeConv(PlanContext& c)
     a.group = c.attrs.i("group", 1);
     if (a.group < 1)
         throw Unsupported("group < 1");
-    return [a](const std::vector<const Value*>& in, std::vector<Value>& out) {
+    return [a, e](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& x = needFloat(in, 0, "X");
         const Value& w = needFloat(in, 1, "W");
         const Value* bias = in.size() > 2 ? in[2] : nullptr;
@@ -131,6 +131,18 @@ Kernel makeConv(PlanContext& c)
         std::vector<int64_t> oshape = {N, M};
         for (int64_t j = 0; j < sr; ++j)
             oshape.push_back(g.out[3 - sr + j]);
+        // Fused max pooling (2-D, no padding) of the activated conv output.
+        int64_t poolH = 0, poolW = 0;
+        if (e.pool) {
+            if (sr != 2)
+                fail("the fused MaxPool needs a 2-D convolution");
+            if (g.out[1] < e.kh || g.out[2] < e.kw)
+                fail("the pooling window is larger than the input");
+            poolH = (g.out[1] - e.kh) / e.sh + 1;
+            poolW = (g.out[2] - e.kw) / e.sw + 1;
+            oshape[2] = poolH;
+            oshape[3] = poolW;
+        }
         prepare(out[0], Value::Type::Float, oshape);
         const int64_t Cg = C / G, Mg = M / G;
         const int64_t inSp = g.in[0] * g.in[1] * g.in[2];
@@ -147,11 +159,16 @@ Kernel makeConv(PlanContext& c)
         if (P == 0 || N == 0 || M == 0)
             return;
 
-        // One image: all groups.
-        const auto image = [&](int64_t n, std::vector<float>& col) {
+        // One image: all groups, then the fused activation and pooling while it is in cache.
+        const auto image = [&](int64_t n, std::vector<float>& col, std::vector<float>& tmp) {
+            float* yimg = Y + n * M * P;
+            if (e.pool) {
+                tmp.resize(static_cast<size_t>(M * P));
+                yimg = tmp.data();
+            }
             for (int64_t gi = 0; gi < G; ++gi) {
                 const float* xin = X + (n * C + gi * Cg) * inSp;
-                float* yout = Y + (n * M + gi * Mg) * P;
+                float* yout = yimg + gi * Mg * P;
                 const float* wg = W + gi * Mg * Kg;
                 if (depthwise) {
                     const float bv = B ? B[gi] : 0.0f;
@@ -218,19 +235,26 @@ Kernel makeConv(PlanContext& c)
                             row[p] += bv;
                     }
             }
+            if (e.relu)
+                for (int64_t k = 0; k < M * P; ++k)
+                    yimg[k] = std::max(yimg[k], 0.0f);
+            if (e.pool)
+                for (int64_t m = 0; m < M; ++m)
+                    maxPool2d(yimg + m * P, g.out[1], g.out[2], e.kh, e.kw, e.sh, e.sw, poolH, poolW,
+                              Y + (n * M + m) * poolH * poolW);
         };
         if (N > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
 #pragma omp parallel
             {
-                std::vector<float> col;
+                std::vector<float> col, tmp;
 #pragma omp for schedule(dynamic, 1)
                 for (int64_t n = 0; n < N; ++n)
-                    image(n, col);
+                    image(n, col, tmp);
             }
         } else {
-            std::vector<float> col;
+            std::vector<float> col, tmp;
             for (int64_t n = 0; n < N; ++n)
-                image(n, col);
+                image(n, col, tmp);
         }
     };
 }
@@ -339,9 +363,14 @@ Kernel makeMatMul(PlanContext&)
 
 } // namespace
 
+Kernel makeFusedConv(PlanContext& c, const ConvEpilogue& e)
+{
+    return makeConv(c, e);
+}
+
 void addNnOps(Registry& r)
 {
-    r["Conv"] = makeConv;
+    r["Conv"] = [](PlanContext& c) { return makeConv(c, {}); };
     r["Gemm"] = makeGemm;
     r["MatMul"] = makeMatMul;
 }

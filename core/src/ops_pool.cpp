@@ -91,6 +91,14 @@ Kernel makePool(PlanContext& c, bool isMax)
         const int64_t inSp = inD[0] * inD[1] * inD[2], outSp = o[0] * o[1] * o[2];
         const float* X = x.f.data();
         float* Y = out[0].f.data();
+        if (a.isMax && sr == 2 && d[1] == 1 && d[2] == 1 && pb[1] == 0 && pb[2] == 0 &&
+            (o[1] - 1) * s[1] + k[1] <= inD[1] && (o[2] - 1) * s[2] + k[2] <= inD[2]) {
+            // Windows entirely inside the input: the plain 2-D kernel.
+#pragma omp parallel for if (planes * outSp > kParallelMin / 4)
+            for (int64_t p = 0; p < planes; ++p)
+                maxPool2d(X + p * inSp, inD[1], inD[2], k[1], k[2], s[1], s[2], o[1], o[2], Y + p * outSp);
+            return;
+        }
 #pragma omp parallel for if (planes * outSp > kParallelMin / 4)
         for (int64_t p = 0; p < planes; ++p) {
             const float* src = X + p * inSp;

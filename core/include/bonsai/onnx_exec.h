@@ -47,10 +47,18 @@ std::string shapeString(const std::vector<int64_t>& shape); // "[1, 3, -1]" ("?"
 
 // One planned node.
 struct ExecNode {
-    std::string op;    // op type ("Conv", ...)
+    std::string op;    // op type ("Conv", ...); for a fused node, the op of its first node
+    std::vector<std::string> fused; // ops folded into this node after `op` ("Relu", "MaxPool")
     std::string name;  // node name (may be empty)
     std::vector<std::string> inputs;  // "" for an omitted optional input
     std::vector<std::string> outputs; // "" for an omitted optional output
+};
+
+struct ExecOptions {
+    // Fold Conv -> Relu -> MaxPool chains into one node (the intermediate values are then
+    // never stored). Values listed in `keep` (and graph outputs) are never folded away.
+    bool fuse = true;
+    std::unordered_set<std::string> keep;
 };
 
 class OnnxExecutor {
@@ -69,7 +77,7 @@ public:
     // Plans the main graph. Throws Error when the model is not an ONNX model, when the graph
     // is malformed (cycles, values nobody produces) or when it has ops or attributes the engine
     // cannot run (the message lists them all).
-    explicit OnnxExecutor(const Model& model);
+    explicit OnnxExecutor(const Model& model, const ExecOptions& options = {});
     ~OnnxExecutor();
     OnnxExecutor(const OnnxExecutor&) = delete;
     OnnxExecutor& operator=(const OnnxExecutor&) = delete;
