@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <malloc.h>
+
 namespace {
 
 const char* kUsage =
@@ -25,6 +27,10 @@ const char* kUsage =
 
 int main(int argc, char** argv)
 {
+    // Layers are compressed into large temporary buffers again and again: keep freed blocks
+    // for reuse instead of returning (and re-faulting) them each time.
+    mallopt(M_MMAP_MAX, 0); // all from the heap, so freed blocks are reused
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

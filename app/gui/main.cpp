@@ -6,8 +6,14 @@
 #include <QCommandLineParser>
 #include <QTextStream>
 
+#include <malloc.h>
+
 int main(int argc, char** argv)
 {
+    // Layers are compressed into large temporary buffers again and again: keep freed blocks
+    // for reuse instead of returning (and re-faulting) them each time.
+    mallopt(M_MMAP_MAX, 0); // all from the heap, so freed blocks are reused
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("Bonsai"));
     QApplication::setApplicationName(QStringLiteral("Bonsai"));

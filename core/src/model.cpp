@@ -9,6 +9,10 @@
 #include <fstream>
 #include <limits>
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 namespace bonsai {
 
 std::string_view formatName(Format f)
@@ -103,13 +107,19 @@ void convertToFloat(DType t, const uint8_t* src, uint64_t n, float* dst)
     switch (t) {
     case DType::F32: std::memcpy(dst, src, n * 4); return;
     case DType::F64: castCopy<double>(src, n, dst); return;
-    case DType::F16:
-        for (uint64_t i = 0; i < n; ++i) {
+    case DType::F16: {
+        uint64_t i = 0;
+#if defined(__F16C__)
+        for (; i + 8 <= n; i += 8) // hardware conversion, exact (FP16 -> FP32 never rounds)
+            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i))));
+#endif
+        for (; i < n; ++i) {
             uint16_t h;
             std::memcpy(&h, src + 2 * i, 2);
             dst[i] = fp16ToFloat(h);
         }
         return;
+    }
     case DType::BF16:
         for (uint64_t i = 0; i < n; ++i) {
             uint16_t h;
@@ -162,7 +172,15 @@ std::vector<float> Model::readFloat(int tensor) const
 {
     const TensorInfo& t = tensors.at(static_cast<size_t>(tensor));
     std::vector<float> out(t.numel);
-    readFloat(tensor, 0, t.numel, out.data());
+    // Large tensors convert in parallel chunks aligned to the storage blocks.
+    const uint64_t align = dtypeInfo(t.dtype).blockElems;
+    const uint64_t chunk = std::max<uint64_t>(align, (uint64_t(1) << 18) / align * align);
+    const int64_t chunks = static_cast<int64_t>((t.numel + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (chunks > 4)
+    for (int64_t c = 0; c < chunks; ++c) {
+        const uint64_t b = static_cast<uint64_t>(c) * chunk;
+        readFloat(tensor, b, std::min(chunk, t.numel - b), out.data() + b);
+    }
     return out;
 }
 
