@@ -170,6 +170,30 @@ float cosF(float x) { return std::cos(x); }
 float softplusF(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 float softsignF(float x) { return x / (1.0f + std::fabs(x)); }
 float roundF(float x) { return std::nearbyint(x); } // ties to even in the default mode
+float tanF(float x) { return std::tan(x); }
+float asinF(float x) { return std::asin(x); }
+float acosF(float x) { return std::acos(x); }
+float atanF(float x) { return std::atan(x); }
+float sinhF(float x) { return std::sinh(x); }
+float coshF(float x) { return std::cosh(x); }
+float asinhF(float x) { return std::asinh(x); }
+float acoshF(float x) { return std::acosh(x); }
+float atanhF(float x) { return std::atanh(x); }
+
+// IsNaN / IsInf: float in, bool out.
+Kernel makeIsSpecial(PlanContext& c, bool nan)
+{
+    const bool neg = nan ? false : c.attrs.i("detect_negative", 1) != 0;
+    const bool pos = nan ? false : c.attrs.i("detect_positive", 1) != 0;
+    return [=](const std::vector<const Value*>& in, std::vector<Value>& out) {
+        const Value& x = needFloat(in, 0, "X");
+        prepare(out[0], Value::Type::Bool, x.shape);
+        for (size_t k = 0; k < x.f.size(); ++k) {
+            const float v = x.f[k];
+            out[0].b[k] = nan ? std::isnan(v) : (std::isinf(v) && ((v > 0 && pos) || (v < 0 && neg)));
+        }
+    };
+}
 
 // --- binary ---
 
@@ -438,6 +462,17 @@ void addElementwiseOps(Registry& r)
     r["Softplus"] = simple<softplusF>();
     r["Softsign"] = simple<softsignF>();
     r["Round"] = simple<roundF>();
+    r["Tan"] = simple<tanF>();
+    r["Asin"] = simple<asinF>();
+    r["Acos"] = simple<acosF>();
+    r["Atan"] = simple<atanF>();
+    r["Sinh"] = simple<sinhF>();
+    r["Cosh"] = simple<coshF>();
+    r["Asinh"] = simple<asinhF>();
+    r["Acosh"] = simple<acoshF>();
+    r["Atanh"] = simple<atanhF>();
+    r["IsNaN"] = [](PlanContext& c) { return makeIsSpecial(c, true); };
+    r["IsInf"] = [](PlanContext& c) { return makeIsSpecial(c, false); };
     r["Abs"] = [](PlanContext& c) -> Kernel {
         if (c.opset < 6)
             c.attrs.ignore("consumed_inputs");

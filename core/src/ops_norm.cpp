@@ -313,10 +313,58 @@ Kernel makeReduce(PlanContext& c, Red op)
     };
 }
 
+// ArgMax / ArgMin along one axis (int64 indices; first or last of equal extremes).
+Kernel makeArg(PlanContext& c, bool isMax)
+{
+    const int64_t axisAttr = c.attrs.i("axis", 0);
+    const bool keepdims = c.attrs.i("keepdims", 1) != 0;
+    const bool last = c.attrs.i("select_last_index", 0) != 0;
+    return [=](const std::vector<const Value*>& in, std::vector<Value>& out) {
+        const Value& x = need(in, 0, "data");
+        if (x.type == Value::Type::Bool)
+            fail("ArgMax/ArgMin need a numeric input");
+        const int64_t r = static_cast<int64_t>(x.shape.size());
+        const auto axis = static_cast<size_t>(normAxis(axisAttr, r));
+        int64_t outer = 1, inner = 1;
+        for (size_t k = 0; k < x.shape.size(); ++k)
+            if (k < axis)
+                outer *= x.shape[k];
+            else if (k > axis)
+                inner *= x.shape[k];
+        const int64_t D = x.shape[axis];
+        if (D == 0)
+            fail("cannot take ArgMax/ArgMin of an empty axis");
+        std::vector<int64_t> oshape = x.shape;
+        if (keepdims)
+            oshape[axis] = 1;
+        else
+            oshape.erase(oshape.begin() + static_cast<int64_t>(axis));
+        prepare(out[0], Value::Type::Int64, oshape);
+        visitType(x.type, [&](auto tag) {
+            using T = typename decltype(tag)::type;
+            const T* src = elems<T>(x).data();
+            for (int64_t o = 0; o < outer; ++o)
+                for (int64_t i = 0; i < inner; ++i) {
+                    const T* p = src + o * D * inner + i;
+                    int64_t best = 0;
+                    for (int64_t k = 1; k < D; ++k) {
+                        const T v = p[k * inner], b = p[best * inner];
+                        const bool better = isMax ? (last ? v >= b : v > b) : (last ? v <= b : v < b);
+                        if (better)
+                            best = k;
+                    }
+                    out[0].i[static_cast<size_t>(o * inner + i)] = best;
+                }
+        });
+    };
+}
+
 } // namespace
 
 void addNormOps(Registry& r)
 {
+    r["ArgMax"] = [](PlanContext& c) { return makeArg(c, true); };
+    r["ArgMin"] = [](PlanContext& c) { return makeArg(c, false); };
     r["BatchNormalization"] = makeBatchNorm;
     r["InstanceNormalization"] = makeInstanceNorm;
     r["LayerNormalization"] = makeLayerNorm;
