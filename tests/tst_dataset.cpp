@@ -265,6 +265,11 @@ private slots:
                     "the data is 1x28x28 (C x H x W) but the model wants 3x32x32");
         expectError([&] { d->preprocess({1, 3072}); }, dir + "/t10k-images-idx3-ubyte.gz",
                     "784 values per sample (1x28x28) but the model input [1,3072] wants 3072");
+        DatasetOptions train;
+        train.split = "train";
+        const auto t = openDataset(dir, train);
+        QCOMPARE(t->size(), int64_t(60000));
+        QCOMPARE(t->labels()[0], int64_t(9));
     }
 
     void npyBeside()
@@ -367,6 +372,19 @@ private slots:
         expectError([&] { openDataset(empty); }, empty, "empty image folder");
         fs::create_directories(empty + "/a");
         expectError([&] { openDataset(empty); }, empty + "/a", "no images in this class folder");
+        // No cache: decoded again per batch, same values.
+        o.imageCacheBytes = 0;
+        const auto nc = openDataset(root, o);
+        QCOMPARE(batch(*nc, {2, 3, 2, 2}, 1, 2), planar);
+        QCOMPARE(batch(*nc, {2, 3, 2, 2}, 1, 2), planar);
+        // A PNG whose header reads but whose pixels are cut: found when the batch decodes it.
+        std::ifstream pngFile(root + "/dog/b.png", std::ios::binary);
+        const std::string cutPng = std::string(std::istreambuf_iterator<char>(pngFile), {}).substr(0, 40);
+        const std::string lazy = folder("images_lazy");
+        const std::string cut = writeIn(lazy, "k/cut.png", cutPng);
+        const auto dl = openDataset(lazy);
+        expectError([&] { batch(*dl, {1, 3, 2, 2}, 0, 1); }, cut, "cannot decode the image");
+
         const std::string corrupt = folder("images_corrupt");
         const std::string bad = writeIn(corrupt, "x/bad.png", "this is not a PNG");
         expectError([&] { openDataset(corrupt); }, bad, "not a readable image");
@@ -406,6 +424,12 @@ private slots:
         const std::string cut = writeIn(dir, "cut_x.npy", npy("<f4", {2, 2}, std::string(12, '\0')));
         writeIn(dir, "cut_y.npy", npy("|u1", {2}, std::string(2, '\0')));
         expectError([&] { openDataset(cut); }, cut, "truncated: 12 data bytes for 16 expected");
+        const std::string none = writeIn(dir, "none_x.npy", npy("<f4", {0, 2}, ""));
+        writeIn(dir, "none_y.npy", npy("|u1", {0}, ""));
+        expectError([&] { openDataset(none); }, none, "no samples (shape [0,2])");
+        const std::string scalar = writeIn(dir, "scalar_x.npy", npy("<f4", {}, std::string(4, '\0')));
+        writeIn(dir, "scalar_y.npy", npy("|u1", {1}, std::string(1, '\0')));
+        expectError([&] { openDataset(scalar); }, scalar, "must be [N,C,H,W]");
     }
 };
 

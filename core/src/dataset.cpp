@@ -237,6 +237,11 @@ public:
         : Dataset(path, format, options), x_(std::move(x))
     {
         const auto& d = x_.shape;
+        const std::string desc = "[" + dims(d) + "]";
+        if (d.size() < 2 || d.size() > 4)
+            throw FileError(path, "samples " + desc + " must be [N,C,H,W], [N,H,W,C], [N,H,W] or [N,D]");
+        if (d[0] == 0)
+            throw FileError(path, "no samples (shape " + desc + ")");
         std::vector<int64_t> st(d.size());
         int64_t s = 1;
         for (size_t k = 0; k < d.size(); ++k) { // element strides, C or Fortran order
@@ -245,7 +250,6 @@ public:
             s *= d[i];
         }
         sN_ = st[0];
-        const std::string desc = "[" + dims(d) + "]";
         auto few = [](int64_t c) { return c == 1 || c == 3 || c == 4; };
         if (d.size() == 4 && !(few(d[3]) && !few(d[1]))) { // NCHW
             shape_ = {d[1], d[2], d[3]};
@@ -257,11 +261,9 @@ public:
         } else if (d.size() == 3) {
             shape_ = {1, d[1], d[2]};
             sH_ = st[1], sW_ = st[2];
-        } else if (d.size() == 2) {
+        } else {
             shape_ = {1, 1, d[1]};
             sW_ = st[1];
-        } else {
-            throw FileError(path, "samples " + desc + " must be [N,C,H,W], [N,H,W,C], [N,H,W] or [N,D]");
         }
         if (shape_.numel() == 0)
             throw FileError(path, "samples " + desc + " are empty");

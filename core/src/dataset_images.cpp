@@ -50,6 +50,12 @@ std::vector<fs::path> sortedEntries(const fs::path& dir, bool dirs)
     return out;
 }
 
+std::string reason()
+{
+    const char* r = stbi_failure_reason();
+    return r ? r : "unknown fault";
+}
+
 struct Image {
     int w = 0, h = 0, c = 0;
     std::vector<uint8_t> pixels; // h x w x c, interleaved
@@ -77,8 +83,7 @@ public:
                 const int ok = stbi_info_from_file(f, &w, &h, &comp);
                 std::fclose(f);
                 if (!ok)
-                    throw FileError(img.string(), std::string("not a readable image (") +
-                                                      stbi_failure_reason() + ")");
+                    throw FileError(img.string(), "not a readable image (" + reason() + ")");
                 if (files_.empty())
                     first_ = {comp <= 2 ? 1 : 3, h, w};
                 files_.push_back(img.string());
@@ -150,7 +155,7 @@ private:
         int w = 0, h = 0, comp = 0;
         uint8_t* px = stbi_load_from_memory(bytes.data(), static_cast<int>(size), &w, &h, &comp, channels);
         if (!px)
-            throw FileError(path, std::string("cannot decode the image (") + stbi_failure_reason() + ")");
+            throw FileError(path, "cannot decode the image (" + reason() + ")");
         auto img = std::make_shared<Image>();
         img->w = w, img->h = h, img->c = channels;
         img->pixels.assign(px, px + static_cast<size_t>(w) * h * channels);

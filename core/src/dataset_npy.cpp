@@ -111,7 +111,7 @@ RawArray parseNpy(const std::string& path, const uint8_t* data, uint64_t size,
         size_t j = i;
         while (j < close && sh[j] >= '0' && sh[j] <= '9' && v < (int64_t(1) << 50))
             v = v * 10 + (sh[j++] - '0');
-        if (j == i || a.shape.size() >= 8)
+        if (j == i || a.shape.size() >= 8 || (j < close && sh[j] >= '0' && sh[j] <= '9'))
             throw FileError(path, "bad .npy header (shape)");
         if (v > 0 && numel > (uint64_t(1) << 50) / static_cast<uint64_t>(v))
             throw FileError(path, "array shape too large");
@@ -157,7 +157,7 @@ std::vector<Member> zipDirectory(const MappedFile& f)
     uint64_t count = rd16(d + eocd + 10), cdSize = rd32(d + eocd + 12), cdOff = rd32(d + eocd + 16);
     if ((count == 0xFFFF || cdOff == 0xFFFFFFFF) && eocd >= 20 && rd32(d + eocd - 20) == 0x07064b50) {
         const uint64_t z = rd64(d + eocd - 20 + 8);
-        if (z > n - 56 || rd32(d + z) != 0x06064b50)
+        if (n < 56 || z > n - 56 || rd32(d + z) != 0x06064b50)
             throw FileError(path, "corrupt zip64 end of central directory");
         count = rd64(d + z + 32), cdSize = rd64(d + z + 40), cdOff = rd64(d + z + 48);
     }
