@@ -413,6 +413,8 @@ private slots:
         const std::string lonely = writeIn(folder("lonely"), "t10k-images-idx3-ubyte", idxImages(3, 2, 2, kPixels));
         expectError([&] { openDataset(lonely); }, lonely, "no labels file beside it (t10k-labels-idx1-ubyte with or without .gz)");
         expectError([&] { openDataset(dir + "/missing"); }, dir + "/missing", "no such file or folder");
+        const std::string odd = writeIn(dir, "odd.bin", "whatever");
+        expectError([&] { openDataset(odd); }, odd, "not a known data set");
         const auto d = openDataset(imgs, o);
         expectError([&] { d->preprocess({1, 3, 32, 32}); }, imgs, "the data is 1x2x2 (C x H x W) but the model wants 3x32x32");
         expectError([&] { d->preprocess({1, 1, -1, 2}); }, imgs, "unknown or invalid size");

@@ -472,11 +472,12 @@ std::unique_ptr<Dataset> openDataset(const std::string& path, const DatasetOptio
     std::string labels = options.labels;
     if (labels.empty()) {
         const std::string guess = replaceAll(replaceAll(name, "images", "labels"), "idx3", "idx1");
-        if (guess != name)
-            labels = withOrWithoutGz(p.parent_path(), guess, endsWith(lname, ".gz"));
+        if (guess == name)
+            throw FileError(path, "not a known data set: expected IDX images (*-images-idx3-ubyte[.gz]; "
+                                  "other names need the labels option), .npz, .npy or a folder");
+        labels = withOrWithoutGz(p.parent_path(), guess, endsWith(lname, ".gz"));
         if (labels.empty())
-            throw FileError(path, "no labels file beside it (" +
-                                      (guess != name ? guess : std::string("*-labels-idx1-ubyte")) +
+            throw FileError(path, "no labels file beside it (" + guess +
                                       " with or without .gz); give one with the labels option");
     }
     return openIdxDataset(path, labels, options);
