@@ -76,8 +76,8 @@ public:
 
 protected:
     Dataset(std::string path, std::string format, const DatasetOptions& options);
-    // Per-sample C,H,W written for a rank-4 target (c,h,w); data sets that cannot convert
-    // throw. `pre` has scale/mean/std resolved and `pre.shape` set.
+    // Checks that samples can be written as `target` (the model's C,H,W when rank4, else the
+    // stored shape) and notes any conversion in pre.conversion; throws FileError if not.
     virtual void checkTarget(const SampleShape& target, bool rank4, Preprocess& pre) const = 0;
     // Fills `count` samples of `target` shape (already validated) with stored values * scale
     // (no mean/std: the base class applies them).
@@ -120,7 +120,7 @@ struct RawArray {
     double at(uint64_t index) const; // element at a flat storage index
 };
 
-// Parses an .npy image held in [data, data+size) (the bytes must outlive `owner`).
+// Parses an .npy image held in [data, data+size); `owner` keeps those bytes alive.
 RawArray parseNpy(const std::string& path, const uint8_t* data, uint64_t size,
                   std::shared_ptr<const void> owner);
 
