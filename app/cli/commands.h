@@ -17,6 +17,7 @@ int cmdInfo(const Args& args);
 int cmdTensor(const Args& args);
 int cmdStats(const Args& args);
 int cmdCompress(const Args& args);
+int cmdEval(const Args& args);
 
 // Small argument helpers: flags are "--name" or "--name VALUE".
 bool takeFlag(Args& args, const std::string& name);

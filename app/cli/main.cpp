@@ -19,6 +19,9 @@ const char* kUsage =
     "  stats MODEL [NAME] [--json]         weight statistics of one tensor or all layers\n"
     "  compress MODEL --recipe R.json [--json]\n"
     "                                      apply a recipe: per-layer size and error, totals\n"
+    "  eval MODEL [--dataset PATH] [--recipe R.json] [--limit N] [--json]\n"
+    "                                      accuracy of an ONNX classifier (default data:\n"
+    "                                      the Fashion-MNIST test set)\n"
     "\n"
     "MODEL is a .safetensors, .onnx or .gguf file, a directory of safetensors shards,\n"
     "or a *.safetensors.index.json file.\n";
@@ -50,6 +53,8 @@ int main(int argc, char** argv)
             return cli::cmdStats(args);
         if (cmd == "compress")
             return cli::cmdCompress(args);
+        if (cmd == "eval")
+            return cli::cmdEval(args);
         std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const cli::UsageError& e) {

@@ -317,23 +317,15 @@ std::vector<LayerConfig> resolveConfigs(const Model& model, const Recipe& recipe
     return out;
 }
 
-ModelResult compressModel(const Model& model, const std::vector<LayerConfig>& configs, const ProgressFn& progress)
+std::map<size_t, std::vector<uint8_t>> globalSparsityMasks(const Model& model, const std::vector<LayerConfig>& configs)
 {
-    if (configs.size() != model.layers.size())
-        throw Error("compressModel: " + std::to_string(configs.size()) + " configurations for " +
-                    std::to_string(model.layers.size()) + " layers");
-    ModelResult res;
-    res.originalBytes = model.totalBytes();
-    uint64_t layerBytesOriginal = 0, layerBytesCompressed = 0;
-
-    // Global-scope unstructured sparsity: one threshold per group of equal fraction.
-    std::map<double, std::vector<size_t>> globalGroups;
-    for (size_t i = 0; i < configs.size(); ++i)
+    std::map<double, std::vector<size_t>> groups;
+    for (size_t i = 0; i < configs.size() && i < model.layers.size(); ++i)
         if (configs[i].scope == SparsityScope::Global && configs[i].pattern == SparsityPattern::Unstructured &&
             configs[i].sparsity > 0)
-            globalGroups[configs[i].sparsity].push_back(i);
-    std::map<size_t, std::vector<uint8_t>> globalMasks;
-    for (const auto& [fraction, members] : globalGroups) {
+            groups[configs[i].sparsity].push_back(i);
+    std::map<size_t, std::vector<uint8_t>> masks;
+    for (const auto& [fraction, members] : groups) {
         std::vector<std::vector<float>> weights;
         std::vector<std::span<const float>> spans;
         for (size_t i : members) {
@@ -344,8 +336,21 @@ ModelResult compressModel(const Model& model, const std::vector<LayerConfig>& co
             spans.emplace_back(w.data(), w.size());
         auto g = globalMagnitudeMasks(spans, fraction);
         for (size_t k = 0; k < members.size(); ++k)
-            globalMasks[members[k]] = std::move(g.masks[k]);
+            masks[members[k]] = std::move(g.masks[k]);
     }
+    return masks;
+}
+
+ModelResult compressModel(const Model& model, const std::vector<LayerConfig>& configs, const ProgressFn& progress)
+{
+    if (configs.size() != model.layers.size())
+        throw Error("compressModel: " + std::to_string(configs.size()) + " configurations for " +
+                    std::to_string(model.layers.size()) + " layers");
+    ModelResult res;
+    res.originalBytes = model.totalBytes();
+    uint64_t layerBytesOriginal = 0, layerBytesCompressed = 0;
+
+    std::map<size_t, std::vector<uint8_t>> globalMasks = globalSparsityMasks(model, configs);
 
     for (size_t i = 0; i < configs.size(); ++i) {
         reportProgress(progress, static_cast<double>(i) / static_cast<double>(configs.size()));

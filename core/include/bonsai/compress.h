@@ -20,6 +20,7 @@
 #include "bonsai/progress.h"
 #include "bonsai/quantize.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,11 @@ void matrixToLayout(const std::vector<int64_t>& shape, int outAxis, const float*
 LayerResult compressLayer(const Model& model, int layer, const LayerConfig& config,
                           std::vector<float>* reconstructed = nullptr,
                           const std::vector<uint8_t>* globalMask = nullptr);
+
+// Masks of the layers pruned with one global magnitude threshold (unstructured sparsity with
+// "global" scope; one threshold per group of equal fraction), keyed by layer index.
+std::map<size_t, std::vector<uint8_t>> globalSparsityMasks(const Model& model,
+                                                           const std::vector<LayerConfig>& configs);
 
 // One configuration per layer from a recipe.
 std::vector<LayerConfig> resolveConfigs(const Model& model, const Recipe& recipe);
