@@ -66,7 +66,12 @@ static void advise(const uint8_t* base, uint64_t size, uint64_t offset, uint64_t
 
 void MappedFile::adviseSequential(uint64_t offset, uint64_t len) const
 {
+#ifdef MADV_POPULATE_READ
+    // Map the pages now, in one call, instead of one page fault per 64 KiB later.
+    advise(data_, size_, offset, len, MADV_POPULATE_READ);
+#else
     advise(data_, size_, offset, len, MADV_WILLNEED);
+#endif
 }
 
 void MappedFile::adviseDontNeed(uint64_t offset, uint64_t len) const

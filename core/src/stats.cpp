@@ -25,8 +25,9 @@ constexpr uint64_t kSuperChunk = 1u << 25;  // elements between progress checks
 inline bool isFiniteF(float x) { return std::isfinite(x); }
 
 // Splits [0, n) into super-chunks, reporting progress and honouring cancellation between
-// them; `body(begin, end)` processes one super-chunk (and may run OpenMP inside).
-// Mapped bytes are prefetched one super-chunk ahead and released once consumed.
+// them; `body(begin, end, prefetchNext)` processes one super-chunk (with OpenMP inside) and
+// calls prefetchNext() from one thread (`omp single nowait`) so that mapping the next
+// super-chunk's pages overlaps the other threads' work. Pages are released once consumed.
 template <typename Body>
 void forSuperChunks(const Model& model, int tensor, uint64_t n, uint64_t align,
                     const ProgressFn& progress, double from, double to, Body&& body)
@@ -36,9 +37,11 @@ void forSuperChunks(const Model& model, int tensor, uint64_t n, uint64_t align,
     for (uint64_t b = 0; b < n; b += step) {
         reportProgress(progress, from + (to - from) * static_cast<double>(b) / static_cast<double>(n));
         const uint64_t e = std::min(n, b + step);
-        if (e < n)
-            model.prefetch(tensor, e, std::min(n, e + step) - e);
-        body(b, e);
+        auto prefetchNext = [&] {
+            if (e < n)
+                model.prefetch(tensor, e, std::min(n, e + step) - e);
+        };
+        body(b, e, prefetchNext);
         model.release(tensor, b, e - b);
     }
     reportProgress(progress, to);
@@ -83,12 +86,14 @@ TensorStats stats16(const Model& model, int index, const TensorInfo& t, const St
     std::vector<uint64_t> table(65536, 0);
     const auto* src = reinterpret_cast<const uint16_t*>(t.data);
     const double progressEnd = opt.channelAxis >= 0 ? 0.5 : 1.0;
-    forSuperChunks(model, index, t.numel, 1, progress, 0.0, progressEnd, [&](uint64_t b, uint64_t e) {
+    forSuperChunks(model, index, t.numel, 1, progress, 0.0, progressEnd, [&](uint64_t b, uint64_t e, const auto& prefetchNext) {
         const int64_t chunks = static_cast<int64_t>(chunkCount(b, e));
 #pragma omp parallel
         {
             // Two interleaved tables halve the chains of increments to the same counter.
             std::vector<uint32_t> local(2 * 65536, 0);
+#pragma omp single nowait
+            prefetchNext();
 #pragma omp for schedule(dynamic, 4)
             for (int64_t c = 0; c < chunks; ++c) {
                 const uint64_t cb = b + static_cast<uint64_t>(c) * kChunk;
@@ -319,7 +324,7 @@ TensorStats statsFloat(const Model& model, int index, const TensorInfo& t, const
     const double pass1End = momentsAndHist ? 0.5 : 1.0;
 
     // Pass 1: min, max, shifted sums; channel ranges.
-    forSuperChunks(model, index, t.numel, chunk, progress, 0.0, pass1End, [&](uint64_t b, uint64_t e) {
+    forSuperChunks(model, index, t.numel, chunk, progress, 0.0, pass1End, [&](uint64_t b, uint64_t e, const auto& prefetchNext) {
         const int64_t chunks = static_cast<int64_t>((e - b + chunk - 1) / chunk);
 #pragma omp parallel
         {
@@ -330,6 +335,8 @@ TensorStats statsFloat(const Model& model, int index, const TensorInfo& t, const
                 lmin.assign(ch.channels, std::numeric_limits<float>::infinity());
                 lmax.assign(ch.channels, -std::numeric_limits<float>::infinity());
             }
+#pragma omp single nowait
+            prefetchNext();
 #pragma omp for schedule(dynamic, 2)
             for (int64_t c = 0; c < chunks; ++c) {
                 const uint64_t cb = b + static_cast<uint64_t>(c) * chunk;
@@ -397,7 +404,7 @@ TensorStats statsFloat(const Model& model, int index, const TensorInfo& t, const
     const float limit = static_cast<float>(6.0 * s.std);
     double m2 = 0, m4 = 0;
     uint64_t outliers = 0;
-    forSuperChunks(model, index, t.numel, chunk, progress, 0.5, 1.0, [&](uint64_t b, uint64_t e) {
+    forSuperChunks(model, index, t.numel, chunk, progress, 0.5, 1.0, [&](uint64_t b, uint64_t e, const auto& prefetchNext) {
         const int64_t chunks = static_cast<int64_t>((e - b + chunk - 1) / chunk);
 #pragma omp parallel
         {
@@ -405,6 +412,8 @@ TensorStats statsFloat(const Model& model, int index, const TensorInfo& t, const
             std::vector<int> binBuf(chunk);
             std::vector<uint64_t> hist(static_cast<size_t>(bins) + 1, 0);
             BlockCentral bc;
+#pragma omp single nowait
+            prefetchNext();
 #pragma omp for schedule(dynamic, 2)
             for (int64_t c = 0; c < chunks; ++c) {
                 const uint64_t cb = b + static_cast<uint64_t>(c) * chunk;
