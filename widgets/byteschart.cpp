@@ -117,12 +117,20 @@ void BytesChart::setModel(const std::shared_ptr<const bonsai::Model>& model)
             byOp[tr("(not in a layer)")] += rest;
     }
     std::sort(layers.begin(), layers.end(), [](auto& a, auto& b) { return a.bytes > b.bytes; });
+    // The rest is summed in the title, not drawn: in a model of many equal blocks a bar for
+    // "everything else" would dwarf the layers the chart is about.
+    QString layersTitle = tr("Largest layers by bytes");
     if (model && layers.size() > static_cast<size_t>(TopLayers)) {
         uint64_t other = model->totalBytes();
+        const size_t more = layers.size() - static_cast<size_t>(TopLayers);
         layers.resize(TopLayers);
         for (const auto& e : layers)
             other -= e.bytes;
-        layers.push_back({tr("other"), other}); // everything else, last
+        layersTitle = tr("Largest %1 of %2 layers (the other %3 and the rest: %4)")
+                          .arg(TopLayers)
+                          .arg(model->layers.size())
+                          .arg(more)
+                          .arg(formatBytes(other));
     }
     std::vector<Entry> ops;
     for (const auto& [op, b] : byOp)
@@ -130,7 +138,7 @@ void BytesChart::setModel(const std::shared_ptr<const bonsai::Model>& model)
     std::sort(ops.begin(), ops.end(), [](auto& a, auto& b) { return a.bytes > b.bytes; });
 
     const QColor color = palette().color(QPalette::Highlight);
-    replaceChart(m_layers, barChart(layers, model ? tr("Largest layers by bytes") : QString(), color));
+    replaceChart(m_layers, barChart(layers, model ? layersTitle : QString(), color));
     replaceChart(m_ops, barChart(ops, model ? tr("Bytes by op kind") : QString(), color.darker(130)));
 }
 
