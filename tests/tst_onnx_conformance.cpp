@@ -45,7 +45,8 @@ std::vector<T> elementsOf(const onnx::TensorProto& t, const Field& typed, size_t
         if (raw.size() != n * sizeof(Raw))
             throw Error("raw_data size mismatch");
         v.resize(n);
-        std::memcpy(v.data(), raw.data(), raw.size());
+        if (!raw.empty())
+            std::memcpy(v.data(), raw.data(), raw.size());
     } else {
         v.assign(typed.begin(), typed.end());
     }
