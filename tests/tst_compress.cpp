@@ -51,6 +51,7 @@ private slots:
     void structuredChannels();
     void rankThenPrecision();
     void ggmlNeedsWholeBlocks();
+    void rankCacheGivesIdenticalResults();
     void modelTotalsAndGlobalScope();
     void cliJson();
 
@@ -247,6 +248,26 @@ void TstCompress::rankThenPrecision()
     QCOMPARE(r4.notes.size(), 1u);
     // energy 1.0 keeps everything: zero error
     QVERIFY(compressLayer(*model_, 1, cfg(R"({"energy":1.0})")).error.relFrobenius < 1e-5);
+}
+
+void TstCompress::rankCacheGivesIdenticalResults()
+{
+    // Moving a rank slider reuses the factors: the results equal uncached calls exactly.
+    RankCache cache;
+    for (int r : {3, 1, 2, 3}) {
+        const auto c = cfg((std::string(R"({"precision":"int8","rank":)") + std::to_string(r) + "}").c_str());
+        std::vector<float> a, b;
+        const auto ra = compressLayer(*model_, 0, c, &a, nullptr, &cache);
+        const auto rb = compressLayer(*model_, 0, c, &b);
+        QCOMPARE(a, b);
+        QCOMPARE(ra.compressedBits, rb.compressedBits);
+        QCOMPARE(ra.rankUsed, static_cast<uint64_t>(r));
+    }
+    const auto* kept = cache.factors.get();
+    compressLayer(*model_, 0, cfg(R"({"rank":2})"), nullptr, nullptr, &cache);
+    QCOMPARE(cache.factors.get(), kept); // same sparsity and bucket: no new SVD
+    compressLayer(*model_, 0, cfg(R"({"rank":2,"sparsity":0.5})"), nullptr, nullptr, &cache);
+    QVERIFY(cache.factors.get() != kept); // the matrix changed
 }
 
 void TstCompress::ggmlNeedsWholeBlocks()

@@ -18,6 +18,7 @@ void PreviewRunner::setModel(std::shared_ptr<const bonsai::Model> model)
 {
     clear();
     m_model = std::move(model);
+    m_rankCache = std::make_shared<bonsai::RankCache>(); // jobs run one at a time: no sharing
 }
 
 void PreviewRunner::clear()
@@ -51,13 +52,14 @@ static std::vector<uint64_t> histogram(const std::vector<float>& v, double lo, d
     return h;
 }
 
-PreviewResult PreviewRunner::compute(const bonsai::Model& model, int layer, const bonsai::LayerConfig& config)
+PreviewResult PreviewRunner::compute(const bonsai::Model& model, int layer, const bonsai::LayerConfig& config,
+                                     bonsai::RankCache* rankCache)
 {
     PreviewResult out;
     out.layer = layer;
     try {
         std::vector<float> reconstructed;
-        out.result = bonsai::compressLayer(model, layer, config, &reconstructed);
+        out.result = bonsai::compressLayer(model, layer, config, &reconstructed, nullptr, rankCache);
         const std::vector<float> original = model.readFloat(model.layers.at(static_cast<size_t>(layer)).weight);
         double lo = INFINITY, hi = -INFINITY;
         for (float x : original)
@@ -89,7 +91,7 @@ void PreviewRunner::startNext()
     const quint64 gen = ++m_generation;
     emit started(req.layer);
     auto model = m_model;
-    QtConcurrent::run(&m_pool, [model, req] { return compute(*model, req.layer, req.config); })
+    QtConcurrent::run(&m_pool, [model, req, cache = m_rankCache] { return compute(*model, req.layer, req.config, cache.get()); })
         .then(this, [this, gen](const PreviewResult& r) {
             m_running = false;
             const bool current = gen == m_generation && r.layer == m_wantedLayer;

@@ -39,7 +39,9 @@ public:
     bool isBusy() const { return m_running || m_pending.has_value(); }
 
     // The job itself (also used by tests): compressLayer plus both histograms.
-    static PreviewResult compute(const bonsai::Model& model, int layer, const bonsai::LayerConfig& config);
+    // `rankCache` (optional) keeps low-rank factors between calls for the same layer.
+    static PreviewResult compute(const bonsai::Model& model, int layer, const bonsai::LayerConfig& config,
+                                 bonsai::RankCache* rankCache = nullptr);
 
 signals:
     void started(int layer);
@@ -55,6 +57,7 @@ private:
     std::shared_ptr<const bonsai::Model> m_model;
     std::optional<Request> m_pending;
     QThreadPool m_pool;
+    std::shared_ptr<bonsai::RankCache> m_rankCache = std::make_shared<bonsai::RankCache>();
     quint64 m_generation = 0; // of the newest started job
     int m_wantedLayer = -1;
     bool m_running = false;

@@ -191,8 +191,49 @@ std::string findConsumer(const Model& m, int layer, uint64_t rows)
 
 // ---------- one layer ----------
 
+namespace {
+
+bool sameSparsity(const LayerConfig& a, const LayerConfig& b)
+{
+    return a.sparsity == b.sparsity && a.pattern == b.pattern && a.n == b.n && a.m == b.m && a.scope == b.scope &&
+           a.channelNorm == b.channelNorm;
+}
+
+// The first r columns of U and rows of V (the factors are balanced: sqrt(s) in both, so the
+// truncation is the rank-r truncated SVD of the rank-K one).
+LowRankFactors truncateFactors(const LowRankFactors& f, uint64_t r)
+{
+    LowRankFactors t;
+    t.rows = f.rows;
+    t.cols = f.cols;
+    t.rank = std::min(r, f.rank);
+    t.u.resize(t.rows * t.rank);
+    for (uint64_t i = 0; i < t.rows; ++i)
+        std::memcpy(&t.u[i * t.rank], &f.u[i * f.rank], t.rank * sizeof(float));
+    t.v.assign(f.v.begin(), f.v.begin() + static_cast<std::ptrdiff_t>(t.rank * t.cols));
+    t.singularValues.assign(f.singularValues.begin(),
+                            f.singularValues.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(t.rank, f.singularValues.size())));
+    t.totalEnergy = f.totalEnergy;
+    for (double s : t.singularValues)
+        t.retainedEnergy += s * s;
+    t.exact = f.exact;
+    t.split = f.split;
+    return t;
+}
+
+uint64_t rankTarget(uint64_t r, uint64_t maxRank)
+{
+    uint64_t k = 32;
+    while (k < r)
+        k *= 2;
+    return std::min(k, maxRank);
+}
+
+} // namespace
+
 LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig& cfg,
-                          std::vector<float>* reconstructed, const std::vector<uint8_t>* globalMask)
+                          std::vector<float>* reconstructed, const std::vector<uint8_t>* globalMask,
+                          RankCache* rankCache)
 {
     const Layer& layer = model.layers.at(static_cast<size_t>(layerIndex));
     const TensorInfo& t = model.tensors.at(static_cast<size_t>(layer.weight));
@@ -256,9 +297,23 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
             dense = compactRows(w.data(), rows, cols, keptRows);
             effRows = keptRows.size();
         }
-        LowRankFactors f = cfg.rank > 0
-                               ? lowRankFactors(dense.data(), effRows, cols, std::min<uint64_t>(static_cast<uint64_t>(cfg.rank), std::min(effRows, cols)))
-                               : lowRankFactorsForEnergy(dense.data(), effRows, cols, cfg.energy);
+        LowRankFactors f;
+        if (cfg.rank > 0) {
+            const uint64_t maxRank = std::min(effRows, cols);
+            const uint64_t want = std::min<uint64_t>(static_cast<uint64_t>(cfg.rank), maxRank);
+            const uint64_t target = rankTarget(want, maxRank);
+            std::shared_ptr<const LowRankFactors> full;
+            if (rankCache && rankCache->layer == layerIndex && rankCache->target == target && !globalMask &&
+                sameSparsity(rankCache->sparsity, cfg) && rankCache->factors)
+                full = rankCache->factors;
+            else
+                full = std::make_shared<const LowRankFactors>(lowRankFactors(dense.data(), effRows, cols, target));
+            if (rankCache && !globalMask)
+                *rankCache = RankCache{layerIndex, cfg, target, full};
+            f = truncateFactors(*full, want);
+        } else {
+            f = lowRankFactorsForEnergy(dense.data(), effRows, cols, cfg.energy);
+        }
         r.rankUsed = f.rank;
         if (!rankSaves(effRows, cols, f.rank))
             r.notes.push_back(rankSavingText(effRows, cols, f.rank));

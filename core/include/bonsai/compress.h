@@ -16,11 +16,13 @@
 // The weight is seen as rows x cols with rows = output channels (the layer's outAxis moved
 // first, the other axes flattened in order): Conv [out, in, kh, kw] -> [out, in*kh*kw].
 #include "bonsai/layer_config.h"
+#include "bonsai/lowrank.h"
 #include "bonsai/model.h"
 #include "bonsai/progress.h"
 #include "bonsai/quantize.h"
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,18 @@ std::vector<float> layerMatrix(const Model& model, const Layer& layer, uint64_t&
 // Inverse of layerMatrix's permutation: writes the matrix back in the weight's own layout.
 void matrixToLayout(const std::vector<int64_t>& shape, int outAxis, const float* matrix, float* out);
 
+// State kept between calls of compressLayer on the same layer (the live preview): the
+// low-rank factors of the last (sparsified) matrix, so that moving a rank slider only
+// truncates them. Rank reduction always computes the factors at a bucketed target rank
+// (the next power of two >= max(r, 32)) and truncates to r, with or without a cache, so
+// cached and uncached results are identical.
+struct RankCache {
+    int layer = -1;
+    LayerConfig sparsity;   // the sparsity part of the configuration the factors belong to
+    uint64_t target = 0;
+    std::shared_ptr<const LowRankFactors> factors;
+};
+
 // Compresses one layer. `reconstructed`, when given, receives the values the compressed model
 // computes with, in the weight's own layout and shape (pruned channels as zeros).
 // `globalMask`, when given, replaces the layer's own unstructured mask (global scope).
@@ -70,7 +84,8 @@ void matrixToLayout(const std::vector<int64_t>& shape, int outAxis, const float*
 // length is not a multiple of its block).
 LayerResult compressLayer(const Model& model, int layer, const LayerConfig& config,
                           std::vector<float>* reconstructed = nullptr,
-                          const std::vector<uint8_t>* globalMask = nullptr);
+                          const std::vector<uint8_t>* globalMask = nullptr,
+                          RankCache* rankCache = nullptr);
 
 // Masks of the layers pruned with one global magnitude threshold (unstructured sparsity with
 // "global" scope; one threshold per group of equal fraction), keyed by layer index.
