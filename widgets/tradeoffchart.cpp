@@ -1,0 +1,130 @@
+#include "tradeoffchart.h"
+
+#include "chartutil.h"
+#include "tradeoffmodel.h"
+
+#include <QCategoryAxis>
+#include <QChart>
+#include <QCursor>
+#include <QLegend>
+#include <QLineSeries>
+#include <QScatterSeries>
+#include <QToolTip>
+
+#include <algorithm>
+#include <cmath>
+
+namespace bonsai::ui {
+
+TradeoffChart::TradeoffChart(TradeoffModel* model, QWidget* parent) : QChartView(parent), m_model(model)
+{
+    setObjectName(QStringLiteral("tradeoffChart"));
+    setRenderHint(QPainter::Antialiasing);
+    connect(m_model, &QAbstractItemModel::rowsInserted, this, &TradeoffChart::rebuild);
+    connect(m_model, &QAbstractItemModel::modelReset, this, &TradeoffChart::rebuild);
+    rebuild();
+}
+
+QPointF TradeoffChart::valueOf(int row) const
+{
+    const auto& p = m_model->point(row);
+    return {double(p.result.compressedBytes) / m_scale, 100 * p.result.metrics.top1};
+}
+
+int TradeoffChart::rowAt(const QPointF& value) const
+{
+    int best = -1;
+    double bestD = INFINITY;
+    for (int r = 0; r < m_model->rowCount(); ++r) {
+        const auto& p = m_model->point(r);
+        const double x = double(p.result.compressedBytes) / m_scale;
+        for (double y : {100 * p.result.metrics.top1, 100 * p.result.metrics.agreement}) {
+            const double d = std::hypot(x - value.x(), y - value.y());
+            if (d < bestD) {
+                bestD = d;
+                best = r;
+            }
+        }
+    }
+    return best;
+}
+
+void TradeoffChart::showTip(const QPointF& value, bool on)
+{
+    const int row = on ? rowAt(value) : -1;
+    if (row < 0) {
+        QToolTip::hideText();
+        return;
+    }
+    const auto& p = m_model->point(row);
+    QToolTip::showText(QCursor::pos(),
+                       tr("%1\ntop-1 %2%, agreement %3%, %4× smaller\n%5\nClick to restore this configuration.")
+                           .arg(p.label)
+                           .arg(100 * p.result.metrics.top1, 0, 'f', 2)
+                           .arg(100 * p.result.metrics.agreement, 0, 'f', 2)
+                           .arg(p.ratio(), 0, 'f', 2)
+                           .arg(p.details),
+                       this);
+}
+
+void TradeoffChart::rebuild()
+{
+    auto* chart = new QChart;
+    chart->setMargins(QMargins(2, 2, 2, 2));
+    const auto& points = m_model->points();
+    if (points.empty()) {
+        chart->setTitle(tr("Evaluate configurations to compare accuracy against size here."));
+        replaceChart(this, chart);
+        return;
+    }
+    uint64_t maxBytes = 0;
+    for (const auto& p : points)
+        maxBytes = std::max(maxBytes, p.result.originalBytes);
+    m_scale = maxBytes >= (1u << 20) ? double(1 << 20) : maxBytes >= 1024 ? 1024.0 : 1.0;
+    m_unit = m_scale > 1024 ? QStringLiteral("MiB") : m_scale > 1 ? QStringLiteral("KiB") : QStringLiteral("B");
+
+    auto* top1 = new QScatterSeries;
+    top1->setName(tr("top-1 accuracy"));
+    top1->setMarkerSize(10);
+    auto* agree = new QScatterSeries;
+    agree->setName(tr("agreement with uncompressed"));
+    agree->setMarkerShape(QScatterSeries::MarkerShapeRectangle);
+    agree->setMarkerSize(8);
+    double lo = 100;
+    for (int r = 0; r < int(points.size()); ++r) {
+        const auto& m = points[size_t(r)].result.metrics;
+        const double x = double(points[size_t(r)].result.compressedBytes) / m_scale;
+        top1->append(x, 100 * m.top1);
+        agree->append(x, 100 * m.agreement);
+        lo = std::min({lo, 100 * m.top1, 100 * m.agreement});
+    }
+    auto* front = new QLineSeries;
+    front->setName(tr("Pareto front (top-1)"));
+    for (int r : m_model->front())
+        front->append(valueOf(r));
+    chart->addSeries(front);
+    chart->addSeries(agree);
+    chart->addSeries(top1);
+    auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
+    x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
+    auto* y = makeNiceAxis(std::max(0.0, lo - 5), 100, 5, AxisLabels::Real, false);
+    y->setTitleText(tr("accuracy (%)"));
+    chart->addAxis(x, Qt::AlignBottom);
+    chart->addAxis(y, Qt::AlignLeft);
+    for (QAbstractSeries* s : chart->series()) {
+        s->attachAxis(x);
+        s->attachAxis(y);
+    }
+    for (QScatterSeries* s : {top1, agree}) {
+        connect(s, &QScatterSeries::hovered, this, &TradeoffChart::showTip);
+        connect(s, &QScatterSeries::clicked, this, [this](const QPointF& v) {
+            const int row = rowAt(v);
+            if (row >= 0)
+                activatePoint(row);
+        });
+    }
+    chart->legend()->setAlignment(Qt::AlignBottom);
+    replaceChart(this, chart);
+}
+
+} // namespace bonsai::ui

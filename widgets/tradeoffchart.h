@@ -1,0 +1,34 @@
+#pragma once
+// Accuracy against compressed size for every configuration evaluated this session: top-1 and
+// agreement with the uncompressed model as points, the Pareto front (smaller and more
+// accurate) as a line. Hovering a point shows its configuration; clicking it asks for that
+// configuration to be restored.
+#include <QChartView>
+
+namespace bonsai::ui {
+
+class TradeoffModel;
+
+class TradeoffChart : public QChartView {
+    Q_OBJECT
+public:
+    explicit TradeoffChart(TradeoffModel* model, QWidget* parent = nullptr);
+
+    QString sizeUnit() const { return m_unit; }          // "B", "KiB" or "MiB"
+    int rowAt(const QPointF& value) const;               // the point shown at a chart value
+    QPointF valueOf(int row) const;                      // where a row's top-1 point is drawn
+    void activatePoint(int row) { emit restoreRequested(row); } // what a click does
+
+signals:
+    void restoreRequested(int row);
+
+private:
+    void rebuild();
+    void showTip(const QPointF& value, bool on);
+
+    TradeoffModel* m_model;
+    QString m_unit = QStringLiteral("MiB");
+    double m_scale = 1 << 20;
+};
+
+} // namespace bonsai::ui

@@ -1,0 +1,158 @@
+#include "tradeoffmodel.h"
+
+#include "formatting.h"
+
+#include <QSaveFile>
+#include <QStringList>
+
+#include <algorithm>
+#include <numeric>
+
+namespace bonsai::ui {
+
+std::vector<int> paretoFront(const std::vector<TradeoffPoint>& points)
+{
+    std::vector<int> order(points.size());
+    std::iota(order.begin(), order.end(), 0);
+    auto size = [&](int i) { return points[size_t(i)].result.compressedBytes; };
+    auto acc = [&](int i) { return points[size_t(i)].result.metrics.top1; };
+    // Smallest first, the more accurate first among equal sizes; a point is on the front when
+    // it is more accurate than everything before it.
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return size(a) != size(b) ? size(a) < size(b) : acc(a) > acc(b);
+    });
+    std::vector<int> front;
+    double best = -1;
+    for (int i : order)
+        if (acc(i) > best) {
+            front.push_back(i);
+            best = acc(i);
+        }
+    return front;
+}
+
+TradeoffModel::TradeoffModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+int TradeoffModel::rowCount(const QModelIndex& parent) const
+{
+    return parent.isValid() ? 0 : int(m_points.size());
+}
+
+int TradeoffModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : NUM_COLUMNS; }
+
+static QString pct(double f) { return QStringLiteral("%1%").arg(100 * f, 0, 'f', 2); }
+
+QVariant TradeoffModel::data(const QModelIndex& index, int role) const
+{
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid))
+        return {};
+    const TradeoffPoint& p = m_points[size_t(index.row())];
+    const auto& m = p.result.metrics;
+    if (role == ParetoRole)
+        return std::find(m_front.begin(), m_front.end(), index.row()) != m_front.end();
+    if (role == Qt::ToolTipRole)
+        return p.details;
+    if (role == Qt::TextAlignmentRole)
+        return index.column() == LabelColumn ? QVariant() : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    if (role == SortRole) {
+        switch (Columns(index.column())) {
+        case LabelColumn: return index.row();
+        case SizeColumn: return qulonglong(p.result.compressedBytes);
+        case RatioColumn: return p.ratio();
+        case Top1Column: return m.top1;
+        case CiColumn: return m.top1Ci.hi - m.top1Ci.lo;
+        case AgreementColumn: return m.agreement;
+        case KlColumn: return m.meanKl;
+        case SecondsColumn: return p.result.seconds;
+        case NUM_COLUMNS: break;
+        }
+        return {};
+    }
+    if (role != Qt::DisplayRole)
+        return {};
+    switch (Columns(index.column())) {
+    case LabelColumn: return p.label;
+    case SizeColumn: return formatBytes(p.result.compressedBytes);
+    case RatioColumn: return QStringLiteral("%1×").arg(p.ratio(), 0, 'f', 2);
+    case Top1Column: return pct(m.top1);
+    case CiColumn: return QStringLiteral("%1–%2").arg(pct(m.top1Ci.lo), pct(m.top1Ci.hi));
+    case AgreementColumn: return pct(m.agreement);
+    case KlColumn: return QString::number(m.meanKl, 'g', 3);
+    case SecondsColumn: return QStringLiteral("%1 s").arg(p.result.seconds, 0, 'f', 2);
+    case NUM_COLUMNS: break;
+    }
+    return {};
+}
+
+QVariant TradeoffModel::headerData(int section, Qt::Orientation o, int role) const
+{
+    if (o != Qt::Horizontal || role != Qt::DisplayRole)
+        return QAbstractTableModel::headerData(section, o, role);
+    switch (Columns(section)) {
+    case LabelColumn: return tr("Configuration");
+    case SizeColumn: return tr("Size");
+    case RatioColumn: return tr("Ratio");
+    case Top1Column: return tr("Top-1");
+    case CiColumn: return tr("Top-1 95% CI");
+    case AgreementColumn: return tr("Agreement");
+    case KlColumn: return tr("KL (nats)");
+    case SecondsColumn: return tr("Time");
+    case NUM_COLUMNS: break;
+    }
+    return {};
+}
+
+int TradeoffModel::add(TradeoffPoint point)
+{
+    const int row = int(m_points.size());
+    beginInsertRows({}, row, row);
+    m_points.push_back(std::move(point));
+    m_front = paretoFront(m_points);
+    endInsertRows();
+    if (row > 0) // the front may have changed for earlier rows
+        emit dataChanged(index(0, 0), index(row - 1, NUM_COLUMNS - 1), {ParetoRole});
+    return row;
+}
+
+void TradeoffModel::clear()
+{
+    beginResetModel();
+    m_points.clear();
+    m_front.clear();
+    endResetModel();
+}
+
+static QString csvField(const QString& s)
+{
+    if (!s.contains(QLatin1Char(',')) && !s.contains(QLatin1Char('"')) && !s.contains(QLatin1Char('\n')))
+        return s;
+    QString q = s;
+    q.replace(QLatin1String("\""), QLatin1String("\"\""));
+    return QLatin1Char('"') + q + QLatin1Char('"');
+}
+
+QString TradeoffModel::toCsv() const
+{
+    QString out = QStringLiteral("label,compressed_bytes,ratio,top1,top1_ci_lo,top1_ci_hi,agreement,kl_nats,seconds\n");
+    for (const auto& p : m_points) {
+        const auto& m = p.result.metrics;
+        QStringList f{csvField(p.label), QString::number(p.result.compressedBytes)};
+        for (double v : {p.ratio(), m.top1, m.top1Ci.lo, m.top1Ci.hi, m.agreement, m.meanKl, p.result.seconds})
+            f << QString::number(v, 'g', 8);
+        out += f.join(QLatin1Char(',')) + QLatin1Char('\n');
+    }
+    return out;
+}
+
+bool TradeoffModel::saveCsv(const QString& path, QString* error) const
+{
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Text) || file.write(toCsv().toUtf8()) < 0 || !file.commit()) {
+        if (error)
+            *error = tr("Could not write %1: %2").arg(path, file.errorString());
+        return false;
+    }
+    return true;
+}
+
+} // namespace bonsai::ui

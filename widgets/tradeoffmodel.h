@@ -1,0 +1,62 @@
+#pragma once
+// The trade-off table: one row per configuration evaluated this session (label, compressed
+// size, ratio, top-1 with its 95% CI, agreement, KL, seconds), the configurations themselves
+// (so a row can be restored), the Pareto front and CSV export. Qt Core only.
+#include "bonsai/evaluate.h"
+
+#include <QAbstractTableModel>
+#include <QString>
+
+#include <vector>
+
+namespace bonsai::ui {
+
+struct TradeoffPoint {
+    QString label;   // "#3 int4 group 128 (all 4 layers)"
+    QString details; // one line per compressed layer (tooltips)
+    std::vector<bonsai::LayerConfig> configs;
+    bonsai::EvalResult result;
+
+    double sizeMiB() const { return double(result.compressedBytes) / double(1 << 20); }
+    double ratio() const
+    {
+        return result.compressedBytes ? double(result.originalBytes) / double(result.compressedBytes) : 0;
+    }
+};
+
+// Indices of the non-dominated points, by increasing size: a point is dominated when another
+// is no larger and no less accurate (top-1), and strictly better in one of the two.
+std::vector<int> paretoFront(const std::vector<TradeoffPoint>& points);
+
+class TradeoffModel : public QAbstractTableModel {
+    Q_OBJECT
+public:
+    enum Columns { LabelColumn, SizeColumn, RatioColumn, Top1Column, CiColumn, AgreementColumn,
+                   KlColumn, SecondsColumn, NUM_COLUMNS };
+    enum Roles { SortRole = Qt::UserRole, ParetoRole };
+
+    explicit TradeoffModel(QObject* parent = nullptr);
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation o, int role = Qt::DisplayRole) const override;
+
+    int add(TradeoffPoint point); // returns its row
+    void clear();
+    const std::vector<TradeoffPoint>& points() const { return m_points; }
+    const TradeoffPoint& point(int row) const { return m_points.at(size_t(row)); }
+    const std::vector<int>& front() const { return m_front; }
+
+    // label, compressed_bytes, ratio, top1, top1_ci_lo, top1_ci_hi, agreement, kl_nats,
+    // seconds; a header line, then one line per row.
+    QString toCsv() const;
+    // Written through QSaveFile (all or nothing). On failure returns false and sets *error.
+    bool saveCsv(const QString& path, QString* error = nullptr) const;
+
+private:
+    std::vector<TradeoffPoint> m_points;
+    std::vector<int> m_front;
+};
+
+} // namespace bonsai::ui
