@@ -52,7 +52,7 @@ void RunningAccuracyChart::start(qint64 total)
     x->setTitleText(tr("samples evaluated"));
     auto* y = new QValueAxis;
     y->setRange(0, 100);
-    y->setTitleText(tr("top-1 accuracy (%)"));
+    y->setTitleText(tr("top-1 (%)"));
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (QAbstractSeries* s : chart->series()) {
@@ -130,7 +130,7 @@ void LayerErrorChart::setErrors(const std::vector<bonsai::LayerOutputError>& err
     chart->addSeries(series);
     chart->setTitle(errors.size() > n ? tr("Output SQNR of the first %1 of %2 compressed layers").arg(n).arg(errors.size())
                     : capped           ? tr("Output SQNR per compressed layer (bars at the right edge: exact)")
-                                       : tr("Output SQNR per compressed layer (first batch)"));
+                                       : tr("Output SQNR per compressed layer, earlier layers' error included (first batch)"));
     auto* y = new QBarCategoryAxis;
     y->append(categories);
     auto* x = makeNiceAxis(0, cap, 5);

@@ -75,6 +75,12 @@ bonsai::EvalResult EvalEngine::evaluate(const std::vector<bonsai::LayerConfig>& 
     return m_evaluator->evaluate(configs, progress, partial);
 }
 
+bonsai::EvalResult EvalEngine::reference(const bonsai::ProgressFn& progress)
+{
+    prepare();
+    return m_evaluator->reference(progress);
+}
+
 QString summarizeConfigs(const std::vector<bonsai::LayerConfig>& configs)
 {
     if (std::all_of(configs.begin(), configs.end(), [](const auto& c) { return c.isIdentity(); }))

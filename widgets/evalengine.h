@@ -48,6 +48,8 @@ public:
     // Opens the data set and checks it against the model (first use only). Throws
     // bonsai::Error with a readable message when either cannot be used.
     EvalPrepared prepare();
+    // The uncompressed model's metrics (runs it on first use; cancellable the same way).
+    bonsai::EvalResult reference(const bonsai::ProgressFn& progress = {});
     // One configuration per layer; progress answers false to cancel (throws Cancelled).
     bonsai::EvalResult evaluate(const std::vector<bonsai::LayerConfig>& configs,
                                 const bonsai::ProgressFn& progress, const bonsai::EvalCallback& partial);

@@ -6,6 +6,7 @@
 #include "evalengine.h"
 #include "formatting.h"
 #include "jobrunner.h"
+#include "tradeoffchart.h"
 #include "tradeoffmodel.h"
 
 #include "bonsai/model.h"
@@ -142,6 +143,11 @@ void EvalPanel::evaluate()
                 if (self)
                     self->onPrepared(prepared);
             });
+            const bonsai::EvalResult ref = engine->reference();
+            c.post([self, ref] {
+                if (self)
+                    self->m_tradeoffChart->setReference(ref);
+            });
             return engine->evaluate(configs, [&c](double f) { return c.progress(f); },
                                     [&c, self](const bonsai::EvalResult& partial) {
                                         c.post([self, partial] {
@@ -202,7 +208,7 @@ void EvalPanel::onFinished(const TradeoffPoint& p)
     showResult(p.result, false);
     m_layerErrors->setErrors(p.result.layerErrors,
                              tr("No layer is compressed: every output equals the uncompressed model's."));
-    showMessage(tr("%1 on %2 samples.").arg(p.label, formatCount(uint64_t(p.result.samples))), false);
+    showMessage(tr("Evaluated %1 on %2 samples.").arg(p.label, formatCount(uint64_t(p.result.samples))), false);
     emit evaluated(p.result);
 }
 

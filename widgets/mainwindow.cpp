@@ -65,6 +65,7 @@ MainWindow::MainWindow(QWidget* parent)
 
     setupCompression();
     createMenus();
+    setupEvaluation();
 
     connect(m_empty, &EmptyState::openFileRequested, this, &MainWindow::openFileDialog);
     connect(m_empty, &EmptyState::openFolderRequested, this, &MainWindow::openFolderDialog);

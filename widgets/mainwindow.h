@@ -22,6 +22,7 @@ class CompressionChart;
 class CompressionDocument;
 class ConfigInspector;
 class EmptyState;
+class EvalPanel;
 class LayerDetailsView;
 class LayerTableView;
 class ModelEstimator;
@@ -62,6 +63,7 @@ public:
     ModelEstimator* estimator() const { return m_estimator; }
     PreviewRunner* previewRunner() const { return m_previewRunner; }
     CompressionChart* compressionChart() const { return m_compressionChart; }
+    EvalPanel* evalPanel() const { return m_evalPanel; } // the evaluation dock's panel
     // Applies a recipe file to the open model (an undoable step). On error shows the core's
     // message (naming the file and key), changes nothing and returns false.
     bool applyRecipeFile(const QString& path);
@@ -96,6 +98,9 @@ private:
     void showProgress(const QString& text, double fraction);
     QString describeTensor(int tensor) const;
     void showAbout();
+
+    // mainwindoweval.cpp
+    void setupEvaluation();
 
     // mainwindowcompress.cpp
     void setupCompression();
@@ -132,6 +137,8 @@ private:
     PreviewForm* m_previewForm = nullptr;
     QDockWidget* m_inspectorDock = nullptr;
     CompressionChart* m_compressionChart = nullptr;
+    EvalPanel* m_evalPanel = nullptr;
+    QDockWidget* m_evalDock = nullptr;
     QString m_modelFile; // file name shown in the title
     QString m_lastError;
     int m_currentTensor = -1;

@@ -21,7 +21,10 @@ TradeoffChart::TradeoffChart(TradeoffModel* model, QWidget* parent) : QChartView
     setObjectName(QStringLiteral("tradeoffChart"));
     setRenderHint(QPainter::Antialiasing);
     connect(m_model, &QAbstractItemModel::rowsInserted, this, &TradeoffChart::rebuild);
-    connect(m_model, &QAbstractItemModel::modelReset, this, &TradeoffChart::rebuild);
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
+        m_reference.reset();
+        rebuild();
+    });
     rebuild();
 }
 
@@ -67,6 +70,14 @@ void TradeoffChart::showTip(const QPointF& value, bool on)
                        this);
 }
 
+void TradeoffChart::setReference(const bonsai::EvalResult& reference)
+{
+    const bool changed = !m_reference || m_reference->metrics.top1 != reference.metrics.top1;
+    m_reference = reference;
+    if (changed)
+        rebuild();
+}
+
 void TradeoffChart::rebuild()
 {
     auto* chart = new QChart;
@@ -103,11 +114,21 @@ void TradeoffChart::rebuild()
     for (int r : m_model->front())
         front->append(valueOf(r));
     chart->addSeries(front);
+    if (m_reference) {
+        auto* ref = new QScatterSeries;
+        ref->setName(tr("uncompressed (top-1)"));
+        ref->setMarkerShape(QScatterSeries::MarkerShapeStar);
+        ref->setMarkerSize(14);
+        ref->append(double(m_reference->originalBytes) / m_scale, 100 * m_reference->metrics.top1);
+        lo = std::min(lo, 100 * m_reference->metrics.top1);
+        chart->addSeries(ref);
+    }
     chart->addSeries(agree);
     chart->addSeries(top1);
     auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
     x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
     auto* y = makeNiceAxis(std::max(0.0, lo - 5), 100, 5, AxisLabels::Real, false);
+    y->setMax(102); // room for the markers at 100%
     y->setTitleText(tr("accuracy (%)"));
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);

@@ -3,7 +3,11 @@
 // agreement with the uncompressed model as points, the Pareto front (smaller and more
 // accurate) as a line. Hovering a point shows its configuration; clicking it asks for that
 // configuration to be restored.
+#include "bonsai/evaluate.h"
+
 #include <QChartView>
+
+#include <optional>
 
 namespace bonsai::ui {
 
@@ -17,6 +21,8 @@ public:
     QString sizeUnit() const { return m_unit; }          // "B", "KiB" or "MiB"
     int rowAt(const QPointF& value) const;               // the point shown at a chart value
     QPointF valueOf(int row) const;                      // where a row's top-1 point is drawn
+    // The uncompressed model, drawn as its own marker (cleared with the table).
+    void setReference(const bonsai::EvalResult& reference);
     void activatePoint(int row) { emit restoreRequested(row); } // what a click does
 
 signals:
@@ -29,6 +35,7 @@ private:
     TradeoffModel* m_model;
     QString m_unit = QStringLiteral("MiB");
     double m_scale = 1 << 20;
+    std::optional<bonsai::EvalResult> m_reference;
 };
 
 } // namespace bonsai::ui

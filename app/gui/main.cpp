@@ -1,4 +1,5 @@
 // bonsai: the desktop workbench. Parses the command line and shows the main window.
+#include "evalscreenshot.h"
 #include "mainwindow.h"
 #include "screenshotdriver.h"
 
@@ -35,6 +36,11 @@ int main(int argc, char** argv)
         QStringLiteral("Apply the compression recipe R.json once MODEL has loaded."),
         QStringLiteral("R.json"));
     parser.addOption(recipe);
+    const QCommandLineOption evaluate(
+        QStringLiteral("evaluate"),
+        QStringLiteral("With --screenshot: evaluate MODEL (and the recipe) on the default data "
+                       "set and save the window with the results."));
+    parser.addOption(evaluate);
     parser.addPositionalArgument(QStringLiteral("model"),
                                  QStringLiteral("Model file (.safetensors, .onnx, .gguf, "
                                                 "index.json) or checkpoint folder."),
@@ -46,12 +52,21 @@ int main(int argc, char** argv)
     if (parser.isSet(screenshot)) {
         bonsai::ui::ScreenshotDriver driver(&window, parser.value(screenshot), model);
         driver.setRecipe(parser.value(recipe));
-        QObject::connect(&driver, &bonsai::ui::ScreenshotDriver::finished, &app, [&](int code) {
+        bonsai::ui::EvalScreenshot evalShot(&window, &driver, parser.value(screenshot));
+        auto finish = [](int code, const QString& error) {
             if (code != 0)
-                QTextStream(stderr) << "bonsai: " << driver.errorString() << '\n';
+                QTextStream(stderr) << "bonsai: " << error << '\n';
             QCoreApplication::exit(code);
-        });
+        };
+        if (parser.isSet(evaluate))
+            QObject::connect(&evalShot, &bonsai::ui::EvalScreenshot::finished, &app,
+                             [&](int code) { finish(code, evalShot.errorString()); });
+        else
+            QObject::connect(&driver, &bonsai::ui::ScreenshotDriver::finished, &app,
+                             [&](int code) { finish(code, driver.errorString()); });
         driver.start();
+        if (parser.isSet(evaluate))
+            evalShot.start();
         return app.exec();
     }
     window.restoreSettings();

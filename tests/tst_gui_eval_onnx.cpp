@@ -1,0 +1,293 @@
+// The evaluation panel on small ONNX classifiers written by the test: the top-1 it shows is the
+// Evaluator's, auto-evaluate after a configuration change, one trade-off point per evaluation,
+// restoring a point (undoable), chart export, errors for a safetensors model and for data
+// that does not fit. With BONSAI_EVAL_MODEL_OUT set and Fashion-MNIST installed, also writes a
+// nearest-centroid 784-20-10 classifier there (for looking at the window).
+#include "onnx_build.h"
+
+#include "compressiondocument.h"
+#include "evalcharts.h"
+#include "evalpanel.h"
+#include "tradeoffchart.h"
+#include "tradeoffmodel.h"
+
+#include "bonsai/dataset.h"
+#include "bonsai/evaluate.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QUndoStack>
+
+#include <random>
+
+using namespace bonsai;
+using namespace onnxtest;
+using bonsai::ui::CompressionDocument;
+using bonsai::ui::EvalPanel;
+
+namespace {
+
+std::string be32(uint32_t v)
+{
+    std::string s(4, '\0');
+    for (int i = 0; i < 4; ++i)
+        s[size_t(i)] = char((v >> (24 - 8 * i)) & 0xFF);
+    return s;
+}
+
+void addInput(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims)
+{
+    auto* tt = g->add_input();
+    tt->set_name(name);
+    auto* t = tt->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (auto d : dims)
+        d < 0 ? t->mutable_shape()->add_dim()->set_dim_param("N") : t->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+// x [N, in] -> Gemm fc1 -> Relu -> Gemm fc2 -> logits.
+std::string mlp(const std::string& file, int in, int hidden, int out, std::vector<float> w1,
+                std::vector<float> b1, std::vector<float> w2, std::vector<float> b2)
+{
+    onnx::ModelProto m = newModel("mlp");
+    auto* g = m.mutable_graph();
+    addInput(g, "x", {-1, in});
+    *g->add_initializer() = rawFloat("fc1.weight", {hidden, in}, w1);
+    *g->add_initializer() = rawFloat("fc1.bias", {hidden}, b1);
+    *g->add_initializer() = rawFloat("fc2.weight", {out, hidden}, w2);
+    *g->add_initializer() = rawFloat("fc2.bias", {out}, b2);
+    setInt(addNode(g, "Gemm", {"x", "fc1.weight", "fc1.bias"}, {"h"}, "fc1"), "transB", 1);
+    addNode(g, "Relu", {"h"}, {"r"}, "relu");
+    setInt(addNode(g, "Gemm", {"r", "fc2.weight", "fc2.bias"}, {"logits"}, "fc2"), "transB", 1);
+    g->add_output()->set_name("logits");
+    return save(file, m);
+}
+
+// Nearest class mean as two layers: fc1 rows +-(mean_c) with biases -+|mean_c|^2/2, fc2 = [I, -I].
+void writeCentroidModel(const QString& out)
+{
+    auto data = openDataset(defaultDatasetPath(), {});
+    const int64_t n = std::min<int64_t>(data->size(), 5000), d = 784, k = 10;
+    std::vector<float> x(size_t(n * d));
+    std::vector<int64_t> labels(static_cast<size_t>(n));
+    data->fillBatch(0, n, {1, d}, x.data(), labels.data());
+    std::vector<double> mean(size_t(k * d), 0.0), count(size_t(k), 0.0);
+    for (int64_t s = 0; s < n; ++s) {
+        count[size_t(labels[size_t(s)])] += 1;
+        for (int64_t j = 0; j < d; ++j)
+            mean[size_t(labels[size_t(s)] * d + j)] += x[size_t(s * d + j)];
+    }
+    std::vector<float> w1(size_t(2 * k * d)), b1(size_t(2 * k)), w2(size_t(k * 2 * k), 0.0f), b2(size_t(k), 0.0f);
+    for (int64_t c = 0; c < k; ++c) {
+        double norm = 0;
+        for (int64_t j = 0; j < d; ++j) {
+            const double v = mean[size_t(c * d + j)] / std::max(1.0, count[size_t(c)]);
+            w1[size_t(c * d + j)] = float(v);
+            w1[size_t((c + k) * d + j)] = float(-v);
+            norm += v * v;
+        }
+        b1[size_t(c)] = float(-norm / 2);
+        b1[size_t(c + k)] = float(norm / 2);
+        w2[size_t(c * 2 * k + c)] = 1.0f;
+        w2[size_t(c * 2 * k + c + k)] = -1.0f;
+    }
+    const std::string path = mlp("centroid.onnx", int(d), int(2 * k), int(k), w1, b1, w2, b2);
+    QFile::remove(out);
+    QVERIFY(QFile::copy(QString::fromStdString(path), out));
+}
+
+} // namespace
+
+static const bool forceOffscreen = [] {
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    return true;
+}();
+
+class TstGuiEvalOnnx : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void showsTheEvaluatorsTop1();
+    void autoEvaluateAndRestore();
+    void exportsCharts();
+    void errors();
+    void centroidModel();
+
+private:
+    std::shared_ptr<const Model> model_;
+    QString images_;
+};
+
+void TstGuiEvalOnnx::initTestCase()
+{
+    constexpr int kN = 400, kIn = 16, kHidden = 8, kOut = 3;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> g(0.0f, 0.5f);
+    auto fill = [&](size_t n) {
+        std::vector<float> v(n);
+        for (auto& x : v)
+            x = g(rng);
+        return v;
+    };
+    auto w1 = fill(kHidden * kIn), b1 = fill(kHidden), w2 = fill(kOut * kHidden), b2 = fill(kOut);
+    model_ = Model::open(mlp("eval_mlp.onnx", kIn, kHidden, kOut, w1, b1, w2, b2));
+    std::uniform_int_distribution<int> px(0, 255), lab(0, kOut - 1);
+    std::string img = be32(0x803) + be32(kN) + be32(4) + be32(4), lb = be32(0x801) + be32(kN);
+    for (int i = 0; i < kN * kIn; ++i)
+        img += char(px(rng));
+    for (int i = 0; i < kN; ++i)
+        lb += char(lab(rng));
+    images_ = QString::fromStdString(testutil::writeTemp("t10k-images-idx3-ubyte", img));
+    testutil::writeTemp("t10k-labels-idx1-ubyte", lb);
+}
+
+void TstGuiEvalOnnx::showsTheEvaluatorsTop1()
+{
+    CompressionDocument doc;
+    EvalPanel panel(&doc);
+    doc.setModel(model_);
+    panel.setDataset(images_);
+    QTRY_VERIFY(panel.preprocessingText().contains(QStringLiteral("x/255")));
+    QVERIFY2(panel.message().startsWith(QStringLiteral("Ready")), qPrintable(panel.message()));
+    QSignalSpy evaluated(&panel, &EvalPanel::evaluated);
+    doc.edit({0}, [](LayerConfig& c) { c.precision = {PrecisionKind::Int, 3}; }, QStringLiteral("int3"));
+    panel.evaluate();
+    QVERIFY(panel.isBusy());
+    QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 1, 30000);
+
+    auto data = openDataset(images_.toStdString());
+    Evaluator ev(*model_, *data, {});
+    const EvalResult direct = ev.evaluate(doc.configs());
+    const EvalResult* shown = panel.lastResult();
+    QVERIFY(shown);
+    QCOMPARE(shown->metrics.top1Correct, direct.metrics.top1Correct);
+    QCOMPARE(shown->metrics.agree, direct.metrics.agree);
+    QCOMPARE(shown->compressedBytes, direct.compressedBytes);
+    const QString top1 = QStringLiteral("%1%").arg(100 * direct.metrics.top1, 0, 'f', 2);
+    QVERIFY2(panel.top1Text().startsWith(top1), qPrintable(panel.top1Text() + QStringLiteral(" vs ") + top1));
+    QCOMPARE(panel.tradeoffs()->rowCount(), 1);
+    QCOMPARE(panel.layerErrorChart()->barCount(), 1); // fc1 only
+    QVERIFY(panel.runningChart()->pointCount() >= 1);
+    QVERIFY(!panel.isBusy());
+}
+
+void TstGuiEvalOnnx::autoEvaluateAndRestore()
+{
+    CompressionDocument doc;
+    EvalPanel panel(&doc);
+    doc.setModel(model_);
+    panel.setDataset(images_);
+    QSignalSpy evaluated(&panel, &EvalPanel::evaluated);
+    panel.evaluate(); // uncompressed
+    QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 1, 30000);
+    panel.setAutoEvaluate(true);
+    // Several quick edits: debounced into one evaluation of the last one.
+    for (int bits : {8, 6, 2})
+        doc.edit({0, 1}, [bits](LayerConfig& c) { c.precision = {PrecisionKind::Int, bits}; },
+                 QStringLiteral("int%1").arg(bits));
+    QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 2, 30000);
+    QTest::qWait(EvalPanel::DebounceMs + 200);
+    QCOMPARE(evaluated.count(), 2);
+    QCOMPARE(panel.tradeoffs()->rowCount(), 2);
+    const auto int2 = doc.configs();
+    QCOMPARE(panel.tradeoffs()->point(1).configs, int2);
+    QVERIFY(panel.tradeoffs()->point(1).label.contains(QStringLiteral("int2")));
+    QVERIFY(panel.lastResult()->metrics.agreement < 1.0);
+
+    // Clicking the uncompressed point restores it (undoable); auto-evaluate shows its row
+    // again without a new point.
+    const QPointF at = panel.tradeoffChart()->valueOf(0);
+    QCOMPARE(panel.tradeoffChart()->rowAt(at), 0);
+    panel.tradeoffChart()->activatePoint(0);
+    QCOMPARE(doc.configs(), panel.tradeoffs()->point(0).configs);
+    QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 3, 30000);
+    QCOMPARE(panel.tradeoffs()->rowCount(), 2);
+    QCOMPARE(panel.lastResult()->metrics.agreement, 1.0);
+    doc.undoStack()->undo();
+    QCOMPARE(doc.configs(), int2);
+    // The smaller int2 point stays on the front only if it is at least as accurate.
+    const auto& pts = panel.tradeoffs()->points();
+    const bool int2Front = pts[1].result.metrics.top1 > pts[0].result.metrics.top1;
+    QCOMPARE(panel.tradeoffs()->front().size(), int2Front ? size_t(1) : size_t(2));
+}
+
+void TstGuiEvalOnnx::exportsCharts()
+{
+    CompressionDocument doc;
+    EvalPanel panel(&doc);
+    panel.resize(1000, 400);
+    panel.show();
+    doc.setModel(model_);
+    panel.setDataset(images_);
+    QSignalSpy evaluated(&panel, &EvalPanel::evaluated);
+    doc.edit({1}, [](LayerConfig& c) { c.precision = {PrecisionKind::Int, 4}; }, QStringLiteral("int4"));
+    panel.evaluate();
+    QTRY_COMPARE_WITH_TIMEOUT(evaluated.count(), 1, 30000);
+    for (auto chart : {EvalPanel::TradeoffTab, EvalPanel::RunningTab, EvalPanel::LayerErrorTab}) {
+        for (const char* ext : {"svg", "png"}) {
+            const QString path = QString::fromStdString(testutil::tempPath("chart" + std::to_string(int(chart)) + "." + ext));
+            QString error;
+            QVERIFY2(panel.saveChart(chart, path, &error), qPrintable(error));
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const QByteArray bytes = f.readAll();
+            QVERIFY(bytes.size() > 1000);
+            QVERIFY(std::strcmp(ext, "svg") ? bytes.startsWith("\x89PNG") : bytes.contains("<svg"));
+        }
+    }
+    QString error;
+    QVERIFY(!panel.saveChart(EvalPanel::TradeoffTab, QString::fromStdString(testutil::tempPath("x.bmp")), &error));
+    QVERIFY(error.contains(QStringLiteral(".svg")));
+    const QString csv = QString::fromStdString(testutil::tempPath("t.csv"));
+    QVERIFY(panel.saveCsv(csv));
+    QVERIFY(QFileInfo(csv).size() > 60);
+}
+
+void TstGuiEvalOnnx::errors()
+{
+    CompressionDocument doc;
+    EvalPanel panel(&doc);
+    QSignalSpy failed(&panel, &EvalPanel::evaluationFailed);
+    // Not ONNX: explained, nothing runs.
+    doc.setModel(Model::open(testutil::writeTemp("w.safetensors", testutil::makeSafetensors(
+        {{"w", "F32", {2, 2}, testutil::floatBytes({1, 2, 3, 4})}}))));
+    QVERIFY(!panel.canEvaluate());
+    QVERIFY2(panel.message().contains(QStringLiteral("Evaluation runs ONNX classifiers; this safetensors checkpoint")),
+             qPrintable(panel.message()));
+    panel.evaluate();
+    QCOMPARE(failed.count(), 1);
+    QVERIFY(!panel.isBusy());
+    // A model wanting 3x8x8 images: the 1x4x4 data cannot fill it.
+    onnx::ModelProto m = newModel("conv");
+    auto* g = m.mutable_graph();
+    addInput(g, "x", {-1, 3, 8, 8});
+    addInit(g, "w", {2, 3, 3, 3}, 0.1f);
+    addNode(g, "Conv", {"x", "w"}, {"y"});
+    g->add_output()->set_name("y");
+    doc.setModel(Model::open(save("conv8.onnx", m)));
+    QVERIFY(panel.canEvaluate());
+    panel.setDataset(images_);
+    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 2, 10000);
+    QVERIFY2(panel.message().contains(QStringLiteral("t10k-images")), qPrintable(panel.message()));
+    panel.evaluate();
+    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 3, 10000);
+    QVERIFY(!panel.isBusy());
+    // A file that is no data set.
+    panel.setDataset(QString::fromStdString(testutil::writeTemp("junk.npz", "not a zip")));
+    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 4, 10000);
+    QVERIFY2(panel.message().contains(QStringLiteral("junk.npz")), qPrintable(panel.message()));
+    QCOMPARE(panel.tradeoffs()->rowCount(), 0);
+}
+
+void TstGuiEvalOnnx::centroidModel()
+{
+    const QString out = qEnvironmentVariable("BONSAI_EVAL_MODEL_OUT");
+    if (out.isEmpty() || !QFileInfo::exists(QString::fromStdString(defaultDatasetPath())))
+        QSKIP("BONSAI_EVAL_MODEL_OUT not set or Fashion-MNIST not installed");
+    writeCentroidModel(out);
+}
+
+QTEST_MAIN(TstGuiEvalOnnx)
+#include "tst_gui_eval_onnx.moc"
