@@ -18,6 +18,7 @@ int cmdTensor(const Args& args);
 int cmdStats(const Args& args);
 int cmdCompress(const Args& args);
 int cmdEval(const Args& args);
+int cmdTrain(const Args& args);
 
 // Small argument helpers: flags are "--name" or "--name VALUE".
 bool takeFlag(Args& args, const std::string& name);

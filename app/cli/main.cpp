@@ -22,6 +22,8 @@ const char* kUsage =
     "  eval MODEL [--dataset PATH] [--recipe R.json] [--limit N] [--json]\n"
     "                                      accuracy of an ONNX classifier (default data:\n"
     "                                      the Fashion-MNIST test set)\n"
+    "  train --out OUT.onnx [--epochs N] [--seed S] [--batch B] [--lr X] [--json]\n"
+    "                                      train the demo CNN on Fashion-MNIST, write ONNX\n"
     "\n"
     "MODEL is a .safetensors, .onnx or .gguf file, a directory of safetensors shards,\n"
     "or a *.safetensors.index.json file.\n";
@@ -55,6 +57,8 @@ int main(int argc, char** argv)
             return cli::cmdCompress(args);
         if (cmd == "eval")
             return cli::cmdEval(args);
+        if (cmd == "train")
+            return cli::cmdTrain(args);
         std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const cli::UsageError& e) {
