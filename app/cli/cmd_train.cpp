@@ -34,7 +34,7 @@ int cmdTrain(const Args& in)
         "bonsai-cli train --out OUT.onnx [--epochs N] [--seed S] [--batch B] [--lr X] "
         "[--optimizer adam|sgd] [--weight-decay WD] [--dataset DIR] [--limit N] [--json]";
     const bool asJson = takeFlag(args, "--json");
-    std::string out, epochsS = "12", seedS = std::to_string(bonsai::kDefaultTrainSeed), batchS = "64",
+    std::string out, epochsS = "15", seedS = std::to_string(bonsai::kDefaultTrainSeed), batchS = "64",
                      lrS = "0.001", optS = "adam", wdS = "0", dataset = bonsai::defaultDatasetPath(), limitS = "0";
     takeOption(args, "--out", out);
     takeOption(args, "--epochs", epochsS);
