@@ -4,6 +4,7 @@
 #include "mainwindow.h"
 #include "screenshotdriver.h"
 
+#include <QDockWidget>
 #include <QPixmap>
 #include <QTimer>
 
@@ -28,6 +29,8 @@ void EvalScreenshot::start()
             m_evalDone = true;
             grabWhenDone();
         });
+        if (auto* dock = qobject_cast<QDockWidget*>(panel->parentWidget()))
+            dock->show(); // also for models that cannot run: the panel says why
         panel->showTab(EvalPanel::TradeoffTab);
         panel->evaluate();
     });
