@@ -293,6 +293,7 @@ EvalResult Evaluator::evaluate(const std::vector<LayerConfig>& configs, const Pr
                                const EvalCallback& partial)
 {
     Impl& d = *impl_;
+    const double t0 = nowSeconds(); // the whole call: reference pass (first time), weights, run
     if (configs.size() != d.model.layers.size())
         throw Error("evaluate: " + std::to_string(configs.size()) + " configurations for " +
                     std::to_string(d.model.layers.size()) + " layers");
@@ -306,7 +307,6 @@ EvalResult Evaluator::evaluate(const std::vector<LayerConfig>& configs, const Pr
     }
     d.runReference(refProgress);
 
-    const double t0 = nowSeconds();
     EvalResult r;
     r.total = d.n;
     d.applyWeights(configs, mainProgress, r);

@@ -43,7 +43,7 @@ struct EvalResult {
     MetricsSnapshot metrics;    // top-1/top-5 (with CI), agreement and KL vs the uncompressed model
     int64_t samples = 0;        // evaluated so far
     int64_t total = 0;          // to evaluate
-    double seconds = 0;
+    double seconds = 0;         // wall time of this evaluate() call (incl. a first reference pass)
     uint64_t originalBytes = 0;
     uint64_t compressedBytes = 0;
     std::vector<LayerOutputError> layerErrors; // compressed layers, in graph order
