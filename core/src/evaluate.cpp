@@ -177,11 +177,11 @@ struct Evaluator::Impl {
         cache.assign(static_cast<size_t>(batches()), {});
         cachedBoundaries.clear();
         cacheBytes = 0;
+        OnnxExecutor::Store store; // reused across batches: the executor reuses its buffers
         for (int64_t b = 0; b < batches(); ++b) {
             const double frac = static_cast<double>(b) / static_cast<double>(batches());
             reportProgress(progress, frac);
             std::vector<int64_t> labels;
-            OnnxExecutor::Store store;
             store[inputName] = inputBatch(b, &labels);
             size_t at = 0;
             for (size_t k : boundaries) {
@@ -327,15 +327,17 @@ EvalResult Evaluator::evaluate(const std::vector<LayerConfig>& configs, const Pr
     Metrics metrics;
     const int64_t quick = d.opt.quickSamples;
     const std::vector<int64_t>& allLabels = d.data.labels();
+    OnnxExecutor::Store store; // reused across batches: the executor reuses its buffers
     for (int64_t b = 0; b < d.batches(); ++b) {
         const double frac = static_cast<double>(b) / static_cast<double>(d.batches());
         reportProgress(mainProgress, frac);
         const int64_t first = b * d.opt.batch, count = std::min(d.opt.batch, d.n - first);
-        OnnxExecutor::Store store;
-        if (start > 0)
-            store = d.cache[static_cast<size_t>(b)].at(start);
-        else
+        if (start > 0) {
+            for (const auto& [name, v] : d.cache[static_cast<size_t>(b)].at(start))
+                store[name] = v; // copies into the existing buffers
+        } else {
             store[d.inputName] = d.inputBatch(b, nullptr);
+        }
         d.exec.run(store, start, SIZE_MAX, Impl::cancelFlag(mainProgress, frac));
         reportProgress(mainProgress, frac);
         const Value& out = d.output(store);
