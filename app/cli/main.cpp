@@ -24,6 +24,8 @@ const char* kUsage =
     "                                      the Fashion-MNIST test set)\n"
     "  train --out OUT.onnx [--epochs N] [--seed S] [--batch B] [--lr X] [--json]\n"
     "                                      train the demo CNN on Fashion-MNIST, write ONNX\n"
+    "  recover MODEL --recipe R.json --method finetune|qat|distill|lottery --out OUT.onnx [--json]\n"
+    "                                      train a compressed model back (accuracy before/after)\n"
     "\n"
     "MODEL is a .safetensors, .onnx or .gguf file, a directory of safetensors shards,\n"
     "or a *.safetensors.index.json file.\n";
@@ -59,6 +61,8 @@ int main(int argc, char** argv)
             return cli::cmdEval(args);
         if (cmd == "train")
             return cli::cmdTrain(args);
+        if (cmd == "recover")
+            return cli::cmdRecover(args);
         std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const cli::UsageError& e) {
