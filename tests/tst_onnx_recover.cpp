@@ -29,7 +29,7 @@ namespace {
 constexpr int64_t kDim = 16, kHidden = 32, kClasses = 4;
 
 // x [N,16] -> Gemm fc1 16->32 -> Relu -> Gemm fc2 32->4 -> logits (random weights).
-std::string mlpBytes(uint64_t seed)
+std::string mlpBytes(uint64_t seed, const std::string& activation = "Relu")
 {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -52,7 +52,7 @@ std::string mlpBytes(uint64_t seed)
     init(g, "fc2.weight", {kClasses, kHidden}, 0.25f);
     init(g, "fc2.bias", {kClasses}, 0.0f);
     setInt(addNode(g, "Gemm", {"x", "fc1.weight", "fc1.bias"}, {"h"}, "fc1"), "transB", 1);
-    addNode(g, "Relu", {"h"}, {"r"}, "relu");
+    addNode(g, activation, {"h"}, {"r"}, "act");
     setInt(addNode(g, "Gemm", {"r", "fc2.weight", "fc2.bias"}, {"logits"}, "fc2"), "transB", 1);
     g->add_output()->set_name("logits");
     std::string bytes;
@@ -365,6 +365,33 @@ private slots:
         LayerConfig g;
         g.precision = Precision{PrecisionKind::Ggml, 0, DType::Q8_0};
         QVERIFY_THROWS_EXCEPTION(Error, recover(*f.model, allLayers(*f.model, g), *f.train, *f.test, o));
+        // An op without a backward pass: the error names it.
+        auto sig = Model::open(testutil::writeTemp("mlp_sigmoid.onnx", mlpBytes(3, "Sigmoid")));
+        try {
+            recover(*sig, allLayers(*sig, intConfig(4, Granularity::PerTensor)), *f.train, *f.test, o);
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("Sigmoid"), e.what());
+        }
+    }
+
+    void progressAndCancel()
+    {
+        auto& f = fixture();
+        RecoverOptions o;
+        o.method = RecoverMethod::Finetune;
+        o.epochs = 2;
+        o.evalLimit = 50;
+        std::vector<double> seen;
+        recover(*f.model, allLayers(*f.model, intConfig(4, Granularity::PerChannel)), *f.train, *f.test, o,
+                [&](double p) { seen.push_back(p); return true; });
+        QCOMPARE(seen.size(), size_t(64)); // 2 epochs of 32 steps
+        QVERIFY(std::is_sorted(seen.begin(), seen.end()));
+        QCOMPARE(seen.back(), 1.0);
+        int calls = 0;
+        QVERIFY_THROWS_EXCEPTION(Cancelled, recover(*f.model, allLayers(*f.model, intConfig(4, Granularity::PerChannel)),
+                                                    *f.train, *f.test, o, [&](double) { return ++calls < 5; }));
+        QCOMPARE(calls, 5);
     }
 
     void cli()
