@@ -4,6 +4,7 @@
 // sparsity per round, and the CLI.
 #include "bonsai/compress.h"
 #include "bonsai/error.h"
+#include "bonsai/evaluate.h"
 #include "bonsai/model.h"
 #include "bonsai/npy.h"
 #include "bonsai/onnx_write.h"
@@ -184,6 +185,40 @@ private slots:
         writeRecovered(*f.model, r, out);
         auto back = Model::open(out);
         QCOMPARE(weightsAccuracy(*back, {}, *f.test), r.accuracyAfter);
+    }
+
+    void qatForwardIsTheCompressedModel()
+    {
+        // One step of 256 samples with a negligible learning rate: the training forward pass
+        // (fake quantization through the weight transform) classifies exactly like the
+        // compressed model does.
+        auto& f = fixture();
+        std::vector<LayerConfig> configs(2);
+        configs[0].precision = Precision{PrecisionKind::NF4, 0, DType::Q8_0};
+        configs[0].pattern = SparsityPattern::Channels;
+        configs[0].sparsity = 0.25;
+        configs[1].precision = Precision{PrecisionKind::Ggml, 0, DType::Q4_1};
+        configs[1].sparsity = 0.5;
+        RecoverOptions o;
+        o.method = RecoverMethod::Qat;
+        o.batch = 256;
+        o.limit = 256;
+        o.lr = 1e-30;
+        o.evalLimit = 10;
+        const auto r = recover(*f.model, configs, *f.train, *f.test, o);
+        QCOMPARE(r.epochs.size(), size_t(1));
+        EvalOptions eo;
+        eo.limit = 256;
+        eo.quickSamples = 0;
+        Evaluator ev(*f.model, *f.train, eo);
+        QCOMPARE(r.epochs[0].trainAccuracy, ev.evaluate(configs).metrics.top1);
+        for (int layer = 0; layer < 2; ++layer) {
+            std::vector<float> rec;
+            compressLayer(*f.model, layer, configs[static_cast<size_t>(layer)], &rec);
+            const auto& w = r.weights.at(layer ? "fc2.weight" : "fc1.weight");
+            for (size_t i = 0; i < rec.size(); ++i)
+                QVERIFY(std::abs(rec[i] - w[i]) <= 1e-6f * (1.0f + std::abs(rec[i])));
+        }
     }
 
     void finetuneKeepsMasksAndRemovedChannels()

@@ -114,6 +114,7 @@ struct LayerPlan {
     LayerConfig config;              // what the result stores
     std::vector<uint8_t> matrixMask; // unstructured / lottery mask, rows x cols (empty: none)
     bool forceMask = false;          // compress with matrixMask (lottery, global scope)
+    std::vector<uint64_t> keptRows;  // structured pruning: the kept output channels (empty: all)
 };
 
 class Recovery {
@@ -248,6 +249,11 @@ private:
                 matrixToLayoutT(p.shape, p.outAxis, p.matrixMask.data(), keep.data());
                 student_->setMask(p.weight, std::move(keep));
             }
+            if (!lr.removedChannels.empty()) {
+                for (uint64_t row = 0; row < p.rows; ++row)
+                    if (!std::binary_search(lr.removedChannels.begin(), lr.removedChannels.end(), row))
+                        p.keptRows.push_back(row);
+            }
             if (!lr.removedChannels.empty())
                 student_->maskChannels(p.weight, std::vector<int64_t>(lr.removedChannels.begin(), lr.removedChannels.end()));
             if (o_.method == RecoverMethod::Finetune || o_.method == RecoverMethod::Distill)
@@ -276,7 +282,17 @@ private:
             const LayerPlan& p = *it->second;
             std::vector<float> m(n);
             layoutToMatrix(p.shape, p.outAxis, latent, m.data());
-            quantizeDense(p.config, m.data(), p.rows, p.cols);
+            if (!p.keptRows.empty()) { // as compressLayer: only the kept rows are stored
+                std::vector<float> kept = compactRows(m.data(), p.rows, p.cols, p.keptRows);
+                quantizeDense(p.config, kept.data(), p.keptRows.size(), p.cols);
+                std::fill(m.begin(), m.end(), 0.0f);
+                for (size_t k = 0; k < p.keptRows.size(); ++k)
+                    std::memcpy(&m[p.keptRows[k] * p.cols], &kept[k * p.cols], p.cols * sizeof(float));
+            } else {
+                quantizeDense(p.config, m.data(), p.rows, p.cols);
+                if (!p.matrixMask.empty()) // pruned weights stay exactly zero
+                    applyMask(m.data(), m.size(), p.matrixMask, m.data());
+            }
             matrixToLayoutT(p.shape, p.outAxis, m.data(), forward);
         });
     }
