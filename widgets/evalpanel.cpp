@@ -52,6 +52,11 @@ EvalPanel::EvalPanel(CompressionDocument* doc, QWidget* parent)
 
 EvalPanel::~EvalPanel()
 {
+    // ~QWidget closes the window, and the editors' focus-out then emits editingFinished:
+    // by then this object is only a QWidget, so the connections must go first.
+    disconnect(m_path, nullptr, this, nullptr);
+    disconnect(m_limit, nullptr, this, nullptr);
+    disconnect(m_split, nullptr, this, nullptr);
     disconnect(m_runner, nullptr, this, nullptr);
     m_runner->cancel();
     m_runner->waitForIdle();
