@@ -30,6 +30,7 @@ class ModelLoader;
 class PreviewForm;
 class PreviewRunner;
 class RecentFiles;
+class RecoverPanel;
 class StatsRunner;
 class SummaryPanel;
 struct PreviewResult;
@@ -64,6 +65,7 @@ public:
     PreviewRunner* previewRunner() const { return m_previewRunner; }
     CompressionChart* compressionChart() const { return m_compressionChart; }
     EvalPanel* evalPanel() const { return m_evalPanel; } // the evaluation dock's panel
+    RecoverPanel* recoverPanel() const { return m_recoverPanel; } // the recovery dock's panel
     // Applies a recipe file to the open model (an undoable step). On error shows the core's
     // message (naming the file and key), changes nothing and returns false.
     bool applyRecipeFile(const QString& path);
@@ -102,6 +104,9 @@ private:
     // mainwindoweval.cpp
     void setupEvaluation();
 
+    // mainwindowrecover.cpp
+    void setupRecovery(QMenu* evaluate);
+
     // mainwindowcompress.cpp
     void setupCompression();
     void addRecipeActions(QMenu* file);
@@ -139,6 +144,8 @@ private:
     CompressionChart* m_compressionChart = nullptr;
     EvalPanel* m_evalPanel = nullptr;
     QDockWidget* m_evalDock = nullptr;
+    RecoverPanel* m_recoverPanel = nullptr;
+    QDockWidget* m_recoverDock = nullptr;
     QString m_modelFile; // file name shown in the title
     QString m_lastError;
     int m_currentTensor = -1;

@@ -1,0 +1,231 @@
+// The recovery panel on a small MLP written by the test with a synthetic 4-class data set
+// (.npy files): a QAT run through the panel reports what recover() returns for the same
+// options, Cancel stops a run, and a safetensors model is explained instead of trained.
+#include "onnx_build.h"
+
+#include "compressiondocument.h"
+#include "jobrunner.h"
+#include "mainwindow.h"
+#include "recoverpanel.h"
+
+#include "bonsai/dataset.h"
+#include "bonsai/npy.h"
+#include "bonsai/recover.h"
+
+#include <QAction>
+#include <QDockWidget>
+#include <QSignalSpy>
+
+#include <filesystem>
+#include <random>
+
+using namespace bonsai;
+using namespace onnxtest;
+using bonsai::ui::CompressionDocument;
+using bonsai::ui::RecoverPanel;
+
+namespace {
+
+constexpr int64_t kDim = 16, kHidden = 32, kClasses = 4;
+
+// x [N,16] -> Gemm fc1 16->32 -> Relu -> Gemm fc2 32->4 -> logits (random weights).
+std::string mlpFile()
+{
+    std::mt19937_64 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    auto init = [&](onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims, float scale) {
+        std::vector<float> v(count(dims));
+        for (auto& x : v)
+            x = scale * nd(rng);
+        *g->add_initializer() = rawFloat(name, dims, v);
+    };
+    auto m = newModel();
+    auto* g = m.mutable_graph();
+    auto* vi = g->add_input();
+    vi->set_name("x");
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    tt->mutable_shape()->add_dim()->set_dim_param("N");
+    tt->mutable_shape()->add_dim()->set_dim_value(kDim);
+    init(g, "fc1.weight", {kHidden, kDim}, 0.35f);
+    init(g, "fc1.bias", {kHidden}, 0.0f);
+    init(g, "fc2.weight", {kClasses, kHidden}, 0.25f);
+    init(g, "fc2.bias", {kClasses}, 0.0f);
+    setInt(addNode(g, "Gemm", {"x", "fc1.weight", "fc1.bias"}, {"h"}, "fc1"), "transB", 1);
+    addNode(g, "Relu", {"h"}, {"r"}, "act");
+    setInt(addNode(g, "Gemm", {"r", "fc2.weight", "fc2.bias"}, {"logits"}, "fc2"), "transB", 1);
+    g->add_output()->set_name("logits");
+    return save("recover_gui_mlp.onnx", m);
+}
+
+std::string npyI64(const std::vector<int64_t>& v)
+{
+    std::string h = "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(v.size()) + ",), }";
+    while ((10 + h.size() + 1) % 64 != 0)
+        h += ' ';
+    h += '\n';
+    std::string out("\x93NUMPY\x01\x00", 8);
+    testutil::put<uint16_t>(out, static_cast<uint16_t>(h.size()));
+    out += h;
+    out.append(reinterpret_cast<const char*>(v.data()), v.size() * 8);
+    return out;
+}
+
+// Four Gaussian clusters in 16 dimensions; writes dir/x.npy and dir/y.npy, returns x.npy.
+std::string writeClusters(const std::string& dir, int64_t n, uint64_t seed)
+{
+    std::mt19937_64 centersRng(7);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> centers(static_cast<size_t>(kClasses * kDim));
+    for (auto& c : centers)
+        c = 0.9f * nd(centersRng);
+    std::mt19937_64 rng(seed);
+    std::vector<float> x(static_cast<size_t>(n * kDim));
+    std::vector<int64_t> y(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t c = static_cast<int64_t>(rng() % kClasses);
+        y[static_cast<size_t>(i)] = c;
+        for (int64_t d = 0; d < kDim; ++d)
+            x[static_cast<size_t>(i * kDim + d)] = centers[static_cast<size_t>(c * kDim + d)] + nd(rng);
+    }
+    std::filesystem::create_directories(testutil::tempPath(dir));
+    std::string xb = npyHeaderF32({n, kDim});
+    xb.append(reinterpret_cast<const char*>(x.data()), x.size() * 4);
+    testutil::writeTemp(dir + "/y.npy", npyI64(y));
+    return testutil::writeTemp(dir + "/x.npy", xb);
+}
+
+} // namespace
+
+static const bool forceOffscreen = [] {
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    return true;
+}();
+
+class TstGuiRecoverOnnx : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void qatMatchesRecover();
+    void cancelStopsARun();
+    void safetensorsIsExplained();
+    void menuOpensTheDock();
+
+private:
+    void setUp(CompressionDocument& doc, RecoverPanel& panel);
+    std::shared_ptr<const Model> model_;
+    QString train_, test_;
+};
+
+void TstGuiRecoverOnnx::initTestCase()
+{
+    model_ = Model::open(mlpFile());
+    train_ = QString::fromStdString(writeClusters("train", 1024, 1));
+    test_ = QString::fromStdString(writeClusters("test", 400, 2));
+}
+
+void TstGuiRecoverOnnx::setUp(CompressionDocument& doc, RecoverPanel& panel)
+{
+    doc.setModel(model_);
+    doc.edit({0, 1}, [](LayerConfig& c) { c.precision = {PrecisionKind::Int, 3}; }, QStringLiteral("int3"));
+    panel.setTrainData(train_);
+    panel.setTestData(test_);
+}
+
+void TstGuiRecoverOnnx::qatMatchesRecover()
+{
+    CompressionDocument doc;
+    RecoverPanel panel(&doc);
+    setUp(doc, panel);
+    QVERIFY(panel.canStart());
+    panel.setMethod(RecoverMethod::Qat);
+    panel.setEpochs(2);
+    panel.setLearningRate(3e-3);
+    panel.setTrainLimit(512);
+    panel.setTestLimit(0);
+    QSignalSpy recovered(&panel, &RecoverPanel::recovered);
+    panel.start();
+    QVERIFY(panel.isBusy());
+    QTRY_COMPARE_WITH_TIMEOUT(recovered.count(), 1, 20000);
+    QVERIFY(!panel.isBusy());
+    const RecoverResult* shown = panel.result();
+    QVERIFY(shown);
+    QCOMPARE(panel.resultLabel(), QStringLiteral("QAT 2 epochs"));
+    QCOMPARE(panel.curvePointCount(), 2);
+    QCOMPARE(panel.resultConfigs(), doc.configs());
+
+    const auto o = panel.options();
+    QCOMPARE(o.method, RecoverMethod::Qat);
+    QCOMPARE(o.limit, int64_t(512));
+    auto train = openDataset(train_.toStdString());
+    auto test = openDataset(test_.toStdString());
+    const RecoverResult direct = recover(*model_, doc.configs(), *train, *test, o);
+    QCOMPARE(shown->accuracyBefore, direct.accuracyBefore);
+    QCOMPARE(shown->accuracyAfter, direct.accuracyAfter);
+    const QString after = QStringLiteral("%1%").arg(100 * direct.accuracyAfter, 0, 'f', 2);
+    QVERIFY2(panel.message().contains(after), qPrintable(panel.message() + QStringLiteral(" vs ") + after));
+
+    const QString out = QString::fromStdString(testutil::tempPath("recovered.onnx"));
+    QString error;
+    QVERIFY2(panel.saveRecovered(out, &error), qPrintable(error));
+    auto back = Model::open(out.toStdString());
+    QCOMPARE(weightsAccuracy(*back, {}, *test), direct.accuracyAfter);
+}
+
+void TstGuiRecoverOnnx::cancelStopsARun()
+{
+    CompressionDocument doc;
+    RecoverPanel panel(&doc);
+    setUp(doc, panel);
+    panel.setMethod(RecoverMethod::Finetune);
+    panel.setEpochs(1000); // far longer than the test waits
+    panel.setTrainLimit(0);
+    QSignalSpy recovered(&panel, &RecoverPanel::recovered);
+    QSignalSpy cancelled(panel.runner(), &bonsai::ui::JobRunner::cancelled);
+    panel.start();
+    QVERIFY(panel.isBusy());
+    QTest::qWait(200);
+    panel.cancel();
+    QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 1, 10000);
+    QCOMPARE(recovered.count(), 0);
+    QVERIFY(!panel.result());
+    QVERIFY2(panel.message().contains(QStringLiteral("cancelled")), qPrintable(panel.message()));
+    QVERIFY(panel.canStart());
+}
+
+void TstGuiRecoverOnnx::safetensorsIsExplained()
+{
+    CompressionDocument doc;
+    RecoverPanel panel(&doc);
+    doc.setModel(Model::open(testutil::writeTemp("w.safetensors", testutil::makeSafetensors(
+        {{"w", "F32", {2, 2}, testutil::floatBytes({1, 2, 3, 4})}}))));
+    QVERIFY(!panel.canStart());
+    QVERIFY2(panel.message().contains(QStringLiteral("Recovery trains ONNX classifiers; this safetensors checkpoint")),
+             qPrintable(panel.message()));
+    QSignalSpy failed(&panel, &RecoverPanel::recoverFailed);
+    panel.start();
+    QCOMPARE(failed.count(), 1);
+    QVERIFY(!panel.isBusy());
+}
+
+void TstGuiRecoverOnnx::menuOpensTheDock()
+{
+    bonsai::ui::MainWindow w;
+    w.setErrorDialogsEnabled(false);
+    QVERIFY(w.recoverPanel());
+    auto* dock = w.findChild<QDockWidget*>(QStringLiteral("recoverDock"));
+    QVERIFY(dock);
+    QVERIFY(!dock->isVisibleTo(&w));
+    QAction* open = nullptr;
+    for (QAction* a : w.findChildren<QAction*>())
+        if (a->text() == QStringLiteral("&Recover Accuracy…"))
+            open = a;
+    QVERIFY(open);
+    open->trigger();
+    QVERIFY(dock->isVisibleTo(&w));
+}
+
+QTEST_MAIN(TstGuiRecoverOnnx)
+#include "tst_gui_recover_onnx.moc"
