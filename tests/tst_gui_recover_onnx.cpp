@@ -185,7 +185,9 @@ void TstGuiRecoverOnnx::cancelStopsARun()
     QSignalSpy cancelled(panel.runner(), &bonsai::ui::JobRunner::cancelled);
     panel.start();
     QVERIFY(panel.isBusy());
-    QTest::qWait(200);
+    // The curves are live: epochs appear while the run goes on.
+    QTRY_VERIFY_WITH_TIMEOUT(panel.curvePointCount() >= 2, 10000);
+    QVERIFY(panel.isBusy());
     panel.cancel();
     QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 10000);
     QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 1, 10000);

@@ -379,8 +379,13 @@ void RecoverPanel::start()
     const QString testPath = m_test->text().trimmed().isEmpty() ? trainPath : m_test->text().trimmed();
     const auto model = m_doc->model();
     const auto configs = m_doc->configs();
-    const auto opts = options();
+    auto opts = options();
     const QString label = describeRun(opts);
+    // Live curves: each epoch is posted to the GUI thread; a newer run's generation drops it.
+    const quint64 generation = ++m_curveGeneration;
+    opts.onEpoch = [this, generation](const bonsai::RecoverEpoch& e) {
+        QMetaObject::invokeMethod(this, [this, generation, e] { appendEpoch(generation, e); }, Qt::QueuedConnection);
+    };
 
     m_result.reset();
     m_resultModel.reset();
@@ -432,6 +437,34 @@ void RecoverPanel::onFinished(const std::shared_ptr<bonsai::RecoverResult>& r, c
     emit recovered(label, *r);
 }
 
+void RecoverPanel::appendEpoch(quint64 generation, const bonsai::RecoverEpoch& e)
+{
+    if (generation != m_curveGeneration || !m_job)
+        return; // from a replaced or finished run
+    const int i = static_cast<int>(m_loss->count()) + 1;
+    m_loss->append(i, e.loss);
+    m_trainAcc->append(i, 100 * e.trainAccuracy);
+    if (e.testAccuracy >= 0)
+        m_testAcc->append(i, 100 * e.testAccuracy);
+    double maxLoss = 0;
+    for (const QPointF& p : m_loss->points())
+        maxLoss = std::max(maxLoss, p.y());
+    rescale(i, maxLoss);
+}
+
+void RecoverPanel::rescale(int epochs, double maxLoss)
+{
+    for (auto* a : m_chartView->chart()->axes()) {
+        auto* v = qobject_cast<QValueAxis*>(a);
+        if (!v)
+            continue;
+        if (a->orientation() == Qt::Horizontal)
+            v->setRange(0, std::max(1, epochs));
+        else if (a->alignment() == Qt::AlignLeft)
+            v->setRange(0, maxLoss > 0 ? maxLoss * 1.1 : 1.0);
+    }
+}
+
 void RecoverPanel::showCurves(const bonsai::RecoverResult& r)
 {
     for (auto* s : {m_loss, m_trainAcc, m_testAcc})
@@ -446,16 +479,7 @@ void RecoverPanel::showCurves(const bonsai::RecoverResult& r)
             m_testAcc->append(i, 100 * e.testAccuracy);
         maxLoss = std::max(maxLoss, e.loss);
     }
-    const auto axes = m_chartView->chart()->axes();
-    for (auto* a : axes) {
-        auto* v = qobject_cast<QValueAxis*>(a);
-        if (!v)
-            continue;
-        if (a->orientation() == Qt::Horizontal)
-            v->setRange(0, std::max(1, i));
-        else if (a->alignment() == Qt::AlignLeft)
-            v->setRange(0, maxLoss > 0 ? maxLoss * 1.1 : 1.0);
-    }
+    rescale(i, maxLoss);
 }
 
 void RecoverPanel::showMessage(const QString& text, bool error)

@@ -74,6 +74,8 @@ private:
     void onMethodChanged();
     void onFinished(const std::shared_ptr<bonsai::RecoverResult>& result, const QString& label);
     void showCurves(const bonsai::RecoverResult& r);
+    void appendEpoch(quint64 generation, const bonsai::RecoverEpoch& e); // live, per epoch
+    void rescale(int epochs, double maxLoss);
     void showMessage(const QString& text, bool error);
     void setRunning(bool running);
     void saveDialog();
@@ -81,6 +83,7 @@ private:
     CompressionDocument* m_doc;
     JobRunner* m_runner;
     quint64 m_job = 0;
+    quint64 m_curveGeneration = 0;
     qint64 m_steps = 0;
     std::shared_ptr<bonsai::RecoverResult> m_result;
     std::shared_ptr<const bonsai::Model> m_resultModel; // the model m_result was trained from

@@ -322,6 +322,8 @@ private:
                 if (o_.evalEachEpoch)
                     ep.testAccuracy = weightsAccuracy(model_, finalize(student_->snapshot()), test_, o_.evalLimit);
                 r.epochs.push_back(ep);
+                if (o_.onEpoch)
+                    o_.onEpoch(ep);
             }
         }
     }

@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,16 @@ enum class RecoverMethod { Finetune, Qat, Distill, Lottery };
 
 std::string recoverMethodName(RecoverMethod m); // "finetune", "qat", "distill", "lottery"
 std::optional<RecoverMethod> parseRecoverMethod(std::string_view name);
+
+struct RecoverEpoch {
+    int round = 0;          // lottery round (1..k), 0 otherwise
+    int epoch = 0;          // 1-based within the run
+    double loss = 0;        // mean training loss
+    double trainAccuracy = 0;
+    double testAccuracy = -1; // compressed result after this epoch (-1: not measured)
+    int64_t steps = 0;
+    double seconds = 0;
+};
 
 struct RecoverOptions {
     RecoverMethod method = RecoverMethod::Finetune;
@@ -59,17 +70,10 @@ struct RecoverOptions {
     int64_t limit = 0;        // training samples used (0: all)
     int64_t evalLimit = 0;    // test samples used for accuracies (0: all)
     bool evalEachEpoch = true; // test accuracy after every epoch (else only per round / at the end)
+    // Called on the training thread after every recorded epoch (live curves); may be empty.
+    std::function<void(const RecoverEpoch&)> onEpoch;
 };
 
-struct RecoverEpoch {
-    int round = 0;          // lottery round (1..k), 0 otherwise
-    int epoch = 0;          // 1-based within the run
-    double loss = 0;        // mean training loss
-    double trainAccuracy = 0;
-    double testAccuracy = -1; // compressed result after this epoch (-1: not measured)
-    int64_t steps = 0;
-    double seconds = 0;
-};
 
 struct RecoverRound {
     int round = 0;            // 1..k
