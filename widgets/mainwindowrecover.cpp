@@ -10,8 +10,12 @@
 #include "recoverpanel.h"
 #include "tradeoffmodel.h"
 
+#include "bonsai/compress.h"
+
 #include <QDockWidget>
 #include <QMenu>
+
+#include <algorithm>
 
 namespace bonsai::ui {
 
@@ -40,18 +44,33 @@ void MainWindow::setupRecovery(QMenu* evaluate)
     connect(m_recoverPanel, &RecoverPanel::recovered, this,
             [this](const QString& label, const bonsai::RecoverResult& r) {
                 const auto& model = m_doc->model();
-                // Lottery replaces the recipe's sparsity: the recipe's size would be wrong.
-                if (!model || r.method == bonsai::RecoverMethod::Lottery)
+                if (!model)
                     return;
                 TradeoffPoint p;
                 p.label = label;
                 p.configs = m_recoverPanel->resultConfigs();
+                if (r.method == bonsai::RecoverMethod::Lottery && p.configs.size() == model->layers.size()) {
+                    // The ticket replaces the recipe's sparsity: each layer is stored with the
+                    // mask it ended with (its own fraction of zeros, unstructured).
+                    for (size_t i = 0; i < p.configs.size(); ++i) {
+                        const auto& name = model->tensors[static_cast<size_t>(model->layers[i].weight)].name;
+                        const auto it = r.weights.find(name);
+                        if (it == r.weights.end() || it->second.empty())
+                            continue;
+                        const auto zeros = std::count(it->second.begin(), it->second.end(), 0.0f);
+                        p.configs[i].pattern = bonsai::SparsityPattern::Unstructured;
+                        p.configs[i].scope = bonsai::SparsityScope::Layer;
+                        p.configs[i].sparsity = std::min(0.999999, static_cast<double>(zeros) / static_cast<double>(it->second.size()));
+                    }
+                    p.result.compressedBytes = bonsai::compressModel(*model, p.configs).compressedBytes; // small models only
+                }
                 p.details = describeConfigs(*model, p.configs);
                 p.result.metrics.top1 = r.accuracyAfter;
                 p.result.complete = true;
                 p.result.seconds = r.seconds;
                 p.result.originalBytes = model->totalBytes();
-                p.result.compressedBytes = m_estimator->compressedBytes();
+                if (r.method != bonsai::RecoverMethod::Lottery)
+                    p.result.compressedBytes = m_estimator->compressedBytes();
                 for (const auto& known : m_evalPanel->tradeoffs()->points())
                     if (known.configs == p.configs) // the evaluator's size for this configuration
                         p.result.compressedBytes = known.result.compressedBytes;
