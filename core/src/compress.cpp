@@ -1,6 +1,7 @@
 #include "bonsai/compress.h"
 
 #include "bonsai/error.h"
+#include "bonsai/layout.h"
 #include "bonsai/lowrank.h"
 #include "bonsai/recipe.h"
 #include "bonsai/sparsity.h"
@@ -20,57 +21,18 @@ double storedBitsPerValue(DType t)
 
 // ---------- layout ----------
 
-namespace {
-
-struct AxisSplit {
-    uint64_t outer = 1, channels = 1, inner = 1;
-};
-
-AxisSplit split(const std::vector<int64_t>& shape, int axis)
-{
-    AxisSplit s;
-    for (size_t d = 0; d < shape.size(); ++d) {
-        const auto v = static_cast<uint64_t>(shape[d]);
-        if (static_cast<int>(d) < axis) s.outer *= v;
-        else if (static_cast<int>(d) == axis) s.channels = v;
-        else s.inner *= v;
-    }
-    return s;
-}
-
-} // namespace
-
 std::vector<float> layerMatrix(const Model& model, const Layer& layer, uint64_t& rows, uint64_t& cols)
 {
     const TensorInfo& t = model.tensors.at(static_cast<size_t>(layer.weight));
-    const int axis = std::clamp(layer.outAxis, 0, static_cast<int>(std::max<size_t>(t.shape.size(), 1)) - 1);
-    const AxisSplit s = split(t.shape, axis);
+    const AxisSplit s = splitAtAxis(t.shape, layer.outAxis);
     rows = s.channels;
     cols = rows ? t.numel / rows : 0;
     std::vector<float> raw = model.readFloat(layer.weight);
     if (s.outer == 1)
         return raw; // already channel-major
     std::vector<float> m(raw.size());
-    // element (o, c, i) -> row c, column o * inner + i
-    for (uint64_t o = 0; o < s.outer; ++o)
-        for (uint64_t c = 0; c < s.channels; ++c)
-            std::memcpy(&m[c * cols + o * s.inner], &raw[(o * s.channels + c) * s.inner], s.inner * sizeof(float));
+    layoutToMatrix(t.shape, layer.outAxis, raw.data(), m.data());
     return m;
-}
-
-void matrixToLayout(const std::vector<int64_t>& shape, int outAxis, const float* matrix, float* out)
-{
-    const int axis = std::clamp(outAxis, 0, static_cast<int>(std::max<size_t>(shape.size(), 1)) - 1);
-    const AxisSplit s = split(shape, axis);
-    const uint64_t n = s.outer * s.channels * s.inner;
-    if (s.outer == 1) {
-        std::memcpy(out, matrix, n * sizeof(float));
-        return;
-    }
-    const uint64_t cols = s.outer * s.inner;
-    for (uint64_t o = 0; o < s.outer; ++o)
-        for (uint64_t c = 0; c < s.channels; ++c)
-            std::memcpy(&out[(o * s.channels + c) * s.inner], &matrix[c * cols + o * s.inner], s.inner * sizeof(float));
 }
 
 // ---------- precision ----------
@@ -111,23 +73,6 @@ void checkApplicable(const LayerConfig& c, uint64_t cols, const std::string& nam
     }
     if (isFp8(c.precision.kind) && c.granularity == Granularity::Group)
         throw Error("layer '" + name + "': FP8 takes a per-tensor or per-channel scale, not groups");
-}
-
-// Fake-quantizes a rows x cols matrix in place at the layer precision.
-void quantizeMatrix(const LayerConfig& c, std::vector<float>& m, uint64_t rows, uint64_t cols)
-{
-    const uint64_t n = rows * cols;
-    if (n == 0)
-        return;
-    switch (c.precision.kind) {
-    case PrecisionKind::FP32: return;
-    case PrecisionKind::Int: fakeQuantInt(m.data(), rows, cols, intConfig(c), m.data()); return;
-    case PrecisionKind::NF4: fakeQuantNf4(m.data(), n, m.data()); return;
-    case PrecisionKind::Ggml: fakeQuantGgml(c.precision.ggml, m.data(), n, m.data()); return;
-    default:
-        fakeQuantFloat(m.data(), rows, cols, floatFormat(c.precision.kind),
-                       isFp8(c.precision.kind) ? c.granularity : Granularity::PerTensor, m.data());
-    }
 }
 
 // Storage of a dense rows x cols matrix at the layer precision, split into per-value bits and
@@ -188,6 +133,22 @@ std::string findConsumer(const Model& m, int layer, uint64_t rows)
 }
 
 } // namespace
+
+void fakeQuantize(const LayerConfig& c, float* m, uint64_t rows, uint64_t cols)
+{
+    const uint64_t n = rows * cols;
+    if (n == 0)
+        return;
+    switch (c.precision.kind) {
+    case PrecisionKind::FP32: return;
+    case PrecisionKind::Int: fakeQuantInt(m, rows, cols, intConfig(c), m); return;
+    case PrecisionKind::NF4: fakeQuantNf4(m, n, m); return;
+    case PrecisionKind::Ggml: fakeQuantGgml(c.precision.ggml, m, n, m); return;
+    default:
+        fakeQuantFloat(m, rows, cols, floatFormat(c.precision.kind),
+                       isFp8(c.precision.kind) ? c.granularity : Granularity::PerTensor, m);
+    }
+}
 
 // ---------- one layer ----------
 
@@ -319,8 +280,8 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
             r.notes.push_back(rankSavingText(effRows, cols, f.rank));
         checkApplicable(cfg, f.rank, layer.name, "U factor's");
         checkApplicable(cfg, cols, layer.name, "V factor's");
-        quantizeMatrix(cfg, f.u, effRows, f.rank);
-        quantizeMatrix(cfg, f.v, f.rank, cols);
+        fakeQuantize(cfg, f.u.data(), effRows, f.rank);
+        fakeQuantize(cfg, f.v.data(), f.rank, cols);
         r.compressedBits = precisionBits(cfg, effRows, f.rank, t.dtype).total(effRows * f.rank) +
                            precisionBits(cfg, f.rank, cols, t.dtype).total(f.rank * cols);
         r.keptValues = effRows * f.rank + f.rank * cols;
@@ -336,7 +297,7 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
     } else if (!keptRows.empty() || !r.removedChannels.empty()) {
         std::vector<float> kept = compactRows(w.data(), rows, cols, keptRows);
         checkApplicable(cfg, cols, layer.name, "layer's");
-        quantizeMatrix(cfg, kept, keptRows.size(), cols);
+        fakeQuantize(cfg, kept.data(), keptRows.size(), cols);
         std::fill(w.begin(), w.end(), 0.0f);
         for (size_t k = 0; k < keptRows.size(); ++k)
             std::memcpy(&w[keptRows[k] * cols], &kept[k * cols], cols * sizeof(float));
@@ -344,7 +305,7 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
         r.compressedBits = precisionBits(cfg, keptRows.size(), cols, t.dtype).total(r.keptValues);
     } else {
         checkApplicable(cfg, cols, layer.name, "layer's");
-        quantizeMatrix(cfg, w, rows, cols);
+        fakeQuantize(cfg, w.data(), rows, cols);
         if (!mask.empty())
             applyMask(w.data(), w.size(), mask, w.data()); // pruned weights stay exactly zero
         const PrecisionBits pb = precisionBits(cfg, rows, cols, t.dtype);

@@ -43,68 +43,6 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Inverse of matrixToLayout: a weight in its own layout -> rows x cols, output channels first.
-template <typename T>
-void layoutToMatrix(const std::vector<int64_t>& shape, int outAxis, const T* in, T* out)
-{
-    const int axis = std::clamp(outAxis, 0, static_cast<int>(std::max<size_t>(shape.size(), 1)) - 1);
-    uint64_t outer = 1, channels = 1, inner = 1;
-    for (size_t d = 0; d < shape.size(); ++d) {
-        const auto v = static_cast<uint64_t>(shape[d]);
-        if (static_cast<int>(d) < axis) outer *= v;
-        else if (static_cast<int>(d) == axis) channels = v;
-        else inner *= v;
-    }
-    const uint64_t cols = outer * inner;
-    for (uint64_t o = 0; o < outer; ++o)
-        for (uint64_t c = 0; c < channels; ++c)
-            std::memcpy(&out[c * cols + o * inner], &in[(o * channels + c) * inner], inner * sizeof(T));
-}
-
-template <typename T>
-void matrixToLayoutT(const std::vector<int64_t>& shape, int outAxis, const T* in, T* out)
-{
-    const int axis = std::clamp(outAxis, 0, static_cast<int>(std::max<size_t>(shape.size(), 1)) - 1);
-    uint64_t outer = 1, channels = 1, inner = 1;
-    for (size_t d = 0; d < shape.size(); ++d) {
-        const auto v = static_cast<uint64_t>(shape[d]);
-        if (static_cast<int>(d) < axis) outer *= v;
-        else if (static_cast<int>(d) == axis) channels = v;
-        else inner *= v;
-    }
-    const uint64_t cols = outer * inner;
-    for (uint64_t o = 0; o < outer; ++o)
-        for (uint64_t c = 0; c < channels; ++c)
-            std::memcpy(&out[(o * channels + c) * inner], &in[c * cols + o * inner], inner * sizeof(T));
-}
-
-// The fake quantization compressLayer applies to a dense rows x cols matrix (in place).
-void quantizeDense(const LayerConfig& c, float* m, uint64_t rows, uint64_t cols)
-{
-    const uint64_t n = rows * cols;
-    if (n == 0)
-        return;
-    switch (c.precision.kind) {
-    case PrecisionKind::FP32: return;
-    case PrecisionKind::Int: {
-        IntQuantConfig q;
-        q.bits = c.precision.bits;
-        q.granularity = c.granularity;
-        q.groupSize = c.groupSize;
-        q.symmetric = c.symmetric;
-        q.clipSearch = c.clipSearch;
-        fakeQuantInt(m, rows, cols, q, m);
-        return;
-    }
-    case PrecisionKind::NF4: fakeQuantNf4(m, n, m); return;
-    case PrecisionKind::Ggml: fakeQuantGgml(c.precision.ggml, m, n, m); return;
-    case PrecisionKind::FP16: fakeQuantFloat(m, rows, cols, FloatFormat::FP16, Granularity::PerTensor, m); return;
-    case PrecisionKind::BF16: fakeQuantFloat(m, rows, cols, FloatFormat::BF16, Granularity::PerTensor, m); return;
-    case PrecisionKind::FP8_E4M3: fakeQuantFloat(m, rows, cols, FloatFormat::FP8_E4M3, c.granularity, m); return;
-    case PrecisionKind::FP8_E5M2: fakeQuantFloat(m, rows, cols, FloatFormat::FP8_E5M2, c.granularity, m); return;
-    }
-}
-
 struct LayerPlan {
     int layer = -1;
     std::string weight;
@@ -246,7 +184,7 @@ private:
             }
             if (!p.matrixMask.empty()) {
                 std::vector<uint8_t> keep(p.matrixMask.size());
-                matrixToLayoutT(p.shape, p.outAxis, p.matrixMask.data(), keep.data());
+                matrixToLayout(p.shape, p.outAxis, p.matrixMask.data(), keep.data());
                 student_->setMask(p.weight, std::move(keep));
             }
             if (!lr.removedChannels.empty()) {
@@ -284,16 +222,16 @@ private:
             layoutToMatrix(p.shape, p.outAxis, latent, m.data());
             if (!p.keptRows.empty()) { // as compressLayer: only the kept rows are stored
                 std::vector<float> kept = compactRows(m.data(), p.rows, p.cols, p.keptRows);
-                quantizeDense(p.config, kept.data(), p.keptRows.size(), p.cols);
+                fakeQuantize(p.config, kept.data(), p.keptRows.size(), p.cols);
                 std::fill(m.begin(), m.end(), 0.0f);
                 for (size_t k = 0; k < p.keptRows.size(); ++k)
                     std::memcpy(&m[p.keptRows[k] * p.cols], &kept[k * p.cols], p.cols * sizeof(float));
             } else {
-                quantizeDense(p.config, m.data(), p.rows, p.cols);
+                fakeQuantize(p.config, m.data(), p.rows, p.cols);
                 if (!p.matrixMask.empty()) // pruned weights stay exactly zero
                     applyMask(m.data(), m.size(), p.matrixMask, m.data());
             }
-            matrixToLayoutT(p.shape, p.outAxis, m.data(), forward);
+            matrixToLayout(p.shape, p.outAxis, m.data(), forward);
         });
     }
 

@@ -16,6 +16,7 @@
 // The weight is seen as rows x cols with rows = output channels (the layer's outAxis moved
 // first, the other axes flattened in order): Conv [out, in, kh, kw] -> [out, in*kh*kw].
 #include "bonsai/layer_config.h"
+#include "bonsai/layout.h"
 #include "bonsai/lowrank.h"
 #include "bonsai/model.h"
 #include "bonsai/progress.h"
@@ -62,8 +63,11 @@ double storedBitsPerValue(DType t);
 
 // Reads a layer's weight as a rows x cols float matrix (output channels first).
 std::vector<float> layerMatrix(const Model& model, const Layer& layer, uint64_t& rows, uint64_t& cols);
-// Inverse of layerMatrix's permutation: writes the matrix back in the weight's own layout.
-void matrixToLayout(const std::vector<int64_t>& shape, int outAxis, const float* matrix, float* out);
+// Fake-quantizes a dense rows x cols (channel-major) matrix in place at the configuration's
+// precision and granularity: the precision step of compressLayer.
+void fakeQuantize(const LayerConfig& config, float* matrix, uint64_t rows, uint64_t cols);
+
+// matrixToLayout (bonsai/layout.h) writes such a matrix back in the weight's own layout.
 
 // State kept between calls of compressLayer on the same layer (the live preview): the
 // low-rank factors of the last (sparsified) matrix, so that moving a rank slider only
