@@ -81,6 +81,45 @@ inline void setInt(onnx::NodeProto* n, const std::string& name, int64_t v)
     a->set_i(v);
 }
 
+// Graph input with a shape (-1 for a symbolic batch dim "N") and element type.
+inline void addInput(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
+                     int elemType = onnx::TensorProto::FLOAT)
+{
+    auto* vi = g->add_input();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(elemType);
+    auto* shape = tt->mutable_shape();
+    for (auto d : dims) {
+        if (d < 0)
+            shape->add_dim()->set_dim_param("N");
+        else
+            shape->add_dim()->set_dim_value(d);
+    }
+}
+
+inline void addOutput(onnx::GraphProto* g, const std::string& name)
+{
+    g->add_output()->set_name(name);
+}
+
+inline void setInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v)
+{
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (auto x : v)
+        a->add_ints(x);
+}
+
+inline void setFloat(onnx::NodeProto* n, const std::string& name, float v)
+{
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+}
+
 inline onnx::ModelProto newModel(const std::string& graphName = "g")
 {
     onnx::ModelProto m;

@@ -36,16 +36,6 @@ std::string be32(uint32_t v)
     return s;
 }
 
-void addInput(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims)
-{
-    auto* tt = g->add_input();
-    tt->set_name(name);
-    auto* t = tt->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(onnx::TensorProto::FLOAT);
-    for (auto d : dims)
-        d < 0 ? t->mutable_shape()->add_dim()->set_dim_param("N") : t->mutable_shape()->add_dim()->set_dim_value(d);
-}
-
 // x [N, in] -> Gemm fc1 -> Relu -> Gemm fc2 -> logits.
 std::string mlp(const std::string& file, int in, int hidden, int out, std::vector<float> w1,
                 std::vector<float> b1, std::vector<float> w2, std::vector<float> b2)

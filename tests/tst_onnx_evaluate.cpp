@@ -27,20 +27,6 @@ std::string be32(uint32_t v)
     return s;
 }
 
-void addInput(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims)
-{
-    auto* vi = g->add_input();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (auto d : dims) {
-        if (d < 0)
-            tt->mutable_shape()->add_dim()->set_dim_param("N");
-        else
-            tt->mutable_shape()->add_dim()->set_dim_value(d);
-    }
-}
-
 } // namespace
 
 class TstOnnxEvaluate : public QObject {

@@ -20,45 +20,6 @@ onnx::ModelProto opModel(int opset)
     return m;
 }
 
-// Graph input with a shape (-1 for a symbolic dim) and element type.
-void addInput(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
-              int elemType = onnx::TensorProto::FLOAT)
-{
-    auto* vi = g->add_input();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(elemType);
-    auto* shape = tt->mutable_shape();
-    for (auto d : dims) {
-        if (d < 0)
-            shape->add_dim()->set_dim_param("N");
-        else
-            shape->add_dim()->set_dim_value(d);
-    }
-}
-
-void addOutput(onnx::GraphProto* g, const std::string& name)
-{
-    g->add_output()->set_name(name);
-}
-
-void setInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (auto x : v)
-        a->add_ints(x);
-}
-
-void setFloat(onnx::NodeProto* n, const std::string& name, float v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-}
-
 void setString(onnx::NodeProto* n, const std::string& name, const std::string& v)
 {
     auto* a = n->add_attribute();

@@ -19,15 +19,6 @@ using namespace onnxtest;
 
 namespace {
 
-void setInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (auto x : v)
-        a->add_ints(x);
-}
-
 void randInit(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
               std::mt19937_64& rng, float scale, float offset = 0.0f)
 {

@@ -21,40 +21,6 @@ using namespace onnxtest;
 
 namespace {
 
-void addInput(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims)
-{
-    auto* vi = g->add_input();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (auto d : dims)
-        tt->mutable_shape()->add_dim()->set_dim_value(d);
-}
-
-void addOutput(onnx::GraphProto* g, const std::string& name)
-{
-    auto* vi = g->add_output();
-    vi->set_name(name);
-    vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-}
-
-void setInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (auto x : v)
-        a->add_ints(x);
-}
-
-void setFloat(onnx::NodeProto* n, const std::string& name, float v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-}
-
 // A random-normal initializer (scaled).
 void randInit(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims,
               std::mt19937_64& rng, float scale = 0.5f, float offset = 0.0f)
