@@ -55,6 +55,24 @@ std::optional<Precision> parsePrecision(std::string_view s)
     return std::nullopt;
 }
 
+std::string_view methodName(QuantMethod m)
+{
+    switch (m) {
+    case QuantMethod::RTN: return "rtn";
+    case QuantMethod::GPTQ: return "gptq";
+    case QuantMethod::AWQ: return "awq";
+    }
+    return "?";
+}
+
+std::optional<QuantMethod> parseMethod(std::string_view s)
+{
+    if (s == "rtn") return QuantMethod::RTN;
+    if (s == "gptq") return QuantMethod::GPTQ;
+    if (s == "awq") return QuantMethod::AWQ;
+    return std::nullopt;
+}
+
 bool LayerConfig::isIdentity() const
 {
     return precision.kind == PrecisionKind::FP32 && !hasSparsity() && !hasRank();

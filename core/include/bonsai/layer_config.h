@@ -27,6 +27,18 @@ struct Precision {
 std::string precisionName(const Precision& p);
 std::optional<Precision> parsePrecision(std::string_view name);
 
+// How integer codes are chosen (integer precisions only; other precisions ignore it).
+//  - RTN: round to nearest, each weight on its own (fakeQuantInt);
+//  - GPTQ: column by column with error compensation from the Hessian of the layer's inputs
+//    on calibration data (bonsai/gptq.h);
+//  - AWQ: per-input-channel scales searched on calibration activations, then RTN
+//    (bonsai/awq.h).
+// GPTQ and AWQ need calibration data; where none is available (a single-layer preview) the
+// engine falls back to RTN and says so in the layer's notes.
+enum class QuantMethod : uint8_t { RTN, GPTQ, AWQ };
+std::string_view methodName(QuantMethod m); // "rtn", "gptq", "awq"
+std::optional<QuantMethod> parseMethod(std::string_view name);
+
 enum class SparsityPattern : uint8_t { Unstructured, NM, Channels };
 enum class SparsityScope : uint8_t { Layer, Global };
 
@@ -43,6 +55,11 @@ struct LayerConfig {
     SparsityScope scope = SparsityScope::Layer;
     ChannelNorm channelNorm = ChannelNorm::L2;
 
+    QuantMethod method = QuantMethod::RTN; // integer precisions: how codes are chosen
+    double damping = 0.01;     // GPTQ: fraction of the mean Hessian diagonal added to it
+    bool actOrder = false;     // GPTQ: quantize columns in decreasing Hessian-diagonal order
+    int calibSamples = 32;     // GPTQ/AWQ: calibration chunks (language models) or samples
+
     int rank = 0;              // truncated SVD rank (0: off)
     double energy = 0;         // or retained-energy fraction in (0, 1] (0: off)
 
@@ -50,6 +67,8 @@ struct LayerConfig {
     bool isIdentity() const; // changes nothing
     bool hasSparsity() const { return pattern == SparsityPattern::NM || sparsity > 0; }
     bool hasRank() const { return rank > 0 || energy > 0; }
+    // GPTQ or AWQ on an integer precision: the layer needs calibration data.
+    bool needsCalibration() const { return precision.kind == PrecisionKind::Int && method != QuantMethod::RTN; }
 };
 
 // One line a person can read, e.g. "int4 group 128 asym, 50% unstructured, rank 16".
