@@ -194,7 +194,7 @@ uint64_t rankTarget(uint64_t r, uint64_t maxRank)
 
 LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig& cfg,
                           std::vector<float>* reconstructed, const std::vector<uint8_t>* globalMask,
-                          RankCache* rankCache)
+                          RankCache* rankCache, const LayerCalibration* calibration)
 {
     const Layer& layer = model.layers.at(static_cast<size_t>(layerIndex));
     const TensorInfo& t = model.tensors.at(static_cast<size_t>(layer.weight));

@@ -22,6 +22,8 @@
 #include "bonsai/progress.h"
 #include "bonsai/quantize.h"
 
+#include <Eigen/Core>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -81,6 +83,16 @@ struct RankCache {
     std::shared_ptr<const LowRankFactors> factors;
 };
 
+// Calibration data of one layer for GPTQ/AWQ (LayerConfig::method), gathered by the caller
+// from the layer's inputs on calibration data (language models: bonsai/llm.h; classifiers:
+// the Evaluator). Inputs are the rows x `cols` matrix view's input vectors (Conv: im2col
+// patches in the [in, kh, kw] order of the flattened weight).
+struct LayerCalibration {
+    Eigen::MatrixXd hessian;   // GPTQ: HessianAccumulator::hessian()
+    std::vector<float> inputs; // AWQ: sample rows of cols inputs each
+    int64_t samples = 0;       // rows in `inputs`
+};
+
 // Compresses one layer. `reconstructed`, when given, receives the values the compressed model
 // computes with, in the weight's own layout and shape (pruned channels as zeros).
 // `globalMask`, when given, replaces the layer's own unstructured mask (global scope).
@@ -89,7 +101,8 @@ struct RankCache {
 LayerResult compressLayer(const Model& model, int layer, const LayerConfig& config,
                           std::vector<float>* reconstructed = nullptr,
                           const std::vector<uint8_t>* globalMask = nullptr,
-                          RankCache* rankCache = nullptr);
+                          RankCache* rankCache = nullptr,
+                          const LayerCalibration* calibration = nullptr);
 
 // Masks of the layers pruned with one global magnitude threshold (unstructured sparsity with
 // "global" scope; one threshold per group of equal fraction), keyed by layer index.

@@ -1,0 +1,80 @@
+#pragma once
+// Calibrated integer quantization: GPTQ (Frantar et al., 2022) and AWQ (Lin et al., 2023).
+//
+// Both work on one linear layer seen as W (rows = output channels, cols = inputs, row-major)
+// and produce the values the compressed layer computes with, on exactly the integer grid of
+// fakeQuantInt (same bits, granularity, group size, symmetry and FP16 scales), so that the
+// storage size is that of round-to-nearest and only the chosen codes differ.
+//
+// Calibration data are the layer's inputs x (one row of `cols` values per token or sample).
+#include "bonsai/quantize.h"
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <vector>
+
+namespace bonsai {
+
+// H = (2 / n) * sum over calibration rows of x x^T, accumulated in double (GPTQ's Hessian of
+// the layer-wise squared error ||W X - W' X||^2).
+class HessianAccumulator {
+public:
+    explicit HessianAccumulator(int64_t cols);
+    // Adds n rows of `cols` inputs each (row-major).
+    void add(const float* x, int64_t n);
+    int64_t samples() const { return n_; }
+    int64_t cols() const { return cols_; }
+    // The averaged Hessian (cols x cols); zero when nothing was added.
+    Eigen::MatrixXd hessian() const;
+
+private:
+    int64_t cols_ = 0, n_ = 0;
+    Eigen::MatrixXd sum_; // sum of x x^T
+};
+
+struct GptqOptions {
+    double damping = 0.01;  // lambda = damping * mean(diag H), added to the diagonal
+    bool actOrder = false;  // process columns in decreasing diag(H) order (static groups:
+                            // group scales come from the original weights, so groups stay
+                            // the contiguous column groups of fakeQuantInt)
+    int64_t blockSize = 128; // lazy-batch block width
+};
+
+struct GptqStats {
+    double error = 0;      // sum over rows of (w - q)^T H (w - q) / 2 after GPTQ (proxy loss)
+    double rtnError = 0;   // the same for round-to-nearest of the original weights
+    double damping = 0;    // the lambda finally used (raised when H was not positive definite)
+};
+
+// Quantizes w (rows x cols, row-major) in place. Columns whose inputs were always zero
+// (H_ii = 0) are quantized as they are. clipSearch in cfg is ignored. Throws bonsai::Error
+// on a configuration fakeQuantInt rejects or a Hessian of the wrong size.
+GptqStats gptqQuantize(float* w, int64_t rows, int64_t cols, const Eigen::MatrixXd& hessian,
+                       const IntQuantConfig& cfg, const GptqOptions& options = {});
+
+struct AwqOptions {
+    int grid = 20;             // alpha = 0, 1/grid, ..., (grid-1)/grid
+    int64_t maxSamples = 4096; // calibration rows used for the search (evenly strided)
+};
+
+struct AwqResult {
+    std::vector<float> scales; // per input channel s_j (mean|x_j|^alpha, normalised so that
+                               // sqrt(max s * min s) = 1); all 1 when alpha = 0 wins
+    double alpha = 0;
+    double error = 0;          // mean squared output error ||X W^T - X W'^T||^2 / (n * rows)
+    double rtnError = 0;       // the same for plain round-to-nearest (alpha = 0)
+};
+
+// AWQ for one or more layers that read the same input x (n rows x cols), e.g. q/k/v or
+// gate/up: one scale vector is searched for all of them together (minimising the sum of their
+// output errors). Each weight is replaced in place by its effective weight
+// Q(W diag(s)) diag(s)^-1, which is what the model computes after the scale is folded into the
+// preceding operation (an RMSNorm's weight, or the rows of the previous linear layer).
+struct AwqLayer {
+    float* w = nullptr;
+    int64_t rows = 0;
+};
+AwqResult awqQuantize(const std::vector<AwqLayer>& layers, int64_t cols, const float* x, int64_t n,
+                      const IntQuantConfig& cfg, const AwqOptions& options = {});
+
+} // namespace bonsai
