@@ -44,6 +44,11 @@ struct GptqStats {
     double error = 0;      // sum over rows of (w - q)^T H (w - q) / 2 after GPTQ (proxy loss)
     double rtnError = 0;   // the same for round-to-nearest of the original weights
     double damping = 0;    // the lambda finally used (raised when H was not positive definite)
+    int dampingRaises = 0; // how often lambda was raised x10 because a Cholesky failed
+    // The grid used, one entry per scale group in fakeQuantInt's order (1 per tensor, `rows`
+    // per channel, rows x ceil(cols / groupSize) by group): every output value of a group is
+    // (q - zero) * scale with q an integer code of the configuration.
+    std::vector<float> scales, zeros;
 };
 
 // Quantizes w (rows x cols, row-major) in place. Columns whose inputs were always zero
