@@ -20,6 +20,7 @@ private slots:
     void saveReload();
     void fromConfigsRoundTrip();
     void unmatchedRuleWarns();
+    void calibratedMethods();
 };
 
 static const char* kExample = R"({ "bonsai_recipe": 1,
@@ -117,6 +118,14 @@ void TstRecipe::errors_data()
     QTest::newRow("energy") << R"({"bonsai_recipe":1,"defaults":{"energy":1.5}})" << "key 'energy' must be a fraction in (0, 1]";
     QTest::newRow("both") << R"({"bonsai_recipe":1,"rules":[{"match":"a","rank":4,"energy":0.9}]})" << "alternatives";
     QTest::newRow("rule type") << R"({"bonsai_recipe":1,"rules":[3]})" << "rule 1: must be an object";
+    QTest::newRow("method value") << R"({"bonsai_recipe":1,"defaults":{"method":"gptq2"}})" << "defaults: key 'method': unknown value \"gptq2\" (rtn, gptq or awq)";
+    QTest::newRow("method type") << R"({"bonsai_recipe":1,"defaults":{"method":1}})" << "key 'method' must be a string";
+    QTest::newRow("calib 0") << R"({"bonsai_recipe":1,"defaults":{"calibration_samples":0}})" << "key 'calibration_samples' must be an integer between 1";
+    QTest::newRow("calib float") << R"({"bonsai_recipe":1,"defaults":{"calibration_samples":2.5}})" << "key 'calibration_samples' must be an integer";
+    QTest::newRow("damping >1") << R"({"bonsai_recipe":1,"rules":[{"match":"a","damping":1.5}]})" << "rule 1: key 'damping' must be a number in [0, 1]";
+    QTest::newRow("damping neg") << R"({"bonsai_recipe":1,"defaults":{"damping":-0.01}})" << "key 'damping' must be a number in [0, 1]";
+    QTest::newRow("damping str") << R"({"bonsai_recipe":1,"defaults":{"damping":"0.1"}})" << "key 'damping' must be a number";
+    QTest::newRow("act order") << R"({"bonsai_recipe":1,"defaults":{"act_order":"yes"}})" << "key 'act_order' must be true or false";
 }
 
 void TstRecipe::errors()
@@ -175,6 +184,51 @@ void TstRecipe::unmatchedRuleWarns()
     const auto w = r.warnings(*m);
     QCOMPARE(w.size(), 1u);
     QVERIFY(w[0].find("rule 2") != std::string::npos);
+}
+
+void TstRecipe::calibratedMethods()
+{
+    const Recipe r = Recipe::parse(R"({ "bonsai_recipe": 1,
+      "defaults": { "precision": "int4", "method": "gptq", "calibration_samples": 64 },
+      "rules": [ { "match": "fc1", "damping": 0.1, "act_order": true, "granularity": "group", "group_size": 32 },
+                 { "match": "fc2", "method": "awq", "precision": "int3" },
+                 { "match": "fc3", "method": "rtn" } ] })");
+    const LayerConfig a = r.resolve("fc1"), b = r.resolve("fc2"), c = r.resolve("fc3"), d = r.resolve("x");
+    QCOMPARE(a.method, QuantMethod::GPTQ);
+    QCOMPARE(a.calibSamples, 64);
+    QCOMPARE(a.damping, 0.1);
+    QVERIFY(a.actOrder);
+    QCOMPARE(b.method, QuantMethod::AWQ);
+    QCOMPARE(b.damping, 0.01); // the built-in default
+    QVERIFY(!b.actOrder);
+    QCOMPARE(c.method, QuantMethod::RTN);
+    QVERIFY(!c.needsCalibration());
+    QVERIFY(d.needsCalibration());
+    QCOMPARE(describe(a), std::string("int4 group 32 gptq act-order"));
+    QCOMPARE(describe(b), std::string("int3 per channel awq"));
+    QCOMPARE(describe(c), std::string("int4 per channel"));
+    LayerConfig f = a;
+    f.precision = *parsePrecision("fp16"); // the method only matters for integers
+    QCOMPARE(describe(f), std::string("fp16"));
+
+    // Round trip through JSON and through fromConfigs.
+    const Recipe back = Recipe::parse(r.toJson());
+    for (const char* name : {"fc1", "fc2", "fc3", "x"})
+        QVERIFY2(back.resolve(name) == r.resolve(name), name);
+    QCOMPARE(back.toJson(), r.toJson());
+    QVERIFY(r.toJson().find("\"method\": \"gptq\"") != std::string::npos);
+    std::vector<std::string> names = {"fc1", "fc2", "fc3"};
+    std::vector<LayerConfig> cfg = {a, b, c};
+    const Recipe fc = Recipe::fromConfigs(names, cfg, d);
+    const Recipe fcBack = Recipe::parse(fc.toJson());
+    for (size_t i = 0; i < names.size(); ++i)
+        QVERIFY2(fcBack.resolve(names[i]) == cfg[i], names[i].c_str());
+    QVERIFY(fcBack.resolve("other") == d);
+    const ConfigPatch p = ConfigPatch::diff(LayerConfig{}, LayerConfig{});
+    QVERIFY(p.empty());
+    ConfigPatch q;
+    q.actOrder = false;
+    QVERIFY(!q.empty());
 }
 
 QTEST_APPLESS_MAIN(TstRecipe)

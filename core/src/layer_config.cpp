@@ -94,6 +94,12 @@ std::string describe(const LayerConfig& c)
             s += " asym";
         if (c.clipSearch)
             s += " clip";
+        if (c.precision.kind == PrecisionKind::Int && c.method != QuantMethod::RTN) {
+            s += " ";
+            s += methodName(c.method);
+            if (c.method == QuantMethod::GPTQ && c.actOrder)
+                s += " act-order";
+        }
     }
     char buf[64];
     if (c.pattern == SparsityPattern::NM) {

@@ -32,12 +32,17 @@ void ConfigPatch::applyTo(LayerConfig& c) const
     if (channelNorm) c.channelNorm = *channelNorm;
     if (rank) { c.rank = *rank; c.energy = 0; }
     if (energy) { c.energy = *energy; c.rank = 0; }
+    if (method) c.method = *method;
+    if (calibSamples) c.calibSamples = *calibSamples;
+    if (damping) c.damping = *damping;
+    if (actOrder) c.actOrder = *actOrder;
 }
 
 bool ConfigPatch::empty() const
 {
     return !precision && !granularity && !groupSize && !symmetric && !clipSearch && !sparsity &&
-           !pattern && !n && !m && !scope && !channelNorm && !rank && !energy;
+           !pattern && !n && !m && !scope && !channelNorm && !rank && !energy && !method && !calibSamples &&
+           !damping && !actOrder;
 }
 
 ConfigPatch ConfigPatch::diff(const LayerConfig& a, const LayerConfig& b)
@@ -62,6 +67,10 @@ ConfigPatch ConfigPatch::diff(const LayerConfig& a, const LayerConfig& b)
         else
             p.rank = b.rank;
     }
+    if (a.method != b.method) p.method = b.method;
+    if (a.calibSamples != b.calibSamples) p.calibSamples = b.calibSamples;
+    if (a.damping != b.damping) p.damping = b.damping;
+    if (a.actOrder != b.actOrder) p.actOrder = b.actOrder;
     return p;
 }
 
@@ -176,6 +185,24 @@ ConfigPatch parsePatch(const json& obj, const std::string& source, const std::st
             if (!(e > 0 && e <= 1))
                 fail(source, where, "key 'energy' must be a fraction in (0, 1], not " + v.dump());
             p.energy = e;
+        } else if (k == "method") {
+            const auto s = expectString(v, source, where, "method");
+            const auto m = parseMethod(s);
+            if (!m)
+                fail(source, where, "key 'method': unknown value \"" + s + "\" (rtn, gptq or awq)");
+            p.method = *m;
+        } else if (k == "calibration_samples") {
+            const auto c = expectInt(v, source, where, "calibration_samples");
+            if (c < 1 || c > (1 << 24))
+                fail(source, where, "key 'calibration_samples' must be an integer between 1 and 16777216, not " + v.dump());
+            p.calibSamples = static_cast<int>(c);
+        } else if (k == "damping") {
+            const double d = expectNumber(v, source, where, "damping");
+            if (!(d >= 0 && d <= 1))
+                fail(source, where, "key 'damping' must be a number in [0, 1], not " + v.dump());
+            p.damping = d;
+        } else if (k == "act_order") {
+            p.actOrder = expectBool(v, source, where, "act_order");
         } else {
             fail(source, where, "unknown key '" + k + "'");
         }
@@ -206,6 +233,10 @@ ojson patchJson(const ConfigPatch& p)
     if (p.channelNorm) j["channel_norm"] = *p.channelNorm == ChannelNorm::L1 ? "l1" : "l2";
     if (p.rank) j["rank"] = *p.rank;
     if (p.energy) j["energy"] = *p.energy;
+    if (p.method) j["method"] = std::string(methodName(*p.method));
+    if (p.calibSamples) j["calibration_samples"] = *p.calibSamples;
+    if (p.damping) j["damping"] = *p.damping;
+    if (p.actOrder) j["act_order"] = *p.actOrder;
     return j;
 }
 

@@ -11,8 +11,10 @@
 // "defaults", then every matching rule in order, key by key. Keys: precision, granularity
 // (tensor | channel | group), group_size, symmetric, clip_search, sparsity, sparsity_pattern
 // (unstructured | 2:4 | 4:8 | any N:M | channels), sparsity_scope (layer | global),
-// channel_norm (l1 | l2), rank, energy. rank and energy are alternatives: setting one clears
-// the other. Unknown keys or values and wrong types are errors naming the key.
+// channel_norm (l1 | l2), rank, energy, method (rtn | gptq | awq: how integer codes are chosen),
+// calibration_samples (>= 1), damping (GPTQ, in [0, 1]), act_order (GPTQ). rank and energy are
+// alternatives: setting one clears the other. Unknown keys or values and wrong types are
+// errors naming the key.
 #include "bonsai/layer_config.h"
 
 #include <memory>
@@ -37,6 +39,10 @@ struct ConfigPatch {
     std::optional<ChannelNorm> channelNorm;
     std::optional<int> rank;
     std::optional<double> energy;
+    std::optional<QuantMethod> method;   // "method": rtn | gptq | awq
+    std::optional<int> calibSamples;     // "calibration_samples": >= 1
+    std::optional<double> damping;       // "damping": [0, 1]
+    std::optional<bool> actOrder;        // "act_order"
 
     void applyTo(LayerConfig& c) const;
     bool empty() const;
