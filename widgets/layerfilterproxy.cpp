@@ -19,11 +19,31 @@ void LayerFilterProxy::setSearchText(const QString& text)
     invalidateRowsFilter();
 }
 
+void LayerFilterProxy::setGroupFilter(const QString& filter)
+{
+    if (filter == m_group)
+        return;
+    m_group = filter;
+    invalidateRowsFilter();
+}
+
 bool LayerFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const
 {
+    const QModelIndex name = sourceModel()->index(sourceRow, LayerTableModel::Name, sourceParent);
+    if (!m_group.isEmpty()) {
+        static const QString partPrefix = QStringLiteral("part:");
+        if (m_group.startsWith(partPrefix)) {
+            if (name.data(LayerTableModel::PartRole).toString() != m_group.mid(partPrefix.size()))
+                return false;
+        } else if (name.data(LayerTableModel::GroupKeyRole).toString() != m_group) {
+            return false;
+        }
+    }
     if (m_text.isEmpty())
         return true;
-    for (int col : {LayerTableModel::Name, LayerTableModel::Op, LayerTableModel::DType}) {
+    if (name.data(LayerTableModel::FullNameRole).toString().contains(m_text, Qt::CaseInsensitive))
+        return true;
+    for (int col : {LayerTableModel::Name, LayerTableModel::Group, LayerTableModel::Op, LayerTableModel::DType}) {
         const QModelIndex idx = sourceModel()->index(sourceRow, col, sourceParent);
         if (idx.data(Qt::DisplayRole).toString().contains(m_text, Qt::CaseInsensitive))
             return true;

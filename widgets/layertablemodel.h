@@ -3,6 +3,10 @@
 // display and raw numbers under SortRole for the proxy. With a CompressionDocument the
 // Precision, Sparsity and Rank columns are editable (setData pushes an undo command) and the
 // compressed size and bits per weight come from a ModelEstimator.
+//
+// Language models (bonsai::isLanguageModel) are listed in model order (embeddings, each
+// block's attention and MLP projections, output head) with short role names in the Name
+// column and their group ("Block 3 · attention") in the Group column.
 #include <QAbstractTableModel>
 
 #include <functional>
@@ -22,7 +26,7 @@ class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
     enum Columns {
-        Name, Op, Shape, DType, Parameters, Bytes, Share,
+        Name, Group, Op, Shape, DType, Parameters, Bytes, Share,
         Precision, Sparsity, Rank, Compressed, BitsPerWeight, NUM_COLUMNS
     };
     enum Roles {
@@ -32,6 +36,11 @@ public:
         ShareRole,               // fraction of the model's bytes in [0, 1]
         LayerRole,               // index of the layer (Model::layers), or -1
         MaxRankRole,             // Rank column: min(rows, cols) of the layer's weight matrix
+        FullNameRole,            // the layer's or tensor's full name (Name shows a short one for LLMs)
+        GroupKeyRole,            // LLMs: "Embeddings", "Block 3", "Output head"; else empty
+        PartRole,                // LLMs: "attention", "mlp" or ""
+        LlmRoleRole,             // LLMs: the bonsai::LlmRole as int, or -1
+        GroupBandRole,           // LLMs: 0, 1, 2, … per group in model order (shading), or -1
     };
     enum class Mode { Layers, Tensors };
 
@@ -44,6 +53,9 @@ public:
     // Layers selected in the view: an edit of a selected row applies to all of them.
     void setSelectedLayers(std::function<QList<int>()> selected) { m_selected = std::move(selected); }
     Mode mode() const { return m_mode; }
+    bool isLanguageModel() const { return m_llm; }
+    // LLMs: the group keys in model order ("Embeddings", "Block 0", …, "Output head").
+    QStringList groupKeys() const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -63,7 +75,12 @@ private:
         int tensor = -1;
         int channelAxis = -1;
         int layer = -1;
+        // Language models only.
+        QString label, group, groupKey, part;
+        int llmRole = -1, band = -1;
+        int64_t order = 0; // model order (block, role)
     };
+    void applyLlmOrder();
     void rebuild();
     QString toolTip(const Row& row) const;
     QVariant compressionData(const Row& row, int column, int role) const;
@@ -73,6 +90,7 @@ private:
 
     std::shared_ptr<const bonsai::Model> m_model;
     Mode m_mode = Mode::Layers;
+    bool m_llm = false;
     std::vector<Row> m_rows;
     std::vector<int> m_rowOfLayer; // layer -> row (-1 when not shown)
     CompressionDocument* m_doc = nullptr;

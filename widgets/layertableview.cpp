@@ -7,21 +7,67 @@
 
 #include <QAction>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
+#include <QPainter>
 #include <QTimer>
 #include <QTreeView>
 #include <QVBoxLayout>
 
 namespace bonsai::ui {
 
+namespace {
+
+// Language models: every other group (block) shaded, a line above each group's first row
+// while the rows are in model order.
+class GroupedTreeView : public QTreeView {
+public:
+    using QTreeView::QTreeView;
+    void setGrouped(bool grouped)
+    {
+        m_grouped = grouped;
+        setAlternatingRowColors(!grouped);
+        viewport()->update();
+    }
+
+protected:
+    void drawRow(QPainter* painter, const QStyleOptionViewItem& option, const QModelIndex& index) const override
+    {
+        if (!m_grouped) {
+            QTreeView::drawRow(painter, option, index);
+            return;
+        }
+        const int band = index.siblingAtColumn(0).data(LayerTableModel::GroupBandRole).toInt();
+        if (band >= 0 && band % 2 == 1)
+            painter->fillRect(option.rect, palette().alternateBase());
+        QTreeView::drawRow(painter, option, index);
+        const auto* proxy = qobject_cast<const QSortFilterProxyModel*>(model());
+        const int sorted = proxy ? proxy->sortColumn() : -1;
+        if (index.row() == 0 || (sorted >= 0 && sorted != LayerTableModel::Group))
+            return;
+        const QModelIndex above = index.sibling(index.row() - 1, 0);
+        if (above.data(LayerTableModel::GroupKeyRole) == index.siblingAtColumn(0).data(LayerTableModel::GroupKeyRole))
+            return;
+        painter->save();
+        painter->setPen(QPen(palette().color(QPalette::Mid), 1));
+        painter->drawLine(option.rect.left(), option.rect.top(), option.rect.right(), option.rect.top());
+        painter->restore();
+    }
+
+private:
+    bool m_grouped = false;
+};
+
+} // namespace
+
 LayerTableView::LayerTableView(QWidget* parent)
     : QWidget(parent), m_model(new LayerTableModel(this)), m_proxy(new LayerFilterProxy(this)),
-      m_view(new QTreeView(this)), m_search(new QLineEdit(this)),
-      m_allTensors(new QCheckBox(tr("All tensors"), this)), m_count(new QLabel(this)),
+      m_view(new GroupedTreeView(this)), m_search(new QLineEdit(this)),
+      m_allTensors(new QCheckBox(tr("All tensors"), this)), m_group(new QComboBox(this)), m_count(new QLabel(this)),
       m_debounce(new QTimer(this))
 {
     m_proxy->setSourceModel(m_model);
@@ -39,6 +85,15 @@ LayerTableView::LayerTableView(QWidget* parent)
     });
     connect(m_allTensors, &QCheckBox::toggled, this, [this](bool all) {
         m_model->setMode(all ? LayerTableModel::Mode::Tensors : LayerTableModel::Mode::Layers);
+        updateCountLabel();
+    });
+    m_group->setObjectName(QStringLiteral("layerGroupFilter"));
+    m_group->setToolTip(tr("Show only the layers of one group: the embeddings, one transformer block, "
+                           "the attention or MLP layers of all blocks, or the output head"));
+    m_group->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_group->setVisible(false);
+    connect(m_group, &QComboBox::currentIndexChanged, this, [this] {
+        m_proxy->setGroupFilter(m_group->currentData().toString());
         updateCountLabel();
     });
 
@@ -61,7 +116,7 @@ LayerTableView::LayerTableView(QWidget* parent)
     auto* header = m_view->header();
     header->setStretchLastSection(false);
     header->setSectionResizeMode(LayerTableModel::Name, QHeaderView::Stretch);
-    for (int c = LayerTableModel::Op; c < LayerTableModel::NUM_COLUMNS; ++c)
+    for (int c = LayerTableModel::Group; c < LayerTableModel::NUM_COLUMNS; ++c)
         header->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     header->setMinimumSectionSize(60);
     header->setSectionResizeMode(LayerTableModel::Share, QHeaderView::Fixed);
@@ -69,7 +124,7 @@ LayerTableView::LayerTableView(QWidget* parent)
     m_view->setTextElideMode(Qt::ElideMiddle); // layer names differ at their ends
     // The compression columns need the room: less used columns start hidden; the header's
     // context menu shows them again.
-    for (int c : {LayerTableModel::Op, LayerTableModel::Shape, LayerTableModel::DType, LayerTableModel::Parameters,
+    for (int c : {LayerTableModel::Group, LayerTableModel::Op, LayerTableModel::Shape, LayerTableModel::DType, LayerTableModel::Parameters,
                   LayerTableModel::Share})
         header->setSectionHidden(c, true);
     header->setMinimumSectionSize(44);
@@ -79,7 +134,9 @@ LayerTableView::LayerTableView(QWidget* parent)
     header->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(header, &QHeaderView::customContextMenuRequested, this, [this, header](const QPoint& pos) {
         QMenu menu(this);
-        for (int c = LayerTableModel::Op; c < LayerTableModel::NUM_COLUMNS; ++c) {
+        for (int c = LayerTableModel::Group; c < LayerTableModel::NUM_COLUMNS; ++c) {
+            if (c == LayerTableModel::Group && !m_model->isLanguageModel())
+                continue;
             QAction* a = menu.addAction(m_model->headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
             a->setCheckable(true);
             a->setChecked(!header->isSectionHidden(c));
@@ -87,6 +144,8 @@ LayerTableView::LayerTableView(QWidget* parent)
         }
         menu.exec(header->mapToGlobal(pos));
     });
+    m_view->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(m_view, &QWidget::customContextMenuRequested, this, &LayerTableView::showRowMenu);
     connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             &LayerTableView::emitCurrent);
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
@@ -103,6 +162,7 @@ LayerTableView::LayerTableView(QWidget* parent)
 
     auto* top = new QHBoxLayout;
     top->addWidget(m_search, 1);
+    top->addWidget(m_group);
     top->addWidget(m_allTensors);
     top->addWidget(m_count);
     auto* layout = new QVBoxLayout(this);
@@ -115,7 +175,108 @@ LayerTableView::LayerTableView(QWidget* parent)
 void LayerTableView::setModel(std::shared_ptr<const bonsai::Model> model)
 {
     m_model->setModel(std::move(model));
+    updateGrouping();
     updateCountLabel();
+}
+
+void LayerTableView::updateGrouping()
+{
+    const bool llm = m_model->isLanguageModel();
+    static_cast<GroupedTreeView*>(m_view)->setGrouped(llm);
+    auto* header = m_view->header();
+    header->setSectionHidden(LayerTableModel::Group, !llm);
+    header->resizeSection(LayerTableModel::Name, llm ? 105 : 190);
+    {
+        const QSignalBlocker block(m_group);
+        m_group->clear();
+        if (llm) {
+            m_group->addItem(tr("All groups"), QString());
+            const QStringList keys = m_model->groupKeys();
+            const QString head = QStringLiteral("Output head");
+            for (const QString& key : keys)
+                if (key != head)
+                    m_group->addItem(key, key);
+            m_group->addItem(tr("Attention (all blocks)"), QStringLiteral("part:attention"));
+            m_group->addItem(tr("MLP (all blocks)"), QStringLiteral("part:mlp"));
+            if (keys.contains(head))
+                m_group->addItem(head, head);
+        }
+    }
+    m_group->setVisible(llm);
+    m_proxy->setGroupFilter(QString());
+}
+
+bool LayerTableView::setGroupFilter(const QString& filter)
+{
+    const int i = m_group->findData(filter);
+    if (i < 0)
+        return false;
+    m_group->setCurrentIndex(i);
+    return true;
+}
+
+int LayerTableView::selectRole(int llmRole)
+{
+    QList<int> layers;
+    for (int r = 0; r < m_model->rowCount(); ++r) {
+        const QModelIndex idx = m_model->index(r, 0);
+        const int l = idx.data(LayerTableModel::LayerRole).toInt();
+        if (l >= 0 && idx.data(LayerTableModel::LlmRoleRole).toInt() == llmRole)
+            layers << l;
+    }
+    if (layers.isEmpty())
+        return 0;
+    int visible = 0;
+    for (int r = 0; r < m_proxy->rowCount(); ++r)
+        visible += layers.contains(m_proxy->index(r, 0).data(LayerTableModel::LayerRole).toInt());
+    if (visible < layers.size() && !m_proxy->groupFilter().isEmpty())
+        setGroupFilter(QString());
+    const int current = currentLayer();
+    if (layers.contains(current))
+        layers.move(layers.indexOf(current), 0); // the current row stays current
+    selectLayers(layers);
+    return int(selectedLayers().size());
+}
+
+void LayerTableView::showRowMenu(const QPoint& pos)
+{
+    if (!m_model->isLanguageModel())
+        return;
+    const QModelIndex idx = m_view->indexAt(pos);
+    if (!idx.isValid())
+        return;
+    const QModelIndex name = idx.siblingAtColumn(LayerTableModel::Name);
+    const int role = name.data(LayerTableModel::LlmRoleRole).toInt();
+    const QString groupKey = name.data(LayerTableModel::GroupKeyRole).toString();
+    QMenu menu(this);
+    if (role >= 0 && name.data(LayerTableModel::LayerRole).toInt() >= 0) {
+        int count = 0;
+        for (int r = 0; r < m_model->rowCount(); ++r) {
+            const QModelIndex i = m_model->index(r, 0);
+            count += i.data(LayerTableModel::LlmRoleRole).toInt() == role && i.data(LayerTableModel::LayerRole).toInt() >= 0;
+        }
+        QAction* a = menu.addAction(tr("Select All %1 (%n layers)", nullptr, count).arg(name.data().toString()),
+                                    this, [this, role] { selectRole(role); });
+        a->setStatusTip(tr("Select this role's layer in every block, to configure them at once"));
+    }
+    if (!groupKey.isEmpty()) {
+        menu.addAction(tr("Select All of %1").arg(groupKey), this, [this, groupKey] {
+            QList<int> layers;
+            for (int r = 0; r < m_model->rowCount(); ++r) {
+                const QModelIndex i = m_model->index(r, 0);
+                const int l = i.data(LayerTableModel::LayerRole).toInt();
+                if (l >= 0 && i.data(LayerTableModel::GroupKeyRole).toString() == groupKey)
+                    layers << l;
+            }
+            selectLayers(layers);
+        });
+        if (m_proxy->groupFilter() != groupKey)
+            menu.addAction(tr("Show Only %1").arg(groupKey), this, [this, groupKey] { setGroupFilter(groupKey); });
+    }
+    if (!m_proxy->groupFilter().isEmpty())
+        menu.addAction(tr("Show All Groups"), this, [this] { setGroupFilter(QString()); });
+    if (!menu.isEmpty())
+        menu.exec(m_view->viewport()->mapToGlobal(pos));
 }
 
 void LayerTableView::setCompression(CompressionDocument* doc, ModelEstimator* estimator)
@@ -190,7 +351,7 @@ void LayerTableView::emitCurrent()
         return;
     emit currentTensorChanged(idx.data(LayerTableModel::TensorRole).toInt(),
                               idx.data(LayerTableModel::ChannelAxisRole).toInt(),
-                              idx.siblingAtColumn(LayerTableModel::Name).data().toString());
+                              idx.siblingAtColumn(LayerTableModel::Name).data(LayerTableModel::FullNameRole).toString());
 }
 
 void LayerTableView::updateCountLabel()

@@ -1,10 +1,14 @@
 #pragma once
 // The layer list: a debounced search box, a layers/all-tensors toggle and the sortable table.
+// For language models also a group filter (embeddings, each block, attention or MLP of all
+// blocks, output head), rows shaded and separated per block, and a context menu that selects
+// every layer of a role across blocks (so that one edit configures all q_proj layers).
 #include <QWidget>
 
 #include <memory>
 
 class QCheckBox;
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QTimer;
@@ -36,6 +40,13 @@ public:
     void selectLayers(const QList<int>& layers);
     // Makes the row with the most bytes current; false when the table is empty.
     bool selectLargest();
+    // Language models: selects every layer of a bonsai::LlmRole (all blocks' q_proj, …),
+    // showing all groups first when the group filter would hide some; returns how many.
+    int selectRole(int llmRole);
+    // Language models: shows only one group (a LayerTableModel::groupKeys() entry, or
+    // "part:attention" / "part:mlp"); empty shows all. False when the combo has no such entry.
+    bool setGroupFilter(const QString& filter);
+    QComboBox* groupCombo() const { return m_group; }
     QTreeView* view() const { return m_view; }
     LayerTableModel* tableModel() const { return m_model; }
     LayerFilterProxy* proxy() const { return m_proxy; }
@@ -50,12 +61,15 @@ signals:
 private:
     void emitCurrent();
     void updateCountLabel();
+    void updateGrouping();
+    void showRowMenu(const QPoint& pos);
 
     LayerTableModel* m_model;
     LayerFilterProxy* m_proxy;
     QTreeView* m_view;
     QLineEdit* m_search;
     QCheckBox* m_allTensors;
+    QComboBox* m_group;
     QLabel* m_count;
     QTimer* m_debounce;
 };

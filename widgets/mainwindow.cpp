@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "blockbyteschart.h"
 #include "byteschart.h"
 #include "compressiondocument.h"
 #include "emptystate.h"
@@ -121,7 +122,10 @@ void MainWindow::onLoaded(std::shared_ptr<const bonsai::Model> model, const QStr
     m_doc->setModel(m_model); // before the table, whose columns show the configuration
     m_table->setModel(m_model);
     m_summary->setModel(m_model);
-    m_summary->bytesChart()->setCurrentIndex(0);
+    // Language models open on the chart of their blocks, other models on the compression chart.
+    const int blocksTab = m_summary->bytesChart()->indexOf(m_blockChart);
+    m_summary->bytesChart()->setTabVisible(blocksTab, m_blockChart->hasData());
+    m_summary->bytesChart()->setCurrentIndex(m_blockChart->hasData() ? blocksTab : blocksTab + 1);
     m_central->setCurrentWidget(m_mainSplitter);
     m_inspectorDock->setVisible(true);
     m_modelFile = QFileInfo(path).fileName();

@@ -18,6 +18,7 @@ class Model;
 
 namespace bonsai::ui {
 
+class BlockBytesChart;
 class CompressionChart;
 class CompressionDocument;
 class ConfigInspector;
@@ -64,6 +65,7 @@ public:
     ModelEstimator* estimator() const { return m_estimator; }
     PreviewRunner* previewRunner() const { return m_previewRunner; }
     CompressionChart* compressionChart() const { return m_compressionChart; }
+    BlockBytesChart* blockChart() const { return m_blockChart; } // language models' bytes per block
     EvalPanel* evalPanel() const { return m_evalPanel; } // the evaluation dock's panel
     RecoverPanel* recoverPanel() const { return m_recoverPanel; } // the recovery dock's panel
     // Applies a recipe file to the open model (an undoable step). On error shows the core's
@@ -142,6 +144,7 @@ private:
     PreviewForm* m_previewForm = nullptr;
     QDockWidget* m_inspectorDock = nullptr;
     CompressionChart* m_compressionChart = nullptr;
+    BlockBytesChart* m_blockChart = nullptr;
     EvalPanel* m_evalPanel = nullptr;
     QDockWidget* m_evalDock = nullptr;
     RecoverPanel* m_recoverPanel = nullptr;

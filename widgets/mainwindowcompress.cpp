@@ -2,6 +2,7 @@
 // Edit and Presets menus, recipes.
 #include "mainwindow.h"
 
+#include "blockbyteschart.h"
 #include "byteschart.h"
 #include "compressionchart.h"
 #include "compressiondocument.h"
@@ -48,7 +49,11 @@ void MainWindow::setupCompression()
     m_details->addBelowHistogram(m_previewForm);
     m_compressionChart = new CompressionChart(m_doc, m_estimator, this);
     m_summary->bytesChart()->insertTab(0, m_compressionChart, tr("Compression"));
-    m_summary->bytesChart()->setCurrentIndex(0);
+    m_blockChart = new BlockBytesChart(m_doc, m_estimator, this);
+    m_summary->bytesChart()->insertTab(0, m_blockChart, tr("Blocks"));
+    m_summary->bytesChart()->setTabToolTip(0, tr("Bytes per transformer block, attention and MLP, original and compressed"));
+    m_summary->bytesChart()->setTabVisible(0, false); // language models only
+    m_summary->bytesChart()->setCurrentIndex(1);
     m_table->setCompression(m_doc, m_estimator);
 
     m_inspectorDock = new QDockWidget(tr("Compression"), this);
