@@ -1,6 +1,7 @@
 #include "bonsai/compress.h"
 
 #include "bonsai/error.h"
+#include "bonsai/gptq.h"
 #include "bonsai/layout.h"
 #include "bonsai/lowrank.h"
 #include "bonsai/recipe.h"
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -182,6 +184,58 @@ LowRankFactors truncateFactors(const LowRankFactors& f, uint64_t r)
     return t;
 }
 
+// The precision step of a dense rows x cols matrix (the whole layer or its kept rows): GPTQ or
+// AWQ when the configuration asks for it and calibration data of the right width are there,
+// otherwise fakeQuantize (round to nearest) with a note saying why. The grid, and so the
+// storage, is the same either way.
+void quantizeDense(const LayerConfig& cfg, float* m, uint64_t rows, uint64_t cols, const LayerCalibration* cal,
+                   bool masked, LayerResult& r)
+{
+    if (!cfg.needsCalibration() || rows * cols == 0) {
+        fakeQuantize(cfg, m, rows, cols);
+        return;
+    }
+    const std::string method(methodName(cfg.method));
+    const auto c = static_cast<int64_t>(cols);
+    bool done = false;
+    if (cfg.method == QuantMethod::GPTQ && cal && cal->hessian.size() > 0) {
+        if (cal->hessian.rows() == c && cal->hessian.cols() == c) {
+            GptqOptions o;
+            o.damping = cfg.damping;
+            o.actOrder = cfg.actOrder;
+            const GptqStats st = gptqQuantize(m, static_cast<int64_t>(rows), c, cal->hessian, intConfig(cfg), o);
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "gptq: calibrated proxy error %.3g x round-to-nearest's%s",
+                          st.rtnError > 0 ? st.error / st.rtnError : 1.0,
+                          st.dampingRaises ? " (damping raised: Hessian not positive definite)" : "");
+            r.notes.emplace_back(buf);
+            done = true;
+        } else {
+            r.notes.push_back("gptq calibration data have " + std::to_string(cal->hessian.rows()) +
+                              " inputs but the layer has " + std::to_string(cols) + "; round-to-nearest used");
+        }
+    } else if (cfg.method == QuantMethod::AWQ && cal && cal->samples > 0 && !cal->inputs.empty()) {
+        if (cal->inputs.size() == static_cast<size_t>(cal->samples) * cols) {
+            const AwqResult a = awqQuantize({{m, static_cast<int64_t>(rows)}}, c, cal->inputs.data(), cal->samples,
+                                            intConfig(cfg));
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "awq: alpha %.2f, calibrated output error %.3g x round-to-nearest's", a.alpha,
+                          a.rtnError > 0 ? a.error / a.rtnError : 1.0);
+            r.notes.emplace_back(buf);
+            done = true;
+        } else {
+            r.notes.push_back("awq calibration inputs do not have the layer's " + std::to_string(cols) +
+                              " values per row; round-to-nearest used");
+        }
+    } else {
+        r.notes.push_back(method + " needs calibration data; round-to-nearest used");
+    }
+    if (!done)
+        fakeQuantize(cfg, m, rows, cols);
+    else if (masked)
+        r.notes.push_back(method + " did not account for the sparsity mask (pruned weights are set back to zero after it)");
+}
+
 uint64_t rankTarget(uint64_t r, uint64_t maxRank)
 {
     uint64_t k = 32;
@@ -278,6 +332,9 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
         r.rankUsed = f.rank;
         if (!rankSaves(effRows, cols, f.rank))
             r.notes.push_back(rankSavingText(effRows, cols, f.rank));
+        if (cfg.needsCalibration())
+            r.notes.push_back(std::string(methodName(cfg.method)) +
+                              " does not apply to low-rank factors; round-to-nearest used");
         checkApplicable(cfg, f.rank, layer.name, "U factor's");
         checkApplicable(cfg, cols, layer.name, "V factor's");
         fakeQuantize(cfg, f.u.data(), effRows, f.rank);
@@ -297,7 +354,7 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
     } else if (!keptRows.empty() || !r.removedChannels.empty()) {
         std::vector<float> kept = compactRows(w.data(), rows, cols, keptRows);
         checkApplicable(cfg, cols, layer.name, "layer's");
-        fakeQuantize(cfg, kept.data(), keptRows.size(), cols);
+        quantizeDense(cfg, kept.data(), keptRows.size(), cols, calibration, false, r);
         std::fill(w.begin(), w.end(), 0.0f);
         for (size_t k = 0; k < keptRows.size(); ++k)
             std::memcpy(&w[keptRows[k] * cols], &kept[k * cols], cols * sizeof(float));
@@ -305,7 +362,7 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
         r.compressedBits = precisionBits(cfg, keptRows.size(), cols, t.dtype).total(r.keptValues);
     } else {
         checkApplicable(cfg, cols, layer.name, "layer's");
-        fakeQuantize(cfg, w.data(), rows, cols);
+        quantizeDense(cfg, w.data(), rows, cols, calibration, !mask.empty(), r);
         if (!mask.empty())
             applyMask(w.data(), w.size(), mask, w.data()); // pruned weights stay exactly zero
         const PrecisionBits pb = precisionBits(cfg, rows, cols, t.dtype);
