@@ -29,6 +29,12 @@ int cmdCompress(const Args& in)
     res.warnings = recipe.warnings(*model);
     for (const auto& w : res.warnings)
         std::fprintf(stderr, "bonsai-cli compress: warning: %s: %s\n", recipePath.c_str(), w.c_str());
+    for (const auto& c : configs)
+        if (c.needsCalibration()) {
+            std::fprintf(stderr, "bonsai-cli compress: note: gptq/awq need calibration data, which compress does not "
+                                 "have: round-to-nearest is used (same size; bonsai-cli eval calibrates on its data set)\n");
+            break;
+        }
 
     if (asJson) {
         nlohmann::ordered_json j;

@@ -74,6 +74,8 @@ int cmdEval(const Args& in)
         auto& le = j["layer_output_sqnr_db"] = nlohmann::ordered_json::object();
         for (const auto& e : r.layerErrors)
             le[e.layer] = std::isfinite(e.sqnrDb) ? nlohmann::ordered_json(e.sqnrDb) : nlohmann::ordered_json(nullptr);
+        if (!r.notes.empty())
+            j["notes"] = r.notes;
         std::puts(j.dump(2).c_str());
         return 0;
     }
@@ -91,6 +93,8 @@ int cmdEval(const Args& in)
     std::printf("time:          %.3f s\n", r.seconds);
     for (const auto& e : r.layerErrors)
         std::printf("  output SQNR of %-40s %8.2f dB\n", e.layer.c_str(), e.sqnrDb);
+    for (const auto& note : r.notes)
+        std::printf("  note: %s\n", note.c_str());
     return 0;
 }
 

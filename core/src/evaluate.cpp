@@ -1,7 +1,11 @@
 #include "bonsai/evaluate.h"
 
 #include "bonsai/error.h"
+#include "bonsai/gptq.h"
 #include "bonsai/onnx_exec.h"
+#include "bonsai/onnx_model.h"
+
+#include <onnx/onnx-ml.pb.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +26,111 @@ double nowSeconds()
 uint64_t valueBytes(const Value& v)
 {
     return v.f.size() * sizeof(float) + v.i.size() * sizeof(int64_t) + v.b.size();
+}
+
+// Rows of AWQ calibration inputs kept per layer (evenly strided over all rows).
+constexpr int64_t kAwqRows = 4096;
+
+// How the input value of a layer's node becomes rows of `cols` inputs (the rows x cols weight
+// matrix's input vectors).
+struct InputMap {
+    enum class Kind : uint8_t { Rows, RowsTransposed, Conv2d } kind = Kind::Rows;
+    std::string input;     // the value read
+    std::string problem;   // non-empty: cannot calibrate (why)
+    std::string autoPad = "NOTSET";
+    int64_t k[2] = {1, 1}, s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0, 0, 0, 0};
+};
+
+int64_t intAttr(const onnx::NodeProto& n, const char* name, int64_t def)
+{
+    for (const auto& a : n.attribute())
+        if (a.name() == name)
+            return a.i();
+    return def;
+}
+
+std::vector<int64_t> intsAttr(const onnx::NodeProto& n, const char* name)
+{
+    for (const auto& a : n.attribute())
+        if (a.name() == name)
+            return {a.ints().begin(), a.ints().end()};
+    return {};
+}
+
+std::string stringAttr(const onnx::NodeProto& n, const char* name, const std::string& def)
+{
+    for (const auto& a : n.attribute())
+        if (a.name() == name)
+            return a.s();
+    return def;
+}
+
+// Output size and leading padding of one spatial axis (the executor's Conv geometry).
+void convAxis(const std::string& autoPad, int64_t in, int64_t k, int64_t s, int64_t d, int64_t& pb, int64_t pe,
+              int64_t& out)
+{
+    const int64_t ext = (k - 1) * d + 1;
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+        out = (in + s - 1) / s;
+        const int64_t total = std::max<int64_t>(0, (out - 1) * s + ext - in);
+        pb = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    } else if (autoPad == "VALID") {
+        pb = 0;
+        out = in >= ext ? (in - ext) / s + 1 : 0;
+    } else {
+        const int64_t span = in + pb + pe - ext;
+        out = span >= 0 ? span / s + 1 : 0;
+    }
+}
+
+// Appends the rows of inputs of value v (per the map) to `rows` (cols values each).
+void inputRows(const InputMap& m, const Value& v, int64_t cols, std::vector<float>& rows)
+{
+    if (v.type != Value::Type::Float)
+        throw Error("calibration: input '" + m.input + "' is not a float tensor");
+    if (m.kind == InputMap::Kind::Rows) {
+        if (v.shape.empty() || v.shape.back() != cols)
+            throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " does not end in " +
+                        std::to_string(cols) + " values");
+        rows.insert(rows.end(), v.f.begin(), v.f.end());
+        return;
+    }
+    if (m.kind == InputMap::Kind::RowsTransposed) {
+        if (v.shape.size() != 2 || v.shape[0] != cols)
+            throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " is not [" +
+                        std::to_string(cols) + ", M]");
+        const int64_t mm = v.shape[1];
+        for (int64_t r = 0; r < mm; ++r)
+            for (int64_t j = 0; j < cols; ++j)
+                rows.push_back(v.f[static_cast<size_t>(j * mm + r)]);
+        return;
+    }
+    // Conv2d: im2col patches in the [c, ki, kj] order of the flattened [out, in, kh, kw] weight.
+    if (v.shape.size() != 4 || v.shape[1] * m.k[0] * m.k[1] != cols)
+        throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " does not fit the convolution");
+    const int64_t N = v.shape[0], C = v.shape[1], H = v.shape[2], W = v.shape[3];
+    int64_t pt = m.p[0], pl = m.p[1], oh = 0, ow = 0;
+    convAxis(m.autoPad, H, m.k[0], m.s[0], m.d[0], pt, m.p[2], oh);
+    convAxis(m.autoPad, W, m.k[1], m.s[1], m.d[1], pl, m.p[3], ow);
+    const size_t base = rows.size();
+    rows.resize(base + static_cast<size_t>(N * oh * ow * cols), 0.0f);
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t y = 0; y < oh; ++y)
+            for (int64_t x = 0; x < ow; ++x) {
+                float* row = rows.data() + base + static_cast<size_t>(((n * oh + y) * ow + x) * cols);
+                for (int64_t c = 0; c < C; ++c)
+                    for (int64_t i = 0; i < m.k[0]; ++i) {
+                        const int64_t iy = y * m.s[0] - pt + i * m.d[0];
+                        if (iy < 0 || iy >= H)
+                            continue;
+                        for (int64_t j = 0; j < m.k[1]; ++j) {
+                            const int64_t ix = x * m.s[1] - pl + j * m.d[1];
+                            if (ix >= 0 && ix < W)
+                                row[(c * m.k[0] + i) * m.k[1] + j] = v.f[static_cast<size_t>(((n * C + c) * H + iy) * W + ix)];
+                        }
+                    }
+            }
 }
 
 } // namespace
@@ -53,6 +162,17 @@ struct Evaluator::Impl {
     std::vector<std::map<size_t, OnnxExecutor::Store>> cache; // [batch][boundary] -> live values
     uint64_t cacheBytes = 0;
     std::map<size_t, Value> refLayerOut;              // first batch: output of each layer node
+
+    // Calibration of GPTQ/AWQ layers: an executor that never has weight overrides (the
+    // uncompressed model), and per layer the data gathered so far.
+    struct Calib {
+        int64_t samples = 0;
+        bool withInputs = false;
+        LayerCalibration data;
+        std::string problem; // non-empty: no calibration possible (why)
+    };
+    std::unique_ptr<OnnxExecutor> calibExec;
+    std::map<size_t, Calib> calib;
 
     // Compressed weights already applied, per layer.
     std::vector<std::optional<LayerConfig>> applied;
@@ -239,25 +359,206 @@ struct Evaluator::Impl {
         cacheBytes = total;
     }
 
+    // How layer i's input is read, or why it cannot be calibrated.
+    InputMap inputMap(size_t i) const
+    {
+        InputMap m;
+        const Layer& l = model.layers[i];
+        const size_t k = layerNode[i];
+        if (k == SIZE_MAX) {
+            m.problem = "no node reads the weight";
+            return m;
+        }
+        const ExecNode& en = exec.node(k);
+        if (en.inputs.size() < 2 || en.inputs[1] != weightName[i]) {
+            m.problem = "the weight is not the second input of its " + en.op + " node";
+            return m;
+        }
+        m.input = en.inputs[0];
+        const onnx::ModelProto* proto = onnxProto(model);
+        const onnx::NodeProto* node = nullptr;
+        if (proto)
+            for (const auto& n : proto->graph().node())
+                if (n.op_type() == en.op && n.input_size() > 1 && n.input(1) == weightName[i]) {
+                    node = &n;
+                    break;
+                }
+        if (en.op == "MatMul") {
+            m.kind = InputMap::Kind::Rows;
+        } else if (en.op == "Gemm" && node) {
+            if (intAttr(*node, "transA", 0) != 0)
+                m.kind = InputMap::Kind::RowsTransposed;
+        } else if (en.op == "Conv" && node) {
+            const auto& shape = model.tensors[static_cast<size_t>(l.weight)].shape;
+            if (shape.size() != 4 || l.outAxis != 0) {
+                m.problem = "only 2-D convolutions are calibrated";
+                return m;
+            }
+            if (intAttr(*node, "group", 1) != 1) {
+                m.problem = "grouped or depthwise convolution is not calibrated";
+                return m;
+            }
+            m.kind = InputMap::Kind::Conv2d;
+            m.autoPad = stringAttr(*node, "auto_pad", "NOTSET");
+            const auto st = intsAttr(*node, "strides"), di = intsAttr(*node, "dilations"), pa = intsAttr(*node, "pads");
+            for (int a = 0; a < 2; ++a) {
+                m.k[a] = static_cast<int64_t>(shape[static_cast<size_t>(2 + a)]);
+                if (st.size() == 2) m.s[a] = st[static_cast<size_t>(a)];
+                if (di.size() == 2) m.d[a] = di[static_cast<size_t>(a)];
+            }
+            if (pa.size() == 4)
+                for (int a = 0; a < 4; ++a)
+                    m.p[a] = pa[static_cast<size_t>(a)];
+        } else {
+            m.problem = "calibration is not implemented for " + en.op + " layers";
+        }
+        return m;
+    }
+
+    // Gathers the inputs of `layers` on the first `samples` samples with the uncompressed model:
+    // the Hessian for each, and a strided sample of rows for those in `withInputs`.
+    void gatherCalibration(const std::vector<size_t>& layers, const std::set<size_t>& withInputs, int64_t samples,
+                           const ProgressFn& progress)
+    {
+        if (!calibExec)
+            calibExec = std::make_unique<OnnxExecutor>(model);
+        std::vector<InputMap> maps;
+        std::vector<uint64_t> colsOf;
+        std::vector<HessianAccumulator> acc;
+        std::vector<std::vector<float>> kept(layers.size());
+        std::vector<int64_t> seen(layers.size(), 0), stride(layers.size(), 0);
+        size_t last = 0;
+        for (size_t i : layers) {
+            maps.push_back(inputMap(i));
+            uint64_t rows = 0, cols = 0;
+            const TensorInfo& t = model.tensors[static_cast<size_t>(model.layers[i].weight)];
+            const AxisSplit sp = splitAtAxis(t.shape, model.layers[i].outAxis);
+            rows = sp.channels;
+            cols = rows ? t.numel / rows : 0;
+            colsOf.push_back(cols);
+            acc.emplace_back(static_cast<int64_t>(cols));
+            if (maps.back().problem.empty())
+                last = std::max(last, layerNode[i]);
+        }
+        int64_t per = 1;
+        for (auto d2 : sampleShape)
+            per *= d2;
+        const int64_t batch = std::min<int64_t>(opt.batch, samples);
+        OnnxExecutor::Store store;
+        std::vector<float> rowsBuf;
+        for (int64_t first = 0; first < samples; first += batch) {
+            reportProgress(progress, 0.0);
+            const int64_t count = std::min(batch, samples - first);
+            std::vector<int64_t> shape = {count};
+            shape.insert(shape.end(), sampleShape.begin(), sampleShape.end());
+            std::vector<float> x(static_cast<size_t>(count * per));
+            std::vector<int64_t> lab(static_cast<size_t>(count));
+            data.fillBatch(first, count, inputShape, x.data(), lab.data());
+            store[inputName] = Value::floats(std::move(shape), std::move(x));
+            calibExec->run(store, 0, last);
+            for (size_t q = 0; q < layers.size(); ++q) {
+                if (!maps[q].problem.empty())
+                    continue;
+                const Value* v = calibExec->find(store, maps[q].input);
+                if (!v) {
+                    maps[q].problem = "its input '" + maps[q].input + "' was not computed";
+                    continue;
+                }
+                rowsBuf.clear();
+                try {
+                    inputRows(maps[q], *v, static_cast<int64_t>(colsOf[q]), rowsBuf);
+                } catch (const Error& e) {
+                    maps[q].problem = e.what();
+                    continue;
+                }
+                const auto cols = static_cast<int64_t>(colsOf[q]);
+                const int64_t nrows = cols ? static_cast<int64_t>(rowsBuf.size()) / cols : 0;
+                acc[q].add(rowsBuf.data(), nrows);
+                if (withInputs.count(layers[q])) {
+                    if (stride[q] == 0) // rows per sample are known from the first batch
+                        stride[q] = std::max<int64_t>(1, (nrows / std::max<int64_t>(count, 1) * samples + kAwqRows - 1) / kAwqRows);
+                    for (int64_t r = 0; r < nrows; ++r, ++seen[q])
+                        if (seen[q] % stride[q] == 0)
+                            kept[q].insert(kept[q].end(), rowsBuf.begin() + r * cols, rowsBuf.begin() + (r + 1) * cols);
+                }
+            }
+        }
+        for (size_t q = 0; q < layers.size(); ++q) {
+            Calib& c = calib[layers[q]];
+            c = Calib{};
+            c.samples = samples;
+            c.withInputs = withInputs.count(layers[q]) > 0;
+            c.problem = maps[q].problem;
+            if (c.problem.empty()) {
+                c.data.hessian = acc[q].hessian();
+                c.data.samples = colsOf[q] ? static_cast<int64_t>(kept[q].size() / colsOf[q]) : 0;
+                c.data.inputs = std::move(kept[q]);
+            }
+        }
+    }
+
+    // Calibration data of every layer that is about to be compressed with GPTQ/AWQ.
+    void prepareCalibration(const std::vector<LayerConfig>& configs, const std::vector<bool>& redo, const ProgressFn& progress)
+    {
+        std::map<int64_t, std::vector<size_t>> bySamples;
+        std::map<int64_t, std::set<size_t>> inputsBySamples;
+        for (size_t i = 0; i < configs.size(); ++i) {
+            const LayerConfig& c = configs[i];
+            if (!redo[i] || !c.needsCalibration() || c.hasRank())
+                continue;
+            const int64_t s = std::min<int64_t>(std::max(1, c.calibSamples), n);
+            const bool inputs = c.method == QuantMethod::AWQ;
+            auto it = calib.find(i);
+            if (it != calib.end() && it->second.samples == s && (!inputs || it->second.withInputs))
+                continue;
+            bySamples[s].push_back(i);
+            if (inputs)
+                inputsBySamples[s].insert(i);
+        }
+        for (const auto& [s, layers] : bySamples)
+            gatherCalibration(layers, inputsBySamples[s], s, progress);
+    }
+
     void applyWeights(const std::vector<LayerConfig>& configs, const ProgressFn& progress, EvalResult& r)
     {
         const auto masks = globalSparsityMasks(model, configs);
+        std::vector<bool> redo(configs.size());
+        for (size_t i = 0; i < configs.size(); ++i)
+            redo[i] = !applied[i] || !(*applied[i] == configs[i]) || masks.count(i) > 0;
+        prepareCalibration(configs, redo, progress);
         uint64_t layerOrig = 0, layerComp = 0;
         for (size_t i = 0; i < configs.size(); ++i) {
             reportProgress(progress, 0.0);
             const bool global = masks.count(i) > 0;
-            if (!applied[i] || !(*applied[i] == configs[i]) || global) {
+            if (redo[i]) {
                 if (configs[i].isIdentity()) {
                     exec.clearWeight(weightName[i]);
                     appliedResult[i] = compressLayer(model, static_cast<int>(i), configs[i]);
                 } else {
                     std::vector<float> rec;
+                    const LayerCalibration* cal = nullptr;
+                    std::string problem;
+                    if (configs[i].needsCalibration() && !configs[i].hasRank()) {
+                        const auto it = calib.find(i);
+                        if (it != calib.end() && it->second.problem.empty())
+                            cal = &it->second.data;
+                        else if (it != calib.end())
+                            problem = "not calibrated: " + it->second.problem;
+                    }
                     appliedResult[i] = compressLayer(model, static_cast<int>(i), configs[i], &rec,
-                                                     global ? &masks.at(i) : nullptr);
+                                                     global ? &masks.at(i) : nullptr, nullptr, cal);
+                    if (!problem.empty())
+                        appliedResult[i].notes.insert(appliedResult[i].notes.begin(), problem);
+                    if (cal)
+                        appliedResult[i].notes.push_back("calibrated on the first " + std::to_string(calib[i].samples) +
+                                                         " samples of the evaluation data");
                     exec.setWeight(weightName[i], std::move(rec));
                 }
                 applied[i] = configs[i];
             }
+            if (configs[i].needsCalibration())
+                for (const auto& note : appliedResult[i].notes)
+                    r.notes.push_back(model.layers[i].name + ": " + note);
             layerOrig += model.tensors[static_cast<size_t>(model.layers[i].weight)].nbytes;
             layerComp += (appliedResult[i].compressedBits + 7) / 8;
         }

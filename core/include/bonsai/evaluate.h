@@ -47,6 +47,11 @@ struct EvalResult {
     uint64_t originalBytes = 0;
     uint64_t compressedBytes = 0;
     std::vector<LayerOutputError> layerErrors; // compressed layers, in graph order
+    // Layers quantized with GPTQ/AWQ (LayerConfig::method) are calibrated on the inputs the
+    // uncompressed model gives them on the first calibSamples samples of the evaluation data
+    // (not sequentially on already-quantized earlier layers). Notes on the calibrated layers,
+    // "layer: note" (what was used, or why round-to-nearest was used instead).
+    std::vector<std::string> notes;
     size_t startNode = 0;       // node the compressed pass started from (incremental)
     bool complete = false;      // false for progressive partial results
 };
