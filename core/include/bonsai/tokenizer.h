@@ -57,4 +57,8 @@ protected:
     std::string source_;
 };
 
+// The pre-tokenizer split used by byte-level BPE, for tests and display: `pattern` is "gpt2",
+// "llama3" (numbers in 1-3 digit groups) or "qwen2" (single digits). Throws Error otherwise.
+std::vector<std::string> byteLevelPreTokenize(std::string_view text, std::string_view pattern);
+
 } // namespace bonsai
