@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -261,6 +262,7 @@ private slots:
     void preTokenizerSplits();
     void bpeJsonHandWorkedIds();
     void bpeSpecialTokensAndDecode();
+    void bpeJsonVariants();
     void bpeGgufMatchesJson();
     void bpeSpeed();
     void forModel();
@@ -461,6 +463,33 @@ void TstTokenizer::bpeSpecialTokensAndDecode()
         QCOMPARE(tok->decode(Ids{10, 19, 20}), std::string("hé"));
         QCOMPARE(tok->decode(Ids{18, 17}), std::string(" \n"));
     }
+}
+
+void TstTokenizer::bpeJsonVariants()
+{
+    const auto base = nlohmann::json::parse(readText(tokData("bpe_llama3.json")));
+    auto regex = [](nlohmann::json& j) -> nlohmann::json& {
+        return j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"];
+    };
+    // Qwen2: the same regex with single digits, an NFC normalizer, no BOS token at all.
+    auto qwen = base;
+    const std::string l3 = regex(qwen).get<std::string>();
+    regex(qwen) = l3.substr(0, l3.find("\\p{N}{1,3}")) + "\\p{N}" +
+                  l3.substr(l3.find("\\p{N}{1,3}") + std::strlen("\\p{N}{1,3}"));
+    qwen["normalizer"] = {{"type", "NFC"}};
+    qwen["post_processor"] = nullptr;
+    qwen["added_tokens"].erase(1); // <|begin_of_text|>
+    auto q = Tokenizer::fromTokenizerJson(testutil::writeTemp("qwen2.json", qwen.dump()));
+    // "12345" as single digits 1 2 3 4 5 = ids 2 3 4 5 6 (no merge runs across pre-tokens).
+    COMPARE_IDS(q->encode(" 12345"), (Ids{18, 2, 3, 4, 5, 6}));
+    QCOMPARE(q->bos(), -1);
+    QCOMPARE(q->eos(), 40);
+    // Llama 3's contractions written as character classes (as some converters do).
+    auto classes = base;
+    regex(classes) = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])" +
+                     l3.substr(l3.find(')') + 1);
+    auto c = Tokenizer::fromTokenizerJson(testutil::writeTemp("classes.json", classes.dump()));
+    COMPARE_IDS(c->encode(kProbe), (Ids{24, 29, 30, 18, 32, 33, 42, 37, 38, 17}));
 }
 
 void TstTokenizer::bpeGgufMatchesJson()

@@ -251,8 +251,13 @@ PreTokPattern preTokPatternByName(std::string_view name, bool* ok)
     return PreTokPattern::None;
 }
 
-PreTokPattern preTokPatternByRegex(std::string_view regex, bool* ok)
+PreTokPattern preTokPatternByRegex(std::string_view regexIn, bool* ok)
 {
+    // Some converters spell Llama 3's case-insensitive contractions as character classes.
+    constexpr std::string_view kClassForm = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
+    std::string regex(regexIn);
+    if (regex.compare(0, kClassForm.size(), kClassForm) == 0)
+        regex = "(?i:'s|'t|'re|'ve|'m|'ll|'d)" + regex.substr(kClassForm.size());
     *ok = true;
     if (regex == kGpt2Regex)
         return PreTokPattern::Gpt2;

@@ -1,8 +1,9 @@
 #pragma once
 // Tokenizers of language-model checkpoints.
 //
-//  - SentencePiece (`tokenizer.model`, Llama 1/2, Mistral): encoded by Debian's SentencePiece
-//    library (libsentencepiece).
+//  - SentencePiece (`tokenizer.model`, Llama 1/2, Mistral): encoded by bonsai_spm (core/spm),
+//    our implementation of the SentencePiece library's BPE (Debian's libsentencepiece cannot
+//    share a process with libonnx's protobuf).
 //  - Byte-level BPE (`tokenizer.json` with a "BPE" model and a ByteLevel pre-tokenizer, as
 //    used by Llama 3, Qwen2/Qwen2.5 and GPT-2): our own implementation of the Hugging Face
 //    tokenizers algorithm (pre-tokenizer regex split, byte-to-unicode map, merges by rank,
@@ -34,7 +35,9 @@ public:
     virtual std::string piece(int32_t id) const = 0;
 
     virtual int32_t vocabSize() const = 0;
-    int32_t bos() const { return bos_; } // -1 when the tokenizer has none
+    // -1 when the tokenizer has none. Byte-level BPE without a BOS token of its own (Qwen2,
+    // GPT-2) has -1 unless the checkpoint's config.json names one (forModel).
+    int32_t bos() const { return bos_; }
     int32_t eos() const { return eos_; } // -1 when the tokenizer has none
     // "sentencepiece", "bpe" (byte-level BPE), for display.
     virtual std::string kind() const = 0;
