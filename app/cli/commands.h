@@ -20,6 +20,7 @@ int cmdCompress(const Args& args);
 int cmdEval(const Args& args);
 int cmdTrain(const Args& args);
 int cmdRecover(const Args& args);
+int cmdPpl(const Args& args);
 
 // Small argument helpers: flags are "--name" or "--name VALUE".
 bool takeFlag(Args& args, const std::string& name);

@@ -26,6 +26,10 @@ const char* kUsage =
     "                                      train the demo CNN on Fashion-MNIST, write ONNX\n"
     "  recover MODEL --recipe R.json --method finetune|qat|distill|lottery --out OUT.onnx [--json]\n"
     "                                      train a compressed model back (accuracy before/after)\n"
+    "  ppl MODEL --text FILE [--recipe R.json] [--ctx N] [--chunks N] [--calib FILE] [--json]\n"
+    "                                      perplexity of a language model (Llama, Mistral,\n"
+    "                                      Qwen2; safetensors folder or GGUF), KL and top-1\n"
+    "                                      agreement against the uncompressed model\n"
     "\n"
     "MODEL is a .safetensors, .onnx or .gguf file, a directory of safetensors shards,\n"
     "or a *.safetensors.index.json file.\n";
@@ -63,6 +67,8 @@ int main(int argc, char** argv)
             return cli::cmdTrain(args);
         if (cmd == "recover")
             return cli::cmdRecover(args);
+        if (cmd == "ppl")
+            return cli::cmdPpl(args);
         std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const cli::UsageError& e) {

@@ -1,0 +1,341 @@
+// The language-model forward pass and perplexity against the tiny-llama fixture: a Llama
+// checkpoint trained by PyTorch, with PyTorch's own logits for a probe sentence and its
+// perplexities of eval.txt (uncompressed, and after round-to-nearest INT4 on the projections).
+#include "testutil.h"
+
+#include "bonsai/compress.h"
+#include "bonsai/llm.h"
+#include "bonsai/model.h"
+#include "bonsai/recipe.h"
+#include "bonsai/tokenizer.h"
+
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace bonsai;
+
+namespace {
+
+std::string fixture(const std::string& name) { return testutil::dataPath("tiny-llama/" + name); }
+
+std::string readAll(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+const nlohmann::json& reference()
+{
+    static const nlohmann::json j = nlohmann::json::parse(readAll(fixture("reference.json")));
+    return j;
+}
+
+// INT4 group 32 symmetric on every attention and MLP projection (the fixture's RTN setting).
+std::vector<LayerConfig> projections(const Model& m, QuantMethod method, int bits = 4)
+{
+    std::vector<LayerConfig> configs(m.layers.size());
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+        const auto info = llmLayerInfo(m.layers[i].name);
+        if (!info || info->role == LlmRole::Embedding || info->role == LlmRole::Head)
+            continue;
+        LayerConfig& c = configs[i];
+        c.precision = Precision{PrecisionKind::Int, bits};
+        c.granularity = Granularity::Group;
+        c.groupSize = 32;
+        c.symmetric = true;
+        c.method = method;
+        c.calibSamples = 32;
+    }
+    return configs;
+}
+
+// Independent scoring from raw logits: mean NLL of `targets` given rows of logits.
+double meanNll(const std::vector<float>& logits, int64_t vocab, const std::vector<int32_t>& targets)
+{
+    double sum = 0;
+    for (size_t r = 0; r < targets.size(); ++r) {
+        const float* row = logits.data() + r * static_cast<size_t>(vocab);
+        double mx = row[0];
+        for (int64_t j = 1; j < vocab; ++j)
+            mx = std::max(mx, double(row[j]));
+        double s = 0;
+        for (int64_t j = 0; j < vocab; ++j)
+            s += std::exp(double(row[j]) - mx);
+        sum += mx + std::log(s) - double(row[targets[r]]);
+    }
+    return sum / double(targets.size());
+}
+
+} // namespace
+
+class TstLlm : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void configAndGrouping();
+    void probeLogitsMatchReference();
+    void perplexityMatchesReference();
+    void perplexityProtocolFromLogits();
+    void rtnInt4MatchesReference();
+    void gptqBeatsRtn_data();
+    void gptqBeatsRtn();
+    void awqRuns();
+    void cancel();
+    void badCheckpoints();
+    void cliPpl();
+
+private:
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<LanguageModel> lm_;
+    std::vector<int32_t> evalTokens_, calibTokens_;
+    double rtnPpl_ = 0;
+};
+
+void TstLlm::initTestCase()
+{
+    model_ = Model::open(testutil::dataPath("tiny-llama"));
+    lm_ = std::make_unique<LanguageModel>(*model_);
+    evalTokens_ = lm_->tokenizer().encode(readAll(fixture("eval.txt")));
+    calibTokens_ = lm_->tokenizer().encode(readAll(fixture("calib.txt")));
+}
+
+void TstLlm::configAndGrouping()
+{
+    const LlmConfig& c = lm_->config();
+    QCOMPARE(c.hidden, 128);
+    QCOMPARE(c.heads, 4);
+    QCOMPARE(c.kvHeads, 2);
+    QCOMPARE(c.headDim, 32);
+    QCOMPARE(c.layers, 4);
+    QVERIFY(c.tiedEmbeddings);
+    QVERIFY(isLanguageModel(*model_));
+    // Every layer of the checkpoint has a role: 4 blocks x 7 projections + the embedding
+    // (tied: the head has no tensor of its own).
+    int projectionsSeen = 0, embeddings = 0;
+    for (const Layer& l : model_->layers) {
+        const auto info = llmLayerInfo(l.name);
+        QVERIFY2(info.has_value(), l.name.c_str());
+        if (info->role == LlmRole::Embedding) {
+            ++embeddings;
+        } else {
+            ++projectionsSeen;
+            QVERIFY(info->block >= 0 && info->block < 4);
+        }
+    }
+    QCOMPARE(embeddings, 1);
+    QCOMPARE(projectionsSeen, 28);
+    const auto q = llmLayerInfo("model.layers.3.self_attn.q_proj.weight");
+    QVERIFY(q && q->block == 3 && q->role == LlmRole::Q && q->group == "Block 3" && q->part == "attention");
+    const auto d = llmLayerInfo("blk.12.ffn_down.weight");
+    QVERIFY(d && d->block == 12 && d->role == LlmRole::Down && d->part == "mlp");
+    QVERIFY(!llmLayerInfo("model.layers.x.self_attn.q_proj.weight"));
+    QVERIFY(!llmLayerInfo("conv1.weight"));
+}
+
+void TstLlm::probeLogitsMatchReference()
+{
+    const auto& ref = reference();
+    const auto ids = ref["probe_ids"].get<std::vector<int32_t>>();
+    const auto expected = ref["probe_logits"].get<std::vector<std::vector<double>>>();
+    const std::vector<float> got = lm_->logits(ids);
+    const int64_t V = lm_->config().vocab;
+    QCOMPARE(got.size(), ids.size() * size_t(V));
+    double worst = 0;
+    for (size_t r = 0; r < ids.size(); ++r) {
+        double rowMax = 0;
+        for (double e : expected[r])
+            rowMax = std::max(rowMax, std::abs(e));
+        for (int64_t j = 0; j < V; ++j) {
+            const double diff = std::abs(double(got[r * size_t(V) + size_t(j)]) - expected[r][size_t(j)]);
+            worst = std::max(worst, diff / rowMax);
+        }
+    }
+    qInfo("largest logit difference relative to the row's largest logit: %.3g", worst);
+    QVERIFY2(worst < 1e-4, qPrintable(QString::number(worst)));
+}
+
+void TstLlm::perplexityMatchesReference()
+{
+    const auto& ref = reference();
+    QCOMPARE(int64_t(evalTokens_.size()), ref["eval_tokens"].get<int64_t>());
+    const PerplexityResult r = lm_->perplexity(evalTokens_, {});
+    const double expected = ref["perplexity"].get<double>();
+    qInfo("perplexity %.6f (reference %.6f), %.2f s", r.perplexity, expected, r.seconds);
+    QCOMPARE(r.tokens, uint64_t(evalTokens_.size()));
+    QCOMPARE(r.chunks, int64_t((evalTokens_.size() + 127) / 128));
+    QVERIFY(std::abs(r.perplexity / expected - 1) < 1e-3);
+    QCOMPARE(r.kl, 0.0);
+    QCOMPARE(r.agreement, 1.0);
+    QCOMPARE(r.originalBytes, r.compressedBytes);
+    QCOMPARE(r.chunkPerplexity.size(), size_t(r.chunks));
+}
+
+void TstLlm::perplexityProtocolFromLogits()
+{
+    // Three chunks of 40 scored independently through logits(): [BOS] + chunk, every token
+    // scored; the mean NLL must equal the batched perplexity pass.
+    const int ctx = 40;
+    const int32_t bos = 1;
+    double nll = 0;
+    int64_t n = 0;
+    for (int c = 0; c < 3; ++c) {
+        std::vector<int32_t> chunk(evalTokens_.begin() + c * ctx, evalTokens_.begin() + (c + 1) * ctx);
+        std::vector<int32_t> input{bos};
+        input.insert(input.end(), chunk.begin(), chunk.end() - 1);
+        nll += meanNll(lm_->logits(input), lm_->config().vocab, chunk) * ctx;
+        n += ctx;
+    }
+    PerplexityOptions opt;
+    opt.ctx = ctx;
+    opt.maxChunks = 3;
+    opt.batchTokens = 50; // forces one chunk per batch
+    const PerplexityResult r = lm_->perplexity(evalTokens_, {}, opt);
+    QCOMPARE(r.tokens, uint64_t(n));
+    QVERIFY(std::abs(r.nll - nll / double(n)) < 1e-5);
+}
+
+void TstLlm::rtnInt4MatchesReference()
+{
+    const auto configs = projections(*model_, QuantMethod::RTN);
+    const PerplexityResult r = lm_->perplexity(evalTokens_, configs);
+    const double expected = reference()["perplexity_int4_g32_sym_rtn_projections"].get<double>();
+    qInfo("RTN INT4 g32: perplexity %.6f (reference %.6f), KL %.5f, agreement %.4f, %llu -> %llu bytes",
+          r.perplexity, expected, r.kl, r.agreement, (unsigned long long)r.originalBytes,
+          (unsigned long long)r.compressedBytes);
+    QVERIFY(std::abs(r.perplexity / expected - 1) < 1e-3);
+    QVERIFY(std::abs(r.basePerplexity / reference()["perplexity"].get<double>() - 1) < 1e-3);
+    QVERIFY(r.kl > 0 && r.kl < 0.1);
+    QVERIFY(r.agreement > 0.8 && r.agreement < 1.0);
+    // Size: 28 projections of 4 bits + one FP16 scale per 32 weights, the rest F32 as stored.
+    uint64_t projParams = 0;
+    for (const Layer& l : model_->layers)
+        if (llmLayerInfo(l.name)->role != LlmRole::Embedding)
+            projParams += model_->tensors[size_t(l.weight)].numel;
+    const uint64_t expectedBytes = model_->totalBytes() - projParams * 4 + projParams * 4 / 8 + projParams / 32 * 2;
+    QCOMPARE(r.compressedBytes, expectedBytes);
+    rtnPpl_ = r.perplexity;
+}
+
+void TstLlm::gptqBeatsRtn_data()
+{
+    QTest::addColumn<int>("bits");
+    QTest::newRow("int4") << 4;
+    QTest::newRow("int3") << 3;
+}
+
+void TstLlm::gptqBeatsRtn()
+{
+    QFETCH(int, bits);
+    PerplexityOptions opt;
+    opt.calibrationTokens = calibTokens_;
+    const PerplexityResult rtn = lm_->perplexity(evalTokens_, projections(*model_, QuantMethod::RTN, bits), opt);
+    const PerplexityResult gptq = lm_->perplexity(evalTokens_, projections(*model_, QuantMethod::GPTQ, bits), opt);
+    qInfo("INT%d g32: FP32 %.4f, RTN %.4f, GPTQ %.4f (%.0f%% of the loss recovered), KL %.5f vs %.5f", bits,
+          rtn.basePerplexity, rtn.perplexity, gptq.perplexity,
+          100 * (rtn.perplexity - gptq.perplexity) / (rtn.perplexity - rtn.basePerplexity), rtn.kl, gptq.kl);
+    QVERIFY(gptq.perplexity < rtn.perplexity);
+    QVERIFY(gptq.kl < rtn.kl);
+    QCOMPARE(gptq.compressedBytes, rtn.compressedBytes);
+}
+
+void TstLlm::awqRuns()
+{
+    PerplexityOptions opt;
+    opt.calibrationTokens = calibTokens_;
+    const PerplexityResult rtn = lm_->perplexity(evalTokens_, projections(*model_, QuantMethod::RTN, 3), opt);
+    const PerplexityResult awq = lm_->perplexity(evalTokens_, projections(*model_, QuantMethod::AWQ, 3), opt);
+    qInfo("INT3 g32: RTN %.4f, AWQ %.4f", rtn.perplexity, awq.perplexity);
+    for (const auto& n : awq.notes)
+        qInfo("  %s", n.c_str());
+    QCOMPARE(awq.compressedBytes, rtn.compressedBytes);
+    QVERIFY(awq.perplexity < rtn.perplexity * 1.01);
+    QVERIFY(!awq.notes.empty());
+}
+
+void TstLlm::cancel()
+{
+    int calls = 0;
+    bool thrown = false;
+    try {
+        lm_->perplexity(evalTokens_, {}, {}, [&](const PerplexityProgress& p) {
+            ++calls;
+            if (p.fraction < 0 || p.fraction > 1)
+                return false;
+            return p.chunksDone < 3;
+        });
+    } catch (const Cancelled&) {
+        thrown = true;
+    }
+    QVERIFY(thrown);
+    QVERIFY(calls > 3);
+}
+
+void TstLlm::badCheckpoints()
+{
+    // A config.json that disagrees with the tensors, a missing config.json, a broken one.
+    const std::string dir = testutil::tempPath("badllm");
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(fixture("model.safetensors"), dir + "/model.safetensors",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(fixture("tokenizer.model"), dir + "/tokenizer.model",
+                               std::filesystem::copy_options::overwrite_existing);
+    auto expectFault = [&](const std::string& config, const char* fragment) {
+        if (config.empty())
+            std::filesystem::remove(dir + "/config.json");
+        else
+            std::ofstream(dir + "/config.json") << config;
+        try {
+            auto m = Model::open(dir);
+            LanguageModel lm(*m);
+            QFAIL("no error");
+        } catch (const FileError& e) {
+            QVERIFY2(std::string(e.what()).find(fragment) != std::string::npos, e.what());
+        }
+    };
+    std::string cfg = readAll(fixture("config.json"));
+    auto replace = [&](std::string s, const std::string& a, const std::string& b) {
+        s.replace(s.find(a), a.size(), b);
+        return s;
+    };
+    expectFault("", "config.json");
+    expectFault("{ not json", "config.json");
+    expectFault(replace(cfg, "\"hidden_size\": 128", "\"hidden_size\": 96"), "model.embed_tokens.weight");
+    expectFault(replace(cfg, "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3"), "key/value heads");
+    expectFault(replace(cfg, "\"model_type\": \"llama\"", "\"model_type\": \"gpt_neox\""), "gpt_neox");
+    expectFault(replace(cfg, "\"intermediate_size\": 352,", ""), "intermediate_size");
+}
+
+void TstLlm::cliPpl()
+{
+    const std::string recipe = testutil::writeTemp("rtn4.json", R"({"bonsai_recipe": 1, "rules": [
+        {"match": "_proj$", "precision": "int4", "granularity": "group", "group_size": 32}]})");
+    const auto r = testutil::runCli({"ppl", QString::fromStdString(testutil::dataPath("tiny-llama")), "--text",
+                                     QString::fromStdString(fixture("eval.txt")), "--recipe",
+                                     QString::fromStdString(recipe), "--json"});
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    const auto j = nlohmann::json::parse(r.out.toStdString());
+    for (const char* key : {"perplexity", "tokens", "kl", "agreement", "seconds", "original_bytes", "compressed_bytes"})
+        QVERIFY2(j.contains(key), key);
+    QCOMPARE(j["tokens"].get<int64_t>(), int64_t(evalTokens_.size()));
+    const double expected = reference()["perplexity_int4_g32_sym_rtn_projections"].get<double>();
+    QVERIFY(std::abs(j["perplexity"].get<double>() / expected - 1) < 1e-3);
+    QVERIFY(j["compressed_bytes"].get<int64_t>() < j["original_bytes"].get<int64_t>());
+
+    const auto bad = testutil::runCli({"ppl", QString::fromStdString(testutil::dataPath("tiny-llama")), "--text",
+                                       "/nonexistent/text.txt"});
+    QCOMPARE(bad.exitCode, 1);
+    QVERIFY(bad.err.contains("/nonexistent/text.txt"));
+    const auto usage = testutil::runCli({"ppl", QString::fromStdString(testutil::dataPath("tiny-llama"))});
+    QCOMPARE(usage.exitCode, 2);
+}
+
+QTEST_APPLESS_MAIN(TstLlm)
+#include "tst_llm.moc"
