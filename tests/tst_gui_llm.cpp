@@ -1,17 +1,24 @@
 // Language models in the main window, headless: the tiny Llama checkpoint in tests/data is
 // listed in model order with groups and short role names, filtered by group, selected by role
-// across blocks, and charted per block.
+// across blocks, and charted per block; the perplexity dock measures what the core measures,
+// fills its chart while running, can be cancelled, and adds points to the trade-off chart.
 #include "blockbyteschart.h"
 #include "compressiondocument.h"
+#include "evalpanel.h"
 #include "layerfilterproxy.h"
 #include "layertablemodel.h"
 #include "layertableview.h"
 #include "mainwindow.h"
+#include "perplexitypanel.h"
+#include "tradeoffmodel.h"
 
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
+#include "bonsai/tokenizer.h"
 
 #include <QComboBox>
+#include <QDockWidget>
+#include <QFile>
 #include <QHeaderView>
 #include <QStandardPaths>
 #include <QTreeView>
@@ -19,6 +26,7 @@
 
 using bonsai::ui::LayerTableModel;
 using bonsai::ui::MainWindow;
+using bonsai::ui::PerplexityPanel;
 
 // Headless by default, also when run by hand outside CTest.
 static const bool forceOffscreen = [] {
@@ -44,6 +52,31 @@ bool openFixture(MainWindow& w)
     QSignalSpy opened(&w, &MainWindow::modelOpened);
     w.openPath(fixture());
     return QTest::qWaitFor([&] { return opened.size() == 1; }, 30000) && w.model();
+}
+
+// Every projection (not the embeddings) to `precision` with `method`, group 32.
+void quantizeProjections(MainWindow& w, const char* precision, bonsai::QuantMethod method)
+{
+    QList<int> layers;
+    for (size_t i = 0; i < w.model()->layers.size(); ++i)
+        if (w.model()->layers[i].name.find("embed") == std::string::npos)
+            layers << int(i);
+    const auto p = bonsai::parsePrecision(precision);
+    QVERIFY(p);
+    w.document()->edit(layers, [&](bonsai::LayerConfig& c) {
+        c.precision = *p;
+        c.groupSize = 32;
+        c.method = method;
+    }, QStringLiteral("test"));
+}
+
+std::vector<int32_t> evalTokens(const bonsai::LanguageModel& lm)
+{
+    QFile f(fixture() + QStringLiteral("/eval.txt"));
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    const QByteArray text = f.readAll();
+    return lm.tokenizer().encode(std::string_view(text.constData(), size_t(text.size())));
 }
 
 } // namespace
@@ -154,6 +187,128 @@ private slots:
         QCOMPARE(bars[1].mlp, uint64_t(3) * 128 * 352 * 4);
         QTRY_VERIFY_WITH_TIMEOUT(chart->bars()[1].compressed, 30000);
         QVERIFY(chart->titleText().contains(QStringLiteral("4 blocks")));
+    }
+
+    void perplexityMatchesCore()
+    {
+        MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        QVERIFY(openFixture(w));
+        auto* panel = w.perplexityPanel();
+        QVERIFY(panel->canStart());
+        QCOMPARE(QFileInfo(panel->textFile()).canonicalFilePath(),
+                 QFileInfo(fixture() + QStringLiteral("/eval.txt")).canonicalFilePath());
+        QCOMPARE(panel->options().ctx, 128);
+        quantizeProjections(w, "int4", bonsai::QuantMethod::RTN);
+        QCOMPARE(PerplexityPanel::methodLabel(w.document()->configs()), QStringLiteral("RTN int4 g32"));
+        panel->setMaxChunks(8);
+        QSignalSpy measured(panel, &PerplexityPanel::measured);
+        QSignalSpy failed(panel, &PerplexityPanel::measureFailed);
+        panel->start();
+        QVERIFY(panel->isBusy());
+        QTRY_VERIFY_WITH_TIMEOUT(measured.size() == 1 || failed.size() == 1, 300000);
+        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+        QVERIFY(!panel->isBusy());
+        QCOMPARE(panel->curvePointCount(), 8);
+        QCOMPARE(panel->resultLabel(), QStringLiteral("RTN int4 g32"));
+
+        bonsai::LanguageModel lm(*w.model());
+        bonsai::PerplexityOptions opts;
+        opts.ctx = 128;
+        opts.maxChunks = 8;
+        const auto direct = lm.perplexity(evalTokens(lm), w.document()->configs(), opts);
+        const auto* r = panel->result();
+        QVERIFY(r);
+        QCOMPARE(r->tokens, direct.tokens);
+        QCOMPARE(r->chunks, int64_t(8));
+        QVERIFY2(std::abs(r->perplexity - direct.perplexity) <= 1e-9 * direct.perplexity,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(r->perplexity, 0, 'g', 17).arg(direct.perplexity, 0, 'g', 17)));
+        QVERIFY(std::abs(r->basePerplexity - direct.basePerplexity) <= 1e-9 * direct.basePerplexity);
+        QVERIFY(std::abs(r->kl - direct.kl) <= 1e-9 + 1e-9 * direct.kl);
+
+        // A point on the trade-off chart, measured by perplexity.
+        auto* tradeoffs = w.evalPanel()->tradeoffs();
+        QCOMPARE(tradeoffs->metric(), bonsai::ui::TradeoffMetric::Perplexity);
+        QCOMPARE(tradeoffs->rowCount(), 1);
+        QCOMPARE(tradeoffs->point(0).label, QStringLiteral("RTN int4 g32"));
+        QCOMPARE(tradeoffs->point(0).perplexity, r->perplexity);
+        QVERIFY(tradeoffs->point(0).result.compressedBytes < tradeoffs->point(0).result.originalBytes);
+
+        // A smaller, worse configuration: both on the front (smaller vs lower perplexity).
+        quantizeProjections(w, "int2", bonsai::QuantMethod::RTN);
+        panel->start();
+        QTRY_VERIFY_WITH_TIMEOUT(measured.size() == 2 || !failed.isEmpty(), 300000);
+        QCOMPARE(tradeoffs->rowCount(), 2);
+        QVERIFY(tradeoffs->point(1).perplexity > tradeoffs->point(0).perplexity);
+        QCOMPARE(tradeoffs->front().size(), size_t(2));
+        QCOMPARE(tradeoffs->headerData(bonsai::ui::TradeoffModel::Top1Column, Qt::Horizontal).toString(),
+                 QStringLiteral("Perplexity"));
+        if (qEnvironmentVariableIsSet("BONSAI_TEST_GRAB")) {
+            w.showPerplexityDock();
+            panel->showTab(PerplexityPanel::TradeoffTab);
+            QTest::qWait(200);
+            w.grab().save(qEnvironmentVariable("BONSAI_TEST_GRAB"));
+        }
+    }
+
+    void perplexityChartFillsAndCancel()
+    {
+        MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        QVERIFY(openFixture(w));
+        auto* panel = w.perplexityPanel();
+        quantizeProjections(w, "int4", bonsai::QuantMethod::RTN);
+        panel->setContextLength(32);
+        panel->setMaxChunks(0); // the whole text: long enough to cancel
+        QSignalSpy cancelled(panel, &PerplexityPanel::measureCancelled);
+        QSignalSpy measured(panel, &PerplexityPanel::measured);
+        panel->start();
+        QTRY_VERIFY_WITH_TIMEOUT(panel->curvePointCount() >= 2 || !panel->isBusy(), 300000);
+        QVERIFY2(panel->isBusy(), "the run ended before it could be cancelled");
+        panel->cancel();
+        QTRY_COMPARE_WITH_TIMEOUT(cancelled.size(), 1, 60000);
+        QVERIFY(!panel->isBusy());
+        QVERIFY(measured.isEmpty());
+        QVERIFY(!panel->result());
+        QCOMPARE(w.evalPanel()->tradeoffs()->rowCount(), 0);
+        QVERIFY(panel->message().contains(QStringLiteral("cancelled")));
+    }
+
+    void perplexityParetoFrontIsLowerLeft()
+    {
+        using bonsai::ui::TradeoffMetric;
+        using bonsai::ui::TradeoffPoint;
+        std::vector<TradeoffPoint> points(4);
+        const uint64_t sizes[] = {100, 200, 300, 150};
+        const double ppl[] = {20, 12, 14, 25};
+        for (size_t i = 0; i < points.size(); ++i) {
+            points[i].result.compressedBytes = sizes[i];
+            points[i].perplexity = ppl[i];
+        }
+        QCOMPARE(bonsai::ui::paretoFront(points, TradeoffMetric::Perplexity), (std::vector<int>{0, 1}));
+        bonsai::LayerConfig gptq;
+        gptq.precision = *bonsai::parsePrecision("int4");
+        gptq.groupSize = 32;
+        gptq.method = bonsai::QuantMethod::GPTQ;
+        bonsai::LayerConfig awq = gptq;
+        awq.method = bonsai::QuantMethod::AWQ;
+        QCOMPARE(PerplexityPanel::methodLabel({bonsai::LayerConfig{}, gptq, gptq}), QStringLiteral("GPTQ int4 g32"));
+        QCOMPARE(PerplexityPanel::methodLabel({awq, awq, gptq}), QStringLiteral("AWQ int4 g32 (+1 other)"));
+        QCOMPARE(PerplexityPanel::methodLabel({bonsai::LayerConfig{}}), QStringLiteral("uncompressed"));
+    }
+
+    void perplexityNeedsLanguageModel()
+    {
+        MainWindow w;
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        w.openPath(QStringLiteral(BONSAI_DEMO_MODEL));
+        QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+        QVERIFY(!w.perplexityPanel()->canStart());
+        QVERIFY(!w.layerTable()->groupCombo()->isVisibleTo(&w));
+        QVERIFY(w.layerTable()->view()->header()->isSectionHidden(LayerTableModel::Group));
+        QCOMPARE(w.evalPanel()->tradeoffs()->metric(), bonsai::ui::TradeoffMetric::Top1);
     }
 };
 

@@ -28,6 +28,7 @@ class LayerDetailsView;
 class LayerTableView;
 class ModelEstimator;
 class ModelLoader;
+class PerplexityPanel;
 class PreviewForm;
 class PreviewRunner;
 class RecentFiles;
@@ -68,6 +69,9 @@ public:
     BlockBytesChart* blockChart() const { return m_blockChart; } // language models' bytes per block
     EvalPanel* evalPanel() const { return m_evalPanel; } // the evaluation dock's panel
     RecoverPanel* recoverPanel() const { return m_recoverPanel; } // the recovery dock's panel
+    PerplexityPanel* perplexityPanel() const { return m_perplexityPanel; } // language models
+    QDockWidget* perplexityDock() const { return m_perplexityDock; }
+    void showPerplexityDock();
     // Applies a recipe file to the open model (an undoable step). On error shows the core's
     // message (naming the file and key), changes nothing and returns false.
     bool applyRecipeFile(const QString& path);
@@ -109,6 +113,9 @@ private:
     // mainwindowrecover.cpp
     void setupRecovery(QMenu* evaluate);
 
+    // mainwindowperplexity.cpp
+    void setupPerplexity(QMenu* evaluate);
+
     // mainwindowcompress.cpp
     void setupCompression();
     void addRecipeActions(QMenu* file);
@@ -149,6 +156,8 @@ private:
     QDockWidget* m_evalDock = nullptr;
     RecoverPanel* m_recoverPanel = nullptr;
     QDockWidget* m_recoverDock = nullptr;
+    PerplexityPanel* m_perplexityPanel = nullptr;
+    QDockWidget* m_perplexityDock = nullptr;
     QString m_modelFile; // file name shown in the title
     QString m_lastError;
     int m_currentTensor = -1;

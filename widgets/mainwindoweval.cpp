@@ -44,6 +44,7 @@ void MainWindow::setupEvaluation()
     menu->addSeparator();
     menu->addAction(m_evalDock->toggleViewAction());
     setupRecovery(menu);
+    setupPerplexity(menu);
     const auto top = menuBar()->actions();
     menuBar()->insertMenu(top.isEmpty() ? nullptr : top.last(), menu);
 }

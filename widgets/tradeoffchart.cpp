@@ -7,6 +7,7 @@
 #include <QChart>
 #include <QCursor>
 #include <QLegend>
+#include <QLegendMarker>
 #include <QLineSeries>
 #include <QScatterSeries>
 #include <QToolTip>
@@ -31,6 +32,8 @@ TradeoffChart::TradeoffChart(TradeoffModel* model, QWidget* parent) : QChartView
 QPointF TradeoffChart::valueOf(int row) const
 {
     const auto& p = m_model->point(row);
+    if (m_model->metric() == TradeoffMetric::Perplexity)
+        return {double(p.result.compressedBytes) / m_scale, p.perplexity};
     return {double(p.result.compressedBytes) / m_scale, 100 * p.result.metrics.top1};
 }
 
@@ -41,7 +44,10 @@ int TradeoffChart::rowAt(const QPointF& value) const
     for (int r = 0; r < m_model->rowCount(); ++r) {
         const auto& p = m_model->point(r);
         const double x = double(p.result.compressedBytes) / m_scale;
-        for (double y : {100 * p.result.metrics.top1, 100 * p.result.metrics.agreement}) {
+        const bool ppl = m_model->metric() == TradeoffMetric::Perplexity;
+        for (double y : {ppl ? p.perplexity : 100 * p.result.metrics.top1, 100 * p.result.metrics.agreement}) {
+            if (ppl && y != p.perplexity)
+                continue;
             const double d = std::hypot(x - value.x(), y - value.y());
             if (d < bestD) {
                 bestD = d;
@@ -60,6 +66,18 @@ void TradeoffChart::showTip(const QPointF& value, bool on)
         return;
     }
     const auto& p = m_model->point(row);
+    if (m_model->metric() == TradeoffMetric::Perplexity) {
+        QToolTip::showText(QCursor::pos(),
+                           tr("%1\nperplexity %2 (uncompressed %3), agreement %4%, %5× smaller\n%6\nClick to restore this configuration.")
+                               .arg(p.label)
+                               .arg(p.perplexity, 0, 'f', 3)
+                               .arg(p.basePerplexity, 0, 'f', 3)
+                               .arg(100 * p.result.metrics.agreement, 0, 'f', 2)
+                               .arg(p.ratio(), 0, 'f', 2)
+                               .arg(p.details),
+                           this);
+        return;
+    }
     QToolTip::showText(QCursor::pos(),
                        tr("%1\ntop-1 %2%, agreement %3%, %4× smaller\n%5\nClick to restore this configuration.")
                            .arg(p.label)
@@ -84,7 +102,9 @@ void TradeoffChart::rebuild()
     chart->setMargins(QMargins(2, 2, 2, 2));
     const auto& points = m_model->points();
     if (points.empty()) {
-        chart->setTitle(tr("Evaluate configurations to compare accuracy against size here."));
+        chart->setTitle(m_model->metric() == TradeoffMetric::Perplexity
+                            ? tr("Measure the perplexity of configurations to compare them against size here.")
+                            : tr("Evaluate configurations to compare accuracy against size here."));
         replaceChart(this, chart);
         return;
     }
@@ -93,6 +113,10 @@ void TradeoffChart::rebuild()
         maxBytes = std::max(maxBytes, p.result.originalBytes);
     m_scale = maxBytes >= (1u << 20) ? double(1 << 20) : maxBytes >= 1024 ? 1024.0 : 1.0;
     m_unit = m_scale > 1024 ? QStringLiteral("MiB") : m_scale > 1 ? QStringLiteral("KiB") : QStringLiteral("B");
+    if (m_model->metric() == TradeoffMetric::Perplexity) {
+        rebuildPerplexity(chart, maxBytes);
+        return;
+    }
 
     auto* top1 = new QScatterSeries;
     top1->setName(tr("top-1 accuracy"));
@@ -145,6 +169,78 @@ void TradeoffChart::rebuild()
         });
     }
     chart->legend()->setAlignment(Qt::AlignBottom);
+    replaceChart(this, chart);
+}
+
+// Language models: perplexity (lower is better) against size, the front along the lower left.
+void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
+{
+    const auto& points = m_model->points();
+    auto* ppl = new QScatterSeries;
+    ppl->setName(tr("perplexity"));
+    ppl->setMarkerSize(10);
+    double lo = INFINITY, hi = 0;
+    const TradeoffPoint* withBase = nullptr;
+    for (int r = 0; r < int(points.size()); ++r) {
+        const QPointF v = valueOf(r);
+        ppl->append(v);
+        lo = std::min(lo, v.y());
+        hi = std::max(hi, v.y());
+        if (points[size_t(r)].basePerplexity > 0)
+            withBase = &points[size_t(r)];
+    }
+    auto* front = new QLineSeries;
+    front->setName(tr("Pareto front (lower is better)"));
+    for (int r : m_model->front())
+        front->append(valueOf(r));
+    chart->addSeries(front);
+    if (withBase) {
+        auto* ref = new QScatterSeries;
+        ref->setName(tr("uncompressed"));
+        ref->setMarkerShape(QScatterSeries::MarkerShapeStar);
+        ref->setMarkerSize(14);
+        ref->append(double(withBase->result.originalBytes) / m_scale, withBase->basePerplexity);
+        lo = std::min(lo, withBase->basePerplexity);
+        hi = std::max(hi, withBase->basePerplexity);
+        chart->addSeries(ref);
+    }
+    chart->addSeries(ppl);
+    // Each point labelled with how it was obtained ("GPTQ int4 g32").
+    std::vector<QScatterSeries*> labels;
+    for (int r = 0; r < int(points.size()); ++r) {
+        auto* l = new QScatterSeries;
+        l->setMarkerSize(1);
+        l->setColor(Qt::transparent);
+        l->setBorderColor(Qt::transparent);
+        l->append(valueOf(r));
+        QString text = points[size_t(r)].label;
+        l->setPointLabelsFormat(text.replace(QLatin1Char('@'), QStringLiteral("(at)")));
+        l->setPointLabelsVisible(true);
+        l->setPointLabelsClipping(false);
+        chart->addSeries(l);
+        labels.push_back(l);
+    }
+    auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
+    x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
+    const double pad = std::max(0.05 * (hi - lo), 0.02 * hi);
+    auto* y = makeNiceAxis(std::max(0.0, lo - pad), hi + pad, 5);
+    y->setTitleText(tr("perplexity"));
+    chart->addAxis(x, Qt::AlignBottom);
+    chart->addAxis(y, Qt::AlignLeft);
+    for (QAbstractSeries* s : chart->series()) {
+        s->attachAxis(x);
+        s->attachAxis(y);
+    }
+    connect(ppl, &QScatterSeries::hovered, this, &TradeoffChart::showTip);
+    connect(ppl, &QScatterSeries::clicked, this, [this](const QPointF& v) {
+        const int row = rowAt(v);
+        if (row >= 0)
+            activatePoint(row);
+    });
+    chart->legend()->setAlignment(Qt::AlignBottom);
+    for (QScatterSeries* l : labels)
+        for (QLegendMarker* m : chart->legend()->markers(l))
+            m->setVisible(false);
     replaceChart(this, chart);
 }
 

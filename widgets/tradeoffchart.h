@@ -1,11 +1,14 @@
 #pragma once
 // Accuracy against compressed size for every configuration evaluated this session: top-1 and
 // agreement with the uncompressed model as points, the Pareto front (smaller and more
-// accurate) as a line. Hovering a point shows its configuration; clicking it asks for that
+// accurate) as a line. For language models (TradeoffMetric::Perplexity) perplexity against
+// size, the front towards smaller and lower. Hovering a point shows its configuration; clicking it asks for that
 // configuration to be restored.
 #include "bonsai/evaluate.h"
 
 #include <QChartView>
+
+#include <cstdint>
 
 #include <optional>
 
@@ -30,6 +33,7 @@ signals:
 
 private:
     void rebuild();
+    void rebuildPerplexity(QChart* chart, uint64_t maxBytes);
     void showTip(const QPointF& value, bool on);
 
     TradeoffModel* m_model;

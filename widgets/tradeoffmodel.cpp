@@ -6,23 +6,28 @@
 #include <QStringList>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace bonsai::ui {
 
-std::vector<int> paretoFront(const std::vector<TradeoffPoint>& points)
+std::vector<int> paretoFront(const std::vector<TradeoffPoint>& points, TradeoffMetric metric)
 {
     std::vector<int> order(points.size());
     std::iota(order.begin(), order.end(), 0);
     auto size = [&](int i) { return points[size_t(i)].result.compressedBytes; };
-    auto acc = [&](int i) { return points[size_t(i)].result.metrics.top1; };
+    // "Accuracy": higher is better (perplexity negated).
+    auto acc = [&](int i) {
+        const auto& p = points[size_t(i)];
+        return metric == TradeoffMetric::Perplexity ? -p.perplexity : p.result.metrics.top1;
+    };
     // Smallest first, the more accurate first among equal sizes; a point is on the front when
     // it is more accurate than everything before it.
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
         return size(a) != size(b) ? size(a) < size(b) : acc(a) > acc(b);
     });
     std::vector<int> front;
-    double best = -1;
+    double best = -INFINITY;
     for (int i : order)
         if (acc(i) > best) {
             front.push_back(i);
@@ -54,7 +59,12 @@ QVariant TradeoffModel::data(const QModelIndex& index, int role) const
         return p.details;
     if (role == Qt::TextAlignmentRole)
         return index.column() == LabelColumn ? QVariant() : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    const bool ppl = m_metric == TradeoffMetric::Perplexity;
     if (role == SortRole) {
+        if (ppl && index.column() == Top1Column)
+            return p.perplexity;
+        if (ppl && index.column() == CiColumn)
+            return p.basePerplexity;
         switch (Columns(index.column())) {
         case LabelColumn: return index.row();
         case SizeColumn: return qulonglong(p.result.compressedBytes);
@@ -70,6 +80,10 @@ QVariant TradeoffModel::data(const QModelIndex& index, int role) const
     }
     if (role != Qt::DisplayRole)
         return {};
+    if (ppl && index.column() == Top1Column)
+        return QString::number(p.perplexity, 'f', 3);
+    if (ppl && index.column() == CiColumn)
+        return p.basePerplexity > 0 ? QString::number(p.basePerplexity, 'f', 3) : QStringLiteral("—");
     switch (Columns(index.column())) {
     case LabelColumn: return p.label;
     case SizeColumn: return formatBytes(p.result.compressedBytes);
@@ -88,6 +102,10 @@ QVariant TradeoffModel::headerData(int section, Qt::Orientation o, int role) con
 {
     if (o != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, o, role);
+    if (m_metric == TradeoffMetric::Perplexity && section == Top1Column)
+        return tr("Perplexity");
+    if (m_metric == TradeoffMetric::Perplexity && section == CiColumn)
+        return tr("Uncompressed");
     switch (Columns(section)) {
     case LabelColumn: return tr("Configuration");
     case SizeColumn: return tr("Size");
@@ -107,11 +125,23 @@ int TradeoffModel::add(TradeoffPoint point)
     const int row = int(m_points.size());
     beginInsertRows({}, row, row);
     m_points.push_back(std::move(point));
-    m_front = paretoFront(m_points);
+    m_front = paretoFront(m_points, m_metric);
     endInsertRows();
     if (row > 0) // the front may have changed for earlier rows
         emit dataChanged(index(0, 0), index(row - 1, NUM_COLUMNS - 1), {ParetoRole});
     return row;
+}
+
+void TradeoffModel::setMetric(TradeoffMetric metric)
+{
+    if (metric == m_metric)
+        return;
+    beginResetModel();
+    m_metric = metric;
+    m_points.clear();
+    m_front.clear();
+    endResetModel();
+    emit headerDataChanged(Qt::Horizontal, 0, NUM_COLUMNS - 1);
 }
 
 void TradeoffModel::clear()
@@ -133,6 +163,17 @@ static QString csvField(const QString& s)
 
 QString TradeoffModel::toCsv() const
 {
+    if (m_metric == TradeoffMetric::Perplexity) {
+        QString out = QStringLiteral("label,compressed_bytes,ratio,perplexity,base_perplexity,agreement,kl_nats,seconds\n");
+        for (const auto& p : m_points) {
+            QStringList f{csvField(p.label), QString::number(p.result.compressedBytes)};
+            for (double v : {p.ratio(), p.perplexity, p.basePerplexity, p.result.metrics.agreement,
+                             p.result.metrics.meanKl, p.result.seconds})
+                f << QString::number(v, 'g', 8);
+            out += f.join(QLatin1Char(',')) + QLatin1Char('\n');
+        }
+        return out;
+    }
     QString out = QStringLiteral("label,compressed_bytes,ratio,top1,top1_ci_lo,top1_ci_hi,agreement,kl_nats,seconds\n");
     for (const auto& p : m_points) {
         const auto& m = p.result.metrics;

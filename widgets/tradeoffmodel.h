@@ -11,11 +11,19 @@
 
 namespace bonsai::ui {
 
+// What the y axis and the Pareto front measure: classifiers' top-1 accuracy (higher is better)
+// or language models' perplexity (lower is better).
+enum class TradeoffMetric { Top1, Perplexity };
+
 struct TradeoffPoint {
     QString label;   // "#3 int4 group 128 (all 4 layers)"
     QString details; // one line per compressed layer (tooltips)
     std::vector<bonsai::LayerConfig> configs;
     bonsai::EvalResult result;
+    // Language models (TradeoffMetric::Perplexity): the compressed and uncompressed model's
+    // perplexity; result.metrics holds the top-1 agreement and the KL divergence.
+    double perplexity = 0;
+    double basePerplexity = 0;
 
     double sizeMiB() const { return double(result.compressedBytes) / double(1 << 20); }
     double ratio() const
@@ -25,8 +33,10 @@ struct TradeoffPoint {
 };
 
 // Indices of the non-dominated points, by increasing size: a point is dominated when another
-// is no larger and no less accurate (top-1), and strictly better in one of the two.
-std::vector<int> paretoFront(const std::vector<TradeoffPoint>& points);
+// is no larger and no less accurate (top-1; perplexity: no higher), and strictly better in one
+// of the two.
+std::vector<int> paretoFront(const std::vector<TradeoffPoint>& points,
+                             TradeoffMetric metric = TradeoffMetric::Top1);
 
 class TradeoffModel : public QAbstractTableModel {
     Q_OBJECT
@@ -42,6 +52,9 @@ public:
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation o, int role = Qt::DisplayRole) const override;
 
+    // Changing the metric clears the table (the values are not comparable).
+    void setMetric(TradeoffMetric metric);
+    TradeoffMetric metric() const { return m_metric; }
     int add(TradeoffPoint point); // returns its row
     void clear();
     const std::vector<TradeoffPoint>& points() const { return m_points; }
@@ -57,6 +70,7 @@ public:
 private:
     std::vector<TradeoffPoint> m_points;
     std::vector<int> m_front;
+    TradeoffMetric m_metric = TradeoffMetric::Top1;
 };
 
 } // namespace bonsai::ui

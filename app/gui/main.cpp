@@ -1,6 +1,7 @@
 // bonsai: the desktop workbench. Parses the command line and shows the main window.
 #include "evalscreenshot.h"
 #include "mainwindow.h"
+#include "perplexityscreenshot.h"
 #include "screenshotdriver.h"
 
 #include <QApplication>
@@ -41,6 +42,12 @@ int main(int argc, char** argv)
         QStringLiteral("With --screenshot: evaluate MODEL (and the recipe) on the default data "
                        "set and save the window with the results."));
     parser.addOption(evaluate);
+    const QCommandLineOption perplexity(
+        QStringLiteral("perplexity"),
+        QStringLiteral("With --screenshot: measure the language model's perplexity (and the "
+                       "recipe's) on the default text, a few chunks, and save the window with "
+                       "the perplexity dock."));
+    parser.addOption(perplexity);
     parser.addPositionalArgument(QStringLiteral("model"),
                                  QStringLiteral("Model file (.safetensors, .onnx, .gguf, "
                                                 "index.json) or checkpoint folder."),
@@ -53,19 +60,25 @@ int main(int argc, char** argv)
         bonsai::ui::ScreenshotDriver driver(&window, parser.value(screenshot), model);
         driver.setRecipe(parser.value(recipe));
         bonsai::ui::EvalScreenshot evalShot(&window, &driver, parser.value(screenshot));
+        bonsai::ui::PerplexityScreenshot pplShot(&window, &driver, parser.value(screenshot));
         auto finish = [](int code, const QString& error) {
             if (code != 0)
                 QTextStream(stderr) << "bonsai: " << error << '\n';
             QCoreApplication::exit(code);
         };
-        if (parser.isSet(evaluate))
+        if (parser.isSet(perplexity))
+            QObject::connect(&pplShot, &bonsai::ui::PerplexityScreenshot::finished, &app,
+                             [&](int code) { finish(code, pplShot.errorString()); });
+        else if (parser.isSet(evaluate))
             QObject::connect(&evalShot, &bonsai::ui::EvalScreenshot::finished, &app,
                              [&](int code) { finish(code, evalShot.errorString()); });
         else
             QObject::connect(&driver, &bonsai::ui::ScreenshotDriver::finished, &app,
                              [&](int code) { finish(code, driver.errorString()); });
         driver.start();
-        if (parser.isSet(evaluate))
+        if (parser.isSet(perplexity))
+            pplShot.start();
+        else if (parser.isSet(evaluate))
             evalShot.start();
         return app.exec();
     }

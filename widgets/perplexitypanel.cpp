@@ -1,0 +1,571 @@
+#include "perplexitypanel.h"
+
+#include "compressiondocument.h"
+#include "formatting.h"
+#include "jobrunner.h"
+#include "tradeoffchart.h"
+#include "tradeoffmodel.h"
+
+#include "bonsai/error.h"
+#include "bonsai/model.h"
+#include "bonsai/tokenizer.h"
+
+#include <QChart>
+#include <QChartView>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLegend>
+#include <QLineEdit>
+#include <QLineSeries>
+#include <QMutex>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScatterSeries>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QValueAxis>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace bonsai::ui {
+
+// The open model's LanguageModel, built by the first job and reused by later ones (jobs run
+// one after another on the runner's single worker, so no lock is needed there).
+struct PerplexityPanel::Cache {
+    std::shared_ptr<const bonsai::Model> model;
+    std::unique_ptr<bonsai::LanguageModel> lm;
+};
+
+namespace {
+
+QString pct(double f) { return QStringLiteral("%1%").arg(100 * f, 0, 'f', 2); }
+
+QString etaText(double seconds)
+{
+    if (seconds < 0)
+        return {};
+    const int s = int(seconds + 0.5);
+    return s < 60 ? PerplexityPanel::tr(" · about %1 s left").arg(s)
+                  : PerplexityPanel::tr(" · about %1:%2 min left").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+}
+
+std::string readText(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw bonsai::FileError(path, "cannot open the text file");
+    std::ostringstream s;
+    s << in.rdbuf();
+    if (in.bad())
+        throw bonsai::FileError(path, "cannot read the text file");
+    return s.str();
+}
+
+QString defaultTextFor(const bonsai::Model& model)
+{
+    const QFileInfo info(QString::fromStdString(model.path));
+    const QString dir = info.isDir() ? info.absoluteFilePath() : info.absolutePath();
+    const QString eval = dir + QStringLiteral("/eval.txt");
+    return QFileInfo::exists(eval) ? eval : QString();
+}
+
+} // namespace
+
+QString PerplexityPanel::methodLabel(const std::vector<bonsai::LayerConfig>& configs)
+{
+    // The most common integer quantization (method, bits, group) names the run.
+    std::map<QString, int> counts;
+    int compressed = 0;
+    for (const auto& c : configs) {
+        if (c.precision.kind == bonsai::PrecisionKind::FP32 && c.sparsity == 0 && c.rank == 0 && c.energy == 0)
+            continue;
+        ++compressed;
+        if (c.precision.kind != bonsai::PrecisionKind::Int)
+            continue;
+        const QString method = QString::fromStdString(std::string(bonsai::methodName(c.method))).toUpper();
+        const QString group = c.groupSize > 0 ? QStringLiteral("g%1").arg(c.groupSize) : tr("per channel");
+        ++counts[QStringLiteral("%1 %2 %3").arg(method, QString::fromStdString(bonsai::precisionName(c.precision)), group)];
+    }
+    if (compressed == 0)
+        return tr("uncompressed");
+    if (counts.empty())
+        return tr("%n compressed layers", nullptr, compressed);
+    const auto best = std::max_element(counts.begin(), counts.end(),
+                                       [](const auto& a, const auto& b) { return a.second < b.second; });
+    const int others = compressed - best->second;
+    return others > 0 ? tr("%1 (+%2 other)").arg(best->first).arg(others) : best->first;
+}
+
+PerplexityPanel::PerplexityPanel(CompressionDocument* doc, TradeoffModel* tradeoffs, QWidget* parent)
+    : QWidget(parent), m_doc(doc), m_tradeoffs(tradeoffs), m_runner(new JobRunner(this)),
+      m_cache(std::make_shared<Cache>())
+{
+    buildUi();
+    connect(m_doc, &CompressionDocument::modelReset, this, &PerplexityPanel::onModelReset);
+    connect(m_runner, &JobRunner::progress, this, [this](quint64 id, double f, double eta) {
+        if (id != m_job)
+            return;
+        m_progress->setValue(int(f * 1000));
+        const QString stage = m_stage.isEmpty() ? tr("Evaluating") : m_stage;
+        m_progress->setFormat(tr("%1… %p%").arg(stage) + etaText(eta));
+    });
+    connect(m_runner, &JobRunner::failed, this, [this](quint64 id, const QString& msg) {
+        if (id != m_job)
+            return;
+        setRunning(false);
+        showMessage(msg, true);
+        emit measureFailed(msg);
+    });
+    connect(m_runner, &JobRunner::cancelled, this, [this](quint64 id) {
+        if (id != m_job)
+            return;
+        setRunning(false);
+        showMessage(tr("Perplexity run cancelled."), false);
+        emit measureCancelled();
+    });
+    onModelReset();
+}
+
+PerplexityPanel::~PerplexityPanel()
+{
+    disconnect(m_runner, nullptr, this, nullptr);
+    m_runner->cancel();
+    m_runner->waitForIdle();
+}
+
+void PerplexityPanel::browse(QLineEdit* edit, const QString& title)
+{
+    const QString start = edit->text().isEmpty() && m_doc->model() ? QString::fromStdString(m_doc->model()->path) : edit->text();
+    const QString f = QFileDialog::getOpenFileName(this, title, start, tr("Text files (*.txt);;All files (*)"));
+    if (!f.isEmpty())
+        edit->setText(f);
+}
+
+void PerplexityPanel::buildUi()
+{
+    auto* settings = new QWidget(this);
+    settings->setMaximumWidth(420);
+    auto* form = new QFormLayout(settings);
+    form->setContentsMargins(0, 0, 0, 0);
+
+    m_text = new QLineEdit(settings);
+    m_text->setObjectName(QStringLiteral("perplexityText"));
+    m_text->setPlaceholderText(tr("choose a plain-text file (UTF-8)"));
+    m_text->setToolTip(tr("The text the perplexity is measured on; eval.txt beside the checkpoint "
+                          "is chosen when there is one."));
+    auto* browseText = new QPushButton(tr("Browse…"), settings);
+    browseText->setToolTip(tr("Choose the text file to evaluate on."));
+    connect(browseText, &QPushButton::clicked, this, [this] { browse(m_text, tr("Evaluation Text")); });
+    auto* row = new QHBoxLayout;
+    row->addWidget(m_text, 1);
+    row->addWidget(browseText);
+    form->addRow(tr("Text:"), row);
+
+    m_ctx = new QSpinBox(settings);
+    m_ctx->setRange(8, 32768);
+    m_ctx->setValue(128);
+    m_ctx->setSuffix(tr(" tokens"));
+    m_ctx->setToolTip(tr("Tokens per chunk: each chunk is run as BOS + chunk and every token is scored. "
+                         "Longer contexts give lower perplexity and take longer."));
+    m_maxChunks = new QSpinBox(settings);
+    m_maxChunks->setRange(0, 1000000);
+    m_maxChunks->setSpecialValueText(tr("all"));
+    m_maxChunks->setToolTip(tr("Evaluate only the first N chunks of the text (0: all): faster, less precise."));
+    row = new QHBoxLayout;
+    row->addWidget(m_ctx);
+    row->addWidget(new QLabel(tr("Max chunks:"), settings));
+    row->addWidget(m_maxChunks, 1);
+    form->addRow(tr("Context:"), row);
+
+    m_calibration = new QLineEdit(settings);
+    m_calibration->setPlaceholderText(tr("same as the text"));
+    m_calibration->setToolTip(tr("GPTQ and AWQ layers are calibrated on the activations of this text "
+                                 "(empty: the evaluated text). RTN layers need no calibration."));
+    auto* browseCalib = new QPushButton(tr("Browse…"), settings);
+    browseCalib->setToolTip(tr("Choose the calibration text file."));
+    connect(browseCalib, &QPushButton::clicked, this, [this] { browse(m_calibration, tr("Calibration Text")); });
+    row = new QHBoxLayout;
+    row->addWidget(m_calibration, 1);
+    row->addWidget(browseCalib);
+    form->addRow(tr("Calibration:"), row);
+    m_calibChunks = new QSpinBox(settings);
+    m_calibChunks->setRange(1, 100000);
+    m_calibChunks->setValue(16);
+    m_calibChunks->setSuffix(tr(" chunks"));
+    m_calibChunks->setToolTip(tr("How many chunks of the calibration text GPTQ/AWQ layers see."));
+    form->addRow(tr("Calibrate on:"), m_calibChunks);
+
+    m_start = new QPushButton(tr("Start"), settings);
+    m_start->setObjectName(QStringLiteral("perplexityStart"));
+    m_start->setToolTip(tr("Measure the perplexity of the model compressed as configured."));
+    m_cancel = new QPushButton(tr("Cancel"), settings);
+    m_cancel->setToolTip(tr("Stop the run; nothing is kept."));
+    m_cancel->setEnabled(false);
+    row = new QHBoxLayout;
+    row->addWidget(m_start);
+    row->addWidget(m_cancel);
+    row->addStretch(1);
+    form->addRow(row);
+    connect(m_start, &QPushButton::clicked, this, &PerplexityPanel::start);
+    connect(m_cancel, &QPushButton::clicked, this, &PerplexityPanel::cancel);
+    connect(m_text, &QLineEdit::textChanged, this, [this] { m_start->setEnabled(canStart() && !isBusy()); });
+
+    m_progress = new QProgressBar(settings);
+    m_progress->setRange(0, 1000);
+    m_progress->setValue(0);
+    m_progress->setFormat(QString());
+    m_progress->setToolTip(tr("Progress of the run, with an estimate of the time left."));
+    form->addRow(m_progress);
+    m_message = new QLabel(settings);
+    m_message->setWordWrap(true);
+    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    form->addRow(m_message);
+
+    auto* results = new QWidget(settings);
+    auto* grid = new QGridLayout(results);
+    grid->setContentsMargins(0, 0, 0, 0);
+    grid->setColumnStretch(1, 1);
+    grid->setColumnStretch(3, 1);
+    int cell = 0;
+    auto value = [&](const QString& label, const QString& tip) {
+        auto* l = new QLabel(tr("—"), results);
+        l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        l->setToolTip(tip);
+        auto* name = new QLabel(label, results);
+        name->setToolTip(tip);
+        grid->addWidget(name, cell / 2, (cell % 2) * 2);
+        grid->addWidget(l, cell / 2, (cell % 2) * 2 + 1);
+        ++cell;
+        return l;
+    };
+    m_ppl = value(tr("Perplexity:"), tr("exp(mean negative log-likelihood per token) of the compressed model: lower is better."));
+    m_base = value(tr("Uncompressed:"), tr("The perplexity of the uncompressed model on the same tokens."));
+    m_kl = value(tr("KL:"), tr("Mean KL divergence of the compressed model's next-token distribution from the "
+                               "uncompressed model's, in nats per token."));
+    m_agreement = value(tr("Agreement:"), tr("How often the compressed and uncompressed models predict the same next token."));
+    m_tokens = value(tr("Tokens:"), tr("Scored tokens (and chunks)."));
+    m_time = value(tr("Time:"), tr("Wall-clock time of the run."));
+    m_size = value(tr("Size:"), tr("Original and compressed model bytes."));
+    grid->addWidget(m_size, 3, 1, 1, 3); // the longest value gets the whole row
+    form->addRow(results);
+
+    auto* chart = new QChart;
+    chart->setTitle(tr("Running perplexity"));
+    chart->setMargins(QMargins(2, 2, 2, 2));
+    m_chunks = new QScatterSeries(chart);
+    m_chunks->setName(tr("per chunk"));
+    m_chunks->setMarkerSize(6);
+    QColor light = palette().color(QPalette::Mid);
+    m_chunks->setColor(light);
+    m_chunks->setBorderColor(light);
+    m_running = new QLineSeries(chart);
+    m_running->setName(tr("running (all chunks so far)"));
+    QPen pen(palette().color(QPalette::Highlight));
+    pen.setWidthF(2.0);
+    m_running->setPen(pen);
+    chart->addSeries(m_chunks);
+    chart->addSeries(m_running);
+    auto* x = new QValueAxis(chart);
+    x->setTitleText(tr("tokens evaluated"));
+    x->setLabelFormat(QStringLiteral("%d"));
+    x->setRange(0, 1);
+    auto* y = new QValueAxis(chart);
+    y->setTitleText(tr("perplexity"));
+    y->setRange(0, 1);
+    chart->addAxis(x, Qt::AlignBottom);
+    chart->addAxis(y, Qt::AlignLeft);
+    for (auto* s : {static_cast<QAbstractSeries*>(m_chunks), static_cast<QAbstractSeries*>(m_running)}) {
+        s->attachAxis(x);
+        s->attachAxis(y);
+    }
+    chart->legend()->setAlignment(Qt::AlignBottom);
+    m_chartView = new QChartView(chart, this);
+    m_chartView->setObjectName(QStringLiteral("perplexityChart"));
+    m_chartView->setRenderHint(QPainter::Antialiasing);
+    m_chartView->setMinimumSize(300, 200);
+    m_chartView->setToolTip(tr("The perplexity of each chunk and over all chunks so far, as the run "
+                               "proceeds: the running value settles as more text is seen."));
+    m_tradeoffChart = new TradeoffChart(m_tradeoffs, this);
+    m_tabs = new QTabWidget(this);
+    m_tabs->addTab(m_chartView, tr("Running perplexity"));
+    m_tabs->addTab(m_tradeoffChart, tr("Perplexity vs size"));
+
+    auto* layout = new QHBoxLayout(this);
+    layout->addWidget(settings);
+    layout->addWidget(m_tabs, 1);
+}
+
+void PerplexityPanel::showTab(Tab tab) { m_tabs->setCurrentIndex(tab == RunningTab ? 0 : 1); }
+
+void PerplexityPanel::onModelReset()
+{
+    if (m_job) {
+        cancel();
+        setRunning(false);
+    }
+    m_cache = std::make_shared<Cache>(); // the old one is dropped once its job ends
+    const auto& model = m_doc->model();
+    m_unsupported.clear();
+    if (model && !bonsai::isLanguageModel(*model))
+        m_unsupported = tr("Perplexity measures language models (Llama, Mistral, Qwen2); this model "
+                           "is not one.");
+    else if (!model)
+        m_unsupported = tr("Open a language model (a Hugging Face checkpoint folder or a GGUF file) "
+                           "to measure its perplexity.");
+    m_result.reset();
+    m_label.clear();
+    clearResults();
+    if (model && m_unsupported.isEmpty()) {
+        m_text->setText(defaultTextFor(*model));
+        showMessage(m_text->text().isEmpty()
+                        ? tr("Choose a text file to measure the perplexity on (plain UTF-8 text, "
+                             "e.g. a few pages of prose).")
+                        : tr("Ready: Start measures the perplexity of the model compressed as configured."),
+                    false);
+    } else {
+        showMessage(m_unsupported, model != nullptr);
+    }
+    m_start->setEnabled(canStart());
+    emit readyChanged(m_unsupported.isEmpty());
+}
+
+void PerplexityPanel::clearResults()
+{
+    for (QLabel* l : {m_ppl, m_base, m_kl, m_agreement, m_tokens, m_time, m_size})
+        l->setText(tr("—"));
+    m_running->clear();
+    m_chunks->clear();
+    m_maxY = 0;
+}
+
+void PerplexityPanel::setTextFile(const QString& path) { m_text->setText(path); }
+QString PerplexityPanel::textFile() const { return m_text->text().trimmed(); }
+void PerplexityPanel::setCalibrationFile(const QString& path) { m_calibration->setText(path); }
+void PerplexityPanel::setContextLength(int tokens) { m_ctx->setValue(tokens); }
+void PerplexityPanel::setMaxChunks(qint64 chunks) { m_maxChunks->setValue(int(chunks)); }
+void PerplexityPanel::setCalibrationChunks(int chunks) { m_calibChunks->setValue(chunks); }
+int PerplexityPanel::calibrationChunks() const { return m_calibChunks->value(); }
+QString PerplexityPanel::message() const { return m_message->text(); }
+bool PerplexityPanel::isBusy() const { return m_job != 0 && m_runner->isBusy(); }
+bool PerplexityPanel::canStart() const { return m_doc->model() && m_unsupported.isEmpty(); }
+int PerplexityPanel::curvePointCount() const { return int(m_running->count()); }
+
+bonsai::PerplexityOptions PerplexityPanel::options() const
+{
+    bonsai::PerplexityOptions o;
+    o.ctx = m_ctx->value();
+    o.maxChunks = m_maxChunks->value();
+    return o;
+}
+
+void PerplexityPanel::start()
+{
+    if (!canStart()) {
+        const QString msg = m_unsupported.isEmpty() ? tr("No model is open.") : m_unsupported;
+        showMessage(msg, true);
+        emit measureFailed(msg);
+        return;
+    }
+    const QString textPath = textFile();
+    if (textPath.isEmpty()) {
+        const QString msg = tr("Choose a text file to measure the perplexity on first.");
+        showMessage(msg, true);
+        emit measureFailed(msg);
+        return;
+    }
+    const QString calibPath = m_calibration->text().trimmed();
+    const auto model = m_doc->model();
+    const auto configs = m_doc->configs();
+    const bonsai::PerplexityOptions baseOptions = options();
+    const int calibChunks = m_calibChunks->value();
+    const bool calibrate = std::any_of(configs.begin(), configs.end(), [](const auto& c) { return c.needsCalibration(); });
+    const QString label = methodLabel(configs);
+    const quint64 generation = ++m_generation;
+
+    m_result.reset();
+    clearResults();
+    m_stage.clear();
+    showMessage(tr("Measuring the perplexity of %1 on %2…").arg(label, QFileInfo(textPath).fileName()), false);
+    m_progress->setValue(0);
+    m_progress->setFormat(tr("Starting…"));
+    showTab(RunningTab);
+
+    std::function<std::shared_ptr<bonsai::PerplexityResult>(JobControl&)> work =
+        [this, model, configs, baseOptions, calibrate, calibChunks, generation, cache = m_cache,
+         text = textPath.toStdString(), calib = calibPath.toStdString()](JobControl& c) {
+            if (!cache->lm || cache->model != model) {
+                cache->lm = std::make_unique<bonsai::LanguageModel>(*model);
+                cache->model = model;
+            }
+            const bonsai::LanguageModel& lm = *cache->lm;
+            bonsai::PerplexityOptions opts = baseOptions;
+            if (!c.progress(0))
+                throw bonsai::Cancelled();
+            const std::vector<int32_t> tokens = lm.tokenizer().encode(readText(text));
+            if (calibrate) {
+                const size_t n = size_t(calibChunks) * size_t(std::max(1, opts.ctx));
+                if (calib.empty() || calib == text)
+                    opts.calibrationTokens.assign(tokens.begin(), tokens.begin() + std::min(n, tokens.size()));
+                else {
+                    auto cal = lm.tokenizer().encode(readText(calib));
+                    cal.resize(std::min(n, cal.size()));
+                    opts.calibrationTokens = std::move(cal);
+                }
+            }
+            size_t sent = 0;
+            QString lastStage;
+            auto progress = [&](const bonsai::PerplexityProgress& p) {
+                const QString stage = QString::fromStdString(p.stage);
+                if (p.chunkPerplexity.size() > sent || stage != lastStage) {
+                    std::vector<double> fresh(p.chunkPerplexity.begin() + std::ptrdiff_t(std::min(sent, p.chunkPerplexity.size())),
+                                              p.chunkPerplexity.end());
+                    sent = p.chunkPerplexity.size();
+                    lastStage = stage;
+                    c.post([this, generation, fresh = std::move(fresh), running = p.perplexity, ctx = opts.ctx,
+                            total = p.chunksTotal, stage] { appendChunks(generation, fresh, running, ctx, total, stage); });
+                }
+                return c.progress(p.fraction);
+            };
+            return std::make_shared<bonsai::PerplexityResult>(lm.perplexity(tokens, configs, opts, progress));
+        };
+    m_job = 0; // a cancelled predecessor reports under its own id
+    m_job = m_runner->start<std::shared_ptr<bonsai::PerplexityResult>>(
+        tr("Perplexity"), std::move(work), this,
+        [this, label, configs](const std::shared_ptr<bonsai::PerplexityResult>& r) { onFinished(r, label, configs); });
+    setRunning(true);
+}
+
+void PerplexityPanel::cancel()
+{
+    if (m_job && m_runner->isBusy())
+        m_runner->cancel();
+}
+
+void PerplexityPanel::appendChunks(quint64 generation, const std::vector<double>& chunks, double running, int ctx,
+                                   int64_t chunksTotal, const QString& stage)
+{
+    if (generation != m_generation || !m_job)
+        return; // from a replaced or finished run
+    m_stage = stage.isEmpty() ? QString() : stage.left(1).toUpper() + stage.mid(1);
+    if (chunks.empty())
+        return;
+    for (double v : chunks) {
+        const double tokens = double(m_chunks->count() + 1) * ctx;
+        m_chunks->append(tokens, v);
+        m_maxY = std::max(m_maxY, v);
+    }
+    const double tokens = double(m_chunks->count()) * ctx;
+    m_running->append(tokens, running);
+    m_maxY = std::max(m_maxY, running);
+    for (auto* a : m_chartView->chart()->axes()) {
+        auto* v = qobject_cast<QValueAxis*>(a);
+        if (!v)
+            continue;
+        if (a->orientation() == Qt::Horizontal)
+            v->setRange(0, double(std::max<int64_t>(chunksTotal, m_chunks->count())) * ctx);
+        else
+            v->setRange(0, m_maxY > 0 ? m_maxY * 1.1 : 1.0);
+        if (a->orientation() == Qt::Vertical)
+            v->applyNiceNumbers();
+    }
+    m_ppl->setText(tr("%1 (running)").arg(running, 0, 'f', 3));
+}
+
+void PerplexityPanel::onFinished(const std::shared_ptr<bonsai::PerplexityResult>& r, const QString& label,
+                                 const std::vector<bonsai::LayerConfig>& configs)
+{
+    // The final curve from the result (also covers progress posts the runner dropped).
+    m_running->clear();
+    m_chunks->clear();
+    m_maxY = 0;
+    const int ctx = options().ctx;
+    double sumLog = 0;
+    for (size_t i = 0; i < r->chunkPerplexity.size(); ++i) {
+        const double v = r->chunkPerplexity[i];
+        sumLog += std::log(std::max(v, 1e-300));
+        m_chunks->append(double(i + 1) * ctx, v);
+        m_running->append(double(i + 1) * ctx, std::exp(sumLog / double(i + 1)));
+        m_maxY = std::max(m_maxY, v);
+    }
+    if (!r->chunkPerplexity.empty())
+        m_running->replace(m_running->count() - 1, QPointF(double(r->chunkPerplexity.size()) * ctx, r->perplexity));
+    for (auto* a : m_chartView->chart()->axes())
+        if (auto* v = qobject_cast<QValueAxis*>(a)) {
+            v->setRange(0, a->orientation() == Qt::Horizontal ? std::max(1.0, double(r->chunkPerplexity.size()) * ctx)
+                                                             : std::max(m_maxY, r->perplexity) * 1.1);
+            if (a->orientation() == Qt::Vertical)
+                v->applyNiceNumbers();
+        }
+    setRunning(false);
+    m_result = r;
+    m_label = label;
+    m_progress->setValue(1000);
+    m_progress->setFormat(tr("Done in %1 s").arg(r->seconds, 0, 'f', 1));
+    m_ppl->setText(QString::number(r->perplexity, 'f', 3));
+    m_base->setText(r->basePerplexity > 0 ? QString::number(r->basePerplexity, 'f', 3) : tr("—"));
+    m_kl->setText(tr("%1 nats").arg(r->kl, 0, 'g', 3));
+    m_agreement->setText(pct(r->agreement));
+    m_tokens->setText(tr("%1 (%2 chunks)").arg(formatCount(r->tokens)).arg(r->chunks));
+    m_time->setText(tr("%1 s").arg(r->seconds, 0, 'f', 2));
+    m_size->setText(r->compressedBytes
+                        ? tr("%1 → %2 (%3×)").arg(formatBytes(r->originalBytes), formatBytes(r->compressedBytes))
+                              .arg(double(r->originalBytes) / double(r->compressedBytes), 0, 'f', 2)
+                        : formatBytes(r->originalBytes));
+    QString notes;
+    for (const auto& n : r->notes)
+        notes += QStringLiteral("\n") + QString::fromStdString(n);
+    m_ppl->setToolTip(notes.isEmpty() ? m_ppl->toolTip() : tr("Notes:%1").arg(notes));
+    showMessage(tr("%1: perplexity %2 (uncompressed %3).")
+                    .arg(label, QString::number(r->perplexity, 'f', 3), QString::number(r->basePerplexity, 'f', 3)),
+                false);
+
+    const auto& model = m_doc->model();
+    if (m_tradeoffs && model) {
+        TradeoffPoint p;
+        p.label = label;
+        p.configs = configs;
+        p.perplexity = r->perplexity;
+        p.basePerplexity = r->basePerplexity;
+        p.result.complete = true;
+        p.result.seconds = r->seconds;
+        p.result.originalBytes = r->originalBytes ? r->originalBytes : model->totalBytes();
+        p.result.compressedBytes = r->compressedBytes ? r->compressedBytes : p.result.originalBytes;
+        p.result.metrics.agreement = r->agreement;
+        p.result.metrics.meanKl = r->kl;
+        m_tradeoffs->setMetric(TradeoffMetric::Perplexity);
+        m_tradeoffs->add(std::move(p));
+    }
+    emit measured(label, *r);
+}
+
+void PerplexityPanel::showMessage(const QString& text, bool error)
+{
+    m_message->setText(text);
+    m_message->setStyleSheet(error ? QStringLiteral("color: #b00020;") : QString());
+}
+
+void PerplexityPanel::setRunning(bool running)
+{
+    if (!running)
+        m_job = 0;
+    m_start->setEnabled(!running && canStart());
+    m_cancel->setEnabled(running);
+    for (QWidget* w : {static_cast<QWidget*>(m_text), static_cast<QWidget*>(m_ctx), static_cast<QWidget*>(m_maxChunks),
+                       static_cast<QWidget*>(m_calibration), static_cast<QWidget*>(m_calibChunks)})
+        w->setEnabled(!running);
+    if (!running && !m_result) {
+        m_progress->setValue(0);
+        m_progress->setFormat(QString());
+    }
+}
+
+} // namespace bonsai::ui
