@@ -9,6 +9,7 @@
 #include "layertablemodel.h"
 #include "layertableview.h"
 #include "mainwindow.h"
+#include "modelestimator.h"
 #include "perplexitypanel.h"
 #include "tradeoffmodel.h"
 
@@ -19,6 +20,7 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QFile>
+#include <QScrollArea>
 #include <QHeaderView>
 #include <QStandardPaths>
 #include <QTreeView>
@@ -187,6 +189,47 @@ private slots:
         QCOMPARE(bars[1].mlp, uint64_t(3) * 128 * 352 * 4);
         QTRY_VERIFY_WITH_TIMEOUT(chart->bars()[1].compressed, 30000);
         QVERIFY(chart->titleText().contains(QStringLiteral("4 blocks")));
+    }
+
+    // 40 blocks (names only, no data): one bar per block, thinned labels, horizontal scrolling.
+    void blockChartManyBlocks()
+    {
+        auto m = std::make_shared<bonsai::Model>();
+        m->path = "many.safetensors";
+        auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+            bonsai::TensorInfo t;
+            t.name = name;
+            t.dtype = bonsai::DType::F16;
+            t.shape = std::move(shape);
+            t.nbytes = *bonsai::storageBytes(t.dtype, *bonsai::checkedNumel(t.shape));
+            m->addTensor(std::move(t));
+        };
+        add("model.embed_tokens.weight", {256, 64});
+        for (int b = 0; b < 40; ++b) {
+            const std::string p = "model.layers." + std::to_string(b) + ".";
+            for (const char* n : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"})
+                add(p + n + ".weight", {64, 64});
+            for (const char* n : {"mlp.gate_proj", "mlp.up_proj"})
+                add(p + n + ".weight", {128, 64});
+            add(p + "mlp.down_proj.weight", {64, 128});
+        }
+        add("lm_head.weight", {256, 64});
+        m->inferLayersFromNames();
+        QVERIFY(bonsai::isLanguageModel(*m));
+        bonsai::ui::CompressionDocument doc;
+        bonsai::ui::ModelEstimator estimator(&doc);
+        bonsai::ui::BlockBytesChart chart(&doc, &estimator);
+        chart.resize(600, 320);
+        chart.show();
+        doc.setModel(m);
+        QCOMPARE(chart.bars().size(), size_t(42));
+        QCOMPARE(chart.bars().back().group, QStringLiteral("Output head"));
+        QCOMPARE(chart.bars()[40].label, QStringLiteral("39"));
+        auto* scroll = chart.findChild<QScrollArea*>();
+        QVERIFY(scroll);
+        QTRY_VERIFY(scroll->widget()->width() > scroll->viewport()->width());
+        if (qEnvironmentVariableIsSet("BONSAI_TEST_GRAB_BLOCKS"))
+            chart.grab().save(qEnvironmentVariable("BONSAI_TEST_GRAB_BLOCKS"));
     }
 
     void perplexityMatchesCore()

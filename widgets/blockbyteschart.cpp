@@ -153,7 +153,7 @@ public:
         p.drawLine(QPointF(plot.left(), plot.bottom()), QPointF(plot.right(), plot.bottom()));
         p.setPen(text);
         p.drawText(QRectF(plot.left(), plot.bottom() + fm.height() + 4, plot.width(), fm.height()), Qt::AlignHCenter,
-                   every > 1 ? QObject::tr("block (every %1th labelled)").arg(every) : QObject::tr("block"));
+                   every > 1 ? QObject::tr("block (labelled every %1 blocks)").arg(every) : QObject::tr("block"));
     }
 
     bool event(QEvent* e) override
