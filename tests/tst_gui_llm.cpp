@@ -11,6 +11,7 @@
 #include "mainwindow.h"
 #include "modelestimator.h"
 #include "perplexitypanel.h"
+#include "tradeoffchart.h"
 #include "tradeoffmodel.h"
 
 #include "bonsai/llm.h"
@@ -287,6 +288,9 @@ private slots:
         QCOMPARE(tradeoffs->front().size(), size_t(2));
         QCOMPARE(tradeoffs->headerData(bonsai::ui::TradeoffModel::Top1Column, Qt::Horizontal).toString(),
                  QStringLiteral("Perplexity"));
+        // Clicking the int4 point restores its configuration.
+        panel->tradeoffChart()->activatePoint(0);
+        QCOMPARE(w.document()->configs(), tradeoffs->point(0).configs);
         if (qEnvironmentVariableIsSet("BONSAI_TEST_GRAB")) {
             w.showPerplexityDock();
             panel->showTab(PerplexityPanel::TradeoffTab);

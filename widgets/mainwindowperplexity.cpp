@@ -6,6 +6,7 @@
 #include "compressiondocument.h"
 #include "evalpanel.h"
 #include "perplexitypanel.h"
+#include "tradeoffchart.h"
 #include "tradeoffmodel.h"
 
 #include "bonsai/llm.h"
@@ -33,6 +34,9 @@ void MainWindow::setupPerplexity(QMenu* evaluate)
     open->setStatusTip(tr("Measure a language model's perplexity on a text, compressed as configured"));
     open->setEnabled(false);
     connect(m_perplexityPanel, &PerplexityPanel::readyChanged, open, &QAction::setEnabled);
+
+    // Clicking a point restores its configuration (an undoable step), as in the evaluation dock.
+    connect(m_perplexityPanel->tradeoffChart(), &TradeoffChart::restoreRequested, m_evalPanel, &EvalPanel::restore);
 
     // The trade-off chart measures perplexity while a language model is open.
     connect(m_doc, &CompressionDocument::modelReset, this, [this] {
