@@ -174,6 +174,17 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
         out.resize(in.rows(), W.rows());
         out.noalias() = in * W.transpose();
     };
+    // cos/sin of position x frequency, once per call (positions up to the longest sequence).
+    int64_t maxLen = 0;
+    for (const LlmSeq& sq : seqs)
+        maxLen = std::max(maxLen, sq.len);
+    std::vector<float> cosT(static_cast<size_t>(maxLen * half)), sinT(cosT.size());
+    for (int64_t pos = 0; pos < maxLen; ++pos)
+        for (int64_t i = 0; i < half; ++i) {
+            const float ang = static_cast<float>(pos) * invFreq[static_cast<size_t>(i)];
+            cosT[size_t(pos * half + i)] = std::cos(ang);
+            sinT[size_t(pos * half + i)] = std::sin(ang);
+        }
     auto rope = [&](RowMat& m, int64_t heads) {
 #pragma omp parallel for schedule(static)
         for (size_t si = 0; si < seqs.size(); ++si) {
@@ -183,8 +194,7 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
                 for (int64_t hh = 0; hh < heads; ++hh) {
                     float* xh = row + hh * hd;
                     for (int64_t i = 0; i < half; ++i) {
-                        const float ang = static_cast<float>(pos) * invFreq[static_cast<size_t>(i)];
-                        const float c = std::cos(ang), sn = std::sin(ang);
+                        const float c = cosT[size_t(pos * half + i)], sn = sinT[size_t(pos * half + i)];
                         float& a = cfg.rope == RopeStyle::Neox ? xh[i] : xh[2 * i];
                         float& b = cfg.rope == RopeStyle::Neox ? xh[i + half] : xh[2 * i + 1];
                         const float x1 = a, x2 = b;
@@ -225,12 +235,9 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
                 float mx = -std::numeric_limits<float>::infinity();
                 for (int64_t j = 0; j <= i; ++j)
                     mx = std::max(mx, row[j]);
-                float sum = 0;
-                for (int64_t j = 0; j <= i; ++j) {
-                    row[j] = std::exp(row[j] - mx);
-                    sum += row[j];
-                }
-                const float inv = 1.0f / sum;
+                Eigen::Map<Eigen::ArrayXf> r(row, i + 1);
+                r = (r - mx).exp(); // Eigen's vectorised exp
+                const float inv = 1.0f / r.sum();
                 for (int64_t j = 0; j <= i; ++j)
                     row[j] *= inv;
                 for (int64_t j = i + 1; j < s.len; ++j)
@@ -250,10 +257,8 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
         linear(h, blk.layer[kUp], u);
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < T; ++r) {
-            float* gr = g.row(r).data();
-            const float* ur = u.row(r).data();
-            for (int64_t c = 0; c < g.cols(); ++c)
-                gr[c] = gr[c] / (1.0f + std::exp(-gr[c])) * ur[c];
+            auto gr = g.row(r).array();
+            gr = gr / (1.0f + (-gr).exp()) * u.row(r).array(); // SiLU(gate) * up
         }
         if (calibrate)
             calibrate(static_cast<int>(bi), {kDown}, g);
@@ -326,13 +331,9 @@ RowStats scoreRows(const RowMat& logits, const RowMat* base, const std::vector<i
     for (int64_t r = 0; r < logits.rows(); ++r) {
         const float* l = logits.row(r).data();
         auto lse = [V](const float* p) {
-            float mx = p[0];
-            for (int64_t j = 1; j < V; ++j)
-                mx = std::max(mx, p[j]);
-            double s = 0;
-            for (int64_t j = 0; j < V; ++j)
-                s += std::exp(double(p[j] - mx));
-            return double(mx) + std::log(s);
+            const Eigen::Map<const Eigen::ArrayXf> a(p, V);
+            const float mx = a.maxCoeff();
+            return double(mx) + std::log(double((a - mx).exp().sum()));
         };
         const double lseC = lse(l);
         nll += lseC - double(l[target[static_cast<size_t>(r)]]);
@@ -340,14 +341,15 @@ RowStats scoreRows(const RowMat& logits, const RowMat* base, const std::vector<i
             const float* b = base->row(r).data();
             const double lseB = lse(b);
             baseNll += lseB - double(b[target[static_cast<size_t>(r)]]);
-            double kl = 0;
-            int64_t argB = 0, argC = 0;
-            for (int64_t j = 0; j < V; ++j) {
-                const double lpB = double(b[j]) - lseB, lpC = double(l[j]) - lseC;
-                kl += std::exp(lpB) * (lpB - lpC);
-                if (b[j] > b[argB]) argB = j;
-                if (l[j] > l[argC]) argC = j;
-            }
+            // KL(base || compressed) = sum p_b (log p_b - log p_c), with the log-probabilities
+            // shifted in float (differences of nearby logits) and summed in double.
+            const Eigen::Map<const Eigen::ArrayXf> ab(b, V), ac(l, V);
+            const Eigen::ArrayXf lpB = ab - float(lseB);
+            const Eigen::ArrayXf lpC = ac - float(lseC);
+            const double kl = (lpB.exp() * (lpB - lpC)).cast<double>().sum();
+            Eigen::Index argB = 0, argC = 0;
+            ab.maxCoeff(&argB);
+            ac.maxCoeff(&argC);
             klSum += std::max(0.0, kl);
             agree += argB == argC ? 1 : 0;
         }
