@@ -117,7 +117,7 @@ struct Gguf {
 // ModelProto 1 = pieces {1 piece, 2 score, 3 type}, 3 = normalizer_spec {2 charsmap}),
 // written for this test so that the GGUF vocabulary does not come from the code under test.
 struct ProtoField {
-    uint64_t number, wire, value = 0;
+    uint64_t number = 0, wire = 0, value = 0;
     std::string bytes;
 };
 std::vector<ProtoField> protoFields(const std::string& b)
@@ -136,7 +136,9 @@ std::vector<ProtoField> protoFields(const std::string& b)
     size_t i = 0;
     while (i < b.size()) {
         const uint64_t key = varint(i);
-        ProtoField f{key >> 3, key & 7};
+        ProtoField f;
+        f.number = key >> 3;
+        f.wire = key & 7;
         if (f.wire == 0) {
             f.value = varint(i);
         } else if (f.wire == 2) {

@@ -155,9 +155,9 @@ public:
             size_t j = 0;
             while (j < p.size()) {
                 const auto b = static_cast<unsigned char>(p[j]);
-                size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : 4;
+                size_t len = (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 1;
                 len = std::min(len, p.size() - j);
-                char32_t cp = len == 1 ? b : (b & (0x7F >> len));
+                char32_t cp = len == 1 ? b : (b & (0x7F >> len)); // stray bytes stay as they are
                 for (size_t k2 = 1; k2 < len; ++k2)
                     cp = (cp << 6) | (static_cast<unsigned char>(p[j + k2]) & 0x3F);
                 if (cp < cpToByte_.size() && cpToByte_[cp] >= 0)
