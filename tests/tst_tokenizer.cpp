@@ -266,7 +266,7 @@ private slots:
     void bpeSpecialTokensAndDecode();
     void bpeJsonVariants();
     void bpeGgufMatchesJson();
-    void bpeSpeed();
+    void bpeLargeText();
     void forModel();
     void badInput();
 };
@@ -519,7 +519,7 @@ void TstTokenizer::bpeGgufMatchesJson()
     expectFileError([&] { Tokenizer::fromGguf(*bad); }, bad->path, "falcon");
 }
 
-void TstTokenizer::bpeSpeed()
+void TstTokenizer::bpeLargeText()
 {
     // About a megabyte of English through the Llama 3 pattern and the merge loop.
     auto tok = Tokenizer::fromTokenizerJson(tokData("bpe_llama3.json"));
@@ -532,8 +532,13 @@ void TstTokenizer::bpeSpeed()
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     qInfo("byte-level BPE: %zu bytes -> %zu ids in %.3f s", text.size(), ids.size(), sec);
     QVERIFY(ids.size() > text.size() / 4);
-    // Generous for sanitizer builds; an optimized build takes a small fraction of this.
-    QVERIFY2(sec < 10.0, qPrintable(QString::number(sec)));
+    // The text is eval.txt repeated; it ends in a letter and starts with a quote, which the
+    // pre-tokenizer splits apart, so the ids are eval.txt's ids repeated (the time is printed,
+    // never asserted).
+    const Ids once = tok->encode(eval);
+    QCOMPARE(ids.size() % once.size(), size_t(0));
+    for (size_t k = 0; k < ids.size(); k += once.size())
+        QVERIFY(std::equal(once.begin(), once.end(), ids.begin() + std::ptrdiff_t(k)));
 }
 
 void TstTokenizer::forModel()
