@@ -1,11 +1,17 @@
 // The compression editor's document, recipes and table columns, headless: undo/redo, slider
 // drags merging into one step, clean state, recipe round trip and bad recipes, the table model
-// with the editable columns, presets and the model totals against compressModel().
+// with the editable columns, presets and the model totals against compressModel(); the
+// inspector's quantization method controls (GPTQ/AWQ) and the preview's round-to-nearest note.
 #include "compressiondocument.h"
 #include "configinspector.h"
 #include "configpresets.h"
+#include "configtext.h"
+#include "helppane.h"
 #include "layertablemodel.h"
 #include "modelestimator.h"
+#include "previewform.h"
+#include "previewrunner.h"
+#include "quantcontrols.h"
 #include "sparsitycontrols.h"
 
 #include "bonsai/compress.h"
@@ -14,7 +20,15 @@
 #include "testutil.h"
 
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSlider>
+#include <QSpinBox>
 #include <QUndoStack>
 #include <QtTest>
 
@@ -60,6 +74,23 @@ bonsai::LayerConfig int4g(uint32_t group)
     c.granularity = bonsai::Granularity::Group;
     c.groupSize = group;
     return c;
+}
+
+// Picks `data` in a combo as a user would (activated() is what the inspector listens to).
+void choose(QComboBox* combo, const QVariant& data)
+{
+    const int i = combo->findData(data);
+    QVERIFY2(i >= 0, qPrintable(data.toString()));
+    combo->setCurrentIndex(i);
+    emit combo->activated(i);
+}
+
+// Where the tests save the snapshots they take: BONSAI_SNAPSHOT_DIR to keep them, else the
+// temporary directory.
+QString snapshotDir()
+{
+    return qEnvironmentVariableIsSet("BONSAI_SNAPSHOT_DIR") ? qEnvironmentVariable("BONSAI_SNAPSHOT_DIR")
+                                                             : testutil::tempDir();
 }
 
 } // namespace
@@ -290,6 +321,147 @@ private slots:
         QCOMPARE(sparse[2].precision.bits, 8);
         for (const auto& c : bonsai::ui::presetConfigs(bonsai::ui::Preset::Reset, *m))
             QVERIFY(c.isIdentity());
+    }
+
+    void inspectorMethodGptq()
+    {
+        CompressionDocument doc;
+        doc.setModel(openModel());
+        bonsai::ui::ConfigInspector inspector(&doc);
+        inspector.setLayers({1, 3});
+        bonsai::ui::QuantControls* q = inspector.quant();
+        // Unchanged and fp16: no integer levels to choose, the method controls are greyed.
+        QVERIFY(!q->methodCombo()->isEnabled());
+        choose(q->precisionCombo(), QStringLiteral("fp16"));
+        QCOMPARE(doc.config(3).precision.kind, bonsai::PrecisionKind::FP16);
+        for (QWidget* w : std::initializer_list<QWidget*>{q->methodCombo(), q->actOrderCheck(), q->dampingSpin(), q->calibrationSpin()})
+            QVERIFY(!w->isEnabled());
+        choose(q->precisionCombo(), QStringLiteral("int4"));
+        QVERIFY(q->methodCombo()->isEnabled());
+        QVERIFY(!q->calibrationSpin()->isEnabled()); // round to nearest needs no data
+        QVERIFY(!q->actOrderCheck()->isEnabled());
+        QVERIFY(q->calibrationSpin()->isHidden() && q->dampingSpin()->isHidden()); // shown when they matter
+        QVERIFY(!q->methodCombo()->toolTip().isEmpty() && !q->actOrderCheck()->toolTip().isEmpty() &&
+                !q->dampingSpin()->toolTip().isEmpty() && !q->calibrationSpin()->toolTip().isEmpty());
+        QCOMPARE(q->dampingSpin()->value(), 0.01);
+        QCOMPARE(q->calibrationSpin()->value(), 32);
+        const int before = doc.undoStack()->count();
+
+        choose(q->methodCombo(), int(bonsai::QuantMethod::GPTQ));
+        QVERIFY(q->actOrderCheck()->isEnabled() && q->dampingSpin()->isEnabled() && q->calibrationSpin()->isEnabled());
+        QVERIFY(!q->calibrationSpin()->isHidden() && !q->dampingSpin()->isHidden() && !q->actOrderCheck()->isHidden());
+        q->actOrderCheck()->click();
+        for (int l : {1, 3}) {
+            QCOMPARE(doc.config(l).method, bonsai::QuantMethod::GPTQ);
+            QVERIFY(doc.config(l).actOrder);
+            QVERIFY(doc.config(l).needsCalibration());
+        }
+        QVERIFY(doc.config(0).isIdentity());
+        QCOMPARE(bonsai::ui::precisionText(doc.config(1)), QStringLiteral("int4 gptq"));
+        QCOMPARE(doc.undoStack()->count(), before + 2);
+
+        // Spin-box steps merge into one step each.
+        for (double d : {0.02, 0.05, 0.1})
+            q->dampingSpin()->setValue(d);
+        for (int n : {40, 64})
+            q->calibrationSpin()->setValue(n);
+        QCOMPARE(doc.undoStack()->count(), before + 4);
+        QCOMPARE(doc.config(3).damping, 0.1);
+        QCOMPARE(doc.config(1).calibSamples, 64);
+        doc.undoStack()->undo();
+        doc.undoStack()->undo();
+        QCOMPARE(doc.config(3).damping, 0.01);
+        QCOMPARE(doc.config(1).calibSamples, 32);
+        QCOMPARE(q->dampingSpin()->value(), 0.01); // the inspector follows undo
+
+        doc.undoStack()->undo(); // act-order
+        doc.undoStack()->undo(); // method
+        for (int l : {1, 3}) {
+            QCOMPARE(doc.config(l).method, bonsai::QuantMethod::RTN);
+            QVERIFY(!doc.config(l).actOrder);
+        }
+        QCOMPARE(q->methodCombo()->currentData().toInt(), int(bonsai::QuantMethod::RTN));
+        QVERIFY(!q->actOrderCheck()->isChecked() && !q->actOrderCheck()->isEnabled());
+        QCOMPARE(bonsai::ui::precisionText(doc.config(1)), QStringLiteral("int4"));
+
+        // Snapshots to look at: the inspector in a dock-sized box, round to nearest, then GPTQ.
+        inspector.resize(340, 850);
+        inspector.show(); // laid out as on screen (scroll bar only when needed)
+        QVERIFY(QTest::qWaitForWindowExposed(&inspector));
+        QVERIFY(inspector.grab().save(snapshotDir() + QStringLiteral("/inspector_rtn.png")));
+        choose(q->methodCombo(), int(bonsai::QuantMethod::GPTQ));
+        QTest::qWait(20); // the rows just shown get laid out
+        QVERIFY(inspector.grab().save(snapshotDir() + QStringLiteral("/inspector_gptq.png")));
+        inspector.resize(250, 850); // the dock's minimum width
+        QTest::qWait(20);
+        QVERIFY(inspector.grab().save(snapshotDir() + QStringLiteral("/inspector_gptq_narrow.png")));
+    }
+
+    void inspectorAwqSavesRecipe()
+    {
+        CompressionDocument doc;
+        doc.setModel(openModel());
+        bonsai::ui::ConfigInspector inspector(&doc);
+        inspector.setLayers({2});
+        bonsai::ui::QuantControls* q = inspector.quant();
+        choose(q->precisionCombo(), QStringLiteral("int4"));
+        choose(q->methodCombo(), int(bonsai::QuantMethod::AWQ));
+        QVERIFY(q->calibrationSpin()->isEnabled());
+        QVERIFY(!q->dampingSpin()->isEnabled() && !q->actOrderCheck()->isEnabled()); // GPTQ only
+        q->calibrationSpin()->setValue(16);
+        QCOMPARE(doc.config(2).method, bonsai::QuantMethod::AWQ);
+        QCOMPARE(doc.config(2).calibSamples, 16);
+
+        const QString path = testutil::tempDir() + QStringLiteral("/awq.json");
+        QVERIFY2(doc.saveRecipe(path), qPrintable(doc.lastError()));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray bytes = f.readAll();
+        bool found = false;
+        const QJsonArray rules = QJsonDocument::fromJson(bytes).object().value(QStringLiteral("rules")).toArray();
+        for (const QJsonValue& r : rules)
+            found = found || r.toObject().value(QStringLiteral("method")).toString() == QStringLiteral("awq");
+        QVERIFY2(found, bytes.constData());
+        CompressionDocument other;
+        other.setModel(openModel());
+        QVERIFY2(other.loadRecipe(path), qPrintable(other.lastError()));
+        QVERIFY(other.configs() == doc.configs());
+    }
+
+    void previewSaysRoundToNearest()
+    {
+        const auto m = openModel();
+        bonsai::LayerConfig c = int4g(32);
+        c.method = bonsai::QuantMethod::GPTQ;
+        bonsai::ui::PreviewResult p;
+        p.layer = 1;
+        p.result = bonsai::compressLayer(*m, 1, c); // no calibration data: round to nearest
+        bonsai::ui::HelpPane help;
+        bonsai::ui::PreviewForm form(&help);
+        form.setResult(p);
+        const QString notes = form.valueText(QStringLiteral("notes"));
+        QVERIFY2(notes.contains(QStringLiteral("Round-to-nearest preview")), qPrintable(notes));
+        QVERIFY2(notes.contains(QStringLiteral("needs calibration data")), qPrintable(notes));
+        QVERIFY2(notes.contains(QStringLiteral("Perplexity")), qPrintable(notes));
+        // Round to nearest itself says nothing of the kind.
+        p.result = bonsai::compressLayer(*m, 1, int4g(32));
+        form.setResult(p);
+        QVERIFY(!form.valueText(QStringLiteral("notes")).contains(QStringLiteral("calibration")));
+        p.result = bonsai::compressLayer(*m, 1, c);
+        form.setResult(p);
+        form.resize(520, form.heightForWidth(520) > 0 ? form.heightForWidth(520) : form.sizeHint().height());
+        QVERIFY(form.grab().save(snapshotDir() + QStringLiteral("/preview_gptq.png")));
+    }
+
+    void gptqPreset()
+    {
+        const auto m = openModel();
+        const auto configs = bonsai::ui::presetConfigs(bonsai::ui::Preset::Int4Group128Gptq, *m);
+        QCOMPARE(configs[0].precision.kind, bonsai::PrecisionKind::FP16);
+        QCOMPARE(configs[0].method, bonsai::QuantMethod::RTN);
+        bonsai::LayerConfig expected = int4g(128);
+        expected.method = bonsai::QuantMethod::GPTQ;
+        QVERIFY(configs[1] == expected);
     }
 
     void estimatorAgreesWithCompressModel()

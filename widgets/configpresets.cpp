@@ -15,6 +15,7 @@ QString presetName(Preset p)
     switch (p) {
     case Preset::Int8PerChannel: return tr("INT8 everywhere (per channel)");
     case Preset::Int4Group128: return tr("INT4 group-128, embeddings and output layer in FP16");
+    case Preset::Int4Group128Gptq: return tr("INT4 group-128 GPTQ (calibrated), embeddings and output in FP16");
     case Preset::Sparse24Int8: return tr("2:4 sparsity + INT8");
     case Preset::Fp16: return tr("FP16 everywhere");
     case Preset::Reset: return tr("Reset (no compression)");
@@ -32,6 +33,10 @@ QString presetHelp(Preset p)
     case Preset::Int4Group128:
         return tr("4-bit integers with a scale per 128 weights (~4.1 bits/weight). Embeddings and the "
                   "output projection are the most sensitive layers and stay FP16.");
+    case Preset::Int4Group128Gptq:
+        return tr("The INT4 group-128 preset with GPTQ: each layer's rounding errors are corrected on "
+                  "calibration data when the model is evaluated (Evaluate or Perplexity). Same size, "
+                  "usually closer to the original; the single-layer preview shows round-to-nearest.");
     case Preset::Sparse24Int8:
         return tr("Two of every four weights pruned (the pattern sparse tensor cores accelerate) and the "
                   "rest stored as INT8 per channel.");
@@ -66,12 +71,15 @@ std::vector<bonsai::LayerConfig> presetConfigs(Preset p, const bonsai::Model& mo
             c.precision = {bonsai::PrecisionKind::Int, 8};
             break;
         case Preset::Int4Group128:
+        case Preset::Int4Group128Gptq:
             if (isEmbeddingOrOutput(model, static_cast<int>(i))) {
                 c.precision = {bonsai::PrecisionKind::FP16};
             } else {
                 c.precision = {bonsai::PrecisionKind::Int, 4};
                 c.granularity = bonsai::Granularity::Group;
                 c.groupSize = 128;
+                if (p == Preset::Int4Group128Gptq)
+                    c.method = bonsai::QuantMethod::GPTQ;
             }
             break;
         case Preset::Sparse24Int8:

@@ -12,7 +12,7 @@ class Model;
 
 namespace bonsai::ui {
 
-enum class Preset { Int8PerChannel, Int4Group128, Sparse24Int8, Fp16, Reset, NUM_PRESETS };
+enum class Preset { Int8PerChannel, Int4Group128, Int4Group128Gptq, Sparse24Int8, Fp16, Reset, NUM_PRESETS };
 
 QString presetName(Preset p);
 QString presetHelp(Preset p);

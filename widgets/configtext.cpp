@@ -30,6 +30,8 @@ QString precisionText(const bonsai::LayerConfig& c)
             s += tr(" tensor");
         if (!c.symmetric)
             s += tr(" asym");
+        if (c.method != bonsai::QuantMethod::RTN) // as describe() names it: "gptq", "awq"
+            s += QLatin1Char(' ') + QString::fromLatin1(bonsai::methodName(c.method));
     }
     return s;
 }
@@ -79,6 +81,39 @@ QString precisionHelp(const QString& name)
               "types) with their own scales. Q8_0 ≈ 8.5 bits, Q4_K ≈ 4.5 bits per weight.");
 }
 
+QList<bonsai::QuantMethod> quantMethods()
+{
+    return {bonsai::QuantMethod::RTN, bonsai::QuantMethod::GPTQ, bonsai::QuantMethod::AWQ};
+}
+
+QString methodLabel(bonsai::QuantMethod m)
+{
+    switch (m) {
+    case bonsai::QuantMethod::RTN: return tr("Round to nearest");
+    case bonsai::QuantMethod::GPTQ: return tr("GPTQ (calibrated)");
+    case bonsai::QuantMethod::AWQ: return tr("AWQ (calibrated)");
+    }
+    return {};
+}
+
+QString methodHelp(bonsai::QuantMethod m)
+{
+    switch (m) {
+    case bonsai::QuantMethod::RTN:
+        return tr("Round to nearest: every weight goes to its closest level on its own. Fast, needs "
+                  "no data.");
+    case bonsai::QuantMethod::GPTQ:
+        return tr("GPTQ rounds one input column at a time and nudges the columns not yet rounded to "
+                  "cancel the error on real layer inputs. Needs calibration data; same storage as "
+                  "round-to-nearest.");
+    case bonsai::QuantMethod::AWQ:
+        return tr("AWQ (activation-aware) scales up the input channels that see large activations "
+                  "before rounding, so the weights that matter most lose the least. Needs calibration "
+                  "data; same storage as round-to-nearest.");
+    }
+    return {};
+}
+
 QString helpText(Topic topic)
 {
     switch (topic) {
@@ -104,6 +139,25 @@ QString helpText(Topic topic)
         return tr("<b>Clip search</b> — tries shrinking the range (clipping the largest weights) and keeps "
                   "the clip with the smallest error: a few outliers are clipped, everything else gets a "
                   "finer grid. Slower to compute, same storage.");
+    case Topic::Method:
+        return tr("<b>Method</b> — how the integer levels are chosen. <i>Round to nearest</i>: each "
+                  "weight on its own. <i>GPTQ</i>: column by column, later columns correct the rounding "
+                  "error of earlier ones as seen on real inputs. <i>AWQ</i>: input channels with large "
+                  "activations are scaled up before rounding so they lose less. GPTQ and AWQ run the "
+                  "model on calibration data (Evaluate or Perplexity); the file is the same size as with "
+                  "round-to-nearest. The preview has no data and shows round-to-nearest.");
+    case Topic::ActOrder:
+        return tr("<b>Act-order</b> (GPTQ) — rounds the columns whose inputs are largest first, while "
+                  "there are still many columns left to absorb their error. Often helps at 3–4 bits; "
+                  "same storage.");
+    case Topic::Damping:
+        return tr("<b>Damping</b> (GPTQ) — adds this fraction of the average input energy to the "
+                  "diagonal of the input statistics before inverting them. Larger is more stable, "
+                  "smaller follows the calibration data more closely; 0.01 is the usual value.");
+    case Topic::Calibration:
+        return tr("<b>Calibration</b> (GPTQ, AWQ) — how much data the layer sees: images or samples "
+                  "for a classifier, chunks of text for a language model. More is steadier and slower; "
+                  "32 is usually enough.");
     case Topic::Sparsity:
         return tr("<b>Sparsity</b> — the fraction of weights set to zero (smallest magnitudes first). "
                   "Stored as a bitmask plus the kept values, so it only saves storage at high sparsity "

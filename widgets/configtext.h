@@ -17,8 +17,14 @@ QString rankText(const bonsai::LayerConfig& c);      // "—", "16", "95% energy
 
 // Help for a precision name, and for each control of the inspector.
 QString precisionHelp(const QString& name);
+// Integer quantization methods in menu order, their combo labels ("Round to nearest",
+// "GPTQ (calibrated)", ...) and one tooltip each.
+QList<bonsai::QuantMethod> quantMethods();
+QString methodLabel(bonsai::QuantMethod m);
+QString methodHelp(bonsai::QuantMethod m);
 enum class Topic {
     Overview, Precision, Granularity, GroupSize, Symmetric, ClipSearch,
+    Method, ActOrder, Damping, Calibration,
     Sparsity, Pattern, Scope, Rank, Energy, Preview, ModelChart
 };
 QString helpText(Topic topic);

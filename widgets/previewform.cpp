@@ -48,6 +48,7 @@ PreviewForm::PreviewForm(HelpPane* help, QWidget* parent)
     form->setColumnStretch(1, 1);
     form->setColumnStretch(3, 1);
     m_notes = new QLabel(this);
+    m_notes->setObjectName(QStringLiteral("notes"));
     m_notes->setWordWrap(true);
     m_busy->setObjectName(QStringLiteral("previewBusy"));
     m_busy->setText(tr("computing…"));
@@ -101,9 +102,25 @@ void PreviewForm::setResult(const PreviewResult& p)
         notes << tr("rank used: %1").arg(r.rankUsed);
     if (!r.removedChannels.empty())
         notes << tr("%n output channels removed", nullptr, int(r.removedChannels.size()));
-    for (const auto& n : r.notes)
-        notes << QString::fromStdString(n);
-    m_notes->setText(notes.join(QStringLiteral("; ")).toHtmlEscaped());
+    QString fallback;
+    for (const auto& n : r.notes) {
+        const QString note = QString::fromStdString(n);
+        // GPTQ/AWQ without calibration data (a single layer has none): say loudly that these
+        // numbers are round-to-nearest's and where the calibrated result is computed.
+        if (fallback.isEmpty() && note.contains(QStringLiteral("needs calibration data")))
+            fallback = note;
+        else
+            notes << note;
+    }
+    QString html = notes.join(QStringLiteral("; ")).toHtmlEscaped();
+    if (!fallback.isEmpty()) {
+        const QString method = methodLabel(r.config.method).section(QLatin1Char(' '), 0, 0);
+        html = tr("<span style='color:#9a5b00'><b>Round-to-nearest preview</b> (%1). %2 runs when you "
+                  "evaluate the model (Evaluate or Perplexity), on its calibration data.</span>")
+                   .arg(fallback.toHtmlEscaped(), method.toHtmlEscaped()) +
+               (html.isEmpty() ? QString() : QStringLiteral("<br>") + html);
+    }
+    m_notes->setText(html);
 }
 
 QString PreviewForm::valueText(const QString& key) const
