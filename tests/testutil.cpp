@@ -6,6 +6,7 @@
 #include <QTemporaryDir>
 
 #include <fstream>
+#include <iterator>
 #include <memory>
 
 namespace testutil {
@@ -14,6 +15,15 @@ QString tempDir()
 {
     static std::unique_ptr<QTemporaryDir> dir = std::make_unique<QTemporaryDir>();
     return dir->path();
+}
+
+std::string readFile(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes;
+    if (in)
+        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return bytes;
 }
 
 std::string tempPath(const std::string& name)

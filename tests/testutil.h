@@ -18,6 +18,7 @@ QString tempDir();
 std::string writeTemp(const std::string& name, const std::string& bytes);
 std::string tempPath(const std::string& name);
 std::string dataPath(const std::string& name); // checked-in tests/data/<name>
+std::string readFile(const std::string& path); // whole file (empty when unreadable)
 
 // Little-endian appenders for building binary files by hand.
 template <typename T>

@@ -24,17 +24,11 @@ namespace {
 
 std::string fixture(const std::string& name) { return testutil::dataPath("tiny-llama/" + name); }
 
-std::string readAll(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using testutil::readFile;
 
 const nlohmann::json& reference()
 {
-    static const nlohmann::json j = nlohmann::json::parse(readAll(fixture("reference.json")));
+    static const nlohmann::json j = nlohmann::json::parse(readFile(fixture("reference.json")));
     return j;
 }
 
@@ -103,8 +97,8 @@ void TstLlm::initTestCase()
 {
     model_ = Model::open(testutil::dataPath("tiny-llama"));
     lm_ = std::make_unique<LanguageModel>(*model_);
-    evalTokens_ = lm_->tokenizer().encode(readAll(fixture("eval.txt")));
-    calibTokens_ = lm_->tokenizer().encode(readAll(fixture("calib.txt")));
+    evalTokens_ = lm_->tokenizer().encode(readFile(fixture("eval.txt")));
+    calibTokens_ = lm_->tokenizer().encode(readFile(fixture("calib.txt")));
 }
 
 void TstLlm::configAndGrouping()
@@ -300,7 +294,7 @@ void TstLlm::badCheckpoints()
             QVERIFY2(std::string(e.what()).find(fragment) != std::string::npos, e.what());
         }
     };
-    std::string cfg = readAll(fixture("config.json"));
+    std::string cfg = readFile(fixture("config.json"));
     auto replace = [&](std::string s, const std::string& a, const std::string& b) {
         s.replace(s.find(a), a.size(), b);
         return s;

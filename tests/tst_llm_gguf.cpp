@@ -24,13 +24,7 @@ using testutil::put;
 
 namespace {
 
-std::string readAll(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using testutil::readFile;
 
 // llama.cpp's convert_hf_to_gguf permute(): within each head, rows (s, i) -> (i, s), where the
 // head's rows are split into two halves s = 0, 1 of hd/2 rows each.
@@ -126,7 +120,7 @@ void TstLlmGguf::initTestCase()
 {
     hf_ = Model::open(testutil::dataPath("tiny-llama"));
     std::string error;
-    auto vocab = spm::parseModelProto(readAll(testutil::dataPath("tiny-llama/tokenizer.model")), error);
+    auto vocab = spm::parseModelProto(readFile(testutil::dataPath("tiny-llama/tokenizer.model")), error);
     QVERIFY2(vocab, error.c_str());
     gguf_ = Model::open(writeGguf(*hf_, *vocab));
     hfLm_ = std::make_unique<LanguageModel>(*hf_);
@@ -163,7 +157,7 @@ void TstLlmGguf::groupedNames()
 
 void TstLlmGguf::tokenizerFromMetadata()
 {
-    const auto ref = nlohmann::json::parse(readAll(testutil::dataPath("tiny-llama/reference.json")));
+    const auto ref = nlohmann::json::parse(readFile(testutil::dataPath("tiny-llama/reference.json")));
     const std::string probe = ref["probe_text"].get<std::string>();
     auto ids = ref["probe_ids"].get<std::vector<int32_t>>();
     ids.erase(ids.begin()); // BOS
@@ -188,7 +182,7 @@ void TstLlmGguf::logitsEqualHuggingFace()
 
 void TstLlmGguf::perplexityEqualsHuggingFace()
 {
-    const auto tokens = hfLm_->tokenizer().encode(readAll(testutil::dataPath("tiny-llama/eval.txt")));
+    const auto tokens = hfLm_->tokenizer().encode(readFile(testutil::dataPath("tiny-llama/eval.txt")));
     PerplexityOptions opt;
     opt.maxChunks = 20;
     const auto a = hfLm_->perplexity(tokens, {}, opt);

@@ -23,13 +23,6 @@ using Ids = std::vector<int32_t>;
 
 namespace {
 
-std::string readText(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::string tinyLlama(const std::string& name) { return testutil::dataPath("tiny-llama/" + name); }
 std::string tokData(const std::string& name) { return testutil::dataPath("tokenizers/" + name); }
@@ -165,7 +158,7 @@ Gguf spmGguf(bool withNormalizer)
     std::vector<float> scores;
     std::vector<int32_t> types;
     std::string charsmap;
-    for (const auto& f : protoFields(readText(tinyLlama("tokenizer.model")))) {
+    for (const auto& f : protoFields(testutil::readFile(tinyLlama("tokenizer.model")))) {
         if (f.number == 1) {
             std::string piece;
             float score = 0;
@@ -282,13 +275,13 @@ void TstTokenizer::sentencePieceMatchesReference()
     QCOMPARE(tok->piece(3 + 0x0A), std::string("<0x0A>"));
     QCOMPARE(tok->source(), tinyLlama("tokenizer.model"));
 
-    const auto ref = nlohmann::json::parse(readText(tinyLlama("reference.json")));
+    const auto ref = nlohmann::json::parse(testutil::readFile(tinyLlama("reference.json")));
     Ids expected = ref["probe_ids"].get<Ids>();
     QCOMPARE(expected.front(), 1); // the reference's BOS
     expected.erase(expected.begin());
     COMPARE_IDS(tok->encode(ref["probe_text"].get<std::string>()), expected);
     // The reference perplexity protocol counts the ids of the whole of eval.txt.
-    QCOMPARE(static_cast<int64_t>(tok->encode(readText(tinyLlama("eval.txt"))).size()),
+    QCOMPARE(static_cast<int64_t>(tok->encode(testutil::readFile(tinyLlama("eval.txt"))).size()),
              ref["eval_tokens"].get<int64_t>());
 }
 
@@ -299,7 +292,7 @@ void TstTokenizer::sentencePieceRoundTrip()
     // remove_extra_whitespaces (runs collapse, ends are trimmed), and nmt_nfkc drops other
     // control characters (eval.txt has a few backspaces), so decode(encode(text)) is the text
     // with its whitespace runs collapsed to one space and no control bytes: build that here.
-    const std::string text = readText(tinyLlama("eval.txt"));
+    const std::string text = testutil::readFile(tinyLlama("eval.txt"));
     std::string collapsed;
     bool pendingSpace = false;
     for (char c : text) {
@@ -363,7 +356,7 @@ void TstTokenizer::ggufSentencePieceMatchesLibrary()
     // The whole evaluation text: the reference's token count, and the same ids as the
     // tokenizer.model path (itself checked against the reference framework above).
     auto direct = Tokenizer::fromSentencePiece(tinyLlama("tokenizer.model"));
-    const std::string eval = readText(tinyLlama("eval.txt"));
+    const std::string eval = testutil::readFile(tinyLlama("eval.txt"));
     const Ids ids = tok->encode(eval);
     QCOMPARE(ids.size(), size_t(30836));
     COMPARE_IDS(ids, direct->encode(eval));
@@ -381,7 +374,7 @@ void TstTokenizer::ggufSentencePieceWithoutNormalizer()
     QVERIFY2(std::find(nl.begin(), nl.end(), 3 + 0x0A) != nl.end(), qPrintable(show(nl)));
     for (const std::string s : {"two  spaces", "line\nbreak\n\n", "\ttab", " lead", "x 😀 y"})
         QCOMPARE(tok->decode(tok->encode(s)), s);
-    const std::string eval = readText(tinyLlama("eval.txt"));
+    const std::string eval = testutil::readFile(tinyLlama("eval.txt"));
     QVERIFY(tok->decode(tok->encode(eval)) == eval);
 }
 
@@ -469,7 +462,7 @@ void TstTokenizer::bpeSpecialTokensAndDecode()
 
 void TstTokenizer::bpeJsonVariants()
 {
-    const auto base = nlohmann::json::parse(readText(tokData("bpe_llama3.json")));
+    const auto base = nlohmann::json::parse(testutil::readFile(tokData("bpe_llama3.json")));
     auto regex = [](nlohmann::json& j) -> nlohmann::json& {
         return j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"];
     };
@@ -523,7 +516,7 @@ void TstTokenizer::bpeLargeText()
 {
     // About a megabyte of English through the Llama 3 pattern and the merge loop.
     auto tok = Tokenizer::fromTokenizerJson(tokData("bpe_llama3.json"));
-    const std::string eval = readText(tinyLlama("eval.txt"));
+    const std::string eval = testutil::readFile(tinyLlama("eval.txt"));
     std::string text;
     while (text.size() < (1u << 20))
         text += eval;
@@ -586,7 +579,7 @@ void TstTokenizer::badInput()
 {
     const std::string missing = testutil::tempPath("does_not_exist.model");
     expectFileError([&] { Tokenizer::fromSentencePiece(missing); }, missing, "no such file");
-    const std::string full = readText(tinyLlama("tokenizer.model"));
+    const std::string full = testutil::readFile(tinyLlama("tokenizer.model"));
     const std::string truncated = testutil::writeTemp("truncated.model", full.substr(0, 1000));
     expectFileError([&] { Tokenizer::fromSentencePiece(truncated); }, truncated,
                     "not a valid SentencePiece model");
@@ -602,7 +595,7 @@ void TstTokenizer::badInput()
     expectFileError([&] { Tokenizer::fromTokenizerJson(tokData("wordpiece.json")); },
                     tokData("wordpiece.json"), "WordPiece");
     // A Split with a regex that is neither GPT-2's nor Llama 3's / Qwen2's.
-    auto j = nlohmann::json::parse(readText(tokData("bpe_llama3.json")));
+    auto j = nlohmann::json::parse(testutil::readFile(tokData("bpe_llama3.json")));
     j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+|[^\\w\\s]+";
     const std::string odd = testutil::writeTemp("odd_regex.json", j.dump());
     expectFileError([&] { Tokenizer::fromTokenizerJson(odd); }, odd, "\\w+|[^\\w\\s]+");

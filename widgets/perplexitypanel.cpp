@@ -58,17 +58,6 @@ QString etaText(double seconds)
                   : PerplexityPanel::tr(" · about %1:%2 min left").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
 }
 
-std::string readText(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw bonsai::FileError(path, "cannot open the text file");
-    std::ostringstream s;
-    s << in.rdbuf();
-    if (in.bad())
-        throw bonsai::FileError(path, "cannot read the text file");
-    return s.str();
-}
 
 QString defaultTextFor(const bonsai::Model& model)
 {
@@ -410,13 +399,13 @@ void PerplexityPanel::start()
             bonsai::PerplexityOptions opts = baseOptions;
             if (!c.progress(0))
                 throw bonsai::Cancelled();
-            const std::vector<int32_t> tokens = lm.tokenizer().encode(readText(text));
+            const std::vector<int32_t> tokens = lm.tokenizer().encode(bonsai::readTextFile(text));
             if (calibrate) {
                 const size_t n = size_t(calibChunks) * size_t(std::max(1, opts.ctx));
                 if (calib.empty() || calib == text)
                     opts.calibrationTokens.assign(tokens.begin(), tokens.begin() + std::min(n, tokens.size()));
                 else {
-                    auto cal = lm.tokenizer().encode(readText(calib));
+                    auto cal = lm.tokenizer().encode(bonsai::readTextFile(calib));
                     cal.resize(std::min(n, cal.size()));
                     opts.calibrationTokens = std::move(cal);
                 }

@@ -11,24 +11,10 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 namespace cli {
 
 namespace {
-
-std::string readText(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw bonsai::FileError(path, "cannot open the text file");
-    std::ostringstream s;
-    s << in.rdbuf();
-    if (s.str().empty())
-        throw bonsai::FileError(path, "the text file is empty");
-    return s.str();
-}
 
 long long wholeNumber(const std::string& option, const std::string& value, long long lo, long long hi)
 {
@@ -78,8 +64,8 @@ int cmdPpl(const Args& in)
             std::fprintf(stderr, "bonsai-cli ppl: warning: %s: %s\n", recipePath.c_str(), w.c_str());
         configs = bonsai::resolveConfigs(*model, recipe);
     }
-    const std::string text = readText(textPath);
-    const std::string calibText = calibPath.empty() ? std::string() : readText(calibPath);
+    const std::string text = bonsai::readTextFile(textPath);
+    const std::string calibText = calibPath.empty() ? std::string() : bonsai::readTextFile(calibPath);
     bonsai::LanguageModel lm(*model);
     const auto tokens = lm.tokenizer().encode(text);
     if (!calibText.empty())

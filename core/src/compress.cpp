@@ -39,9 +39,7 @@ std::vector<float> layerMatrix(const Model& model, const Layer& layer, uint64_t&
 
 // ---------- precision ----------
 
-namespace {
-
-IntQuantConfig intConfig(const LayerConfig& c)
+IntQuantConfig intQuantConfig(const LayerConfig& c)
 {
     IntQuantConfig q;
     q.bits = c.precision.bits;
@@ -51,6 +49,8 @@ IntQuantConfig intConfig(const LayerConfig& c)
     q.clipSearch = c.clipSearch;
     return q;
 }
+
+namespace {
 
 FloatFormat floatFormat(PrecisionKind k)
 {
@@ -94,7 +94,7 @@ PrecisionBits precisionBits(const LayerConfig& c, uint64_t rows, uint64_t cols, 
         b.perValue = storedBitsPerValue(source);
         break;
     case PrecisionKind::Int: {
-        const auto q = intConfig(c);
+        const auto q = intQuantConfig(c);
         b.perValue = q.bits;
         b.fixed = intStorageBits(rows, cols, q) - n * static_cast<uint64_t>(q.bits);
         break;
@@ -143,7 +143,7 @@ void fakeQuantize(const LayerConfig& c, float* m, uint64_t rows, uint64_t cols)
         return;
     switch (c.precision.kind) {
     case PrecisionKind::FP32: return;
-    case PrecisionKind::Int: fakeQuantInt(m, rows, cols, intConfig(c), m); return;
+    case PrecisionKind::Int: fakeQuantInt(m, rows, cols, intQuantConfig(c), m); return;
     case PrecisionKind::NF4: fakeQuantNf4(m, n, m); return;
     case PrecisionKind::Ggml: fakeQuantGgml(c.precision.ggml, m, n, m); return;
     default:
@@ -203,7 +203,7 @@ void quantizeDense(const LayerConfig& cfg, float* m, uint64_t rows, uint64_t col
             GptqOptions o;
             o.damping = cfg.damping;
             o.actOrder = cfg.actOrder;
-            const GptqStats st = gptqQuantize(m, static_cast<int64_t>(rows), c, cal->hessian, intConfig(cfg), o);
+            const GptqStats st = gptqQuantize(m, static_cast<int64_t>(rows), c, cal->hessian, intQuantConfig(cfg), o);
             char buf[160];
             std::snprintf(buf, sizeof buf, "gptq: calibrated proxy error %.3g x round-to-nearest's%s",
                           st.rtnError > 0 ? st.error / st.rtnError : 1.0,
@@ -217,7 +217,7 @@ void quantizeDense(const LayerConfig& cfg, float* m, uint64_t rows, uint64_t col
     } else if (cfg.method == QuantMethod::AWQ && cal && cal->samples > 0 && !cal->inputs.empty()) {
         if (cal->inputs.size() == static_cast<size_t>(cal->samples) * cols) {
             const AwqResult a = awqQuantize({{m, static_cast<int64_t>(rows)}}, c, cal->inputs.data(), cal->samples,
-                                            intConfig(cfg));
+                                            intQuantConfig(cfg));
             char buf[160];
             std::snprintf(buf, sizeof buf, "awq: alpha %.2f, calibrated output error %.3g x round-to-nearest's", a.alpha,
                           a.rtnError > 0 ? a.error / a.rtnError : 1.0);

@@ -17,17 +17,6 @@ namespace bonsai {
 
 namespace {
 
-IntQuantConfig intConfig(const LayerConfig& c)
-{
-    IntQuantConfig q;
-    q.bits = c.precision.bits;
-    q.granularity = c.granularity;
-    q.groupSize = c.groupSize;
-    q.symmetric = c.symmetric;
-    q.clipSearch = false;
-    return q;
-}
-
 // Plain integer configuration (no sparsity, no rank): AWQ can share one scale vector over the
 // group's layers.
 bool plainInt(const LayerConfig& c)
@@ -107,7 +96,11 @@ void calibrateLlm(const LanguageModel::Impl& m, LlmWeights& w, const std::vector
                 layers.push_back({weights.back().data(), static_cast<int64_t>(rows)});
             }
             const LayerConfig& cfg = *w.config(blk.layer[roles.front()]);
-            const AwqResult ar = awqQuantize(layers, cols, input.data(), n, intConfig(cfg));
+            const AwqResult ar = awqQuantize(layers, cols, input.data(), n, [&] {
+                IntQuantConfig q = intQuantConfig(cfg);
+                q.clipSearch = false; // AWQ's scale search replaces the clip search
+                return q;
+            }());
             std::string names;
             for (size_t i = 0; i < roles.size(); ++i) {
                 LayerConfig rtn = *w.config(blk.layer[roles[i]]);

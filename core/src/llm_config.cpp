@@ -134,6 +134,20 @@ LlmConfig fromGguf(const Model& model, const GgufMetadata& md)
 
 } // namespace
 
+std::string readTextFile(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw FileError(path, "cannot open the text file");
+    std::ostringstream s;
+    s << in.rdbuf();
+    if (in.bad())
+        throw FileError(path, "cannot read the text file");
+    if (s.str().empty())
+        throw FileError(path, "the text file is empty");
+    return s.str();
+}
+
 LlmConfig LlmConfig::fromModel(const Model& model)
 {
     LlmConfig c;

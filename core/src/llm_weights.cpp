@@ -60,15 +60,7 @@ const float* LlmWeights::get(int layer, std::vector<float>& scratch)
         if (t.dtype == DType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0)
             return reinterpret_cast<const float*>(t.data);
         scratch.resize(t.numel);
-        // Parallel conversion in block-aligned chunks (see Model::readFloat).
-        const uint64_t align = dtypeInfo(t.dtype).blockElems;
-        const uint64_t chunk = std::max<uint64_t>(align, (uint64_t(1) << 18) / align * align);
-        const int64_t chunks = static_cast<int64_t>((t.numel + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static) if (chunks > 4)
-        for (int64_t c = 0; c < chunks; ++c) {
-            const uint64_t b = static_cast<uint64_t>(c) * chunk;
-            model_.readFloat(l.weight, b, std::min(chunk, t.numel - b), scratch.data() + b);
-        }
+        model_.readFloat(l.weight, scratch.data());
         return scratch.data();
     }
     if (auto it = cache_.find(layer); it != cache_.end())

@@ -170,8 +170,14 @@ void Model::readFloat(int tensor, uint64_t first, uint64_t count, float* dst) co
 
 std::vector<float> Model::readFloat(int tensor) const
 {
+    std::vector<float> out(tensors.at(static_cast<size_t>(tensor)).numel);
+    readFloat(tensor, out.data());
+    return out;
+}
+
+void Model::readFloat(int tensor, float* dst) const
+{
     const TensorInfo& t = tensors.at(static_cast<size_t>(tensor));
-    std::vector<float> out(t.numel);
     // Large tensors convert in parallel chunks aligned to the storage blocks.
     const uint64_t align = dtypeInfo(t.dtype).blockElems;
     const uint64_t chunk = std::max<uint64_t>(align, (uint64_t(1) << 18) / align * align);
@@ -179,9 +185,8 @@ std::vector<float> Model::readFloat(int tensor) const
 #pragma omp parallel for schedule(static) if (chunks > 4)
     for (int64_t c = 0; c < chunks; ++c) {
         const uint64_t b = static_cast<uint64_t>(c) * chunk;
-        readFloat(tensor, b, std::min(chunk, t.numel - b), out.data() + b);
+        readFloat(tensor, b, std::min(chunk, t.numel - b), dst + b);
     }
-    return out;
 }
 
 static void adviseRange(const Model& m, int tensor, uint64_t first, uint64_t count, bool willNeed)

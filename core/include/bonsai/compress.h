@@ -63,6 +63,9 @@ struct ModelResult {
 // Bits per stored value of a dtype (block types: their average, scales included).
 double storedBitsPerValue(DType t);
 
+// The integer-quantizer settings of a configuration with an integer precision.
+IntQuantConfig intQuantConfig(const LayerConfig& c);
+
 // Reads a layer's weight as a rows x cols float matrix (output channels first).
 std::vector<float> layerMatrix(const Model& model, const Layer& layer, uint64_t& rows, uint64_t& cols);
 // Fake-quantizes a dense rows x cols (channel-major) matrix in place at the configuration's

@@ -78,6 +78,10 @@ struct LlmConfig {
     std::string describe() const; // "llama, 4 blocks, hidden 128, 4 heads (2 KV), vocab 1024"
 };
 
+// The bytes of a text file (for perplexity and calibration). Throws FileError naming the file
+// when it cannot be read or is empty.
+std::string readTextFile(const std::string& path);
+
 // True when the model looks like a Llama-family language model (by tensor names).
 bool isLanguageModel(const Model& model);
 

@@ -57,6 +57,7 @@ public:
     // types first and count must be multiples of the block size (count may end at numel).
     void readFloat(int tensor, uint64_t first, uint64_t count, float* dst) const;
     std::vector<float> readFloat(int tensor) const;
+    void readFloat(int tensor, float* dst) const; // the whole tensor, converted in parallel
 
     // Paging hints for streaming a tensor's elements [first, first+count): prefetch soon-needed
     // bytes, and drop this process's mapping of bytes already consumed (keeps RSS flat while
