@@ -50,11 +50,21 @@ QStringList column(const QAbstractItemModel& model, int col, int role = Qt::Disp
     return out;
 }
 
+// Shows `w` at 1400 × 900 and opens the tiny Llama in it.
 bool openFixture(MainWindow& w)
 {
+    w.resize(1400, 900);
+    w.show();
     QSignalSpy opened(&w, &MainWindow::modelOpened);
     w.openPath(fixture());
     return QTest::qWaitFor([&] { return opened.size() == 1; }, 30000) && w.model();
+}
+
+// Saves a picture of `widget` to the file the environment variable names, if it is set.
+void saveGrabIfAsked(QWidget& widget, const char* variable)
+{
+    if (qEnvironmentVariableIsSet(variable))
+        widget.grab().save(qEnvironmentVariable(variable));
 }
 
 // Every projection (not the embeddings) to `precision` with `method`, group 32.
@@ -92,8 +102,6 @@ private slots:
     void layerTableGroupsInModelOrder()
     {
         MainWindow w;
-        w.resize(1400, 900);
-        w.show();
         QVERIFY(openFixture(w));
         QVERIFY(bonsai::isLanguageModel(*w.model()));
         auto* table = w.layerTable();
@@ -175,8 +183,6 @@ private slots:
     void blockChart()
     {
         MainWindow w;
-        w.resize(1400, 900);
-        w.show();
         QVERIFY(openFixture(w));
         auto* chart = w.blockChart();
         QVERIFY(chart->hasData());
@@ -229,15 +235,12 @@ private slots:
         auto* scroll = chart.findChild<QScrollArea*>();
         QVERIFY(scroll);
         QTRY_VERIFY(scroll->widget()->width() > scroll->viewport()->width());
-        if (qEnvironmentVariableIsSet("BONSAI_TEST_GRAB_BLOCKS"))
-            chart.grab().save(qEnvironmentVariable("BONSAI_TEST_GRAB_BLOCKS"));
+        saveGrabIfAsked(chart, "BONSAI_TEST_GRAB_BLOCKS");
     }
 
     void perplexityMatchesCore()
     {
         MainWindow w;
-        w.resize(1400, 900);
-        w.show();
         QVERIFY(openFixture(w));
         auto* panel = w.perplexityPanel();
         QVERIFY(panel->canStart());
@@ -295,15 +298,13 @@ private slots:
             w.showPerplexityDock();
             panel->showTab(PerplexityPanel::TradeoffTab);
             QTest::qWait(200);
-            w.grab().save(qEnvironmentVariable("BONSAI_TEST_GRAB"));
+            saveGrabIfAsked(w, "BONSAI_TEST_GRAB");
         }
     }
 
     void perplexityChartFillsAndCancel()
     {
         MainWindow w;
-        w.resize(1400, 900);
-        w.show();
         QVERIFY(openFixture(w));
         auto* panel = w.perplexityPanel();
         quantizeProjections(w, "int4", bonsai::QuantMethod::RTN);

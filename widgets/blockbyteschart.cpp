@@ -25,17 +25,6 @@ namespace bonsai::ui {
 
 namespace {
 
-std::pair<double, QString> unitFor(uint64_t maxBytes)
-{
-    if (maxBytes >= (1ull << 30))
-        return {double(1ull << 30), QStringLiteral("GiB")};
-    if (maxBytes >= (1ull << 20))
-        return {double(1ull << 20), QStringLiteral("MiB")};
-    if (maxBytes >= (1ull << 10))
-        return {1024.0, QStringLiteral("KiB")};
-    return {1.0, QStringLiteral("B")};
-}
-
 // The plot: stacked bars per group, the value axis at the left, labels below.
 class Canvas : public QWidget {
 public:
@@ -74,7 +63,7 @@ public:
         uint64_t maxBytes = 1;
         for (const auto& b : *m_bars)
             maxBytes = std::max({maxBytes, b.original(), b.compressed ? b.compressedTotal() : 0});
-        const auto [scale, unit] = unitFor(maxBytes);
+        const auto [scale, unit] = byteUnitFor(maxBytes);
         const double top = double(maxBytes) / scale;
         const double step = niceStep(top, 4);
         const double axisMax = std::ceil(top / step - 1e-9) * step;

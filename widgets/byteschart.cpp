@@ -26,18 +26,6 @@ struct Entry {
     uint64_t bytes;
 };
 
-// Picks a unit so that the largest value reads well.
-std::pair<double, QString> unitFor(uint64_t maxBytes)
-{
-    if (maxBytes >= (1ull << 30))
-        return {double(1ull << 30), QStringLiteral("GiB")};
-    if (maxBytes >= (1ull << 20))
-        return {double(1ull << 20), QStringLiteral("MiB")};
-    if (maxBytes >= (1ull << 10))
-        return {1024.0, QStringLiteral("KiB")};
-    return {1.0, QStringLiteral("B")};
-}
-
 // Largest first; drawn top-down.
 QChart* barChart(const std::vector<Entry>& entries, const QString& title, const QColor& color)
 {
@@ -51,7 +39,7 @@ QChart* barChart(const std::vector<Entry>& entries, const QString& title, const 
     const uint64_t maxBytes = std::max_element(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
                                   return a.bytes < b.bytes;
                               })->bytes;
-    const auto [scale, unit] = unitFor(maxBytes);
+    const auto [scale, unit] = byteUnitFor(maxBytes);
     auto* set = new QBarSet(QObject::tr("bytes"));
     set->setColor(color);
     QStringList categories;

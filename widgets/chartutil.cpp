@@ -11,6 +11,17 @@
 
 namespace bonsai::ui {
 
+std::pair<double, QString> byteUnitFor(uint64_t maxBytes)
+{
+    if (maxBytes >= (1ull << 30))
+        return {double(1ull << 30), QStringLiteral("GiB")};
+    if (maxBytes >= (1ull << 20))
+        return {double(1ull << 20), QStringLiteral("MiB")};
+    if (maxBytes >= (1ull << 10))
+        return {1024.0, QStringLiteral("KiB")};
+    return {1.0, QStringLiteral("B")};
+}
+
 double niceStep(double span, int ticks)
 {
     if (!(span > 0) || ticks < 1)

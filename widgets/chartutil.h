@@ -1,5 +1,10 @@
 #pragma once
 // Small helpers for readable chart axes.
+#include <QString>
+
+#include <cstdint>
+#include <utility>
+
 class QCategoryAxis;
 class QChart;
 class QChartView;
@@ -15,6 +20,9 @@ enum class AxisLabels { Real, Integer };
 // With widen false the range stays [lo, hi] and only ticks inside it are labelled.
 QCategoryAxis* makeNiceAxis(double lo, double hi, int ticks, AxisLabels labels = AxisLabels::Real,
                             bool widen = true);
+
+// The IEC unit a byte axis up to `maxBytes` reads best in: {1024.0, "KiB"}, {1.0, "B"}, ...
+std::pair<double, QString> byteUnitFor(uint64_t maxBytes);
 
 // Replaces the view's chart and deletes the old one.
 void replaceChart(QChartView* view, QChart* chart);

@@ -6,6 +6,7 @@
 #include "evalengine.h"
 #include "formatting.h"
 #include "jobrunner.h"
+#include "panelutil.h"
 #include "tradeoffchart.h"
 #include "tradeoffmodel.h"
 
@@ -19,24 +20,12 @@
 
 namespace bonsai::ui {
 
-static QString pct(double f) { return QStringLiteral("%1%").arg(100 * f, 0, 'f', 2); }
-
-static QString etaText(double seconds)
-{
-    if (seconds < 0)
-        return {};
-    const int s = int(seconds + 0.5);
-    return s < 60 ? EvalPanel::tr(" · about %1 s left").arg(s)
-                  : EvalPanel::tr(" · about %1:%2 min left").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
-}
-
 void EvalPanel::connectJobs()
 {
     connect(m_runner, &JobRunner::progress, this, [this](quint64 id, double f, double eta) {
         if (id != m_evalJob)
             return;
-        m_progress->setValue(int(f * 1000));
-        m_progress->setFormat(tr("Evaluating… %p%") + etaText(eta));
+        showJobProgress(m_progress, tr("Evaluating"), f, eta);
     });
     connect(m_runner, &JobRunner::failed, this, [this](quint64 id, const QString& msg) {
         if (id == m_evalJob)
@@ -168,8 +157,7 @@ void EvalPanel::evaluate()
         });
     m_starting = false;
     m_running->start(m_samples);
-    m_progress->setValue(0);
-    m_progress->setFormat(tr("Evaluating… %p%"));
+    showJobProgress(m_progress, tr("Evaluating"), 0, -1);
     setRunning(true);
     showMessage(tr("Evaluating %1…").arg(summarizeConfigs(configs)), false);
 }
@@ -215,9 +203,10 @@ void EvalPanel::onFinished(const TradeoffPoint& p)
 void EvalPanel::showResult(const bonsai::EvalResult& r, bool running)
 {
     const auto& m = r.metrics;
-    m_top1->setText(tr("%1 (95% CI %2 – %3)").arg(pct(m.top1), pct(m.top1Ci.lo), pct(m.top1Ci.hi)));
-    m_top5->setText(m.classes <= 5 ? tr("%1 (≤ 5 classes: always)").arg(pct(m.top5)) : pct(m.top5));
-    m_agreement->setText(tr("%1 same top class as uncompressed").arg(pct(m.agreement)));
+    m_top1->setText(tr("%1 (95% CI %2 – %3)")
+                        .arg(percentText(m.top1), percentText(m.top1Ci.lo), percentText(m.top1Ci.hi)));
+    m_top5->setText(m.classes <= 5 ? tr("%1 (≤ 5 classes: always)").arg(percentText(m.top5)) : percentText(m.top5));
+    m_agreement->setText(tr("%1 same top class as uncompressed").arg(percentText(m.agreement)));
     m_kl->setText(tr("%1 nats").arg(m.meanKl, 0, 'g', 3));
     const double ratio = r.compressedBytes ? double(r.originalBytes) / double(r.compressedBytes) : 0;
     m_size->setText(tr("%1 → %2 (%3× smaller)")

@@ -3,6 +3,7 @@
 #include "compressiondocument.h"
 #include "formatting.h"
 #include "jobrunner.h"
+#include "panelutil.h"
 #include "tradeoffchart.h"
 #include "tradeoffmodel.h"
 
@@ -47,18 +48,6 @@ struct PerplexityPanel::Cache {
 
 namespace {
 
-QString pct(double f) { return QStringLiteral("%1%").arg(100 * f, 0, 'f', 2); }
-
-QString etaText(double seconds)
-{
-    if (seconds < 0)
-        return {};
-    const int s = int(seconds + 0.5);
-    return s < 60 ? PerplexityPanel::tr(" · about %1 s left").arg(s)
-                  : PerplexityPanel::tr(" · about %1:%2 min left").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
-}
-
-
 QString defaultTextFor(const bonsai::Model& model)
 {
     const QFileInfo info(QString::fromStdString(model.path));
@@ -100,27 +89,20 @@ PerplexityPanel::PerplexityPanel(CompressionDocument* doc, TradeoffModel* tradeo
 {
     buildUi();
     connect(m_doc, &CompressionDocument::modelReset, this, &PerplexityPanel::onModelReset);
-    connect(m_runner, &JobRunner::progress, this, [this](quint64 id, double f, double eta) {
-        if (id != m_job)
-            return;
-        m_progress->setValue(int(f * 1000));
-        const QString stage = m_stage.isEmpty() ? tr("Evaluating") : m_stage;
-        m_progress->setFormat(tr("%1… %p%").arg(stage) + etaText(eta));
-    });
-    connect(m_runner, &JobRunner::failed, this, [this](quint64 id, const QString& msg) {
-        if (id != m_job)
-            return;
-        setRunning(false);
-        showMessage(msg, true);
-        emit measureFailed(msg);
-    });
-    connect(m_runner, &JobRunner::cancelled, this, [this](quint64 id) {
-        if (id != m_job)
-            return;
-        setRunning(false);
-        showMessage(tr("Perplexity run cancelled."), false);
-        emit measureCancelled();
-    });
+    connectCurrentJob(m_runner, this, m_job,
+                      {.progress = [this](double f, double eta) {
+                           showJobProgress(m_progress, m_stage.isEmpty() ? tr("Evaluating") : m_stage, f, eta);
+                       },
+                       .failed = [this](const QString& msg) {
+                           setRunning(false);
+                           showMessage(msg, true);
+                           emit measureFailed(msg);
+                       },
+                       .cancelled = [this] {
+                           setRunning(false);
+                           showMessage(tr("Perplexity run cancelled."), false);
+                           emit measureCancelled();
+                       }});
     onModelReset();
 }
 
@@ -154,10 +136,7 @@ void PerplexityPanel::buildUi()
     auto* browseText = new QPushButton(tr("Browse…"), settings);
     browseText->setToolTip(tr("Choose the text file to evaluate on."));
     connect(browseText, &QPushButton::clicked, this, [this] { browse(m_text, tr("Evaluation Text")); });
-    auto* row = new QHBoxLayout;
-    row->addWidget(m_text, 1);
-    row->addWidget(browseText);
-    form->addRow(tr("Text:"), row);
+    form->addRow(tr("Text:"), pathRow(m_text, browseText));
 
     m_ctx = new QSpinBox(settings);
     m_ctx->setRange(8, 32768);
@@ -169,7 +148,7 @@ void PerplexityPanel::buildUi()
     m_maxChunks->setRange(0, 1000000);
     m_maxChunks->setSpecialValueText(tr("all"));
     m_maxChunks->setToolTip(tr("Evaluate only the first N chunks of the text (0: all): faster, less precise."));
-    row = new QHBoxLayout;
+    auto* row = new QHBoxLayout;
     row->addWidget(m_ctx);
     row->addWidget(new QLabel(tr("Max chunks:"), settings));
     row->addWidget(m_maxChunks, 1);
@@ -182,10 +161,7 @@ void PerplexityPanel::buildUi()
     auto* browseCalib = new QPushButton(tr("Browse…"), settings);
     browseCalib->setToolTip(tr("Choose the calibration text file."));
     connect(browseCalib, &QPushButton::clicked, this, [this] { browse(m_calibration, tr("Calibration Text")); });
-    row = new QHBoxLayout;
-    row->addWidget(m_calibration, 1);
-    row->addWidget(browseCalib);
-    form->addRow(tr("Calibration:"), row);
+    form->addRow(tr("Calibration:"), pathRow(m_calibration, browseCalib));
     m_calibChunks = new QSpinBox(settings);
     m_calibChunks->setRange(1, 100000);
     m_calibChunks->setValue(16);
@@ -208,15 +184,9 @@ void PerplexityPanel::buildUi()
     connect(m_cancel, &QPushButton::clicked, this, &PerplexityPanel::cancel);
     connect(m_text, &QLineEdit::textChanged, this, [this] { m_start->setEnabled(canStart() && !isBusy()); });
 
-    m_progress = new QProgressBar(settings);
-    m_progress->setRange(0, 1000);
-    m_progress->setValue(0);
-    m_progress->setFormat(QString());
-    m_progress->setToolTip(tr("Progress of the run, with an estimate of the time left."));
+    m_progress = makeJobProgressBar(tr("Progress of the run, with an estimate of the time left."), settings);
     form->addRow(m_progress);
-    m_message = new QLabel(settings);
-    m_message->setWordWrap(true);
-    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_message = makeMessageLabel(settings);
     form->addRow(m_message);
 
     auto* results = new QWidget(settings);
@@ -497,12 +467,11 @@ void PerplexityPanel::onFinished(const std::shared_ptr<bonsai::PerplexityResult>
     setRunning(false);
     m_result = r;
     m_label = label;
-    m_progress->setValue(1000);
-    m_progress->setFormat(tr("Done in %1 s").arg(r->seconds, 0, 'f', 1));
+    showJobDone(m_progress, r->seconds);
     m_ppl->setText(QString::number(r->perplexity, 'f', 3));
     m_base->setText(r->basePerplexity > 0 ? QString::number(r->basePerplexity, 'f', 3) : tr("—"));
     m_kl->setText(tr("%1 nats").arg(r->kl, 0, 'g', 3));
-    m_agreement->setText(pct(r->agreement));
+    m_agreement->setText(percentText(r->agreement));
     m_tokens->setText(tr("%1 (%2 chunks)").arg(formatCount(r->tokens)).arg(r->chunks));
     m_time->setText(tr("%1 s").arg(r->seconds, 0, 'f', 2));
     m_size->setText(r->compressedBytes
@@ -536,11 +505,7 @@ void PerplexityPanel::onFinished(const std::shared_ptr<bonsai::PerplexityResult>
     emit measured(label, *r);
 }
 
-void PerplexityPanel::showMessage(const QString& text, bool error)
-{
-    m_message->setText(text);
-    m_message->setStyleSheet(error ? QStringLiteral("color: #b00020;") : QString());
-}
+void PerplexityPanel::showMessage(const QString& text, bool error) { showPanelMessage(m_message, text, error); }
 
 void PerplexityPanel::setRunning(bool running)
 {
@@ -551,10 +516,8 @@ void PerplexityPanel::setRunning(bool running)
     for (QWidget* w : {static_cast<QWidget*>(m_text), static_cast<QWidget*>(m_ctx), static_cast<QWidget*>(m_maxChunks),
                        static_cast<QWidget*>(m_calibration), static_cast<QWidget*>(m_calibChunks)})
         w->setEnabled(!running);
-    if (!running && !m_result) {
-        m_progress->setValue(0);
-        m_progress->setFormat(QString());
-    }
+    if (!running && !m_result)
+        clearJobProgress(m_progress);
 }
 
 } // namespace bonsai::ui

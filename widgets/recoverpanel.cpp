@@ -4,6 +4,7 @@
 #include "evalengine.h"
 #include "formatting.h"
 #include "jobrunner.h"
+#include "panelutil.h"
 
 #include "bonsai/dataset.h"
 #include "bonsai/error.h"
@@ -30,17 +31,6 @@
 namespace bonsai::ui {
 
 namespace {
-
-QString pct(double f) { return QStringLiteral("%1%").arg(100 * f, 0, 'f', 2); }
-
-QString etaText(double seconds)
-{
-    if (seconds < 0)
-        return {};
-    const int s = int(seconds + 0.5);
-    return s < 60 ? RecoverPanel::tr(" · about %1 s left").arg(s)
-                  : RecoverPanel::tr(" · about %1:%2 min left").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
-}
 
 QString methodTitle(bonsai::RecoverMethod m)
 {
@@ -78,25 +68,17 @@ RecoverPanel::RecoverPanel(CompressionDocument* doc, QWidget* parent)
     const QString data = defaultEvalDataset();
     m_train->setText(data);
     connect(m_doc, &CompressionDocument::modelReset, this, &RecoverPanel::onModelReset);
-    connect(m_runner, &JobRunner::progress, this, [this](quint64 id, double f, double eta) {
-        if (id != m_job)
-            return;
-        m_progress->setValue(int(f * 1000));
-        m_progress->setFormat(tr("Training… %p%") + etaText(eta));
-    });
-    connect(m_runner, &JobRunner::failed, this, [this](quint64 id, const QString& msg) {
-        if (id != m_job)
-            return;
-        setRunning(false);
-        showMessage(msg, true);
-        emit recoverFailed(msg);
-    });
-    connect(m_runner, &JobRunner::cancelled, this, [this](quint64 id) {
-        if (id != m_job)
-            return;
-        setRunning(false);
-        showMessage(tr("Recovery cancelled."), false);
-    });
+    connectCurrentJob(m_runner, this, m_job,
+                      {.progress = [this](double f, double eta) { showJobProgress(m_progress, tr("Training"), f, eta); },
+                       .failed = [this](const QString& msg) {
+                           setRunning(false);
+                           showMessage(msg, true);
+                           emit recoverFailed(msg);
+                       },
+                       .cancelled = [this] {
+                           setRunning(false);
+                           showMessage(tr("Recovery cancelled."), false);
+                       }});
     onModelReset();
 }
 
@@ -125,10 +107,7 @@ void RecoverPanel::buildUi()
         if (!f.isEmpty())
             m_train->setText(f);
     });
-    auto* trainRow = new QHBoxLayout;
-    trainRow->addWidget(m_train, 1);
-    trainRow->addWidget(browse);
-    form->addRow(tr("Train data:"), trainRow);
+    form->addRow(tr("Train data:"), pathRow(m_train, browse));
     m_test = new QLineEdit(settings);
     m_test->setPlaceholderText(tr("same folder, test split"));
     m_test->setToolTip(tr("The held-out data the accuracy before and after is measured on; empty "
@@ -238,15 +217,9 @@ void RecoverPanel::buildUi()
     connect(m_save, &QPushButton::clicked, this, &RecoverPanel::saveDialog);
     connect(m_method, &QComboBox::currentIndexChanged, this, &RecoverPanel::onMethodChanged);
 
-    m_progress = new QProgressBar(settings);
-    m_progress->setRange(0, 1000);
-    m_progress->setValue(0);
-    m_progress->setFormat(QString());
-    m_progress->setToolTip(tr("Progress of the training run, with an estimate of the time left."));
+    m_progress = makeJobProgressBar(tr("Progress of the training run, with an estimate of the time left."), settings);
     form->addRow(m_progress);
-    m_message = new QLabel(settings);
-    m_message->setWordWrap(true);
-    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_message = makeMessageLabel(settings);
     form->addRow(m_message);
     m_accuracy = new QLabel(tr("—"), settings);
     m_accuracy->setToolTip(tr("Test accuracy of the compressed model without training (before) "
@@ -394,8 +367,7 @@ void RecoverPanel::start()
     for (auto* s : {m_loss, m_trainAcc, m_testAcc})
         s->clear();
     showMessage(tr("Training: %1…").arg(label), false);
-    m_progress->setValue(0);
-    m_progress->setFormat(tr("Training… %p%"));
+    showJobProgress(m_progress, tr("Training"), 0, -1);
     std::function<std::shared_ptr<bonsai::RecoverResult>(JobControl&)> work =
         [model, configs, opts, train = trainPath.toStdString(), test = testPath.toStdString()](JobControl& c) {
             bonsai::DatasetOptions trainOpts, testOpts;
@@ -428,10 +400,9 @@ void RecoverPanel::onFinished(const std::shared_ptr<bonsai::RecoverResult>& r, c
     setRunning(false);
     m_result = r;
     m_label = label;
-    m_progress->setValue(1000);
-    m_progress->setFormat(tr("Done in %1 s").arg(r->seconds, 0, 'f', 1));
-    m_accuracy->setText(tr("%1 before → %2 after").arg(pct(r->accuracyBefore), pct(r->accuracyAfter)));
-    showMessage(tr("%1: accuracy %2 → %3.").arg(label, pct(r->accuracyBefore), pct(r->accuracyAfter)), false);
+    showJobDone(m_progress, r->seconds);
+    m_accuracy->setText(tr("%1 before → %2 after").arg(percentText(r->accuracyBefore), percentText(r->accuracyAfter)));
+    showMessage(tr("%1: accuracy %2 → %3.").arg(label, percentText(r->accuracyBefore), percentText(r->accuracyAfter)), false);
     showCurves(*r);
     m_save->setEnabled(true);
     emit recovered(label, *r);
@@ -482,11 +453,7 @@ void RecoverPanel::showCurves(const bonsai::RecoverResult& r)
     rescale(i, maxLoss);
 }
 
-void RecoverPanel::showMessage(const QString& text, bool error)
-{
-    m_message->setText(text);
-    m_message->setStyleSheet(error ? QStringLiteral("color: #b00020;") : QString());
-}
+void RecoverPanel::showMessage(const QString& text, bool error) { showPanelMessage(m_message, text, error); }
 
 void RecoverPanel::setRunning(bool running)
 {
@@ -494,10 +461,8 @@ void RecoverPanel::setRunning(bool running)
         m_job = 0;
     m_start->setEnabled(!running && canStart());
     m_cancel->setEnabled(running);
-    if (!running && !m_result) {
-        m_progress->setValue(0);
-        m_progress->setFormat(QString());
-    }
+    if (!running && !m_result)
+        clearJobProgress(m_progress);
 }
 
 bool RecoverPanel::saveRecovered(const QString& path, QString* error)
