@@ -22,6 +22,7 @@
 #include <QDockWidget>
 #include <QFile>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QHeaderView>
 #include <QStandardPaths>
 #include <QTreeView>
@@ -345,6 +346,28 @@ private slots:
         QCOMPARE(PerplexityPanel::methodLabel({bonsai::LayerConfig{}, gptq, gptq}), QStringLiteral("GPTQ int4 g32"));
         QCOMPARE(PerplexityPanel::methodLabel({awq, awq, gptq}), QStringLiteral("AWQ int4 g32 (+1 other)"));
         QCOMPARE(PerplexityPanel::methodLabel({bonsai::LayerConfig{}}), QStringLiteral("uncompressed"));
+    }
+
+    // At 1400 × 900 the inspector shows all its groups without scrolling: for the tiny Llama
+    // (no bottom dock) and for the ONNX demo, which opens the Evaluation dock below.
+    void inspectorFitsWithoutScrolling()
+    {
+        for (const QString& path : {fixture(), QStringLiteral(BONSAI_DEMO_MODEL)}) {
+            MainWindow w;
+            w.resize(1400, 900);
+            w.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&w));
+            QSignalSpy opened(&w, &MainWindow::modelOpened);
+            w.openPath(path);
+            QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+            QTest::qWait(200); // docks shown, layouts settled
+            auto* inspector = w.findChild<QWidget*>(QStringLiteral("configInspector"));
+            QVERIFY(inspector && inspector->isVisible());
+            auto* scroll = inspector->findChild<QScrollArea*>();
+            QVERIFY(scroll && scroll->widget()->height() > 300);
+            QVERIFY2(scroll->verticalScrollBar()->maximum() == 0,
+                     qPrintable(QStringLiteral("%1: %2 px to scroll").arg(path).arg(scroll->verticalScrollBar()->maximum())));
+        }
     }
 
     void perplexityNeedsLanguageModel()

@@ -11,6 +11,7 @@
 
 #include "bonsai/model.h"
 
+#include <QFormLayout>
 #include <QLabel>
 #include <QScrollArea>
 #include <QVBoxLayout>
@@ -31,8 +32,13 @@ ConfigInspector::ConfigInspector(CompressionDocument* doc, QWidget* parent)
     auto* column = new QVBoxLayout(content);
     column->setContentsMargins(4, 4, 4, 4);
     column->addWidget(m_title);
-    for (QWidget* w : std::initializer_list<QWidget*>{m_quant, m_sparsity, m_rank})
-        column->addWidget(w);
+    for (ConfigEditor* e : std::initializer_list<ConfigEditor*>{m_quant, m_sparsity, m_rank}) {
+        // Rows a little closer than the style's default: the three groups then fit a 900-pixel
+        // window's dock without a scroll bar.
+        if (auto* form = qobject_cast<QFormLayout*>(e->layout()))
+            form->setVerticalSpacing(4);
+        column->addWidget(e);
+    }
     column->addStretch(1);
     auto* scroll = new QScrollArea(this);
     scroll->setWidget(content);

@@ -63,6 +63,9 @@ void MainWindow::setupCompression()
     m_inspectorDock->setMinimumWidth(250);
     m_inspectorDock->resize(340, m_inspectorDock->height());
     addDockWidget(Qt::RightDockWidgetArea, m_inspectorDock);
+    // The inspector keeps the window's full height: the bottom docks (evaluation, perplexity,
+    // recovery) end at its left edge instead of pushing it into a scroll area.
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     m_inspectorDock->setVisible(false); // until a model is open
 
     connect(m_table, &LayerTableView::layerSelectionChanged, this, &MainWindow::onLayerSelectionChanged);
