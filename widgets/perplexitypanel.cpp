@@ -157,17 +157,12 @@ void PerplexityPanel::buildUi()
     m_calibration = new QLineEdit(settings);
     m_calibration->setPlaceholderText(tr("same as the text"));
     m_calibration->setToolTip(tr("GPTQ and AWQ layers are calibrated on the activations of this text "
-                                 "(empty: the evaluated text). RTN layers need no calibration."));
+                                 "(empty: the evaluated text), on as many chunks of it as each layer's Calibration "
+                                 "setting in the compression inspector says. RTN layers need no calibration."));
     auto* browseCalib = new QPushButton(tr("Browse…"), settings);
     browseCalib->setToolTip(tr("Choose the calibration text file."));
     connect(browseCalib, &QPushButton::clicked, this, [this] { browse(m_calibration, tr("Calibration Text")); });
     form->addRow(tr("Calibration:"), pathRow(m_calibration, browseCalib));
-    m_calibChunks = new QSpinBox(settings);
-    m_calibChunks->setRange(1, 100000);
-    m_calibChunks->setValue(16);
-    m_calibChunks->setSuffix(tr(" chunks"));
-    m_calibChunks->setToolTip(tr("How many chunks of the calibration text GPTQ/AWQ layers see."));
-    form->addRow(tr("Calibrate on:"), m_calibChunks);
 
     m_start = new QPushButton(tr("Start"), settings);
     m_start->setObjectName(QStringLiteral("perplexityStart"));
@@ -311,8 +306,6 @@ QString PerplexityPanel::textFile() const { return m_text->text().trimmed(); }
 void PerplexityPanel::setCalibrationFile(const QString& path) { m_calibration->setText(path); }
 void PerplexityPanel::setContextLength(int tokens) { m_ctx->setValue(tokens); }
 void PerplexityPanel::setMaxChunks(qint64 chunks) { m_maxChunks->setValue(int(chunks)); }
-void PerplexityPanel::setCalibrationChunks(int chunks) { m_calibChunks->setValue(chunks); }
-int PerplexityPanel::calibrationChunks() const { return m_calibChunks->value(); }
 QString PerplexityPanel::message() const { return m_message->text(); }
 bool PerplexityPanel::isBusy() const { return m_job != 0 && m_runner->isBusy(); }
 bool PerplexityPanel::canStart() const { return m_doc->model() && m_unsupported.isEmpty(); }
@@ -345,7 +338,6 @@ void PerplexityPanel::start()
     const auto model = m_doc->model();
     const auto configs = m_doc->configs();
     const bonsai::PerplexityOptions baseOptions = options();
-    const int calibChunks = m_calibChunks->value();
     const bool calibrate = std::any_of(configs.begin(), configs.end(), [](const auto& c) { return c.needsCalibration(); });
     const QString label = methodLabel(configs);
     const quint64 generation = ++m_generation;
@@ -359,7 +351,7 @@ void PerplexityPanel::start()
     showTab(RunningTab);
 
     std::function<std::shared_ptr<bonsai::PerplexityResult>(JobControl&)> work =
-        [this, model, configs, baseOptions, calibrate, calibChunks, generation, cache = m_cache,
+        [this, model, configs, baseOptions, calibrate, generation, cache = m_cache,
          text = textPath.toStdString(), calib = calibPath.toStdString()](JobControl& c) {
             if (!cache->lm || cache->model != model) {
                 cache->lm = std::make_unique<bonsai::LanguageModel>(*model);
@@ -370,16 +362,10 @@ void PerplexityPanel::start()
             if (!c.progress(0))
                 throw bonsai::Cancelled();
             const std::vector<int32_t> tokens = lm.tokenizer().encode(bonsai::readTextFile(text));
-            if (calibrate) {
-                const size_t n = size_t(calibChunks) * size_t(std::max(1, opts.ctx));
-                if (calib.empty() || calib == text)
-                    opts.calibrationTokens.assign(tokens.begin(), tokens.begin() + std::min(n, tokens.size()));
-                else {
-                    auto cal = lm.tokenizer().encode(bonsai::readTextFile(calib));
-                    cal.resize(std::min(n, cal.size()));
-                    opts.calibrationTokens = std::move(cal);
-                }
-            }
+            // The layers' own "calibration samples" say how many chunks of it GPTQ/AWQ see
+            // (the inspector's Calibration control); empty: the evaluated text.
+            if (calibrate && !calib.empty() && calib != text)
+                opts.calibrationTokens = lm.tokenizer().encode(bonsai::readTextFile(calib));
             size_t sent = 0;
             QString lastStage;
             auto progress = [&](const bonsai::PerplexityProgress& p) {
@@ -514,7 +500,7 @@ void PerplexityPanel::setRunning(bool running)
     m_start->setEnabled(!running && canStart());
     m_cancel->setEnabled(running);
     for (QWidget* w : {static_cast<QWidget*>(m_text), static_cast<QWidget*>(m_ctx), static_cast<QWidget*>(m_maxChunks),
-                       static_cast<QWidget*>(m_calibration), static_cast<QWidget*>(m_calibChunks)})
+                       static_cast<QWidget*>(m_calibration)})
         w->setEnabled(!running);
     if (!running && !m_result)
         clearJobProgress(m_progress);

@@ -45,10 +45,8 @@ public:
     void setCalibrationFile(const QString& path);
     void setContextLength(int tokens);
     void setMaxChunks(qint64 chunks); // 0: all
-    void setCalibrationChunks(int chunks);
     // What Start runs (calibrationTokens are filled in on the worker).
     bonsai::PerplexityOptions options() const;
-    int calibrationChunks() const;
 
     void start();
     void cancel();
@@ -102,7 +100,6 @@ private:
     QLineEdit* m_calibration = nullptr;
     QSpinBox* m_ctx = nullptr;
     QSpinBox* m_maxChunks = nullptr;
-    QSpinBox* m_calibChunks = nullptr;
     QPushButton* m_start = nullptr;
     QPushButton* m_cancel = nullptr;
     QProgressBar* m_progress = nullptr;
