@@ -22,6 +22,23 @@ using namespace bonsai;
 
 namespace {
 
+// Sanitizer builds run every code path on a slice of the text (the numbers against the
+// reference are checked by the optimized build, where a full pass takes well under a second;
+// under AddressSanitizer it takes half a minute).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+constexpr int64_t kSanitizedChunks = 12;
+
+PerplexityOptions evalOptions()
+{
+    PerplexityOptions o;
+    o.maxChunks = kSanitized ? kSanitizedChunks : 0;
+    return o;
+}
+
 std::string fixture(const std::string& name) { return testutil::dataPath("tiny-llama/" + name); }
 
 using testutil::readFile;
@@ -46,7 +63,7 @@ std::vector<LayerConfig> projections(const Model& m, QuantMethod method, int bit
         c.groupSize = 32;
         c.symmetric = true;
         c.method = method;
-        c.calibSamples = 32;
+        c.calibSamples = kSanitized ? 4 : 32;
     }
     return configs;
 }
@@ -160,7 +177,11 @@ void TstLlm::perplexityMatchesReference()
 {
     const auto& ref = reference();
     QCOMPARE(int64_t(evalTokens_.size()), ref["eval_tokens"].get<int64_t>());
-    const PerplexityResult r = lm_->perplexity(evalTokens_, {});
+    const PerplexityResult r = lm_->perplexity(evalTokens_, {}, evalOptions());
+    if (kSanitized) {
+        QCOMPARE(r.tokens, uint64_t(kSanitizedChunks * 128));
+        QSKIP("sanitizer build: the full-text reference perplexity is checked by the optimized build");
+    }
     const double expected = ref["perplexity"].get<double>();
     qInfo("perplexity %.6f (reference %.6f), %.2f s", r.perplexity, expected, r.seconds);
     QCOMPARE(r.tokens, uint64_t(evalTokens_.size()));
@@ -199,7 +220,11 @@ void TstLlm::perplexityProtocolFromLogits()
 void TstLlm::rtnInt4MatchesReference()
 {
     const auto configs = projections(*model_, QuantMethod::RTN);
-    const PerplexityResult r = lm_->perplexity(evalTokens_, configs);
+    const PerplexityResult r = lm_->perplexity(evalTokens_, configs, evalOptions());
+    if (kSanitized) {
+        QVERIFY(r.kl > 0 && r.compressedBytes < r.originalBytes);
+        QSKIP("sanitizer build: the full-text reference perplexity is checked by the optimized build");
+    }
     const double expected = reference()["perplexity_int4_g32_sym_rtn_projections"].get<double>();
     qInfo("RTN INT4 g32: perplexity %.6f (reference %.6f), KL %.5f, agreement %.4f, %llu -> %llu bytes",
           r.perplexity, expected, r.kl, r.agreement, (unsigned long long)r.originalBytes,
@@ -228,21 +253,23 @@ void TstLlm::gptqBeatsRtn_data()
 void TstLlm::gptqBeatsRtn()
 {
     QFETCH(int, bits);
-    PerplexityOptions opt;
+    PerplexityOptions opt = evalOptions();
     opt.calibrationTokens = calibTokens_;
     const PerplexityResult rtn = lm_->perplexity(evalTokens_, projections(*model_, QuantMethod::RTN, bits), opt);
     const PerplexityResult gptq = lm_->perplexity(evalTokens_, projections(*model_, QuantMethod::GPTQ, bits), opt);
     qInfo("INT%d g32: FP32 %.4f, RTN %.4f, GPTQ %.4f (%.0f%% of the loss recovered), KL %.5f vs %.5f", bits,
           rtn.basePerplexity, rtn.perplexity, gptq.perplexity,
           100 * (rtn.perplexity - gptq.perplexity) / (rtn.perplexity - rtn.basePerplexity), rtn.kl, gptq.kl);
+    QCOMPARE(gptq.compressedBytes, rtn.compressedBytes);
+    if (kSanitized)
+        QSKIP("sanitizer build: GPTQ against RTN on the full text is checked by the optimized build");
     QVERIFY(gptq.perplexity < rtn.perplexity);
     QVERIFY(gptq.kl < rtn.kl);
-    QCOMPARE(gptq.compressedBytes, rtn.compressedBytes);
 }
 
 void TstLlm::awqRuns()
 {
-    PerplexityOptions opt;
+    PerplexityOptions opt = evalOptions();
     opt.calibrationTokens = calibTokens_;
     const PerplexityResult rtn = lm_->perplexity(evalTokens_, projections(*model_, QuantMethod::RTN, 3), opt);
     const PerplexityResult awq = lm_->perplexity(evalTokens_, projections(*model_, QuantMethod::AWQ, 3), opt);
@@ -250,8 +277,9 @@ void TstLlm::awqRuns()
     for (const auto& n : awq.notes)
         qInfo("  %s", n.c_str());
     QCOMPARE(awq.compressedBytes, rtn.compressedBytes);
-    QVERIFY(awq.perplexity < rtn.perplexity * 1.01);
     QVERIFY(!awq.notes.empty());
+    if (!kSanitized)
+        QVERIFY(awq.perplexity < rtn.perplexity * 1.01);
 }
 
 void TstLlm::cancel()
@@ -311,17 +339,21 @@ void TstLlm::cliPpl()
 {
     const std::string recipe = testutil::writeTemp("rtn4.json", R"({"bonsai_recipe": 1, "rules": [
         {"match": "_proj$", "precision": "int4", "granularity": "group", "group_size": 32}]})");
-    const auto r = testutil::runCli({"ppl", QString::fromStdString(testutil::dataPath("tiny-llama")), "--text",
-                                     QString::fromStdString(fixture("eval.txt")), "--recipe",
-                                     QString::fromStdString(recipe), "--json"});
+    QStringList args = {"ppl", QString::fromStdString(testutil::dataPath("tiny-llama")), "--text",
+                        QString::fromStdString(fixture("eval.txt")), "--recipe", QString::fromStdString(recipe), "--json"};
+    if (kSanitized)
+        args << "--chunks" << QString::number(kSanitizedChunks);
+    const auto r = testutil::runCli(args);
     QVERIFY2(r.exitCode == 0, r.err.constData());
     const auto j = nlohmann::json::parse(r.out.toStdString());
     for (const char* key : {"perplexity", "tokens", "kl", "agreement", "seconds", "original_bytes", "compressed_bytes"})
         QVERIFY2(j.contains(key), key);
-    QCOMPARE(j["tokens"].get<int64_t>(), int64_t(evalTokens_.size()));
-    const double expected = reference()["perplexity_int4_g32_sym_rtn_projections"].get<double>();
-    QVERIFY(std::abs(j["perplexity"].get<double>() / expected - 1) < 1e-3);
     QVERIFY(j["compressed_bytes"].get<int64_t>() < j["original_bytes"].get<int64_t>());
+    if (!kSanitized) {
+        QCOMPARE(j["tokens"].get<int64_t>(), int64_t(evalTokens_.size()));
+        const double expected = reference()["perplexity_int4_g32_sym_rtn_projections"].get<double>();
+        QVERIFY(std::abs(j["perplexity"].get<double>() / expected - 1) < 1e-3);
+    }
 
     const auto bad = testutil::runCli({"ppl", QString::fromStdString(testutil::dataPath("tiny-llama")), "--text",
                                        "/nonexistent/text.txt"});
