@@ -79,6 +79,7 @@ void quantizeProjections(MainWindow& w, const char* precision, bonsai::QuantMeth
     QVERIFY(p);
     w.document()->edit(layers, [&](bonsai::LayerConfig& c) {
         c.precision = *p;
+        c.granularity = bonsai::Granularity::Group;
         c.groupSize = 32;
         c.method = method;
     }, QStringLiteral("test"));
@@ -303,6 +304,40 @@ private slots:
         }
     }
 
+    void threeMethodsAtOneSize()
+    {
+        // RTN, GPTQ and AWQ at INT3 group 32: three points of equal size on the trade-off chart,
+        // GPTQ below RTN (the dock calibrates on the evaluated text, 32 chunks).
+        MainWindow w;
+        QVERIFY(openFixture(w));
+        auto* panel = w.perplexityPanel();
+        panel->setMaxChunks(8);
+        QSignalSpy measured(panel, &PerplexityPanel::measured);
+        QSignalSpy failed(panel, &PerplexityPanel::measureFailed);
+        const bonsai::QuantMethod methods[] = {bonsai::QuantMethod::RTN, bonsai::QuantMethod::GPTQ,
+                                               bonsai::QuantMethod::AWQ};
+        for (int i = 0; i < 3; ++i) {
+            quantizeProjections(w, "int3", methods[i]);
+            panel->start();
+            QTRY_VERIFY_WITH_TIMEOUT(measured.size() == i + 1 || !failed.isEmpty(), 300000);
+            QVERIFY(failed.isEmpty());
+        }
+        auto* tradeoffs = w.evalPanel()->tradeoffs();
+        QCOMPARE(tradeoffs->rowCount(), 3);
+        QCOMPARE(tradeoffs->point(0).label, QStringLiteral("RTN int3 g32"));
+        QCOMPARE(tradeoffs->point(1).label, QStringLiteral("GPTQ int3 g32"));
+        QCOMPARE(tradeoffs->point(2).label, QStringLiteral("AWQ int3 g32"));
+        for (int i = 1; i < 3; ++i)
+            QCOMPARE(tradeoffs->point(i).result.compressedBytes, tradeoffs->point(0).result.compressedBytes);
+        QVERIFY(tradeoffs->point(1).perplexity < tradeoffs->point(0).perplexity);
+        if (qEnvironmentVariableIsSet("BONSAI_TEST_GRAB")) {
+            w.showPerplexityDock();
+            panel->showTab(PerplexityPanel::TradeoffTab);
+            QTest::qWait(200);
+            saveGrabIfAsked(w, "BONSAI_TEST_GRAB");
+        }
+    }
+
     void perplexityChartFillsAndCancel()
     {
         MainWindow w;
@@ -339,6 +374,7 @@ private slots:
         QCOMPARE(bonsai::ui::paretoFront(points, TradeoffMetric::Perplexity), (std::vector<int>{0, 1}));
         bonsai::LayerConfig gptq;
         gptq.precision = *bonsai::parsePrecision("int4");
+        gptq.granularity = bonsai::Granularity::Group;
         gptq.groupSize = 32;
         gptq.method = bonsai::QuantMethod::GPTQ;
         bonsai::LayerConfig awq = gptq;
@@ -346,6 +382,9 @@ private slots:
         QCOMPARE(PerplexityPanel::methodLabel({bonsai::LayerConfig{}, gptq, gptq}), QStringLiteral("GPTQ int4 g32"));
         QCOMPARE(PerplexityPanel::methodLabel({awq, awq, gptq}), QStringLiteral("AWQ int4 g32 (+1 other)"));
         QCOMPARE(PerplexityPanel::methodLabel({bonsai::LayerConfig{}}), QStringLiteral("uncompressed"));
+        bonsai::LayerConfig perChannel = gptq;
+        perChannel.granularity = bonsai::Granularity::PerChannel;
+        QCOMPARE(PerplexityPanel::methodLabel({perChannel}), QStringLiteral("GPTQ int4 per channel"));
     }
 
     // At 1400 × 900 the inspector shows all its groups without scrolling: for the tiny Llama

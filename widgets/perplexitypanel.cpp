@@ -70,7 +70,9 @@ QString PerplexityPanel::methodLabel(const std::vector<bonsai::LayerConfig>& con
         if (c.precision.kind != bonsai::PrecisionKind::Int)
             continue;
         const QString method = QString::fromStdString(std::string(bonsai::methodName(c.method))).toUpper();
-        const QString group = c.groupSize > 0 ? QStringLiteral("g%1").arg(c.groupSize) : tr("per channel");
+        const QString group = c.granularity == bonsai::Granularity::Group     ? QStringLiteral("g%1").arg(c.groupSize)
+                              : c.granularity == bonsai::Granularity::PerChannel ? tr("per channel")
+                                                                                 : tr("per tensor");
         ++counts[QStringLiteral("%1 %2 %3").arg(method, QString::fromStdString(bonsai::precisionName(c.precision)), group)];
     }
     if (compressed == 0)

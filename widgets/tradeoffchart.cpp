@@ -10,9 +10,13 @@
 #include <QLegendMarker>
 #include <QLineSeries>
 #include <QScatterSeries>
+
+#include <algorithm>
+#include <numeric>
 #include <QToolTip>
 
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 
 namespace bonsai::ui {
@@ -205,26 +209,42 @@ void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
         chart->addSeries(ref);
     }
     chart->addSeries(ppl);
-    // Each point labelled with how it was obtained ("GPTQ int4 g32").
+    auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
+    x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
+    const double pad = std::max(0.05 * (hi - lo), 0.02 * hi);
+    auto* y = makeNiceAxis(std::max(0.0, lo - pad), hi + pad, 5);
+    y->setTitleText(tr("perplexity"));
+    // Each point labelled with how it was obtained ("GPTQ int4 g32"). Points of one size whose
+    // perplexities are too close for two lines of text share one label ("RTN … · AWQ …").
+    std::vector<int> order(points.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+        const QPointF pa = valueOf(a), pb = valueOf(b);
+        return pa.x() != pb.x() ? pa.x() < pb.x() : pa.y() > pb.y();
+    });
+    const double near = 0.08 * (y->max() - y->min()); // about one line of text on the axis
+    std::vector<std::pair<QPointF, QString>> texts;
+    for (int r : order) {
+        const QPointF v = valueOf(r);
+        if (!texts.empty() && texts.back().first.x() == v.x() && texts.back().first.y() - v.y() < near)
+            texts.back().second += QStringLiteral(" · ") + points[size_t(r)].label;
+        else
+            texts.emplace_back(v, points[size_t(r)].label);
+    }
     std::vector<QScatterSeries*> labels;
-    for (int r = 0; r < int(points.size()); ++r) {
+    for (auto& [at, label] : texts) {
         auto* l = new QScatterSeries;
         l->setMarkerSize(1);
         l->setColor(Qt::transparent);
         l->setBorderColor(Qt::transparent);
-        l->append(valueOf(r));
-        QString text = points[size_t(r)].label;
+        l->append(at);
+        QString text = label;
         l->setPointLabelsFormat(text.replace(QLatin1Char('@'), QStringLiteral("(at)")));
         l->setPointLabelsVisible(true);
         l->setPointLabelsClipping(false);
         chart->addSeries(l);
         labels.push_back(l);
     }
-    auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
-    x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
-    const double pad = std::max(0.05 * (hi - lo), 0.02 * hi);
-    auto* y = makeNiceAxis(std::max(0.0, lo - pad), hi + pad, 5);
-    y->setTitleText(tr("perplexity"));
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (QAbstractSeries* s : chart->series()) {
