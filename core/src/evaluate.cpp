@@ -4,6 +4,7 @@
 #include "bonsai/gptq.h"
 #include "bonsai/onnx_exec.h"
 #include "bonsai/onnx_model.h"
+#include "bonsai/train_grad.h"
 
 #include <onnx/onnx-ml.pb.h>
 
@@ -37,8 +38,8 @@ struct InputMap {
     enum class Kind : uint8_t { Rows, RowsTransposed, Conv2d } kind = Kind::Rows;
     std::string input;     // the value read
     std::string problem;   // non-empty: cannot calibrate (why)
-    std::string autoPad = "NOTSET";
-    int64_t k[2] = {1, 1}, s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0, 0, 0, 0};
+    grad::WindowAttrs window; // Conv2d: auto_pad, strides, dilations, pads
+    int64_t k[2] = {1, 1};    // Conv2d: kernel height and width
 };
 
 int64_t intAttr(const onnx::NodeProto& n, const char* name, int64_t def)
@@ -63,24 +64,6 @@ std::string stringAttr(const onnx::NodeProto& n, const char* name, const std::st
         if (a.name() == name)
             return a.s();
     return def;
-}
-
-// Output size and leading padding of one spatial axis (the executor's Conv geometry).
-void convAxis(const std::string& autoPad, int64_t in, int64_t k, int64_t s, int64_t d, int64_t& pb, int64_t pe,
-              int64_t& out)
-{
-    const int64_t ext = (k - 1) * d + 1;
-    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-        out = (in + s - 1) / s;
-        const int64_t total = std::max<int64_t>(0, (out - 1) * s + ext - in);
-        pb = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-    } else if (autoPad == "VALID") {
-        pb = 0;
-        out = in >= ext ? (in - ext) / s + 1 : 0;
-    } else {
-        const int64_t span = in + pb + pe - ext;
-        out = span >= 0 ? span / s + 1 : 0;
-    }
 }
 
 // Appends the rows of inputs of value v (per the map) to `rows` (cols values each).
@@ -109,28 +92,20 @@ void inputRows(const InputMap& m, const Value& v, int64_t cols, std::vector<floa
     if (v.shape.size() != 4 || v.shape[1] * m.k[0] * m.k[1] != cols)
         throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " does not fit the convolution");
     const int64_t N = v.shape[0], C = v.shape[1], H = v.shape[2], W = v.shape[3];
-    int64_t pt = m.p[0], pl = m.p[1], oh = 0, ow = 0;
-    convAxis(m.autoPad, H, m.k[0], m.s[0], m.d[0], pt, m.p[2], oh);
-    convAxis(m.autoPad, W, m.k[1], m.s[1], m.d[1], pl, m.p[3], ow);
+    const grad::Window g = grad::makeWindow(m.window, {H, W}, {m.k[0], m.k[1]}, false);
+    const int64_t P = g.outSize();
     const size_t base = rows.size();
-    rows.resize(base + static_cast<size_t>(N * oh * ow * cols), 0.0f);
+    rows.resize(base + static_cast<size_t>(N * P * cols));
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; ++n)
-        for (int64_t y = 0; y < oh; ++y)
-            for (int64_t x = 0; x < ow; ++x) {
-                float* row = rows.data() + base + static_cast<size_t>(((n * oh + y) * ow + x) * cols);
-                for (int64_t c = 0; c < C; ++c)
-                    for (int64_t i = 0; i < m.k[0]; ++i) {
-                        const int64_t iy = y * m.s[0] - pt + i * m.d[0];
-                        if (iy < 0 || iy >= H)
-                            continue;
-                        for (int64_t j = 0; j < m.k[1]; ++j) {
-                            const int64_t ix = x * m.s[1] - pl + j * m.d[1];
-                            if (ix >= 0 && ix < W)
-                                row[(c * m.k[0] + i) * m.k[1] + j] = v.f[static_cast<size_t>(((n * C + c) * H + iy) * W + ix)];
-                        }
-                    }
-            }
+    for (int64_t n = 0; n < N; ++n) {
+        // The executor's im2col ([cols, P]), transposed into one row per output position.
+        std::vector<float> col(static_cast<size_t>(cols * P));
+        grad::im2col(v.f.data() + n * C * H * W, C, g, col.data());
+        float* out = rows.data() + base + static_cast<size_t>(n * P * cols);
+        for (int64_t r = 0; r < cols; ++r)
+            for (int64_t q = 0; q < P; ++q)
+                out[q * cols + r] = col[static_cast<size_t>(r * P + q)];
+    }
 }
 
 } // namespace
@@ -399,16 +374,12 @@ struct Evaluator::Impl {
                 return m;
             }
             m.kind = InputMap::Kind::Conv2d;
-            m.autoPad = stringAttr(*node, "auto_pad", "NOTSET");
-            const auto st = intsAttr(*node, "strides"), di = intsAttr(*node, "dilations"), pa = intsAttr(*node, "pads");
-            for (int a = 0; a < 2; ++a) {
+            m.window.autoPad = stringAttr(*node, "auto_pad", "NOTSET");
+            m.window.strides = intsAttr(*node, "strides");
+            m.window.dilations = intsAttr(*node, "dilations");
+            m.window.pads = intsAttr(*node, "pads");
+            for (int a = 0; a < 2; ++a)
                 m.k[a] = static_cast<int64_t>(shape[static_cast<size_t>(2 + a)]);
-                if (st.size() == 2) m.s[a] = st[static_cast<size_t>(a)];
-                if (di.size() == 2) m.d[a] = di[static_cast<size_t>(a)];
-            }
-            if (pa.size() == 4)
-                for (int a = 0; a < 4; ++a)
-                    m.p[a] = pa[static_cast<size_t>(a)];
         } else {
             m.problem = "calibration is not implemented for " + en.op + " layers";
         }

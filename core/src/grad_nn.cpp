@@ -20,32 +20,6 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using CMap = Eigen::Map<const RowMat>;
 using MMap = Eigen::Map<RowMat>;
 
-// Columns [Cg * kernel, P] of one group of one image (zero outside the input).
-void im2col(const float* xin, int64_t Cg, const Window& g, float* dst)
-{
-    for (int64_t ci = 0; ci < Cg; ++ci)
-        for (int64_t kz = 0; kz < g.k[0]; ++kz)
-            for (int64_t ky = 0; ky < g.k[1]; ++ky)
-                for (int64_t kx = 0; kx < g.k[2]; ++kx)
-                    for (int64_t oz = 0; oz < g.out[0]; ++oz) {
-                        const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
-                        for (int64_t oy = 0; oy < g.out[1]; ++oy) {
-                            const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
-                            if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
-                                std::fill(dst, dst + g.out[2], 0.0f);
-                                dst += g.out[2];
-                                continue;
-                            }
-                            const float* row = xin + ((ci * g.in[0] + iz) * g.in[1] + iy) * g.in[2];
-                            const int64_t x0 = kx * g.d[2] - g.pb[2];
-                            for (int64_t ox = 0; ox < g.out[2]; ++ox) {
-                                const int64_t ix = ox * g.s[2] + x0;
-                                *dst++ = ix >= 0 && ix < g.in[2] ? row[ix] : 0.0f;
-                            }
-                        }
-                    }
-}
-
 // The adjoint of im2col: adds each column entry back to the input element it came from.
 void col2im(const float* src, int64_t Cg, const Window& g, float* dxin)
 {
@@ -80,6 +54,32 @@ int threadsFor(int64_t work)
 }
 
 } // namespace
+
+// Columns [Cg * kernel, P] of one group of one image (zero outside the input).
+void im2col(const float* xin, int64_t Cg, const Window& g, float* dst)
+{
+    for (int64_t ci = 0; ci < Cg; ++ci)
+        for (int64_t kz = 0; kz < g.k[0]; ++kz)
+            for (int64_t ky = 0; ky < g.k[1]; ++ky)
+                for (int64_t kx = 0; kx < g.k[2]; ++kx)
+                    for (int64_t oz = 0; oz < g.out[0]; ++oz) {
+                        const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
+                        for (int64_t oy = 0; oy < g.out[1]; ++oy) {
+                            const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
+                            if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
+                                std::fill(dst, dst + g.out[2], 0.0f);
+                                dst += g.out[2];
+                                continue;
+                            }
+                            const float* row = xin + ((ci * g.in[0] + iz) * g.in[1] + iy) * g.in[2];
+                            const int64_t x0 = kx * g.d[2] - g.pb[2];
+                            for (int64_t ox = 0; ox < g.out[2]; ++ox) {
+                                const int64_t ix = ox * g.s[2] + x0;
+                                *dst++ = ix >= 0 && ix < g.in[2] ? row[ix] : 0.0f;
+                            }
+                        }
+                    }
+}
 
 Window makeWindow(const WindowAttrs& a, const std::vector<int64_t>& in, const std::vector<int64_t>& k,
                   bool pooling)

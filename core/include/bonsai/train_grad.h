@@ -20,6 +20,10 @@ struct Window {
     int64_t outSize() const { return out[0] * out[1] * out[2]; }
 };
 
+// The im2col matrix [Cg * kernel, P] of one group of one image xin [Cg, in...]: row
+// (c, kz, ky, kx), column = output position; zero where the window leaves the input.
+void im2col(const float* xin, int64_t Cg, const Window& g, float* dst);
+
 // Spatial attributes of a Conv or pooling node (empty vectors: ONNX defaults).
 struct WindowAttrs {
     std::string autoPad = "NOTSET";
