@@ -361,6 +361,19 @@ void TstLlm::cliPpl()
     QVERIFY(bad.err.contains("/nonexistent/text.txt"));
     const auto usage = testutil::runCli({"ppl", QString::fromStdString(testutil::dataPath("tiny-llama"))});
     QCOMPARE(usage.exitCode, 2);
+    const std::string empty = testutil::writeTemp("empty.txt", "");
+    const auto none = testutil::runCli({"ppl", QString::fromStdString(testutil::dataPath("tiny-llama")), "--text",
+                                        QString::fromStdString(empty)});
+    QCOMPARE(none.exitCode, 1);
+    QVERIFY(none.err.contains("empty.txt") && none.err.contains("empty"));
+    const auto badCtx = testutil::runCli({"ppl", QString::fromStdString(testutil::dataPath("tiny-llama")), "--text",
+                                          QString::fromStdString(fixture("eval.txt")), "--ctx", "0"});
+    QCOMPARE(badCtx.exitCode, 2);
+    QVERIFY(badCtx.err.contains("--ctx"));
+    const auto notLlm = testutil::runCli({"ppl", QString::fromStdString(BONSAI_DEMO_MODEL), "--text",
+                                          QString::fromStdString(fixture("eval.txt"))});
+    QCOMPARE(notLlm.exitCode, 1);
+    QVERIFY(notLlm.err.contains("fashion_cnn.onnx"));
 }
 
 QTEST_APPLESS_MAIN(TstLlm)
