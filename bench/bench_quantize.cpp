@@ -15,6 +15,7 @@
 #include "bench_util.h"
 
 #include "bonsai/quantize.h"
+#include "bonsai/ggml_blocks.h"
 
 #include <cmath>
 #include <cstdio>

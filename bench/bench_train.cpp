@@ -8,6 +8,7 @@
 #include "bonsai/dataset.h"
 #include "bonsai/train.h"
 #include "bonsai/train_demo.h"
+#include "bonsai/readers.h"
 
 #include <omp.h>
 

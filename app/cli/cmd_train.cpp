@@ -6,6 +6,7 @@
 #include "bonsai/onnx_write.h"
 #include "bonsai/train.h"
 #include "bonsai/train_demo.h"
+#include "bonsai/readers.h"
 
 #include <nlohmann/json.hpp>
 

@@ -84,13 +84,4 @@ std::optional<uint64_t> checkedNumel(const std::vector<int64_t>& shape);
 // (or the first block for block-quantized types; count must then be a multiple of the block).
 void convertToFloat(DType t, const uint8_t* src, uint64_t count, float* dst);
 
-// Readers (one per format). Each throws FileError on bad input.
-std::unique_ptr<Model> readSafetensors(const std::string& path); // file, directory or index.json
-std::unique_ptr<Model> readOnnx(const std::string& path);
-std::unique_ptr<Model> readGguf(const std::string& path);
-
-// GGUF block dequantization (llama.cpp reference semantics). n must be a multiple of the
-// block size of t.
-void dequantizeBlocks(DType t, const uint8_t* src, uint64_t n, float* dst);
-
 } // namespace bonsai

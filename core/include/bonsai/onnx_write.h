@@ -20,7 +20,4 @@ std::string onnxBytesWithWeights(const Model& model, const std::map<std::string,
 void writeOnnxWithWeights(const Model& model, const std::map<std::string, std::vector<float>>& values,
                           const std::string& path);
 
-// Writes serialized bytes to `path` atomically (FileError).
-void writeFileAtomically(const std::string& path, const std::string& bytes);
-
 } // namespace bonsai

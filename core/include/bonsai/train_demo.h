@@ -18,8 +18,5 @@ namespace bonsai {
 // The serialized ModelProto.
 std::string fashionCnnOnnx(uint64_t seed);
 
-// A Model read (with readOnnx) from serialized ONNX bytes, through a temporary file that is
-// removed again. Throws FileError.
-std::unique_ptr<Model> readOnnxBytes(const std::string& bytes);
 
 } // namespace bonsai

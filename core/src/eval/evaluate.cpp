@@ -1,0 +1,649 @@
+#include "bonsai/evaluate.h"
+
+#include "bonsai/error.h"
+#include "compress/gptq.h"
+#include "bonsai/onnx_exec.h"
+#include "formats/onnx_model.h"
+#include "exec/window.h"
+
+#include <onnx/onnx-ml.pb.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace bonsai {
+
+namespace {
+
+double nowSeconds()
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+uint64_t valueBytes(const Value& v)
+{
+    return v.f.size() * sizeof(float) + v.i.size() * sizeof(int64_t) + v.b.size();
+}
+
+// Rows of AWQ calibration inputs kept per layer (evenly strided over all rows).
+constexpr int64_t kAwqRows = 4096;
+
+// How the input value of a layer's node becomes rows of `cols` inputs (the rows x cols weight
+// matrix's input vectors).
+struct InputMap {
+    enum class Kind : uint8_t { Rows, RowsTransposed, Conv2d } kind = Kind::Rows;
+    std::string input;     // the value read
+    std::string problem;   // non-empty: cannot calibrate (why)
+    WindowAttrs window; // Conv2d: auto_pad, strides, dilations, pads
+    int64_t k[2] = {1, 1};    // Conv2d: kernel height and width
+};
+
+int64_t intAttr(const onnx::NodeProto& n, const char* name, int64_t def)
+{
+    for (const auto& a : n.attribute())
+        if (a.name() == name)
+            return a.i();
+    return def;
+}
+
+std::vector<int64_t> intsAttr(const onnx::NodeProto& n, const char* name)
+{
+    for (const auto& a : n.attribute())
+        if (a.name() == name)
+            return {a.ints().begin(), a.ints().end()};
+    return {};
+}
+
+std::string stringAttr(const onnx::NodeProto& n, const char* name, const std::string& def)
+{
+    for (const auto& a : n.attribute())
+        if (a.name() == name)
+            return a.s();
+    return def;
+}
+
+// Appends the rows of inputs of value v (per the map) to `rows` (cols values each).
+void inputRows(const InputMap& m, const Value& v, int64_t cols, std::vector<float>& rows)
+{
+    if (v.type != Value::Type::Float)
+        throw Error("calibration: input '" + m.input + "' is not a float tensor");
+    if (m.kind == InputMap::Kind::Rows) {
+        if (v.shape.empty() || v.shape.back() != cols)
+            throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " does not end in " +
+                        std::to_string(cols) + " values");
+        rows.insert(rows.end(), v.f.begin(), v.f.end());
+        return;
+    }
+    if (m.kind == InputMap::Kind::RowsTransposed) {
+        if (v.shape.size() != 2 || v.shape[0] != cols)
+            throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " is not [" +
+                        std::to_string(cols) + ", M]");
+        const int64_t mm = v.shape[1];
+        for (int64_t r = 0; r < mm; ++r)
+            for (int64_t j = 0; j < cols; ++j)
+                rows.push_back(v.f[static_cast<size_t>(j * mm + r)]);
+        return;
+    }
+    // Conv2d: im2col patches in the [c, ki, kj] order of the flattened [out, in, kh, kw] weight.
+    if (v.shape.size() != 4 || v.shape[1] * m.k[0] * m.k[1] != cols)
+        throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " does not fit the convolution");
+    const int64_t N = v.shape[0], C = v.shape[1], H = v.shape[2], W = v.shape[3];
+    const Window g = makeWindow(m.window, {H, W}, {m.k[0], m.k[1]}, false);
+    const int64_t P = g.outSize();
+    const size_t base = rows.size();
+    rows.resize(base + static_cast<size_t>(N * P * cols));
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n) {
+        // The executor's im2col ([cols, P]), transposed into one row per output position.
+        std::vector<float> col(static_cast<size_t>(cols * P));
+        im2col(v.f.data() + n * C * H * W, C, g, col.data());
+        float* out = rows.data() + base + static_cast<size_t>(n * P * cols);
+        for (int64_t r = 0; r < cols; ++r)
+            for (int64_t q = 0; q < P; ++q)
+                out[q * cols + r] = col[static_cast<size_t>(r * P + q)];
+    }
+}
+
+} // namespace
+
+struct Evaluator::Impl {
+    const Model& model;
+    const Dataset& data;
+    EvalOptions opt;
+    OnnxExecutor exec;
+    std::string inputName;
+    std::vector<int64_t> sampleShape; // model input without the batch dimension
+    std::vector<int64_t> inputShape;  // with a batch dimension of 1
+    Preprocess pre;
+    int64_t n = 0;       // samples evaluated
+    int64_t classes = 0; // logits per sample
+
+    // Per layer: the weight's name and the node that consumes it.
+    std::vector<std::string> weightName;
+    std::vector<size_t> layerNode;
+    std::vector<size_t> boundaries;                   // sorted unique layer nodes
+    std::map<size_t, std::vector<std::string>> live;  // values live at each boundary
+
+    // Reference run.
+    bool haveReference = false;
+    std::vector<float> refLogits;                     // n x classes
+    MetricsSnapshot refMetrics;
+    double refSeconds = 0;
+    std::set<size_t> cachedBoundaries;
+    std::vector<std::map<size_t, OnnxExecutor::Store>> cache; // [batch][boundary] -> live values
+    uint64_t cacheBytes = 0;
+    std::map<size_t, Value> refLayerOut;              // first batch: output of each layer node
+
+    // Calibration of GPTQ/AWQ layers: an executor that never has weight overrides (the
+    // uncompressed model), and per layer the data gathered so far.
+    struct Calib {
+        int64_t samples = 0;
+        bool withInputs = false;
+        LayerCalibration data;
+        std::string problem; // non-empty: no calibration possible (why)
+    };
+    std::unique_ptr<OnnxExecutor> calibExec;
+    std::map<size_t, Calib> calib;
+
+    // Compressed weights already applied, per layer.
+    std::vector<std::optional<LayerConfig>> applied;
+    std::vector<LayerResult> appliedResult;
+
+    Impl(const Model& m, const Dataset& d, const EvalOptions& o) : model(m), data(d), opt(o), exec(checked(m))
+    {
+        if (exec.inputNames().size() != 1)
+            throw Error("evaluation needs a model with one input; " + m.path + " has " +
+                        std::to_string(exec.inputNames().size()));
+        inputName = exec.inputNames()[0];
+        if (exec.inputType(0) != Value::Type::Float)
+            throw Error(m.path + ": input '" + inputName + "' is not a float tensor");
+        std::vector<int64_t> shape = exec.inputShape(0);
+        if (shape.empty())
+            throw Error(m.path + ": input '" + inputName + "' has no known shape");
+        sampleShape.assign(shape.begin() + 1, shape.end());
+        for (auto d2 : sampleShape)
+            if (d2 <= 0)
+                throw Error(m.path + ": input '" + inputName + "' has unknown dimensions " + shapeString(shape) +
+                            " besides the batch");
+        inputShape = shape;
+        inputShape[0] = 1;
+        pre = data.preprocess(inputShape); // throws when the data cannot fill this shape
+        n = opt.limit > 0 ? std::min<int64_t>(opt.limit, data.size()) : data.size();
+        if (n <= 0)
+            throw Error(data.path() + ": the data set holds no samples");
+        if (opt.batch <= 0)
+            opt.batch = 256;
+
+        for (const auto& l : m.layers) {
+            weightName.push_back(m.tensors[static_cast<size_t>(l.weight)].name);
+            layerNode.push_back(exec.firstNodeUsing(weightName.back()));
+        }
+        std::set<size_t> b;
+        for (size_t k : layerNode)
+            if (k != SIZE_MAX && k > 0)
+                b.insert(k);
+        boundaries.assign(b.begin(), b.end());
+        for (size_t k : boundaries)
+            live[k] = liveAt(k);
+        applied.assign(m.layers.size(), std::nullopt);
+        appliedResult.resize(m.layers.size());
+    }
+
+    static const Model& checked(const Model& m)
+    {
+        if (m.format != Format::Onnx)
+            throw Error(m.path + ": evaluation runs ONNX models; this is a " + std::string(formatName(m.format)) +
+                        " file");
+        const auto missing = OnnxExecutor::unsupportedOps(m);
+        if (!missing.empty()) {
+            std::string list;
+            for (const auto& op : missing)
+                list += (list.empty() ? "" : ", ") + op;
+            throw Error(m.path + ": cannot evaluate: unsupported operators " + list);
+        }
+        return m;
+    }
+
+    // Values produced before node k (or graph inputs) that node k or later nodes read.
+    std::vector<std::string> liveAt(size_t k) const
+    {
+        std::vector<std::string> out;
+        auto consider = [&](const std::string& name) {
+            if (name.empty())
+                return;
+            const size_t last = exec.lastNodeUsing(name);
+            if (last != SIZE_MAX && last >= k)
+                out.push_back(name);
+        };
+        for (const auto& in : exec.inputNames())
+            consider(in);
+        for (size_t j = 0; j < k; ++j)
+            for (const auto& o : exec.node(j).outputs)
+                consider(o);
+        std::sort(out.begin(), out.end());
+        out.erase(std::unique(out.begin(), out.end()), out.end());
+        return out;
+    }
+
+    int64_t batches() const { return (n + opt.batch - 1) / opt.batch; }
+
+    Value inputBatch(int64_t b, std::vector<int64_t>* labels) const
+    {
+        const int64_t first = b * opt.batch, count = std::min(opt.batch, n - first);
+        std::vector<int64_t> shape = {count};
+        shape.insert(shape.end(), sampleShape.begin(), sampleShape.end());
+        int64_t per = 1;
+        for (auto d : sampleShape)
+            per *= d;
+        std::vector<float> x(static_cast<size_t>(count * per));
+        std::vector<int64_t> lab(static_cast<size_t>(count));
+        data.fillBatch(first, count, inputShape, x.data(), lab.data());
+        if (labels)
+            *labels = std::move(lab);
+        return Value::floats(std::move(shape), std::move(x));
+    }
+
+    const Value& output(const OnnxExecutor::Store& store) const
+    {
+        const Value* v = exec.find(store, exec.outputNames().at(0));
+        if (!v || v->type != Value::Type::Float)
+            throw Error(model.path + ": the model's first output is not a float tensor");
+        return *v;
+    }
+
+    static std::function<bool()> cancelFlag(const ProgressFn& progress, double fraction)
+    {
+        if (!progress)
+            return {};
+        return [&progress, fraction] { return !progress(fraction); };
+    }
+
+    void runReference(const ProgressFn& progress)
+    {
+        if (haveReference)
+            return;
+        const double t0 = nowSeconds();
+        Metrics metrics;
+        refLogits.clear();
+        cache.assign(static_cast<size_t>(batches()), {});
+        cachedBoundaries.clear();
+        cacheBytes = 0;
+        OnnxExecutor::Store store; // reused across batches: the executor reuses its buffers
+        for (int64_t b = 0; b < batches(); ++b) {
+            const double frac = static_cast<double>(b) / static_cast<double>(batches());
+            reportProgress(progress, frac);
+            std::vector<int64_t> labels;
+            store[inputName] = inputBatch(b, &labels);
+            size_t at = 0;
+            for (size_t k : boundaries) {
+                exec.run(store, at, k, cancelFlag(progress, frac));
+                at = k;
+                if (b == 0 || cachedBoundaries.count(k)) {
+                    auto& slot = cache[static_cast<size_t>(b)][k];
+                    for (const auto& name : live[k])
+                        if (const Value* v = exec.find(store, name))
+                            slot[name] = *v;
+                }
+            }
+            exec.run(store, at, SIZE_MAX, cancelFlag(progress, frac));
+            reportProgress(progress, frac); // a cancelled run returns early: throw here
+            const Value& out = output(store);
+            const int64_t count = static_cast<int64_t>(labels.size());
+            if (b == 0) {
+                classes = count ? static_cast<int64_t>(out.f.size()) / count : 0;
+                for (size_t node : layerNode)
+                    if (node != SIZE_MAX)
+                        if (const Value* v = exec.find(store, exec.node(node).outputs.at(0)))
+                            refLayerOut[node] = *v;
+                chooseCache();
+            }
+            refLogits.insert(refLogits.end(), out.f.begin(), out.f.end());
+            metrics.add({out.f.data(), count, classes, labels.data(), nullptr});
+        }
+        reportProgress(progress, 1.0);
+        refMetrics = metrics.snapshot();
+        refSeconds = nowSeconds() - t0;
+        haveReference = true;
+    }
+
+    // After the first batch: keep the boundaries that fit the cap, the latest first (changing
+    // the last layers is the cheapest to re-evaluate from a cache).
+    void chooseCache()
+    {
+        if (!opt.incremental)
+            return;
+        const double scale = static_cast<double>(n) / static_cast<double>(std::min(opt.batch, n));
+        uint64_t total = 0;
+        auto& first = cache[0];
+        for (auto it = boundaries.rbegin(); it != boundaries.rend(); ++it) {
+            uint64_t bytes = 0;
+            for (const auto& [name, v] : first[*it])
+                bytes += valueBytes(v);
+            const auto projected = static_cast<uint64_t>(static_cast<double>(bytes) * scale);
+            if (total + projected <= opt.cacheBytes) {
+                total += projected;
+                cachedBoundaries.insert(*it);
+            }
+        }
+        for (auto it = first.begin(); it != first.end();)
+            it = cachedBoundaries.count(it->first) ? std::next(it) : first.erase(it);
+        cacheBytes = total;
+    }
+
+    // How layer i's input is read, or why it cannot be calibrated.
+    InputMap inputMap(size_t i) const
+    {
+        InputMap m;
+        const Layer& l = model.layers[i];
+        const size_t k = layerNode[i];
+        if (k == SIZE_MAX) {
+            m.problem = "no node reads the weight";
+            return m;
+        }
+        const ExecNode& en = exec.node(k);
+        if (en.inputs.size() < 2 || en.inputs[1] != weightName[i]) {
+            m.problem = "the weight is not the second input of its " + en.op + " node";
+            return m;
+        }
+        m.input = en.inputs[0];
+        const onnx::ModelProto* proto = onnxProto(model);
+        const onnx::NodeProto* node = nullptr;
+        if (proto)
+            for (const auto& n : proto->graph().node())
+                if (n.op_type() == en.op && n.input_size() > 1 && n.input(1) == weightName[i]) {
+                    node = &n;
+                    break;
+                }
+        if (en.op == "MatMul") {
+            m.kind = InputMap::Kind::Rows;
+        } else if (en.op == "Gemm" && node) {
+            if (intAttr(*node, "transA", 0) != 0)
+                m.kind = InputMap::Kind::RowsTransposed;
+        } else if (en.op == "Conv" && node) {
+            const auto& shape = model.tensors[static_cast<size_t>(l.weight)].shape;
+            if (shape.size() != 4 || l.outAxis != 0) {
+                m.problem = "only 2-D convolutions are calibrated";
+                return m;
+            }
+            if (intAttr(*node, "group", 1) != 1) {
+                m.problem = "grouped or depthwise convolution is not calibrated";
+                return m;
+            }
+            m.kind = InputMap::Kind::Conv2d;
+            m.window.autoPad = stringAttr(*node, "auto_pad", "NOTSET");
+            m.window.strides = intsAttr(*node, "strides");
+            m.window.dilations = intsAttr(*node, "dilations");
+            m.window.pads = intsAttr(*node, "pads");
+            for (int a = 0; a < 2; ++a)
+                m.k[a] = static_cast<int64_t>(shape[static_cast<size_t>(2 + a)]);
+        } else {
+            m.problem = "calibration is not implemented for " + en.op + " layers";
+        }
+        return m;
+    }
+
+    // Gathers the inputs of `layers` on the first `samples` samples with the uncompressed model:
+    // the Hessian for each, and a strided sample of rows for those in `withInputs`.
+    void gatherCalibration(const std::vector<size_t>& layers, const std::set<size_t>& withInputs, int64_t samples,
+                           const ProgressFn& progress)
+    {
+        if (!calibExec)
+            calibExec = std::make_unique<OnnxExecutor>(model);
+        std::vector<InputMap> maps;
+        std::vector<uint64_t> colsOf;
+        std::vector<HessianAccumulator> acc;
+        std::vector<std::vector<float>> kept(layers.size());
+        std::vector<int64_t> seen(layers.size(), 0), stride(layers.size(), 0);
+        size_t last = 0;
+        for (size_t i : layers) {
+            maps.push_back(inputMap(i));
+            uint64_t rows = 0, cols = 0;
+            const TensorInfo& t = model.tensors[static_cast<size_t>(model.layers[i].weight)];
+            const AxisSplit sp = splitAtAxis(t.shape, model.layers[i].outAxis);
+            rows = sp.channels;
+            cols = rows ? t.numel / rows : 0;
+            colsOf.push_back(cols);
+            acc.emplace_back(static_cast<int64_t>(cols));
+            if (maps.back().problem.empty())
+                last = std::max(last, layerNode[i]);
+        }
+        int64_t per = 1;
+        for (auto d2 : sampleShape)
+            per *= d2;
+        const int64_t batch = std::min<int64_t>(opt.batch, samples);
+        OnnxExecutor::Store store;
+        std::vector<float> rowsBuf;
+        for (int64_t first = 0; first < samples; first += batch) {
+            reportProgress(progress, 0.0);
+            const int64_t count = std::min(batch, samples - first);
+            std::vector<int64_t> shape = {count};
+            shape.insert(shape.end(), sampleShape.begin(), sampleShape.end());
+            std::vector<float> x(static_cast<size_t>(count * per));
+            std::vector<int64_t> lab(static_cast<size_t>(count));
+            data.fillBatch(first, count, inputShape, x.data(), lab.data());
+            store[inputName] = Value::floats(std::move(shape), std::move(x));
+            calibExec->run(store, 0, last);
+            for (size_t q = 0; q < layers.size(); ++q) {
+                if (!maps[q].problem.empty())
+                    continue;
+                const Value* v = calibExec->find(store, maps[q].input);
+                if (!v) {
+                    maps[q].problem = "its input '" + maps[q].input + "' was not computed";
+                    continue;
+                }
+                rowsBuf.clear();
+                try {
+                    inputRows(maps[q], *v, static_cast<int64_t>(colsOf[q]), rowsBuf);
+                } catch (const Error& e) {
+                    maps[q].problem = e.what();
+                    continue;
+                }
+                const auto cols = static_cast<int64_t>(colsOf[q]);
+                const int64_t nrows = cols ? static_cast<int64_t>(rowsBuf.size()) / cols : 0;
+                acc[q].add(rowsBuf.data(), nrows);
+                if (withInputs.count(layers[q])) {
+                    if (stride[q] == 0) // rows per sample are known from the first batch
+                        stride[q] = std::max<int64_t>(1, (nrows / std::max<int64_t>(count, 1) * samples + kAwqRows - 1) / kAwqRows);
+                    for (int64_t r = 0; r < nrows; ++r, ++seen[q])
+                        if (seen[q] % stride[q] == 0)
+                            kept[q].insert(kept[q].end(), rowsBuf.begin() + r * cols, rowsBuf.begin() + (r + 1) * cols);
+                }
+            }
+        }
+        for (size_t q = 0; q < layers.size(); ++q) {
+            Calib& c = calib[layers[q]];
+            c = Calib{};
+            c.samples = samples;
+            c.withInputs = withInputs.count(layers[q]) > 0;
+            c.problem = maps[q].problem;
+            if (c.problem.empty()) {
+                c.data.hessian = acc[q].hessian();
+                c.data.samples = colsOf[q] ? static_cast<int64_t>(kept[q].size() / colsOf[q]) : 0;
+                c.data.inputs = std::move(kept[q]);
+            }
+        }
+    }
+
+    // Calibration data of every layer that is about to be compressed with GPTQ/AWQ.
+    void prepareCalibration(const std::vector<LayerConfig>& configs, const std::vector<bool>& redo, const ProgressFn& progress)
+    {
+        std::map<int64_t, std::vector<size_t>> bySamples;
+        std::map<int64_t, std::set<size_t>> inputsBySamples;
+        for (size_t i = 0; i < configs.size(); ++i) {
+            const LayerConfig& c = configs[i];
+            if (!redo[i] || !c.needsCalibration() || c.hasRank())
+                continue;
+            const int64_t s = std::min<int64_t>(std::max(1, c.calibSamples), n);
+            const bool inputs = c.method == QuantMethod::AWQ;
+            auto it = calib.find(i);
+            if (it != calib.end() && it->second.samples == s && (!inputs || it->second.withInputs))
+                continue;
+            bySamples[s].push_back(i);
+            if (inputs)
+                inputsBySamples[s].insert(i);
+        }
+        for (const auto& [s, layers] : bySamples)
+            gatherCalibration(layers, inputsBySamples[s], s, progress);
+    }
+
+    void applyWeights(const std::vector<LayerConfig>& configs, const ProgressFn& progress, EvalResult& r)
+    {
+        const auto masks = globalSparsityMasks(model, configs);
+        std::vector<bool> redo(configs.size());
+        for (size_t i = 0; i < configs.size(); ++i)
+            redo[i] = !applied[i] || !(*applied[i] == configs[i]) || masks.count(i) > 0;
+        prepareCalibration(configs, redo, progress);
+        uint64_t layerOrig = 0, layerComp = 0;
+        for (size_t i = 0; i < configs.size(); ++i) {
+            reportProgress(progress, 0.0);
+            const bool global = masks.count(i) > 0;
+            if (redo[i]) {
+                if (configs[i].isIdentity()) {
+                    exec.clearWeight(weightName[i]);
+                    appliedResult[i] = compressLayer(model, static_cast<int>(i), configs[i]);
+                } else {
+                    std::vector<float> rec;
+                    const LayerCalibration* cal = nullptr;
+                    std::string problem;
+                    if (configs[i].needsCalibration() && !configs[i].hasRank()) {
+                        const auto it = calib.find(i);
+                        if (it != calib.end() && it->second.problem.empty())
+                            cal = &it->second.data;
+                        else if (it != calib.end())
+                            problem = "not calibrated: " + it->second.problem;
+                    }
+                    appliedResult[i] = compressLayer(model, static_cast<int>(i), configs[i], &rec,
+                                                     global ? &masks.at(i) : nullptr, nullptr, cal);
+                    if (!problem.empty())
+                        appliedResult[i].notes.insert(appliedResult[i].notes.begin(), problem);
+                    if (cal)
+                        appliedResult[i].notes.push_back("calibrated on the first " + std::to_string(calib[i].samples) +
+                                                         " samples of the evaluation data");
+                    exec.setWeight(weightName[i], std::move(rec));
+                }
+                applied[i] = configs[i];
+            }
+            if (configs[i].needsCalibration())
+                for (const auto& note : appliedResult[i].notes)
+                    r.notes.push_back(model.layers[i].name + ": " + note);
+            layerOrig += model.tensors[static_cast<size_t>(model.layers[i].weight)].nbytes;
+            layerComp += (appliedResult[i].compressedBits + 7) / 8;
+        }
+        r.originalBytes = model.totalBytes();
+        r.compressedBytes = r.originalBytes - layerOrig + layerComp;
+    }
+};
+
+Evaluator::Evaluator(const Model& model, const Dataset& data, const EvalOptions& options)
+    : impl_(std::make_unique<Impl>(model, data, options))
+{
+}
+
+Evaluator::~Evaluator() = default;
+
+const Preprocess& Evaluator::preprocess() const { return impl_->pre; }
+int64_t Evaluator::sampleCount() const { return impl_->n; }
+uint64_t Evaluator::cachedBytes() const { return impl_->cacheBytes; }
+
+EvalResult Evaluator::reference(const ProgressFn& progress)
+{
+    impl_->runReference(progress);
+    EvalResult r;
+    r.metrics = impl_->refMetrics;
+    r.samples = r.total = impl_->n;
+    r.seconds = impl_->refSeconds;
+    r.originalBytes = r.compressedBytes = impl_->model.totalBytes();
+    r.complete = true;
+    return r;
+}
+
+EvalResult Evaluator::evaluate(const std::vector<LayerConfig>& configs, const ProgressFn& progress,
+                               const EvalCallback& partial)
+{
+    Impl& d = *impl_;
+    const double t0 = nowSeconds(); // the whole call: reference pass (first time), weights, run
+    if (configs.size() != d.model.layers.size())
+        throw Error("evaluate: " + std::to_string(configs.size()) + " configurations for " +
+                    std::to_string(d.model.layers.size()) + " layers");
+    // The reference pass takes the first part of the progress bar when it has not run yet.
+    const bool needRef = !d.haveReference;
+    const double refShare = needRef ? 0.5 : 0.0;
+    ProgressFn refProgress, mainProgress;
+    if (progress) {
+        refProgress = [&](double f) { return progress(refShare * f); };
+        mainProgress = [&](double f) { return progress(refShare + (1 - refShare) * f); };
+    }
+    d.runReference(refProgress);
+
+    EvalResult r;
+    r.total = d.n;
+    d.applyWeights(configs, mainProgress, r);
+
+    // Where the compressed pass can start: the latest cached boundary at or before the first
+    // changed layer's node.
+    size_t firstChanged = SIZE_MAX;
+    for (size_t i = 0; i < configs.size(); ++i)
+        if (!configs[i].isIdentity())
+            firstChanged = std::min(firstChanged, d.layerNode[i]);
+    size_t start = 0;
+    if (d.opt.incremental)
+        for (size_t k : d.cachedBoundaries)
+            if (k <= firstChanged)
+                start = std::max(start, k);
+    r.startNode = start;
+
+    Metrics metrics;
+    const int64_t quick = d.opt.quickSamples;
+    const std::vector<int64_t>& allLabels = d.data.labels();
+    OnnxExecutor::Store store; // reused across batches: the executor reuses its buffers
+    for (int64_t b = 0; b < d.batches(); ++b) {
+        const double frac = static_cast<double>(b) / static_cast<double>(d.batches());
+        reportProgress(mainProgress, frac);
+        const int64_t first = b * d.opt.batch, count = std::min(d.opt.batch, d.n - first);
+        if (start > 0) {
+            for (const auto& [name, v] : d.cache[static_cast<size_t>(b)].at(start))
+                store[name] = v; // copies into the existing buffers
+        } else {
+            store[d.inputName] = d.inputBatch(b, nullptr);
+        }
+        d.exec.run(store, start, SIZE_MAX, Impl::cancelFlag(mainProgress, frac));
+        reportProgress(mainProgress, frac);
+        const Value& out = d.output(store);
+        if (static_cast<int64_t>(out.f.size()) != count * d.classes)
+            throw Error(d.model.path + ": output size changed between runs");
+        metrics.add({out.f.data(), count, d.classes, allLabels.data() + first,
+                      d.refLogits.data() + first * d.classes});
+        if (b == 0) {
+            for (size_t i = 0; i < configs.size(); ++i) {
+                const size_t node = d.layerNode[i];
+                if (configs[i].isIdentity() || node == SIZE_MAX || !d.refLayerOut.count(node))
+                    continue;
+                const Value* v = d.exec.find(store, d.exec.node(node).outputs.at(0));
+                const Value& ref = d.refLayerOut.at(node);
+                if (v && v->f.size() == ref.f.size())
+                    r.layerErrors.push_back({d.model.layers[i].name,
+                                             outputSqnrDb(ref.f.data(), v->f.data(), static_cast<int64_t>(ref.f.size()))});
+            }
+        }
+        r.samples = first + count;
+        const bool quickDone = quick > 0 && r.samples >= quick && first < quick;
+        if (partial && (quickDone || b + 1 < d.batches())) {
+            EvalResult p = r;
+            p.metrics = metrics.snapshot();
+            p.seconds = nowSeconds() - t0;
+            p.complete = false;
+            partial(p);
+        }
+    }
+    reportProgress(mainProgress, 1.0);
+    r.metrics = metrics.snapshot();
+    r.seconds = nowSeconds() - t0;
+    r.complete = true;
+    return r;
+}
+
+} // namespace bonsai

@@ -1,0 +1,723 @@
+// ONNX executor: plans the main graph (op factories, topological order, value lifetimes) and
+// runs ranges of nodes over a store of named values. Op kernels live in ops_*.cpp.
+#include "bonsai/onnx_exec.h"
+
+#include "formats/onnx_model.h"
+#include "exec/onnx_exec_ops.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <queue>
+
+namespace bonsai {
+
+using namespace exec;
+
+// --- Value ---
+
+size_t Value::numel() const
+{
+    return static_cast<size_t>(numelOf(shape));
+}
+
+Value Value::floats(std::vector<int64_t> shape, std::vector<float> values)
+{
+    Value v;
+    v.type = Type::Float;
+    v.shape = std::move(shape);
+    v.f = std::move(values);
+    if (v.f.size() != v.numel())
+        throw Error("Value::floats: " + std::to_string(v.f.size()) + " values for shape " +
+                    shapeString(v.shape));
+    return v;
+}
+
+Value Value::ints(std::vector<int64_t> shape, std::vector<int64_t> values)
+{
+    Value v;
+    v.type = Type::Int64;
+    v.shape = std::move(shape);
+    v.i = std::move(values);
+    if (v.i.size() != v.numel())
+        throw Error("Value::ints: " + std::to_string(v.i.size()) + " values for shape " +
+                    shapeString(v.shape));
+    return v;
+}
+
+Value Value::bools(std::vector<int64_t> shape, std::vector<uint8_t> values)
+{
+    Value v;
+    v.type = Type::Bool;
+    v.shape = std::move(shape);
+    v.b = std::move(values);
+    if (v.b.size() != v.numel())
+        throw Error("Value::bools: " + std::to_string(v.b.size()) + " values for shape " +
+                    shapeString(v.shape));
+    return v;
+}
+
+std::string_view valueTypeName(Value::Type t)
+{
+    switch (t) {
+    case Value::Type::Float: return "float";
+    case Value::Type::Int64: return "int64";
+    default: return "bool";
+    }
+}
+
+std::string shapeString(const std::vector<int64_t>& shape)
+{
+    std::string s = "[";
+    for (size_t k = 0; k < shape.size(); ++k) {
+        if (k)
+            s += ", ";
+        s += shape[k] < 0 ? "?" : std::to_string(shape[k]);
+    }
+    return s + "]";
+}
+
+namespace exec {
+
+std::vector<int64_t> broadcastShapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b)
+{
+    const size_t r = std::max(a.size(), b.size());
+    std::vector<int64_t> out(r);
+    for (size_t k = 0; k < r; ++k) {
+        const int64_t da = k < r - a.size() ? 1 : a[k - (r - a.size())];
+        const int64_t db = k < r - b.size() ? 1 : b[k - (r - b.size())];
+        if (da != db && da != 1 && db != 1)
+            fail("shapes " + shapeString(a) + " and " + shapeString(b) + " do not broadcast");
+        out[k] = da == 1 ? db : da;
+    }
+    return out;
+}
+
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t>& in, const std::vector<int64_t>& out)
+{
+    std::vector<int64_t> st(out.size(), 0);
+    int64_t s = 1;
+    for (size_t k = in.size(); k-- > 0;) {
+        const size_t o = k + (out.size() - in.size());
+        st[o] = in[k] == 1 ? 0 : s;
+        s *= in[k];
+    }
+    return st;
+}
+
+} // namespace exec
+
+// --- planning ---
+
+namespace {
+
+const Registry& registry()
+{
+    static const Registry r = [] {
+        Registry reg;
+        addElementwiseOps(reg);
+        addNnOps(reg);
+        addPoolOps(reg);
+        addNormOps(reg);
+        addShapeOps(reg);
+        addDataOps(reg);
+        return reg;
+    }();
+    return r;
+}
+
+const onnx::ModelProto& protoOf(const Model& m)
+{
+    const auto* p = onnxProto(m);
+    if (!p)
+        throw Error(m.path + ": the ONNX executor needs a model read from an .onnx file");
+    return *p;
+}
+
+int defaultOpset(const onnx::ModelProto& p)
+{
+    for (const auto& o : p.opset_import())
+        if (o.domain().empty() || o.domain() == "ai.onnx")
+            return static_cast<int>(o.version());
+    return 1;
+}
+
+struct GraphInput {
+    std::string name;
+    Value::Type type = Value::Type::Float;
+    bool hasShape = false;
+    std::vector<int64_t> shape;
+    std::string typeName;
+};
+
+// Maps a TensorProto data type to the engine's value type; nullopt when not representable.
+std::optional<Value::Type> valueType(int32_t t)
+{
+    using TP = onnx::TensorProto;
+    switch (t) {
+    case TP::FLOAT: case TP::DOUBLE: case TP::FLOAT16: case TP::BFLOAT16:
+        return Value::Type::Float;
+    case TP::INT64: case TP::INT32: case TP::INT16: case TP::INT8:
+    case TP::UINT8: case TP::UINT16: case TP::UINT32: case TP::UINT64:
+        return Value::Type::Int64;
+    case TP::BOOL: return Value::Type::Bool;
+    default: return std::nullopt;
+    }
+}
+
+} // namespace
+
+namespace {
+
+template <class T> void readInts(const TensorInfo& t, std::vector<int64_t>& out)
+{
+    out.resize(t.numel);
+    for (uint64_t k = 0; k < t.numel; ++k) {
+        T v;
+        std::memcpy(&v, t.data + k * sizeof(T), sizeof(T));
+        out[k] = static_cast<int64_t>(v);
+    }
+}
+
+} // namespace
+
+// A model tensor as a Value: integer types widen to int64, float types convert to float.
+static Value tensorValue(const Model& model, int tensor)
+{
+    const auto& t = model.tensors[static_cast<size_t>(tensor)];
+    Value v;
+    v.shape = t.shape;
+    switch (t.dtype) {
+    case DType::I64: v.type = Value::Type::Int64; readInts<int64_t>(t, v.i); break;
+    case DType::I32: v.type = Value::Type::Int64; readInts<int32_t>(t, v.i); break;
+    case DType::I16: v.type = Value::Type::Int64; readInts<int16_t>(t, v.i); break;
+    case DType::I8: v.type = Value::Type::Int64; readInts<int8_t>(t, v.i); break;
+    case DType::U8: v.type = Value::Type::Int64; readInts<uint8_t>(t, v.i); break;
+    case DType::U16: v.type = Value::Type::Int64; readInts<uint16_t>(t, v.i); break;
+    case DType::U32: v.type = Value::Type::Int64; readInts<uint32_t>(t, v.i); break;
+    case DType::U64: v.type = Value::Type::Int64; readInts<uint64_t>(t, v.i); break;
+    case DType::Bool:
+        v.type = Value::Type::Bool;
+        v.b.resize(t.numel);
+        for (uint64_t k = 0; k < t.numel; ++k)
+            v.b[k] = t.data[k] != 0;
+        break;
+    default:
+        v.type = Value::Type::Float;
+        v.f = model.readFloat(tensor);
+        break;
+    }
+    return v;
+}
+
+struct OnnxExecutor::Impl {
+    std::vector<Kernel> kernels;
+    std::vector<GraphInput> inputs;
+    std::unordered_map<std::string, size_t> inputIndex;
+    std::unordered_set<std::string> outputSet;
+    std::unordered_map<std::string, size_t> firstUse, lastUse, producer;
+    std::unordered_map<std::string, Value> overrides;
+    mutable std::mutex weightMutex;
+    mutable std::unordered_map<int, std::unique_ptr<Value>> weights;
+    std::vector<std::string> unsupported; // "Op: reason"
+};
+
+namespace {
+
+struct Fusion {
+    bool absorbed = false; // folded into an earlier node
+    int last = -1;         // for a Conv head: the last node folded into it
+    ConvEpilogue epilogue;
+};
+
+bool defaultDomain(const onnx::NodeProto& n)
+{
+    return n.domain().empty() || n.domain() == "ai.onnx";
+}
+
+// Finds Conv -> Relu [-> MaxPool] chains whose intermediate values have no other reader.
+std::vector<Fusion> planFusion(const onnx::GraphProto& g, const ExecOptions& options,
+                               const std::unordered_set<std::string>& graphOutputs)
+{
+    std::vector<Fusion> f(static_cast<size_t>(g.node_size()));
+    if (!options.fuse)
+        return f;
+    std::unordered_map<std::string, std::vector<int>> readers;
+    for (int k = 0; k < g.node_size(); ++k)
+        for (const auto& in : g.node(k).input())
+            if (!in.empty())
+                readers[in].push_back(k);
+    const auto sole = [&](const onnx::NodeProto& n) -> int {
+        if (n.output_size() != 1 || graphOutputs.count(n.output(0)) || options.keep.count(n.output(0)))
+            return -1;
+        auto it = readers.find(n.output(0));
+        return it != readers.end() && it->second.size() == 1 ? it->second[0] : -1;
+    };
+    for (int k = 0; k < g.node_size(); ++k) {
+        const auto& conv = g.node(k);
+        if (conv.op_type() != "Conv" || !defaultDomain(conv) || f[static_cast<size_t>(k)].absorbed)
+            continue;
+        const int r = sole(conv);
+        if (r < 0 || r <= k || g.node(r).op_type() != "Relu" || !defaultDomain(g.node(r)) ||
+            g.node(r).attribute_size() != 0 || g.node(r).output_size() != 1)
+            continue;
+        Fusion& head = f[static_cast<size_t>(k)];
+        head.epilogue.relu = true;
+        head.last = r;
+        f[static_cast<size_t>(r)].absorbed = true;
+        const int p = sole(g.node(r));
+        if (p < 0 || p <= r)
+            continue;
+        const auto& pool = g.node(p);
+        if (pool.op_type() != "MaxPool" || !defaultDomain(pool) || pool.output_size() != 1)
+            continue;
+        std::vector<int64_t> kernel, strides;
+        bool ok = true;
+        for (const auto& a : pool.attribute()) {
+            const auto allZero = [&] {
+                return std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v == 0; });
+            };
+            if (a.name() == "kernel_shape")
+                kernel.assign(a.ints().begin(), a.ints().end());
+            else if (a.name() == "strides")
+                strides.assign(a.ints().begin(), a.ints().end());
+            else if (a.name() == "pads")
+                ok = ok && allZero();
+            else if (a.name() == "dilations")
+                ok = ok && std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v == 1; });
+            else if (a.name() == "auto_pad")
+                ok = ok && (a.s() == "NOTSET" || a.s() == "VALID");
+            else if (a.name() == "ceil_mode")
+                ok = ok && a.i() == 0;
+            else if (a.name() != "storage_order")
+                ok = false;
+        }
+        if (!ok || kernel.size() != 2 || (!strides.empty() && strides.size() != 2))
+            continue;
+        head.epilogue.pool = true;
+        head.epilogue.kh = kernel[0];
+        head.epilogue.kw = kernel[1];
+        head.epilogue.sh = strides.empty() ? 1 : strides[0];
+        head.epilogue.sw = strides.empty() ? 1 : strides[1];
+        head.last = p;
+        f[static_cast<size_t>(p)].absorbed = true;
+    }
+    return f;
+}
+
+} // namespace
+
+// Plans the graph into `nodes` / impl; unsupported ops are collected in impl.unsupported.
+static void planGraph(const Model& model, const ExecOptions& options, std::vector<ExecNode>& nodes,
+                      OnnxExecutor::Impl& impl,
+                      std::vector<std::string>& inputNames, std::vector<std::string>& outputNames,
+                      const std::function<const Value&(int)>& weight)
+{
+    const auto& proto = protoOf(model);
+    const auto& g = proto.graph();
+    const int opset = defaultOpset(proto);
+
+    std::unordered_set<std::string> initializers;
+    for (const auto& t : g.initializer())
+        initializers.insert(t.name());
+
+    std::unordered_set<std::string> available; // graph inputs and weights
+    for (const auto& vi : g.input()) {
+        if (initializers.count(vi.name())) {
+            continue;
+        }
+        GraphInput in;
+        in.name = vi.name();
+        const auto& tt = vi.type().tensor_type();
+        if (!vi.type().has_tensor_type()) {
+            impl.unsupported.push_back("graph input '" + vi.name() + "': not a tensor");
+        } else if (auto vt = valueType(tt.elem_type())) {
+            in.type = *vt;
+        } else {
+            impl.unsupported.push_back("graph input '" + vi.name() + "': element type " +
+                                       std::to_string(tt.elem_type()));
+        }
+        if (tt.has_shape()) {
+            in.hasShape = true;
+            for (const auto& d : tt.shape().dim())
+                in.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
+        }
+        impl.inputIndex[in.name] = impl.inputs.size();
+        inputNames.push_back(in.name);
+        available.insert(in.name);
+        impl.inputs.push_back(std::move(in));
+    }
+    for (const auto& vi : g.output()) {
+        outputNames.push_back(vi.name());
+        impl.outputSet.insert(vi.name());
+    }
+    for (const auto& t : model.tensors)
+        available.insert(t.name);
+
+    // Nodes to run (Constant nodes whose value is a model tensor are weights, not nodes).
+    struct Planned {
+        ExecNode node;
+        Kernel kernel;
+    };
+    std::vector<Planned> planned;
+    const auto& reg = registry();
+    const auto fusion = planFusion(g, options, impl.outputSet);
+    for (int ni = 0; ni < g.node_size(); ++ni) {
+        const auto& n = g.node(ni);
+        if (n.op_type() == "Constant" && n.output_size() == 1 && model.findTensor(n.output(0)) >= 0 &&
+            (n.domain().empty() || n.domain() == "ai.onnx"))
+            continue;
+        const auto& fu = fusion[static_cast<size_t>(ni)];
+        if (fu.absorbed)
+            continue;
+        Planned p;
+        p.node.op = n.op_type();
+        p.node.name = n.name();
+        p.node.inputs.assign(n.input().begin(), n.input().end());
+        p.node.outputs.assign(n.output().begin(), n.output().end());
+        if (fu.last >= 0) {
+            p.node.outputs.assign(g.node(fu.last).output().begin(), g.node(fu.last).output().end());
+            if (fu.epilogue.relu)
+                p.node.fused.push_back("Relu");
+            if (fu.epilogue.pool)
+                p.node.fused.push_back("MaxPool");
+        }
+        const std::string label = n.op_type();
+        if (!n.domain().empty() && n.domain() != "ai.onnx") {
+            impl.unsupported.push_back(label + ": domain '" + n.domain() + "'");
+        } else if (auto it = reg.find(n.op_type()); it == reg.end()) {
+            impl.unsupported.push_back(label + ": not implemented");
+        } else {
+            PlanContext ctx{n, opset, NodeAttrs(n), [&](size_t k) -> const Value* {
+                                if (k >= static_cast<size_t>(n.input_size()))
+                                    return nullptr;
+                                const std::string& name = n.input(static_cast<int>(k));
+                                if (name.empty() || impl.inputIndex.count(name))
+                                    return nullptr;
+                                const int t = model.findTensor(name);
+                                return t >= 0 ? &weight(t) : nullptr;
+                            }};
+            try {
+                p.kernel = fu.last >= 0 ? makeFusedConv(ctx, fu.epilogue) : it->second(ctx);
+                const auto unread = ctx.attrs.unread();
+                if (!unread.empty()) {
+                    std::string s;
+                    for (const auto& a : unread)
+                        s += (s.empty() ? "" : ", ") + a;
+                    impl.unsupported.push_back(label + ": attribute " + s + " not implemented");
+                }
+            } catch (const Unsupported& e) {
+                impl.unsupported.push_back(label + ": " + e.what());
+            }
+        }
+        planned.push_back(std::move(p));
+    }
+
+    // Topological order (stable: among ready nodes the earliest in the file runs first).
+    std::unordered_map<std::string, size_t> producedBy;
+    for (size_t k = 0; k < planned.size(); ++k)
+        for (const auto& o : planned[k].node.outputs)
+            if (!o.empty() && !producedBy.emplace(o, k).second)
+                throw Error(model.path + ": value '" + o + "' is produced by two nodes");
+    std::vector<size_t> pending(planned.size(), 0);
+    std::vector<std::vector<size_t>> consumers(planned.size());
+    for (size_t k = 0; k < planned.size(); ++k) {
+        for (const auto& in : planned[k].node.inputs) {
+            if (in.empty())
+                continue;
+            if (auto it = producedBy.find(in); it != producedBy.end()) {
+                ++pending[k];
+                consumers[it->second].push_back(k);
+            } else if (!available.count(in)) {
+                throw Error(model.path + ": node '" + planned[k].node.name + "' (" +
+                            planned[k].node.op + ") reads '" + in +
+                            "', which is neither a graph input, a weight nor a node output");
+            }
+        }
+    }
+    std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;
+    for (size_t k = 0; k < planned.size(); ++k)
+        if (!pending[k])
+            ready.push(k);
+    while (!ready.empty()) {
+        const size_t k = ready.top();
+        ready.pop();
+        const size_t idx = nodes.size();
+        for (const auto& in : planned[k].node.inputs) {
+            if (in.empty())
+                continue;
+            impl.firstUse.emplace(in, idx);
+            impl.lastUse[in] = idx;
+        }
+        for (const auto& o : planned[k].node.outputs)
+            if (!o.empty())
+                impl.producer[o] = idx;
+        nodes.push_back(std::move(planned[k].node));
+        impl.kernels.push_back(std::move(planned[k].kernel));
+        for (size_t c : consumers[k])
+            if (--pending[c] == 0)
+                ready.push(c);
+    }
+    if (nodes.size() != planned.size())
+        throw Error(model.path + ": the graph has a cycle");
+    for (const auto& o : outputNames)
+        if (!producedBy.count(o) && !available.count(o))
+            throw Error(model.path + ": graph output '" + o + "' is never produced");
+}
+
+OnnxExecutor::OnnxExecutor(const Model& model, const ExecOptions& options)
+    : model_(model), impl_(std::make_unique<Impl>())
+{
+    planGraph(model, options, nodes_, *impl_, inputNames_, outputNames_,
+              [this](int t) -> const Value& { return weight(t); });
+    if (!impl_->unsupported.empty()) {
+        std::vector<std::string> u = impl_->unsupported;
+        std::sort(u.begin(), u.end());
+        u.erase(std::unique(u.begin(), u.end()), u.end());
+        std::string s;
+        for (const auto& r : u)
+            s += (s.empty() ? "" : "; ") + r;
+        throw Error(model.path + ": cannot run the model, unsupported: " + s);
+    }
+}
+
+OnnxExecutor::~OnnxExecutor() = default;
+
+std::vector<std::string> OnnxExecutor::unsupportedReasons(const Model& model)
+{
+    Impl impl;
+    std::vector<ExecNode> nodes;
+    std::vector<std::string> ins, outs;
+    // Planning needs constant values (e.g. Dropout's training_mode); convert them here.
+    std::unordered_map<int, Value> cache;
+    planGraph(model, ExecOptions{}, nodes, impl, ins, outs, [&](int t) -> const Value& {
+        auto it = cache.find(t);
+        if (it == cache.end())
+            it = cache.emplace(t, tensorValue(model, t)).first;
+        return it->second;
+    });
+    std::vector<std::string> u = impl.unsupported;
+    std::sort(u.begin(), u.end());
+    u.erase(std::unique(u.begin(), u.end()), u.end());
+    return u;
+}
+
+std::vector<std::string> OnnxExecutor::unsupportedOps(const Model& model)
+{
+    std::vector<std::string> ops;
+    for (const auto& r : unsupportedReasons(model))
+        if (r.rfind("graph input", 0) != 0)
+            ops.push_back(r.substr(0, r.find(':')));
+    std::sort(ops.begin(), ops.end());
+    ops.erase(std::unique(ops.begin(), ops.end()), ops.end());
+    return ops;
+}
+
+// --- weights ---
+
+
+const Value& OnnxExecutor::weight(int tensor) const
+{
+    std::lock_guard<std::mutex> lock(impl_->weightMutex);
+    auto& slot = impl_->weights[tensor];
+    if (!slot)
+        slot = std::make_unique<Value>(tensorValue(model_, tensor));
+    return *slot;
+}
+
+void OnnxExecutor::setWeight(const std::string& tensorName, std::vector<float> values)
+{
+    const int t = model_.findTensor(tensorName);
+    if (t < 0)
+        throw Error("setWeight: the model has no tensor '" + tensorName + "'");
+    const auto& ti = model_.tensors[static_cast<size_t>(t)];
+    if (!dtypeInfo(ti.dtype).isFloat && !dtypeInfo(ti.dtype).isQuantized)
+        throw Error("setWeight: tensor '" + tensorName + "' is not a float tensor");
+    if (values.size() != ti.numel)
+        throw Error("setWeight: tensor '" + tensorName + "' has " + std::to_string(ti.numel) +
+                    " elements, " + std::to_string(values.size()) + " values given");
+    Value v;
+    v.type = Value::Type::Float;
+    v.shape = ti.shape;
+    v.f = std::move(values);
+    impl_->overrides[tensorName] = std::move(v);
+}
+
+void OnnxExecutor::clearWeight(const std::string& tensorName)
+{
+    impl_->overrides.erase(tensorName);
+}
+
+void OnnxExecutor::clearWeights()
+{
+    impl_->overrides.clear();
+}
+
+// --- queries ---
+
+std::vector<int64_t> OnnxExecutor::inputShape(size_t i) const
+{
+    return impl_->inputs.at(i).shape;
+}
+
+Value::Type OnnxExecutor::inputType(size_t i) const
+{
+    return impl_->inputs.at(i).type;
+}
+
+size_t OnnxExecutor::firstNodeUsing(const std::string& name) const
+{
+    auto it = impl_->firstUse.find(name);
+    return it == impl_->firstUse.end() ? SIZE_MAX : it->second;
+}
+
+size_t OnnxExecutor::lastNodeUsing(const std::string& name) const
+{
+    auto it = impl_->lastUse.find(name);
+    return it == impl_->lastUse.end() ? SIZE_MAX : it->second;
+}
+
+size_t OnnxExecutor::producerOf(const std::string& name) const
+{
+    auto it = impl_->producer.find(name);
+    return it == impl_->producer.end() ? SIZE_MAX : it->second;
+}
+
+// --- running ---
+
+void OnnxExecutor::checkInput(const std::string& name, const Value& v) const
+{
+    auto it = impl_->inputIndex.find(name);
+    if (it == impl_->inputIndex.end())
+        return;
+    const auto& gi = impl_->inputs[it->second];
+    std::string expected(valueTypeName(gi.type));
+    if (gi.hasShape)
+        expected.append(" ").append(shapeString(gi.shape));
+    bool ok = v.type == gi.type;
+    if (gi.hasShape) {
+        ok = ok && v.shape.size() == gi.shape.size();
+        for (size_t k = 0; ok && k < gi.shape.size(); ++k)
+            ok = gi.shape[k] < 0 || gi.shape[k] == v.shape[k];
+    }
+    if (ok) {
+        size_t have = 0;
+        visitType(v.type, [&](auto tag) { have = elems<typename decltype(tag)::type>(v).size(); });
+        if (have != v.numel())
+            throw Error("input '" + name + "' has " + std::to_string(have) +
+                        " elements but its shape " + shapeString(v.shape) + " needs " +
+                        std::to_string(v.numel()));
+        return;
+    }
+    throw Error("input '" + name + "' is " + std::string(valueTypeName(v.type)) + " " +
+                shapeString(v.shape) + ", the model expects " + expected);
+}
+
+const Value* OnnxExecutor::lookup(const Store& store, const std::string& name) const
+{
+    if (auto it = store.find(name); it != store.end())
+        return &it->second;
+    if (auto it = impl_->overrides.find(name); it != impl_->overrides.end())
+        return &it->second;
+    const int t = model_.findTensor(name);
+    return t >= 0 ? &weight(t) : nullptr;
+}
+
+void OnnxExecutor::run(Store& store, size_t from, size_t to, const std::function<bool()>& cancelled) const
+{
+    RunOptions o;
+    o.cancelled = cancelled;
+    run(store, from, to, o);
+}
+
+void OnnxExecutor::run(Store& store, size_t from, size_t to, const RunOptions& options) const
+{
+    to = std::min(to, nodes_.size());
+    std::unordered_set<std::string> checked;
+    std::vector<const Value*> ins;
+    std::vector<Value> outs;
+    for (size_t k = from; k < to; ++k) {
+        if (options.cancelled && options.cancelled())
+            return;
+        const ExecNode& n = nodes_[k];
+        const auto where = [&] {
+            return "node " + std::to_string(k) + " '" + n.name + "' (" + n.op + ")";
+        };
+        ins.assign(n.inputs.size(), nullptr);
+        for (size_t j = 0; j < n.inputs.size(); ++j) {
+            const std::string& name = n.inputs[j];
+            if (name.empty())
+                continue;
+            ins[j] = lookup(store, name);
+            if (impl_->inputIndex.count(name)) {
+                if (!ins[j] || !store.count(name)) {
+                    const auto& gi = impl_->inputs[impl_->inputIndex.at(name)];
+                    throw Error("input '" + name + "' is missing (the model expects " +
+                                std::string(valueTypeName(gi.type)) + " " +
+                                (gi.hasShape ? shapeString(gi.shape) : "of any shape") + ")");
+                }
+                if (checked.insert(name).second)
+                    checkInput(name, *ins[j]);
+            }
+            if (!ins[j])
+                throw Error(where() + ": value '" + name + "' is not in the store");
+        }
+        // Reuse the buffers of values this node produced in an earlier run.
+        outs.clear();
+        outs.resize(n.outputs.size());
+        for (size_t j = 0; j < n.outputs.size(); ++j)
+            if (!n.outputs[j].empty())
+                if (auto it = store.find(n.outputs[j]); it != store.end())
+                    outs[j] = std::move(it->second);
+        try {
+            impl_->kernels[k](ins, outs);
+        } catch (const std::bad_alloc&) {
+            throw Error(where() + ": out of memory");
+        } catch (const std::exception& e) {
+            throw Error(where() + ": " + e.what());
+        }
+        for (size_t j = 0; j < n.outputs.size(); ++j)
+            if (!n.outputs[j].empty())
+                store.insert_or_assign(n.outputs[j], std::move(outs[j]));
+        if (options.dropDead) {
+            const auto droppable = [&](const std::string& name) {
+                return !name.empty() && !impl_->outputSet.count(name) && !options.keep.count(name);
+            };
+            for (const auto& name : n.inputs)
+                if (droppable(name) && impl_->lastUse.at(name) == k)
+                    store.erase(name);
+            for (const auto& name : n.outputs)
+                if (droppable(name) && !impl_->lastUse.count(name))
+                    store.erase(name);
+        }
+    }
+}
+
+std::vector<Value> OnnxExecutor::run(const std::vector<Value>& inputs) const
+{
+    if (inputs.size() != inputNames_.size())
+        throw Error("the model has " + std::to_string(inputNames_.size()) + " inputs, " +
+                    std::to_string(inputs.size()) + " given");
+    Store store;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+        checkInput(inputNames_[k], inputs[k]);
+        store[inputNames_[k]] = inputs[k];
+    }
+    RunOptions o;
+    o.dropDead = true;
+    run(store, 0, SIZE_MAX, o);
+    std::vector<Value> out;
+    for (const auto& name : outputNames_) {
+        if (auto it = store.find(name); it != store.end() && producerOf(name) != SIZE_MAX) {
+            out.push_back(std::move(it->second));
+        } else {
+            const Value* v = lookup(store, name);
+            if (!v)
+                throw Error("graph output '" + name + "' was not produced");
+            out.push_back(*v);
+        }
+    }
+    return out;
+}
+
+} // namespace bonsai

@@ -1,0 +1,378 @@
+// Conv (im2col + Eigen GEMM, direct for depthwise), Gemm and MatMul.
+#include "exec/onnx_exec_ops.h"
+
+// GCC 12 reports false maybe-uninitialized warnings inside Eigen's AVX-512 kernels.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+#pragma GCC diagnostic pop
+#include <omp.h>
+
+#include <algorithm>
+
+namespace bonsai::exec {
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using CMap = Eigen::Map<const RowMat>;
+using MMap = Eigen::Map<RowMat>;
+
+// C[M,N] = alpha * op(A) * op(B) (+ C when accumulate). A is [M,K] ([K,M] when ta), B is
+// [K,N] ([N,K] when tb); all row-major.
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          const float* B, bool accumulate, float* C)
+{
+    MMap c(C, M, N);
+    const auto go = [&](const auto& a, const auto& b) {
+        if (accumulate)
+            c.noalias() += alpha * a * b;
+        else if (alpha == 1.0f)
+            c.noalias() = a * b;
+        else
+            c.noalias() = alpha * a * b;
+    };
+    if (!ta && !tb)
+        go(CMap(A, M, K), CMap(B, K, N));
+    else if (ta && !tb)
+        go(CMap(A, K, M).transpose(), CMap(B, K, N));
+    else if (!ta && tb)
+        go(CMap(A, M, K), CMap(B, N, K).transpose());
+    else
+        go(CMap(A, K, M).transpose(), CMap(B, N, K).transpose());
+}
+
+// --- Conv ---
+
+struct ConvAttrs {
+    std::string autoPad = "NOTSET";
+    std::vector<int64_t> kernel, strides, pads, dilations;
+    int64_t group = 1;
+};
+
+// Spatial geometry padded to three dimensions (leading dims of size 1).
+struct Geom {
+    int64_t in[3], k[3], s[3], d[3], pb[3], out[3];
+};
+
+// Output size and padding of one spatial axis (shared with pooling via the same formulas).
+void axisGeometry(const std::string& autoPad, int64_t in, int64_t k, int64_t s, int64_t d,
+                  int64_t& pb, int64_t& pe, int64_t& out)
+{
+    const int64_t ext = (k - 1) * d + 1;
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+        out = (in + s - 1) / s;
+        const int64_t total = std::max<int64_t>(0, (out - 1) * s + ext - in);
+        pb = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+        pe = total - pb;
+    } else if (autoPad == "VALID") {
+        pb = pe = 0;
+        out = in >= ext ? (in - ext) / s + 1 : 0;
+    } else {
+        const int64_t span = in + pb + pe - ext;
+        out = span >= 0 ? span / s + 1 : 0;
+    }
+}
+
+Kernel makeConv(PlanContext& c, ConvEpilogue e)
+{
+    ConvAttrs a;
+    a.autoPad = c.attrs.s("auto_pad", "NOTSET");
+    if (a.autoPad != "NOTSET" && a.autoPad != "SAME_UPPER" && a.autoPad != "SAME_LOWER" &&
+        a.autoPad != "VALID")
+        throw Unsupported("auto_pad='" + a.autoPad + "'");
+    a.kernel = c.attrs.ints("kernel_shape");
+    a.strides = c.attrs.ints("strides");
+    a.pads = c.attrs.ints("pads");
+    a.dilations = c.attrs.ints("dilations");
+    a.group = c.attrs.i("group", 1);
+    if (a.group < 1)
+        throw Unsupported("group < 1");
+    return [a, e](const std::vector<const Value*>& in, std::vector<Value>& out) {
+        const Value& x = needFloat(in, 0, "X");
+        const Value& w = needFloat(in, 1, "W");
+        const Value* bias = in.size() > 2 ? in[2] : nullptr;
+        const size_t r = x.shape.size();
+        if (r < 3 || r > 5 || w.shape.size() != r)
+            fail("Conv needs X and W of rank 3 to 5 (X " + shapeString(x.shape) + ", W " +
+                 shapeString(w.shape) + ")");
+        const int64_t sr = static_cast<int64_t>(r) - 2;
+        const int64_t N = x.shape[0], C = x.shape[1], M = w.shape[0], G = a.group;
+        if (C % G || M % G || w.shape[1] * G != C)
+            fail("W " + shapeString(w.shape) + " does not fit X " + shapeString(x.shape) +
+                 " with group " + std::to_string(G));
+        if (bias && (bias->type != Value::Type::Float || bias->numel() != static_cast<size_t>(M)))
+            fail("B must be a float tensor of " + std::to_string(M) + " elements");
+        const auto attr = [&](const std::vector<int64_t>& v, int64_t k, int64_t def) {
+            return v.empty() ? def : v.at(static_cast<size_t>(k));
+        };
+        if ((!a.kernel.empty() && static_cast<int64_t>(a.kernel.size()) != sr) ||
+            (!a.strides.empty() && static_cast<int64_t>(a.strides.size()) != sr) ||
+            (!a.dilations.empty() && static_cast<int64_t>(a.dilations.size()) != sr) ||
+            (!a.pads.empty() && static_cast<int64_t>(a.pads.size()) != 2 * sr))
+            fail("attribute lengths do not match the " + std::to_string(sr) + " spatial dims");
+        Geom g{};
+        for (int64_t k = 0; k < 3; ++k) {
+            const int64_t j = k - (3 - sr);
+            if (j < 0) {
+                g.in[k] = g.k[k] = g.s[k] = g.d[k] = g.out[k] = 1;
+                g.pb[k] = 0;
+                continue;
+            }
+            g.in[k] = x.shape[static_cast<size_t>(2 + j)];
+            g.k[k] = w.shape[static_cast<size_t>(2 + j)];
+            if (attr(a.kernel, j, g.k[k]) != g.k[k])
+                fail("kernel_shape does not match W");
+            g.s[k] = attr(a.strides, j, 1);
+            g.d[k] = attr(a.dilations, j, 1);
+            int64_t pb = attr(a.pads, j, 0), pe = attr(a.pads, j + sr, 0);
+            axisGeometry(a.autoPad, g.in[k], g.k[k], g.s[k], g.d[k], pb, pe, g.out[k]);
+            g.pb[k] = pb;
+        }
+        std::vector<int64_t> oshape = {N, M};
+        for (int64_t j = 0; j < sr; ++j)
+            oshape.push_back(g.out[3 - sr + j]);
+        // Fused max pooling (2-D, no padding) of the activated conv output.
+        int64_t poolH = 0, poolW = 0;
+        if (e.pool) {
+            if (sr != 2)
+                fail("the fused MaxPool needs a 2-D convolution");
+            if (g.out[1] < e.kh || g.out[2] < e.kw)
+                fail("the pooling window is larger than the input");
+            poolH = (g.out[1] - e.kh) / e.sh + 1;
+            poolW = (g.out[2] - e.kw) / e.sw + 1;
+            oshape[2] = poolH;
+            oshape[3] = poolW;
+        }
+        prepare(out[0], Value::Type::Float, oshape);
+        const int64_t Cg = C / G, Mg = M / G;
+        const int64_t inSp = g.in[0] * g.in[1] * g.in[2];
+        const int64_t P = g.out[0] * g.out[1] * g.out[2];
+        const int64_t Kg = Cg * g.k[0] * g.k[1] * g.k[2];
+        const bool pointwise = g.k[0] * g.k[1] * g.k[2] == 1 && g.s[0] == 1 && g.s[1] == 1 &&
+                               g.s[2] == 1 && g.pb[0] == 0 && g.pb[1] == 0 && g.pb[2] == 0 &&
+                               P == inSp;
+        const bool depthwise = Cg == 1 && Mg == 1;
+        const float* X = x.f.data();
+        const float* W = w.f.data();
+        const float* B = bias ? bias->f.data() : nullptr;
+        float* Y = out[0].f.data();
+        if (P == 0 || N == 0 || M == 0)
+            return;
+
+        // One image: all groups, then the fused activation and pooling while it is in cache.
+        const auto image = [&](int64_t n, std::vector<float>& col, std::vector<float>& tmp) {
+            float* yimg = Y + n * M * P;
+            if (e.pool) {
+                tmp.resize(static_cast<size_t>(M * P));
+                yimg = tmp.data();
+            }
+            for (int64_t gi = 0; gi < G; ++gi) {
+                const float* xin = X + (n * C + gi * Cg) * inSp;
+                float* yout = yimg + gi * Mg * P;
+                const float* wg = W + gi * Mg * Kg;
+                if (depthwise) {
+                    const float bv = B ? B[gi] : 0.0f;
+                    for (int64_t oz = 0; oz < g.out[0]; ++oz)
+                        for (int64_t oy = 0; oy < g.out[1]; ++oy)
+                            for (int64_t ox = 0; ox < g.out[2]; ++ox) {
+                                float acc = bv;
+                                for (int64_t kz = 0; kz < g.k[0]; ++kz) {
+                                    const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
+                                    if (iz < 0 || iz >= g.in[0])
+                                        continue;
+                                    for (int64_t ky = 0; ky < g.k[1]; ++ky) {
+                                        const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
+                                        if (iy < 0 || iy >= g.in[1])
+                                            continue;
+                                        const float* row = xin + (iz * g.in[1] + iy) * g.in[2];
+                                        const float* wr = wg + (kz * g.k[1] + ky) * g.k[2];
+                                        for (int64_t kx = 0; kx < g.k[2]; ++kx) {
+                                            const int64_t ix = ox * g.s[2] - g.pb[2] + kx * g.d[2];
+                                            if (ix >= 0 && ix < g.in[2])
+                                                acc += row[ix] * wr[kx];
+                                        }
+                                    }
+                                }
+                                yout[(oz * g.out[1] + oy) * g.out[2] + ox] = acc;
+                            }
+                    continue;
+                }
+                const float* cols = xin;
+                if (!pointwise) {
+                    col.resize(static_cast<size_t>(Kg * P));
+                    float* dst = col.data();
+                    for (int64_t ci = 0; ci < Cg; ++ci)
+                        for (int64_t kz = 0; kz < g.k[0]; ++kz)
+                            for (int64_t ky = 0; ky < g.k[1]; ++ky)
+                                for (int64_t kx = 0; kx < g.k[2]; ++kx) {
+                                    for (int64_t oz = 0; oz < g.out[0]; ++oz) {
+                                        const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
+                                        for (int64_t oy = 0; oy < g.out[1]; ++oy) {
+                                            const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
+                                            if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
+                                                std::fill(dst, dst + g.out[2], 0.0f);
+                                                dst += g.out[2];
+                                                continue;
+                                            }
+                                            const float* row =
+                                                xin + ((ci * g.in[0] + iz) * g.in[1] + iy) * g.in[2];
+                                            const int64_t x0 = kx * g.d[2] - g.pb[2];
+                                            for (int64_t ox = 0; ox < g.out[2]; ++ox) {
+                                                const int64_t ix = ox * g.s[2] + x0;
+                                                *dst++ = ix >= 0 && ix < g.in[2] ? row[ix] : 0.0f;
+                                            }
+                                        }
+                                    }
+                                }
+                    cols = col.data();
+                }
+                gemm(false, false, Mg, P, Kg, 1.0f, wg, cols, false, yout);
+                if (B)
+                    for (int64_t m = 0; m < Mg; ++m) {
+                        const float bv = B[gi * Mg + m];
+                        float* row = yout + m * P;
+                        for (int64_t p = 0; p < P; ++p)
+                            row[p] += bv;
+                    }
+            }
+            if (e.relu)
+                for (int64_t k = 0; k < M * P; ++k)
+                    yimg[k] = std::max(yimg[k], 0.0f);
+            if (e.pool)
+                for (int64_t m = 0; m < M; ++m)
+                    maxPool2d(yimg + m * P, g.out[1], g.out[2], e.kh, e.kw, e.sh, e.sw, poolH, poolW,
+                              Y + (n * M + m) * poolH * poolW);
+        };
+        if (N > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+#pragma omp parallel
+            {
+                std::vector<float> col, tmp;
+#pragma omp for schedule(dynamic, 1)
+                for (int64_t n = 0; n < N; ++n)
+                    image(n, col, tmp);
+            }
+        } else {
+            std::vector<float> col, tmp;
+            for (int64_t n = 0; n < N; ++n)
+                image(n, col, tmp);
+        }
+    };
+}
+
+// --- Gemm ---
+
+Kernel makeGemm(PlanContext& c)
+{
+    const float alpha = c.attrs.f("alpha", 1.0f), beta = c.attrs.f("beta", 1.0f);
+    const bool ta = c.attrs.i("transA", 0) != 0, tb = c.attrs.i("transB", 0) != 0;
+    if (c.opset < 7)
+        c.attrs.ignore("broadcast");
+    return [=](const std::vector<const Value*>& in, std::vector<Value>& out) {
+        const Value& A = needFloat(in, 0, "A");
+        const Value& B = needFloat(in, 1, "B");
+        const Value* C = in.size() > 2 ? in[2] : nullptr;
+        if (A.shape.size() != 2 || B.shape.size() != 2)
+            fail("Gemm needs 2-D A and B (A " + shapeString(A.shape) + ", B " +
+                 shapeString(B.shape) + ")");
+        const int64_t M = ta ? A.shape[1] : A.shape[0], K = ta ? A.shape[0] : A.shape[1];
+        const int64_t Kb = tb ? B.shape[1] : B.shape[0], N = tb ? B.shape[0] : B.shape[1];
+        if (K != Kb)
+            fail("inner dimensions differ (A " + shapeString(A.shape) + ", B " +
+                 shapeString(B.shape) + ")");
+        prepare(out[0], Value::Type::Float, {M, N});
+        float* Y = out[0].f.data();
+        bool acc = false;
+        if (C && beta != 0.0f) {
+            if (C->type != Value::Type::Float)
+                fail("C must be float");
+            const auto so = broadcastShapes(C->shape, {M, N});
+            if (so != std::vector<int64_t>{M, N})
+                fail("C " + shapeString(C->shape) + " does not broadcast to [" +
+                     std::to_string(M) + ", " + std::to_string(N) + "]");
+            const auto st = broadcastStrides(C->shape, so);
+            for (int64_t i = 0; i < M; ++i)
+                for (int64_t j = 0; j < N; ++j)
+                    Y[i * N + j] = beta * C->f[static_cast<size_t>(i * st[0] + j * st[1])];
+            acc = true;
+        }
+        if (K == 0) {
+            if (!acc)
+                std::fill(out[0].f.begin(), out[0].f.end(), 0.0f);
+            return;
+        }
+        gemm(ta, tb, M, N, K, alpha, A.f.data(), B.f.data(), acc, Y);
+    };
+}
+
+// --- MatMul ---
+
+Kernel makeMatMul(PlanContext&)
+{
+    return [](const std::vector<const Value*>& in, std::vector<Value>& out) {
+        const Value& A = needFloat(in, 0, "A");
+        const Value& B = needFloat(in, 1, "B");
+        if (A.shape.empty() || B.shape.empty())
+            fail("MatMul inputs must not be scalars");
+        std::vector<int64_t> sa = A.shape, sb = B.shape;
+        const bool vecA = sa.size() == 1, vecB = sb.size() == 1;
+        if (vecA)
+            sa.insert(sa.begin(), 1);
+        if (vecB)
+            sb.push_back(1);
+        const int64_t M = sa[sa.size() - 2], K = sa.back(), N = sb.back();
+        if (sb[sb.size() - 2] != K)
+            fail("inner dimensions differ (A " + shapeString(A.shape) + ", B " +
+                 shapeString(B.shape) + ")");
+        const std::vector<int64_t> ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
+        const auto batch = broadcastShapes(ba, bb);
+        std::vector<int64_t> oshape = batch;
+        if (!vecA)
+            oshape.push_back(M);
+        if (!vecB)
+            oshape.push_back(N);
+        prepare(out[0], Value::Type::Float, oshape);
+        float* Y = out[0].f.data();
+        const int64_t nb = numelOf(batch);
+        if (nb == 0 || M == 0 || N == 0)
+            return;
+        if (K == 0) {
+            std::fill(out[0].f.begin(), out[0].f.end(), 0.0f);
+            return;
+        }
+        // B shared by every batch and A contiguous: one GEMM over all rows.
+        if (numelOf(bb) == 1 && numelOf(ba) == nb) {
+            gemm(false, false, nb * M, N, K, 1.0f, A.f.data(), B.f.data(), false, Y);
+            return;
+        }
+        const auto stA = broadcastStrides(ba, batch), stB = broadcastStrides(bb, batch);
+        const auto offset = [&](int64_t b, const std::vector<int64_t>& st) {
+            int64_t rem = b, off = 0;
+            for (size_t d = batch.size(); d-- > 0;) {
+                off += (rem % batch[d]) * st[d];
+                rem /= batch[d];
+            }
+            return off;
+        };
+        const bool par = nb > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
+#pragma omp parallel for if (par) schedule(dynamic, 1)
+        for (int64_t b = 0; b < nb; ++b)
+            gemm(false, false, M, N, K, 1.0f, A.f.data() + offset(b, stA) * M * K,
+                 B.f.data() + offset(b, stB) * K * N, false, Y + b * M * N);
+    };
+}
+
+} // namespace
+
+Kernel makeFusedConv(PlanContext& c, const ConvEpilogue& e)
+{
+    return makeConv(c, e);
+}
+
+void addNnOps(Registry& r)
+{
+    r["Conv"] = [](PlanContext& c) { return makeConv(c, {}); };
+    r["Gemm"] = makeGemm;
+    r["MatMul"] = makeMatMul;
+}
+
+} // namespace bonsai::exec
