@@ -2,6 +2,7 @@
 // FP16 layer for the configurations a slider moves through. Target: under 100 ms each, so
 // the preview follows a slider.
 #include "bench_util.h"
+#include "bonsai/describe.h"
 
 #include "bonsai/compress.h"
 #include "bonsai/half.h"

@@ -1,5 +1,7 @@
 #include "configtext.h"
 
+#include "bonsai/describe.h"
+
 #include <QCoreApplication>
 
 namespace bonsai::ui {
@@ -22,40 +24,17 @@ QString precisionLabel(const QString& name)
 
 QString precisionText(const bonsai::LayerConfig& c)
 {
-    QString s = precisionLabel(QString::fromStdString(bonsai::precisionName(c.precision)));
-    if (c.precision.kind == bonsai::PrecisionKind::Int) {
-        if (c.granularity == bonsai::Granularity::Group)
-            s += QStringLiteral(" g%1").arg(c.groupSize);
-        else if (c.granularity == bonsai::Granularity::PerTensor)
-            s += tr(" tensor");
-        if (!c.symmetric)
-            s += tr(" asym");
-        if (c.method != bonsai::QuantMethod::RTN) // as describe() names it: "gptq", "awq"
-            s += QLatin1Char(' ') + QString::fromLatin1(bonsai::methodName(c.method));
-    }
-    return s;
+    return QString::fromStdString(bonsai::shortPrecision(c));
 }
 
 QString sparsityText(const bonsai::LayerConfig& c)
 {
-    if (c.pattern == bonsai::SparsityPattern::NM)
-        return QStringLiteral("%1:%2").arg(c.n).arg(c.m);
-    if (c.sparsity <= 0)
-        return QStringLiteral("—");
-    const QString pct = QString::number(c.sparsity * 100, 'g', 3) + QLatin1Char('%');
-    QString s = c.pattern == bonsai::SparsityPattern::Channels ? tr("%1 channels").arg(pct) : pct;
-    if (c.scope == bonsai::SparsityScope::Global)
-        s += tr(" (global)");
-    return s;
+    return QString::fromStdString(bonsai::shortSparsity(c));
 }
 
 QString rankText(const bonsai::LayerConfig& c)
 {
-    if (c.rank > 0)
-        return QString::number(c.rank);
-    if (c.energy > 0)
-        return tr("%1% energy").arg(QString::number(c.energy * 100, 'g', 4));
-    return QStringLiteral("—");
+    return QString::fromStdString(bonsai::shortRank(c));
 }
 
 QString precisionHelp(const QString& name)

@@ -1,4 +1,5 @@
 #include "evalengine.h"
+#include "bonsai/describe.h"
 
 #include "formatting.h"
 
@@ -83,23 +84,7 @@ bonsai::EvalResult EvalEngine::reference(const bonsai::ProgressFn& progress)
 
 QString summarizeConfigs(const std::vector<bonsai::LayerConfig>& configs)
 {
-    if (std::all_of(configs.begin(), configs.end(), [](const auto& c) { return c.isIdentity(); }))
-        return tr("uncompressed");
-    std::map<std::string, int> counts;
-    for (const auto& c : configs)
-        ++counts[c.isIdentity() ? std::string("unchanged") : bonsai::describe(c)];
-    if (counts.size() == 1)
-        return tr("%1 (all %n layers)", nullptr, int(configs.size())).arg(qstr(counts.begin()->first));
-    std::vector<std::pair<int, std::string>> byCount;
-    for (const auto& [text, n] : counts)
-        byCount.emplace_back(n, text);
-    std::stable_sort(byCount.begin(), byCount.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    QStringList parts;
-    for (size_t i = 0; i < byCount.size() && i < 3; ++i)
-        parts << QStringLiteral("%1× %2").arg(byCount[i].first).arg(qstr(byCount[i].second));
-    if (byCount.size() > 3)
-        parts << tr("…");
-    return parts.join(QStringLiteral(", "));
+    return qstr(bonsai::configSummary(configs));
 }
 
 QString describeConfigs(const bonsai::Model& model, const std::vector<bonsai::LayerConfig>& configs, int maxLines)

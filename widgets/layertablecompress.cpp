@@ -1,5 +1,6 @@
 // LayerTableModel: the compression columns (configuration, compressed size, bits per weight).
 #include "layertablemodel.h"
+#include "bonsai/describe.h"
 
 #include "compressiondocument.h"
 #include "configtext.h"

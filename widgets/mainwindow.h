@@ -14,6 +14,7 @@ class QStackedWidget;
 
 namespace bonsai {
 class Model;
+enum class Preset;
 }
 
 namespace bonsai::ui {
@@ -37,7 +38,6 @@ class StatsRunner;
 class SummaryPanel;
 struct PreviewResult;
 struct StatsResult;
-enum class Preset;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -76,7 +76,7 @@ public:
     // message (naming the file and key), changes nothing and returns false.
     bool applyRecipeFile(const QString& path);
     bool saveRecipeTo(const QString& path);
-    void applyPreset(Preset preset);
+    void applyPreset(bonsai::Preset preset);
     // Applies the current layer's configuration to every layer whose name matches `regex`.
     bool applyToMatching(const QString& regex);
 

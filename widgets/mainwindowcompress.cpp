@@ -1,13 +1,15 @@
 // MainWindow: the compression editor — document, inspector dock, live preview, model chart,
 // Edit and Presets menus, recipes.
 #include "mainwindow.h"
+#include "bonsai/describe.h"
+#include "bonsai/presets.h"
+#include "formatting.h"
 
 #include "blockbyteschart.h"
 #include "byteschart.h"
 #include "compressionchart.h"
 #include "compressiondocument.h"
 #include "configinspector.h"
-#include "configpresets.h"
 #include "configtext.h"
 #include "helppane.h"
 #include "histogramview.h"
@@ -129,13 +131,13 @@ void MainWindow::createCompressionMenus()
 
     QMenu* presets = menuBar()->addMenu(tr("&Presets"));
     presets->setToolTipsVisible(true);
-    for (int p = 0; p < int(Preset::NUM_PRESETS); ++p) {
-        const auto preset = static_cast<Preset>(p);
-        if (preset == Preset::Reset)
+    for (const bonsai::PresetInfo& info : bonsai::presets()) {
+        const bonsai::Preset preset = info.preset;
+        if (preset == bonsai::Preset::Reset)
             presets->addSeparator();
-        QAction* a = presets->addAction(presetName(preset), this, [this, preset] { applyPreset(preset); });
-        a->setToolTip(presetHelp(preset));
-        a->setStatusTip(presetHelp(preset));
+        QAction* a = presets->addAction(qstr(info.name), this, [this, preset] { applyPreset(preset); });
+        a->setToolTip(qstr(info.help));
+        a->setStatusTip(qstr(info.help));
     }
 }
 
@@ -186,14 +188,14 @@ void MainWindow::updateTitle()
     setWindowModified(m_doc->isModified());
 }
 
-void MainWindow::applyPreset(Preset preset)
+void MainWindow::applyPreset(bonsai::Preset preset)
 {
     if (!m_model)
         return;
     QList<int> all;
     for (int i = 0; i < m_doc->layerCount(); ++i)
         all << i;
-    m_doc->setConfigs(all, presetConfigs(preset, *m_model), tr("Preset: %1").arg(presetName(preset)));
+    m_doc->setConfigs(all, bonsai::presetConfigs(preset, *m_model), tr("Preset: %1").arg(qstr(bonsai::presetInfo(preset).name)));
 }
 
 bool MainWindow::applyToMatching(const QString& regex)

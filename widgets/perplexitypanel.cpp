@@ -1,4 +1,5 @@
 #include "perplexitypanel.h"
+#include "bonsai/describe.h"
 
 #include "compressiondocument.h"
 #include "formatting.h"
@@ -60,29 +61,7 @@ QString defaultTextFor(const bonsai::Model& model)
 
 QString PerplexityPanel::methodLabel(const std::vector<bonsai::LayerConfig>& configs)
 {
-    // The most common integer quantization (method, bits, group) names the run.
-    std::map<QString, int> counts;
-    int compressed = 0;
-    for (const auto& c : configs) {
-        if (c.precision.kind == bonsai::PrecisionKind::FP32 && c.sparsity == 0 && c.rank == 0 && c.energy == 0)
-            continue;
-        ++compressed;
-        if (c.precision.kind != bonsai::PrecisionKind::Int)
-            continue;
-        const QString method = QString::fromStdString(std::string(bonsai::methodName(c.method))).toUpper();
-        const QString group = c.granularity == bonsai::Granularity::Group     ? QStringLiteral("g%1").arg(c.groupSize)
-                              : c.granularity == bonsai::Granularity::PerChannel ? tr("per channel")
-                                                                                 : tr("per tensor");
-        ++counts[QStringLiteral("%1 %2 %3").arg(method, QString::fromStdString(bonsai::precisionName(c.precision)), group)];
-    }
-    if (compressed == 0)
-        return tr("uncompressed");
-    if (counts.empty())
-        return tr("%n compressed layers", nullptr, compressed);
-    const auto best = std::max_element(counts.begin(), counts.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; });
-    const int others = compressed - best->second;
-    return others > 0 ? tr("%1 (+%2 other)").arg(best->first).arg(others) : best->first;
+    return QString::fromStdString(bonsai::runLabel(configs));
 }
 
 PerplexityPanel::PerplexityPanel(CompressionDocument* doc, TradeoffModel* tradeoffs, QWidget* parent)

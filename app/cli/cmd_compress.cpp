@@ -1,6 +1,7 @@
 // bonsai-cli compress: apply a recipe, print per-layer sizes and errors and the totals.
 #include "commands.h"
 #include "format.h"
+#include "bonsai/describe.h"
 
 #include "bonsai/compress.h"
 #include "bonsai/model.h"
@@ -16,19 +17,19 @@ namespace cli {
 int cmdCompress(const Args& in)
 {
     Args args = in;
-    const char* usage = "bonsai-cli compress MODEL --recipe R.json [--json]";
+    const char* usage = "bonsai-cli compress MODEL (--recipe R.json | --preset KEY) [--json]";
     const bool asJson = takeFlag(args, "--json");
-    std::string recipePath;
-    if (!takeOption(args, "--recipe", recipePath))
-        throw UsageError(std::string("--recipe R.json is required\nusage: ") + usage);
+    const ConfigSource source = takeConfigSource(args);
+    if (source.listPresets)
+        return printPresets();
+    if (source.recipePath.empty() && source.preset.empty())
+        throw UsageError(std::string("--recipe R.json or --preset KEY is required\nusage: ") + usage);
     expectPositional(args, 1, usage);
     auto model = bonsai::Model::open(args[0]);
-    const bonsai::Recipe recipe = bonsai::Recipe::load(recipePath);
-    const auto configs = bonsai::resolveConfigs(*model, recipe);
+    std::vector<std::string> warnings;
+    const auto configs = resolveConfigs(source, *model, "compress", &warnings);
     bonsai::ModelResult res = bonsai::compressModel(*model, configs);
-    res.warnings = recipe.warnings(*model);
-    for (const auto& w : res.warnings)
-        std::fprintf(stderr, "bonsai-cli compress: warning: %s: %s\n", recipePath.c_str(), w.c_str());
+    res.warnings = warnings;
     for (const auto& c : configs)
         if (c.needsCalibration()) {
             std::fprintf(stderr, "bonsai-cli compress: note: gptq/awq need calibration data, which compress does not "

@@ -19,16 +19,18 @@ int cmdEval(const Args& in)
 {
     Args args = in;
     const char* usage =
-        "bonsai-cli eval MODEL [--dataset PATH] [--labels PATH] [--split test|train] [--recipe R.json] "
+        "bonsai-cli eval MODEL [--dataset PATH] [--labels PATH] [--split test|train] [--recipe R.json | --preset KEY] "
         "[--limit N] [--batch N] [--json]";
     const bool asJson = takeFlag(args, "--json");
-    std::string dataset = bonsai::defaultDatasetPath(), labels, split = "test", recipePath, limit = "0", batch = "256";
+    std::string dataset = bonsai::defaultDatasetPath(), labels, split = "test", limit = "0", batch = "256";
     takeOption(args, "--dataset", dataset);
     takeOption(args, "--labels", labels);
     takeOption(args, "--split", split);
-    takeOption(args, "--recipe", recipePath);
+    const ConfigSource source = takeConfigSource(args);
     takeOption(args, "--limit", limit);
     takeOption(args, "--batch", batch);
+    if (source.listPresets)
+        return printPresets();
     expectPositional(args, 1, usage);
     if (split != "test" && split != "train")
         throw UsageError("--split must be test or train");
@@ -49,13 +51,7 @@ int cmdEval(const Args& in)
     dopt.labels = labels;
     dopt.split = split;
     auto data = bonsai::openDataset(dataset, dopt);
-    std::vector<bonsai::LayerConfig> configs(model->layers.size());
-    if (!recipePath.empty()) {
-        const auto recipe = bonsai::Recipe::load(recipePath);
-        for (const auto& w : recipe.warnings(*model))
-            std::fprintf(stderr, "bonsai-cli eval: warning: %s: %s\n", recipePath.c_str(), w.c_str());
-        configs = bonsai::resolveConfigs(*model, recipe);
-    }
+    const auto configs = resolveConfigs(source, *model, "eval");
     bonsai::Evaluator ev(*model, *data, opt);
     const auto r = ev.evaluate(configs);
     const auto& m = r.metrics;

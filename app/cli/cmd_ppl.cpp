@@ -35,17 +35,19 @@ int cmdPpl(const Args& in)
 {
     Args args = in;
     const char* usage =
-        "bonsai-cli ppl MODEL --text FILE [--recipe R.json] [--ctx N] [--chunks N] [--calib FILE] "
+        "bonsai-cli ppl MODEL --text FILE [--recipe R.json | --preset KEY] [--ctx N] [--chunks N] [--calib FILE] "
         "[--no-base] [--json]";
     const bool asJson = takeFlag(args, "--json");
     const bool noBase = takeFlag(args, "--no-base");
-    std::string textPath, recipePath, ctx = "128", chunks = "0", calibPath, batch = "2048";
+    std::string textPath, ctx = "128", chunks = "0", calibPath, batch = "2048";
     takeOption(args, "--text", textPath);
-    takeOption(args, "--recipe", recipePath);
+    const ConfigSource source = takeConfigSource(args);
     takeOption(args, "--ctx", ctx);
     takeOption(args, "--chunks", chunks);
     takeOption(args, "--calib", calibPath);
     takeOption(args, "--batch", batch);
+    if (source.listPresets)
+        return printPresets();
     expectPositional(args, 1, usage);
     if (textPath.empty())
         throw UsageError(std::string("--text FILE is required\nusage: ") + usage);
@@ -57,13 +59,7 @@ int cmdPpl(const Args& in)
 
     // Everything is checked before any work starts.
     auto model = bonsai::Model::open(args[0]);
-    std::vector<bonsai::LayerConfig> configs(model->layers.size());
-    if (!recipePath.empty()) {
-        const auto recipe = bonsai::Recipe::load(recipePath);
-        for (const auto& w : recipe.warnings(*model))
-            std::fprintf(stderr, "bonsai-cli ppl: warning: %s: %s\n", recipePath.c_str(), w.c_str());
-        configs = bonsai::resolveConfigs(*model, recipe);
-    }
+    const auto configs = resolveConfigs(source, *model, "ppl");
     const std::string text = bonsai::readTextFile(textPath);
     const std::string calibText = calibPath.empty() ? std::string() : bonsai::readTextFile(calibPath);
     bonsai::LanguageModel lm(*model);

@@ -1,9 +1,15 @@
 #pragma once
 // bonsai-cli sub-commands. Each takes the arguments after the command name and returns the
 // process exit code; errors are thrown (bonsai::Error) or reported through UsageError.
+#include "bonsai/layer_config.h"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace bonsai {
+class Model;
+}
 
 namespace cli {
 
@@ -21,6 +27,19 @@ int cmdEval(const Args& args);
 int cmdTrain(const Args& args);
 int cmdRecover(const Args& args);
 int cmdPpl(const Args& args);
+
+// Per-layer configurations from --recipe R.json or --preset KEY (at most one of them).
+// "--preset help" sets listPresets: the command prints printPresets() and exits 0.
+struct ConfigSource {
+    std::string recipePath, preset;
+    bool listPresets = false;
+};
+ConfigSource takeConfigSource(Args& args); // UsageError for both options or an unknown preset
+int printPresets();
+// The configurations (identity for every layer when neither option was given); recipe
+// warnings are printed as "bonsai-cli COMMAND: warning: ..." and returned in `warnings`.
+std::vector<bonsai::LayerConfig> resolveConfigs(const ConfigSource& source, const bonsai::Model& model,
+                                                const char* command, std::vector<std::string>* warnings = nullptr);
 
 // Small argument helpers: flags are "--name" or "--name VALUE".
 bool takeFlag(Args& args, const std::string& name);

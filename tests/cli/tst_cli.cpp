@@ -20,6 +20,7 @@ private slots:
     void tensorNpy();
     void statsJson();
     void errors();
+    void presets();
 
 private:
     std::string model_;
@@ -132,6 +133,42 @@ void TstCli::errors()
     r = runCli({QStringLiteral("info"), QString::fromStdString(model_), QStringLiteral("--jsn")});
     QCOMPARE(r.exitCode, 2);
     QVERIFY(r.err.contains("unknown option --jsn"));
+}
+
+// --preset KEY gives what the equivalent recipe gives (the recipe format is documented in
+// docs/compression.md), for compress on the demo CNN; --preset help lists every key.
+void TstCli::presets()
+{
+    const QString demo = QStringLiteral(BONSAI_DEMO_MODEL);
+    auto list = runCli({QStringLiteral("compress"), QStringLiteral("--preset"), QStringLiteral("help")});
+    QCOMPARE(list.exitCode, 0);
+    for (const char* key : {"int8", "int4-g128", "int4-g128-gptq", "sparse24-int8", "fp16", "reset"})
+        QVERIFY2(list.out.contains(QByteArray("  ") + key + ' '), key);
+
+    // INT4 group-128 keeps the classifier's output layer (the last Gemm, fc2) in FP16.
+    const std::string recipe = testutil::writeTemp("int4.json", R"({"bonsai_recipe": 1,
+        "defaults": {"precision": "int4", "granularity": "group", "group_size": 128},
+        "rules": [{"match": "^fc2$", "precision": "fp16"}]})");
+    auto byPreset = runCli({QStringLiteral("compress"), demo, QStringLiteral("--preset"), QStringLiteral("int4-g128"),
+                            QStringLiteral("--json")});
+    auto byRecipe = runCli({QStringLiteral("compress"), demo, QStringLiteral("--recipe"), QString::fromStdString(recipe),
+                            QStringLiteral("--json")});
+    QCOMPARE(byPreset.exitCode, 0);
+    QCOMPARE(byRecipe.exitCode, 0);
+    auto a = nlohmann::json::parse(byPreset.out.toStdString());
+    auto b = nlohmann::json::parse(byRecipe.out.toStdString());
+    QCOMPARE(a["layers"].size(), size_t(4));
+    QCOMPARE(a["layers"], b["layers"]);
+    QCOMPARE(a["layers"][3]["config"].get<std::string>(), std::string("fp16"));
+
+    auto bad = runCli({QStringLiteral("compress"), demo, QStringLiteral("--preset"), QStringLiteral("int5")});
+    QCOMPARE(bad.exitCode, 2);
+    QVERIFY(bad.err.contains("unknown preset 'int5'"));
+    QVERIFY(bad.err.contains("int4-g128"));
+    bad = runCli({QStringLiteral("eval"), demo, QStringLiteral("--preset"), QStringLiteral("int8"), QStringLiteral("--recipe"),
+                  QString::fromStdString(recipe)});
+    QCOMPARE(bad.exitCode, 2);
+    QVERIFY(bad.err.contains("exclude each other"));
 }
 
 QTEST_GUILESS_MAIN(TstCli)

@@ -4,7 +4,7 @@
 // inspector's quantization method controls (GPTQ/AWQ) and the preview's round-to-nearest note.
 #include "compressiondocument.h"
 #include "configinspector.h"
-#include "configpresets.h"
+#include "bonsai/presets.h"
 #include "configtext.h"
 #include "helppane.h"
 #include "layertablemodel.h"
@@ -311,15 +311,15 @@ private slots:
     void presetsKeepEmbeddingsAndOutput()
     {
         const auto m = openModel();
-        const auto configs = bonsai::ui::presetConfigs(bonsai::ui::Preset::Int4Group128, *m);
+        const auto configs = bonsai::presetConfigs(bonsai::Preset::Int4Group128, *m);
         QCOMPARE(configs.size(), size_t(5));
         QCOMPARE(configs[0].precision.kind, bonsai::PrecisionKind::FP16); // embed_tokens
         QCOMPARE(configs[4].precision.kind, bonsai::PrecisionKind::FP16); // lm_head
         QVERIFY(configs[1] == int4g(128));
-        const auto sparse = bonsai::ui::presetConfigs(bonsai::ui::Preset::Sparse24Int8, *m);
+        const auto sparse = bonsai::presetConfigs(bonsai::Preset::Sparse24Int8, *m);
         QCOMPARE(sparse[2].pattern, bonsai::SparsityPattern::NM);
         QCOMPARE(sparse[2].precision.bits, 8);
-        for (const auto& c : bonsai::ui::presetConfigs(bonsai::ui::Preset::Reset, *m))
+        for (const auto& c : bonsai::presetConfigs(bonsai::Preset::Reset, *m))
             QVERIFY(c.isIdentity());
     }
 
@@ -456,7 +456,7 @@ private slots:
     void gptqPreset()
     {
         const auto m = openModel();
-        const auto configs = bonsai::ui::presetConfigs(bonsai::ui::Preset::Int4Group128Gptq, *m);
+        const auto configs = bonsai::presetConfigs(bonsai::Preset::Int4Group128Gptq, *m);
         QCOMPARE(configs[0].precision.kind, bonsai::PrecisionKind::FP16);
         QCOMPARE(configs[0].method, bonsai::QuantMethod::RTN);
         bonsai::LayerConfig expected = int4g(128);

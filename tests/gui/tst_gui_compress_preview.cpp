@@ -3,7 +3,7 @@
 // weights after choosing int4, the title marks unsaved changes, bad recipes change nothing.
 #include "compressionchart.h"
 #include "compressiondocument.h"
-#include "configpresets.h"
+#include "bonsai/presets.h"
 #include "histogramview.h"
 #include "layerdetailsview.h"
 #include "layertableview.h"
@@ -199,7 +199,7 @@ private slots:
         w.show();
         openAndWait(w);
         QVERIFY(!w.isWindowModified());
-        w.applyPreset(bonsai::ui::Preset::Int8PerChannel);
+        w.applyPreset(bonsai::Preset::Int8PerChannel);
         QVERIFY(w.isWindowModified());
         QCOMPARE(w.document()->config(0).precision.bits, 8);
         const QString path = testutil::tempDir() + QStringLiteral("/int8.json");

@@ -71,7 +71,4 @@ struct LayerConfig {
     bool needsCalibration() const { return precision.kind == PrecisionKind::Int && method != QuantMethod::RTN; }
 };
 
-// One line a person can read, e.g. "int4 group 128 asym, 50% unstructured, rank 16".
-std::string describe(const LayerConfig& c);
-
 } // namespace bonsai

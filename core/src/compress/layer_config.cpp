@@ -78,45 +78,4 @@ bool LayerConfig::isIdentity() const
     return precision.kind == PrecisionKind::FP32 && !hasSparsity() && !hasRank();
 }
 
-std::string describe(const LayerConfig& c)
-{
-    std::string s = precisionName(c.precision);
-    const bool usesGranularity = c.precision.kind == PrecisionKind::Int ||
-                                 c.precision.kind == PrecisionKind::FP8_E4M3 ||
-                                 c.precision.kind == PrecisionKind::FP8_E5M2;
-    if (usesGranularity) {
-        switch (c.granularity) {
-        case Granularity::PerTensor: s += " per tensor"; break;
-        case Granularity::PerChannel: s += " per channel"; break;
-        case Granularity::Group: s += " group " + std::to_string(c.groupSize); break;
-        }
-        if (c.precision.kind == PrecisionKind::Int && !c.symmetric)
-            s += " asym";
-        if (c.clipSearch)
-            s += " clip";
-        if (c.precision.kind == PrecisionKind::Int && c.method != QuantMethod::RTN) {
-            s += " ";
-            s += methodName(c.method);
-            if (c.method == QuantMethod::GPTQ && c.actOrder)
-                s += " act-order";
-        }
-    }
-    char buf[64];
-    if (c.pattern == SparsityPattern::NM) {
-        s += ", " + std::to_string(c.n) + ":" + std::to_string(c.m) + " sparse";
-    } else if (c.sparsity > 0) {
-        std::snprintf(buf, sizeof buf, ", %.0f%% %s%s", c.sparsity * 100,
-                      c.pattern == SparsityPattern::Channels ? "channels pruned" : "unstructured",
-                      c.scope == SparsityScope::Global ? " (global)" : "");
-        s += buf;
-    }
-    if (c.rank > 0) {
-        s += ", rank " + std::to_string(c.rank);
-    } else if (c.energy > 0) {
-        std::snprintf(buf, sizeof buf, ", energy %.3g", c.energy);
-        s += buf;
-    }
-    return s;
-}
-
 } // namespace bonsai

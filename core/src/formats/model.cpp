@@ -1,4 +1,5 @@
 #include "bonsai/model.h"
+#include "bonsai/layer_role.h"
 
 #include "bonsai/error.h"
 #include "bonsai/half.h"
@@ -228,16 +229,6 @@ static bool endsWith(const std::string& s, std::string_view suffix)
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-static bool containsAny(const std::string& s, std::initializer_list<std::string_view> words)
-{
-    std::string lower = s;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    for (auto w : words)
-        if (lower.find(w) != std::string::npos)
-            return true;
-    return false;
-}
-
 void Model::inferLayersFromNames()
 {
     layers.clear();
@@ -251,7 +242,7 @@ void Model::inferLayersFromNames()
         if (endsWith(stem, ".weight"))
             stem.resize(stem.size() - 7);
         l.name = stem;
-        if (containsAny(t.name, {"embed", "wte", "wpe", "tok_embeddings", "token_embd"}))
+        if (isEmbeddingName(t.name))
             l.op = "Embedding";
         else if (t.shape.size() == 2)
             l.op = "Linear";

@@ -6,6 +6,7 @@
 // for the rest of the pass, so later layers see the quantized model's activations (GPTQ's
 // sequential order).
 #include "llm/llm_impl.h"
+#include "bonsai/describe.h"
 
 #include "compress/gptq.h"
 #include "compress/awq.h"

@@ -1,5 +1,6 @@
 // Recipes: parsing, key-by-key overrides, every error, save/reload, warnings.
 #include "testutil.h"
+#include "bonsai/describe.h"
 
 #include "bonsai/error.h"
 #include "bonsai/model.h"
