@@ -129,8 +129,14 @@ LayerTableView::LayerTableView(QWidget* parent)
         header->setSectionHidden(c, true);
     header->setMinimumSectionSize(44);
     header->setSectionResizeMode(LayerTableModel::Name, QHeaderView::Interactive);
-    header->resizeSection(LayerTableModel::Name, 190);
+    header->resizeSection(LayerTableModel::Name, 176);
     header->setStretchLastSection(true);
+    // What a layer becomes next to how it is stored: Compressed and Bits/w right after
+    // Precision, so a narrow table still shows them; the group, Sparsity and Rank follow.
+    header->moveSection(header->visualIndex(LayerTableModel::Compressed), header->visualIndex(LayerTableModel::Precision) + 1);
+    header->moveSection(header->visualIndex(LayerTableModel::BitsPerWeight), header->visualIndex(LayerTableModel::Compressed) + 1);
+    // Language models' group (also shown by the shading and the group filter) after them.
+    header->moveSection(header->visualIndex(LayerTableModel::Group), header->visualIndex(LayerTableModel::BitsPerWeight));
     header->setContextMenuPolicy(Qt::CustomContextMenu);
     connect(header, &QHeaderView::customContextMenuRequested, this, [this, header](const QPoint& pos) {
         QMenu menu(this);
@@ -185,7 +191,7 @@ void LayerTableView::updateGrouping()
     static_cast<GroupedTreeView*>(m_view)->setGrouped(llm);
     auto* header = m_view->header();
     header->setSectionHidden(LayerTableModel::Group, !llm);
-    header->resizeSection(LayerTableModel::Name, llm ? 105 : 190);
+    header->resizeSection(LayerTableModel::Name, llm ? 105 : 176);
     {
         const QSignalBlocker block(m_group);
         m_group->clear();

@@ -12,6 +12,7 @@
 #include "recentfiles.h"
 #include "statsrunner.h"
 #include "summarypanel.h"
+#include "windowlayout.h"
 
 #include "bonsai/model.h"
 
@@ -67,6 +68,7 @@ MainWindow::MainWindow(QWidget* parent)
     setupCompression();
     createMenus();
     setupEvaluation();
+    m_windowLayout = new WindowLayout(this, m_mainSplitter, m_leftSplitter, m_summary);
 
     connect(m_empty, &EmptyState::openFileRequested, this, &MainWindow::openFileDialog);
     connect(m_empty, &EmptyState::openFolderRequested, this, &MainWindow::openFolderDialog);
@@ -205,6 +207,7 @@ void MainWindow::restoreSettings()
     restoreState(s.value(QStringLiteral("window/state")).toByteArray());
     m_mainSplitter->restoreState(s.value(QStringLiteral("window/mainSplitter")).toByteArray());
     m_leftSplitter->restoreState(s.value(QStringLiteral("window/leftSplitter")).toByteArray());
+    m_windowLayout->restore();
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)
@@ -218,6 +221,7 @@ void MainWindow::closeEvent(QCloseEvent* event)
     s.setValue(QStringLiteral("window/state"), saveState());
     s.setValue(QStringLiteral("window/mainSplitter"), m_mainSplitter->saveState());
     s.setValue(QStringLiteral("window/leftSplitter"), m_leftSplitter->saveState());
+    m_windowLayout->save();
     m_stats->cancel();
     QMainWindow::closeEvent(event);
 }

@@ -36,6 +36,7 @@ class RecentFiles;
 class RecoverPanel;
 class StatsRunner;
 class SummaryPanel;
+class WindowLayout;
 struct PreviewResult;
 struct StatsResult;
 
@@ -158,6 +159,7 @@ private:
     QDockWidget* m_recoverDock = nullptr;
     PerplexityPanel* m_perplexityPanel = nullptr;
     QDockWidget* m_perplexityDock = nullptr;
+    WindowLayout* m_windowLayout = nullptr; // View menu, default and remembered layout
     QString m_modelFile; // file name shown in the title
     QString m_lastError;
     int m_currentTensor = -1;

@@ -1,5 +1,5 @@
 #pragma once
-// `bonsai --screenshot PATH [--recipe R.json] [MODEL]`: shows the window at a fixed size,
+// `bonsai --screenshot PATH [--size WxH] [--recipe R.json] [MODEL]`: shows the window at a size,
 // opens MODEL, applies the recipe, selects the largest layer, waits for its statistics, its
 // compression preview and the model's compressed sizes, and saves the window as a PNG.
 #include <QObject>

@@ -31,17 +31,45 @@ int metadataPriority(const std::string& key)
 } // namespace
 
 SummaryPanel::SummaryPanel(QWidget* parent)
-    : QWidget(parent), m_form(new QFormLayout), m_chart(new BytesChart(this))
+    : QWidget(parent), m_layout(new QHBoxLayout(this)), m_box(new QGroupBox(tr("Model"), this)),
+      m_form(new QFormLayout), m_chart(new BytesChart(this))
 {
-    auto* box = new QGroupBox(tr("Model"), this);
-    box->setLayout(m_form);
+    m_box->setObjectName(QStringLiteral("modelFacts"));
+    m_box->setLayout(m_form);
     m_form->setLabelAlignment(Qt::AlignRight);
     m_form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
-    auto* layout = new QHBoxLayout(this);
-    layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(box, 2);
-    layout->addWidget(m_chart, 3);
+    m_layout->setContentsMargins(0, 0, 0, 0);
+    m_layout->addWidget(m_box, 2);
+    m_layout->addWidget(m_chart, 3);
     setModel(nullptr);
+}
+
+void SummaryPanel::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    // A little hysteresis, so that moving the tab does not flip the width back and forth.
+    if (width() < NarrowWidth - 20)
+        setNarrow(true);
+    else if (width() > NarrowWidth + 20)
+        setNarrow(false);
+}
+
+void SummaryPanel::setNarrow(bool narrow)
+{
+    if (narrow == m_narrow)
+        return;
+    m_narrow = narrow;
+    if (narrow) {
+        m_layout->removeWidget(m_box);
+        m_box->setTitle(QString()); // the tab says "Model"
+        m_chart->addTab(m_box, tr("Model"));
+        m_chart->setTabToolTip(m_chart->indexOf(m_box), tr("Format, size, data types and metadata of the model"));
+    } else {
+        m_chart->removeTab(m_chart->indexOf(m_box));
+        m_box->setTitle(tr("Model"));
+        m_layout->insertWidget(0, m_box, 2);
+        m_box->show();
+    }
 }
 
 void SummaryPanel::setModel(const std::shared_ptr<const bonsai::Model>& model)

@@ -6,6 +6,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QSize>
 #include <QTextStream>
 
 #include <malloc.h>
@@ -48,6 +49,12 @@ int main(int argc, char** argv)
                        "recipe's) on the default text, a few chunks, and save the window with "
                        "the perplexity dock."));
     parser.addOption(perplexity);
+    const QCommandLineOption size(
+        QStringLiteral("size"),
+        QStringLiteral("With --screenshot: the window's size in pixels, e.g. 1366x768 (default "
+                       "1400x900)."),
+        QStringLiteral("WxH"));
+    parser.addOption(size);
     parser.addPositionalArgument(QStringLiteral("model"),
                                  QStringLiteral("Model file (.safetensors, .onnx, .gguf, "
                                                 "index.json) or checkpoint folder."),
@@ -55,6 +62,19 @@ int main(int argc, char** argv)
     parser.process(app);
     const QString model = parser.positionalArguments().value(0);
 
+    QSize shotSize(1400, 900);
+    if (parser.isSet(size)) {
+        const QStringList wh = parser.value(size).split(QLatin1Char('x'));
+        bool okW = false, okH = false;
+        if (wh.size() == 2)
+            shotSize = QSize(wh[0].toInt(&okW), wh[1].toInt(&okH));
+        if (!okW || !okH || shotSize.width() < 320 || shotSize.height() < 240 || shotSize.width() > 16384 ||
+            shotSize.height() > 16384) {
+            QTextStream(stderr) << "bonsai: --size wants WIDTHxHEIGHT in pixels (320x240 to 16384x16384), not \""
+                                << parser.value(size) << "\"\n";
+            return 2;
+        }
+    }
     bonsai::ui::MainWindow window;
     if (parser.isSet(screenshot)) {
         bonsai::ui::ScreenshotDriver driver(&window, parser.value(screenshot), model);
@@ -75,7 +95,7 @@ int main(int argc, char** argv)
         else
             QObject::connect(&driver, &bonsai::ui::ScreenshotDriver::finished, &app,
                              [&](int code) { finish(code, driver.errorString()); });
-        driver.start();
+        driver.start(shotSize);
         if (parser.isSet(perplexity))
             pplShot.start();
         else if (parser.isSet(evaluate))

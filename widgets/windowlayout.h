@@ -1,0 +1,62 @@
+#pragma once
+// The main window's panel layout: the View menu (show and hide each dock and the model
+// overview, Reset Layout), the default arrangement for the window's size, and remembering it.
+// Contract: construct it after every dock of the window exists. restore() replaces the
+// geometry/state restore of a first run by a window that fills the available screen area;
+// until a saved state was restored, the default arrangement is applied when the window is
+// first shown, for the size it is shown at. Windows lower than CompactHeight put the bottom
+// docks (evaluation, perplexity, recovery) as tabs behind the compression dock, so the layer
+// details keep the height their charts need; taller ones keep them below the central area.
+#include <QObject>
+#include <QPointer>
+
+class QAction;
+class QDockWidget;
+class QMainWindow;
+class QMenu;
+class QSplitter;
+
+namespace bonsai::ui {
+
+class WindowLayout : public QObject {
+    Q_OBJECT
+public:
+    static constexpr int CompactHeight = 950;    // below: bottom docks become tabs on the right
+    static constexpr int DetailsMinWidth = 600;  // the layer details' share of the central area
+    static constexpr int LeftMinWidth = 440;     // the layer table's Layer to Compressed columns
+    static constexpr int DockWidth = 300;        // the compression dock's default width
+
+    // `main` splits the left column from the layer details, `left` the table from `overview`.
+    WindowLayout(QMainWindow* window, QSplitter* main, QSplitter* left, QWidget* overview);
+
+    QMenu* viewMenu() const { return m_menu; }
+    // First run (no saved geometry): fills the available screen area. Restores which panels
+    // were hidden. Call after the window restored its own geometry and state.
+    void restore();
+    void save() const;
+    // The default arrangement for the window's current size; also the "Reset Layout" action.
+    void resetLayout();
+    bool isCompact() const;
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    QDockWidget* dock(const char* objectName) const;
+    void placeBottomDocks(bool compact);
+    void splitCentral();
+    void adoptBottomDock(QDockWidget* d);
+    bool isTabbedRight(QDockWidget* d) const;
+
+    QMainWindow* m_window;
+    QSplitter* m_main;
+    QSplitter* m_left;
+    QWidget* m_overview;
+    QMenu* m_menu;
+    QAction* m_overviewAction;
+    QPointer<QDockWidget> m_userShown; // shown through its View menu action just now
+    bool m_arranged = false; // a default was applied or a saved state restored
+    bool m_splitPending = false; // the central split waits for the splitter's real width
+};
+
+} // namespace bonsai::ui
