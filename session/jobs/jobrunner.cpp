@@ -8,9 +8,11 @@
 
 namespace bonsai::ui {
 
+bool JobControl::isCancelled() const { return m_target->m_jobs.isCancelled(m_id); }
+
 bool JobControl::progress(double fraction)
 {
-    if (m_cancelled.load())
+    if (isCancelled())
         return false;
     double f = std::clamp(fraction, 0.0, 1.0);
     double eta = -1;
@@ -20,7 +22,7 @@ bool JobControl::progress(double fraction)
         const qint64 now = m_clock.elapsed();
         const bool changed = f > m_lastFraction || m_lastEmitMs < 0;
         if (!changed || (now - m_lastEmitMs < JobRunner::ProgressIntervalMs && f < 1.0))
-            return !m_cancelled.load();
+            return !isCancelled();
         if (f >= 1.0) {
             m_eta = 0;
         } else if (f > 0.02 && now > 200) {
@@ -34,22 +36,13 @@ bool JobControl::progress(double fraction)
     JobRunner* t = m_target;
     const quint64 id = m_id;
     QMetaObject::invokeMethod(t, [t, id, f, eta] { t->onProgress(id, f, eta); }, Qt::QueuedConnection);
-    return !m_cancelled.load();
+    return !isCancelled();
 }
 
 void JobControl::post(std::function<void()> deliver)
 {
-    if (m_cancelled.load())
-        return;
-    JobRunner* t = m_target;
-    const quint64 id = m_id;
-    QMetaObject::invokeMethod(
-        t,
-        [t, id, deliver = std::move(deliver)] {
-            if (t->m_current && t->m_currentId == id)
-                deliver();
-        },
-        Qt::QueuedConnection);
+    if (!isCancelled())
+        m_target->m_jobs.post(m_id, std::move(deliver));
 }
 
 JobRunner::JobRunner(QObject* parent) : QObject(parent)
@@ -60,8 +53,7 @@ JobRunner::JobRunner(QObject* parent) : QObject(parent)
 
 JobRunner::~JobRunner()
 {
-    if (m_current)
-        m_current->m_cancelled = true;
+    m_jobs.cancel();
     m_pool.waitForDone();
 }
 
@@ -71,9 +63,7 @@ quint64 JobRunner::startErased(const QString& label, Erased work)
     cancel(); // newest wins
     auto ctl = std::make_shared<JobControl>();
     ctl->m_target = this;
-    ctl->m_id = ++m_nextId;
-    m_current = ctl;
-    m_currentId = ctl->m_id;
+    ctl->m_id = m_jobs.start();
     emit started(ctl->m_id, label);
     m_pool.start([ctl, work = std::move(work)] {
         std::function<void()> deliver;
@@ -98,30 +88,29 @@ quint64 JobRunner::startErased(const QString& label, Erased work)
             t, [t, id, deliver, error, wasCancelled] { t->onDone(id, deliver, error, wasCancelled); },
             Qt::QueuedConnection);
     });
-    return m_currentId;
+    return ctl->m_id;
 }
 
 void JobRunner::cancel()
 {
-    if (!m_current)
+    if (!m_jobs.isBusy())
         return;
-    m_current->m_cancelled = true;
-    m_current.reset();
-    emit cancelled(m_currentId);
+    const JobTracker::Id id = m_jobs.currentId();
+    m_jobs.cancel();
+    emit cancelled(id);
 }
 
 void JobRunner::onProgress(quint64 id, double fraction, double eta)
 {
-    if (m_current && id == m_currentId)
+    if (m_jobs.isCurrent(id))
         emit progress(id, fraction, eta);
 }
 
 void JobRunner::onDone(quint64 id, const std::function<void()>& deliver, const QString& error,
                        bool wasCancelled)
 {
-    if (!m_current || id != m_currentId)
+    if (!m_jobs.finish(id))
         return; // stale: cancelled or superseded (cancelled() was emitted then)
-    m_current.reset();
     if (wasCancelled) {
         emit cancelled(id);
     } else if (!error.isEmpty()) {

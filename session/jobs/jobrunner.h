@@ -6,11 +6,13 @@
 //  - cancel at any moment: the job's progress callback answers false from then on, so core
 //    code (which checks it between batches, nodes or layers) throws bonsai::Cancelled at its
 //    next check;
-//  - newest request wins: start() cancels the running job and drops its result; jobs that
-//    were superseded before they began never run;
+//  - newest request wins (JobTracker): start() cancels the running job and drops its result;
+//    jobs that were superseded before they began never run;
 //  - results reach a receiver guarded by a QPointer, only if the job is still the newest.
 // Jobs run one after another (a single worker), so they may share state such as an
 // Evaluator and its caches without locks.
+#include "jobtracker.h"
+
 #include <QElapsedTimer>
 #include <QObject>
 #include <QPointer>
@@ -30,15 +32,14 @@ public:
     // Reports the fraction done in [0, 1]; false once the job was cancelled or superseded
     // (a bonsai::ProgressFn).
     bool progress(double fraction);
-    bool isCancelled() const { return m_cancelled.load(); }
+    bool isCancelled() const;
     // Runs `deliver` on the GUI thread if the job is still current by then.
     void post(std::function<void()> deliver);
 
 private:
     friend class JobRunner;
     class JobRunner* m_target = nullptr; // outlives the job: ~JobRunner waits for it
-    quint64 m_id = 0;
-    std::atomic<bool> m_cancelled{false};
+    JobTracker::Id m_id = 0;
     QElapsedTimer m_clock;
     std::mutex m_mutex; // guards the fields below
     qint64 m_lastEmitMs = -1000000;
@@ -72,8 +73,8 @@ public:
     }
 
     void cancel(); // the running job (if any) stops at its next check; emits cancelled()
-    bool isBusy() const { return m_current != nullptr; }
-    quint64 currentId() const { return m_currentId; }
+    bool isBusy() const { return m_jobs.isBusy(); }
+    quint64 currentId() const { return m_jobs.currentId(); }
     // Waits (processing no events) until the worker is idle; for tests and shutdown.
     void waitForIdle() { m_pool.waitForDone(); }
 
@@ -93,9 +94,7 @@ private:
     friend class JobControl;
 
     QThreadPool m_pool;
-    std::shared_ptr<JobControl> m_current;
-    quint64 m_currentId = 0;
-    quint64 m_nextId = 0;
+    JobTracker m_jobs{this}; // the current job; a superseded or cancelled one is not current
 };
 
 } // namespace bonsai::ui

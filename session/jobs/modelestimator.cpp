@@ -33,7 +33,7 @@ static bonsai::LayerResult identityResult(const bonsai::Model& model, size_t i, 
 }
 
 ModelEstimator::ModelEstimator(CompressionDocument* doc, QObject* parent)
-    : QObject(parent), m_doc(doc), m_generation(std::make_shared<std::atomic<quint64>>(0))
+    : QObject(parent), m_doc(doc)
 {
     m_pool.setMaxThreadCount(1);
     m_debounce.setSingleShot(true);
@@ -41,8 +41,7 @@ ModelEstimator::ModelEstimator(CompressionDocument* doc, QObject* parent)
     connect(&m_debounce, &QTimer::timeout, this, &ModelEstimator::startNow);
     connect(doc, &CompressionDocument::configChanged, this, &ModelEstimator::schedule);
     connect(doc, &CompressionDocument::modelReset, this, [this] {
-        ++*m_generation;
-        m_busy = false;
+        m_jobs.cancel();
         m_results.assign(static_cast<size_t>(m_doc->layerCount()), std::nullopt);
         m_errors.assign(static_cast<size_t>(m_doc->layerCount()), QString());
         m_complete = false;
@@ -53,13 +52,13 @@ ModelEstimator::ModelEstimator(CompressionDocument* doc, QObject* parent)
 
 ModelEstimator::~ModelEstimator()
 {
-    ++*m_generation;
+    m_jobs.cancel();
     m_pool.waitForDone();
 }
 
 void ModelEstimator::schedule()
 {
-    ++*m_generation; // the running job stops at its next layer
+    m_jobs.cancel(); // the running job stops at its next layer
     m_complete = false;
     m_debounce.start();
 }
@@ -111,32 +110,27 @@ void ModelEstimator::startNow()
     const auto model = m_doc->model();
     if (!model)
         return;
-    const quint64 gen = ++*m_generation;
+    const JobTracker::Id id = m_jobs.start();
     const std::vector<bonsai::LayerConfig> configs = m_doc->configs();
     auto cache = m_results;
     bool global = false;
     for (const auto& c : configs)
         global |= c.scope == bonsai::SparsityScope::Global &&
                   c.pattern == bonsai::SparsityPattern::Unstructured && c.sparsity > 0;
-    m_busy = true;
     emit started();
-    auto generation = m_generation;
-    auto job = [this, model, configs, cache = std::move(cache), global, generation, gen]() {
+    auto job = [this, model, configs, cache = std::move(cache), global, id, cancelled = m_jobs.cancelCheck(id)]() {
         Outcome out;
-        out.generation = gen;
+        out.id = id;
         out.results.resize(configs.size());
         out.errors.resize(configs.size());
         QElapsedTimer clock;
         clock.start();
         auto report = [&](double f) {
-            if (generation->load() != gen)
+            if (cancelled())
                 return false;
             if (clock.elapsed() >= 100) { // throttled; `this` outlives the job (destructor waits)
                 clock.restart();
-                QMetaObject::invokeMethod(this, [this, gen, f] {
-                    if (m_generation->load() == gen)
-                        emit progress(f);
-                }, Qt::QueuedConnection);
+                m_jobs.post(id, [this, f] { emit progress(f); });
             }
             return true;
         };
@@ -178,9 +172,8 @@ void ModelEstimator::startNow()
 
 void ModelEstimator::onDone(const Outcome& o)
 {
-    if (o.generation != m_generation->load() || o.cancelled)
+    if (!m_jobs.finish(o.id) || o.cancelled)
         return;
-    m_busy = false;
     m_errors = o.errors;
     bool complete = true;
     for (size_t i = 0; i < o.results.size() && i < m_results.size(); ++i) {

@@ -2,8 +2,10 @@
 // Compressed sizes of the whole model for the document's configuration, recomputed in the
 // background ~300 ms after the configuration last changed. Layers whose configuration did not
 // change keep their cached result; global-scope sparsity needs the whole model
-// (compressModel). Newest request wins: a new configuration cancels the running job between
-// layers and stale results are dropped.
+// (compressModel). Newest request wins (JobTracker): a new configuration cancels the running
+// job between layers and stale results are dropped.
+#include "jobtracker.h"
+
 #include "bonsai/compress.h"
 
 #include <QObject>
@@ -11,7 +13,6 @@
 #include <QThreadPool>
 #include <QTimer>
 
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -35,7 +36,7 @@ public:
     bool isComplete() const { return m_complete; }
     uint64_t originalBytes() const;
     uint64_t compressedBytes() const;
-    bool isBusy() const { return m_busy || m_debounce.isActive(); }
+    bool isBusy() const { return m_jobs.isBusy() || m_debounce.isActive(); }
     void startNow(); // skip the debounce (tests, screenshots)
 
 signals:
@@ -45,7 +46,7 @@ signals:
 
 private:
     struct Outcome {
-        quint64 generation = 0;
+        JobTracker::Id id = 0;
         std::vector<std::optional<bonsai::LayerResult>> results;
         std::vector<QString> errors;
         bool cancelled = false;
@@ -57,10 +58,9 @@ private:
     CompressionDocument* m_doc;
     std::vector<std::optional<bonsai::LayerResult>> m_results;
     std::vector<QString> m_errors;
-    std::shared_ptr<std::atomic<quint64>> m_generation;
     QThreadPool m_pool;
     QTimer m_debounce;
-    bool m_busy = false;
+    JobTracker m_jobs{this};
     bool m_complete = false;
 };
 

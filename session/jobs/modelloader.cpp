@@ -17,11 +17,10 @@ ModelLoader::~ModelLoader()
 void ModelLoader::open(const QString& path)
 {
     Q_ASSERT(QThread::currentThread() == thread());
-    const quint64 gen = ++m_generation;
-    m_busy = true;
-    auto job = [gen, path]() {
+    const JobTracker::Id id = m_jobs.start();
+    auto job = [id, path]() {
         Outcome out;
-        out.generation = gen;
+        out.id = id;
         out.path = path;
         try {
             out.model = bonsai::Model::open(path.toStdString());
@@ -33,9 +32,8 @@ void ModelLoader::open(const QString& path)
         return out;
     };
     m_pending = QtConcurrent::run(job).then(this, [this](const Outcome& o) {
-        if (o.generation != m_generation)
+        if (!m_jobs.finish(o.id))
             return; // a newer request is on its way
-        m_busy = false;
         if (o.model)
             emit loaded(o.model, o.path);
         else

@@ -1,5 +1,8 @@
 #pragma once
-// Opens model files off the GUI thread. Only the newest open request reports back.
+// Opens model files off the GUI thread. Only the newest open request reports back
+// (JobTracker): an earlier one's model or error is dropped.
+#include "jobtracker.h"
+
 #include <QFuture>
 #include <QObject>
 #include <QString>
@@ -19,7 +22,7 @@ public:
     ~ModelLoader() override;
 
     void open(const QString& path);
-    bool isBusy() const { return m_busy; }
+    bool isBusy() const { return m_jobs.isBusy(); }
 
 signals:
     void loaded(std::shared_ptr<const bonsai::Model> model, const QString& path);
@@ -27,14 +30,13 @@ signals:
 
 private:
     struct Outcome {
-        quint64 generation = 0;
+        JobTracker::Id id = 0;
         QString path;
         std::shared_ptr<const bonsai::Model> model;
         QString error;
     };
 
-    quint64 m_generation = 0;
-    bool m_busy = false;
+    JobTracker m_jobs{this};
     QFuture<void> m_pending;
 };
 

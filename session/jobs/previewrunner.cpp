@@ -25,7 +25,7 @@ void PreviewRunner::clear()
 {
     m_pending.reset();
     m_wantedLayer = -1;
-    ++m_generation; // a running job's result is now stale
+    m_jobs.cancel(); // a running job's result is now stale
 }
 
 void PreviewRunner::request(int layer, const bonsai::LayerConfig& config)
@@ -88,13 +88,13 @@ void PreviewRunner::startNext()
     const Request req = *m_pending;
     m_pending.reset();
     m_running = true;
-    const quint64 gen = ++m_generation;
+    const JobTracker::Id id = m_jobs.start();
     emit started(req.layer);
     auto model = m_model;
     QtConcurrent::run(&m_pool, [model, req, cache = m_rankCache] { return compute(*model, req.layer, req.config, cache.get()); })
-        .then(this, [this, gen](const PreviewResult& r) {
+        .then(this, [this, id](const PreviewResult& r) {
             m_running = false;
-            const bool current = gen == m_generation && r.layer == m_wantedLayer;
+            const bool current = m_jobs.finish(id) && r.layer == m_wantedLayer;
             if (current)
                 emit finished(r);
             startNext(); // the newest request made while this one ran

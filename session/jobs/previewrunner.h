@@ -2,8 +2,10 @@
 // Live preview of one layer: compressLayer() with the chosen configuration, off the GUI
 // thread, plus histograms of the original and the reconstructed weights on the same bins.
 // Throttled: one job at a time; requests made while it runs coalesce into the newest, which
-// starts when it ends. Newest request wins: a result is shown only if no newer job started
-// and it is for the layer asked for last.
+// starts when it ends. Newest request wins (JobTracker): a result is shown only if no newer
+// job started and it is for the layer asked for last.
+#include "jobtracker.h"
+
 #include "bonsai/compress.h"
 
 #include <QMetaType>
@@ -58,7 +60,7 @@ private:
     std::optional<Request> m_pending;
     QThreadPool m_pool;
     std::shared_ptr<bonsai::RankCache> m_rankCache = std::make_shared<bonsai::RankCache>();
-    quint64 m_generation = 0; // of the newest started job
+    JobTracker m_jobs{this};
     int m_wantedLayer = -1;
     bool m_running = false;
 };

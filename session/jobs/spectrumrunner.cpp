@@ -7,24 +7,21 @@
 
 namespace bonsai::ui {
 
-SpectrumRunner::SpectrumRunner(QObject* parent)
-    : QObject(parent), m_wantedShared(std::make_shared<std::atomic<int>>(-1))
+SpectrumRunner::SpectrumRunner(QObject* parent) : QObject(parent)
 {
     m_pool.setMaxThreadCount(1);
 }
 
 SpectrumRunner::~SpectrumRunner()
 {
-    *m_wantedShared = -1; // queued jobs return at once
+    m_jobs.cancel(); // queued jobs return at once
     m_pool.waitForDone();
 }
 
 void SpectrumRunner::setModel(std::shared_ptr<const bonsai::Model> model)
 {
-    ++m_epoch;
+    m_jobs.cancel(); // queued jobs of the old model return at once
     m_cache.clear();
-    m_wanted = -1;
-    *m_wantedShared = -1; // queued jobs of the old model return at once
     m_model = std::move(model);
 }
 
@@ -38,21 +35,21 @@ void SpectrumRunner::request(int layer)
 {
     if (!m_model || layer < 0 || static_cast<size_t>(layer) >= m_model->layers.size())
         return;
-    m_wanted = layer;
-    *m_wantedShared = layer;
     if (auto it = m_cache.constFind(layer); it != m_cache.cend()) {
+        m_jobs.cancel(); // a running job for another layer no longer reports
         emit ready(layer, *it);
         return;
     }
+    const JobTracker::Id id = m_jobs.start();
     emit started(layer);
     struct Out {
         std::shared_ptr<const bonsai::Spectrum> spectrum;
         QString error;
     };
     auto model = m_model;
-    QtConcurrent::run(&m_pool, [model, layer, wanted = m_wantedShared] {
+    QtConcurrent::run(&m_pool, [model, layer, cancelled = m_jobs.cancelCheck(id)] {
         Out out;
-        if (wanted->load() != layer)
+        if (cancelled())
             return out; // stale before it started
         try {
             uint64_t rows = 0, cols = 0;
@@ -62,12 +59,12 @@ void SpectrumRunner::request(int layer)
             out.error = QString::fromUtf8(e.what());
         }
         return out;
-    }).then(this, [this, layer, epoch = m_epoch](const Out& out) {
-        if (epoch != m_epoch)
-            return;
+    }).then(this, [this, layer, model, id](const Out& out) {
+        if (model != m_model)
+            return; // another model was opened meanwhile
         if (out.spectrum)
             m_cache.insert(layer, out.spectrum);
-        if (layer != m_wanted)
+        if (!m_jobs.finish(id))
             return;
         if (out.spectrum)
             emit ready(layer, out.spectrum);

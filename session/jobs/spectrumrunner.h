@@ -1,13 +1,15 @@
 #pragma once
 // Singular-value spectra of layers for the rank control's energy curve, computed off the GUI
-// thread and cached per layer. Newest request wins: only the last requested layer reports.
+// thread and cached per layer. Newest request wins (JobTracker): only the last request
+// reports; results of superseded jobs still go into the cache.
+#include "jobtracker.h"
+
 #include "bonsai/lowrank.h"
 
 #include <QHash>
 #include <QObject>
 #include <QThreadPool>
 
-#include <atomic>
 #include <memory>
 
 namespace bonsai {
@@ -38,9 +40,7 @@ private:
     std::shared_ptr<const bonsai::Model> m_model;
     QHash<int, std::shared_ptr<const bonsai::Spectrum>> m_cache;
     QThreadPool m_pool;
-    quint64 m_epoch = 0;
-    int m_wanted = -1;
-    std::shared_ptr<std::atomic<int>> m_wantedShared; // read by queued jobs
+    JobTracker m_jobs{this};
 };
 
 } // namespace bonsai::ui

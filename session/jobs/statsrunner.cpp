@@ -10,60 +10,51 @@
 
 namespace bonsai::ui {
 
-StatsRunner::StatsRunner(QObject* parent)
-    : QObject(parent), m_generation(std::make_shared<std::atomic<quint64>>(0))
+StatsRunner::StatsRunner(QObject* parent) : QObject(parent)
 {
     m_pool.setMaxThreadCount(1);
 }
 
 StatsRunner::~StatsRunner()
 {
-    ++*m_generation; // cancel whatever runs
+    m_jobs.cancel(); // whatever runs stops at its next check
     m_pool.waitForDone();
 }
 
 void StatsRunner::setModel(std::shared_ptr<const bonsai::Model> model)
 {
     cancel();
-    ++m_modelEpoch;
     m_cache.clear();
     m_model = std::move(model);
 }
 
-void StatsRunner::cancel()
-{
-    ++*m_generation;
-    m_busy = false;
-}
+void StatsRunner::cancel() { m_jobs.cancel(); }
 
 void StatsRunner::request(int tensor, int channelAxis, const QString& label)
 {
     Q_ASSERT(QThread::currentThread() == thread());
-    const quint64 gen = ++*m_generation;
     if (!m_model || tensor < 0 || static_cast<size_t>(tensor) >= m_model->tensors.size()) {
-        m_busy = false;
+        m_jobs.cancel();
         return;
     }
     if (auto it = m_cache.constFind(key(tensor, channelAxis)); it != m_cache.cend()) {
-        m_busy = false;
+        m_jobs.cancel();
         StatsResult r = *it;
         r.label = label;
         emit finished(r);
         return;
     }
-    m_busy = true;
+    const JobTracker::Id id = m_jobs.start();
     emit started(label);
 
-    auto model = m_model;
-    auto generation = m_generation;
-    auto job = [this, model, generation, gen, epoch = m_modelEpoch, tensor, channelAxis, label]() {
+    auto job = [this, model = m_model, id, cancelled = m_jobs.cancelCheck(id), tensor, channelAxis, label]() {
         Outcome out;
-        out.generation = gen;
-        out.modelEpoch = epoch;
+        out.id = id;
+        out.model = model;
         out.result.tensor = tensor;
         out.result.channelAxis = channelAxis;
         out.result.label = label;
-        if (generation->load() != gen) {
+        if (cancelled()) {
             out.cancelled = true;
             return out;
         }
@@ -72,16 +63,13 @@ void StatsRunner::request(int tensor, int channelAxis, const QString& label)
         clock.start();
         qint64 lastReport = -1000;
         auto onProgress = [&](double fraction) {
-            if (generation->load() != gen)
+            if (cancelled())
                 return false;
             std::lock_guard lock(throttleMutex);
             if (clock.elapsed() - lastReport >= 100) {
                 lastReport = clock.elapsed();
                 // `this` outlives the job: the destructor waits for the pool.
-                QMetaObject::invokeMethod(this, [this, gen, label, fraction] {
-                    if (m_generation->load() == gen)
-                        emit progress(label, fraction);
-                }, Qt::QueuedConnection);
+                m_jobs.post(id, [this, label, fraction] { emit progress(label, fraction); });
             }
             return true;
         };
@@ -103,12 +91,10 @@ void StatsRunner::request(int tensor, int channelAxis, const QString& label)
 
 void StatsRunner::onDone(const Outcome& o)
 {
-    const bool current = o.generation == m_generation->load();
-    if (o.result.stats && o.modelEpoch == m_modelEpoch)
+    if (o.result.stats && o.model == m_model)
         m_cache.insert(key(o.result.tensor, o.result.channelAxis), o.result); // even if stale
-    if (!current || o.cancelled)
+    if (!m_jobs.finish(o.id) || o.cancelled)
         return;
-    m_busy = false;
     if (o.result.stats)
         emit finished(o.result);
     else

@@ -1,7 +1,9 @@
 #pragma once
-// Computes tensor statistics off the GUI thread. Newest request wins: a new request makes
-// the running job cancel at its next progress check and stale results are never shown.
+// Computes tensor statistics off the GUI thread. Newest request wins (JobTracker): a new
+// request makes the running job cancel at its next progress check and stale results are
+// never shown (a stale job's finished statistics still go into the cache).
 // Results are cached per (tensor, channel axis) for the lifetime of the model.
+#include "jobtracker.h"
 #include "statsresult.h"
 
 #include <QFuture>
@@ -9,7 +11,6 @@
 #include <QObject>
 #include <QThreadPool>
 
-#include <atomic>
 #include <memory>
 
 namespace bonsai {
@@ -31,7 +32,7 @@ public:
     // Emits finished() at once from the cache, or starts a job.
     void request(int tensor, int channelAxis, const QString& label);
     void cancel();
-    bool isBusy() const { return m_busy; }
+    bool isBusy() const { return m_jobs.isBusy(); }
 
 signals:
     void started(const QString& label);
@@ -41,8 +42,8 @@ signals:
 
 private:
     struct Outcome {
-        quint64 generation = 0;
-        quint64 modelEpoch = 0;
+        JobTracker::Id id = 0;
+        std::shared_ptr<const bonsai::Model> model; // the model it was computed for
         StatsResult result;
         QString error;
         bool cancelled = false;
@@ -51,11 +52,9 @@ private:
     void onDone(const Outcome& outcome);
 
     std::shared_ptr<const bonsai::Model> m_model;
-    std::shared_ptr<std::atomic<quint64>> m_generation;
     QHash<quint64, StatsResult> m_cache;
     QThreadPool m_pool; // one job at a time; stale jobs return at their first check
-    quint64 m_modelEpoch = 0;
-    bool m_busy = false;
+    JobTracker m_jobs{this};
 };
 
 } // namespace bonsai::ui
