@@ -1,5 +1,6 @@
 // The background-job runner (progress, ETA, cancel, newest wins, cancel-and-restart, guarded
-// receivers) and the trade-off table without a model: Pareto front on hand-made points, CSV.
+// receivers) and the trade-off table without a model: Pareto fronts (top-1 and perplexity)
+// on hand-made points, CSV.
 #include "jobrunner.h"
 #include "tradeoffmodel.h"
 
@@ -44,7 +45,7 @@ TradeoffPoint point(const char* label, uint64_t bytes, double top1)
 
 } // namespace
 
-class TstGuiEvalJobs : public QObject {
+class TstSessionJobs : public QObject {
     Q_OBJECT
 private slots:
     void progressMonotonicWithEta()
@@ -171,6 +172,38 @@ private slots:
         QVERIFY(paretoFront({}).empty());
     }
 
+    void paretoFrontOfPerplexity()
+    {
+        // Lower perplexity is better. By hand: sorted by size, P(40, 30.0), Q(50, 12.0),
+        // R(60, 14.0), S(100, 11.0), T(100, 10.5), U(200, 10.5), V(300, 10.0).
+        // P opens the front; Q beats 30.0; R (14.0) does not beat 12.0; at size 100 T (10.5)
+        // comes before S and beats 12.0, S does not beat 10.5; U ties T (not better);
+        // V beats 10.5. Front: P, Q, T, V.
+        auto ppl = [](const char* label, uint64_t bytes, double perplexity) {
+            TradeoffPoint p = point(label, bytes, 0.0);
+            p.perplexity = perplexity;
+            p.basePerplexity = 10.0;
+            return p;
+        };
+        const std::vector<TradeoffPoint> pts{ppl("S", 100, 11.0), ppl("P", 40, 30.0), ppl("R", 60, 14.0),
+                                             ppl("V", 300, 10.0), ppl("Q", 50, 12.0), ppl("T", 100, 10.5),
+                                             ppl("U", 200, 10.5)};
+        QCOMPARE(paretoFront(pts, TradeoffMetric::Perplexity), (std::vector<int>{1, 4, 5, 3}));
+        // The table marks the same rows (ParetoRole) under the model tester.
+        TradeoffModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setMetric(TradeoffMetric::Perplexity);
+        for (const auto& p : pts)
+            model.add(p);
+        QList<int> marked;
+        for (int row = 0; row < model.rowCount(); ++row)
+            if (model.data(model.index(row, 0), TradeoffModel::ParetoRole).toBool())
+                marked << row;
+        QCOMPARE(marked, (QList<int>{1, 3, 4, 5}));
+        // Measured as top-1 (all 0) the smallest point alone is on the front.
+        QCOMPARE(paretoFront(pts, TradeoffMetric::Top1), (std::vector<int>{1}));
+    }
+
     void tableAndCsv()
     {
         TradeoffModel model;
@@ -199,5 +232,5 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TstGuiEvalJobs)
-#include "tst_gui_eval_jobs.moc"
+QTEST_GUILESS_MAIN(TstSessionJobs)
+#include "tst_session_jobs.moc"

@@ -63,7 +63,7 @@ static const bool forceOffscreen = [] {
     return true;
 }();
 
-class TstGuiLayerTable : public QObject {
+class TstSessionLayerTable : public QObject {
     Q_OBJECT
 private slots:
     void modelTester()
@@ -172,5 +172,5 @@ private slots:
     }
 };
 
-QTEST_MAIN(TstGuiLayerTable)
-#include "tst_gui_layertable.moc"
+QTEST_MAIN(TstSessionLayerTable)
+#include "tst_session_layertable.moc"
