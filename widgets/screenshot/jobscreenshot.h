@@ -4,13 +4,14 @@
 // job; once it has reported (jobDone()) the window is saved again, over the first shot.
 // finished(0) when both shots were written and the job succeeded, else finished(non-zero)
 // with errorString().
+#include "mainwindow.h" // complete for QPointer<MainWindow> in this library's moc
+
 #include <QObject>
 #include <QPointer>
 #include <QString>
 
 namespace bonsai::ui {
 
-class MainWindow;
 class ScreenshotDriver;
 
 class JobScreenshot : public QObject {

@@ -1,6 +1,10 @@
 #pragma once
 // The Bonsai main window: opens models (dialog, recent files, drag and drop, command line),
-// lists their layers and shows the overview and the selected layer's statistics.
+// lays out the layer table, the overview and the selected layer's statistics, and assembles
+// the features, each of which owns its dock, actions and wiring and talks to the compression
+// document: the compression editor, recipes, evaluation, recovery and perplexity. The window
+// keeps the File, Evaluate and Help menus and hands them to the features. The accessors
+// reach the features' parts (tests, screenshots).
 #include <QMainWindow>
 
 #include <memory>
@@ -9,7 +13,6 @@ class QDockWidget;
 class QLabel;
 class QProgressBar;
 class QSplitter;
-class QMenu;
 class QStackedWidget;
 
 namespace bonsai {
@@ -21,21 +24,25 @@ namespace bonsai::ui {
 class BlockBytesChart;
 class CompressionChart;
 class CompressionDocument;
+class CompressionFeature;
 class ConfigInspector;
 class EmptyState;
 class EvalPanel;
+class EvaluationFeature;
 class LayerDetailsView;
 class LayerTableView;
 class ModelEstimator;
 class ModelLoader;
+class PerplexityFeature;
 class PerplexityPanel;
 class PreviewForm;
 class PreviewRunner;
 class RecentFiles;
+class RecipeFeature;
 class RecoverPanel;
+class RecoveryFeature;
 class StatsRunner;
 class SummaryPanel;
-struct PreviewResult;
 struct StatsResult;
 enum class Preset;
 
@@ -49,36 +56,51 @@ public:
     void openPath(const QString& path);
     // Restores geometry and splitter sizes saved by the last session.
     void restoreSettings();
-    // Whether open errors pop up a (non-modal) message box; always reported via openFailed().
+    // Whether errors pop up a (non-modal) message box; always reported via openFailed() and
+    // lastError().
     void setErrorDialogsEnabled(bool enabled) { m_errorDialogs = enabled; }
+    bool errorDialogsEnabled() const { return m_errorDialogs; }
+    // An error in the status bar and (dialogs enabled) a message box; kept as lastError().
+    void reportError(const QString& title, const QString& message);
+    // A feature's panel in a closable bottom dock, hidden until the feature shows it; tabbed
+    // with `tabWith` when given.
+    QDockWidget* addPanelDock(const QString& title, const QString& objectName, QWidget* panel,
+                              QDockWidget* tabWith = nullptr);
 
     std::shared_ptr<const bonsai::Model> model() const { return m_model; }
+    QString modelFile() const { return m_modelFile; } // file name shown in the title
     QString lastError() const { return m_lastError; }
     bool isOpening() const;
     bool selectLargestLayer();
     LayerTableView* layerTable() const { return m_table; }
     LayerDetailsView* details() const { return m_details; }
+    SummaryPanel* summary() const { return m_summary; }
+    // The status bar's progress bar, and whether opening or the statistics own it.
+    QProgressBar* progressBar() const { return m_progress; }
+    bool isProgressBarTaken() const;
 
     // The compression editor.
     CompressionDocument* document() const { return m_doc; }
-    ConfigInspector* inspector() const { return m_inspector; }
-    PreviewForm* previewForm() const { return m_previewForm; }
-    ModelEstimator* estimator() const { return m_estimator; }
-    PreviewRunner* previewRunner() const { return m_previewRunner; }
-    CompressionChart* compressionChart() const { return m_compressionChart; }
-    BlockBytesChart* blockChart() const { return m_blockChart; } // language models' bytes per block
-    EvalPanel* evalPanel() const { return m_evalPanel; } // the evaluation dock's panel
-    RecoverPanel* recoverPanel() const { return m_recoverPanel; } // the recovery dock's panel
-    PerplexityPanel* perplexityPanel() const { return m_perplexityPanel; } // language models
-    QDockWidget* perplexityDock() const { return m_perplexityDock; }
-    void showPerplexityDock();
-    // Applies a recipe file to the open model (an undoable step). On error shows the core's
-    // message (naming the file and key), changes nothing and returns false.
-    bool applyRecipeFile(const QString& path);
-    bool saveRecipeTo(const QString& path);
+    CompressionFeature* compression() const { return m_compression; }
+    ConfigInspector* inspector() const;
+    PreviewForm* previewForm() const;
+    ModelEstimator* estimator() const;
+    PreviewRunner* previewRunner() const;
+    CompressionChart* compressionChart() const;
+    BlockBytesChart* blockChart() const; // language models' bytes per block
     void applyPreset(Preset preset);
     // Applies the current layer's configuration to every layer whose name matches `regex`.
     bool applyToMatching(const QString& regex);
+    // Recipes: applying one is an undoable step; on error the core's message (naming the
+    // file and key) is shown, nothing changes and the result is false.
+    bool applyRecipeFile(const QString& path);
+    bool saveRecipeTo(const QString& path);
+    // Evaluation, recovery and perplexity (language models).
+    EvalPanel* evalPanel() const;
+    RecoverPanel* recoverPanel() const;
+    PerplexityPanel* perplexityPanel() const;
+    QDockWidget* perplexityDock() const;
+    void showPerplexityDock();
 
 signals:
     void modelOpened(const QString& path);
@@ -105,31 +127,8 @@ private:
     void setBusy(const QString& message);
     void showProgress(const QString& text, double fraction);
     QString describeTensor(int tensor) const;
-    void showAbout();
-
-    // mainwindoweval.cpp
-    void setupEvaluation();
-
-    // mainwindowrecover.cpp
-    void setupRecovery(QMenu* evaluate);
-
-    // mainwindowperplexity.cpp
-    void setupPerplexity(QMenu* evaluate);
-
-    // mainwindowcompress.cpp
-    void setupCompression();
-    void addRecipeActions(QMenu* file);
-    void createCompressionMenus();
-    void openRecipeDialog();
-    bool saveRecipe();
-    bool saveRecipeAs();
-    void applyToMatchingDialog();
-    void onLayerSelectionChanged(const QList<int>& layers);
-    void requestPreview();
-    void onPreviewFinished(const PreviewResult& result);
     void updateTitle();
-    bool maybeDiscardChanges(); // false: the user cancelled
-    void reportError(const QString& title, const QString& message);
+    void showAbout();
 
     std::shared_ptr<const bonsai::Model> m_model;
     ModelLoader* m_loader;
@@ -144,21 +143,13 @@ private:
     QProgressBar* m_progress;
     QLabel* m_modelInfo;
     RecentFiles* m_recent = nullptr;
-    CompressionDocument* m_doc = nullptr;
-    ModelEstimator* m_estimator = nullptr;
-    PreviewRunner* m_previewRunner = nullptr;
-    ConfigInspector* m_inspector = nullptr;
-    PreviewForm* m_previewForm = nullptr;
-    QDockWidget* m_inspectorDock = nullptr;
-    CompressionChart* m_compressionChart = nullptr;
-    BlockBytesChart* m_blockChart = nullptr;
-    EvalPanel* m_evalPanel = nullptr;
-    QDockWidget* m_evalDock = nullptr;
-    RecoverPanel* m_recoverPanel = nullptr;
-    QDockWidget* m_recoverDock = nullptr;
-    PerplexityPanel* m_perplexityPanel = nullptr;
-    QDockWidget* m_perplexityDock = nullptr;
-    QString m_modelFile; // file name shown in the title
+    CompressionDocument* m_doc;
+    CompressionFeature* m_compression = nullptr;
+    RecipeFeature* m_recipes = nullptr;
+    EvaluationFeature* m_evaluation = nullptr;
+    RecoveryFeature* m_recovery = nullptr;
+    PerplexityFeature* m_perplexity = nullptr;
+    QString m_modelFile;
     QString m_lastError;
     int m_currentTensor = -1;
     bool m_errorDialogs = true;

@@ -1,25 +1,33 @@
 #include "mainwindow.h"
 
-#include "blockbyteschart.h"
-#include "byteschart.h"
 #include "compressiondocument.h"
+#include "compressionfeature.h"
 #include "emptystate.h"
+#include "evaluationfeature.h"
 #include "formatting.h"
 #include "layerdetailsview.h"
 #include "layertableview.h"
 #include "modelloader.h"
-#include "previewrunner.h"
+#include "perplexityfeature.h"
 #include "recentfiles.h"
+#include "recipefeature.h"
+#include "recoveryfeature.h"
 #include "statsrunner.h"
 #include "summarypanel.h"
 
 #include "bonsai/model.h"
 
+#include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QLabel>
+#include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QProgressBar>
 #include <QSettings>
 #include <QSplitter>
@@ -28,13 +36,25 @@
 
 namespace bonsai::ui {
 
+static const auto LastDirKey = QStringLiteral("lastDirectory");
+
+static QString firstLocalPath(const QMimeData* mime)
+{
+    if (!mime || !mime->hasUrls())
+        return {};
+    for (const QUrl& url : mime->urls())
+        if (url.isLocalFile())
+            return url.toLocalFile();
+    return {};
+}
+
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), m_loader(new ModelLoader(this)), m_stats(new StatsRunner(this)),
       m_central(new QStackedWidget(this)), m_empty(new EmptyState(this)),
       m_mainSplitter(new QSplitter(Qt::Horizontal, this)),
       m_leftSplitter(new QSplitter(Qt::Vertical, this)), m_table(new LayerTableView(this)),
       m_summary(new SummaryPanel(this)), m_details(new LayerDetailsView(this)),
-      m_progress(new QProgressBar(this)), m_modelInfo(new QLabel(this))
+      m_progress(new QProgressBar(this)), m_modelInfo(new QLabel(this)), m_doc(new CompressionDocument(this))
 {
     setWindowTitle(tr("Bonsai"));
     setAcceptDrops(true);
@@ -64,9 +84,18 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->addPermanentWidget(m_modelInfo);
     statusBar()->addPermanentWidget(m_progress);
 
-    setupCompression();
+    // The features, in the order their docks are laid out; then the menus they fill.
+    m_compression = new CompressionFeature(this, m_doc);
+    m_recipes = new RecipeFeature(this, m_doc);
+    m_evaluation = new EvaluationFeature(this, m_doc);
+    m_recovery = new RecoveryFeature(this, m_doc, m_evaluation, m_compression->estimator());
+    m_perplexity = new PerplexityFeature(this, m_doc, m_evaluation);
     createMenus();
-    setupEvaluation();
+    connect(m_compression, &CompressionFeature::previewShown, this, &MainWindow::previewShown);
+    connect(m_compression, &CompressionFeature::estimatesReady, this, &MainWindow::estimatesReady);
+    connect(m_recipes, &RecipeFeature::recipeFailed, this, &MainWindow::recipeFailed);
+    connect(m_doc, &CompressionDocument::modifiedChanged, this, &MainWindow::updateTitle);
+    connect(m_doc, &CompressionDocument::recipePathChanged, this, &MainWindow::updateTitle);
 
     connect(m_empty, &EmptyState::openFileRequested, this, &MainWindow::openFileDialog);
     connect(m_empty, &EmptyState::openFolderRequested, this, &MainWindow::openFolderDialog);
@@ -88,10 +117,55 @@ MainWindow::MainWindow(QWidget* parent)
 MainWindow::~MainWindow() = default;
 
 bool MainWindow::isOpening() const { return m_loader->isBusy(); }
+bool MainWindow::isProgressBarTaken() const { return m_stats->isBusy() || m_loader->isBusy(); }
+
+ConfigInspector* MainWindow::inspector() const { return m_compression->inspector(); }
+PreviewForm* MainWindow::previewForm() const { return m_compression->previewForm(); }
+ModelEstimator* MainWindow::estimator() const { return m_compression->estimator(); }
+PreviewRunner* MainWindow::previewRunner() const { return m_compression->previewRunner(); }
+CompressionChart* MainWindow::compressionChart() const { return m_compression->compressionChart(); }
+BlockBytesChart* MainWindow::blockChart() const { return m_compression->blockChart(); }
+void MainWindow::applyPreset(Preset preset) { m_compression->applyPreset(preset); }
+bool MainWindow::applyToMatching(const QString& regex) { return m_compression->applyToMatching(regex); }
+bool MainWindow::applyRecipeFile(const QString& path) { return m_recipes->applyRecipeFile(path); }
+bool MainWindow::saveRecipeTo(const QString& path) { return m_recipes->saveRecipeTo(path); }
+EvalPanel* MainWindow::evalPanel() const { return m_evaluation->panel(); }
+RecoverPanel* MainWindow::recoverPanel() const { return m_recovery->panel(); }
+PerplexityPanel* MainWindow::perplexityPanel() const { return m_perplexity->panel(); }
+QDockWidget* MainWindow::perplexityDock() const { return m_perplexity->dock(); }
+void MainWindow::showPerplexityDock() { m_perplexity->showDock(); }
+
+void MainWindow::reportError(const QString& title, const QString& message)
+{
+    m_lastError = message;
+    statusBar()->showMessage(message, 10000);
+    if (!m_errorDialogs)
+        return;
+    auto* box = new QMessageBox(QMessageBox::Warning, title, title, QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("recipeErrorBox"));
+    box->setInformativeText(message);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+QDockWidget* MainWindow::addPanelDock(const QString& title, const QString& objectName, QWidget* panel,
+                                      QDockWidget* tabWith)
+{
+    auto* dock = new QDockWidget(title, this);
+    dock->setObjectName(objectName);
+    dock->setWidget(panel);
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                      QDockWidget::DockWidgetClosable);
+    addDockWidget(Qt::BottomDockWidgetArea, dock);
+    if (tabWith)
+        tabifyDockWidget(tabWith, dock);
+    dock->setVisible(false);
+    return dock;
+}
 
 void MainWindow::openPath(const QString& path)
 {
-    if (path.isEmpty() || !maybeDiscardChanges())
+    if (path.isEmpty() || !m_recipes->maybeDiscardChanges())
         return;
     setBusy(tr("Opening %1…").arg(QFileInfo(path).fileName()));
     m_loader->open(path);
@@ -118,16 +192,12 @@ void MainWindow::onLoaded(std::shared_ptr<const bonsai::Model> model, const QStr
     m_currentTensor = -1;
     m_stats->setModel(m_model);
     m_details->clear();
-    m_previewRunner->setModel(m_model);
+    m_compression->setModel(m_model);
     m_doc->setModel(m_model); // before the table, whose columns show the configuration
     m_table->setModel(m_model);
     m_summary->setModel(m_model);
-    // Language models open on the chart of their blocks, other models on the compression chart.
-    const int blocksTab = m_summary->bytesChart()->indexOf(m_blockChart);
-    m_summary->bytesChart()->setTabVisible(blocksTab, m_blockChart->hasData());
-    m_summary->bytesChart()->setCurrentIndex(m_blockChart->hasData() ? blocksTab : blocksTab + 1);
     m_central->setCurrentWidget(m_mainSplitter);
-    m_inspectorDock->setVisible(true);
+    m_compression->modelShown();
     m_modelFile = QFileInfo(path).fileName();
     updateTitle();
     setWindowFilePath(path);
@@ -207,9 +277,21 @@ void MainWindow::restoreSettings()
     m_leftSplitter->restoreState(s.value(QStringLiteral("window/leftSplitter")).toByteArray());
 }
 
+void MainWindow::updateTitle()
+{
+    if (m_modelFile.isEmpty()) {
+        setWindowTitle(tr("Bonsai"));
+        return;
+    }
+    const QString recipe = m_doc->recipePath().isEmpty() ? QString()
+                                                         : tr(" · %1").arg(QFileInfo(m_doc->recipePath()).fileName());
+    setWindowTitle(tr("Bonsai — %1%2[*]").arg(m_modelFile, recipe));
+    setWindowModified(m_doc->isModified());
+}
+
 void MainWindow::closeEvent(QCloseEvent* event)
 {
-    if (!maybeDiscardChanges()) {
+    if (!m_recipes->maybeDiscardChanges()) {
         event->ignore();
         return;
     }
@@ -220,6 +302,89 @@ void MainWindow::closeEvent(QCloseEvent* event)
     s.setValue(QStringLiteral("window/leftSplitter"), m_leftSplitter->saveState());
     m_stats->cancel();
     QMainWindow::closeEvent(event);
+}
+
+void MainWindow::createMenus()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open…"), this, &MainWindow::openFileDialog);
+    open->setShortcut(QKeySequence::Open);
+    open->setStatusTip(tr("Open a .safetensors, .onnx or .gguf file, or a sharded index.json"));
+    QAction* folder = file->addAction(tr("Open &Folder…"), this, &MainWindow::openFolderDialog);
+    folder->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+    folder->setStatusTip(tr("Open a sharded or Hugging Face checkpoint folder"));
+    QMenu* recent = file->addMenu(tr("Open &Recent"));
+    m_recent = new RecentFiles(recent, this);
+    connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
+    file->addSeparator();
+    m_recipes->addActions(file);
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    m_compression->addMenus(menuBar());
+
+    // The Evaluate menu, before Help: each feature adds its actions.
+    auto* evaluate = new QMenu(tr("E&valuate"), this);
+    m_evaluation->addActions(evaluate);
+    m_recovery->addActions(evaluate);
+    m_perplexity->addActions(evaluate);
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About Bonsai"), this, &MainWindow::showAbout);
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+    menuBar()->insertMenu(help->menuAction(), evaluate);
+}
+
+void MainWindow::openFileDialog()
+{
+    QSettings s;
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open Model"), s.value(LastDirKey).toString(),
+        tr("Models (*.safetensors *.onnx *.gguf *.json);;Safetensors (*.safetensors *.index.json);;"
+           "ONNX (*.onnx);;GGUF (*.gguf);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    s.setValue(LastDirKey, QFileInfo(path).absolutePath());
+    openPath(path);
+}
+
+void MainWindow::openFolderDialog()
+{
+    QSettings s;
+    const QString dir = QFileDialog::getExistingDirectory(
+        this, tr("Open Model Folder"), s.value(LastDirKey).toString());
+    if (dir.isEmpty())
+        return;
+    s.setValue(LastDirKey, dir);
+    openPath(dir);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (!firstLocalPath(event->mimeData()).isEmpty())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    const QString path = firstLocalPath(event->mimeData());
+    if (path.isEmpty())
+        return;
+    event->acceptProposedAction();
+    openPath(path);
+}
+
+void MainWindow::showAbout()
+{
+    QMessageBox::about(
+        this, tr("About Bonsai"),
+        tr("<h3>Bonsai %1</h3>"
+           "<p>A workbench for neural-network compression: inspect where a model's bytes are "
+           "and how its weights are distributed, layer by layer, and choose per layer how to "
+           "compress them (precision, sparsity, low rank) with a live preview.</p>"
+           "<p>Reads safetensors (single, sharded and Hugging Face folders), ONNX and GGUF.</p>")
+            .arg(QCoreApplication::applicationVersion()));
 }
 
 } // namespace bonsai::ui
