@@ -5,12 +5,11 @@
 #include "formatting.h"
 #include "jobrunner.h"
 #include "panelutil.h"
+#include "perplexityrunner.h"
 #include "tradeoffchart.h"
 #include "tradeoffmodel.h"
 
-#include "bonsai/error.h"
 #include "bonsai/model.h"
-#include "bonsai/tokenizer.h"
 
 #include <QChart>
 #include <QChartView>
@@ -23,7 +22,6 @@
 #include <QLegend>
 #include <QLineEdit>
 #include <QLineSeries>
-#include <QMutex>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScatterSeries>
@@ -34,43 +32,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <map>
-#include <sstream>
 
 namespace bonsai::ui {
 
-// The open model's LanguageModel, built by the first job and reused by later ones (jobs run
-// one after another on the runner's single worker, so no lock is needed there).
-struct PerplexityPanel::Cache {
-    std::shared_ptr<const bonsai::Model> model;
-    std::unique_ptr<bonsai::LanguageModel> lm;
-};
-
-namespace {
-
-QString defaultTextFor(const bonsai::Model& model)
-{
-    const QFileInfo info(QString::fromStdString(model.path));
-    const QString dir = info.isDir() ? info.absoluteFilePath() : info.absolutePath();
-    const QString eval = dir + QStringLiteral("/eval.txt");
-    return QFileInfo::exists(eval) ? eval : QString();
-}
-
-} // namespace
-
 QString PerplexityPanel::methodLabel(const std::vector<bonsai::LayerConfig>& configs)
 {
-    return QString::fromStdString(bonsai::runLabel(configs));
+    return PerplexityRunner::methodLabel(configs);
 }
 
 PerplexityPanel::PerplexityPanel(CompressionDocument* doc, TradeoffModel* tradeoffs, QWidget* parent)
-    : QWidget(parent), m_doc(doc), m_tradeoffs(tradeoffs), m_runner(new JobRunner(this)),
-      m_cache(std::make_shared<Cache>())
+    : QWidget(parent), m_doc(doc), m_tradeoffs(tradeoffs), m_job(new PerplexityRunner(this))
 {
     buildUi();
     connect(m_doc, &CompressionDocument::modelReset, this, &PerplexityPanel::onModelReset);
-    connectCurrentJob(m_runner, this, m_job,
+    connectCurrentJob(m_job->runner(), this, m_jobId,
                       {.progress = [this](double f, double eta) {
                            showJobProgress(m_progress, m_stage.isEmpty() ? tr("Evaluating") : m_stage, f, eta);
                        },
@@ -89,9 +64,9 @@ PerplexityPanel::PerplexityPanel(CompressionDocument* doc, TradeoffModel* tradeo
 
 PerplexityPanel::~PerplexityPanel()
 {
-    disconnect(m_runner, nullptr, this, nullptr);
-    m_runner->cancel();
-    m_runner->waitForIdle();
+    disconnect(m_job->runner(), nullptr, this, nullptr);
+    m_job->runner()->cancel();
+    m_job->runner()->waitForIdle();
 }
 
 void PerplexityPanel::browse(QLineEdit* edit, const QString& title)
@@ -243,24 +218,18 @@ void PerplexityPanel::showTab(Tab tab) { m_tabs->setCurrentIndex(tab == RunningT
 
 void PerplexityPanel::onModelReset()
 {
-    if (m_job) {
+    if (m_jobId) {
         cancel();
         setRunning(false);
     }
-    m_cache = std::make_shared<Cache>(); // the old one is dropped once its job ends
+    m_job->reset(); // the old language model is dropped once its job ends
     const auto& model = m_doc->model();
-    m_unsupported.clear();
-    if (model && !bonsai::isLanguageModel(*model))
-        m_unsupported = tr("Perplexity measures language models (Llama, Mistral, Qwen2); this model "
-                           "is not one.");
-    else if (!model)
-        m_unsupported = tr("Open a language model (a Hugging Face checkpoint folder or a GGUF file) "
-                           "to measure its perplexity.");
+    m_unsupported = PerplexityRunner::unsupportedReason(model.get());
     m_result.reset();
     m_label.clear();
     clearResults();
     if (model && m_unsupported.isEmpty()) {
-        m_text->setText(defaultTextFor(*model));
+        m_text->setText(PerplexityRunner::defaultText(*model));
         showMessage(m_text->text().isEmpty()
                         ? tr("Choose a text file to measure the perplexity on (plain UTF-8 text, "
                              "e.g. a few pages of prose).")
@@ -288,7 +257,8 @@ void PerplexityPanel::setCalibrationFile(const QString& path) { m_calibration->s
 void PerplexityPanel::setContextLength(int tokens) { m_ctx->setValue(tokens); }
 void PerplexityPanel::setMaxChunks(qint64 chunks) { m_maxChunks->setValue(int(chunks)); }
 QString PerplexityPanel::message() const { return m_message->text(); }
-bool PerplexityPanel::isBusy() const { return m_job != 0 && m_runner->isBusy(); }
+JobRunner* PerplexityPanel::runner() const { return m_job->runner(); }
+bool PerplexityPanel::isBusy() const { return m_jobId != 0 && m_job->runner()->isBusy(); }
 bool PerplexityPanel::canStart() const { return m_doc->model() && m_unsupported.isEmpty(); }
 int PerplexityPanel::curvePointCount() const { return int(m_running->count()); }
 
@@ -315,13 +285,13 @@ void PerplexityPanel::start()
         emit measureFailed(msg);
         return;
     }
-    const QString calibPath = m_calibration->text().trimmed();
-    const auto model = m_doc->model();
-    const auto configs = m_doc->configs();
-    const bonsai::PerplexityOptions baseOptions = options();
-    const bool calibrate = std::any_of(configs.begin(), configs.end(), [](const auto& c) { return c.needsCalibration(); });
-    const QString label = methodLabel(configs);
-    const quint64 generation = ++m_generation;
+    PerplexityRequest request;
+    request.model = m_doc->model();
+    request.configs = m_doc->configs();
+    request.options = options();
+    request.text = textPath;
+    request.calibration = m_calibration->text().trimmed();
+    const QString label = methodLabel(request.configs);
 
     m_result.reset();
     clearResults();
@@ -331,56 +301,29 @@ void PerplexityPanel::start()
     m_progress->setFormat(tr("Starting…"));
     showTab(RunningTab);
 
-    std::function<std::shared_ptr<bonsai::PerplexityResult>(JobControl&)> work =
-        [this, model, configs, baseOptions, calibrate, generation, cache = m_cache,
-         text = textPath.toStdString(), calib = calibPath.toStdString()](JobControl& c) {
-            if (!cache->lm || cache->model != model) {
-                cache->lm = std::make_unique<bonsai::LanguageModel>(*model);
-                cache->model = model;
-            }
-            const bonsai::LanguageModel& lm = *cache->lm;
-            bonsai::PerplexityOptions opts = baseOptions;
-            if (!c.progress(0))
-                throw bonsai::Cancelled();
-            const std::vector<int32_t> tokens = lm.tokenizer().encode(bonsai::readTextFile(text));
-            // The layers' own "calibration samples" say how many chunks of it GPTQ/AWQ see
-            // (the inspector's Calibration control); empty: the evaluated text.
-            if (calibrate && !calib.empty() && calib != text)
-                opts.calibrationTokens = lm.tokenizer().encode(bonsai::readTextFile(calib));
-            size_t sent = 0;
-            QString lastStage;
-            auto progress = [&](const bonsai::PerplexityProgress& p) {
-                const QString stage = QString::fromStdString(p.stage);
-                if (p.chunkPerplexity.size() > sent || stage != lastStage) {
-                    std::vector<double> fresh(p.chunkPerplexity.begin() + std::ptrdiff_t(std::min(sent, p.chunkPerplexity.size())),
-                                              p.chunkPerplexity.end());
-                    sent = p.chunkPerplexity.size();
-                    lastStage = stage;
-                    c.post([this, generation, fresh = std::move(fresh), running = p.perplexity, ctx = opts.ctx,
-                            total = p.chunksTotal, stage] { appendChunks(generation, fresh, running, ctx, total, stage); });
-                }
-                return c.progress(p.fraction);
-            };
-            return std::make_shared<bonsai::PerplexityResult>(lm.perplexity(tokens, configs, opts, progress));
-        };
-    m_job = 0; // a cancelled predecessor reports under its own id
-    m_job = m_runner->start<std::shared_ptr<bonsai::PerplexityResult>>(
-        tr("Perplexity"), std::move(work), this,
-        [this, label, configs](const std::shared_ptr<bonsai::PerplexityResult>& r) { onFinished(r, label, configs); });
+    m_jobId = 0; // a cancelled predecessor reports under its own id
+    m_jobId = m_job->start(
+        request, this, [this](const PerplexityChunks& c) { appendChunks(c); },
+        [this, label, configs = request.configs](const std::shared_ptr<bonsai::PerplexityResult>& r) {
+            onFinished(r, label, configs);
+        });
     setRunning(true);
 }
 
 void PerplexityPanel::cancel()
 {
-    if (m_job && m_runner->isBusy())
-        m_runner->cancel();
+    if (m_jobId && m_job->runner()->isBusy())
+        m_job->runner()->cancel();
 }
 
-void PerplexityPanel::appendChunks(quint64 generation, const std::vector<double>& chunks, double running, int ctx,
-                                   int64_t chunksTotal, const QString& stage)
+void PerplexityPanel::appendChunks(const PerplexityChunks& c)
 {
-    if (generation != m_generation || !m_job)
-        return; // from a replaced or finished run
+    // Only the current run's reports arrive (PerplexityRunner).
+    const std::vector<double>& chunks = c.perplexity;
+    const double running = c.running;
+    const int ctx = c.ctx;
+    const int64_t chunksTotal = c.chunksTotal;
+    const QString& stage = c.stage;
     m_stage = stage.isEmpty() ? QString() : stage.left(1).toUpper() + stage.mid(1);
     if (chunks.empty())
         return;
@@ -455,19 +398,8 @@ void PerplexityPanel::onFinished(const std::shared_ptr<bonsai::PerplexityResult>
 
     const auto& model = m_doc->model();
     if (m_tradeoffs && model) {
-        TradeoffPoint p;
-        p.label = label;
-        p.configs = configs;
-        p.perplexity = r->perplexity;
-        p.basePerplexity = r->basePerplexity;
-        p.result.complete = true;
-        p.result.seconds = r->seconds;
-        p.result.originalBytes = r->originalBytes ? r->originalBytes : model->totalBytes();
-        p.result.compressedBytes = r->compressedBytes ? r->compressedBytes : p.result.originalBytes;
-        p.result.metrics.agreement = r->agreement;
-        p.result.metrics.meanKl = r->kl;
         m_tradeoffs->setMetric(TradeoffMetric::Perplexity);
-        m_tradeoffs->add(std::move(p));
+        m_tradeoffs->add(PerplexityRunner::tradeoffPoint(*model, label, configs, *r));
     }
     emit measured(label, *r);
 }
@@ -477,7 +409,7 @@ void PerplexityPanel::showMessage(const QString& text, bool error) { showPanelMe
 void PerplexityPanel::setRunning(bool running)
 {
     if (!running)
-        m_job = 0;
+        m_jobId = 0;
     m_start->setEnabled(!running && canStart());
     m_cancel->setEnabled(running);
     for (QWidget* w : {static_cast<QWidget*>(m_text), static_cast<QWidget*>(m_ctx), static_cast<QWidget*>(m_maxChunks),

@@ -5,7 +5,7 @@
 // (text, context length, chunk limit, calibration text and chunks for GPTQ/AWQ layers),
 // Start / Cancel, progress with an ETA, a live chart of the running perplexity against the
 // tokens evaluated, the results, and each finished run as a point on the trade-off chart.
-// Jobs (reading and tokenizing the texts included) run on a JobRunner's worker thread.
+// The jobs themselves are a PerplexityRunner's (session layer).
 #include "bonsai/layer_config.h"
 #include "bonsai/llm.h"
 
@@ -28,6 +28,8 @@ namespace bonsai::ui {
 
 class CompressionDocument;
 class JobRunner;
+class PerplexityRunner;
+struct PerplexityChunks;
 class TradeoffChart;
 class TradeoffModel;
 
@@ -58,7 +60,7 @@ public:
     const bonsai::PerplexityResult* result() const { return m_result.get(); }
     QString resultLabel() const { return m_label; }           // "RTN int4 g32"
     int curvePointCount() const;                              // chunks drawn so far
-    JobRunner* runner() const { return m_runner; }
+    JobRunner* runner() const;
     TradeoffChart* tradeoffChart() const { return m_tradeoffChart; }
 
     // "RTN int4 g32", "GPTQ int4 g128 (+3 other)", "uncompressed".
@@ -72,13 +74,11 @@ signals:
     void readyChanged(bool canStart);
 
 private:
-    struct Cache; // the LanguageModel of the open model, built on the worker
     void buildUi();
     void onModelReset();
     void onFinished(const std::shared_ptr<bonsai::PerplexityResult>& result, const QString& label,
                     const std::vector<bonsai::LayerConfig>& configs);
-    void appendChunks(quint64 generation, const std::vector<double>& chunks, double running, int ctx,
-                      int64_t chunksTotal, const QString& stage);
+    void appendChunks(const PerplexityChunks& chunks);
     void showMessage(const QString& text, bool error);
     void setRunning(bool running);
     void clearResults();
@@ -86,10 +86,8 @@ private:
 
     CompressionDocument* m_doc;
     TradeoffModel* m_tradeoffs;
-    JobRunner* m_runner;
-    std::shared_ptr<Cache> m_cache;
-    quint64 m_job = 0;
-    quint64 m_generation = 0;
+    PerplexityRunner* m_job;
+    quint64 m_jobId = 0; // the running job (0: none)
     std::shared_ptr<bonsai::PerplexityResult> m_result;
     QString m_label;
     QString m_stage;

@@ -5,6 +5,7 @@
 #include "formatting.h"
 #include "jobrunner.h"
 #include "panelutil.h"
+#include "recoveryrunner.h"
 
 #include "bonsai/dataset.h"
 #include "bonsai/error.h"
@@ -30,45 +31,14 @@
 
 namespace bonsai::ui {
 
-namespace {
-
-QString methodTitle(bonsai::RecoverMethod m)
-{
-    switch (m) {
-    case bonsai::RecoverMethod::Finetune: return RecoverPanel::tr("Fine-tune");
-    case bonsai::RecoverMethod::Qat: return RecoverPanel::tr("QAT");
-    case bonsai::RecoverMethod::Distill: return RecoverPanel::tr("Distillation");
-    case bonsai::RecoverMethod::Lottery: return RecoverPanel::tr("Lottery ticket");
-    }
-    return {};
-}
-
-// "QAT 1 epoch", "Lottery ticket 3 rounds × 1 epoch, 80% sparse".
-QString describeRun(const bonsai::RecoverOptions& o)
-{
-    QString s = methodTitle(o.method) + QLatin1Char(' ');
-    if (o.method == bonsai::RecoverMethod::Lottery)
-        s += (o.rounds == 1 ? RecoverPanel::tr("1 round × ") : RecoverPanel::tr("%1 rounds × ").arg(o.rounds));
-    s += o.epochs == 1 ? RecoverPanel::tr("1 epoch") : RecoverPanel::tr("%1 epochs").arg(o.epochs);
-    if (o.steps > 0)
-        s += RecoverPanel::tr(" (≤ %1 steps)").arg(o.steps);
-    if (o.method == bonsai::RecoverMethod::Distill)
-        s += RecoverPanel::tr(", T %1, α %2").arg(o.temperature).arg(o.alpha);
-    if (o.method == bonsai::RecoverMethod::Lottery)
-        s += RecoverPanel::tr(", %1 sparse").arg(formatPercent(o.targetSparsity, 0));
-    return s;
-}
-
-} // namespace
-
 RecoverPanel::RecoverPanel(CompressionDocument* doc, QWidget* parent)
-    : QWidget(parent), m_doc(doc), m_runner(new JobRunner(this))
+    : QWidget(parent), m_doc(doc), m_job(new RecoveryRunner(this))
 {
     buildUi();
     const QString data = defaultEvalDataset();
     m_train->setText(data);
     connect(m_doc, &CompressionDocument::modelReset, this, &RecoverPanel::onModelReset);
-    connectCurrentJob(m_runner, this, m_job,
+    connectCurrentJob(m_job->runner(), this, m_jobId,
                       {.progress = [this](double f, double eta) { showJobProgress(m_progress, tr("Training"), f, eta); },
                        .failed = [this](const QString& msg) {
                            setRunning(false);
@@ -84,9 +54,9 @@ RecoverPanel::RecoverPanel(CompressionDocument* doc, QWidget* parent)
 
 RecoverPanel::~RecoverPanel()
 {
-    disconnect(m_runner, nullptr, this, nullptr);
-    m_runner->cancel();
-    m_runner->waitForIdle();
+    disconnect(m_job->runner(), nullptr, this, nullptr);
+    m_job->runner()->cancel();
+    m_job->runner()->waitForIdle();
 }
 
 void RecoverPanel::buildUi()
@@ -277,16 +247,12 @@ void RecoverPanel::onMethodChanged()
 
 void RecoverPanel::onModelReset()
 {
-    if (m_job) {
+    if (m_jobId) {
         cancel();
         setRunning(false); // its cancelled() is ignored: this reset reports
     }
     const auto& model = m_doc->model();
-    m_unsupported.clear();
-    if (model && model->format != bonsai::Format::Onnx)
-        m_unsupported = tr("Recovery trains ONNX classifiers; this %1 checkpoint can be compressed "
-                           "and inspected but not trained.")
-                            .arg(qstr(bonsai::formatName(model->format)));
+    m_unsupported = RecoveryRunner::unsupportedReason(model.get());
     if (!m_unsupported.isEmpty())
         showMessage(m_unsupported, true);
     else if (model)
@@ -314,7 +280,8 @@ void RecoverPanel::setTrainLimit(qint64 samples) { m_limit->setValue(int(samples
 void RecoverPanel::setTestLimit(qint64 samples) { m_testLimit->setValue(int(samples)); }
 void RecoverPanel::setMaxSteps(qint64 steps) { m_steps = steps; }
 QString RecoverPanel::message() const { return m_message->text(); }
-bool RecoverPanel::isBusy() const { return m_job != 0 && m_runner->isBusy(); }
+bool RecoverPanel::isBusy() const { return m_jobId != 0 && m_job->runner()->isBusy(); }
+JobRunner* RecoverPanel::runner() const { return m_job->runner(); }
 bool RecoverPanel::canStart() const { return m_doc->model() && m_unsupported.isEmpty(); }
 int RecoverPanel::curvePointCount() const { return int(m_loss->count()); }
 
@@ -349,16 +316,13 @@ void RecoverPanel::start()
         emit recoverFailed(msg);
         return;
     }
-    const QString testPath = m_test->text().trimmed().isEmpty() ? trainPath : m_test->text().trimmed();
-    const auto model = m_doc->model();
-    const auto configs = m_doc->configs();
-    auto opts = options();
-    const QString label = describeRun(opts);
-    // Live curves: each epoch is posted to the GUI thread; a newer run's generation drops it.
-    const quint64 generation = ++m_curveGeneration;
-    opts.onEpoch = [this, generation](const bonsai::RecoverEpoch& e) {
-        QMetaObject::invokeMethod(this, [this, generation, e] { appendEpoch(generation, e); }, Qt::QueuedConnection);
-    };
+    RecoveryRequest request;
+    request.model = m_doc->model();
+    request.configs = m_doc->configs();
+    request.options = options();
+    request.train = trainPath;
+    request.test = m_test->text().trimmed().isEmpty() ? trainPath : m_test->text().trimmed();
+    const QString label = RecoveryRunner::describeRun(request.options);
 
     m_result.reset();
     m_resultModel.reset();
@@ -368,20 +332,10 @@ void RecoverPanel::start()
         s->clear();
     showMessage(tr("Training: %1…").arg(label), false);
     showJobProgress(m_progress, tr("Training"), 0, -1);
-    std::function<std::shared_ptr<bonsai::RecoverResult>(JobControl&)> work =
-        [model, configs, opts, train = trainPath.toStdString(), test = testPath.toStdString()](JobControl& c) {
-            bonsai::DatasetOptions trainOpts, testOpts;
-            trainOpts.split = "train";
-            testOpts.split = "test";
-            const auto trainData = bonsai::openDataset(train, trainOpts);
-            const auto testData = bonsai::openDataset(test, testOpts);
-            return std::make_shared<bonsai::RecoverResult>(bonsai::recover(
-                *model, configs, *trainData, *testData, opts, [&c](double f) { return c.progress(f); }));
-        };
-    m_job = 0; // a cancelled predecessor reports under its own id
-    m_job = m_runner->start<std::shared_ptr<bonsai::RecoverResult>>(
-        tr("Recover"), std::move(work), this,
-        [this, label, model, configs](const std::shared_ptr<bonsai::RecoverResult>& r) {
+    m_jobId = 0; // a cancelled predecessor reports under its own id
+    m_jobId = m_job->start(
+        request, this, [this](const bonsai::RecoverEpoch& e) { appendEpoch(e); },
+        [this, label, model = request.model, configs = request.configs](const std::shared_ptr<bonsai::RecoverResult>& r) {
             m_resultModel = model;
             m_resultConfigs = configs;
             onFinished(r, label);
@@ -391,8 +345,8 @@ void RecoverPanel::start()
 
 void RecoverPanel::cancel()
 {
-    if (m_job && m_runner->isBusy())
-        m_runner->cancel();
+    if (m_jobId && m_job->runner()->isBusy())
+        m_job->runner()->cancel();
 }
 
 void RecoverPanel::onFinished(const std::shared_ptr<bonsai::RecoverResult>& r, const QString& label)
@@ -408,10 +362,9 @@ void RecoverPanel::onFinished(const std::shared_ptr<bonsai::RecoverResult>& r, c
     emit recovered(label, *r);
 }
 
-void RecoverPanel::appendEpoch(quint64 generation, const bonsai::RecoverEpoch& e)
+void RecoverPanel::appendEpoch(const bonsai::RecoverEpoch& e)
 {
-    if (generation != m_curveGeneration || !m_job)
-        return; // from a replaced or finished run
+    // Only the current run's epochs arrive (RecoveryRunner).
     const int i = static_cast<int>(m_loss->count()) + 1;
     m_loss->append(i, e.loss);
     m_trainAcc->append(i, 100 * e.trainAccuracy);
@@ -458,7 +411,7 @@ void RecoverPanel::showMessage(const QString& text, bool error) { showPanelMessa
 void RecoverPanel::setRunning(bool running)
 {
     if (!running)
-        m_job = 0;
+        m_jobId = 0;
     m_start->setEnabled(!running && canStart());
     m_cancel->setEnabled(running);
     if (!running && !m_result)
@@ -472,14 +425,7 @@ bool RecoverPanel::saveRecovered(const QString& path, QString* error)
             *error = tr("Nothing recovered yet.");
         return false;
     }
-    try {
-        bonsai::writeRecovered(*m_resultModel, *m_result, path.toStdString());
-        return true;
-    } catch (const std::exception& e) {
-        if (error)
-            *error = QString::fromUtf8(e.what());
-        return false;
-    }
+    return RecoveryRunner::save(*m_resultModel, *m_result, path, error);
 }
 
 void RecoverPanel::saveDialog()

@@ -5,7 +5,7 @@
 // T and alpha, rounds and target sparsity, sample limits), Start / Cancel, progress with an
 // ETA, loss and accuracy curves per epoch, the accuracy before and after, and saving the
 // recovered ONNX model. Errors and models that cannot be trained are explained in the panel.
-// Jobs run on a JobRunner.
+// The jobs themselves are a RecoveryRunner's (session layer).
 #include "bonsai/recover.h"
 
 #include <QWidget>
@@ -27,6 +27,7 @@ namespace bonsai::ui {
 
 class CompressionDocument;
 class JobRunner;
+class RecoveryRunner;
 
 class RecoverPanel : public QWidget {
     Q_OBJECT
@@ -60,7 +61,7 @@ public:
     // The configuration the result was trained for (one per layer).
     const std::vector<bonsai::LayerConfig>& resultConfigs() const { return m_resultConfigs; }
     int curvePointCount() const;                    // points of the loss curve
-    JobRunner* runner() const { return m_runner; }
+    JobRunner* runner() const;
     bool saveRecovered(const QString& path, QString* error = nullptr);
 
 signals:
@@ -74,16 +75,15 @@ private:
     void onMethodChanged();
     void onFinished(const std::shared_ptr<bonsai::RecoverResult>& result, const QString& label);
     void showCurves(const bonsai::RecoverResult& r);
-    void appendEpoch(quint64 generation, const bonsai::RecoverEpoch& e); // live, per epoch
+    void appendEpoch(const bonsai::RecoverEpoch& e); // live, per epoch
     void rescale(int epochs, double maxLoss);
     void showMessage(const QString& text, bool error);
     void setRunning(bool running);
     void saveDialog();
 
     CompressionDocument* m_doc;
-    JobRunner* m_runner;
-    quint64 m_job = 0;
-    quint64 m_curveGeneration = 0;
+    RecoveryRunner* m_job;
+    quint64 m_jobId = 0; // the running job (0: none)
     qint64 m_steps = 0;
     std::shared_ptr<bonsai::RecoverResult> m_result;
     std::shared_ptr<const bonsai::Model> m_resultModel; // the model m_result was trained from

@@ -5,7 +5,7 @@
 // axis's label font), and the layer table shows Layer, Bytes, Precision and Compressed
 // without horizontal scrolling.
 #include "channelrangeview.h"
-#include "configpresets.h"
+#include "bonsai/presets.h"
 #include "histogramview.h"
 #include "layerdetailsview.h"
 #include "layertablemodel.h"
@@ -169,7 +169,7 @@ private slots:
         QVERIFY(QTest::qWaitFor([&] { return !stats.isEmpty(); }, 60000));
         // The compressed overlay (4-bit: a few tall spikes) is part of what must fit.
         preview.clear();
-        w.applyPreset(bonsai::ui::Preset::Int4Group128);
+        w.applyPreset(bonsai::Preset::Int4Group128);
         QVERIFY(QTest::qWaitFor([&] {
             return !preview.isEmpty() && !w.previewRunner()->isBusy() && w.estimator()->isComplete() &&
                    !w.estimator()->isBusy();

@@ -1,0 +1,125 @@
+#include "jobrunner.h"
+
+#include "bonsai/progress.h"
+
+#include <QThread>
+
+#include <algorithm>
+
+namespace bonsai::ui {
+
+bool JobControl::isCancelled() const { return m_target->m_jobs.isCancelled(m_id); }
+
+bool JobControl::progress(double fraction)
+{
+    if (isCancelled())
+        return false;
+    double f = std::clamp(fraction, 0.0, 1.0);
+    double eta = -1;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        f = std::max(f, m_lastFraction); // monotonic, whatever the phases report
+        const qint64 now = m_clock.elapsed();
+        const bool changed = f > m_lastFraction || m_lastEmitMs < 0;
+        if (!changed || (now - m_lastEmitMs < JobRunner::ProgressIntervalMs && f < 1.0))
+            return !isCancelled();
+        if (f >= 1.0) {
+            m_eta = 0;
+        } else if (f > 0.02 && now > 200) {
+            const double raw = now / 1000.0 * (1.0 - f) / f;
+            m_eta = m_eta < 0 ? raw : 0.7 * m_eta + 0.3 * raw; // smoothed
+        }
+        m_lastEmitMs = now;
+        m_lastFraction = f;
+        eta = m_eta;
+    }
+    JobRunner* t = m_target;
+    const quint64 id = m_id;
+    QMetaObject::invokeMethod(t, [t, id, f, eta] { t->onProgress(id, f, eta); }, Qt::QueuedConnection);
+    return !isCancelled();
+}
+
+void JobControl::post(std::function<void()> deliver)
+{
+    if (!isCancelled())
+        m_target->m_jobs.post(m_id, std::move(deliver));
+}
+
+JobRunner::JobRunner(QObject* parent) : QObject(parent)
+{
+    m_pool.setMaxThreadCount(1); // one job at a time; they may share state
+    m_pool.setExpiryTimeout(-1); // keep the worker (and its thread-local caches)
+}
+
+JobRunner::~JobRunner()
+{
+    m_jobs.cancel();
+    m_pool.waitForDone();
+}
+
+quint64 JobRunner::startErased(const QString& label, Erased work)
+{
+    Q_ASSERT(QThread::currentThread() == thread());
+    cancel(); // newest wins
+    auto ctl = std::make_shared<JobControl>();
+    ctl->m_target = this;
+    ctl->m_id = m_jobs.start();
+    emit started(ctl->m_id, label);
+    m_pool.start([ctl, work = std::move(work)] {
+        std::function<void()> deliver;
+        QString error;
+        bool wasCancelled = ctl->isCancelled(); // superseded before it began: never runs
+        if (!wasCancelled) {
+            ctl->m_clock.start();
+            try {
+                deliver = work(*ctl);
+            } catch (const bonsai::Cancelled&) {
+                wasCancelled = true;
+            } catch (const std::exception& e) {
+                error = QString::fromUtf8(e.what());
+            } catch (...) {
+                error = QStringLiteral("unexpected error");
+            }
+        }
+        wasCancelled = wasCancelled || ctl->isCancelled();
+        JobRunner* t = ctl->m_target;
+        const quint64 id = ctl->m_id;
+        QMetaObject::invokeMethod(
+            t, [t, id, deliver, error, wasCancelled] { t->onDone(id, deliver, error, wasCancelled); },
+            Qt::QueuedConnection);
+    });
+    return ctl->m_id;
+}
+
+void JobRunner::cancel()
+{
+    if (!m_jobs.isBusy())
+        return;
+    const JobTracker::Id id = m_jobs.currentId();
+    m_jobs.cancel();
+    emit cancelled(id);
+}
+
+void JobRunner::onProgress(quint64 id, double fraction, double eta)
+{
+    if (m_jobs.isCurrent(id))
+        emit progress(id, fraction, eta);
+}
+
+void JobRunner::onDone(quint64 id, const std::function<void()>& deliver, const QString& error,
+                       bool wasCancelled)
+{
+    if (!m_jobs.finish(id))
+        return; // stale: cancelled or superseded (cancelled() was emitted then)
+    if (wasCancelled) {
+        emit cancelled(id);
+    } else if (!error.isEmpty()) {
+        emit failed(id, error);
+    } else {
+        if (deliver)
+            deliver();
+        emit finished(id);
+    }
+}
+
+} // namespace bonsai::ui
