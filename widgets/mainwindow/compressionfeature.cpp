@@ -1,5 +1,6 @@
 #include "compressionfeature.h"
 
+#include "bonsai/describe.h"
 #include "bonsai/presets.h"
 #include "formatting.h"
 
