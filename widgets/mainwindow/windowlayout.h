@@ -4,7 +4,7 @@
 // Contract: construct it after every dock of the window exists. restore() replaces the
 // geometry/state restore of a first run by a window that fills the available screen area;
 // until a saved state was restored, the default arrangement is applied when the window is
-// first shown, for the size it is shown at. Windows lower than CompactHeight put the bottom
+// first shown, for the size it is shown at. Windows lower than CompactHeight (880 px: a 1366x768 screen, not 1400x900) put the bottom
 // docks (evaluation, perplexity, recovery) as tabs behind the compression dock, so the layer
 // details keep the height their charts need; taller ones keep them below the central area.
 #include <QObject>
@@ -21,7 +21,7 @@ namespace bonsai::ui {
 class WindowLayout : public QObject {
     Q_OBJECT
 public:
-    static constexpr int CompactHeight = 950;    // below: bottom docks become tabs on the right
+    static constexpr int CompactHeight = 880;    // below: bottom docks become tabs on the right
     static constexpr int DetailsMinWidth = 600;  // the layer details' share of the central area
     static constexpr int LeftMinWidth = 440;     // the layer table's Layer to Compressed columns
     static constexpr int DockWidth = 300;        // the compression dock's default width
