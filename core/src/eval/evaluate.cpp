@@ -92,7 +92,8 @@ void inputRows(const InputMap& m, const Value& v, int64_t cols, std::vector<floa
     if (v.shape.size() != 4 || v.shape[1] * m.k[0] * m.k[1] != cols)
         throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " does not fit the convolution");
     const int64_t N = v.shape[0], C = v.shape[1], H = v.shape[2], W = v.shape[3];
-    const Window g = makeWindow(m.window, {H, W}, {m.k[0], m.k[1]}, false);
+    const int64_t hw[2] = {H, W};
+    const Window g = makeWindow(m.window, hw, m.k, false);
     const int64_t P = g.outSize();
     const size_t base = rows.size();
     rows.resize(base + static_cast<size_t>(N * P * cols));
