@@ -3,6 +3,7 @@
 #include "bonsai/error.h"
 #include "compress/gptq.h"
 #include "bonsai/onnx_exec.h"
+#include "formats/onnx_attrs.h"
 #include "formats/onnx_model.h"
 #include "exec/window.h"
 
@@ -41,30 +42,6 @@ struct InputMap {
     WindowAttrs window; // Conv2d: auto_pad, strides, dilations, pads
     int64_t k[2] = {1, 1};    // Conv2d: kernel height and width
 };
-
-int64_t intAttr(const onnx::NodeProto& n, const char* name, int64_t def)
-{
-    for (const auto& a : n.attribute())
-        if (a.name() == name)
-            return a.i();
-    return def;
-}
-
-std::vector<int64_t> intsAttr(const onnx::NodeProto& n, const char* name)
-{
-    for (const auto& a : n.attribute())
-        if (a.name() == name)
-            return {a.ints().begin(), a.ints().end()};
-    return {};
-}
-
-std::string stringAttr(const onnx::NodeProto& n, const char* name, const std::string& def)
-{
-    for (const auto& a : n.attribute())
-        if (a.name() == name)
-            return a.s();
-    return def;
-}
 
 // Appends the rows of inputs of value v (per the map) to `rows` (cols values each).
 void inputRows(const InputMap& m, const Value& v, int64_t cols, std::vector<float>& rows)
@@ -362,7 +339,7 @@ struct Evaluator::Impl {
         if (en.op == "MatMul") {
             m.kind = InputMap::Kind::Rows;
         } else if (en.op == "Gemm" && node) {
-            if (intAttr(*node, "transA", 0) != 0)
+            if (OnnxAttrs(*node).i("transA", 0) != 0)
                 m.kind = InputMap::Kind::RowsTransposed;
         } else if (en.op == "Conv" && node) {
             const auto& shape = model.tensors[static_cast<size_t>(l.weight)].shape;
@@ -370,15 +347,13 @@ struct Evaluator::Impl {
                 m.problem = "only 2-D convolutions are calibrated";
                 return m;
             }
-            if (intAttr(*node, "group", 1) != 1) {
+            OnnxAttrs at(*node);
+            if (at.i("group", 1) != 1) {
                 m.problem = "grouped or depthwise convolution is not calibrated";
                 return m;
             }
             m.kind = InputMap::Kind::Conv2d;
-            m.window.autoPad = stringAttr(*node, "auto_pad", "NOTSET");
-            m.window.strides = intsAttr(*node, "strides");
-            m.window.dilations = intsAttr(*node, "dilations");
-            m.window.pads = intsAttr(*node, "pads");
+            m.window = readWindowAttrs(at, false);
             for (int a = 0; a < 2; ++a)
                 m.k[a] = static_cast<int64_t>(shape[static_cast<size_t>(2 + a)]);
         } else {

@@ -271,27 +271,17 @@ std::vector<Fusion> planFusion(const onnx::GraphProto& g, const ExecOptions& opt
         const auto& pool = g.node(p);
         if (pool.op_type() != "MaxPool" || !defaultDomain(pool) || pool.output_size() != 1)
             continue;
-        std::vector<int64_t> kernel, strides;
-        bool ok = true;
-        for (const auto& a : pool.attribute()) {
-            const auto allZero = [&] {
-                return std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v == 0; });
-            };
-            if (a.name() == "kernel_shape")
-                kernel.assign(a.ints().begin(), a.ints().end());
-            else if (a.name() == "strides")
-                strides.assign(a.ints().begin(), a.ints().end());
-            else if (a.name() == "pads")
-                ok = ok && allZero();
-            else if (a.name() == "dilations")
-                ok = ok && std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v == 1; });
-            else if (a.name() == "auto_pad")
-                ok = ok && (a.s() == "NOTSET" || a.s() == "VALID");
-            else if (a.name() == "ceil_mode")
-                ok = ok && a.i() == 0;
-            else if (a.name() != "storage_order")
-                ok = false;
-        }
+        OnnxAttrs at(pool);
+        const auto all = [](const std::vector<int64_t>& v, int64_t x) {
+            return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
+        };
+        const WindowAttrs w = readWindowAttrs(at, true);
+        at.ignore("storage_order");
+        const std::vector<int64_t>& kernel = w.kernel;
+        const std::vector<int64_t>& strides = w.strides;
+        const bool ok = all(w.pads, 0) && all(w.dilations, 1) &&
+                        (w.autoPad == "NOTSET" || w.autoPad == "VALID") && !w.ceilMode &&
+                        at.unread().empty();
         if (!ok || kernel.size() != 2 || (!strides.empty() && strides.size() != 2))
             continue;
         head.epilogue.pool = true;
@@ -388,7 +378,7 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
         } else if (auto it = reg.find(n.op_type()); it == reg.end()) {
             impl.unsupported.push_back(label + ": not implemented");
         } else {
-            PlanContext ctx{n, opset, NodeAttrs(n), [&](size_t k) -> const Value* {
+            PlanContext ctx{n, opset, OnnxAttrs(n), [&](size_t k) -> const Value* {
                                 if (k >= static_cast<size_t>(n.input_size()))
                                     return nullptr;
                                 const std::string& name = n.input(static_cast<int>(k));

@@ -1,6 +1,5 @@
 // Conv (im2col + Eigen GEMM, direct for depthwise), Gemm and MatMul.
 #include "exec/onnx_exec_ops.h"
-#include "exec/window.h"
 
 // GCC 12 reports false maybe-uninitialized warnings inside Eigen's AVX-512 kernels.
 #pragma GCC diagnostic push
@@ -53,14 +52,7 @@ struct ConvAttrs {
 Kernel makeConv(PlanContext& c, ConvEpilogue e)
 {
     ConvAttrs a;
-    a.win.autoPad = c.attrs.s("auto_pad", "NOTSET");
-    if (a.win.autoPad != "NOTSET" && a.win.autoPad != "SAME_UPPER" && a.win.autoPad != "SAME_LOWER" &&
-        a.win.autoPad != "VALID")
-        throw Unsupported("auto_pad='" + a.win.autoPad + "'");
-    a.win.kernel = c.attrs.ints("kernel_shape");
-    a.win.strides = c.attrs.ints("strides");
-    a.win.pads = c.attrs.ints("pads");
-    a.win.dilations = c.attrs.ints("dilations");
+    a.win = planWindowAttrs(c, false);
     a.group = c.attrs.i("group", 1);
     if (a.group < 1)
         throw Unsupported("group < 1");

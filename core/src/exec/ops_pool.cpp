@@ -1,6 +1,5 @@
 // MaxPool, AveragePool (1-3 spatial dims), GlobalAveragePool, GlobalMaxPool.
 #include "exec/onnx_exec_ops.h"
-#include "exec/window.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,17 +19,9 @@ Kernel makePool(PlanContext& c, bool isMax)
 {
     PoolAttrs a;
     a.isMax = isMax;
-    a.win.autoPad = c.attrs.s("auto_pad", "NOTSET");
-    if (a.win.autoPad != "NOTSET" && a.win.autoPad != "SAME_UPPER" && a.win.autoPad != "SAME_LOWER" &&
-        a.win.autoPad != "VALID")
-        throw Unsupported("auto_pad='" + a.win.autoPad + "'");
-    a.win.kernel = c.attrs.ints("kernel_shape");
+    a.win = planWindowAttrs(c, true);
     if (a.win.kernel.empty() || a.win.kernel.size() > 3)
         throw Unsupported("kernel_shape of " + std::to_string(a.win.kernel.size()) + " dims");
-    a.win.strides = c.attrs.ints("strides");
-    a.win.pads = c.attrs.ints("pads");
-    a.win.dilations = c.attrs.ints("dilations");
-    a.win.ceilMode = c.attrs.i("ceil_mode", 0) != 0;
     if (isMax) {
         if (c.hasOutput(1))
             throw Unsupported("the Indices output");
@@ -146,6 +137,15 @@ Kernel makeGlobalPool(bool isMax)
 }
 
 } // namespace
+
+WindowAttrs planWindowAttrs(PlanContext& c, bool pooling)
+{
+    WindowAttrs a = readWindowAttrs(c.attrs, pooling);
+    if (a.autoPad != "NOTSET" && a.autoPad != "SAME_UPPER" && a.autoPad != "SAME_LOWER" &&
+        a.autoPad != "VALID")
+        throw Unsupported("auto_pad='" + a.autoPad + "'");
+    return a;
+}
 
 void addPoolOps(Registry& r)
 {

@@ -1,6 +1,7 @@
 #include "exec/window.h"
 
 #include "bonsai/error.h"
+#include "formats/onnx_attrs.h"
 
 #include <algorithm>
 
@@ -30,6 +31,19 @@ void im2col(const float* xin, int64_t Cg, const Window& g, float* dst)
                             }
                         }
                     }
+}
+
+WindowAttrs readWindowAttrs(OnnxAttrs& attrs, bool pooling)
+{
+    WindowAttrs a;
+    a.autoPad = attrs.s("auto_pad", "NOTSET");
+    a.kernel = attrs.ints("kernel_shape");
+    a.strides = attrs.ints("strides");
+    a.pads = attrs.ints("pads");
+    a.dilations = attrs.ints("dilations");
+    if (pooling)
+        a.ceilMode = attrs.i("ceil_mode", 0) != 0;
+    return a;
 }
 
 Window makeWindow(const WindowAttrs& a, std::span<const int64_t> in, std::span<const int64_t> k,

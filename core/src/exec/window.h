@@ -28,6 +28,11 @@ struct WindowAttrs {
     bool ceilMode = false; // pooling only
 };
 
+class OnnxAttrs;
+
+// Reads auto_pad, kernel_shape, strides, pads and dilations (pooling: also ceil_mode) of a node.
+WindowAttrs readWindowAttrs(OnnxAttrs& attrs, bool pooling);
+
 // Geometry for input spatial dims `in` and kernel dims `k` (Conv: from W; pooling: from
 // kernel_shape). Throws Error when the attribute lengths do not match. Allocates nothing.
 Window makeWindow(const WindowAttrs& a, std::span<const int64_t> in, std::span<const int64_t> k,
