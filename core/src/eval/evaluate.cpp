@@ -214,9 +214,7 @@ struct Evaluator::Impl {
         const int64_t first = b * opt.batch, count = std::min(opt.batch, n - first);
         std::vector<int64_t> shape = {count};
         shape.insert(shape.end(), sampleShape.begin(), sampleShape.end());
-        int64_t per = 1;
-        for (auto d : sampleShape)
-            per *= d;
+        const int64_t per = numel(sampleShape);
         std::vector<float> x(static_cast<size_t>(count * per));
         std::vector<int64_t> lab(static_cast<size_t>(count));
         data.fillBatch(first, count, inputShape, x.data(), lab.data());
@@ -387,9 +385,7 @@ struct Evaluator::Impl {
             if (maps.back().problem.empty())
                 last = std::max(last, layerNode[i]);
         }
-        int64_t per = 1;
-        for (auto d2 : sampleShape)
-            per *= d2;
+        const int64_t per = numel(sampleShape);
         const int64_t batch = std::min<int64_t>(opt.batch, samples);
         OnnxExecutor::Store store;
         std::vector<float> rowsBuf;

@@ -18,7 +18,7 @@ using namespace exec;
 
 size_t Value::numel() const
 {
-    return static_cast<size_t>(numelOf(shape));
+    return static_cast<size_t>(bonsai::numel(shape));
 }
 
 Value Value::floats(std::vector<int64_t> shape, std::vector<float> values)

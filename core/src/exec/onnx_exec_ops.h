@@ -5,6 +5,7 @@
 // the engine does not implement, so the planner can list them instead of computing wrong
 // answers. Kernels throw Error on bad runtime inputs (types, shapes).
 #include "bonsai/onnx_exec.h"
+#include "bonsai/shape.h"
 #include "exec/window.h"
 #include "formats/onnx_attrs.h"
 
@@ -103,14 +104,6 @@ inline void maxPool2d(const float* src, int64_t H, int64_t W, int64_t kh, int64_
 
 constexpr int64_t kParallelMin = 1 << 15; // elements below which loops stay serial
 
-inline int64_t numelOf(const std::vector<int64_t>& shape)
-{
-    int64_t n = 1;
-    for (auto d : shape)
-        n *= d;
-    return n;
-}
-
 template <class T> constexpr Value::Type typeOf()
 {
     if constexpr (std::is_same_v<T, float>)
@@ -149,7 +142,7 @@ template <class F> decltype(auto) visitType(Value::Type t, F&& f)
 // vectors are cleared.
 inline void prepare(Value& v, Value::Type t, std::vector<int64_t> shape)
 {
-    const auto n = static_cast<size_t>(numelOf(shape));
+    const auto n = static_cast<size_t>(numel(shape));
     v.type = t;
     v.shape = std::move(shape);
     v.f.clear();

@@ -253,7 +253,7 @@ Kernel makeMatMul(PlanContext&)
             oshape.push_back(N);
         prepare(out[0], Value::Type::Float, oshape);
         float* Y = out[0].f.data();
-        const int64_t nb = numelOf(batch);
+        const int64_t nb = numel(batch);
         if (nb == 0 || M == 0 || N == 0)
             return;
         if (K == 0) {
@@ -261,7 +261,7 @@ Kernel makeMatMul(PlanContext&)
             return;
         }
         // B shared by every batch and A contiguous: one GEMM over all rows.
-        if (numelOf(bb) == 1 && numelOf(ba) == nb) {
+        if (numel(bb) == 1 && numel(ba) == nb) {
             gemm(false, false, nb * M, N, K, 1.0f, A.f.data(), B.f.data(), false, Y);
             return;
         }

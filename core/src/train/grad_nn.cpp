@@ -3,6 +3,7 @@
 #include "train/grad.h"
 
 #include "bonsai/error.h"
+#include "bonsai/shape.h"
 
 // GCC 12 reports false maybe-uninitialized warnings inside Eigen's AVX-512 kernels.
 #pragma GCC diagnostic push
@@ -218,9 +219,7 @@ void matmulBackward(const std::vector<int64_t>& aShape, const std::vector<int64_
 void unbroadcastAdd(const std::vector<int64_t>& yShape, const float* dy,
                     const std::vector<int64_t>& xShape, float* dx)
 {
-    int64_t n = 1;
-    for (auto d : yShape)
-        n *= d;
+    const int64_t n = numel(yShape);
     if (xShape == yShape) {
         for (int64_t k = 0; k < n; ++k)
             dx[k] += dy[k];

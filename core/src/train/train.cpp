@@ -151,10 +151,7 @@ void plan(Trainer::Impl& im, std::vector<std::string>& unsupported)
 
 int64_t TrainData::sampleNumel() const
 {
-    int64_t n = 1;
-    for (auto d : sampleShape)
-        n *= d;
-    return n;
+    return numel(sampleShape);
 }
 
 TrainData TrainData::load(const Dataset& data, const std::vector<int64_t>& inputShape, int64_t limit)

@@ -8,14 +8,6 @@
 namespace bonsai {
 namespace {
 
-int64_t numel(const std::vector<int64_t>& s)
-{
-    int64_t n = 1;
-    for (auto d : s)
-        n *= d;
-    return n;
-}
-
 std::vector<int64_t> spatialOf(const std::vector<int64_t>& s)
 {
     return s.size() > 2 ? std::vector<int64_t>(s.begin() + 2, s.end()) : std::vector<int64_t>{};
