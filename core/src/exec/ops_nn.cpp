@@ -1,11 +1,8 @@
 // Conv (im2col + Eigen GEMM, direct for depthwise), Gemm and MatMul.
 #include "exec/onnx_exec_ops.h"
 
-// GCC 12 reports false maybe-uninitialized warnings inside Eigen's AVX-512 kernels.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
+#include "common/eigen.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -14,16 +11,13 @@
 namespace bonsai::exec {
 namespace {
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using CMap = Eigen::Map<const RowMat>;
-using MMap = Eigen::Map<RowMat>;
 
 // C[M,N] = alpha * op(A) * op(B) (+ C when accumulate). A is [M,K] ([K,M] when ta), B is
 // [K,N] ([N,K] when tb); all row-major.
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           const float* B, bool accumulate, float* C)
 {
-    MMap c(C, M, N);
+    RowMap c(C, M, N);
     const auto go = [&](const auto& a, const auto& b) {
         if (accumulate)
             c.noalias() += alpha * a * b;
@@ -33,13 +27,13 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
             c.noalias() = alpha * a * b;
     };
     if (!ta && !tb)
-        go(CMap(A, M, K), CMap(B, K, N));
+        go(ConstRowMap(A, M, K), ConstRowMap(B, K, N));
     else if (ta && !tb)
-        go(CMap(A, K, M).transpose(), CMap(B, K, N));
+        go(ConstRowMap(A, K, M).transpose(), ConstRowMap(B, K, N));
     else if (!ta && tb)
-        go(CMap(A, M, K), CMap(B, N, K).transpose());
+        go(ConstRowMap(A, M, K), ConstRowMap(B, N, K).transpose());
     else
-        go(CMap(A, K, M).transpose(), CMap(B, N, K).transpose());
+        go(ConstRowMap(A, K, M).transpose(), ConstRowMap(B, N, K).transpose());
 }
 
 // --- Conv ---
