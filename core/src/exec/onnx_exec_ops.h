@@ -6,6 +6,7 @@
 // answers. Kernels throw Error on bad runtime inputs (types, shapes).
 #include "bonsai/onnx_exec.h"
 #include "bonsai/shape.h"
+#include "common/parallel.h"
 #include "exec/window.h"
 #include "formats/onnx_attrs.h"
 
@@ -101,8 +102,6 @@ inline void maxPool2d(const float* src, int64_t H, int64_t W, int64_t kh, int64_
 }
 
 // --- value helpers ---
-
-constexpr int64_t kParallelMin = 1 << 15; // elements below which loops stay serial
 
 template <class T> constexpr Value::Type typeOf()
 {
