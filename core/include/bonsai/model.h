@@ -6,6 +6,7 @@
 // (a weight tensor, its optional bias, the op that consumes it and its output-channel axis).
 #include "bonsai/dtype.h"
 #include "bonsai/mapped_file.h"
+#include "bonsai/shape.h" // checkedNumel, for building TensorInfo
 
 #include <cstdint>
 #include <memory>
@@ -77,8 +78,6 @@ public:
     void inferLayersFromNames();
 };
 
-// Product of dims with overflow and negativity checks; nullopt on overflow or a negative dim.
-std::optional<uint64_t> checkedNumel(const std::vector<int64_t>& shape);
 
 // Converts count elements of the given storage to float. `src` points at the first element
 // (or the first block for block-quantized types; count must then be a multiple of the block).

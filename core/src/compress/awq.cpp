@@ -10,7 +10,8 @@
 #include "quant/quant_int_impl.h"
 #include "compress/awq.h"
 
-#include <Eigen/Core>
+
+#include "common/eigen.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,8 +21,6 @@
 namespace bonsai {
 
 namespace {
-
-using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Effective weight of one layer for scales s: out = Q(w diag s) diag(s)^-1.
 void effectiveWeight(const float* w, int64_t rows, int64_t cols, const std::vector<float>& s,
@@ -54,7 +53,7 @@ AwqResult awqQuantize(const std::vector<AwqLayer>& layers, int64_t cols, const f
 
     // Evenly strided calibration rows.
     const int64_t m = options.maxSamples > 0 ? std::min(n, options.maxSamples) : n;
-    RowMatF xs(m, cols);
+    RowMat xs(m, cols);
     for (int64_t k = 0; k < m; ++k) {
         const int64_t src = static_cast<int64_t>((static_cast<__int128>(k) * n) / m);
         std::copy(x + src * cols, x + (src + 1) * cols, xs.data() + k * cols);
@@ -72,12 +71,12 @@ AwqResult awqQuantize(const std::vector<AwqLayer>& layers, int64_t cols, const f
     Eigen::MatrixXf g;
     if (gram)
         g = xs.transpose() * xs;
-    auto outputError = [&](const RowMatF& d) -> double {
+    auto outputError = [&](const RowMat& d) -> double {
         if (gram) {
-            const RowMatF dg = d * g;
+            const RowMat dg = d * g;
             return dg.cwiseProduct(d).cast<double>().sum();
         }
-        const RowMatF y = xs * d.transpose();
+        const RowMat y = xs * d.transpose();
         return y.cast<double>().squaredNorm();
     };
     int64_t totalRows = 0;
@@ -103,9 +102,9 @@ AwqResult awqQuantize(const std::vector<AwqLayer>& layers, int64_t cols, const f
             s[j] = static_cast<float>(sd[j] / c);
         double e = 0;
         for (const auto& l : layers) {
-            RowMatF q(l.rows, cols);
+            RowMat q(l.rows, cols);
             effectiveWeight(l.w, l.rows, cols, s, cfg, q.data());
-            const RowMatF d = Eigen::Map<const RowMatF>(l.w, l.rows, cols) - q;
+            const RowMat d = Eigen::Map<const RowMat>(l.w, l.rows, cols) - q;
             e += outputError(d);
         }
         e /= norm;

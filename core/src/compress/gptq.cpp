@@ -18,8 +18,9 @@
 #include "bonsai/error.h"
 #include "quant/quant_int_impl.h"
 
+#include "common/eigen.h"
+
 #include <Eigen/Cholesky>
-#include <Eigen/Core>
 
 #include <algorithm>
 #include <cmath>
@@ -27,9 +28,6 @@
 #include <string>
 
 namespace bonsai {
-
-using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // ---------- Hessian ----------
 
@@ -47,7 +45,7 @@ void HessianAccumulator::add(const float* x, int64_t n)
     constexpr int64_t kChunk = 1024; // bounded double copy of the rows
     for (int64_t b = 0; b < n; b += kChunk) {
         const int64_t len = std::min(kChunk, n - b);
-        const Eigen::Map<const RowMatF> xf(x + b * cols_, len, cols_);
+        const Eigen::Map<const RowMat> xf(x + b * cols_, len, cols_);
         const Eigen::MatrixXd xd = xf.cast<double>();
         sum_.selfadjointView<Eigen::Lower>().rankUpdate(xd.transpose());
     }
@@ -68,10 +66,10 @@ Eigen::MatrixXd HessianAccumulator::hessian() const
 namespace {
 
 // sum over rows of e^T H e / 2 for e = a - b (rows x cols, row-major).
-double proxyError(const RowMatF& a, const RowMatF& b, const Eigen::MatrixXf& h)
+double proxyError(const RowMat& a, const RowMat& b, const Eigen::MatrixXf& h)
 {
-    const RowMatF e = a - b;
-    const RowMatF eh = e * h;
+    const RowMat e = a - b;
+    const RowMat eh = e * h;
     return 0.5 * eh.cwiseProduct(e).cast<double>().sum();
 }
 
@@ -98,11 +96,11 @@ GptqStats gptqQuantize(float* w, int64_t rows, int64_t cols, const Eigen::Matrix
     const int64_t perRow = grouped ? (cols + gs - 1) / gs : 1;
     const bool staticGroups = grouped && options.actOrder;
 
-    Eigen::Map<RowMatF> wmap(w, rows, cols);
-    const RowMatF original = wmap;
+    Eigen::Map<RowMat> wmap(w, rows, cols);
+    const RowMat original = wmap;
 
     // Round to nearest, for the stats.
-    RowMatF rtn(rows, cols);
+    RowMat rtn(rows, cols);
     fakeQuantInt(original.data(), static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), cfg, rtn.data());
 
     // Column order: act-order processes columns in decreasing diag(H) order.
@@ -129,7 +127,7 @@ GptqStats gptqQuantize(float* w, int64_t rows, int64_t cols, const Eigen::Matrix
 
     // Upper Cholesky factor U of (H + lambda I)^-1 (so H^-1 = U^T U): row i of U holds the
     // compensation coefficients of column i on the columns after it, U_ii its scale.
-    RowMatF u;
+    RowMat u;
     bool ok = false;
     for (int attempt = 0; attempt < 16 && !ok; ++attempt) {
         Eigen::MatrixXd a = h;
@@ -160,7 +158,7 @@ GptqStats gptqQuantize(float* w, int64_t rows, int64_t cols, const Eigen::Matrix
     st.damping = lambda;
 
     // Working copy in processing order.
-    RowMatF wp(rows, cols);
+    RowMat wp(rows, cols);
     for (int64_t j = 0; j < cols; ++j)
         wp.col(j) = original.col(perm[static_cast<size_t>(j)]);
 
@@ -189,7 +187,7 @@ GptqStats gptqQuantize(float* w, int64_t rows, int64_t cols, const Eigen::Matrix
         bw = gs >= bw ? gs : (bw / gs) * gs;
     bw = std::min(bw, cols);
 
-    RowMatF err(rows, bw);
+    RowMat err(rows, bw);
     for (int64_t i1 = 0; i1 < cols; i1 += bw) {
         const int64_t i2 = std::min(i1 + bw, cols), count = i2 - i1;
         // Rows are independent inside a block.
@@ -235,7 +233,7 @@ GptqStats gptqQuantize(float* w, int64_t rows, int64_t cols, const Eigen::Matrix
         st.zeros[k] = params[k].zero;
     }
     const Eigen::MatrixXf hf = hessian.cast<float>();
-    const RowMatF q = wmap;
+    const RowMat q = wmap;
     st.error = proxyError(original, q, hf);
     st.rtnError = proxyError(original, rtn, hf);
     return st;

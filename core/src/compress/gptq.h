@@ -9,7 +9,8 @@
 // Calibration data are the layer's inputs x (one row of `cols` values per token or sample).
 #include "bonsai/quantize.h"
 
-#include <Eigen/Core>
+#include "common/eigen.h"
+
 #include <cstdint>
 #include <vector>
 

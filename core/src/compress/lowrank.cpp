@@ -4,14 +4,10 @@
 
 #include "bonsai/error.h"
 
-// GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics header
-// (_mm512_undefined_ps) when Eigen's GEMM kernels are inlined; it is location-based, so it is
-// silenced for the headers only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "common/eigen.h"
+
 #include <Eigen/Dense>
 #include <Eigen/SVD>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cmath>
@@ -22,8 +18,6 @@ namespace bonsai {
 namespace {
 
 using Mat = Eigen::MatrixXf;
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstRowMap = Eigen::Map<const RowMat>;
 
 __extension__ typedef unsigned __int128 u128;
 

@@ -1,6 +1,7 @@
 // Data sets: the common Dataset behaviour (shape checks, normalisation), array-backed data
 // sets, bounded inflation, and openDataset's dispatch on what the path holds.
 #include "bonsai/dataset.h"
+#include "common/parallel.h"
 
 #include "bonsai/half.h"
 
@@ -157,7 +158,7 @@ void Dataset::fillBatch(int64_t first, int64_t count, const std::vector<int64_t>
     const int64_t n = count * target.numel();
     const bool plain = pre.mean.size() == 1 && pre.std.size() == 1;
     if (!(plain && pre.mean[0] == 0.0f && pre.std[0] == 1.0f)) {
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
+#pragma omp parallel for schedule(static) if (n > kParallelLight)
         for (int64_t i = 0; i < n; ++i) {
             const size_t ch = plain ? 0 : static_cast<size_t>((i / plane) % target.c);
             out[i] = (out[i] - pre.mean[pre.mean.size() == 1 ? 0 : ch]) /
@@ -347,7 +348,7 @@ private:
         const int64_t per = shape_.numel();
         const int64_t plane = shape_.h * shape_.w;
         constexpr int64_t sz = sizeof(T);
-#pragma omp parallel for schedule(static) if (count * per > (1 << 16))
+#pragma omp parallel for schedule(static) if (count * per > kParallelLight)
         for (int64_t i = 0; i < count; ++i) {
             const uint8_t* base = x_.data + (first + i) * sN_ * sz;
             float* o = out + i * per;

@@ -5,6 +5,7 @@
 
 #include "bonsai/half.h"
 #include "bonsai/mapped_file.h"
+#include "bonsai/shape.h"
 
 #include <zlib.h>
 
@@ -113,10 +114,11 @@ RawArray parseNpy(const std::string& path, const uint8_t* data, uint64_t size,
             v = v * 10 + (sh[j++] - '0');
         if (j == i || a.shape.size() >= 8 || (j < close && sh[j] >= '0' && sh[j] <= '9'))
             throw FileError(path, "bad .npy header (shape)");
-        if (v > 0 && numel > (uint64_t(1) << 50) / static_cast<uint64_t>(v))
-            throw FileError(path, "array shape too large");
-        numel *= static_cast<uint64_t>(v);
         a.shape.push_back(v);
+        const auto n = checkedNumel(a.shape, uint64_t(1) << 50);
+        if (!n)
+            throw FileError(path, "array shape too large");
+        numel = *n;
         i = j;
         if (i < close && sh[i] == 'L')
             ++i;

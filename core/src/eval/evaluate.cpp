@@ -4,7 +4,7 @@
 #include "compress/gptq.h"
 #include "bonsai/onnx_exec.h"
 #include "formats/onnx_model.h"
-#include "exec/window.h"
+#include "eval/calib_input.h"
 
 #include <onnx/onnx-ml.pb.h>
 
@@ -31,82 +31,6 @@ uint64_t valueBytes(const Value& v)
 
 // Rows of AWQ calibration inputs kept per layer (evenly strided over all rows).
 constexpr int64_t kAwqRows = 4096;
-
-// How the input value of a layer's node becomes rows of `cols` inputs (the rows x cols weight
-// matrix's input vectors).
-struct InputMap {
-    enum class Kind : uint8_t { Rows, RowsTransposed, Conv2d } kind = Kind::Rows;
-    std::string input;     // the value read
-    std::string problem;   // non-empty: cannot calibrate (why)
-    WindowAttrs window; // Conv2d: auto_pad, strides, dilations, pads
-    int64_t k[2] = {1, 1};    // Conv2d: kernel height and width
-};
-
-int64_t intAttr(const onnx::NodeProto& n, const char* name, int64_t def)
-{
-    for (const auto& a : n.attribute())
-        if (a.name() == name)
-            return a.i();
-    return def;
-}
-
-std::vector<int64_t> intsAttr(const onnx::NodeProto& n, const char* name)
-{
-    for (const auto& a : n.attribute())
-        if (a.name() == name)
-            return {a.ints().begin(), a.ints().end()};
-    return {};
-}
-
-std::string stringAttr(const onnx::NodeProto& n, const char* name, const std::string& def)
-{
-    for (const auto& a : n.attribute())
-        if (a.name() == name)
-            return a.s();
-    return def;
-}
-
-// Appends the rows of inputs of value v (per the map) to `rows` (cols values each).
-void inputRows(const InputMap& m, const Value& v, int64_t cols, std::vector<float>& rows)
-{
-    if (v.type != Value::Type::Float)
-        throw Error("calibration: input '" + m.input + "' is not a float tensor");
-    if (m.kind == InputMap::Kind::Rows) {
-        if (v.shape.empty() || v.shape.back() != cols)
-            throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " does not end in " +
-                        std::to_string(cols) + " values");
-        rows.insert(rows.end(), v.f.begin(), v.f.end());
-        return;
-    }
-    if (m.kind == InputMap::Kind::RowsTransposed) {
-        if (v.shape.size() != 2 || v.shape[0] != cols)
-            throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " is not [" +
-                        std::to_string(cols) + ", M]");
-        const int64_t mm = v.shape[1];
-        for (int64_t r = 0; r < mm; ++r)
-            for (int64_t j = 0; j < cols; ++j)
-                rows.push_back(v.f[static_cast<size_t>(j * mm + r)]);
-        return;
-    }
-    // Conv2d: im2col patches in the [c, ki, kj] order of the flattened [out, in, kh, kw] weight.
-    if (v.shape.size() != 4 || v.shape[1] * m.k[0] * m.k[1] != cols)
-        throw Error("calibration: input '" + m.input + "' " + shapeString(v.shape) + " does not fit the convolution");
-    const int64_t N = v.shape[0], C = v.shape[1], H = v.shape[2], W = v.shape[3];
-    const Window g = makeWindow(m.window, {H, W}, {m.k[0], m.k[1]}, false);
-    const int64_t P = g.outSize();
-    const size_t base = rows.size();
-    rows.resize(base + static_cast<size_t>(N * P * cols));
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; ++n) {
-        // The executor's im2col ([cols, P]), transposed into one row per output position.
-        std::vector<float> col(static_cast<size_t>(cols * P));
-        im2col(v.f.data() + n * C * H * W, C, g, col.data());
-        float* out = rows.data() + base + static_cast<size_t>(n * P * cols);
-        for (int64_t r = 0; r < cols; ++r)
-            for (int64_t q = 0; q < P; ++q)
-                out[q * cols + r] = col[static_cast<size_t>(r * P + q)];
-    }
-}
 
 } // namespace
 
@@ -236,9 +160,7 @@ struct Evaluator::Impl {
         const int64_t first = b * opt.batch, count = std::min(opt.batch, n - first);
         std::vector<int64_t> shape = {count};
         shape.insert(shape.end(), sampleShape.begin(), sampleShape.end());
-        int64_t per = 1;
-        for (auto d : sampleShape)
-            per *= d;
+        const int64_t per = numel(sampleShape);
         std::vector<float> x(static_cast<size_t>(count * per));
         std::vector<int64_t> lab(static_cast<size_t>(count));
         data.fillBatch(first, count, inputShape, x.data(), lab.data());
@@ -335,56 +257,7 @@ struct Evaluator::Impl {
     }
 
     // How layer i's input is read, or why it cannot be calibrated.
-    InputMap inputMap(size_t i) const
-    {
-        InputMap m;
-        const Layer& l = model.layers[i];
-        const size_t k = layerNode[i];
-        if (k == SIZE_MAX) {
-            m.problem = "no node reads the weight";
-            return m;
-        }
-        const ExecNode& en = exec.node(k);
-        if (en.inputs.size() < 2 || en.inputs[1] != weightName[i]) {
-            m.problem = "the weight is not the second input of its " + en.op + " node";
-            return m;
-        }
-        m.input = en.inputs[0];
-        const onnx::ModelProto* proto = onnxProto(model);
-        const onnx::NodeProto* node = nullptr;
-        if (proto)
-            for (const auto& n : proto->graph().node())
-                if (n.op_type() == en.op && n.input_size() > 1 && n.input(1) == weightName[i]) {
-                    node = &n;
-                    break;
-                }
-        if (en.op == "MatMul") {
-            m.kind = InputMap::Kind::Rows;
-        } else if (en.op == "Gemm" && node) {
-            if (intAttr(*node, "transA", 0) != 0)
-                m.kind = InputMap::Kind::RowsTransposed;
-        } else if (en.op == "Conv" && node) {
-            const auto& shape = model.tensors[static_cast<size_t>(l.weight)].shape;
-            if (shape.size() != 4 || l.outAxis != 0) {
-                m.problem = "only 2-D convolutions are calibrated";
-                return m;
-            }
-            if (intAttr(*node, "group", 1) != 1) {
-                m.problem = "grouped or depthwise convolution is not calibrated";
-                return m;
-            }
-            m.kind = InputMap::Kind::Conv2d;
-            m.window.autoPad = stringAttr(*node, "auto_pad", "NOTSET");
-            m.window.strides = intsAttr(*node, "strides");
-            m.window.dilations = intsAttr(*node, "dilations");
-            m.window.pads = intsAttr(*node, "pads");
-            for (int a = 0; a < 2; ++a)
-                m.k[a] = static_cast<int64_t>(shape[static_cast<size_t>(2 + a)]);
-        } else {
-            m.problem = "calibration is not implemented for " + en.op + " layers";
-        }
-        return m;
-    }
+    InputMap inputMap(size_t i) const { return inputMapOf(model, exec, i, weightName[i], layerNode[i]); }
 
     // Gathers the inputs of `layers` on the first `samples` samples with the uncompressed model:
     // the Hessian for each, and a strided sample of rows for those in `withInputs`.
@@ -411,9 +284,7 @@ struct Evaluator::Impl {
             if (maps.back().problem.empty())
                 last = std::max(last, layerNode[i]);
         }
-        int64_t per = 1;
-        for (auto d2 : sampleShape)
-            per *= d2;
+        const int64_t per = numel(sampleShape);
         const int64_t batch = std::min<int64_t>(opt.batch, samples);
         OnnxExecutor::Store store;
         std::vector<float> rowsBuf;

@@ -1,6 +1,7 @@
 // Evaluation metrics: top-k accuracy with Wilson intervals, agreement and KL divergence
 // against a reference model, output SQNR.
 #include "bonsai/metrics.h"
+#include "common/parallel.h"
 
 #include "bonsai/error.h"
 
@@ -93,7 +94,7 @@ void Metrics::add(const LogitsBatch& b)
     const int64_t k = b.classes, top = std::min<int64_t>(5, k);
     int64_t t1 = 0, t5 = 0, agree = 0;
     double kl = 0;
-#pragma omp parallel for reduction(+ : t1, t5, agree, kl) if (b.count * k > (1 << 15))
+#pragma omp parallel for reduction(+ : t1, t5, agree, kl) if (b.count * k > kParallelMin)
     for (int64_t i = 0; i < b.count; ++i) {
         const float* l = b.logits + i * k;
         if (b.labels) {

@@ -3,6 +3,7 @@
 #include "bonsai/onnx_exec.h"
 
 #include "formats/onnx_model.h"
+#include "exec/fusion.h"
 #include "exec/onnx_exec_ops.h"
 
 #include <algorithm>
@@ -13,99 +14,6 @@
 namespace bonsai {
 
 using namespace exec;
-
-// --- Value ---
-
-size_t Value::numel() const
-{
-    return static_cast<size_t>(numelOf(shape));
-}
-
-Value Value::floats(std::vector<int64_t> shape, std::vector<float> values)
-{
-    Value v;
-    v.type = Type::Float;
-    v.shape = std::move(shape);
-    v.f = std::move(values);
-    if (v.f.size() != v.numel())
-        throw Error("Value::floats: " + std::to_string(v.f.size()) + " values for shape " +
-                    shapeString(v.shape));
-    return v;
-}
-
-Value Value::ints(std::vector<int64_t> shape, std::vector<int64_t> values)
-{
-    Value v;
-    v.type = Type::Int64;
-    v.shape = std::move(shape);
-    v.i = std::move(values);
-    if (v.i.size() != v.numel())
-        throw Error("Value::ints: " + std::to_string(v.i.size()) + " values for shape " +
-                    shapeString(v.shape));
-    return v;
-}
-
-Value Value::bools(std::vector<int64_t> shape, std::vector<uint8_t> values)
-{
-    Value v;
-    v.type = Type::Bool;
-    v.shape = std::move(shape);
-    v.b = std::move(values);
-    if (v.b.size() != v.numel())
-        throw Error("Value::bools: " + std::to_string(v.b.size()) + " values for shape " +
-                    shapeString(v.shape));
-    return v;
-}
-
-std::string_view valueTypeName(Value::Type t)
-{
-    switch (t) {
-    case Value::Type::Float: return "float";
-    case Value::Type::Int64: return "int64";
-    default: return "bool";
-    }
-}
-
-std::string shapeString(const std::vector<int64_t>& shape)
-{
-    std::string s = "[";
-    for (size_t k = 0; k < shape.size(); ++k) {
-        if (k)
-            s += ", ";
-        s += shape[k] < 0 ? "?" : std::to_string(shape[k]);
-    }
-    return s + "]";
-}
-
-namespace exec {
-
-std::vector<int64_t> broadcastShapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b)
-{
-    const size_t r = std::max(a.size(), b.size());
-    std::vector<int64_t> out(r);
-    for (size_t k = 0; k < r; ++k) {
-        const int64_t da = k < r - a.size() ? 1 : a[k - (r - a.size())];
-        const int64_t db = k < r - b.size() ? 1 : b[k - (r - b.size())];
-        if (da != db && da != 1 && db != 1)
-            fail("shapes " + shapeString(a) + " and " + shapeString(b) + " do not broadcast");
-        out[k] = da == 1 ? db : da;
-    }
-    return out;
-}
-
-std::vector<int64_t> broadcastStrides(const std::vector<int64_t>& in, const std::vector<int64_t>& out)
-{
-    std::vector<int64_t> st(out.size(), 0);
-    int64_t s = 1;
-    for (size_t k = in.size(); k-- > 0;) {
-        const size_t o = k + (out.size() - in.size());
-        st[o] = in[k] == 1 ? 0 : s;
-        s *= in[k];
-    }
-    return st;
-}
-
-} // namespace exec
 
 // --- planning ---
 
@@ -222,91 +130,6 @@ struct OnnxExecutor::Impl {
     std::vector<std::string> unsupported; // "Op: reason"
 };
 
-namespace {
-
-struct Fusion {
-    bool absorbed = false; // folded into an earlier node
-    int last = -1;         // for a Conv head: the last node folded into it
-    ConvEpilogue epilogue;
-};
-
-bool defaultDomain(const onnx::NodeProto& n)
-{
-    return n.domain().empty() || n.domain() == "ai.onnx";
-}
-
-// Finds Conv -> Relu [-> MaxPool] chains whose intermediate values have no other reader.
-std::vector<Fusion> planFusion(const onnx::GraphProto& g, const ExecOptions& options,
-                               const std::unordered_set<std::string>& graphOutputs)
-{
-    std::vector<Fusion> f(static_cast<size_t>(g.node_size()));
-    if (!options.fuse)
-        return f;
-    std::unordered_map<std::string, std::vector<int>> readers;
-    for (int k = 0; k < g.node_size(); ++k)
-        for (const auto& in : g.node(k).input())
-            if (!in.empty())
-                readers[in].push_back(k);
-    const auto sole = [&](const onnx::NodeProto& n) -> int {
-        if (n.output_size() != 1 || graphOutputs.count(n.output(0)) || options.keep.count(n.output(0)))
-            return -1;
-        auto it = readers.find(n.output(0));
-        return it != readers.end() && it->second.size() == 1 ? it->second[0] : -1;
-    };
-    for (int k = 0; k < g.node_size(); ++k) {
-        const auto& conv = g.node(k);
-        if (conv.op_type() != "Conv" || !defaultDomain(conv) || f[static_cast<size_t>(k)].absorbed)
-            continue;
-        const int r = sole(conv);
-        if (r < 0 || r <= k || g.node(r).op_type() != "Relu" || !defaultDomain(g.node(r)) ||
-            g.node(r).attribute_size() != 0 || g.node(r).output_size() != 1)
-            continue;
-        Fusion& head = f[static_cast<size_t>(k)];
-        head.epilogue.relu = true;
-        head.last = r;
-        f[static_cast<size_t>(r)].absorbed = true;
-        const int p = sole(g.node(r));
-        if (p < 0 || p <= r)
-            continue;
-        const auto& pool = g.node(p);
-        if (pool.op_type() != "MaxPool" || !defaultDomain(pool) || pool.output_size() != 1)
-            continue;
-        std::vector<int64_t> kernel, strides;
-        bool ok = true;
-        for (const auto& a : pool.attribute()) {
-            const auto allZero = [&] {
-                return std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v == 0; });
-            };
-            if (a.name() == "kernel_shape")
-                kernel.assign(a.ints().begin(), a.ints().end());
-            else if (a.name() == "strides")
-                strides.assign(a.ints().begin(), a.ints().end());
-            else if (a.name() == "pads")
-                ok = ok && allZero();
-            else if (a.name() == "dilations")
-                ok = ok && std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v == 1; });
-            else if (a.name() == "auto_pad")
-                ok = ok && (a.s() == "NOTSET" || a.s() == "VALID");
-            else if (a.name() == "ceil_mode")
-                ok = ok && a.i() == 0;
-            else if (a.name() != "storage_order")
-                ok = false;
-        }
-        if (!ok || kernel.size() != 2 || (!strides.empty() && strides.size() != 2))
-            continue;
-        head.epilogue.pool = true;
-        head.epilogue.kh = kernel[0];
-        head.epilogue.kw = kernel[1];
-        head.epilogue.sh = strides.empty() ? 1 : strides[0];
-        head.epilogue.sw = strides.empty() ? 1 : strides[1];
-        head.last = p;
-        f[static_cast<size_t>(p)].absorbed = true;
-    }
-    return f;
-}
-
-} // namespace
-
 // Plans the graph into `nodes` / impl; unsupported ops are collected in impl.unsupported.
 static void planGraph(const Model& model, const ExecOptions& options, std::vector<ExecNode>& nodes,
                       OnnxExecutor::Impl& impl,
@@ -388,7 +211,7 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
         } else if (auto it = reg.find(n.op_type()); it == reg.end()) {
             impl.unsupported.push_back(label + ": not implemented");
         } else {
-            PlanContext ctx{n, opset, NodeAttrs(n), [&](size_t k) -> const Value* {
+            PlanContext ctx{n, opset, OnnxAttrs(n), [&](size_t k) -> const Value* {
                                 if (k >= static_cast<size_t>(n.input_size()))
                                     return nullptr;
                                 const std::string& name = n.input(static_cast<int>(k));

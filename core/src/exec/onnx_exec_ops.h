@@ -5,6 +5,10 @@
 // the engine does not implement, so the planner can list them instead of computing wrong
 // answers. Kernels throw Error on bad runtime inputs (types, shapes).
 #include "bonsai/onnx_exec.h"
+#include "bonsai/shape.h"
+#include "common/parallel.h"
+#include "exec/window.h"
+#include "formats/onnx_attrs.h"
 
 #include <onnx/onnx-ml.pb.h>
 
@@ -28,65 +32,10 @@ struct Unsupported : std::runtime_error {
 
 using Kernel = std::function<void(const std::vector<const Value*>& in, std::vector<Value>& out)>;
 
-// Attribute access that records which attributes were read: the planner rejects nodes with
-// attributes their factory did not look at.
-class NodeAttrs {
-public:
-    explicit NodeAttrs(const onnx::NodeProto& n) : node_(n) {}
-    const onnx::AttributeProto* find(const std::string& name)
-    {
-        read_.insert(name);
-        for (const auto& a : node_.attribute())
-            if (a.name() == name)
-                return &a;
-        return nullptr;
-    }
-    bool has(const std::string& name) { return find(name) != nullptr; }
-    int64_t i(const std::string& name, int64_t def)
-    {
-        const auto* a = find(name);
-        return a ? a->i() : def;
-    }
-    float f(const std::string& name, float def)
-    {
-        const auto* a = find(name);
-        return a ? a->f() : def;
-    }
-    std::string s(const std::string& name, const std::string& def)
-    {
-        const auto* a = find(name);
-        return a ? a->s() : def;
-    }
-    std::vector<int64_t> ints(const std::string& name, std::vector<int64_t> def = {})
-    {
-        const auto* a = find(name);
-        return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : def;
-    }
-    std::vector<float> floats(const std::string& name, std::vector<float> def = {})
-    {
-        const auto* a = find(name);
-        return a ? std::vector<float>(a->floats().begin(), a->floats().end()) : def;
-    }
-    // Marks an attribute as understood without reading it (e.g. ignored hints).
-    void ignore(const std::string& name) { read_.insert(name); }
-    std::vector<std::string> unread() const
-    {
-        std::vector<std::string> r;
-        for (const auto& a : node_.attribute())
-            if (!read_.count(a.name()))
-                r.push_back(a.name());
-        return r;
-    }
-
-private:
-    const onnx::NodeProto& node_;
-    std::set<std::string> read_;
-};
-
 struct PlanContext {
     const onnx::NodeProto& node;
     int opset;
-    NodeAttrs attrs;
+    OnnxAttrs attrs; // the planner rejects nodes with attributes their factory did not read
     // Value of input k when it is a model tensor (an initializer or Constant), else nullptr.
     std::function<const Value*(size_t)> constant;
 
@@ -121,6 +70,10 @@ struct ConvEpilogue {
 };
 Kernel makeFusedConv(PlanContext& c, const ConvEpilogue& e); // ops_nn.cpp
 
+// The node's window attributes (readWindowAttrs); Unsupported for an auto_pad the engine does
+// not know.
+WindowAttrs planWindowAttrs(PlanContext& c, bool pooling); // ops_pool.cpp
+
 // Max pooling of one [H, W] plane without padding into [OH, OW].
 inline void maxPool2d(const float* src, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh,
                       int64_t sw, int64_t OH, int64_t OW, float* dst)
@@ -149,16 +102,6 @@ inline void maxPool2d(const float* src, int64_t H, int64_t W, int64_t kh, int64_
 }
 
 // --- value helpers ---
-
-constexpr int64_t kParallelMin = 1 << 15; // elements below which loops stay serial
-
-inline int64_t numelOf(const std::vector<int64_t>& shape)
-{
-    int64_t n = 1;
-    for (auto d : shape)
-        n *= d;
-    return n;
-}
 
 template <class T> constexpr Value::Type typeOf()
 {
@@ -198,7 +141,7 @@ template <class F> decltype(auto) visitType(Value::Type t, F&& f)
 // vectors are cleared.
 inline void prepare(Value& v, Value::Type t, std::vector<int64_t> shape)
 {
-    const auto n = static_cast<size_t>(numelOf(shape));
+    const auto n = static_cast<size_t>(numel(shape));
     v.type = t;
     v.shape = std::move(shape);
     v.f.clear();

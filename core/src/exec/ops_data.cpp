@@ -12,7 +12,7 @@ namespace {
 template <class F>
 void forStrided(const std::vector<int64_t>& oshape, const std::vector<int64_t>& st, int64_t base, F f)
 {
-    const int64_t n = numelOf(oshape);
+    const int64_t n = numel(oshape);
     const size_t r = oshape.size();
     std::vector<int64_t> idx(r, 0);
     int64_t off = base;
@@ -295,7 +295,7 @@ Kernel makePad(PlanContext& c)
         }
         prepare(out[0], x.type, oshape);
         const auto inSt = stridesOf(x.shape);
-        const int64_t n = numelOf(oshape);
+        const int64_t n = numel(oshape);
         visitType(x.type, [&](auto tag) {
             using T = typename decltype(tag)::type;
             const T* src = elems<T>(x).data();
@@ -349,7 +349,7 @@ Kernel makeTile(PlanContext&)
             oshape[d] = x.shape[d] * reps[d];
         prepare(out[0], x.type, oshape);
         const auto inSt = stridesOf(x.shape);
-        const int64_t n = numelOf(oshape);
+        const int64_t n = numel(oshape);
         const size_t r = oshape.size();
         visitType(x.type, [&](auto tag) {
             using T = typename decltype(tag)::type;

@@ -14,8 +14,8 @@ template <class TA, class TB, class TO, class F>
 void broadcast2(const TA* a, const std::vector<int64_t>& sa, const TB* b,
                 const std::vector<int64_t>& sb, TO* o, const std::vector<int64_t>& so, F f)
 {
-    const int64_t n = numelOf(so);
-    const int64_t na = numelOf(sa), nb = numelOf(sb);
+    const int64_t n = numel(so);
+    const int64_t na = numel(sa), nb = numel(sb);
     if (n == 0)
         return;
     if (na == n && nb == n) {
@@ -325,7 +325,7 @@ Kernel makeWhere(PlanContext&)
         const auto sc = broadcastStrides(c.shape, so), sx = broadcastStrides(x.shape, so),
                    sy = broadcastStrides(y.shape, so);
         prepare(out[0], x.type, so);
-        const int64_t n = numelOf(so);
+        const int64_t n = numel(so);
         visitType(x.type, [&](auto tag) {
             using T = typename decltype(tag)::type;
             const T* px = ptr<T>(x);

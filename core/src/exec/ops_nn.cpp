@@ -1,28 +1,23 @@
 // Conv (im2col + Eigen GEMM, direct for depthwise), Gemm and MatMul.
 #include "exec/onnx_exec_ops.h"
 
-// GCC 12 reports false maybe-uninitialized warnings inside Eigen's AVX-512 kernels.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
+#include "common/eigen.h"
+
 #include <omp.h>
 
 #include <algorithm>
+#include <span>
 
 namespace bonsai::exec {
 namespace {
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using CMap = Eigen::Map<const RowMat>;
-using MMap = Eigen::Map<RowMat>;
 
 // C[M,N] = alpha * op(A) * op(B) (+ C when accumulate). A is [M,K] ([K,M] when ta), B is
 // [K,N] ([N,K] when tb); all row-major.
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           const float* B, bool accumulate, float* C)
 {
-    MMap c(C, M, N);
+    RowMap c(C, M, N);
     const auto go = [&](const auto& a, const auto& b) {
         if (accumulate)
             c.noalias() += alpha * a * b;
@@ -32,58 +27,26 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
             c.noalias() = alpha * a * b;
     };
     if (!ta && !tb)
-        go(CMap(A, M, K), CMap(B, K, N));
+        go(ConstRowMap(A, M, K), ConstRowMap(B, K, N));
     else if (ta && !tb)
-        go(CMap(A, K, M).transpose(), CMap(B, K, N));
+        go(ConstRowMap(A, K, M).transpose(), ConstRowMap(B, K, N));
     else if (!ta && tb)
-        go(CMap(A, M, K), CMap(B, N, K).transpose());
+        go(ConstRowMap(A, M, K), ConstRowMap(B, N, K).transpose());
     else
-        go(CMap(A, K, M).transpose(), CMap(B, N, K).transpose());
+        go(ConstRowMap(A, K, M).transpose(), ConstRowMap(B, N, K).transpose());
 }
 
 // --- Conv ---
 
 struct ConvAttrs {
-    std::string autoPad = "NOTSET";
-    std::vector<int64_t> kernel, strides, pads, dilations;
+    WindowAttrs win; // kernel_shape, strides, pads, dilations, auto_pad
     int64_t group = 1;
 };
-
-// Spatial geometry padded to three dimensions (leading dims of size 1).
-struct Geom {
-    int64_t in[3], k[3], s[3], d[3], pb[3], out[3];
-};
-
-// Output size and padding of one spatial axis (shared with pooling via the same formulas).
-void axisGeometry(const std::string& autoPad, int64_t in, int64_t k, int64_t s, int64_t d,
-                  int64_t& pb, int64_t& pe, int64_t& out)
-{
-    const int64_t ext = (k - 1) * d + 1;
-    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-        out = (in + s - 1) / s;
-        const int64_t total = std::max<int64_t>(0, (out - 1) * s + ext - in);
-        pb = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-        pe = total - pb;
-    } else if (autoPad == "VALID") {
-        pb = pe = 0;
-        out = in >= ext ? (in - ext) / s + 1 : 0;
-    } else {
-        const int64_t span = in + pb + pe - ext;
-        out = span >= 0 ? span / s + 1 : 0;
-    }
-}
 
 Kernel makeConv(PlanContext& c, ConvEpilogue e)
 {
     ConvAttrs a;
-    a.autoPad = c.attrs.s("auto_pad", "NOTSET");
-    if (a.autoPad != "NOTSET" && a.autoPad != "SAME_UPPER" && a.autoPad != "SAME_LOWER" &&
-        a.autoPad != "VALID")
-        throw Unsupported("auto_pad='" + a.autoPad + "'");
-    a.kernel = c.attrs.ints("kernel_shape");
-    a.strides = c.attrs.ints("strides");
-    a.pads = c.attrs.ints("pads");
-    a.dilations = c.attrs.ints("dilations");
+    a.win = planWindowAttrs(c, false);
     a.group = c.attrs.i("group", 1);
     if (a.group < 1)
         throw Unsupported("group < 1");
@@ -102,32 +65,7 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
                  " with group " + std::to_string(G));
         if (bias && (bias->type != Value::Type::Float || bias->numel() != static_cast<size_t>(M)))
             fail("B must be a float tensor of " + std::to_string(M) + " elements");
-        const auto attr = [&](const std::vector<int64_t>& v, int64_t k, int64_t def) {
-            return v.empty() ? def : v.at(static_cast<size_t>(k));
-        };
-        if ((!a.kernel.empty() && static_cast<int64_t>(a.kernel.size()) != sr) ||
-            (!a.strides.empty() && static_cast<int64_t>(a.strides.size()) != sr) ||
-            (!a.dilations.empty() && static_cast<int64_t>(a.dilations.size()) != sr) ||
-            (!a.pads.empty() && static_cast<int64_t>(a.pads.size()) != 2 * sr))
-            fail("attribute lengths do not match the " + std::to_string(sr) + " spatial dims");
-        Geom g{};
-        for (int64_t k = 0; k < 3; ++k) {
-            const int64_t j = k - (3 - sr);
-            if (j < 0) {
-                g.in[k] = g.k[k] = g.s[k] = g.d[k] = g.out[k] = 1;
-                g.pb[k] = 0;
-                continue;
-            }
-            g.in[k] = x.shape[static_cast<size_t>(2 + j)];
-            g.k[k] = w.shape[static_cast<size_t>(2 + j)];
-            if (attr(a.kernel, j, g.k[k]) != g.k[k])
-                fail("kernel_shape does not match W");
-            g.s[k] = attr(a.strides, j, 1);
-            g.d[k] = attr(a.dilations, j, 1);
-            int64_t pb = attr(a.pads, j, 0), pe = attr(a.pads, j + sr, 0);
-            axisGeometry(a.autoPad, g.in[k], g.k[k], g.s[k], g.d[k], pb, pe, g.out[k]);
-            g.pb[k] = pb;
-        }
+        const Window g = makeWindow(a.win, std::span(x.shape).subspan(2), std::span(w.shape).subspan(2), false);
         std::vector<int64_t> oshape = {N, M};
         for (int64_t j = 0; j < sr; ++j)
             oshape.push_back(g.out[3 - sr + j]);
@@ -145,8 +83,8 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
         }
         prepare(out[0], Value::Type::Float, oshape);
         const int64_t Cg = C / G, Mg = M / G;
-        const int64_t inSp = g.in[0] * g.in[1] * g.in[2];
-        const int64_t P = g.out[0] * g.out[1] * g.out[2];
+        const int64_t inSp = g.inSize();
+        const int64_t P = g.outSize();
         const int64_t Kg = Cg * g.k[0] * g.k[1] * g.k[2];
         const bool pointwise = g.k[0] * g.k[1] * g.k[2] == 1 && g.s[0] == 1 && g.s[1] == 1 &&
                                g.s[2] == 1 && g.pb[0] == 0 && g.pb[1] == 0 && g.pb[2] == 0 &&
@@ -200,30 +138,7 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
                 const float* cols = xin;
                 if (!pointwise) {
                     col.resize(static_cast<size_t>(Kg * P));
-                    float* dst = col.data();
-                    for (int64_t ci = 0; ci < Cg; ++ci)
-                        for (int64_t kz = 0; kz < g.k[0]; ++kz)
-                            for (int64_t ky = 0; ky < g.k[1]; ++ky)
-                                for (int64_t kx = 0; kx < g.k[2]; ++kx) {
-                                    for (int64_t oz = 0; oz < g.out[0]; ++oz) {
-                                        const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
-                                        for (int64_t oy = 0; oy < g.out[1]; ++oy) {
-                                            const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
-                                            if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
-                                                std::fill(dst, dst + g.out[2], 0.0f);
-                                                dst += g.out[2];
-                                                continue;
-                                            }
-                                            const float* row =
-                                                xin + ((ci * g.in[0] + iz) * g.in[1] + iy) * g.in[2];
-                                            const int64_t x0 = kx * g.d[2] - g.pb[2];
-                                            for (int64_t ox = 0; ox < g.out[2]; ++ox) {
-                                                const int64_t ix = ox * g.s[2] + x0;
-                                                *dst++ = ix >= 0 && ix < g.in[2] ? row[ix] : 0.0f;
-                                            }
-                                        }
-                                    }
-                                }
+                    im2col(xin, Cg, g, col.data());
                     cols = col.data();
                 }
                 gemm(false, false, Mg, P, Kg, 1.0f, wg, cols, false, yout);
@@ -332,7 +247,7 @@ Kernel makeMatMul(PlanContext&)
             oshape.push_back(N);
         prepare(out[0], Value::Type::Float, oshape);
         float* Y = out[0].f.data();
-        const int64_t nb = numelOf(batch);
+        const int64_t nb = numel(batch);
         if (nb == 0 || M == 0 || N == 0)
             return;
         if (K == 0) {
@@ -340,7 +255,7 @@ Kernel makeMatMul(PlanContext&)
             return;
         }
         // B shared by every batch and A contiguous: one GEMM over all rows.
-        if (numelOf(bb) == 1 && numelOf(ba) == nb) {
+        if (numel(bb) == 1 && numel(ba) == nb) {
             gemm(false, false, nb * M, N, K, 1.0f, A.f.data(), B.f.data(), false, Y);
             return;
         }

@@ -241,7 +241,7 @@ Kernel makeReduce(PlanContext& c, Red op)
             if (!red[static_cast<size_t>(k)] || keepdims)
                 oshape.push_back(red[static_cast<size_t>(k)] ? 1 : d);
         }
-        const int64_t on = numelOf(keptShape);
+        const int64_t on = numel(keptShape);
         const int64_t n = static_cast<int64_t>(x.numel());
         const int64_t cnt = on ? n / on : 0;
         double init = 0;

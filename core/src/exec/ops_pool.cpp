@@ -4,15 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
 
 namespace bonsai::exec {
 namespace {
 
 struct PoolAttrs {
     bool isMax = true;
-    std::string autoPad = "NOTSET";
-    std::vector<int64_t> kernel, strides, pads, dilations;
-    bool ceilMode = false;
+    WindowAttrs win; // kernel_shape, strides, pads, dilations, auto_pad, ceil_mode
     bool countIncludePad = false;
 };
 
@@ -20,75 +19,38 @@ Kernel makePool(PlanContext& c, bool isMax)
 {
     PoolAttrs a;
     a.isMax = isMax;
-    a.autoPad = c.attrs.s("auto_pad", "NOTSET");
-    if (a.autoPad != "NOTSET" && a.autoPad != "SAME_UPPER" && a.autoPad != "SAME_LOWER" &&
-        a.autoPad != "VALID")
-        throw Unsupported("auto_pad='" + a.autoPad + "'");
-    a.kernel = c.attrs.ints("kernel_shape");
-    if (a.kernel.empty() || a.kernel.size() > 3)
-        throw Unsupported("kernel_shape of " + std::to_string(a.kernel.size()) + " dims");
-    a.strides = c.attrs.ints("strides");
-    a.pads = c.attrs.ints("pads");
-    a.dilations = c.attrs.ints("dilations");
-    a.ceilMode = c.attrs.i("ceil_mode", 0) != 0;
+    a.win = planWindowAttrs(c, true);
+    if (a.win.kernel.empty() || a.win.kernel.size() > 3)
+        throw Unsupported("kernel_shape of " + std::to_string(a.win.kernel.size()) + " dims");
     if (isMax) {
         if (c.hasOutput(1))
             throw Unsupported("the Indices output");
         c.attrs.i("storage_order", 0); // only affects Indices
     } else {
         a.countIncludePad = c.attrs.i("count_include_pad", 0) != 0;
-        for (auto d : a.dilations)
+        for (auto d : a.win.dilations)
             if (d != 1)
                 throw Unsupported("dilations in AveragePool");
     }
-    const size_t sr = a.kernel.size();
-    if ((!a.strides.empty() && a.strides.size() != sr) ||
-        (!a.dilations.empty() && a.dilations.size() != sr) ||
-        (!a.pads.empty() && a.pads.size() != 2 * sr))
+    const size_t sr = a.win.kernel.size();
+    if ((!a.win.strides.empty() && a.win.strides.size() != sr) ||
+        (!a.win.dilations.empty() && a.win.dilations.size() != sr) ||
+        (!a.win.pads.empty() && a.win.pads.size() != 2 * sr))
         throw Unsupported("attribute lengths differ from kernel_shape");
     return [a](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& x = needFloat(in, 0, "X");
-        const int64_t sr = static_cast<int64_t>(a.kernel.size());
+        const int64_t sr = static_cast<int64_t>(a.win.kernel.size());
         if (static_cast<int64_t>(x.shape.size()) != sr + 2)
             fail("X " + shapeString(x.shape) + " does not have " + std::to_string(sr) +
                  " spatial dims");
-        int64_t inD[3], k[3], s[3], d[3], pb[3], pe[3], o[3];
+        const Window w = makeWindow(a.win, std::span(x.shape).subspan(2), a.win.kernel, true);
+        const int64_t *inD = w.in, *k = w.k, *s = w.s, *d = w.d, *pb = w.pb, *pe = w.pe, *o = w.out;
         std::vector<int64_t> oshape = {x.shape[0], x.shape[1]};
-        for (int64_t q = 0; q < 3; ++q) {
-            const int64_t j = q - (3 - sr);
-            if (j < 0) {
-                inD[q] = k[q] = s[q] = d[q] = o[q] = 1;
-                pb[q] = pe[q] = 0;
-                continue;
-            }
-            inD[q] = x.shape[static_cast<size_t>(2 + j)];
-            k[q] = a.kernel[static_cast<size_t>(j)];
-            s[q] = a.strides.empty() ? 1 : a.strides[static_cast<size_t>(j)];
-            d[q] = a.dilations.empty() ? 1 : a.dilations[static_cast<size_t>(j)];
-            pb[q] = a.pads.empty() ? 0 : a.pads[static_cast<size_t>(j)];
-            pe[q] = a.pads.empty() ? 0 : a.pads[static_cast<size_t>(j + sr)];
-            const int64_t ext = (k[q] - 1) * d[q] + 1;
-            if (a.autoPad == "SAME_UPPER" || a.autoPad == "SAME_LOWER") {
-                o[q] = (inD[q] + s[q] - 1) / s[q];
-                const int64_t total = std::max<int64_t>(0, (o[q] - 1) * s[q] + ext - inD[q]);
-                pb[q] = a.autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-                pe[q] = total - pb[q];
-            } else {
-                if (a.autoPad == "VALID")
-                    pb[q] = pe[q] = 0;
-                const int64_t span = inD[q] + pb[q] + pe[q] - ext;
-                if (span < 0)
-                    fail("the pooling window is larger than the padded input");
-                o[q] = (a.ceilMode ? (span + s[q] - 1) / s[q] : span / s[q]) + 1;
-                // A window may not start in the end padding (PyTorch / ONNX Runtime rule).
-                if (a.ceilMode && (o[q] - 1) * s[q] >= inD[q] + pb[q])
-                    --o[q];
-            }
+        for (int64_t q = 3 - sr; q < 3; ++q)
             oshape.push_back(o[q]);
-        }
         prepare(out[0], Value::Type::Float, oshape);
         const int64_t planes = x.shape[0] * x.shape[1];
-        const int64_t inSp = inD[0] * inD[1] * inD[2], outSp = o[0] * o[1] * o[2];
+        const int64_t inSp = w.inSize(), outSp = w.outSize();
         const float* X = x.f.data();
         float* Y = out[0].f.data();
         if (a.isMax && sr == 2 && d[1] == 1 && d[2] == 1 && pb[1] == 0 && pb[2] == 0 &&
@@ -175,6 +137,15 @@ Kernel makeGlobalPool(bool isMax)
 }
 
 } // namespace
+
+WindowAttrs planWindowAttrs(PlanContext& c, bool pooling)
+{
+    WindowAttrs a = readWindowAttrs(c.attrs, pooling);
+    if (a.autoPad != "NOTSET" && a.autoPad != "SAME_UPPER" && a.autoPad != "SAME_LOWER" &&
+        a.autoPad != "VALID")
+        throw Unsupported("auto_pad='" + a.autoPad + "'");
+    return a;
+}
 
 void addPoolOps(Registry& r)
 {

@@ -14,7 +14,7 @@ namespace {
 // Copies x into out with a new shape (same element count).
 void reshaped(const Value& x, std::vector<int64_t> shape, Value& out)
 {
-    if (numelOf(shape) != static_cast<int64_t>(x.numel()))
+    if (numel(shape) != static_cast<int64_t>(x.numel()))
         fail("cannot reshape " + shapeString(x.shape) + " to " + shapeString(shape));
     prepare(out, x.type, std::move(shape));
     visitType(x.type, [&](auto tag) {
@@ -347,10 +347,7 @@ Kernel makeDropout(PlanContext& c)
 Value scalarTensor(const onnx::TensorProto& t)
 {
     using TP = onnx::TensorProto;
-    int64_t n = 1;
-    for (auto d : t.dims())
-        n *= d;
-    if (n != 1)
+    if (numel(std::span(t.dims().data(), static_cast<size_t>(t.dims().size()))) != 1)
         throw Unsupported("value must have one element");
     const std::string& raw = t.raw_data();
     const auto rawAs = [&](auto zero) {
@@ -409,7 +406,7 @@ Kernel makeExpand(PlanContext&)
         const auto so = broadcastShapes(x.shape, toInts(need(in, 1, "shape")));
         const auto st = broadcastStrides(x.shape, so);
         prepare(out[0], x.type, so);
-        const int64_t n = numelOf(so);
+        const int64_t n = numel(so);
         visitType(x.type, [&](auto tag) {
             using T = typename decltype(tag)::type;
             const T* src = elems<T>(x).data();

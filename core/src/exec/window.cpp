@@ -1,6 +1,7 @@
 #include "exec/window.h"
 
 #include "bonsai/error.h"
+#include "formats/onnx_attrs.h"
 
 #include <algorithm>
 
@@ -32,7 +33,20 @@ void im2col(const float* xin, int64_t Cg, const Window& g, float* dst)
                     }
 }
 
-Window makeWindow(const WindowAttrs& a, const std::vector<int64_t>& in, const std::vector<int64_t>& k,
+WindowAttrs readWindowAttrs(OnnxAttrs& attrs, bool pooling)
+{
+    WindowAttrs a;
+    a.autoPad = attrs.s("auto_pad", "NOTSET");
+    a.kernel = attrs.ints("kernel_shape");
+    a.strides = attrs.ints("strides");
+    a.pads = attrs.ints("pads");
+    a.dilations = attrs.ints("dilations");
+    if (pooling)
+        a.ceilMode = attrs.i("ceil_mode", 0) != 0;
+    return a;
+}
+
+Window makeWindow(const WindowAttrs& a, std::span<const int64_t> in, std::span<const int64_t> k,
                   bool pooling)
 {
     const int64_t sr = static_cast<int64_t>(in.size());
@@ -76,6 +90,7 @@ Window makeWindow(const WindowAttrs& a, const std::vector<int64_t>& in, const st
         }
         const bool ceil = pooling && a.ceilMode;
         w.out[q] = (ceil ? (span + w.s[q] - 1) / w.s[q] : span / w.s[q]) + 1;
+        // A window may not start in the end padding (PyTorch / ONNX Runtime rule).
         if (ceil && (w.out[q] - 1) * w.s[q] >= w.in[q] + w.pb[q])
             --w.out[q];
     }

@@ -2,6 +2,7 @@
 // Convolution and pooling window geometry, and im2col: one definition for inference, training
 // and calibration. Semantics are ONNX's (auto_pad, pads, strides, dilations, ceil_mode).
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,14 @@ struct WindowAttrs {
     bool ceilMode = false; // pooling only
 };
 
+class OnnxAttrs;
+
+// Reads auto_pad, kernel_shape, strides, pads and dilations (pooling: also ceil_mode) of a node.
+WindowAttrs readWindowAttrs(OnnxAttrs& attrs, bool pooling);
+
 // Geometry for input spatial dims `in` and kernel dims `k` (Conv: from W; pooling: from
-// kernel_shape). Throws Error when the attribute lengths do not match.
-Window makeWindow(const WindowAttrs& a, const std::vector<int64_t>& in, const std::vector<int64_t>& k,
+// kernel_shape). Throws Error when the attribute lengths do not match. Allocates nothing.
+Window makeWindow(const WindowAttrs& a, std::span<const int64_t> in, std::span<const int64_t> k,
                   bool pooling);
 
 } // namespace bonsai

@@ -22,6 +22,8 @@ enum class GgufType : uint32_t {
     String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12,
 };
 std::string_view ggufTypeName(GgufType t); // "u8", "i32", "f32", "bool", "string", "array", ...
+// Bytes of one scalar value of type t (Bool: 1); 0 for String and Array.
+uint64_t ggufScalarSize(GgufType t);
 
 struct GgufValue {
     GgufType type = GgufType::U8;

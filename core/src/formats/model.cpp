@@ -28,20 +28,6 @@ std::string_view formatName(Format f)
     return "unknown";
 }
 
-std::optional<uint64_t> checkedNumel(const std::vector<int64_t>& shape)
-{
-    uint64_t n = 1;
-    for (int64_t d : shape) {
-        if (d < 0)
-            return std::nullopt;
-        const auto ud = static_cast<uint64_t>(d);
-        if (ud != 0 && n > std::numeric_limits<uint64_t>::max() / ud)
-            return std::nullopt;
-        n *= ud;
-    }
-    return n;
-}
-
 static std::string shapeString(const std::vector<int64_t>& shape)
 {
     std::string s = "[";

@@ -1,6 +1,7 @@
 // ONNX graph access and layer tying: which node consumes each weight, with which op, output
 // axis and bias. Works on the proto that readOnnx() keeps in Model::native.
 #include "formats/onnx_model.h"
+#include "formats/onnx_attrs.h"
 #include "bonsai/readers.h"
 
 #include <onnx/onnx-ml.pb.h>
@@ -32,14 +33,6 @@ void appendNodes(const onnx::GraphProto& g, int depth, std::vector<const onnx::N
                 appendNodes(sub, depth + 1, out);
         }
     }
-}
-
-int64_t intAttribute(const onnx::NodeProto& n, const std::string& name, int64_t fallback)
-{
-    for (const auto& a : n.attribute())
-        if (a.name() == name)
-            return a.i();
-    return fallback;
 }
 
 bool endsWith(const std::string& s, std::string_view suffix)
@@ -124,7 +117,7 @@ private:
             w = input(n, 1);
             axis = 1;
             if (w >= 0 && tensor(w).shape.size() >= 2) {
-                const int64_t group = intAttribute(n, "group", 1);
+                const int64_t group = OnnxAttrs(n).i("group", 1);
                 const int64_t perGroup = tensor(w).shape[1];
                 // Guard the product: both come from the file.
                 if (group > 0 && perGroup >= 0 && perGroup <= INT64_MAX / group)
@@ -132,7 +125,7 @@ private:
             }
         } else if (op == "Gemm") {
             w = input(n, 1);
-            axis = intAttribute(n, "transB", 0) ? 0 : 1;
+            axis = OnnxAttrs(n).i("transB", 0) ? 0 : 1;
             if (w >= 0 && tensor(w).shape.size() != 2)
                 return;
             if (w >= 0)
@@ -144,7 +137,7 @@ private:
                 b = matMulBias(n, tensor(w).shape.back());
             }
         } else if (op == "Gather") {
-            if (intAttribute(n, "axis", 0) != 0)
+            if (OnnxAttrs(n).i("axis", 0) != 0)
                 return;
             w = input(n, 0); // embedding table [vocab, dim]
         } else {

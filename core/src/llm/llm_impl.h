@@ -4,7 +4,7 @@
 #include "bonsai/llm.h"
 #include "bonsai/tokenizer.h"
 
-#include <Eigen/Core>
+#include "common/eigen.h"
 
 #include <functional>
 #include <map>
@@ -14,7 +14,6 @@
 
 namespace bonsai {
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // The linear layers of one block, as indices into Model::layers (Q..Down), and its norms and
 // biases (as float vectors read once).

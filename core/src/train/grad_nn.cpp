@@ -3,12 +3,10 @@
 #include "train/grad.h"
 
 #include "bonsai/error.h"
+#include "bonsai/shape.h"
 
-// GCC 12 reports false maybe-uninitialized warnings inside Eigen's AVX-512 kernels.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
+#include "common/eigen.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -16,9 +14,6 @@
 namespace bonsai::grad {
 namespace {
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using CMap = Eigen::Map<const RowMat>;
-using MMap = Eigen::Map<RowMat>;
 
 // The adjoint of im2col: adds each column entry back to the input element it came from.
 void col2im(const float* src, int64_t Cg, const Window& g, float* dxin)
@@ -89,7 +84,7 @@ void convBackward(const ConvShape& s, const float* x, const float* w, const floa
             for (int64_t gi = 0; gi < G; ++gi) {
                 const float* xin = x + (n * C + gi * Cg) * inSp;
                 const float* dyg = dy + (n * M + gi * Mg) * P;
-                const CMap dY(dyg, Mg, P);
+                const ConstRowMap dY(dyg, Mg, P);
                 if (mydw) {
                     const float* cols = xin;
                     if (!pointwise) {
@@ -97,7 +92,7 @@ void convBackward(const ConvShape& s, const float* x, const float* w, const floa
                         im2col(xin, Cg, g, col.data());
                         cols = col.data();
                     }
-                    MMap(mydw + gi * Mg * Kg, Mg, Kg).noalias() += dY * CMap(cols, Kg, P).transpose();
+                    RowMap(mydw + gi * Mg * Kg, Mg, Kg).noalias() += dY * ConstRowMap(cols, Kg, P).transpose();
                 }
                 if (mydb)
                     for (int64_t m = 0; m < Mg; ++m) {
@@ -108,12 +103,12 @@ void convBackward(const ConvShape& s, const float* x, const float* w, const floa
                     }
                 if (dx) {
                     float* dxg = dx + (n * C + gi * Cg) * inSp;
-                    const CMap wg(w + gi * Mg * Kg, Mg, Kg);
+                    const ConstRowMap wg(w + gi * Mg * Kg, Mg, Kg);
                     if (pointwise) {
-                        MMap(dxg, Kg, P).noalias() += wg.transpose() * dY;
+                        RowMap(dxg, Kg, P).noalias() += wg.transpose() * dY;
                     } else {
                         dcol.resize(static_cast<size_t>(Kg * P));
-                        MMap(dcol.data(), Kg, P).noalias() = wg.transpose() * dY;
+                        RowMap(dcol.data(), Kg, P).noalias() = wg.transpose() * dY;
                         col2im(dcol.data(), Cg, g, dxg);
                     }
                 }
@@ -138,37 +133,37 @@ void gemmBackward(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                   const float* a, const float* b, const float* dy, float* da, float* db,
                   const std::vector<int64_t>& cShape, float* dc)
 {
-    const CMap dY(dy, M, N);
+    const ConstRowMap dY(dy, M, N);
     if (da && K > 0) {
         // d op(A) = alpha * dY * op(B)^T  [M, K]
         if (!ta) {
-            MMap dA(da, M, K);
+            RowMap dA(da, M, K);
             if (!tb)
-                dA.noalias() += alpha * dY * CMap(b, K, N).transpose();
+                dA.noalias() += alpha * dY * ConstRowMap(b, K, N).transpose();
             else
-                dA.noalias() += alpha * dY * CMap(b, N, K);
+                dA.noalias() += alpha * dY * ConstRowMap(b, N, K);
         } else {
-            MMap dA(da, K, M);
+            RowMap dA(da, K, M);
             if (!tb)
-                dA.noalias() += alpha * CMap(b, K, N) * dY.transpose();
+                dA.noalias() += alpha * ConstRowMap(b, K, N) * dY.transpose();
             else
-                dA.noalias() += alpha * CMap(b, N, K).transpose() * dY.transpose();
+                dA.noalias() += alpha * ConstRowMap(b, N, K).transpose() * dY.transpose();
         }
     }
     if (db && K > 0) {
         // d op(B) = alpha * op(A)^T * dY  [K, N]
         if (!tb) {
-            MMap dB(db, K, N);
+            RowMap dB(db, K, N);
             if (!ta)
-                dB.noalias() += alpha * CMap(a, M, K).transpose() * dY;
+                dB.noalias() += alpha * ConstRowMap(a, M, K).transpose() * dY;
             else
-                dB.noalias() += alpha * CMap(a, K, M) * dY;
+                dB.noalias() += alpha * ConstRowMap(a, K, M) * dY;
         } else {
-            MMap dB(db, N, K);
+            RowMap dB(db, N, K);
             if (!ta)
-                dB.noalias() += alpha * dY.transpose() * CMap(a, M, K);
+                dB.noalias() += alpha * dY.transpose() * ConstRowMap(a, M, K);
             else
-                dB.noalias() += alpha * dY.transpose() * CMap(a, K, M).transpose();
+                dB.noalias() += alpha * dY.transpose() * ConstRowMap(a, K, M).transpose();
         }
     }
     if (dc) {
@@ -196,31 +191,29 @@ void matmulBackward(const std::vector<int64_t>& aShape, const std::vector<int64_
         nbB *= bShape[k];
     if (bShape.size() == 2) {
         // One shared B: a single GEMM over all rows of A.
-        const CMap dY(dy, nbA * M, N);
+        const ConstRowMap dY(dy, nbA * M, N);
         if (da)
-            MMap(da, nbA * M, K).noalias() += dY * CMap(b, K, N).transpose();
+            RowMap(da, nbA * M, K).noalias() += dY * ConstRowMap(b, K, N).transpose();
         if (db)
-            MMap(db, K, N).noalias() += CMap(a, nbA * M, K).transpose() * dY;
+            RowMap(db, K, N).noalias() += ConstRowMap(a, nbA * M, K).transpose() * dY;
         return;
     }
     if (aShape.size() != bShape.size() ||
         !std::equal(aShape.begin(), aShape.end() - 2, bShape.begin()) || nbA != nbB)
         throw Error("MatMul backward supports equal batch dims or a 2-D B only");
     for (int64_t i = 0; i < nbA; ++i) {
-        const CMap dY(dy + i * M * N, M, N);
+        const ConstRowMap dY(dy + i * M * N, M, N);
         if (da)
-            MMap(da + i * M * K, M, K).noalias() += dY * CMap(b + i * K * N, K, N).transpose();
+            RowMap(da + i * M * K, M, K).noalias() += dY * ConstRowMap(b + i * K * N, K, N).transpose();
         if (db)
-            MMap(db + i * K * N, K, N).noalias() += CMap(a + i * M * K, M, K).transpose() * dY;
+            RowMap(db + i * K * N, K, N).noalias() += ConstRowMap(a + i * M * K, M, K).transpose() * dY;
     }
 }
 
 void unbroadcastAdd(const std::vector<int64_t>& yShape, const float* dy,
                     const std::vector<int64_t>& xShape, float* dx)
 {
-    int64_t n = 1;
-    for (auto d : yShape)
-        n *= d;
+    const int64_t n = numel(yShape);
     if (xShape == yShape) {
         for (int64_t k = 0; k < n; ++k)
             dx[k] += dy[k];

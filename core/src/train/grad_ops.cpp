@@ -1,6 +1,7 @@
 // Backward passes of Relu, pooling, BatchNormalization (training mode) and the softmax
 // cross-entropy loss (with optional soft targets).
 #include "train/grad.h"
+#include "common/parallel.h"
 
 #include "bonsai/error.h"
 
@@ -12,7 +13,7 @@ namespace bonsai::grad {
 
 void reluBackward(int64_t n, const float* x, const float* dy, float* dx)
 {
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > kParallelLight) schedule(static)
     for (int64_t k = 0; k < n; ++k)
         if (x[k] > 0.0f)
             dx[k] += dy[k];
@@ -25,7 +26,7 @@ void maxPoolBackward(int64_t planes, const Window& w, const float* x, const floa
         (w.out[1] - 1) * w.s[1] + w.k[1] <= w.in[1] && (w.out[2] - 1) * w.s[2] + w.k[2] <= w.in[2]) {
         // 2-D windows entirely inside the input.
         const int64_t W = w.in[2];
-#pragma omp parallel for if (planes * outSp > (1 << 14)) schedule(static)
+#pragma omp parallel for if (planes * outSp > kParallelWindows) schedule(static)
         for (int64_t p = 0; p < planes; ++p) {
             const float* src = x + p * inSp;
             const float* g = dy + p * outSp;
@@ -48,7 +49,7 @@ void maxPoolBackward(int64_t planes, const Window& w, const float* x, const floa
         }
         return;
     }
-#pragma omp parallel for if (planes * outSp > (1 << 14)) schedule(static)
+#pragma omp parallel for if (planes * outSp > kParallelWindows) schedule(static)
     for (int64_t p = 0; p < planes; ++p) {
         const float* src = x + p * inSp;
         const float* g = dy + p * outSp;
@@ -89,7 +90,7 @@ void maxPoolBackward(int64_t planes, const Window& w, const float* x, const floa
 void avgPoolBackward(int64_t planes, const Window& w, bool countIncludePad, const float* dy, float* dx)
 {
     const int64_t inSp = w.inSize(), outSp = w.outSize();
-#pragma omp parallel for if (planes * outSp > (1 << 14)) schedule(static)
+#pragma omp parallel for if (planes * outSp > kParallelWindows) schedule(static)
     for (int64_t p = 0; p < planes; ++p) {
         const float* g = dy + p * outSp;
         float* dst = dx + p * inSp;
@@ -126,7 +127,7 @@ void globalAvgPoolBackward(int64_t planes, int64_t spatial, const float* dy, flo
     if (spatial <= 0)
         return;
     const float inv = 1.0f / static_cast<float>(spatial);
-#pragma omp parallel for if (planes * spatial > (1 << 16)) schedule(static)
+#pragma omp parallel for if (planes * spatial > kParallelLight) schedule(static)
     for (int64_t p = 0; p < planes; ++p) {
         const float v = dy[p] * inv;
         float* dst = dx + p * spatial;
@@ -142,7 +143,7 @@ void batchNormTrainForward(int64_t N, int64_t C, int64_t spatial, float eps, flo
     const int64_t count = N * spatial;
     if (count == 0)
         throw Error("BatchNormalization in training mode needs at least one value per channel");
-#pragma omp parallel for if (N * C * spatial > (1 << 15)) schedule(static)
+#pragma omp parallel for if (N * C * spatial > kParallelMin) schedule(static)
     for (int64_t c = 0; c < C; ++c) {
         double sum = 0;
         for (int64_t n = 0; n < N; ++n) {
@@ -185,7 +186,7 @@ void batchNormTrainBackward(int64_t N, int64_t C, int64_t spatial, const float* 
     const int64_t count = N * spatial;
     if (count == 0)
         return;
-#pragma omp parallel for if (N * C * spatial > (1 << 15)) schedule(static)
+#pragma omp parallel for if (N * C * spatial > kParallelMin) schedule(static)
     for (int64_t c = 0; c < C; ++c) {
         const float m = mean[c], is = invStd[c];
         double sdy = 0, sdyx = 0;

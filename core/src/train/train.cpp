@@ -2,6 +2,7 @@
 #include "bonsai/train.h"
 
 #include "bonsai/error.h"
+#include "formats/onnx_attrs.h"
 #include "formats/onnx_model.h"
 #include "train/train_impl.h"
 
@@ -43,38 +44,16 @@ void parseAttrs(TrainNode& n)
 {
     if (!n.proto)
         return;
-    for (const auto& a : n.proto->attribute()) {
-        const auto ints = [&] { return std::vector<int64_t>(a.ints().begin(), a.ints().end()); };
-        const std::string& k = a.name();
-        if (k == "auto_pad")
-            n.win.autoPad = a.s();
-        else if (k == "kernel_shape")
-            n.win.kernel = ints();
-        else if (k == "strides")
-            n.win.strides = ints();
-        else if (k == "pads")
-            n.win.pads = ints();
-        else if (k == "dilations")
-            n.win.dilations = ints();
-        else if (k == "ceil_mode")
-            n.win.ceilMode = a.i() != 0;
-        else if (k == "group")
-            n.group = a.i();
-        else if (k == "count_include_pad")
-            n.countIncludePad = a.i() != 0;
-        else if (k == "transA")
-            n.ta = a.i() != 0;
-        else if (k == "transB")
-            n.tb = a.i() != 0;
-        else if (k == "alpha")
-            n.alpha = a.f();
-        else if (k == "beta")
-            n.beta = a.f();
-        else if (k == "epsilon")
-            n.eps = a.f();
-        else if (k == "momentum")
-            n.momentum = a.f();
-    }
+    OnnxAttrs at(*n.proto);
+    n.win = readWindowAttrs(at, true);
+    n.group = at.i("group", n.group);
+    n.countIncludePad = at.i("count_include_pad", n.countIncludePad) != 0;
+    n.ta = at.i("transA", n.ta) != 0;
+    n.tb = at.i("transB", n.tb) != 0;
+    n.alpha = at.f("alpha", n.alpha);
+    n.beta = at.f("beta", n.beta);
+    n.eps = at.f("epsilon", n.eps);
+    n.momentum = at.f("momentum", n.momentum);
 }
 
 bool isFloatTensor(const Model& m, const std::string& name)
@@ -172,10 +151,7 @@ void plan(Trainer::Impl& im, std::vector<std::string>& unsupported)
 
 int64_t TrainData::sampleNumel() const
 {
-    int64_t n = 1;
-    for (auto d : sampleShape)
-        n *= d;
-    return n;
+    return numel(sampleShape);
 }
 
 TrainData TrainData::load(const Dataset& data, const std::vector<int64_t>& inputShape, int64_t limit)

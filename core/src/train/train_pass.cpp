@@ -1,20 +1,13 @@
 // Trainer: forward pass (executor + training-mode BatchNormalization), backward pass over the
 // planned nodes, optimizer updates.
 #include "bonsai/error.h"
+#include "common/parallel.h"
 #include "train/train_impl.h"
 
 #include <cmath>
 
 namespace bonsai {
 namespace {
-
-int64_t numel(const std::vector<int64_t>& s)
-{
-    int64_t n = 1;
-    for (auto d : s)
-        n *= d;
-    return n;
-}
 
 std::vector<int64_t> spatialOf(const std::vector<int64_t>& s)
 {
@@ -80,7 +73,7 @@ void Trainer::Impl::forward(const TrainBatch& b)
             const auto cnt = static_cast<int64_t>(x.f.size());
             const float* src = x.f.data();
             float* dst = y.f.data();
-#pragma omp parallel for if (cnt > (1 << 17)) schedule(static)
+#pragma omp parallel for if (cnt > kParallelCopy) schedule(static)
             for (int64_t q = 0; q < cnt; ++q)
                 dst[q] = src[q] > 0.0f ? src[q] : 0.0f;
             continue;
@@ -282,7 +275,7 @@ void Trainer::Impl::update()
         float* m1 = p.m1.data();
         if (opt.optimizer == TrainOptions::Optimizer::Sgd) {
             const float mom = static_cast<float>(opt.momentum);
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > kParallelLight) schedule(static)
             for (int64_t i = 0; i < n; ++i) {
                 const float gi = mask && !mask[i] ? 0.0f : g[i] + wd * w[i];
                 m1[i] = mom * m1[i] + gi;
@@ -295,7 +288,7 @@ void Trainer::Impl::update()
             const float b1 = static_cast<float>(opt.beta1), b2 = static_cast<float>(opt.beta2);
             const float c1 = static_cast<float>(1.0 / b1t), c2 = static_cast<float>(1.0 / b2t);
             const float eps = static_cast<float>(opt.adamEps);
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > kParallelLight) schedule(static)
             for (int64_t i = 0; i < n; ++i) {
                 const float gi = mask && !mask[i] ? 0.0f : g[i];
                 m1[i] = b1 * m1[i] + (1.0f - b1) * gi;
