@@ -1,11 +1,13 @@
 // The main window end to end, headless: open a safetensors file written here, show a layer's
 // statistics, report a corrupt file without losing the open model, and take a screenshot.
 #include "decimate.h"
+#include "helpdialogs.h"
 #include "histogramview.h"
 #include "layerdetailsview.h"
 #include "layertablemodel.h"
 #include "layertableview.h"
 #include "mainwindow.h"
+#include "panelutil.h"
 #include "screenshotdriver.h"
 #include "statsform.h"
 
@@ -128,6 +130,40 @@ private slots:
         QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("BonsaiTest"));
         QSettings().clear();
+    }
+
+    // Help has a quick start and a shortcut list made from the menus' real bindings;
+    // Presets (Ctrl+1..5), Recover (F7) and Save Recipe As have shortcuts.
+    void helpAndShortcuts()
+    {
+        bonsai::ui::MainWindow w;
+        QStringList help;
+        for (QAction* a : w.menuBar()->actions())
+            if (a->menu() && a->text() == QStringLiteral("&Help"))
+                for (QAction* h : a->menu()->actions())
+                    help << h->text();
+        QVERIFY(help.contains(QStringLiteral("&Quick Start")));
+        QVERIFY(help.contains(QStringLiteral("&Keyboard Shortcuts")));
+        const QString table = bonsai::ui::shortcutTable(w.menuBar());
+        for (const char* row : {"Evaluate › Evaluate", "Evaluate › Recover Accuracy", "Presets › INT8 everywhere",
+                                "File › Save Recipe As"})
+            QVERIFY2(table.contains(QString::fromUtf8(row)), row);
+        QVERIFY(table.contains(QStringLiteral("<b>F7</b>")));
+        QVERIFY(table.contains(QStringLiteral("<b>Ctrl+1</b>")));
+        QVERIFY(bonsai::ui::quickStartText().contains(QStringLiteral("F5")));
+    }
+
+    // Save dialogs start beside the model with a name made from it.
+    void suggestedSavePaths()
+    {
+        using bonsai::ui::suggestedSavePath;
+        const QString demo = QStringLiteral(BONSAI_DEMO_MODEL);
+        QCOMPARE(suggestedSavePath(demo, QStringLiteral("-recovered.onnx")),
+                 QFileInfo(demo).absolutePath() + QStringLiteral("/fashion_cnn-recovered.onnx"));
+        const QString folder = QStringLiteral(BONSAI_TEST_DATA "/tiny-llama");
+        QCOMPARE(suggestedSavePath(folder, QStringLiteral("-tradeoffs.csv")),
+                 QFileInfo(folder).absoluteFilePath() + QStringLiteral("/tiny-llama-tradeoffs.csv"));
+        QCOMPARE(suggestedSavePath(QString(), QStringLiteral("-chart.svg")), QStringLiteral("model-chart.svg"));
     }
 
     void emptyWindow()

@@ -2,6 +2,8 @@
 #include "evalpanel.h"
 
 #include "compressiondocument.h"
+#include "panelutil.h"
+#include "bonsai/model.h"
 #include "evalcharts.h"
 #include "evalengine.h"
 #include "evalexport.h"
@@ -227,7 +229,8 @@ void EvalPanel::saveDialog(bool csv)
     const bool table = csv || tab == TableTab;
     const QString path = QFileDialog::getSaveFileName(
         this, table ? tr("Export Trade-off Table") : tr("Save Chart"),
-        table ? QStringLiteral("tradeoffs.csv") : QStringLiteral("chart.svg"),
+        suggestedSavePath(m_doc->model() ? QString::fromStdString(m_doc->model()->path) : QString(),
+                          table ? QStringLiteral("-tradeoffs.csv") : QStringLiteral("-chart.svg")),
         table ? tr("CSV (*.csv)") : tr("SVG (*.svg);;PNG (*.png)"));
     if (path.isEmpty())
         return;

@@ -3,6 +3,8 @@
 #include "jobrunner.h"
 
 #include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -24,6 +26,16 @@ QString etaText(double seconds)
     const int s = int(seconds + 0.5);
     return s < 60 ? tr(" · about %1 s left").arg(s)
                   : tr(" · about %1:%2 min left").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+}
+
+QString suggestedSavePath(const QString& modelPath, const QString& suffix)
+{
+    if (modelPath.isEmpty())
+        return QStringLiteral("model") + suffix;
+    const QFileInfo info(modelPath);
+    if (info.isDir())
+        return QDir(info.absoluteFilePath()).filePath(info.fileName() + suffix);
+    return QDir(info.absolutePath()).filePath(info.completeBaseName() + suffix);
 }
 
 QProgressBar* makeJobProgressBar(const QString& toolTip, QWidget* parent)

@@ -21,6 +21,9 @@ class JobRunner;
 QString percentText(double fraction); // 0.91234 -> "91.23%"
 // " · about 12 s left", " · about 2:05 min left"; empty while the ETA is unknown (< 0).
 QString etaText(double seconds);
+// Where a save dialog starts: the open model's folder (a checkpoint folder itself) and a name
+// from the model's, e.g. "fashion_cnn" + "-recovered.onnx"; just the name without a model.
+QString suggestedSavePath(const QString& modelPath, const QString& suffix);
 
 // The bar of a job panel: 0..1000, empty text until a job starts.
 QProgressBar* makeJobProgressBar(const QString& toolTip, QWidget* parent);

@@ -1,6 +1,7 @@
 #include "recoverpanel.h"
 
 #include "compressiondocument.h"
+#include "bonsai/model.h"
 #include "evalengine.h"
 #include "formatting.h"
 #include "jobrunner.h"
@@ -430,7 +431,9 @@ bool RecoverPanel::saveRecovered(const QString& path, QString* error)
 
 void RecoverPanel::saveDialog()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save Recovered Model"), QString(),
+    const QString model = m_doc->model() ? QString::fromStdString(m_doc->model()->path) : QString();
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save Recovered Model"),
+                                                      suggestedSavePath(model, QStringLiteral("-recovered.onnx")),
                                                       tr("ONNX models (*.onnx)"));
     if (path.isEmpty())
         return;

@@ -113,6 +113,8 @@ void CompressionFeature::addMenus(QMenuBar* bar)
         if (preset == bonsai::Preset::Reset)
             presets->addSeparator();
         QAction* a = presets->addAction(qstr(info.name), this, [this, preset] { applyPreset(preset); });
+        if (preset != bonsai::Preset::Reset) // Ctrl+1 .. Ctrl+5 in menu order
+            a->setShortcut(QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + int(preset))));
         a->setToolTip(qstr(info.help));
         a->setStatusTip(qstr(info.help));
     }

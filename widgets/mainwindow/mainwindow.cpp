@@ -14,6 +14,7 @@
 #include "recoveryfeature.h"
 #include "statsrunner.h"
 #include "summarypanel.h"
+#include "helpdialogs.h"
 #include "windowlayout.h"
 
 #include "bonsai/model.h"
@@ -335,6 +336,10 @@ void MainWindow::createMenus()
     m_perplexity->addActions(evaluate);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* start = help->addAction(tr("&Quick Start"), this, [this] { showQuickStart(this); });
+    start->setShortcut(QKeySequence::HelpContents);
+    help->addAction(tr("&Keyboard Shortcuts"), this, [this] { showShortcuts(this, menuBar()); });
+    help->addSeparator();
     help->addAction(tr("&About Bonsai"), this, &MainWindow::showAbout);
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
     menuBar()->insertMenu(help->menuAction(), evaluate);

@@ -29,7 +29,7 @@ void RecipeFeature::addActions(QMenu* file)
     save->setShortcut(QKeySequence::Save);
     save->setStatusTip(tr("Save the compression settings as a recipe for bonsai-cli compress"));
     QAction* saveAs = file->addAction(tr("Save Recipe &As…"), this, &RecipeFeature::saveRecipeAs);
-    saveAs->setShortcut(QKeySequence::SaveAs);
+    saveAs->setShortcut(QKeySequence(tr("Ctrl+Shift+S"))); // QKeySequence::SaveAs is empty on some platforms
     for (QAction* a : {open, save, saveAs}) {
         a->setEnabled(false);
         connect(m_window, &MainWindow::modelOpened, a, [a] { a->setEnabled(true); });

@@ -40,6 +40,7 @@ void RecoveryFeature::addActions(QMenu* evaluate)
         m_dock->setVisible(true);
         m_dock->raise();
     });
+    open->setShortcut(QKeySequence(Qt::Key_F7));
     open->setStatusTip(tr("Win back accuracy lost to compression by a short training run "
                           "(fine-tuning, QAT, distillation or lottery ticket)"));
 }
