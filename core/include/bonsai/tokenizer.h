@@ -1,7 +1,7 @@
 #pragma once
 // Tokenizers of language-model checkpoints.
 //
-//  - SentencePiece (`tokenizer.model`, Llama 1/2, Mistral): encoded by bonsai_spm (core/spm),
+//  - SentencePiece (`tokenizer.model`, Llama 1/2, Mistral): encoded by bonsai_spm (core/src/tokenizer/spm.h),
 //    our implementation of the SentencePiece library's BPE (Debian's libsentencepiece cannot
 //    share a process with libonnx's protobuf).
 //  - Byte-level BPE (`tokenizer.json` with a "BPE" model and a ByteLevel pre-tokenizer, as

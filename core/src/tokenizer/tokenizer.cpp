@@ -1,4 +1,4 @@
-// Tokenizer loaders: SentencePiece tokenizer.model files (encoded by bonsai_spm, core/spm: our
+// Tokenizer loaders: SentencePiece tokenizer.model files (encoded by bonsai_spm, core/src/tokenizer/spm.h: our
 // own implementation of the library's BPE, since Debian's libsentencepiece cannot share a
 // process with libonnx's protobuf), and the per-model choice (GGUF metadata, or the checkpoint folder's tokenizer.model / tokenizer.json with
 // config.json's BOS/EOS ids).

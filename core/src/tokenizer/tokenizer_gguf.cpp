@@ -2,7 +2,7 @@
 //
 //  - "llama": a SentencePiece BPE vocabulary (tokens, scores, token_type with SentencePiece's
 //    numbering: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte) for
-//    bonsai_spm's processor (core/spm). GGUF files carry no normalizer for Llama models
+//    bonsai_spm's processor (core/src/tokenizer/spm.h). GGUF files carry no normalizer for Llama models
 //    (llama.cpp applies none), so the default is the identity with a dummy prefix (tokenizer.ggml.add_space_prefix, default true);
 //    tokenizer.ggml.remove_extra_whitespaces and tokenizer.ggml.precompiled_charsmap, when
 //    present, are passed through.

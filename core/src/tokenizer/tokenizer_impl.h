@@ -49,7 +49,7 @@ struct BpeSpec {
 };
 std::unique_ptr<Tokenizer> makeBpeTokenizer(BpeSpec spec);
 
-// A SentencePiece tokenizer over bonsai_spm's processor (core/spm). bos/eos are the ids
+// A SentencePiece tokenizer over bonsai_spm's processor (core/src/tokenizer/spm.h). bos/eos are the ids
 // callers should use (-1: none). Throws FileError(errorPath, ...) if the processor rejects the
 // vocabulary (unigram model, unknown id out of range, corrupt character map).
 std::unique_ptr<Tokenizer> makeSentencePiece(spm::Vocabulary vocab, const std::string& errorPath,
