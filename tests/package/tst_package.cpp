@@ -123,6 +123,25 @@ private slots:
         QCOMPARE(fieldOf("Version"), QByteArray(BONSAI_PACKAGE_VERSION));
     }
 
+    // The first NUL-terminated string in `bytes` that starts with `prefix` and is not the name
+    // of a C++ source or header; empty if there is none.
+    static QByteArray firstNonSourcePath(const QByteArray& bytes, const char* prefix)
+    {
+        const QByteArray p(prefix);
+        for (qsizetype at = bytes.indexOf(p); at >= 0; at = bytes.indexOf(p, at + 1)) {
+            qsizetype end = at;
+            while (end < bytes.size() && bytes[end] != '\0')
+                ++end;
+            const QByteArray text = bytes.mid(at, end - at);
+            bool source = false;
+            for (const char* suffix : {".cpp", ".cc", ".c", ".h", ".hpp", ".moc"})
+                source = source || text.endsWith(suffix);
+            if (!source)
+                return text;
+        }
+        return {};
+    }
+
     void binariesDoNotPointIntoTheTree()
     {
         for (const QString& program : {QStringLiteral("bonsai"), QStringLiteral("bonsai-cli")}) {
@@ -133,10 +152,14 @@ private slots:
             QFile f(path);
             QVERIFY(f.open(QIODevice::ReadOnly));
             const QByteArray bytes = f.readAll();
-            // No compiled-in path to a file of the build tree or the source tree.
+            // No compiled-in path to a file of the build tree or the source tree. The names of
+            // compiled sources (which sanitizers and assertions record for their reports) are
+            // not paths the program opens, so a string ending in a source suffix is allowed.
             for (const char* prefix : {BONSAI_BUILD_DIR "/", BONSAI_SOURCE_DIR "/resources/",
-                                       BONSAI_SOURCE_DIR "/tests/"})
-                QVERIFY2(!bytes.contains(prefix), qPrintable(program + QLatin1String(": ") + QLatin1String(prefix)));
+                                       BONSAI_SOURCE_DIR "/tests/"}) {
+                const QByteArray found = firstNonSourcePath(bytes, prefix);
+                QVERIFY2(found.isEmpty(), qPrintable(program + QLatin1String(": ") + QString::fromUtf8(found)));
+            }
         }
     }
 
