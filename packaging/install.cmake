@@ -17,6 +17,12 @@ if(BONSAI_BUILD_GUI)
   install(FILES ${BONSAI_RESOURCES}/bonsai.svg
     DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/scalable/apps
     RENAME ${BONSAI_APP_ID}.svg)
+  # PNG renderings of the SVG (resources/icons/) for menus and docks that do not read SVG.
+  foreach(size 48 64 128 256)
+    install(FILES ${BONSAI_RESOURCES}/icons/bonsai-${size}.png
+      DESTINATION ${CMAKE_INSTALL_DATADIR}/icons/hicolor/${size}x${size}/apps
+      RENAME ${BONSAI_APP_ID}.png)
+  endforeach()
 endif()
 install(FILES ${BONSAI_RESOURCES}/demo/fashion_cnn.onnx ${BONSAI_RESOURCES}/demo/README.md
   DESTINATION ${CMAKE_INSTALL_DATADIR}/bonsai/demo)

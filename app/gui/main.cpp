@@ -1,5 +1,6 @@
 // bonsai: the desktop workbench. Parses the command line and shows the main window.
 #include "evalscreenshot.h"
+#include "focusstyle.h"
 #include "mainwindow.h"
 #include "perplexityscreenshot.h"
 #include "screenshotdriver.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv)
     QApplication::setApplicationName(QStringLiteral("Bonsai"));
     QApplication::setApplicationVersion(QStringLiteral(BONSAI_VERSION));
     QApplication::setWindowIcon(QIcon(QStringLiteral(":/bonsai.svg")));
+    bonsai::ui::installFocusStyle();
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Neural-network compression workbench."));

@@ -23,6 +23,7 @@ bool SetConfigsCommand::mergeWith(const QUndoCommand* other)
     if (o->m_doc != m_doc || o->m_layers != m_layers || o->m_session != m_session)
         return false;
     m_after = o->m_after;
+    setText(o->text()); // "Rank 128", not the "Rank 1" typed on the way
     setObsolete(m_after == m_before); // dragged back to where it started
     return true;
 }

@@ -4,6 +4,7 @@
 #include "formatting.h"
 
 #include "bonsai/dataset.h"
+#include "bonsai/llm.h"
 #include "bonsai/model.h"
 
 #include <QCoreApplication>
@@ -28,6 +29,9 @@ QString defaultEvalDataset()
 
 QString evaluationUnsupportedReason(const bonsai::Model& model)
 {
+    if (bonsai::isLanguageModel(model))
+        return tr("This is a language model: its quality is measured as perplexity on a text "
+                  "(Evaluate > Perplexity…, F6), not as accuracy on a labelled data set.");
     if (model.format == bonsai::Format::Onnx)
         return {};
     return tr("Evaluation runs ONNX classifiers; this %1 checkpoint can be compressed and "

@@ -23,11 +23,16 @@ bool JobControl::progress(double fraction)
         const bool changed = f > m_lastFraction || m_lastEmitMs < 0;
         if (!changed || (now - m_lastEmitMs < JobRunner::ProgressIntervalMs && f < 1.0))
             return !isCancelled();
+        if (m_firstMs < 0 && f > 0) {
+            m_firstMs = now;
+            m_firstFraction = f;
+        }
         if (f >= 1.0) {
             m_eta = 0;
-        } else if (f > 0.02 && now > 200) {
-            const double raw = now / 1000.0 * (1.0 - f) / f;
-            m_eta = m_eta < 0 ? raw : 0.7 * m_eta + 0.3 * raw; // smoothed
+        } else if (m_firstMs >= 0) {
+            const double raw = remainingSeconds(m_firstFraction, (now - m_firstMs) / 1000.0, f);
+            if (raw >= 0)
+                m_eta = m_eta < 0 ? raw : 0.7 * m_eta + 0.3 * raw; // smoothed
         }
         m_lastEmitMs = now;
         m_lastFraction = f;
@@ -37,6 +42,14 @@ bool JobControl::progress(double fraction)
     const quint64 id = m_id;
     QMetaObject::invokeMethod(t, [t, id, f, eta] { t->onProgress(id, f, eta); }, Qt::QueuedConnection);
     return !isCancelled();
+}
+
+double JobControl::remainingSeconds(double firstFraction, double secondsSinceFirst, double fraction)
+{
+    const double done = fraction - firstFraction;
+    if (done < 0.02 || secondsSinceFirst < 0.2)
+        return -1;
+    return (1.0 - fraction) * secondsSinceFirst / done;
 }
 
 void JobControl::post(std::function<void()> deliver)

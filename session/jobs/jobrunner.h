@@ -1,8 +1,9 @@
 #pragma once
 // A reusable background-job runner (Qt Core only). Runs one core function at a time on its
 // own worker thread, never the GUI thread:
-//  - progress with an ETA: signals throttled to one per ProgressIntervalMs, the ETA from
-//    elapsed / fraction, smoothed;
+//  - progress with an ETA: signals throttled to one per ProgressIntervalMs, the ETA from the
+//    rate since the first progress report (so setup before it, such as loading data, does not
+//    count as work still to come), smoothed;
 //  - cancel at any moment: the job's progress callback answers false from then on, so core
 //    code (which checks it between batches, nodes or layers) throws bonsai::Cancelled at its
 //    next check;
@@ -36,6 +37,11 @@ public:
     // Runs `deliver` on the GUI thread if the job is still current by then.
     void post(std::function<void()> deliver);
 
+    // Seconds left at `fraction`, from the rate since the first report (`firstFraction`,
+    // `secondsSinceFirst` ago): (1 - f) * t / (f - f0). -1 while that is too little to go by
+    // (under 2% more done or 0.2 s passed).
+    static double remainingSeconds(double firstFraction, double secondsSinceFirst, double fraction);
+
 private:
     friend class JobRunner;
     class JobRunner* m_target = nullptr; // outlives the job: ~JobRunner waits for it
@@ -44,6 +50,8 @@ private:
     std::mutex m_mutex; // guards the fields below
     qint64 m_lastEmitMs = -1000000;
     double m_lastFraction = 0;
+    qint64 m_firstMs = -1;      // when the first report with a fraction above zero came
+    double m_firstFraction = 0; // and that fraction
     double m_eta = -1;
 };
 

@@ -7,6 +7,9 @@
 #include "bonsai/compress.h"
 #include "bonsai/dataset.h"
 #include "bonsai/model.h"
+#include "bonsai/train.h"
+
+#include <QStringList>
 
 #include <algorithm>
 
@@ -68,10 +71,24 @@ QString RecoveryRunner::describeRun(const bonsai::RecoverOptions& o)
 
 QString RecoveryRunner::unsupportedReason(const bonsai::Model* model)
 {
-    if (model && model->format != bonsai::Format::Onnx)
+    if (!model)
+        return {};
+    if (model->format != bonsai::Format::Onnx)
         return tr("Recovery trains ONNX classifiers; this %1 checkpoint can be compressed and inspected but "
                   "not trained.")
             .arg(qstr(bonsai::formatName(model->format)));
+    // Plans the forward and backward passes (no weights are read): what the trainer would refuse.
+    try {
+        const std::vector<std::string> ops = bonsai::Trainer::unsupportedOps(*model);
+        if (!ops.empty()) {
+            QStringList names;
+            for (const auto& op : ops)
+                names << qstr(op);
+            return tr("Recovery cannot train this model: no backward pass for %1.").arg(names.join(QStringLiteral(", ")));
+        }
+    } catch (const std::exception& e) {
+        return tr("Recovery cannot train this model: %1.").arg(QString::fromUtf8(e.what()));
+    }
     return {};
 }
 

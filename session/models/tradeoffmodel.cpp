@@ -2,6 +2,7 @@
 
 #include "formatting.h"
 
+#include <QFont>
 #include <QSaveFile>
 #include <QStringList>
 
@@ -55,6 +56,13 @@ QVariant TradeoffModel::data(const QModelIndex& index, int role) const
     const auto& m = p.result.metrics;
     if (role == ParetoRole)
         return std::find(m_front.begin(), m_front.end(), index.row()) != m_front.end();
+    if (role == CurrentRole)
+        return index.row() == m_current;
+    if (role == Qt::FontRole && index.row() == m_current) {
+        QFont bold;
+        bold.setBold(true);
+        return bold;
+    }
     if (role == Qt::ToolTipRole)
         return p.details;
     if (role == Qt::TextAlignmentRole)
@@ -129,7 +137,30 @@ int TradeoffModel::add(TradeoffPoint point)
     endInsertRows();
     if (row > 0) // the front may have changed for earlier rows
         emit dataChanged(index(0, 0), index(row - 1, NUM_COLUMNS - 1), {ParetoRole});
+    updateCurrent();
     return row;
+}
+
+void TradeoffModel::setCurrentConfigs(const std::vector<bonsai::LayerConfig>& configs)
+{
+    m_currentConfigs = configs;
+    updateCurrent();
+}
+
+void TradeoffModel::updateCurrent()
+{
+    int row = -1;
+    for (size_t r = 0; r < m_points.size() && row < 0; ++r)
+        if (!m_currentConfigs.empty() && m_points[r].configs == m_currentConfigs)
+            row = int(r);
+    if (row == m_current)
+        return;
+    const int old = m_current;
+    m_current = row;
+    for (int r : {old, row})
+        if (r >= 0)
+            emit dataChanged(index(r, 0), index(r, NUM_COLUMNS - 1), {CurrentRole, Qt::FontRole});
+    emit currentRowChanged(row);
 }
 
 void TradeoffModel::setMetric(TradeoffMetric metric)
@@ -140,6 +171,7 @@ void TradeoffModel::setMetric(TradeoffMetric metric)
     m_metric = metric;
     m_points.clear();
     m_front.clear();
+    m_current = -1;
     endResetModel();
     emit headerDataChanged(Qt::Horizontal, 0, NUM_COLUMNS - 1);
 }
@@ -149,6 +181,7 @@ void TradeoffModel::clear()
     beginResetModel();
     m_points.clear();
     m_front.clear();
+    m_current = -1;
     endResetModel();
 }
 

@@ -43,7 +43,7 @@ class TradeoffModel : public QAbstractTableModel {
 public:
     enum Columns { LabelColumn, SizeColumn, RatioColumn, Top1Column, CiColumn, AgreementColumn,
                    KlColumn, SecondsColumn, NUM_COLUMNS };
-    enum Roles { SortRole = Qt::UserRole, ParetoRole };
+    enum Roles { SortRole = Qt::UserRole, ParetoRole, CurrentRole };
 
     explicit TradeoffModel(QObject* parent = nullptr);
 
@@ -60,6 +60,10 @@ public:
     const std::vector<TradeoffPoint>& points() const { return m_points; }
     const TradeoffPoint& point(int row) const { return m_points.at(size_t(row)); }
     const std::vector<int>& front() const { return m_front; }
+    // The configuration being edited: the row evaluated with exactly it is the current row
+    // (drawn ringed, its table row bold); -1 when it has not been evaluated.
+    void setCurrentConfigs(const std::vector<bonsai::LayerConfig>& configs);
+    int currentRow() const { return m_current; }
 
     // label, compressed_bytes, ratio, top1, top1_ci_lo, top1_ci_hi, agreement, kl_nats,
     // seconds; a header line, then one line per row.
@@ -67,10 +71,17 @@ public:
     // Written through QSaveFile (all or nothing). On failure returns false and sets *error.
     bool saveCsv(const QString& path, QString* error = nullptr) const;
 
+signals:
+    void currentRowChanged(int row);
+
 private:
+    void updateCurrent();
+
     std::vector<TradeoffPoint> m_points;
     std::vector<int> m_front;
     TradeoffMetric m_metric = TradeoffMetric::Top1;
+    std::vector<bonsai::LayerConfig> m_currentConfigs;
+    int m_current = -1;
 };
 
 } // namespace bonsai::ui

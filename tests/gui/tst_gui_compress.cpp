@@ -6,6 +6,8 @@
 #include "configinspector.h"
 #include "bonsai/presets.h"
 #include "configtext.h"
+#include "energychart.h"
+#include "rankcontrols.h"
 #include "helppane.h"
 #include "previewform.h"
 #include "previewrunner.h"
@@ -18,6 +20,7 @@
 #include "editor_model.h"
 #include "testutil.h"
 
+#include <QAction>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -28,7 +31,12 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QUndoStack>
+#include <QVBoxLayout>
 #include <QtTest>
+
+#include <Eigen/SVD>
+
+#include <random>
 
 using bonsai::ui::CompressionDocument;
 
@@ -81,6 +89,68 @@ private slots:
         QCOMPARE(doc.undoStack()->count(), 2);
         doc.undoStack()->undo();
         QCOMPARE(doc.config(3).sparsity, 0.4);
+    }
+
+    // "rank r" starts at the rank that keeps 95% of the energy (here a rank-3 matrix plus a
+    // little noise: 3, by an SVD taken here); typing "12" into the rank box is one undo step
+    // named "Rank 12", and Ctrl+Z in the box undoes the document.
+    void rankStartsAt95PercentAndUndoesFromTheSpinBox()
+    {
+        const int64_t n = 64;
+        std::mt19937 rng(5);
+        std::normal_distribution<float> g(0.0f, 1.0f);
+        Eigen::MatrixXf u(n, 3), v(3, n), noise(n, n);
+        for (auto* m : {&u, &v, &noise})
+            for (Eigen::Index i = 0; i < m->size(); ++i)
+                m->data()[i] = g(rng);
+        const Eigen::MatrixXf w = u * v + 0.01f * noise;
+        std::vector<float> rowMajor(size_t(n * n));
+        for (int64_t r = 0; r < n; ++r)
+            for (int64_t c = 0; c < n; ++c)
+                rowMajor[size_t(r * n + c)] = w(r, c);
+        const Eigen::VectorXf sv = Eigen::JacobiSVD<Eigen::MatrixXf>(w).singularValues();
+        const double total = sv.array().square().sum();
+        int at95 = 0;
+        for (double kept = 0; kept < 0.95 * total; ++at95)
+            kept += double(sv[at95]) * sv[at95];
+        QCOMPARE(at95, 3);
+
+        CompressionDocument doc;
+        QWidget window;
+        auto* layout = new QVBoxLayout(&window);
+        auto* inspector = new bonsai::ui::ConfigInspector(&doc, &window);
+        layout->addWidget(inspector);
+        doc.setModel(bonsai::Model::open(testutil::writeTemp(
+            "lowrank.safetensors",
+            testutil::makeSafetensors({{"proj.weight", "F32", {n, n}, testutil::floatBytes(rowMajor)}}))));
+        auto* undo = new QAction(&window);
+        undo->setShortcut(QKeySequence::Undo);
+        connect(undo, &QAction::triggered, doc.undoStack(), &QUndoStack::undo);
+        window.addAction(undo);
+        window.resize(420, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        inspector->setLayers({0});
+        auto* energy = inspector->rank()->findChild<bonsai::ui::EnergyChart*>();
+        QVERIFY(energy);
+        QTRY_VERIFY_WITH_TIMEOUT(energy->curve() != nullptr, 20000); // the spectrum arrived
+        auto* mode = inspector->rank()->findChild<QComboBox*>();
+        mode->setCurrentIndex(1);
+        emit mode->activated(1); // "rank r"
+        QCOMPARE(doc.config(0).rank, at95);
+
+        auto* rank = inspector->rank()->findChild<QSpinBox*>();
+        QVERIFY(rank);
+        rank->setFocus();
+        QTRY_VERIFY(rank->hasFocus());
+        rank->selectAll();
+        QTest::keyClicks(rank, QStringLiteral("12"));
+        QCOMPARE(doc.config(0).rank, 12);
+        QCOMPARE(doc.undoStack()->count(), 2);
+        QVERIFY2(doc.undoStack()->text(1).endsWith(QStringLiteral("Rank 12")), qPrintable(doc.undoStack()->text(1)));
+        QTest::keyClick(rank, Qt::Key_Z, Qt::ControlModifier);
+        QCOMPARE(doc.config(0).rank, at95);
+        QCOMPARE(doc.undoStack()->index(), 1);
     }
 
     void presetsKeepEmbeddingsAndOutput()

@@ -109,7 +109,9 @@ private slots:
     void initTestCase();
     void qatMatchesRecover();
     void cancelStopsARun();
+    void cancelledRunKeepsThePreviousResult();
     void safetensorsIsExplained();
+    void untrainableOnnxIsExplained();
     void menuOpensTheDock();
 
 private:
@@ -197,6 +199,42 @@ void TstGuiRecoverOnnx::cancelStopsARun()
     QVERIFY(panel.canStart());
 }
 
+// A finished run, then a second one cancelled: the first result is shown again and still saves.
+void TstGuiRecoverOnnx::cancelledRunKeepsThePreviousResult()
+{
+    CompressionDocument doc;
+    RecoverPanel panel(&doc);
+    setUp(doc, panel);
+    panel.setMethod(RecoverMethod::Finetune);
+    panel.setEpochs(1);
+    panel.setTrainLimit(256);
+    panel.setTestLimit(0);
+    QSignalSpy recovered(&panel, &RecoverPanel::recovered);
+    panel.start();
+    QTRY_COMPARE_WITH_TIMEOUT(recovered.count(), 1, 20000);
+    const RecoverResult first = *panel.result();
+    QCOMPARE(panel.curvePointCount(), 1);
+
+    QSignalSpy cancelled(panel.runner(), &bonsai::ui::JobRunner::cancelled);
+    panel.setEpochs(1000);
+    panel.setTrainLimit(0);
+    panel.start();
+    QTRY_VERIFY_WITH_TIMEOUT(panel.curvePointCount() >= 2, 10000); // the new run's curves
+    panel.cancel();
+    QTRY_COMPARE_WITH_TIMEOUT(cancelled.count(), 1, 10000);
+    QCOMPARE(recovered.count(), 1);
+    QVERIFY(panel.result());
+    QCOMPARE(panel.result()->accuracyAfter, first.accuracyAfter);
+    QCOMPARE(panel.curvePointCount(), 1); // the first run's curve again
+    QVERIFY2(panel.message().contains(QStringLiteral("the previous result (%1) is kept").arg(panel.resultLabel())),
+             qPrintable(panel.message()));
+    const QString out = QString::fromStdString(testutil::tempPath("kept.onnx"));
+    QString error;
+    QVERIFY2(panel.saveRecovered(out, &error), qPrintable(error));
+    auto test = openDataset(test_.toStdString());
+    QCOMPARE(weightsAccuracy(*Model::open(out.toStdString()), {}, *test), first.accuracyAfter);
+}
+
 void TstGuiRecoverOnnx::safetensorsIsExplained()
 {
     CompressionDocument doc;
@@ -212,6 +250,31 @@ void TstGuiRecoverOnnx::safetensorsIsExplained()
     QVERIFY(!panel.isBusy());
 }
 
+// An ONNX graph with ops the trainer has no backward pass for: Start is off and says which.
+void TstGuiRecoverOnnx::untrainableOnnxIsExplained()
+{
+    auto m = newModel();
+    auto* g = m.mutable_graph();
+    addInput(g, "x", {2, 4});
+    addInit(g, "w", {4, 3}, 0.1f);
+    addNode(g, "MatMul", {"x", "w"}, {"h"}, "mm");
+    addNode(g, "Sigmoid", {"h"}, {"s"}, "sig");
+    addNode(g, "Transpose", {"s"}, {"logits"}, "tr");
+    addOutput(g, "logits");
+    CompressionDocument doc;
+    RecoverPanel panel(&doc);
+    QSignalSpy ready(&panel, &RecoverPanel::readyChanged);
+    doc.setModel(Model::open(save("untrainable.onnx", m)));
+    QVERIFY(!panel.canStart());
+    QCOMPARE(ready.count(), 1);
+    QCOMPARE(ready.at(0).at(0).toBool(), false);
+    const QString reason = ready.at(0).at(1).toString();
+    QVERIFY2(reason.contains(QStringLiteral("no backward pass for Sigmoid, Transpose")), qPrintable(reason));
+    QCOMPARE(panel.unsupportedReason(), reason);
+}
+
+// Evaluate > Recover Accuracy… is off (with the reason) until a trainable model is open, then
+// opens the dock.
 void TstGuiRecoverOnnx::menuOpensTheDock()
 {
     bonsai::ui::MainWindow w;
@@ -225,6 +288,12 @@ void TstGuiRecoverOnnx::menuOpensTheDock()
         if (a->text() == QStringLiteral("&Recover Accuracy…"))
             open = a;
     QVERIFY(open);
+    QVERIFY(!open->isEnabled());
+    QVERIFY2(open->statusTip().contains(QStringLiteral("Open an ONNX classifier")), qPrintable(open->statusTip()));
+    QSignalSpy opened(&w, &bonsai::ui::MainWindow::modelOpened);
+    w.openPath(QString::fromStdString(mlpFile()));
+    QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 30000);
+    QVERIFY(open->isEnabled());
     open->trigger();
     QVERIFY(dock->isVisibleTo(&w));
 }

@@ -1,6 +1,7 @@
 // The main window end to end, headless: open a safetensors file written here, show a layer's
 // statistics, report a corrupt file without losing the open model, and take a screenshot.
 #include "decimate.h"
+#include "evalpanel.h"
 #include "helpdialogs.h"
 #include "histogramview.h"
 #include "layerdetailsview.h"
@@ -17,6 +18,8 @@
 #include <QAreaSeries>
 #include <QChart>
 #include <QChartView>
+#include <QDockWidget>
+#include <QScreen>
 #include <QLineSeries>
 #include <QMenu>
 #include <QMenuBar>
@@ -153,6 +156,28 @@ private slots:
         QVERIFY(bonsai::ui::quickStartText().contains(QStringLiteral("F5")));
     }
 
+    // The Evaluate menu and the evaluation dock show one state: Auto-evaluate checked in one is
+    // checked in the other, and Cancel is off while nothing runs.
+    void evaluateMenuFollowsThePanel()
+    {
+        MainWindow w;
+        QAction* cancel = nullptr;
+        QAction* autoEval = nullptr;
+        for (QAction* a : w.findChildren<QAction*>()) {
+            if (a->text() == QStringLiteral("&Cancel Evaluation"))
+                cancel = a;
+            if (a->text() == QStringLiteral("&Auto-evaluate"))
+                autoEval = a;
+        }
+        QVERIFY(cancel && autoEval);
+        QVERIFY(!cancel->isEnabled());
+        QCOMPARE(autoEval->isChecked(), w.evalPanel()->autoEvaluate());
+        w.evalPanel()->setAutoEvaluate(!autoEval->isChecked()); // the dock's box
+        QCOMPARE(autoEval->isChecked(), w.evalPanel()->autoEvaluate());
+        autoEval->setChecked(!autoEval->isChecked()); // the menu
+        QCOMPARE(w.evalPanel()->autoEvaluate(), autoEval->isChecked());
+    }
+
     // Save dialogs start beside the model with a name made from it.
     void suggestedSavePaths()
     {
@@ -168,7 +193,12 @@ private slots:
 
     void emptyWindow()
     {
+        QSettings().clear(); // a first run
         MainWindow w;
+        w.restoreSettings(); // as main() does
+        // The first window fills the screen's available area (maximized).
+        QVERIFY(w.windowState() & Qt::WindowMaximized);
+        QCOMPARE(w.geometry().size(), w.screen()->availableGeometry().size());
         w.show();
         QVERIFY(!w.model());
         QVERIFY(w.findChild<QWidget*>(QStringLiteral("emptyState"))->isVisible());
@@ -205,6 +235,76 @@ private slots:
         // Log scale keeps the chart (no empty axes).
         w.details()->histogram()->setLogScale(true);
         QVERIFY(w.details()->histogram()->chartView()->isVisible());
+    }
+
+    // The View menu hides and shows each panel; Reset Layout docks every panel back where it
+    // starts; which panels are hidden is remembered for the next window.
+    void viewMenuAndResetLayout()
+    {
+        QSettings().clear();
+        const std::string path = goodModel();
+        {
+            MainWindow w;
+            w.resize(1400, 900);
+            w.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&w));
+            QSignalSpy opened(&w, &MainWindow::modelOpened);
+            w.openPath(QString::fromStdString(path));
+            QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+            auto* view = w.findChild<QMenu*>(QStringLiteral("viewMenu"));
+            QVERIFY(view);
+            auto* inspector = w.findChild<QDockWidget*>(QStringLiteral("inspectorDock"));
+            auto* eval = w.findChild<QDockWidget*>(QStringLiteral("evalDock"));
+            QVERIFY(inspector && eval);
+            QAction* inspectorAction = nullptr;
+            QAction* reset = nullptr;
+            for (QAction* a : view->actions()) {
+                if (a == inspector->toggleViewAction())
+                    inspectorAction = a;
+                if (a->text() == QStringLiteral("&Reset Layout"))
+                    reset = a;
+            }
+            QVERIFY(inspectorAction && reset);
+            QTRY_VERIFY(inspector->isVisible());
+            QVERIFY(inspectorAction->isEnabled() && inspectorAction->isChecked());
+            inspectorAction->trigger();
+            QTRY_VERIFY(!inspector->isVisible());
+            inspectorAction->trigger();
+            QTRY_VERIFY(inspector->isVisible());
+
+            // A slip of the mouse: the compression dock floats, the evaluation dock lands on
+            // the left. Reset Layout puts both back: right and bottom of a 900-pixel window.
+            inspector->setFloating(true);
+            w.addDockWidget(Qt::LeftDockWidgetArea, eval);
+            reset->trigger();
+            QVERIFY(!inspector->isFloating());
+            QCOMPARE(w.dockWidgetArea(inspector), Qt::RightDockWidgetArea);
+            QVERIFY(!eval->isFloating());
+            QCOMPARE(w.dockWidgetArea(eval), Qt::BottomDockWidgetArea);
+
+            // Hidden on close, hidden in the next window.
+            QAction* overview = nullptr;
+            for (QAction* a : view->actions())
+                if (a->text() == QStringLiteral("Model &Overview"))
+                    overview = a;
+            QVERIFY(overview && overview->isChecked());
+            overview->trigger();
+            QVERIFY(!overview->isChecked());
+            w.close();
+        }
+        MainWindow again;
+        again.restoreSettings();
+        again.resize(1400, 900);
+        again.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&again));
+        auto* view = again.findChild<QMenu*>(QStringLiteral("viewMenu"));
+        QAction* overview = nullptr;
+        for (QAction* a : view->actions())
+            if (a->text() == QStringLiteral("Model &Overview"))
+                overview = a;
+        QVERIFY(overview);
+        QVERIFY(!overview->isChecked());
+        QSettings().clear();
     }
 
     void dropOpensAndRemembersRecent()

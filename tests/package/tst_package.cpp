@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -87,6 +88,15 @@ private slots:
         };
         for (const QString& f : files)
             QVERIFY2(QFileInfo(unpacked(f)).isFile(), qPrintable(f));
+        // PNG icons at the hicolor sizes, each an image of exactly that size.
+        for (int size : {48, 64, 128, 256}) {
+            const QString f = QStringLiteral("usr/share/icons/hicolor/%1x%1/apps/").arg(size) + appId +
+                              QStringLiteral(".png");
+            const QImage icon(unpacked(f));
+            QVERIFY2(!icon.isNull(), qPrintable(f));
+            QCOMPARE(icon.size(), QSize(size, size));
+            QVERIFY(icon.hasAlphaChannel());
+        }
 
         // The packaged demo model is the source tree's, byte for byte.
         QFile packaged(demoModel()), source(QStringLiteral(BONSAI_DEMO_MODEL));

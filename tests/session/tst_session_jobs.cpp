@@ -48,6 +48,19 @@ TradeoffPoint point(const char* label, uint64_t bytes, double top1)
 class TstSessionJobs : public QObject {
     Q_OBJECT
 private slots:
+    void etaLeavesOutSetupBeforeTheFirstReport()
+    {
+        // A 7 s run whose first 5 s load data: at its first report 4% is done, 0.3 s later
+        // 8%. The rate since then is 0.04 / 0.3 s, so 0.92 is left for 0.92 / (0.04 / 0.3)
+        // = 6.9 s; counting the setup as work (5.3 s for 8%) would have said 61 s.
+        QVERIFY(std::abs(JobControl::remainingSeconds(0.04, 0.3, 0.08) - 6.9) < 1e-9);
+        // Too little to go by: under 2% more, or under 0.2 s.
+        QCOMPARE(JobControl::remainingSeconds(0.04, 0.3, 0.055), -1.0);
+        QCOMPARE(JobControl::remainingSeconds(0.04, 0.1, 0.5), -1.0);
+        // Steady from the start: the plain elapsed / fraction estimate.
+        QCOMPARE(JobControl::remainingSeconds(0.0, 2.0, 0.5), 2.0);
+    }
+
     void progressMonotonicWithEta()
     {
         JobRunner runner;

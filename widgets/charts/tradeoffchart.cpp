@@ -10,14 +10,14 @@
 #include <QLegendMarker>
 #include <QLineSeries>
 #include <QScatterSeries>
-
-#include <algorithm>
-#include <numeric>
+#include <QLineF>
+#include <QPen>
+#include <QStringList>
 #include <QToolTip>
 
 #include <algorithm>
-#include <numeric>
 #include <cmath>
+#include <numeric>
 
 namespace bonsai::ui {
 
@@ -30,7 +30,91 @@ TradeoffChart::TradeoffChart(TradeoffModel* model, QWidget* parent) : QChartView
         m_reference.reset();
         rebuild();
     });
+    connect(m_model, &TradeoffModel::currentRowChanged, this, &TradeoffChart::rebuild);
     rebuild();
+}
+
+namespace {
+
+// Texts drawn beside points, each as a one-point series with a transparent marker and no
+// legend entry. Points closer than one line of text (nearY) at about the same size (nearX)
+// share one label ("#2 · #5"), so overlapping points stay told apart.
+std::vector<QScatterSeries*> addPointLabels(QChart* chart, std::vector<std::pair<QPointF, QString>> points,
+                                            double nearX, double nearY)
+{
+    std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) {
+        return a.first.x() != b.first.x() ? a.first.x() < b.first.x() : a.first.y() > b.first.y();
+    });
+    std::vector<std::pair<QPointF, QString>> texts;
+    for (auto& [at, label] : points) {
+        auto near = std::find_if(texts.begin(), texts.end(), [&](const auto& t) {
+            return std::abs(t.first.x() - at.x()) <= nearX && std::abs(t.first.y() - at.y()) < nearY;
+        });
+        if (near != texts.end())
+            near->second += QStringLiteral(" · ") + label;
+        else
+            texts.emplace_back(at, label);
+    }
+    std::vector<QScatterSeries*> series;
+    for (auto& [at, label] : texts) {
+        auto* l = new QScatterSeries;
+        l->setMarkerSize(1);
+        l->setColor(Qt::transparent);
+        l->setBorderColor(Qt::transparent);
+        l->append(at);
+        QString text = label;
+        l->setPointLabelsFormat(text.replace(QLatin1Char('@'), QStringLiteral("(at)")));
+        l->setPointLabelsVisible(true);
+        l->setPointLabelsClipping(false);
+        chart->addSeries(l);
+        series.push_back(l);
+    }
+    return series;
+}
+
+// A ring around the configuration being edited.
+QScatterSeries* currentMark(const QPointF& at)
+{
+    auto* ring = new QScatterSeries;
+    ring->setName(QObject::tr("current configuration"));
+    ring->setMarkerSize(20);
+    ring->setColor(Qt::transparent);
+    ring->setPen(QPen(QColor(0x20, 0x20, 0x20), 2));
+    ring->append(at);
+    return ring;
+}
+
+// The uncompressed model: a dark star, also in the legend.
+QScatterSeries* referenceMark(const QString& name, const QPointF& at)
+{
+    auto* ref = new QScatterSeries;
+    ref->setName(name);
+    ref->setMarkerShape(QScatterSeries::MarkerShapeStar);
+    ref->setMarkerSize(16);
+    ref->setColor(QColor(0x30, 0x30, 0x30));
+    ref->setBorderColor(QColor(0x30, 0x30, 0x30));
+    ref->append(at);
+    return ref;
+}
+
+void finishLegend(QChart* chart, const std::vector<QScatterSeries*>& labels)
+{
+    chart->legend()->setAlignment(Qt::AlignBottom);
+    chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries); // star, square, circle, ring
+    for (QScatterSeries* l : labels)
+        for (QLegendMarker* m : chart->legend()->markers(l))
+            m->setVisible(false);
+}
+
+} // namespace
+
+QString TradeoffChart::pointLabel(int row) const
+{
+    // Classifier rows are labelled "#3 int4 group 128 (…)": the number names the point.
+    const QString& label = m_model->point(row).label;
+    if (m_model->metric() == TradeoffMetric::Top1 && label.startsWith(QLatin1Char('#')))
+        return label.section(QLatin1Char(' '), 0, 0);
+    return label;
 }
 
 QPointF TradeoffChart::valueOf(int row) const
@@ -62,34 +146,55 @@ int TradeoffChart::rowAt(const QPointF& value) const
     return best;
 }
 
+QList<int> TradeoffChart::rowsNear(int row) const
+{
+    // Rows drawn within a marker's width of `row` (same size and accuracy, or nearly).
+    QList<int> rows;
+    const QPointF at = chart()->mapToPosition(valueOf(row));
+    for (int r = 0; r < m_model->rowCount(); ++r)
+        if (QLineF(chart()->mapToPosition(valueOf(r)), at).length() <= 8)
+            rows << r;
+    return rows;
+}
+
+QString TradeoffChart::describeRow(int row) const
+{
+    const auto& p = m_model->point(row);
+    const QString current = row == m_model->currentRow() ? tr(" (current)") : QString();
+    if (m_model->metric() == TradeoffMetric::Perplexity)
+        return tr("%1%2\nperplexity %3 (uncompressed %4), agreement %5%, %6× smaller\n%7")
+            .arg(p.label, current)
+            .arg(p.perplexity, 0, 'f', 3)
+            .arg(p.basePerplexity, 0, 'f', 3)
+            .arg(100 * p.result.metrics.agreement, 0, 'f', 2)
+            .arg(p.ratio(), 0, 'f', 2)
+            .arg(p.details);
+    return tr("%1%2\ntop-1 %3%, agreement %4%, %5× smaller\n%6")
+        .arg(p.label, current)
+        .arg(100 * p.result.metrics.top1, 0, 'f', 2)
+        .arg(100 * p.result.metrics.agreement, 0, 'f', 2)
+        .arg(p.ratio(), 0, 'f', 2)
+        .arg(p.details);
+}
+
+QString TradeoffChart::tipAt(const QPointF& value) const
+{
+    const int row = rowAt(value);
+    if (row < 0)
+        return {};
+    QStringList parts;
+    for (int r : rowsNear(row))
+        parts << describeRow(r);
+    return parts.join(QStringLiteral("\n\n")) + tr("\nClick to restore this configuration.");
+}
+
 void TradeoffChart::showTip(const QPointF& value, bool on)
 {
-    const int row = on ? rowAt(value) : -1;
-    if (row < 0) {
+    const QString tip = on ? tipAt(value) : QString();
+    if (tip.isEmpty())
         QToolTip::hideText();
-        return;
-    }
-    const auto& p = m_model->point(row);
-    if (m_model->metric() == TradeoffMetric::Perplexity) {
-        QToolTip::showText(QCursor::pos(),
-                           tr("%1\nperplexity %2 (uncompressed %3), agreement %4%, %5× smaller\n%6\nClick to restore this configuration.")
-                               .arg(p.label)
-                               .arg(p.perplexity, 0, 'f', 3)
-                               .arg(p.basePerplexity, 0, 'f', 3)
-                               .arg(100 * p.result.metrics.agreement, 0, 'f', 2)
-                               .arg(p.ratio(), 0, 'f', 2)
-                               .arg(p.details),
-                           this);
-        return;
-    }
-    QToolTip::showText(QCursor::pos(),
-                       tr("%1\ntop-1 %2%, agreement %3%, %4× smaller\n%5\nClick to restore this configuration.")
-                           .arg(p.label)
-                           .arg(100 * p.result.metrics.top1, 0, 'f', 2)
-                           .arg(100 * p.result.metrics.agreement, 0, 'f', 2)
-                           .arg(p.ratio(), 0, 'f', 2)
-                           .arg(p.details),
-                       this);
+    else
+        QToolTip::showText(QCursor::pos(), tip, this);
 }
 
 void TradeoffChart::setReference(const bonsai::EvalResult& reference)
@@ -143,21 +248,24 @@ void TradeoffChart::rebuild()
         front->append(valueOf(r));
     chart->addSeries(front);
     if (m_reference) {
-        auto* ref = new QScatterSeries;
-        ref->setName(tr("uncompressed (top-1)"));
-        ref->setMarkerShape(QScatterSeries::MarkerShapeStar);
-        ref->setMarkerSize(14);
-        ref->append(double(m_reference->originalBytes) / m_scale, 100 * m_reference->metrics.top1);
+        chart->addSeries(referenceMark(tr("uncompressed (top-1)"),
+                                       {double(m_reference->originalBytes) / m_scale, 100 * m_reference->metrics.top1}));
         lo = std::min(lo, 100 * m_reference->metrics.top1);
-        chart->addSeries(ref);
     }
     chart->addSeries(agree);
     chart->addSeries(top1);
+    if (m_model->currentRow() >= 0)
+        chart->addSeries(currentMark(valueOf(m_model->currentRow())));
     auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
     x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
     auto* y = makeNiceAxis(std::max(0.0, lo - 5), 100, 5, AxisLabels::Real, false);
     y->setMax(102); // room for the markers at 100%
     y->setTitleText(tr("accuracy (%)"));
+    std::vector<std::pair<QPointF, QString>> texts;
+    for (int r = 0; r < int(points.size()); ++r)
+        texts.emplace_back(valueOf(r), pointLabel(r));
+    const std::vector<QScatterSeries*> labels =
+        addPointLabels(chart, std::move(texts), 0.02 * (x->max() - x->min()), 0.06 * (y->max() - y->min()));
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (QAbstractSeries* s : chart->series()) {
@@ -172,7 +280,7 @@ void TradeoffChart::rebuild()
                 activatePoint(row);
         });
     }
-    chart->legend()->setAlignment(Qt::AlignBottom);
+    finishLegend(chart, labels);
     replaceChart(this, chart);
 }
 
@@ -199,52 +307,25 @@ void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
         front->append(valueOf(r));
     chart->addSeries(front);
     if (withBase) {
-        auto* ref = new QScatterSeries;
-        ref->setName(tr("uncompressed"));
-        ref->setMarkerShape(QScatterSeries::MarkerShapeStar);
-        ref->setMarkerSize(14);
-        ref->append(double(withBase->result.originalBytes) / m_scale, withBase->basePerplexity);
+        chart->addSeries(referenceMark(tr("uncompressed"),
+                                       {double(withBase->result.originalBytes) / m_scale, withBase->basePerplexity}));
         lo = std::min(lo, withBase->basePerplexity);
         hi = std::max(hi, withBase->basePerplexity);
-        chart->addSeries(ref);
     }
     chart->addSeries(ppl);
+    if (m_model->currentRow() >= 0)
+        chart->addSeries(currentMark(valueOf(m_model->currentRow())));
     auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
     x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
     const double pad = std::max(0.05 * (hi - lo), 0.02 * hi);
     auto* y = makeNiceAxis(std::max(0.0, lo - pad), hi + pad, 5);
     y->setTitleText(tr("perplexity"));
-    // Each point labelled with how it was obtained ("GPTQ int4 g32"). Points of one size whose
+    // Each point labelled with how it was obtained ("GPTQ int4 g32"); points of one size whose
     // perplexities are too close for two lines of text share one label ("RTN … · AWQ …").
-    std::vector<int> order(points.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int a, int b) {
-        const QPointF pa = valueOf(a), pb = valueOf(b);
-        return pa.x() != pb.x() ? pa.x() < pb.x() : pa.y() > pb.y();
-    });
-    const double near = 0.08 * (y->max() - y->min()); // about one line of text on the axis
     std::vector<std::pair<QPointF, QString>> texts;
-    for (int r : order) {
-        const QPointF v = valueOf(r);
-        if (!texts.empty() && texts.back().first.x() == v.x() && texts.back().first.y() - v.y() < near)
-            texts.back().second += QStringLiteral(" · ") + points[size_t(r)].label;
-        else
-            texts.emplace_back(v, points[size_t(r)].label);
-    }
-    std::vector<QScatterSeries*> labels;
-    for (auto& [at, label] : texts) {
-        auto* l = new QScatterSeries;
-        l->setMarkerSize(1);
-        l->setColor(Qt::transparent);
-        l->setBorderColor(Qt::transparent);
-        l->append(at);
-        QString text = label;
-        l->setPointLabelsFormat(text.replace(QLatin1Char('@'), QStringLiteral("(at)")));
-        l->setPointLabelsVisible(true);
-        l->setPointLabelsClipping(false);
-        chart->addSeries(l);
-        labels.push_back(l);
-    }
+    for (int r = 0; r < int(points.size()); ++r)
+        texts.emplace_back(valueOf(r), pointLabel(r));
+    const std::vector<QScatterSeries*> labels = addPointLabels(chart, std::move(texts), 0, 0.08 * (y->max() - y->min()));
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     for (QAbstractSeries* s : chart->series()) {
@@ -257,10 +338,7 @@ void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
         if (row >= 0)
             activatePoint(row);
     });
-    chart->legend()->setAlignment(Qt::AlignBottom);
-    for (QScatterSeries* l : labels)
-        for (QLegendMarker* m : chart->legend()->markers(l))
-            m->setVisible(false);
+    finishLegend(chart, labels);
     replaceChart(this, chart);
 }
 

@@ -44,6 +44,7 @@ EvalPanel::EvalPanel(CompressionDocument* doc, QWidget* parent)
     connect(&m_debounce, &QTimer::timeout, this, &EvalPanel::evaluate);
     connect(m_doc, &CompressionDocument::modelReset, this, &EvalPanel::onModelReset);
     connect(m_doc, &CompressionDocument::configChanged, this, [this] {
+        m_tradeoffs->setCurrentConfigs(m_doc->configs());
         if (m_auto->isChecked() && m_ready)
             m_debounce.start();
     });
@@ -141,6 +142,8 @@ QWidget* EvalPanel::buildSettings()
 
     connect(m_evaluate, &QPushButton::clicked, this, &EvalPanel::evaluate);
     connect(m_cancel, &QPushButton::clicked, this, &EvalPanel::cancel);
+    m_cancel->setEnabled(false);
+    connect(m_auto, &QCheckBox::toggled, this, &EvalPanel::autoEvaluateChanged);
     connect(m_path, &QLineEdit::editingFinished, this, &EvalPanel::onSettingsEdited);
     connect(m_split, &QComboBox::currentIndexChanged, this, &EvalPanel::onSettingsEdited);
     connect(m_limit, &QSpinBox::editingFinished, this, &EvalPanel::onSettingsEdited);
@@ -180,6 +183,12 @@ QWidget* EvalPanel::buildResults()
     save->setMenu(menu);
     m_tabs->setCornerWidget(save);
     connect(m_tradeoffChart, &TradeoffChart::restoreRequested, this, &EvalPanel::restore);
+    // While a language model is open the shared trade-off table holds perplexities.
+    connect(m_tradeoffs, &QAbstractItemModel::modelReset, this, [this] {
+        m_tabs->setTabText(TradeoffTab, m_tradeoffs->metric() == TradeoffMetric::Perplexity
+                                            ? tr("Perplexity vs size")
+                                            : tr("Accuracy vs size"));
+    });
     return m_tabs;
 }
 

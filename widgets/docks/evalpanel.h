@@ -74,6 +74,8 @@ signals:
     void evaluated(const bonsai::EvalResult& result); // a complete result is shown
     void evaluationFailed(const QString& message);    // also: cannot evaluate this model
     void readyChanged(bool canEvaluate);
+    void runningChanged(bool running);  // an evaluation started or ended (Cancel can act)
+    void autoEvaluateChanged(bool on);  // the panel's Auto-evaluate box was toggled
 
 private:
     QWidget* buildSettings();

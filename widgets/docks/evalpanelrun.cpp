@@ -53,6 +53,7 @@ void EvalPanel::onModelReset()
     m_evalJob = 0;
     m_engine.reset();
     m_tradeoffs->clear();
+    m_tradeoffs->setCurrentConfigs(m_doc->configs());
     m_hasResult = false;
     m_samples = 0;
     for (QLabel* l : {m_top1, m_top5, m_agreement, m_kl, m_size, m_time, m_preprocess})
@@ -232,6 +233,7 @@ void EvalPanel::setRunning(bool running)
 {
     m_cancel->setEnabled(running);
     m_progress->setVisible(running);
+    emit runningChanged(running);
 }
 
 } // namespace bonsai::ui

@@ -228,6 +228,8 @@ void PerplexityPanel::onModelReset()
     m_result.reset();
     m_label.clear();
     clearResults();
+    clearJobProgress(m_progress);
+    m_calibration->clear(); // the last model's calibration text: back to "same as the text"
     if (model && m_unsupported.isEmpty()) {
         m_text->setText(PerplexityRunner::defaultText(*model));
         showMessage(m_text->text().isEmpty()

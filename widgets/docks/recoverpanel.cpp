@@ -43,12 +43,16 @@ RecoverPanel::RecoverPanel(CompressionDocument* doc, QWidget* parent)
                       {.progress = [this](double f, double eta) { showJobProgress(m_progress, tr("Training"), f, eta); },
                        .failed = [this](const QString& msg) {
                            setRunning(false);
+                           restorePrevious();
                            showMessage(msg, true);
                            emit recoverFailed(msg);
                        },
                        .cancelled = [this] {
                            setRunning(false);
-                           showMessage(tr("Recovery cancelled."), false);
+                           showMessage(restorePrevious()
+                                           ? tr("Recovery cancelled; the previous result (%1) is kept and can be saved.").arg(m_label)
+                                           : tr("Recovery cancelled."),
+                                       false);
                        }});
     onModelReset();
 }
@@ -268,7 +272,9 @@ void RecoverPanel::onModelReset()
     m_accuracy->setText(tr("—"));
     for (auto* s : {m_loss, m_trainAcc, m_testAcc})
         s->clear();
+    clearJobProgress(m_progress);
     m_start->setEnabled(canStart());
+    emit readyChanged(canStart(), unsupportedReason());
 }
 
 void RecoverPanel::setTrainData(const QString& path) { m_train->setText(path); }
@@ -284,6 +290,10 @@ QString RecoverPanel::message() const { return m_message->text(); }
 bool RecoverPanel::isBusy() const { return m_jobId != 0 && m_job->runner()->isBusy(); }
 JobRunner* RecoverPanel::runner() const { return m_job->runner(); }
 bool RecoverPanel::canStart() const { return m_doc->model() && m_unsupported.isEmpty(); }
+QString RecoverPanel::unsupportedReason() const
+{
+    return m_doc->model() ? m_unsupported : tr("Open an ONNX classifier to recover its accuracy.");
+}
 int RecoverPanel::curvePointCount() const { return int(m_loss->count()); }
 
 bonsai::RecoverOptions RecoverPanel::options() const
@@ -325,8 +335,8 @@ void RecoverPanel::start()
     request.test = m_test->text().trimmed().isEmpty() ? trainPath : m_test->text().trimmed();
     const QString label = RecoveryRunner::describeRun(request.options);
 
-    m_result.reset();
-    m_resultModel.reset();
+    // The previous result stays saveable until this run replaces it (restorePrevious() shows
+    // it again when this one is cancelled or fails); only its display is cleared.
     m_save->setEnabled(false);
     m_accuracy->setText(tr("—"));
     for (auto* s : {m_loss, m_trainAcc, m_testAcc})
@@ -344,6 +354,22 @@ void RecoverPanel::start()
     setRunning(true);
 }
 
+bool RecoverPanel::restorePrevious()
+{
+    if (!m_result || !m_resultModel || m_resultModel != m_doc->model())
+        return false;
+    showResult();
+    return true;
+}
+
+void RecoverPanel::showResult()
+{
+    showJobDone(m_progress, m_result->seconds);
+    m_accuracy->setText(tr("%1 before → %2 after").arg(percentText(m_result->accuracyBefore), percentText(m_result->accuracyAfter)));
+    showCurves(*m_result);
+    m_save->setEnabled(true);
+}
+
 void RecoverPanel::cancel()
 {
     if (m_jobId && m_job->runner()->isBusy())
@@ -355,11 +381,8 @@ void RecoverPanel::onFinished(const std::shared_ptr<bonsai::RecoverResult>& r, c
     setRunning(false);
     m_result = r;
     m_label = label;
-    showJobDone(m_progress, r->seconds);
-    m_accuracy->setText(tr("%1 before → %2 after").arg(percentText(r->accuracyBefore), percentText(r->accuracyAfter)));
+    showResult();
     showMessage(tr("%1: accuracy %2 → %3.").arg(label, percentText(r->accuracyBefore), percentText(r->accuracyAfter)), false);
-    showCurves(*r);
-    m_save->setEnabled(true);
     emit recovered(label, *r);
 }
 

@@ -54,6 +54,7 @@ public:
     void cancel();
     bool isBusy() const;
     bool canStart() const;
+    QString unsupportedReason() const; // why Start cannot run (empty when it can)
 
     QString message() const; // the error or status shown
     const bonsai::RecoverResult* result() const { return m_result.get(); }
@@ -68,6 +69,8 @@ signals:
     // A run completed; `label` says how it was obtained ("QAT 1 epoch").
     void recovered(const QString& label, const bonsai::RecoverResult& result);
     void recoverFailed(const QString& message);
+    // Whether the open model can be trained; `reason` says why not (empty when it can).
+    void readyChanged(bool canStart, const QString& reason);
 
 private:
     void buildUi();
@@ -75,6 +78,10 @@ private:
     void onMethodChanged();
     void onFinished(const std::shared_ptr<bonsai::RecoverResult>& result, const QString& label);
     void showCurves(const bonsai::RecoverResult& r);
+    void showResult(); // m_result: progress "Done in", accuracy, curves, Save enabled
+    // After a cancelled or failed run: shows the last finished result again (if it is of the
+    // open model) and returns whether there was one.
+    bool restorePrevious();
     void appendEpoch(const bonsai::RecoverEpoch& e); // live, per epoch
     void rescale(int epochs, double maxLoss);
     void showMessage(const QString& text, bool error);

@@ -8,6 +8,7 @@
 #include "rankcontrols.h"
 #include "sparsitycontrols.h"
 #include "spectrumrunner.h"
+#include "undokeys.h"
 
 #include "bonsai/model.h"
 
@@ -40,6 +41,7 @@ ConfigInspector::ConfigInspector(CompressionDocument* doc, QWidget* parent)
         column->addWidget(e);
     }
     column->addStretch(1);
+    passUndoKeysToWindow(content);
     auto* scroll = new QScrollArea(this);
     scroll->setWidget(content);
     scroll->setWidgetResizable(true);

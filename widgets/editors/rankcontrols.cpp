@@ -50,7 +50,7 @@ RankControls::RankControls(HelpPane* help, QWidget* parent)
     m_legend->setTextFormat(Qt::RichText);
 
     connect(m_mode, &QComboBox::activated, this, [this](int mode) {
-        const int rank = m_rank->value() > 0 ? m_rank->value() : std::max(1, int(bonsai::maxSavingRank(m_rows, m_cols) / 4));
+        const int rank = startRank();
         const double energy = m_energy->value() / 100;
         emit edited([mode, rank, energy](bonsai::LayerConfig& c) {
             c.rank = mode == ByRank ? rank : 0;
@@ -78,6 +78,19 @@ RankControls::RankControls(HelpPane* help, QWidget* parent)
     connect(m_energy, &QDoubleSpinBox::editingFinished, this, &ConfigEditor::dragFinished);
 }
 
+int RankControls::startRank() const
+{
+    if (m_configRank > 0) // already rank r: keep it
+        return m_configRank;
+    // The rank that keeps 95% of the energy, if that still saves storage; else the largest
+    // rank that does (ranks at or past the limit store more than the dense matrix). Before the
+    // spectrum is known, a quarter of that limit.
+    const uint64_t limit = std::max<uint64_t>(1, bonsai::maxSavingRank(m_rows, m_cols));
+    const uint64_t at95 = m_chart->rankForEnergy(0.95);
+    const uint64_t rank = at95 > 0 ? std::min(at95, limit) : std::max<uint64_t>(1, limit / 4);
+    return int(std::min<uint64_t>(rank, uint64_t(m_rank->maximum())));
+}
+
 void RankControls::emitRank(int rank)
 {
     m_chart->setRank(static_cast<uint64_t>(rank));
@@ -93,6 +106,7 @@ void RankControls::setConfig(const bonsai::LayerConfig& c, uint64_t rows, uint64
     const QSignalBlocker b1(m_mode), b2(m_slider), b3(m_rank), b4(m_energy);
     m_rows = rows;
     m_cols = cols;
+    m_configRank = c.rank;
     const int full = static_cast<int>(std::min<uint64_t>(std::min(rows, cols), 1 << 24));
     m_slider->setRange(1, std::max(1, full));
     m_rank->setRange(1, std::max(1, full));

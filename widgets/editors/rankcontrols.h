@@ -31,6 +31,7 @@ private:
     enum Mode { Off, ByRank, ByEnergy };
     void emitRank(int rank);
     void updateInfo();
+    int startRank() const; // where "rank r" starts when chosen
 
     QComboBox* m_mode;
     QSlider* m_slider;
@@ -40,6 +41,7 @@ private:
     QLabel* m_legend;
     EnergyChart* m_chart;
     uint64_t m_rows = 0, m_cols = 0;
+    int m_configRank = 0; // the shown configuration's rank (0: not rank r)
 };
 
 } // namespace bonsai::ui

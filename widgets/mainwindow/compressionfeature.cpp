@@ -55,7 +55,9 @@ CompressionFeature::CompressionFeature(MainWindow* window, CompressionDocument* 
     m_inspectorDock = new QDockWidget(tr("Compression"), window);
     m_inspectorDock->setObjectName(QStringLiteral("inspectorDock"));
     m_inspectorDock->setWidget(m_inspector);
-    m_inspectorDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    // Closable like every panel: View > Compression brings it back (and opening a model does).
+    m_inspectorDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                                 QDockWidget::DockWidgetClosable);
     m_inspectorDock->setMinimumWidth(250);
     m_inspectorDock->resize(340, m_inspectorDock->height());
     window->addDockWidget(Qt::RightDockWidgetArea, m_inspectorDock);

@@ -28,10 +28,15 @@ void EvaluationFeature::addActions(QMenu* menu)
     run->setStatusTip(tr("Measure the accuracy of the compressed model on the data set"));
     QAction* cancel = menu->addAction(tr("&Cancel Evaluation"), m_panel, &EvalPanel::cancel);
     cancel->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_F5));
+    cancel->setEnabled(m_panel->isBusy());
+    connect(m_panel, &EvalPanel::runningChanged, cancel, &QAction::setEnabled);
+    // One setting, shown twice: the menu item and the dock's check box follow each other.
     QAction* autoEval = menu->addAction(tr("&Auto-evaluate"));
     autoEval->setCheckable(true);
+    autoEval->setChecked(m_panel->autoEvaluate());
     autoEval->setStatusTip(tr("Evaluate again after every configuration change"));
     connect(autoEval, &QAction::toggled, m_panel, &EvalPanel::setAutoEvaluate);
+    connect(m_panel, &EvalPanel::autoEvaluateChanged, autoEval, &QAction::setChecked);
     for (QAction* a : {run, autoEval}) {
         a->setEnabled(false);
         connect(m_panel, &EvalPanel::readyChanged, a, &QAction::setEnabled);

@@ -41,8 +41,15 @@ void RecoveryFeature::addActions(QMenu* evaluate)
         m_dock->raise();
     });
     open->setShortcut(QKeySequence(Qt::Key_F7));
-    open->setStatusTip(tr("Win back accuracy lost to compression by a short training run "
-                          "(fine-tuning, QAT, distillation or lottery ticket)"));
+    const QString what = tr("Win back accuracy lost to compression by a short training run "
+                            "(fine-tuning, QAT, distillation or lottery ticket)");
+    auto ready = [open, what](bool canStart, const QString& reason) {
+        open->setEnabled(canStart);
+        open->setStatusTip(canStart ? what : reason);
+        open->setToolTip(canStart ? what : reason);
+    };
+    ready(m_panel->canStart(), m_panel->unsupportedReason());
+    connect(m_panel, &RecoverPanel::readyChanged, open, ready);
 }
 
 } // namespace bonsai::ui
