@@ -117,6 +117,8 @@ private slots:
         // Evaluating it later makes the new row current.
         model.add(point(4, 3, 375, 0.5));
         QCOMPARE(model.currentRow(), 3);
+        if (qEnvironmentVariableIsSet("BONSAI_SNAPSHOT_DIR")) // to look at
+            chart.grab().save(qEnvironmentVariable("BONSAI_SNAPSHOT_DIR") + QStringLiteral("/tradeoff.png"));
     }
 
     void legendShowsTheUncompressedMark()

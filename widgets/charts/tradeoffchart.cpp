@@ -58,7 +58,7 @@ std::vector<QScatterSeries*> addPointLabels(QChart* chart, std::vector<std::pair
     std::vector<QScatterSeries*> series;
     for (auto& [at, label] : texts) {
         auto* l = new QScatterSeries;
-        l->setMarkerSize(1);
+        l->setMarkerSize(22); // invisible, but it lifts the text above the ring of the current point
         l->setColor(Qt::transparent);
         l->setBorderColor(Qt::transparent);
         l->append(at);
@@ -231,7 +231,7 @@ void TradeoffChart::rebuild()
     top1->setName(tr("top-1 accuracy"));
     top1->setMarkerSize(10);
     auto* agree = new QScatterSeries;
-    agree->setName(tr("agreement with uncompressed"));
+    agree->setName(tr("agreement")); // with the uncompressed model's top class (the panel says so)
     agree->setMarkerShape(QScatterSeries::MarkerShapeRectangle);
     agree->setMarkerSize(8);
     double lo = 100;

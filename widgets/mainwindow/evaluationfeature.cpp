@@ -3,6 +3,8 @@
 #include "evalpanel.h"
 #include "mainwindow.h"
 
+#include "windowlayout.h"
+
 #include <QDockWidget>
 #include <QMenu>
 
@@ -16,7 +18,7 @@ EvaluationFeature::EvaluationFeature(MainWindow* window, CompressionDocument* do
     connect(m_panel, &EvalPanel::readyChanged, m_dock, [this](bool canEvaluate) {
         if (canEvaluate && !m_dock->isVisible()) {
             m_dock->setVisible(true);
-            m_window->resizeDocks({m_dock}, {300}, Qt::Vertical);
+            m_window->resizeDocks({m_dock}, {bottomDockHeight(m_window, m_dock)}, Qt::Vertical);
         }
     });
 }

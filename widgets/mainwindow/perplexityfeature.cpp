@@ -11,6 +11,8 @@
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
 
+#include "windowlayout.h"
+
 #include <QDockWidget>
 #include <QMenu>
 
@@ -49,7 +51,7 @@ void PerplexityFeature::showDock()
     m_dock->setVisible(true);
     m_dock->raise();
     if (!wasVisible)
-        m_window->resizeDocks({m_dock}, {300}, Qt::Vertical); // the layer table keeps its room
+        m_window->resizeDocks({m_dock}, {bottomDockHeight(m_window, m_dock)}, Qt::Vertical); // the layer table keeps its room
 }
 
 } // namespace bonsai::ui

@@ -27,7 +27,49 @@ const auto OverviewHiddenKey = QStringLiteral("window/overviewHidden");
 const char* const BottomDocks[] = {"evalDock", "recoverDock", "perplexityDock"};
 const char* const InspectorDock = "inspectorDock";
 
+// Scrolls a panel only when the dock is smaller than the panel's minimum size. (A resizable
+// QScrollArea sizes a panel with word-wrapped labels by its height-for-width, which for these
+// panels is more than twice what they need: the charts were cut off below a scroll bar.)
+class PanelScrollArea : public QScrollArea {
+public:
+    using QScrollArea::QScrollArea;
+
+protected:
+    void resizeEvent(QResizeEvent* event) override
+    {
+        QScrollArea::resizeEvent(event);
+        fit();
+    }
+    bool eventFilter(QObject* watched, QEvent* event) override
+    {
+        if (watched == widget() && event->type() == QEvent::LayoutRequest)
+            fit();
+        return QScrollArea::eventFilter(watched, event);
+    }
+
+private:
+    void fit()
+    {
+        QWidget* w = widget();
+        if (!w)
+            return;
+        const QSize min = w->minimumSizeHint().expandedTo(w->minimumSize());
+        const QSize size(std::max(viewport()->width(), min.width()), std::max(viewport()->height(), min.height()));
+        if (w->size() != size)
+            w->resize(size);
+    }
+};
+
 } // namespace
+
+int bottomDockHeight(const QMainWindow* window, const QDockWidget* dock)
+{
+    const QWidget* content = dock->widget();
+    if (const auto* area = qobject_cast<const QScrollArea*>(content); area && area->widget())
+        content = area->widget();
+    const int want = content ? content->minimumSizeHint().height() + 8 : 0;
+    return std::max(300, std::min(want, window->height() * 42 / 100));
+}
 
 WindowLayout::WindowLayout(QMainWindow* window, QSplitter* main, QSplitter* left, QWidget* overview)
     : QObject(window), m_window(window), m_main(main), m_left(left), m_overview(overview),
@@ -74,11 +116,12 @@ void WindowLayout::adoptBottomDock(QDockWidget* d)
 {
     // Scrolls instead of forcing its minimum width on a tab group it shares with a narrower dock.
     if (d->widget() && !qobject_cast<QScrollArea*>(d->widget())) {
-        auto* area = new QScrollArea(d);
+        QWidget* panel = d->widget();
+        auto* area = new PanelScrollArea(d);
         area->setObjectName(d->objectName() + QStringLiteral("Scroll"));
         area->setFrameShape(QFrame::NoFrame);
-        area->setWidgetResizable(true);
-        area->setWidget(d->widget());
+        area->setWidget(panel);
+        panel->installEventFilter(area);
         d->setWidget(area);
     }
     d->installEventFilter(this);
@@ -143,6 +186,8 @@ void WindowLayout::placeBottomDocks(bool compact)
         }
         d->setHidden(hidden);
     }
+    if (first)
+        m_window->resizeDocks({first}, {bottomDockHeight(m_window, first)}, Qt::Vertical);
     if (inspector)
         inspector->raise();
 }

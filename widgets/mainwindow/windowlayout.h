@@ -18,6 +18,11 @@ class QSplitter;
 
 namespace bonsai::ui {
 
+// The height a bottom dock (evaluation, perplexity) opens at below the central area: all its
+// panel needs without scrolling (at least 300 px), but at most 42% of the window, so the
+// layer details keep their charts.
+int bottomDockHeight(const QMainWindow* window, const QDockWidget* dock);
+
 class WindowLayout : public QObject {
     Q_OBJECT
 public:
