@@ -18,6 +18,7 @@
 #include <QCategoryAxis>
 #include <QChart>
 #include <QChartView>
+#include <QDockWidget>
 #include <QFontMetricsF>
 #include <QGraphicsTextItem>
 #include <QHeaderView>
@@ -143,12 +144,17 @@ private slots:
     {
         QTest::addColumn<QString>("model");
         QTest::addColumn<QSize>("size");
+        QTest::addColumn<QString>("dock"); // a job dock brought to the front, or none
         const QString demo = QStringLiteral(BONSAI_DEMO_MODEL);
         const QString llama = QStringLiteral(BONSAI_TEST_DATA "/tiny-llama");
         for (const QSize size : {QSize(1366, 768), QSize(1920, 1080)}) {
             const QByteArray tag = QByteArray::number(size.width()) + 'x' + QByteArray::number(size.height());
-            QTest::newRow("demo " + tag) << demo << size;
-            QTest::newRow("tiny-llama " + tag) << llama << size;
+            QTest::newRow("demo " + tag) << demo << size << QString();
+            QTest::newRow("tiny-llama " + tag) << llama << size << QString();
+            // The job docks: below the central area on tall screens, a tab beside the
+            // compression dock on low ones (their charts then go below their settings).
+            QTest::newRow("demo, evaluation " + tag) << demo << size << QStringLiteral("evalDock");
+            QTest::newRow("tiny-llama, perplexity " + tag) << llama << size << QStringLiteral("perplexityDock");
         }
     }
 
@@ -156,6 +162,7 @@ private slots:
     {
         QFETCH(QString, model);
         QFETCH(QSize, size);
+        QFETCH(QString, dock);
         MainWindow w;
         w.setErrorDialogsEnabled(false);
         w.resize(size);
@@ -174,10 +181,16 @@ private slots:
             return !preview.isEmpty() && !w.previewRunner()->isBusy() && w.estimator()->isComplete() &&
                    !w.estimator()->isBusy();
         }, 120000));
+        if (!dock.isEmpty()) {
+            auto* d = w.findChild<QDockWidget*>(dock);
+            QVERIFY(d);
+            d->setVisible(true);
+            d->raise();
+        }
         QTest::qWait(200); // layouts and chart geometry settle
         if (qEnvironmentVariableIsSet("BONSAI_SCREENS_GRAB"))
             w.grab().save(qEnvironmentVariable("BONSAI_SCREENS_GRAB") + QLatin1Char('/') +
-                          QFileInfo(model).baseName() + QString::number(size.width()) + QStringLiteral(".png"));
+                          QFileInfo(model).baseName() + QString::number(size.width()) + dock + QStringLiteral(".png"));
 
         QStringList problems;
         if (w.size() != size)

@@ -1,6 +1,7 @@
 #include "windowlayout.h"
 
 #include <QAction>
+#include <QBoxLayout>
 #include <QDockWidget>
 #include <QEvent>
 #include <QMainWindow>
@@ -125,15 +126,37 @@ void WindowLayout::adoptBottomDock(QDockWidget* d)
         d->setWidget(area);
     }
     d->installEventFilter(this);
+    connect(d, &QDockWidget::dockLocationChanged, this, [this, d] { orientPanel(d); });
+    connect(d, &QDockWidget::topLevelChanged, this, [this, d] { orientPanel(d); });
     // As a tab beside the compression dock: as wide as the panel wants while it is in front.
     connect(d, &QDockWidget::visibilityChanged, this, [this, d](bool visible) {
         auto* area = qobject_cast<QScrollArea*>(d->widget());
         if (!visible || !area || !area->widget() || !isTabbedRight(d))
             return;
+        orientPanel(d);
         const int want = area->widget()->minimumSizeHint().width() + area->verticalScrollBar()->sizeHint().width();
-        m_window->resizeDocks({d}, {std::min(want, m_window->width() / 2)}, Qt::Horizontal);
+        // No wider than leaves the layer table and details their minimum (a laptop screen:
+        // the panel then scrolls sideways rather than squeezing the charts).
+        const int room = m_window->width() - LeftMinWidth - DetailsMinWidth - 24;
+        m_window->resizeDocks({d}, {std::max(DockWidth, std::min(want, room))}, Qt::Horizontal);
     });
     connect(d->toggleViewAction(), &QAction::triggered, this, [this, d] { m_userShown = d; });
+}
+
+void WindowLayout::orientPanel(QDockWidget* d) const
+{
+    // A job panel is its settings beside its charts (one QBoxLayout). In a side dock (tall and
+    // narrow, as the compression dock's tab on a laptop screen) the charts go below the
+    // settings, so the dock needs the width of one of them, not of both.
+    QWidget* panel = d->widget();
+    if (auto* area = qobject_cast<QScrollArea*>(panel))
+        panel = area->widget();
+    auto* box = panel ? qobject_cast<QBoxLayout*>(panel->layout()) : nullptr;
+    if (!box)
+        return;
+    const Qt::DockWidgetArea where = m_window->dockWidgetArea(d);
+    const bool side = !d->isFloating() && (where == Qt::LeftDockWidgetArea || where == Qt::RightDockWidgetArea);
+    box->setDirection(side ? QBoxLayout::TopToBottom : QBoxLayout::LeftToRight);
 }
 
 QDockWidget* WindowLayout::dock(const char* objectName) const
@@ -185,6 +208,7 @@ void WindowLayout::placeBottomDocks(bool compact)
             m_window->tabifyDockWidget(first, d);
         }
         d->setHidden(hidden);
+        orientPanel(d);
     }
     if (first)
         m_window->resizeDocks({first}, {bottomDockHeight(m_window, first)}, Qt::Vertical);

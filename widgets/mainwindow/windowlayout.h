@@ -51,6 +51,7 @@ private:
     void placeBottomDocks(bool compact);
     void splitCentral();
     void adoptBottomDock(QDockWidget* d);
+    void orientPanel(QDockWidget* d) const; // charts below the settings in a side dock
     bool isTabbedRight(QDockWidget* d) const;
 
     QMainWindow* m_window;
