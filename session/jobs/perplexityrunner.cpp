@@ -78,11 +78,6 @@ quint64 PerplexityRunner::start(const PerplexityRequest& request, QObject* recei
                                                                        std::move(done));
 }
 
-QString PerplexityRunner::methodLabel(const std::vector<bonsai::LayerConfig>& configs)
-{
-    return QString::fromStdString(bonsai::runLabel(configs));
-}
-
 QString PerplexityRunner::defaultText(const bonsai::Model& model)
 {
     const QFileInfo info(QString::fromStdString(model.path));

@@ -61,8 +61,6 @@ public:
     // thread while `receiver` exists. Returns the job id (JobRunner's).
     quint64 start(const PerplexityRequest& request, QObject* receiver, Live live, Done done);
 
-    // "RTN int4 g32", "GPTQ int4 g128 (+3 other)", "uncompressed".
-    static QString methodLabel(const std::vector<bonsai::LayerConfig>& configs);
     // eval.txt beside the checkpoint, when there is one.
     static QString defaultText(const bonsai::Model& model);
     // Why `model` (nullptr: none open) cannot be measured; empty when it can.

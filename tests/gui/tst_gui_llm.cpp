@@ -12,6 +12,7 @@
 #include "modelestimator.h"
 #include "perplexitypanel.h"
 #include "tradeoffchart.h"
+#include "bonsai/describe.h"
 #include "tradeoffmodel.h"
 
 #include "bonsai/llm.h"
@@ -250,7 +251,7 @@ private slots:
                  QFileInfo(fixture() + QStringLiteral("/eval.txt")).canonicalFilePath());
         QCOMPARE(panel->options().ctx, 128);
         quantizeProjections(w, "int4", bonsai::QuantMethod::RTN);
-        QCOMPARE(PerplexityPanel::methodLabel(w.document()->configs()), QStringLiteral("RTN int4 g32"));
+        QCOMPARE(QString::fromStdString(bonsai::runLabel(w.document()->configs())), QStringLiteral("RTN int4 g32"));
         panel->setMaxChunks(8);
         QSignalSpy measured(panel, &PerplexityPanel::measured);
         QSignalSpy failed(panel, &PerplexityPanel::measureFailed);
@@ -379,12 +380,12 @@ private slots:
         gptq.method = bonsai::QuantMethod::GPTQ;
         bonsai::LayerConfig awq = gptq;
         awq.method = bonsai::QuantMethod::AWQ;
-        QCOMPARE(PerplexityPanel::methodLabel({bonsai::LayerConfig{}, gptq, gptq}), QStringLiteral("GPTQ int4 g32"));
-        QCOMPARE(PerplexityPanel::methodLabel({awq, awq, gptq}), QStringLiteral("AWQ int4 g32 (+1 other)"));
-        QCOMPARE(PerplexityPanel::methodLabel({bonsai::LayerConfig{}}), QStringLiteral("uncompressed"));
+        QCOMPARE(QString::fromStdString(bonsai::runLabel({bonsai::LayerConfig{}, gptq, gptq})), QStringLiteral("GPTQ int4 g32"));
+        QCOMPARE(QString::fromStdString(bonsai::runLabel({awq, awq, gptq})), QStringLiteral("AWQ int4 g32 (+1 other)"));
+        QCOMPARE(QString::fromStdString(bonsai::runLabel({bonsai::LayerConfig{}})), QStringLiteral("uncompressed"));
         bonsai::LayerConfig perChannel = gptq;
         perChannel.granularity = bonsai::Granularity::PerChannel;
-        QCOMPARE(PerplexityPanel::methodLabel({perChannel}), QStringLiteral("GPTQ int4 per channel"));
+        QCOMPARE(QString::fromStdString(bonsai::runLabel({perChannel})), QStringLiteral("GPTQ int4 per channel"));
     }
 
     // At 1400 × 900 the inspector shows all its groups without scrolling: for the tiny Llama

@@ -20,27 +20,13 @@ namespace {
 
 struct Run {
     int exitCode = -1;
-    QByteArray output; // stdout and stderr, interleaved
+    QByteArray output; // stdout, then stderr
 };
 
-// Runs a program to its end (at most 120 s) with stdout and stderr merged.
 Run run(const QString& program, const QStringList& args, const QString& workDir = QString())
 {
-    QProcess p;
-    p.setProcessChannelMode(QProcess::MergedChannels);
-    if (!workDir.isEmpty())
-        p.setWorkingDirectory(workDir);
-    p.start(program, args);
-    Run r;
-    if (!p.waitForFinished(120000)) {
-        p.kill();
-        p.waitForFinished();
-        r.output = "timeout: " + program.toUtf8();
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-    r.output = p.readAll();
-    return r;
+    const testutil::CliResult r = testutil::runProgram(program, args, workDir);
+    return {r.exitCode, r.out + r.err};
 }
 
 const QString appId = QStringLiteral(BONSAI_APP_ID);

@@ -44,21 +44,28 @@ std::string dataPath(const std::string& name)
     return std::string(BONSAI_TEST_DATA) + "/" + name;
 }
 
-CliResult runCli(const QStringList& args, int timeoutMs)
+CliResult runProgram(const QString& program, const QStringList& args, const QString& workDir, int timeoutMs)
 {
     QProcess p;
-    p.start(QStringLiteral(BONSAI_CLI_PATH), args);
+    if (!workDir.isEmpty())
+        p.setWorkingDirectory(workDir);
+    p.start(program, args);
     CliResult r;
     if (!p.waitForFinished(timeoutMs)) {
         p.kill();
         p.waitForFinished();
-        r.err = "timeout";
+        r.err = "timeout: " + program.toUtf8();
         return r;
     }
     r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
     r.out = p.readAllStandardOutput();
     r.err = p.readAllStandardError();
     return r;
+}
+
+CliResult runCli(const QStringList& args, int timeoutMs)
+{
+    return runProgram(QStringLiteral(BONSAI_CLI_PATH), args, {}, timeoutMs);
 }
 
 } // namespace testutil

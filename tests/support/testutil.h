@@ -34,6 +34,10 @@ struct CliResult {
     QByteArray out;
     QByteArray err;
 };
+// Runs a program to its end (killed after timeoutMs: exitCode -1, err "timeout: PROGRAM"; a crash:
+// exitCode -2). runCli runs the build's bonsai-cli.
+CliResult runProgram(const QString& program, const QStringList& args, const QString& workDir = {},
+                     int timeoutMs = 120000);
 CliResult runCli(const QStringList& args, int timeoutMs = 120000);
 
 } // namespace testutil

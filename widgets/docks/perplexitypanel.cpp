@@ -35,11 +35,6 @@
 
 namespace bonsai::ui {
 
-QString PerplexityPanel::methodLabel(const std::vector<bonsai::LayerConfig>& configs)
-{
-    return PerplexityRunner::methodLabel(configs);
-}
-
 PerplexityPanel::PerplexityPanel(CompressionDocument* doc, TradeoffModel* tradeoffs, QWidget* parent)
     : QWidget(parent), m_doc(doc), m_tradeoffs(tradeoffs), m_job(new PerplexityRunner(this))
 {
@@ -293,7 +288,7 @@ void PerplexityPanel::start()
     request.options = options();
     request.text = textPath;
     request.calibration = m_calibration->text().trimmed();
-    const QString label = methodLabel(request.configs);
+    const QString label = QString::fromStdString(bonsai::runLabel(request.configs));
 
     m_result.reset();
     clearResults();

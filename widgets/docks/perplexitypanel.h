@@ -63,9 +63,6 @@ public:
     JobRunner* runner() const;
     TradeoffChart* tradeoffChart() const { return m_tradeoffChart; }
 
-    // "RTN int4 g32", "GPTQ int4 g128 (+3 other)", "uncompressed".
-    static QString methodLabel(const std::vector<bonsai::LayerConfig>& configs);
-
 signals:
     // A run completed, its label says how the model was compressed.
     void measured(const QString& label, const bonsai::PerplexityResult& result);
