@@ -1,9 +1,13 @@
 // The background-job runner (progress, ETA, cancel, newest wins, cancel-and-restart, guarded
 // receivers) and the trade-off table without a model: Pareto fronts (top-1 and perplexity)
 // on hand-made points, CSV.
+#include "evalengine.h"
+#include "gguf_writer.h"
 #include "jobrunner.h"
+#include "perplexityrunner.h"
 #include "tradeoffmodel.h"
 
+#include "bonsai/model.h"
 #include "bonsai/progress.h"
 #include "testutil.h"
 
@@ -48,6 +52,28 @@ TradeoffPoint point(const char* label, uint64_t bytes, double top1)
 class TstSessionJobs : public QObject {
     Q_OBJECT
 private slots:
+    // What cannot run says so before anything starts: a GGUF of tensors that are no language
+    // model is refused by perplexity (the action is then off); a language model is sent from
+    // the (accuracy) evaluation to perplexity.
+    void runnersExplainWhatTheyCannotRun()
+    {
+        namespace g = testutil::gguf;
+        g::GgufWriter w;
+        w.kv("general.architecture", g::tString, g::str("whisper"));
+        w.tensor("encoder.conv1.weight", {4, 4}, g::gF32, std::string(64, '\0'));
+        const auto notLlm = bonsai::Model::open(testutil::writeTemp("not-llm.gguf", w.build()));
+        const QString ppl = PerplexityRunner::unsupportedReason(notLlm.get());
+        QVERIFY2(ppl.contains(QStringLiteral("this model is not one")), qPrintable(ppl));
+        QVERIFY(PerplexityRunner::unsupportedReason(nullptr).contains(QStringLiteral("Open a language model")));
+
+        const auto llama = bonsai::Model::open(testutil::dataPath("tiny-llama"));
+        QVERIFY(PerplexityRunner::unsupportedReason(llama.get()).isEmpty());
+        const QString eval = evaluationUnsupportedReason(*llama);
+        QVERIFY2(eval.contains(QStringLiteral("language model")) && eval.contains(QStringLiteral("Perplexity")),
+                 qPrintable(eval));
+        QVERIFY(evaluationUnsupportedReason(*notLlm).contains(QStringLiteral("gguf")));
+    }
+
     void etaLeavesOutSetupBeforeTheFirstReport()
     {
         // A 7 s run whose first 5 s load data: at its first report 4% is done, 0.3 s later
