@@ -23,6 +23,7 @@
 #include <QGraphicsTextItem>
 #include <QHeaderView>
 #include <QLogValueAxis>
+#include <QScrollArea>
 #include <QScrollBar>
 #include <QSettings>
 #include <QStandardPaths>
@@ -237,6 +238,16 @@ private slots:
         }
         if (table->horizontalScrollBar()->value() != 0)
             problems << QStringLiteral("layer table scrolled horizontally");
+        // A job dock in front shows its whole panel across: no sideways scrolling.
+        for (QScrollArea* area : w.findChildren<QScrollArea*>()) {
+            if (!area->objectName().endsWith(QLatin1String("DockScroll")) || !area->isVisible() || !area->widget())
+                continue;
+            if (area->horizontalScrollBar()->isVisible())
+                problems << QStringLiteral("%1 scrolls sideways: its panel needs %2 px, the dock shows %3")
+                                .arg(area->objectName())
+                                .arg(area->widget()->minimumSizeHint().width())
+                                .arg(area->viewport()->width());
+        }
         if (!problems.isEmpty())
             QFAIL(qPrintable(problems.join(QStringLiteral("\n  "))));
     }

@@ -70,6 +70,8 @@ QWidget* EvalPanel::buildSettings()
     auto* box = new QWidget(this);
     box->setMaximumWidth(380);
     auto* form = new QFormLayout(box);
+    // In a narrow side dock a field goes below its label rather than widening the dock.
+    form->setRowWrapPolicy(QFormLayout::WrapLongRows);
     form->setContentsMargins(0, 0, 0, 0);
     m_path = new QLineEdit(box);
     m_path->setPlaceholderText(tr("IDX, .npz, .npy file or image folder"));

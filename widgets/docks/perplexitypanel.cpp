@@ -77,6 +77,8 @@ void PerplexityPanel::buildUi()
     auto* settings = new QWidget(this);
     settings->setMaximumWidth(420);
     auto* form = new QFormLayout(settings);
+    // In a narrow side dock a field goes below its label rather than widening the dock.
+    form->setRowWrapPolicy(QFormLayout::WrapLongRows);
     form->setContentsMargins(0, 0, 0, 0);
 
     m_text = new QLineEdit(settings);
@@ -99,11 +101,8 @@ void PerplexityPanel::buildUi()
     m_maxChunks->setRange(0, 1000000);
     m_maxChunks->setSpecialValueText(tr("all"));
     m_maxChunks->setToolTip(tr("Evaluate only the first N chunks of the text (0: all): faster, less precise."));
-    auto* row = new QHBoxLayout;
-    row->addWidget(m_ctx);
-    row->addWidget(new QLabel(tr("Max chunks:"), settings));
-    row->addWidget(m_maxChunks, 1);
-    form->addRow(tr("Context:"), row);
+    form->addRow(tr("Context:"), m_ctx);
+    form->addRow(tr("Max chunks:"), m_maxChunks);
 
     m_calibration = new QLineEdit(settings);
     m_calibration->setPlaceholderText(tr("same as the text"));
@@ -121,7 +120,7 @@ void PerplexityPanel::buildUi()
     m_cancel = new QPushButton(tr("Cancel"), settings);
     m_cancel->setToolTip(tr("Stop the run; nothing is kept."));
     m_cancel->setEnabled(false);
-    row = new QHBoxLayout;
+    auto* row = new QHBoxLayout;
     row->addWidget(m_start);
     row->addWidget(m_cancel);
     row->addStretch(1);
@@ -140,6 +139,7 @@ void PerplexityPanel::buildUi()
     grid->setContentsMargins(0, 0, 0, 0);
     grid->setColumnStretch(1, 1);
     grid->setColumnStretch(3, 1);
+    grid->setHorizontalSpacing(6);
     int cell = 0;
     auto value = [&](const QString& label, const QString& tip) {
         auto* l = new QLabel(tr("—"), results);
@@ -173,7 +173,7 @@ void PerplexityPanel::buildUi()
     m_chunks->setColor(light);
     m_chunks->setBorderColor(light);
     m_running = new QLineSeries(chart);
-    m_running->setName(tr("running (all chunks so far)"));
+    m_running->setName(tr("running"));
     QPen pen(palette().color(QPalette::Highlight));
     pen.setWidthF(2.0);
     m_running->setPen(pen);

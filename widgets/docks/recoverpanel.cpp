@@ -69,6 +69,8 @@ void RecoverPanel::buildUi()
     auto* settings = new QWidget(this);
     settings->setMaximumWidth(400);
     auto* form = new QFormLayout(settings);
+    // In a narrow side dock a field goes below its label rather than widening the dock.
+    form->setRowWrapPolicy(QFormLayout::WrapLongRows);
     form->setContentsMargins(0, 0, 0, 0);
 
     m_train = new QLineEdit(settings);

@@ -137,7 +137,7 @@ void WindowLayout::adoptBottomDock(QDockWidget* d)
         const int want = area->widget()->minimumSizeHint().width() + area->verticalScrollBar()->sizeHint().width();
         // No wider than leaves the layer table and details their minimum (a laptop screen:
         // the panel then scrolls sideways rather than squeezing the charts).
-        const int room = m_window->width() - LeftMinWidth - DetailsMinWidth - 24;
+        const int room = m_window->width() - LeftMinWidth - DetailsMinWidth - 4;
         m_window->resizeDocks({d}, {std::max(DockWidth, std::min(want, room))}, Qt::Horizontal);
     });
     connect(d->toggleViewAction(), &QAction::triggered, this, [this, d] { m_userShown = d; });
