@@ -29,34 +29,7 @@ namespace {
 constexpr int64_t kDim = 16, kHidden = 32, kClasses = 4;
 
 // x [N,16] -> Gemm fc1 16->32 -> Relu -> Gemm fc2 32->4 -> logits (random weights).
-std::string mlpFile()
-{
-    std::mt19937_64 rng(3);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    auto init = [&](onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims, float scale) {
-        std::vector<float> v(count(dims));
-        for (auto& x : v)
-            x = scale * nd(rng);
-        *g->add_initializer() = rawFloat(name, dims, v);
-    };
-    auto m = newModel();
-    auto* g = m.mutable_graph();
-    auto* vi = g->add_input();
-    vi->set_name("x");
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    tt->mutable_shape()->add_dim()->set_dim_param("N");
-    tt->mutable_shape()->add_dim()->set_dim_value(kDim);
-    init(g, "fc1.weight", {kHidden, kDim}, 0.35f);
-    init(g, "fc1.bias", {kHidden}, 0.0f);
-    init(g, "fc2.weight", {kClasses, kHidden}, 0.25f);
-    init(g, "fc2.bias", {kClasses}, 0.0f);
-    setInt(addNode(g, "Gemm", {"x", "fc1.weight", "fc1.bias"}, {"h"}, "fc1"), "transB", 1);
-    addNode(g, "Relu", {"h"}, {"r"}, "act");
-    setInt(addNode(g, "Gemm", {"r", "fc2.weight", "fc2.bias"}, {"logits"}, "fc2"), "transB", 1);
-    g->add_output()->set_name("logits");
-    return save("recover_gui_mlp.onnx", m);
-}
+std::string mlpFile() { return save("recover_gui_mlp.onnx", mlpClassifier(3, kDim, kHidden, kClasses)); }
 
 std::string npyI64(const std::vector<int64_t>& v)
 {

@@ -10,6 +10,7 @@
 #include <QtTest>
 
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,34 @@ inline onnx::ModelProto newModel(const std::string& graphName = "g")
     ml->set_domain("ai.onnx.ml");
     ml->set_version(3);
     m.mutable_graph()->set_name(graphName);
+    return m;
+}
+
+// x [N, dim] -> Gemm fc1 dim->hidden -> activation -> Gemm fc2 hidden->classes -> logits,
+// with Gaussian weights from `seed` (fc1 scale 0.35, fc2 0.25, zero biases): the small
+// classifier the training and recovery tests train.
+inline onnx::ModelProto mlpClassifier(uint64_t seed, int64_t dim, int64_t hidden, int64_t classes,
+                                      const std::string& activation = "Relu")
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    auto init = [&](onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims, float scale) {
+        std::vector<float> v(count(dims));
+        for (auto& x : v)
+            x = scale * nd(rng);
+        *g->add_initializer() = rawFloat(name, dims, v);
+    };
+    auto m = newModel();
+    auto* g = m.mutable_graph();
+    addInput(g, "x", {-1, dim});
+    init(g, "fc1.weight", {hidden, dim}, 0.35f);
+    init(g, "fc1.bias", {hidden}, 0.0f);
+    init(g, "fc2.weight", {classes, hidden}, 0.25f);
+    init(g, "fc2.bias", {classes}, 0.0f);
+    setInt(addNode(g, "Gemm", {"x", "fc1.weight", "fc1.bias"}, {"h"}, "fc1"), "transB", 1);
+    addNode(g, activation, {"h"}, {"r"}, "act");
+    setInt(addNode(g, "Gemm", {"r", "fc2.weight", "fc2.bias"}, {"logits"}, "fc2"), "transB", 1);
+    g->add_output()->set_name("logits");
     return m;
 }
 
