@@ -56,8 +56,6 @@ QVariant TradeoffModel::data(const QModelIndex& index, int role) const
     const auto& m = p.result.metrics;
     if (role == ParetoRole)
         return std::find(m_front.begin(), m_front.end(), index.row()) != m_front.end();
-    if (role == CurrentRole)
-        return index.row() == m_current;
     if (role == Qt::FontRole && index.row() == m_current) {
         QFont bold;
         bold.setBold(true);
@@ -150,8 +148,8 @@ void TradeoffModel::setCurrentConfigs(const std::vector<bonsai::LayerConfig>& co
 void TradeoffModel::updateCurrent()
 {
     int row = -1;
-    for (size_t r = 0; r < m_points.size() && row < 0; ++r)
-        if (!m_currentConfigs.empty() && m_points[r].configs == m_currentConfigs)
+    for (size_t r = 0; r < m_points.size() && row < 0 && !m_currentConfigs.empty(); ++r)
+        if (m_points[r].configs == m_currentConfigs)
             row = int(r);
     if (row == m_current)
         return;
@@ -159,7 +157,7 @@ void TradeoffModel::updateCurrent()
     m_current = row;
     for (int r : {old, row})
         if (r >= 0)
-            emit dataChanged(index(r, 0), index(r, NUM_COLUMNS - 1), {CurrentRole, Qt::FontRole});
+            emit dataChanged(index(r, 0), index(r, NUM_COLUMNS - 1), {Qt::FontRole});
     emit currentRowChanged(row);
 }
 

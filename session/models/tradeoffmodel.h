@@ -43,7 +43,7 @@ class TradeoffModel : public QAbstractTableModel {
 public:
     enum Columns { LabelColumn, SizeColumn, RatioColumn, Top1Column, CiColumn, AgreementColumn,
                    KlColumn, SecondsColumn, NUM_COLUMNS };
-    enum Roles { SortRole = Qt::UserRole, ParetoRole, CurrentRole };
+    enum Roles { SortRole = Qt::UserRole, ParetoRole };
 
     explicit TradeoffModel(QObject* parent = nullptr);
 
