@@ -3,7 +3,7 @@
 // and the channel-range chart's plot areas are at least 300 × 150, no text QtCharts drew in a
 // visible chart is elided, every axis's tick labels fit the room per tick (font metrics of the
 // axis's label font), and the layer table shows Layer, Bytes, Precision and Compressed
-// without horizontal scrolling.
+// without horizontal scrolling; a long error in a job panel is not cut off.
 #include "channelrangeview.h"
 #include "bonsai/presets.h"
 #include "histogramview.h"
@@ -22,6 +22,7 @@
 #include <QFontMetricsF>
 #include <QGraphicsTextItem>
 #include <QHeaderView>
+#include <QLabel>
 #include <QLogValueAxis>
 #include <QScrollArea>
 #include <QScrollBar>
@@ -124,6 +125,15 @@ QStringList tickProblems(const QChart* chart, QAbstractAxis* axis)
     return out;
 }
 
+// A window without error dialogs, shown at `size`.
+bool showAt(MainWindow& w, QSize size)
+{
+    w.setErrorDialogsEnabled(false);
+    w.resize(size);
+    w.show();
+    return QTest::qWaitForWindowExposed(&w);
+}
+
 QString nameOf(const QChartView* view)
 {
     const QString title = view->chart()->title();
@@ -165,10 +175,7 @@ private slots:
         QFETCH(QSize, size);
         QFETCH(QString, dock);
         MainWindow w;
-        w.setErrorDialogsEnabled(false);
-        w.resize(size);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(showAt(w, size));
         QSignalSpy opened(&w, &MainWindow::modelOpened);
         QSignalSpy stats(&w, &MainWindow::statsShown);
         QSignalSpy preview(&w, &MainWindow::previewShown);
@@ -250,6 +257,61 @@ private slots:
         }
         if (!problems.isEmpty())
             QFAIL(qPrintable(problems.join(QStringLiteral("\n  "))));
+    }
+
+    // A long error in each job panel wraps onto as many lines as it needs: every visible
+    // word-wrapped label is at least as tall as its text at its width (it was cut off).
+    void messagesFit_data()
+    {
+        QTest::addColumn<QSize>("size");
+        QTest::newRow("1366x768") << QSize(1366, 768);
+        QTest::newRow("1920x1080") << QSize(1920, 1080);
+    }
+
+    void messagesFit()
+    {
+        QFETCH(QSize, size);
+        MainWindow w;
+        QVERIFY(showAt(w, size));
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        w.openPath(QStringLiteral(BONSAI_DEMO_MODEL));
+        QVERIFY(QTest::qWaitFor([&] { return opened.size() == 1; }, 60000));
+        const QString error = QStringLiteral(
+            "Cannot read /home/someone/Downloads/checkpoints/fashion-mnist/run-2026-11-30/"
+            "validation-set-images.idx3-ubyte: the header says 60000 images of 28 x 28 pixels, but the "
+            "file holds 7840016 bytes, not the 47040016 that many images need. Choose the matching labels "
+            "file or another data set, then try again.");
+        for (const char* name : {"evalDock", "recoverDock", "perplexityDock"}) {
+            auto* d = w.findChild<QDockWidget*>(QLatin1String(name));
+            QVERIFY2(d, name);
+            d->setVisible(true);
+            d->raise();
+            const auto labels = d->findChildren<QLabel*>(QStringLiteral("panelMessage"));
+            QVERIFY2(!labels.isEmpty(), name);
+            for (QLabel* l : labels) {
+                l->setText(error);
+                l->setVisible(true);
+            }
+            QTest::qWait(200);
+            if (qEnvironmentVariableIsSet("BONSAI_SCREENS_GRAB"))
+                w.grab().save(qEnvironmentVariable("BONSAI_SCREENS_GRAB") + QStringLiteral("/message-%1-%2.png")
+                                                                                  .arg(QLatin1String(name))
+                                                                                  .arg(size.width()));
+            QStringList problems;
+            for (QLabel* l : w.findChildren<QLabel*>()) {
+                if (!l->isVisible() || !l->wordWrap() || l->text().isEmpty())
+                    continue;
+                const int need = l->heightForWidth(l->width());
+                if (l->height() < need)
+                    problems << QStringLiteral("%1 label \"%2…\" is %3 px tall at %4 px wide, its text needs %5")
+                                    .arg(QLatin1String(name), l->text().left(40))
+                                    .arg(l->height())
+                                    .arg(l->width())
+                                    .arg(need);
+            }
+            if (!problems.isEmpty())
+                QFAIL(qPrintable(problems.join(QStringLiteral("\n  "))));
+        }
     }
 };
 

@@ -238,7 +238,8 @@ private slots:
     }
 
     // The View menu hides and shows each panel; Reset Layout docks every panel back where it
-    // starts; which panels are hidden is remembered for the next window.
+    // starts; Lock Panels (on at first) keeps docks from being dragged; which panels are hidden
+    // and whether they are locked is remembered for the next window.
     void viewMenuAndResetLayout()
     {
         QSettings().clear();
@@ -258,13 +259,26 @@ private slots:
             QVERIFY(inspector && eval);
             QAction* inspectorAction = nullptr;
             QAction* reset = nullptr;
+            QAction* lock = nullptr;
             for (QAction* a : view->actions()) {
                 if (a == inspector->toggleViewAction())
                     inspectorAction = a;
                 if (a->text() == QStringLiteral("&Reset Layout"))
                     reset = a;
+                if (a->text() == QStringLiteral("&Lock Panels"))
+                    lock = a;
             }
-            QVERIFY(inspectorAction && reset);
+            QVERIFY(inspectorAction && reset && lock);
+            // Locked at first: every dock can close, none can be dragged off or floated.
+            QVERIFY(lock->isChecked());
+            for (QDockWidget* d : w.findChildren<QDockWidget*>()) {
+                QVERIFY2(d->features() == QDockWidget::DockWidgetClosable, qPrintable(d->objectName()));
+                QVERIFY(d->toggleViewAction()->isEnabled());
+            }
+            lock->trigger();
+            QVERIFY(!lock->isChecked());
+            for (QDockWidget* d : w.findChildren<QDockWidget*>())
+                QVERIFY(d->features().testFlags(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable));
             QTRY_VERIFY(inspector->isVisible());
             QVERIFY(inspectorAction->isEnabled() && inspectorAction->isChecked());
             inspectorAction->trigger();
@@ -304,6 +318,9 @@ private slots:
                 overview = a;
         QVERIFY(overview);
         QVERIFY(!overview->isChecked());
+        // Unlocked on close, unlocked in the next window.
+        for (QDockWidget* d : again.findChildren<QDockWidget*>())
+            QVERIFY(d->features().testFlag(QDockWidget::DockWidgetFloatable));
         QSettings().clear();
     }
 

@@ -124,9 +124,7 @@ QWidget* EvalPanel::buildSettings()
     m_progress->setRange(0, 1000);
     m_progress->setTextVisible(true);
     form->addRow(m_progress);
-    m_message = new QLabel(box);
-    m_message->setWordWrap(true);
-    m_message->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_message = makeMessageLabel(box);
     form->addRow(m_message);
 
     for (QLabel** l : {&m_top1, &m_top5, &m_agreement, &m_kl, &m_size, &m_time}) {

@@ -69,6 +69,7 @@ void clearJobProgress(QProgressBar* bar)
 QLabel* makeMessageLabel(QWidget* parent)
 {
     auto* label = new QLabel(parent);
+    label->setObjectName(QStringLiteral("panelMessage"));
     label->setWordWrap(true);
     label->setTextInteractionFlags(Qt::TextSelectableByMouse);
     return label;

@@ -196,7 +196,7 @@ void PerplexityPanel::buildUi()
     m_chartView = new QChartView(chart, this);
     m_chartView->setObjectName(QStringLiteral("perplexityChart"));
     m_chartView->setRenderHint(QPainter::Antialiasing);
-    m_chartView->setMinimumSize(300, 200);
+    m_chartView->setMinimumSize(280, 200); // fits a 1366-px screen's side dock with its scroll bar
     m_chartView->setToolTip(tr("The perplexity of each chunk and over all chunks so far, as the run "
                                "proceeds: the running value settles as more text is seen."));
     m_tradeoffChart = new TradeoffChart(m_tradeoffs, this);

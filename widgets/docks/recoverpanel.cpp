@@ -233,7 +233,7 @@ void RecoverPanel::buildUi()
     m_testAcc->attachAxis(yAcc);
     m_chartView = new QChartView(chart, this);
     m_chartView->setRenderHint(QPainter::Antialiasing);
-    m_chartView->setMinimumSize(300, 200);
+    m_chartView->setMinimumSize(280, 200); // fits a 1366-px screen's side dock with its scroll bar
     m_chartView->setToolTip(tr("Mean training loss and the accuracies after every epoch: the loss "
                                "should fall and the accuracy rise as the model recovers."));
 

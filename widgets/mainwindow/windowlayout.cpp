@@ -4,6 +4,8 @@
 #include <QBoxLayout>
 #include <QDockWidget>
 #include <QEvent>
+#include <QLabel>
+#include <QLayout>
 #include <QMainWindow>
 #include <QMenu>
 #include <QMenuBar>
@@ -23,6 +25,7 @@ namespace {
 const auto GeometryKey = QStringLiteral("window/geometry");
 const auto StateKey = QStringLiteral("window/state");
 const auto OverviewHiddenKey = QStringLiteral("window/overviewHidden");
+const auto PanelsUnlockedKey = QStringLiteral("window/panelsUnlocked");
 
 // The docks below the central area on tall windows, in tab order.
 const char* const BottomDocks[] = {"evalDock", "recoverDock", "perplexityDock"};
@@ -55,7 +58,22 @@ private:
         if (!w)
             return;
         const QSize min = w->minimumSizeHint().expandedTo(w->minimumSize());
-        const QSize size(std::max(viewport()->width(), min.width()), std::max(viewport()->height(), min.height()));
+        const int width = std::max(viewport()->width(), min.width());
+        if (w->width() != width) {
+            w->resize(width, w->height());
+            if (QLayout* layout = w->layout())
+                layout->activate();
+        }
+        // The minimum size hint counts a word-wrapped label (a long error) at the height of
+        // its widest layout: the panel adds what its lines need beyond that at the width the
+        // label got, and scrolls. (The panel's height-for-width is no measure: it is the
+        // preferred height of the charts beside the text too.) A function of the width
+        // alone, so the resizes it causes settle.
+        int wrapped = 0;
+        for (const QLabel* label : w->findChildren<QLabel*>())
+            if (label->isVisibleTo(w) && label->wordWrap() && !label->text().isEmpty())
+                wrapped += std::max(0, label->heightForWidth(label->width()) - label->minimumSizeHint().height());
+        const QSize size(width, std::max(viewport()->height(), min.height() + wrapped));
         if (w->size() != size)
             w->resize(size);
     }
@@ -86,6 +104,11 @@ WindowLayout::WindowLayout(QMainWindow* window, QSplitter* main, QSplitter* left
     m_overviewAction->setStatusTip(tr("Show the model's format, size and metadata and the charts of its bytes"));
     connect(m_overviewAction, &QAction::toggled, m_overview, &QWidget::setVisible);
     m_menu->addSeparator();
+    m_lockAction = m_menu->addAction(tr("&Lock Panels"));
+    m_lockAction->setCheckable(true);
+    m_lockAction->setChecked(true);
+    m_lockAction->setStatusTip(tr("Keep the panels where they are: unlock to drag them elsewhere or float them"));
+    connect(m_lockAction, &QAction::toggled, this, &WindowLayout::lockPanels);
     QAction* reset = m_menu->addAction(tr("&Reset Layout"), this, &WindowLayout::resetLayout);
     reset->setStatusTip(tr("Put every panel back where it starts, sized for this window"));
     // Before Help, the last menu.
@@ -100,12 +123,28 @@ WindowLayout::WindowLayout(QMainWindow* window, QSplitter* main, QSplitter* left
     for (const char* name : BottomDocks)
         if (QDockWidget* d = dock(name))
             adoptBottomDock(d);
+    lockPanels(true);
     if (QDockWidget* inspector = dock(InspectorDock))
         connect(inspector, &QDockWidget::visibilityChanged, this, [this, inspector](bool visible) {
             if (visible && isTabbedRight(inspector))
                 m_window->resizeDocks({inspector}, {DockWidth}, Qt::Horizontal);
         });
 }
+
+void WindowLayout::lockPanels(bool locked)
+{
+    // Locked, a dock keeps its close button but its title bar no longer starts a drag (a
+    // slight one used to float a panel or split the dock area).
+    const QDockWidget::DockWidgetFeatures features =
+        locked ? QDockWidget::DockWidgetClosable
+               : QDockWidget::DockWidgetClosable | QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable;
+    for (QDockWidget* d : m_window->findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly))
+        d->setFeatures(features);
+    if (m_lockAction->isChecked() != locked)
+        m_lockAction->setChecked(locked);
+}
+
+bool WindowLayout::panelsLocked() const { return m_lockAction->isChecked(); }
 
 bool WindowLayout::isTabbedRight(QDockWidget* d) const
 {
@@ -180,6 +219,7 @@ void WindowLayout::restore()
     const bool overview = !s.value(OverviewHiddenKey, false).toBool();
     m_overviewAction->setChecked(overview);
     m_overview->setVisible(overview);
+    lockPanels(!s.value(PanelsUnlockedKey, false).toBool());
     m_arranged = s.contains(StateKey);
 }
 
@@ -187,6 +227,7 @@ void WindowLayout::save() const
 {
     QSettings s;
     s.setValue(OverviewHiddenKey, !m_overviewAction->isChecked());
+    s.setValue(PanelsUnlockedKey, !m_lockAction->isChecked());
 }
 
 void WindowLayout::placeBottomDocks(bool compact)

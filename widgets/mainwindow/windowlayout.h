@@ -1,6 +1,6 @@
 #pragma once
 // The main window's panel layout: the View menu (show and hide each dock and the model
-// overview, Reset Layout), the default arrangement for the window's size, and remembering it.
+// overview, Lock Panels, Reset Layout), the default arrangement for the window's size, and remembering it.
 // Contract: construct it after every dock of the window exists. restore() replaces the
 // geometry/state restore of a first run by a window that fills the available screen area;
 // until a saved state was restored, the default arrangement is applied when the window is
@@ -42,6 +42,10 @@ public:
     // The default arrangement for the window's current size; also the "Reset Layout" action.
     void resetLayout();
     bool isCompact() const;
+    // View > Lock Panels (on by default, remembered): docks can be closed but not dragged,
+    // floated or split off; unlocked, they move as Qt docks do.
+    void lockPanels(bool locked);
+    bool panelsLocked() const;
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -60,6 +64,7 @@ private:
     QWidget* m_overview;
     QMenu* m_menu;
     QAction* m_overviewAction;
+    QAction* m_lockAction;
     QPointer<QDockWidget> m_userShown; // shown through its View menu action just now
     bool m_arranged = false; // a default was applied or a saved state restored
     bool m_splitPending = false; // the central split waits for the splitter's real width
