@@ -12,15 +12,7 @@
 
 namespace testutil {
 
-inline std::vector<float> gaussianWeights(size_t n, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> g(0.0f, 0.05f);
-    std::vector<float> v(n);
-    for (auto& x : v)
-        x = g(rng);
-    return v;
-}
+inline std::vector<float> gaussianWeights(size_t n, unsigned seed) { return gaussian(n, seed, 0.05f); }
 
 // Five layers: embed_tokens 64×32, layers.0 up 48×32 and down 32×48, layers.1 q 32×32,
 // lm_head 64×32.

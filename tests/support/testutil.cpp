@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <random>
 
 namespace testutil {
 
@@ -103,6 +104,16 @@ std::string makeSafetensors(const std::vector<StEntry>& entries, const std::stri
 std::string floatBytes(const std::vector<float>& v)
 {
     return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+std::vector<float> gaussian(size_t n, unsigned seed, float sigma)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, sigma);
+    std::vector<float> v(n);
+    for (auto& x : v)
+        x = nd(rng);
+    return v;
 }
 
 } // namespace testutil

@@ -55,5 +55,8 @@ std::string makeSafetensors(const std::vector<StEntry>& entries,
                             const std::string& metadataJson = "");
 // Raw bytes of a float array.
 std::string floatBytes(const std::vector<float>& v);
+// n samples of N(0, sigma²) from a std::mt19937 seeded with `seed` (the same values on every
+// run and platform with libstdc++).
+std::vector<float> gaussian(size_t n, unsigned seed, float sigma = 1.0f);
 
 } // namespace testutil

@@ -21,15 +21,7 @@ using namespace bonsai;
 
 namespace {
 
-std::vector<float> gaussian(size_t n, unsigned seed, float stdev = 0.05f)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> g(0.0f, stdev);
-    std::vector<float> v(n);
-    for (auto& x : v)
-        x = g(rng);
-    return v;
-}
+std::vector<float> gaussian(size_t n, unsigned seed, float stdev = 0.05f) { return testutil::gaussian(n, seed, stdev); }
 
 LayerConfig cfg(const char* json)
 {

@@ -3,6 +3,8 @@
 #include "bonsai/error.h"
 #include "bonsai/sparsity.h"
 
+#include "testutil.h"
+
 #include <QtTest>
 
 #include <algorithm>
@@ -14,15 +16,7 @@ using namespace bonsai;
 
 namespace {
 
-std::vector<float> gaussian(size_t n, float sigma, uint32_t seed)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, sigma);
-    std::vector<float> v(n);
-    for (auto& x : v)
-        x = d(rng);
-    return v;
-}
+std::vector<float> gaussian(size_t n, float sigma, uint32_t seed) { return testutil::gaussian(n, seed, sigma); }
 
 // Values on a coarse grid (k / 4 for k in -6..6): lots of equal magnitudes, both signs, +-0.
 std::vector<float> tied(size_t n, uint32_t seed)

@@ -159,7 +159,7 @@ void TstSafetensors::shardedDirectoryAndIndex()
     writeTo("model.safetensors.index.json",
             R"({"metadata":{"total_size":24},"weight_map":{"a.weight":"model-00001-of-00002.safetensors","b.weight":"model-00002-of-00002.safetensors"}})");
     writeTo("config.json", R"({"model_type":"llama","hidden_size":2})");
-    for (const std::string p : {dir.string(), (dir / "model.safetensors.index.json").string()}) {
+    for (const std::string& p : {dir.string(), (dir / "model.safetensors.index.json").string()}) {
         auto m = Model::open(p);
         QCOMPARE(m->tensors.size(), 2u);
         QCOMPARE(readAll(*m, "a.weight"), (std::vector<float>{1, 2, 3, 4}));

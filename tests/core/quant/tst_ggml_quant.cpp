@@ -15,6 +15,8 @@
 #include "bonsai/quantize.h"
 #include "bonsai/ggml_blocks.h"
 
+#include "testutil.h"
+
 #include <QtTest>
 
 #include <cfloat>
@@ -48,15 +50,7 @@ uint16_t u16(const uint8_t* p)
 
 float f16at(const uint8_t* p) { return fp16ToFloat(u16(p)); }
 
-std::vector<float> gaussian(size_t n, unsigned seed, float sigma = 1.0f)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, sigma);
-    std::vector<float> v(n);
-    for (auto& x : v)
-        x = nd(rng);
-    return v;
-}
+using testutil::gaussian;
 
 double rmse(const std::vector<float>& a, const std::vector<float>& b)
 {
