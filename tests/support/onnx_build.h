@@ -9,6 +9,7 @@
 
 #include <QtTest>
 
+#include <filesystem>
 #include <functional>
 #include <random>
 #include <string>
@@ -164,6 +165,31 @@ inline onnx::ModelProto mlpClassifier(uint64_t seed, int64_t dim, int64_t hidden
     setInt(addNode(g, "Gemm", {"r", "fc2.weight", "fc2.bias"}, {"logits"}, "fc2"), "transB", 1);
     g->add_output()->set_name("logits");
     return m;
+}
+
+// A data set for mlpClassifier: `classes` Gaussian clusters in `dim` dimensions (centres
+// 0.9·N(0, 1) from a fixed seed, the same in every split; unit noise from `seed`), written as
+// tempPath(dir)/x.npy (float32 [n, dim]) and y.npy (int64 [n]); returns the x.npy path.
+inline std::string writeClusters(const std::string& dir, int64_t n, uint64_t seed, int64_t dim = 16,
+                                 int64_t classes = 4)
+{
+    std::mt19937_64 centersRng(7);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> centers(static_cast<size_t>(classes * dim));
+    for (auto& c : centers)
+        c = 0.9f * nd(centersRng);
+    std::mt19937_64 rng(seed);
+    std::vector<float> x(static_cast<size_t>(n * dim));
+    std::vector<int64_t> y(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t c = static_cast<int64_t>(rng() % static_cast<uint64_t>(classes));
+        y[static_cast<size_t>(i)] = c;
+        for (int64_t d = 0; d < dim; ++d)
+            x[static_cast<size_t>(i * dim + d)] = centers[static_cast<size_t>(c * dim + d)] + nd(rng);
+    }
+    std::filesystem::create_directories(testutil::tempPath(dir));
+    testutil::writeTemp(dir + "/y.npy", testutil::npyBytes("<i8", {n}, std::string(reinterpret_cast<const char*>(y.data()), y.size() * 8)));
+    return testutil::writeTemp(dir + "/x.npy", testutil::npyBytes("<f4", {n, dim}, testutil::floatBytes(x)));
 }
 
 inline std::string save(const std::string& file, const onnx::ModelProto& m)

@@ -106,6 +106,21 @@ std::string floatBytes(const std::vector<float>& v)
     return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
 }
 
+std::string npyBytes(const std::string& descr, const std::vector<int64_t>& shape, const std::string& data,
+                     bool fortran)
+{
+    std::string dims;
+    for (int64_t d : shape)
+        dims += std::to_string(d) + ", ";
+    std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': (" + dims + "), }";
+    dict.append(63 - (10 + dict.size()) % 64, ' ');
+    dict += '\n';
+    std::string s("\x93NUMPY\x01\x00", 8);
+    put<uint16_t>(s, static_cast<uint16_t>(dict.size()));
+    return s + dict + data;
+}
+
 std::vector<float> gaussian(size_t n, unsigned seed, float sigma)
 {
     std::mt19937 rng(seed);

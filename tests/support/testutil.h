@@ -55,6 +55,9 @@ std::string makeSafetensors(const std::vector<StEntry>& entries,
                             const std::string& metadataJson = "");
 // Raw bytes of a float array.
 std::string floatBytes(const std::vector<float>& v);
+// An independent .npy writer (format 1.0): the header dict padded to 64 bytes, then `data`.
+std::string npyBytes(const std::string& descr, const std::vector<int64_t>& shape, const std::string& data,
+                     bool fortran = false);
 // n samples of N(0, sigma²) from a std::mt19937 seeded with `seed` (the same values on every
 // run and platform with libstdc++).
 std::vector<float> gaussian(size_t n, unsigned seed, float sigma = 1.0f);

@@ -57,20 +57,7 @@ std::string deflateBytes(const std::string& in, int windowBits)
     return out;
 }
 
-std::string npy(const std::string& descr, const std::vector<int64_t>& shape, const std::string& data,
-                bool fortran = false)
-{
-    std::string dims;
-    for (int64_t d : shape)
-        dims += std::to_string(d) + ", ";
-    std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                       ", 'shape': (" + dims + "), }";
-    dict.append(63 - (10 + dict.size()) % 64, ' ');
-    dict += '\n';
-    std::string s("\x93NUMPY\x01\x00", 8);
-    testutil::put<uint16_t>(s, static_cast<uint16_t>(dict.size()));
-    return s + dict + data;
-}
+using testutil::npyBytes;
 
 // A zip with the given members, each stored (method 0) or deflated (8).
 std::string zip(const std::vector<std::pair<std::string, std::string>>& members, bool deflated)
@@ -276,10 +263,10 @@ private slots:
     {
         const std::string dir = folder("npy");
         const std::vector<float> xs = {0.5f, -1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f};
-        const std::string x = writeIn(dir, "x.npy", npy("<f4", {2, 1, 2, 2}, testutil::floatBytes(xs)));
+        const std::string x = writeIn(dir, "x.npy", npyBytes("<f4", {2, 1, 2, 2}, testutil::floatBytes(xs)));
         std::string ys;
         testutil::put<int64_t>(ys, 4), testutil::put<int64_t>(ys, 1);
-        writeIn(dir, "y.npy", npy("<i8", {2}, ys));
+        writeIn(dir, "y.npy", npyBytes("<i8", {2}, ys));
         const auto d = openDataset(x);
         QCOMPARE(d->format(), std::string("npy"));
         QCOMPARE(d->numClasses(), 5);
@@ -287,8 +274,8 @@ private slots:
         QCOMPARE(batch(*d, {2, 1, 2, 2}, 0, 2), xs);
         // NHWC uint8 [1,2,2,3] -> NCHW; Fortran-order float64 [2,3] read transposed.
         const std::string hwc("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c", 12);
-        const std::string x2 = writeIn(dir, "images.npy", npy("|u1", {1, 2, 2, 3}, hwc));
-        writeIn(dir, "labels.npy", npy("|u1", {1}, std::string(1, '\0')));
+        const std::string x2 = writeIn(dir, "images.npy", npyBytes("|u1", {1, 2, 2, 3}, hwc));
+        writeIn(dir, "labels.npy", npyBytes("|u1", {1}, std::string(1, '\0')));
         DatasetOptions raw;
         raw.scale = 1.0;
         const auto d2 = openDataset(x2, raw);
@@ -298,8 +285,8 @@ private slots:
         std::string f64;
         for (double v : {1.0, 4.0, 2.0, 5.0, 3.0, 6.0}) // column-major [[1,2,3],[4,5,6]]
             testutil::put<double>(f64, v);
-        const std::string x3 = writeIn(dir, "f_x.npy", npy("<f8", {2, 3}, f64, true));
-        writeIn(dir, "f_y.npy", npy("<i4", {2}, std::string("\0\0\0\0\1\0\0\0", 8)));
+        const std::string x3 = writeIn(dir, "f_x.npy", npyBytes("<f8", {2, 3}, f64, true));
+        writeIn(dir, "f_y.npy", npyBytes("<i4", {2}, std::string("\0\0\0\0\1\0\0\0", 8)));
         const auto d3 = openDataset(x3);
         QCOMPARE(batch(*d3, {2, 3}, 0, 2), (std::vector<float>{1, 2, 3, 4, 5, 6}));
         // [N,D] data feeds a rank-4 input of the same size, reshaped.
@@ -311,7 +298,7 @@ private slots:
         const std::vector<float> xs = {1, 2, 3, 4, 5, 6, 7, 8};
         std::string ys;
         testutil::put<int64_t>(ys, 0), testutil::put<int64_t>(ys, 3);
-        const std::string xn = npy("<f4", {2, 4}, testutil::floatBytes(xs)), yn = npy("<i8", {2}, ys);
+        const std::string xn = npyBytes("<f4", {2, 4}, testutil::floatBytes(xs)), yn = npyBytes("<i8", {2}, ys);
         for (bool deflated : {false, true}) {
             const std::string p = testutil::writeTemp(deflated ? "d.npz" : "s.npz", zip({{"x.npy", xn}, {"y.npy", yn}}, deflated));
             const auto d = openDataset(p);
@@ -330,7 +317,7 @@ private slots:
         expectError([&] { openDataset(crc); }, crc, "x.npy: CRC mismatch");
         const std::string trunc = testutil::writeTemp("trunc.npz", zip({{"x.npy", xn}, {"y.npy", yn}}, true).substr(0, 60));
         expectError([&] { openDataset(trunc); }, trunc, "no end of central directory");
-        const std::string mismatch = testutil::writeTemp("mm.npz", zip({{"x.npy", xn}, {"y.npy", npy("<i8", {1}, ys.substr(0, 8))}}, true));
+        const std::string mismatch = testutil::writeTemp("mm.npz", zip({{"x.npy", xn}, {"y.npy", npyBytes("<i8", {1}, ys.substr(0, 8))}}, true));
         expectError([&] { openDataset(mismatch); }, mismatch, "y has 1 labels but x has 2 samples");
     }
 
@@ -420,17 +407,17 @@ private slots:
         expectError([&] { d->preprocess({1, 1, -1, 2}); }, imgs, "unknown or invalid size");
         QVERIFY_THROWS_EXCEPTION(Error, batch(*d, {1, 1, 2, 2}, 2, 2));
         // .npy faults
-        const std::string big = writeIn(dir, "big_x.npy", npy(">f4", {1, 2}, std::string(8, '\0')));
-        writeIn(dir, "big_y.npy", npy("|u1", {1}, std::string(1, '\0')));
+        const std::string big = writeIn(dir, "big_x.npy", npyBytes(">f4", {1, 2}, std::string(8, '\0')));
+        writeIn(dir, "big_y.npy", npyBytes("|u1", {1}, std::string(1, '\0')));
         expectError([&] { openDataset(big); }, big, "big-endian .npy data (>f4) is not supported");
-        const std::string cut = writeIn(dir, "cut_x.npy", npy("<f4", {2, 2}, std::string(12, '\0')));
-        writeIn(dir, "cut_y.npy", npy("|u1", {2}, std::string(2, '\0')));
+        const std::string cut = writeIn(dir, "cut_x.npy", npyBytes("<f4", {2, 2}, std::string(12, '\0')));
+        writeIn(dir, "cut_y.npy", npyBytes("|u1", {2}, std::string(2, '\0')));
         expectError([&] { openDataset(cut); }, cut, "truncated: 12 data bytes for 16 expected");
-        const std::string none = writeIn(dir, "none_x.npy", npy("<f4", {0, 2}, ""));
-        writeIn(dir, "none_y.npy", npy("|u1", {0}, ""));
+        const std::string none = writeIn(dir, "none_x.npy", npyBytes("<f4", {0, 2}, ""));
+        writeIn(dir, "none_y.npy", npyBytes("|u1", {0}, ""));
         expectError([&] { openDataset(none); }, none, "no samples (shape [0,2])");
-        const std::string scalar = writeIn(dir, "scalar_x.npy", npy("<f4", {}, std::string(4, '\0')));
-        writeIn(dir, "scalar_y.npy", npy("|u1", {1}, std::string(1, '\0')));
+        const std::string scalar = writeIn(dir, "scalar_x.npy", npyBytes("<f4", {}, std::string(4, '\0')));
+        writeIn(dir, "scalar_y.npy", npyBytes("|u1", {1}, std::string(1, '\0')));
         expectError([&] { openDataset(scalar); }, scalar, "must be [N,C,H,W]");
     }
 };

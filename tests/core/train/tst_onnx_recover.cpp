@@ -37,42 +37,6 @@ std::string mlpBytes(uint64_t seed, const std::string& activation = "Relu")
     return bytes;
 }
 
-std::string npyI64(const std::vector<int64_t>& v)
-{
-    std::string h = "{'descr': '<i8', 'fortran_order': False, 'shape': (" + std::to_string(v.size()) + ",), }";
-    while ((10 + h.size() + 1) % 64 != 0)
-        h += ' ';
-    h += '\n';
-    std::string out("\x93NUMPY\x01\x00", 8);
-    testutil::put<uint16_t>(out, static_cast<uint16_t>(h.size()));
-    out += h;
-    out.append(reinterpret_cast<const char*>(v.data()), v.size() * 8);
-    return out;
-}
-
-// Four Gaussian clusters in 16 dimensions; writes dir/x.npy and dir/y.npy, returns x.npy.
-std::string writeClusters(const std::string& dir, int64_t n, uint64_t seed)
-{
-    std::mt19937_64 centersRng(7); // the same classes in every split
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> centers(static_cast<size_t>(kClasses * kDim));
-    for (auto& c : centers)
-        c = 0.9f * nd(centersRng);
-    std::mt19937_64 rng(seed);
-    std::vector<float> x(static_cast<size_t>(n * kDim));
-    std::vector<int64_t> y(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-        const int64_t c = static_cast<int64_t>(rng() % kClasses);
-        y[static_cast<size_t>(i)] = c;
-        for (int64_t d = 0; d < kDim; ++d)
-            x[static_cast<size_t>(i * kDim + d)] = centers[static_cast<size_t>(c * kDim + d)] + 1.0f * nd(rng);
-    }
-    std::filesystem::create_directories(testutil::tempPath(dir));
-    std::string xb = npyHeaderF32({n, kDim});
-    xb.append(reinterpret_cast<const char*>(x.data()), x.size() * 4);
-    testutil::writeTemp(dir + "/y.npy", npyI64(y));
-    return testutil::writeTemp(dir + "/x.npy", xb);
-}
 
 struct Fixture {
     std::string modelPath, trainPath, testPath;
@@ -85,8 +49,8 @@ Fixture& fixture()
 {
     static Fixture f = [] {
         Fixture x;
-        x.trainPath = writeClusters("train", 2048, 1);
-        x.testPath = writeClusters("test", 1000, 2);
+        x.trainPath = writeClusters("train", 2048, 1, kDim, kClasses);
+        x.testPath = writeClusters("test", 1000, 2, kDim, kClasses);
         auto raw = Model::open(testutil::writeTemp("mlp_init.onnx", mlpBytes(3)));
         x.train = openDataset(x.trainPath);
         x.test = openDataset(x.testPath);

@@ -36,13 +36,7 @@ std::unique_ptr<Model> smallCnn()
     std::mt19937_64 rng(42);
     auto m = newModel();
     auto* g = m.mutable_graph();
-    auto* vi = g->add_input();
-    vi->set_name("x");
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    tt->mutable_shape()->add_dim()->set_dim_param("N");
-    for (int64_t d : {1, 8, 8})
-        tt->mutable_shape()->add_dim()->set_dim_value(d);
+    addInput(g, "x", {-1, 1, 8, 8});
     randInit(g, "conv.w", {4, 1, 3, 3}, rng, 0.47f);
     randInit(g, "conv.b", {4}, rng, 0.0f);
     randInit(g, "bn.s", {4}, rng, 0.0f, 1.0f);
