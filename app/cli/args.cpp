@@ -34,4 +34,17 @@ void expectPositional(const Args& args, size_t count, const char* usage)
         throw UsageError(std::string("expected ") + std::to_string(count) + " argument(s)\nusage: " + usage);
 }
 
+long long wholeNumber(const std::string& option, const std::string& value, long long lo, long long hi)
+{
+    try {
+        size_t used = 0;
+        const long long v = std::stoll(value, &used);
+        if (used == value.size() && v >= lo && v <= hi)
+            return v;
+    } catch (const std::exception&) {
+    }
+    throw UsageError(option + " takes a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                     ", not '" + value + "'");
+}
+
 } // namespace cli

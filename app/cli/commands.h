@@ -27,6 +27,7 @@ int cmdEval(const Args& args);
 int cmdTrain(const Args& args);
 int cmdRecover(const Args& args);
 int cmdPpl(const Args& args);
+int cmdExport(const Args& args);
 
 // Per-layer configurations from --recipe R.json or --preset KEY (at most one of them).
 // "--preset help" sets listPresets: the command prints printPresets() and exits 0.
@@ -45,5 +46,7 @@ std::vector<bonsai::LayerConfig> resolveConfigs(const ConfigSource& source, cons
 bool takeFlag(Args& args, const std::string& name);
 bool takeOption(Args& args, const std::string& name, std::string& value);
 void expectPositional(const Args& args, size_t count, const char* usage);
+// A whole number in [lo, hi] given to `option` (UsageError naming the option otherwise).
+long long wholeNumber(const std::string& option, const std::string& value, long long lo, long long hi);
 
 } // namespace cli

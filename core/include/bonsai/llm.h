@@ -49,6 +49,9 @@ struct LlmLayerInfo {
 // "blk.3.attn_q(.weight)", ...); nullopt for names that are not part of a Llama-family model.
 std::optional<LlmLayerInfo> llmLayerInfo(std::string_view name);
 std::string_view llmRoleName(LlmRole r); // "attn.q", "mlp.down", "embeddings", "head", ...
+// llama.cpp's name of a Llama-family tensor ("model.layers.3.self_attn.q_proj.weight" ->
+// "blk.3.attn_q.weight"; GGUF names stay as they are); nullopt for other names.
+std::optional<std::string> ggufTensorName(std::string_view name);
 
 // ---------------------------------------------------------------------------------------
 // Configuration

@@ -1,4 +1,5 @@
 #pragma once
+#include "bonsai/dtype.h"
 #include "bonsai/readers.h"
 // Parsed GGUF metadata: every key/value pair of the file header with its typed value.
 //
@@ -84,6 +85,10 @@ struct GgufMetadata {
     // The string elements of a string array, or nullptr.
     const std::vector<std::string>* getStrings(std::string_view key) const;
 };
+
+// The ggml type id (ggml.h's enum ggml_type) a storage type is written as; nullopt for types
+// GGUF has no id for (the unsigned integers, Bool, FP8).
+std::optional<uint32_t> ggmlTypeId(DType t);
 
 // The metadata of a model read from a GGUF file, or nullptr for other formats.
 const GgufMetadata* ggufMetadata(const Model& model);

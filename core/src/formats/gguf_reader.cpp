@@ -375,4 +375,12 @@ std::unique_ptr<Model> readGguf(const std::string& path)
     return model;
 }
 
+std::optional<uint32_t> ggmlTypeId(DType t)
+{
+    for (const auto& g : kGgmlTypes)
+        if (g.dtype == t)
+            return g.id;
+    return std::nullopt;
+}
+
 } // namespace bonsai

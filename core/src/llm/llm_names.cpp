@@ -163,6 +163,17 @@ std::optional<LlmLayerInfo> llmLayerInfo(std::string_view name)
     return std::nullopt;
 }
 
+std::optional<std::string> ggufTensorName(std::string_view name)
+{
+    const auto info = llmLayerInfo(name);
+    if (!info)
+        return std::nullopt;
+    const std::string_view stem = stripSuffix(name);
+    const std::string suffix(name.substr(stem.size())); // ".weight", ".bias" or nothing
+    const std::string label(labelOf(info->role, true));
+    return (info->block >= 0 ? "blk." + std::to_string(info->block) + "." + label : label) + suffix;
+}
+
 bool isLanguageModel(const Model& model)
 {
     bool embedding = false, q = false, down = false;

@@ -1,0 +1,81 @@
+#pragma once
+// Export: writes a compressed model in a format other runtimes load.
+//
+// planExport() is the pre-export check: for the chosen format, every tensor of the output with
+// the type it is stored in and whether that is what its layer's configuration asked for
+// (stored as configured; changed, and how; impossible, and why), the exact size of the file,
+// and the configurations of exactly the weights that will be written (configs), which Bonsai
+// evaluates to predict the exported model's quality. exportModel() writes what the plan says,
+// atomically: a refused, failed or cancelled export leaves no file.
+//
+// GGUF (llama.cpp): Llama-family language models from a Hugging Face folder (safetensors,
+// config.json, SentencePiece tokenizer.model) or from a GGUF file. Metadata as llama.cpp's
+// converter writes it (general.*, llama.*, tokenizer.ggml.*), llama.cpp's tensor names, the
+// Q/K rows permuted for llama's RoPE, norms in F32, each weight in the GGUF type its
+// configuration chose, quantized by Bonsai's bit-exact block quantizers (bonsai/ggml_blocks.h).
+// Settings GGUF cannot store are impossible unless ExportOptions::acceptMapping takes the
+// nearest GGUF type the plan proposes: integer and NF4/FP8 precisions map to the block type of
+// their width (int8 -> Q8_0, int4 -> Q4_0 / Q4_1 when asymmetric, ...); a K type on rows that
+// are no multiple of 256 maps as llama-quantize does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0).
+// Sparsity and low rank are not stored (GGUF tensors are dense).
+#include "bonsai/layer_config.h"
+#include "bonsai/model.h"
+#include "bonsai/progress.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bonsai {
+
+enum class ExportFormat : uint8_t { Gguf };
+std::string_view exportFormatName(ExportFormat f); // "gguf"
+std::optional<ExportFormat> parseExportFormat(std::string_view name);
+
+enum class StoreStatus : uint8_t { AsConfigured, Changed, Impossible };
+std::string_view storeStatusName(StoreStatus s); // "as configured", "changed", "impossible"
+
+struct ExportTensorPlan {
+    std::string source;      // tensor name in the model
+    std::string target;      // name in the exported file
+    int layer = -1;          // Model::layers index; -1 for tensors that are no layer (norms)
+    std::string configured;  // the layer's precision ("q4_k", "int4", "fp32" = unchanged)
+    std::string stored;      // the type written ("Q4_K", "F16", ...)
+    StoreStatus status = StoreStatus::AsConfigured;
+    std::string reason;      // how it changed, or why it is impossible
+    uint64_t bytes = 0;      // data bytes in the file
+};
+
+struct ExportPlan {
+    ExportFormat format = ExportFormat::Gguf;
+    std::vector<ExportTensorPlan> tensors;
+    std::vector<LayerConfig> configs; // per Model::layers entry: what is written, for evaluation
+    uint64_t fileBytes = 0;           // the exact size of the file
+    uint64_t metadataBytes = 0;       // of which header: metadata, tensor infos, alignment
+    std::vector<std::string> notes;   // about the whole file (file type, tokenizer, ...)
+    bool writable() const;            // no tensor is impossible
+    // "layer 'x': reason" for every impossible tensor.
+    std::vector<std::string> problems() const;
+};
+
+struct ExportOptions {
+    bool acceptMapping = false; // store what GGUF cannot as the nearest type it can
+    bool overwrite = false;     // replace an existing output file
+};
+
+// The pre-export check. `configs` has one entry per Model::layers entry (empty: unchanged).
+// Throws FileError naming the file when the model cannot be exported in this format at all
+// (not a language model, no tokenizer, an unsupported architecture).
+ExportPlan planExport(const Model& model, const std::vector<LayerConfig>& configs, ExportFormat format,
+                      const ExportOptions& options = {});
+
+// Writes the export to `path` (through a temporary file in its folder, renamed at the end).
+// Throws Error listing the problems when the plan is not writable, FileError when `path`
+// exists without options.overwrite or cannot be written, Cancelled when `progress` says so.
+ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& configs, ExportFormat format,
+                       const std::string& path, const ExportOptions& options = {},
+                       const ProgressFn& progress = {});
+
+} // namespace bonsai

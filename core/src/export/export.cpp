@@ -1,0 +1,92 @@
+#include "bonsai/export.h"
+
+#include "bonsai/error.h"
+#include "export/export_impl.h"
+#include "export/gguf_file.h"
+
+#include <filesystem>
+
+namespace bonsai {
+
+std::string_view exportFormatName(ExportFormat f)
+{
+    switch (f) {
+    case ExportFormat::Gguf: return "gguf";
+    }
+    return "?";
+}
+
+std::optional<ExportFormat> parseExportFormat(std::string_view name)
+{
+    if (name == "gguf")
+        return ExportFormat::Gguf;
+    return std::nullopt;
+}
+
+std::string_view storeStatusName(StoreStatus s)
+{
+    switch (s) {
+    case StoreStatus::AsConfigured: return "as configured";
+    case StoreStatus::Changed: return "changed";
+    case StoreStatus::Impossible: return "impossible";
+    }
+    return "?";
+}
+
+bool ExportPlan::writable() const
+{
+    for (const auto& t : tensors)
+        if (t.status == StoreStatus::Impossible)
+            return false;
+    return true;
+}
+
+std::vector<std::string> ExportPlan::problems() const
+{
+    std::vector<std::string> out;
+    for (const auto& t : tensors)
+        if (t.status == StoreStatus::Impossible)
+            out.push_back("layer '" + t.source + "': " + t.reason);
+    return out;
+}
+
+ExportPlan planExport(const Model& model, const std::vector<LayerConfig>& configs, ExportFormat format,
+                      const ExportOptions& options)
+{
+    switch (format) {
+    case ExportFormat::Gguf: {
+        GgufFileWriter w;
+        return detail::buildGguf(model, configs, options, w);
+    }
+    }
+    throw Error("unknown export format");
+}
+
+ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& configs, ExportFormat format,
+                       const std::string& path, const ExportOptions& options, const ProgressFn& progress)
+{
+    std::error_code ec;
+    if (!options.overwrite && std::filesystem::exists(path, ec))
+        throw FileError(path, "exists already (overwrite it with --force)");
+    if (std::filesystem::is_directory(path, ec))
+        throw FileError(path, "is a folder, not a file name");
+    switch (format) {
+    case ExportFormat::Gguf: {
+        GgufFileWriter w;
+        ExportPlan plan = detail::buildGguf(model, configs, options, w);
+        if (!plan.writable()) {
+            std::string msg = "cannot export to GGUF as configured:";
+            for (const std::string& p : plan.problems())
+                msg += "\n  " + p;
+            throw Error(msg);
+        }
+        w.write(path, [&](size_t done, size_t total) {
+            return !progress || progress(static_cast<double>(done) / static_cast<double>(total));
+        });
+        return plan;
+    }
+    }
+    throw Error("unknown export format");
+}
+
+} // namespace bonsai
