@@ -5,6 +5,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -119,6 +120,19 @@ std::string npyBytes(const std::string& descr, const std::vector<int64_t>& shape
     std::string s("\x93NUMPY\x01\x00", 8);
     put<uint16_t>(s, static_cast<uint16_t>(dict.size()));
     return s + dict + data;
+}
+
+std::vector<float> permuteHeadRows(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads)
+{
+    std::vector<float> out(w.size());
+    const int64_t hd = rows / heads, half = hd / 2;
+    for (int64_t h = 0; h < heads; ++h)
+        for (int64_t s = 0; s < 2; ++s)
+            for (int64_t i = 0; i < half; ++i) {
+                const int64_t from = h * hd + s * half + i, to = h * hd + i * 2 + s;
+                std::copy_n(w.begin() + from * cols, cols, out.begin() + to * cols);
+            }
+    return out;
 }
 
 std::vector<float> gaussian(size_t n, unsigned seed, float sigma)

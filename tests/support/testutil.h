@@ -58,6 +58,9 @@ std::string floatBytes(const std::vector<float>& v);
 // An independent .npy writer (format 1.0): the header dict padded to 64 bytes, then `data`.
 std::string npyBytes(const std::string& descr, const std::vector<int64_t>& shape, const std::string& data,
                      bool fortran = false);
+// llama.cpp's convert_hf_to_gguf permute() of Q/K weights (rows x cols, row-major): within each
+// head, rows (s, i) -> (i, s), the head's rows split into two halves s = 0, 1 of hd/2 rows.
+std::vector<float> permuteHeadRows(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads);
 // n samples of N(0, sigma²) from a std::mt19937 seeded with `seed` (the same values on every
 // run and platform with libstdc++).
 std::vector<float> gaussian(size_t n, unsigned seed, float sigma = 1.0f);

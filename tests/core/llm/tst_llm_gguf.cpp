@@ -26,20 +26,7 @@ namespace {
 
 using testutil::readFile;
 
-// llama.cpp's convert_hf_to_gguf permute(): within each head, rows (s, i) -> (i, s), where the
-// head's rows are split into two halves s = 0, 1 of hd/2 rows each.
-std::vector<float> permuteRows(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads)
-{
-    std::vector<float> out(w.size());
-    const int64_t hd = rows / heads, half = hd / 2;
-    for (int64_t h = 0; h < heads; ++h)
-        for (int64_t s = 0; s < 2; ++s)
-            for (int64_t i = 0; i < half; ++i) {
-                const int64_t from = h * hd + s * half + i, to = h * hd + i * 2 + s;
-                std::copy_n(w.begin() + from * cols, cols, out.begin() + to * cols);
-            }
-    return out;
-}
+using testutil::permuteHeadRows;
 
 std::string floats(const std::vector<float>& v)
 {
@@ -79,7 +66,7 @@ std::string writeGguf(const Model& hf, const spm::Vocabulary& vocab)
         std::vector<float> v = hf.readFloat(t);
         std::vector<uint64_t> ne(info.shape.rbegin(), info.shape.rend()); // GGUF: innermost first
         if (permuteHeads)
-            v = permuteRows(v, info.shape[0], info.shape[1], permuteHeads);
+            v = permuteHeadRows(v, info.shape[0], info.shape[1], permuteHeads);
         g.tensor(ggName, ne, gF32, floats(v));
     };
     add("model.embed_tokens.weight", "token_embd.weight");

@@ -1,0 +1,183 @@
+// Bonsai's GGUF exports of the tiny-llama fixture in llama.cpp itself (node-llama-cpp 3.21.1's
+// CPU build, tests/interop/node_modules):
+//  - llama.cpp loads each export (Q8_0, Q4_0, a mixed recipe, Q4_K and Q6_K through the
+//    llama-quantize fallback the check proposes) and reports the planned tensor types;
+//  - its perplexity of Bonsai's token ids equals Bonsai's predicted perplexity within 0.2%
+//    (F32 KV cache, no flash attention; llama.cpp's default F16 cache is printed beside it);
+//  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk from its
+//    libggml-base.so, fed the Hugging Face weights with the Q/K rows permuted by the test).
+#include "bonsai/compress.h"
+#include "bonsai/export.h"
+#include "bonsai/llm.h"
+#include "bonsai/model.h"
+#include "bonsai/recipe.h"
+#include "bonsai/tokenizer.h"
+
+#include "testutil.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QtTest>
+
+#include <dlfcn.h>
+#include <filesystem>
+#include <map>
+
+using namespace bonsai;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kCtx = 128, kChunks = 12;
+
+const std::string kInterop = BONSAI_INTEROP_DIR;
+const std::string kLibDir = kInterop + "/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64";
+
+// ggml.h's enum ggml_type, for the types Bonsai writes.
+const std::map<std::string, int> kGgmlType = {
+    {"F32", 0}, {"F16", 1}, {"Q4_0", 2}, {"Q4_1", 3}, {"Q5_0", 6}, {"Q5_1", 7}, {"Q8_0", 8},
+    {"Q4_K", 12}, {"Q5_K", 13}, {"Q6_K", 14}, {"BF16", 30},
+};
+
+using QuantizeChunk = size_t (*)(int type, const float* src, void* dst, int64_t start, int64_t nrows,
+                                 int64_t nPerRow, const float* imatrix);
+
+struct LlamaResult {
+    double perplexity = 0;
+    int64_t tokens = 0;
+    QJsonObject types;
+};
+
+} // namespace
+
+class TstInteropLlama : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase()
+    {
+        QVERIFY2(fs::exists(kLibDir + "/libggml-base.so"),
+                 "node-llama-cpp is not installed in tests/interop/node_modules: run .ci/install-deps");
+        hf_ = Model::open(testutil::dataPath("tiny-llama"));
+        lm_ = std::make_unique<LanguageModel>(*hf_);
+        const auto all = lm_->tokenizer().encode(testutil::readFile(testutil::dataPath("tiny-llama/eval.txt")));
+        tokens_.assign(all.begin(), all.begin() + kCtx * kChunks);
+        // The chunks as the perplexity protocol runs them: BOS + 128 ids.
+        std::string json = "[";
+        for (int c = 0; c < kChunks; ++c) {
+            json += c ? ",[" : "[";
+            json += std::to_string(lm_->config().bosId);
+            for (int i = 0; i < kCtx; ++i)
+                json += "," + std::to_string(tokens_[size_t(c * kCtx + i)]);
+            json += "]";
+        }
+        chunks_ = testutil::writeTemp("chunks.json", json + "]");
+        lib_ = dlopen((kLibDir + "/libggml-base.so").c_str(), RTLD_NOW | RTLD_LOCAL);
+        QVERIFY2(lib_, dlerror());
+        quantize_ = reinterpret_cast<QuantizeChunk>(dlsym(lib_, "ggml_quantize_chunk"));
+        QVERIFY(quantize_);
+    }
+
+    void cleanupTestCase()
+    {
+        if (lib_)
+            dlclose(lib_);
+    }
+
+    void llamaCppAgrees_data()
+    {
+        QTest::addColumn<QString>("recipe");
+        QTest::addColumn<bool>("mapping");
+        QTest::newRow("q8_0") << R"({"bonsai_recipe":1,"defaults":{"precision":"q8_0"}})" << false;
+        QTest::newRow("q4_0") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_0"}})" << false;
+        QTest::newRow("q4_k (fallback)") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << true;
+        QTest::newRow("q6_k (fallback)") << R"({"bonsai_recipe":1,"defaults":{"precision":"q6_k"}})" << true;
+        QTest::newRow("mixed") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_1"},
+            "rules":[{"match":"embed_tokens","precision":"q8_0"},{"match":"down_proj","precision":"q5_1"},
+                     {"match":"v_proj","precision":"q5_0"},{"match":"layers\\.0\\.","precision":"fp16"},
+                     {"match":"layers\\.3\\.mlp","precision":"bf16"}]})"
+                               << false;
+    }
+
+    void llamaCppAgrees()
+    {
+        QFETCH(QString, recipe);
+        QFETCH(bool, mapping);
+        const auto configs = resolveConfigs(*hf_, Recipe::parse(recipe.toStdString(), "test recipe"));
+        ExportOptions options;
+        options.acceptMapping = mapping;
+        options.overwrite = true;
+        const std::string path = testutil::tempPath(QTest::currentDataTag() + std::string(".gguf"));
+        const ExportPlan plan = exportModel(*hf_, configs, ExportFormat::Gguf, path, options);
+
+        // The tensor types llama.cpp's reader finds are the planned ones.
+        std::map<std::string, int> planned;
+        for (const auto& t : plan.tensors)
+            ++planned[t.stored];
+        const LlamaResult exact = llama(path, true);
+        QCOMPARE(exact.types.size(), qsizetype(planned.size()));
+        for (const auto& [type, count] : planned)
+            QCOMPARE(exact.types.value(QString::fromStdString(type)).toInt(), count);
+
+        PerplexityOptions opt;
+        opt.ctx = kCtx;
+        opt.compareToBase = false;
+        const auto predicted = lm_->perplexity(tokens_, plan.configs, opt);
+        QCOMPARE(exact.tokens, int64_t(predicted.tokens));
+        const LlamaResult usual = llama(path, false);
+        qInfo("%s: Bonsai predicts %.4f, llama.cpp %.4f (%+.4f%%; with its default F16 KV cache %.4f, %+.4f%%)",
+              QTest::currentDataTag(), predicted.perplexity, exact.perplexity,
+              100 * (exact.perplexity / predicted.perplexity - 1), usual.perplexity,
+              100 * (usual.perplexity / predicted.perplexity - 1));
+        QVERIFY(std::abs(exact.perplexity / predicted.perplexity - 1) < 0.002);
+
+        // Byte for byte: llama.cpp's quantizer on the same weights.
+        const auto gguf = Model::open(path);
+        for (const auto& t : plan.tensors) {
+            const TensorInfo& src = hf_->tensors[size_t(hf_->findTensor(t.source))];
+            const TensorInfo& out = gguf->tensors[size_t(gguf->findTensor(t.target))];
+            std::vector<float> w = hf_->readFloat(hf_->findTensor(t.source));
+            const int64_t cols = src.shape.back(), rows = int64_t(src.numel) / cols;
+            const auto info = llmLayerInfo(t.source);
+            if (info && info->role == LlmRole::Q)
+                w = testutil::permuteHeadRows(w, rows, cols, lm_->config().heads);
+            else if (info && info->role == LlmRole::K)
+                w = testutil::permuteHeadRows(w, rows, cols, lm_->config().kvHeads);
+            std::vector<uint8_t> expected(out.nbytes + 64);
+            const size_t n = quantize_(kGgmlType.at(t.stored), w.data(), expected.data(), 0, rows, cols, nullptr);
+            QCOMPARE(n, size_t(out.nbytes));
+            QVERIFY2(std::memcmp(expected.data(), out.data, n) == 0,
+                     qPrintable(QStringLiteral("%1 (%2): bytes differ from ggml_quantize_chunk's")
+                                    .arg(QString::fromStdString(t.target), QString::fromStdString(t.stored))));
+        }
+    }
+
+private:
+    LlamaResult llama(const std::string& gguf, bool exact)
+    {
+        QStringList args{QString::fromStdString(kInterop + "/llama_perplexity.mjs"), QString::fromStdString(gguf),
+                         QString::fromStdString(chunks_)};
+        if (exact)
+            args << QStringLiteral("--exact");
+        const auto r = testutil::runProgram(QStringLiteral("node"), args, QString::fromStdString(kInterop));
+        LlamaResult out;
+        if (r.exitCode != 0) {
+            qWarning("llama.cpp failed on %s: %s", gguf.c_str(), r.err.constData());
+            return out;
+        }
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        out.perplexity = j.value(QStringLiteral("perplexity")).toDouble();
+        out.tokens = j.value(QStringLiteral("tokens")).toInteger();
+        out.types = j.value(QStringLiteral("types")).toObject();
+        return out;
+    }
+
+    std::unique_ptr<Model> hf_;
+    std::unique_ptr<LanguageModel> lm_;
+    std::vector<int32_t> tokens_;
+    std::string chunks_;
+    void* lib_ = nullptr;
+    QuantizeChunk quantize_ = nullptr;
+};
+
+QTEST_APPLESS_MAIN(TstInteropLlama)
+#include "tst_interop_llama.moc"
