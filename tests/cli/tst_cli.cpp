@@ -1,4 +1,4 @@
-// bonsai-cli: info --json, tensor --npy, stats, and errors, run as a separate process.
+// bonsai-cli: info --json, tensor --npy, stats, export's check, and errors, run as a separate process.
 #include "testutil.h"
 
 #include "bonsai/half.h"
@@ -21,6 +21,7 @@ private slots:
     void statsJson();
     void errors();
     void presets();
+    void exportCheck();
 
 private:
     std::string model_;
@@ -169,6 +170,40 @@ void TstCli::presets()
                   QString::fromStdString(recipe)});
     QCOMPARE(bad.exitCode, 2);
     QVERIFY(bad.err.contains("exclude each other"));
+}
+
+// export --check: INT8 has no GGUF type (29 layers refused, exit 1, no file); with
+// --accept-mapping every layer is Q8_0 and the predicted size is that of the file written;
+// an existing output is kept without --force.
+void TstCli::exportCheck()
+{
+    const QString llama = QStringLiteral(BONSAI_TEST_DATA "/tiny-llama");
+    const QStringList base{QStringLiteral("export"), llama, QStringLiteral("--preset"), QStringLiteral("int8"),
+                           QStringLiteral("--format"), QStringLiteral("gguf"), QStringLiteral("--json")};
+    auto refused = runCli(base + QStringList{QStringLiteral("--check")});
+    QCOMPARE(refused.exitCode, 1);
+    auto j = nlohmann::json::parse(refused.out.toStdString());
+    QCOMPARE(j["writable"].get<bool>(), false);
+    QCOMPARE(j["problems"].size(), size_t(29));
+    QVERIFY(refused.err.contains("model.layers.0.self_attn.q_proj.weight"));
+    QVERIFY(refused.err.contains("--accept-mapping"));
+
+    const std::string out = testutil::tempPath("cli-export.gguf");
+    auto written = runCli(base + QStringList{QStringLiteral("--accept-mapping"), QStringLiteral("--out"),
+                                             QString::fromStdString(out)});
+    QCOMPARE(written.exitCode, 0);
+    j = nlohmann::json::parse(written.out.toStdString());
+    QCOMPARE(j["written"].get<bool>(), true);
+    QCOMPARE(uint64_t(std::filesystem::file_size(out)), j["file_bytes"].get<uint64_t>());
+    for (const auto& t : j["tensors"])
+        if (t["source"].get<std::string>().find("proj") != std::string::npos)
+            QCOMPARE(t["stored"].get<std::string>(), std::string("Q8_0"));
+
+    auto again = runCli(base + QStringList{QStringLiteral("--accept-mapping"), QStringLiteral("--out"),
+                                           QString::fromStdString(out)});
+    QCOMPARE(again.exitCode, 1);
+    QVERIFY(again.err.contains("exists already"));
+    QVERIFY(again.err.contains(QByteArray::fromStdString(out)));
 }
 
 QTEST_GUILESS_MAIN(TstCli)
