@@ -31,10 +31,13 @@ const char* kUsage =
     "                                      perplexity of a language model (Llama, Mistral,\n"
     "                                      Qwen2; safetensors folder or GGUF), KL and top-1\n"
     "                                      agreement against the uncompressed model\n"
-    "  export MODEL (--recipe R.json | --preset KEY) --format gguf --out PATH [--check]\n"
+    "  export MODEL (--recipe R.json | --preset KEY) --format gguf|tensor-types --out PATH [--check]\n"
     "         [--accept-mapping] [--force] [--text FILE] [--json]\n"
-    "                                      write the compressed model for llama.cpp (GGUF),\n"
+    "                                      write the compressed model for llama.cpp (GGUF, or\n"
+    "                                      llama-quantize's --tensor-type-file of its types),\n"
     "                                      after a per-tensor check of what the format stores\n"
+    "  verify RECORD MODEL [--json]        is MODEL the one a GGUF export or recipe records?\n"
+    "                                      (name, size and SHA-256 of each file)\n"
     "\n"
     "MODEL is a .safetensors, .onnx or .gguf file, a directory of safetensors shards,\n"
     "or a *.safetensors.index.json file.\n";
@@ -76,6 +79,8 @@ int main(int argc, char** argv)
             return cli::cmdPpl(args);
         if (cmd == "export")
             return cli::cmdExport(args);
+        if (cmd == "verify")
+            return cli::cmdVerify(args);
         std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const cli::UsageError& e) {

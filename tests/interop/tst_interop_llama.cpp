@@ -5,7 +5,10 @@
 //  - its perplexity of Bonsai's token ids equals Bonsai's predicted perplexity within 0.2%
 //    (F32 KV cache, no flash attention; llama.cpp's default F16 cache is printed beside it);
 //  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk from its
-//    libggml-base.so, fed the Hugging Face weights with the Q/K rows permuted by the test).
+//    libggml-base.so, fed the Hugging Face weights with the Q/K rows permuted by the test);
+//  - the tensor-type file of a mixed recipe, given to llama.cpp's llama_model_quantize (as
+//    llama-quantize --tensor-type-file does) with Bonsai's unchanged F32 export, makes the same
+//    tensors, byte for byte, as Bonsai's own GGUF export of that recipe.
 #include "bonsai/compress.h"
 #include "bonsai/export.h"
 #include "bonsai/llm.h"
@@ -19,9 +22,11 @@
 #include <QJsonObject>
 #include <QtTest>
 
+#include <cstddef>
 #include <dlfcn.h>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 using namespace bonsai;
 namespace fs = std::filesystem;
@@ -41,6 +46,28 @@ const std::map<std::string, int> kGgmlType = {
 
 using QuantizeChunk = size_t (*)(int type, const float* src, void* dst, int64_t start, int64_t nrows,
                                  int64_t nPerRow, const float* imatrix);
+
+// llama.h's llama_model_quantize_params and llama_model_tensor_override (llama.cpp of
+// node-llama-cpp 3.21.1; 64 bytes, offsets as its header gives them).
+struct TensorOverride {
+    const char* pattern;
+    int type;
+};
+struct QuantizeParams {
+    int32_t nthread;
+    int32_t ftype;
+    int32_t outputTensorType;
+    int32_t tokenEmbeddingType;
+    bool allowRequantize, quantizeOutputTensor, onlyCopy, pure, keepSplit, dryRun;
+    const void* imatrix;
+    const void* kvOverrides;
+    const TensorOverride* ttOverrides;
+    const int32_t* pruneLayers;
+    size_t maxBufSize;
+};
+static_assert(sizeof(QuantizeParams) == 64 && offsetof(QuantizeParams, ttOverrides) == 40);
+using DefaultParams = QuantizeParams (*)();
+using ModelQuantize = uint32_t (*)(const char* in, const char* out, const QuantizeParams* params);
 
 struct LlamaResult {
     double perplexity = 0;
@@ -148,6 +175,67 @@ private slots:
             QVERIFY2(std::memcmp(expected.data(), out.data, n) == 0,
                      qPrintable(QStringLiteral("%1 (%2): bytes differ from ggml_quantize_chunk's")
                                     .arg(QString::fromStdString(t.target), QString::fromStdString(t.stored))));
+        }
+    }
+
+    void tensorTypesReproducedByLlamaQuantize()
+    {
+        void* llamaLib = dlopen((kLibDir + "/libllama.v0.4.0.so").c_str(), RTLD_NOW | RTLD_LOCAL);
+        QVERIFY2(llamaLib, dlerror());
+        const auto defaults = reinterpret_cast<DefaultParams>(dlsym(llamaLib, "llama_model_quantize_default_params"));
+        const auto quantize = reinterpret_cast<ModelQuantize>(dlsym(llamaLib, "llama_model_quantize"));
+        QVERIFY(defaults && quantize);
+
+        const auto configs = resolveConfigs(*hf_, Recipe::parse(R"({"bonsai_recipe":1,"defaults":{"precision":"q4_0"},
+            "rules":[{"match":"embed_tokens","precision":"q8_0"},{"match":"down_proj","precision":"q5_1"},
+                     {"match":"layers\\.1\\.","precision":"fp16"},{"match":"v_proj","precision":"q6_k"}]})",
+                                                            "test recipe"));
+        ExportOptions options;
+        options.overwrite = true;
+        options.acceptMapping = true; // q6_k on 128-value rows: Q8_0
+        const std::string f32 = testutil::tempPath("types-base.gguf"), bonsai = testutil::tempPath("types-bonsai.gguf");
+        const std::string typesFile = testutil::tempPath("types.txt"), llamaOut = testutil::tempPath("types-llama.gguf");
+        exportModel(*hf_, {}, ExportFormat::Gguf, f32, options);
+        exportModel(*hf_, configs, ExportFormat::Gguf, bonsai, options);
+        const ExportPlan plan = exportModel(*hf_, configs, ExportFormat::TensorTypes, typesFile, options);
+        QVERIFY(!plan.notes.empty() && plan.notes[0].find("llama-quantize --tensor-type-file") != std::string::npos);
+
+        // The file as llama-quantize reads it: pattern=type tokens separated by white space.
+        std::vector<std::string> patterns;
+        std::vector<TensorOverride> overrides;
+        std::istringstream in(testutil::readFile(typesFile));
+        for (std::string token; in >> token;) {
+            const auto eq = token.find('=');
+            QVERIFY2(eq != std::string::npos, token.c_str());
+            std::string type = token.substr(eq + 1);
+            for (char& c : type)
+                c = char(std::toupper(static_cast<unsigned char>(c)));
+            QVERIFY2(kGgmlType.count(type), token.c_str());
+            patterns.push_back(token.substr(0, eq));
+            overrides.push_back({nullptr, kGgmlType.at(type)});
+        }
+        QCOMPARE(overrides.size(), size_t(29));
+        for (size_t i = 0; i < overrides.size(); ++i)
+            overrides[i].pattern = patterns[i].c_str();
+        overrides.push_back({nullptr, 0});
+        QuantizeParams params = defaults();
+        params.nthread = 2;
+        params.ftype = 2; // LLAMA_FTYPE_MOSTLY_Q4_0, the recipe's default
+        params.ttOverrides = overrides.data();
+        QCOMPARE(quantize(f32.c_str(), llamaOut.c_str(), &params), 0u);
+        dlclose(llamaLib);
+
+        const auto ours = Model::open(bonsai), theirs = Model::open(llamaOut);
+        QCOMPARE(theirs->tensors.size(), ours->tensors.size());
+        for (const TensorInfo& t : ours->tensors) {
+            const int k = theirs->findTensor(t.name);
+            QVERIFY2(k >= 0, t.name.c_str());
+            const TensorInfo& u = theirs->tensors[size_t(k)];
+            QVERIFY2(u.dtype == t.dtype, qPrintable(QStringLiteral("%1: llama.cpp %2, Bonsai %3")
+                                                       .arg(QString::fromStdString(t.name))
+                                                       .arg(QString::fromUtf8(dtypeName(u.dtype).data()))
+                                                       .arg(QString::fromUtf8(dtypeName(t.dtype).data()))));
+            QVERIFY2(u.nbytes == t.nbytes && std::memcmp(u.data, t.data, t.nbytes) == 0, t.name.c_str());
         }
     }
 

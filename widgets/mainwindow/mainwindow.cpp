@@ -10,6 +10,7 @@
 #include "modelloader.h"
 #include "perplexityfeature.h"
 #include "recentfiles.h"
+#include "exportfeature.h"
 #include "recipefeature.h"
 #include "recoveryfeature.h"
 #include "statsrunner.h"
@@ -89,6 +90,7 @@ MainWindow::MainWindow(QWidget* parent)
     // The features, in the order their docks are laid out; then the menus they fill.
     m_compression = new CompressionFeature(this, m_doc);
     m_recipes = new RecipeFeature(this, m_doc);
+    m_export = new ExportFeature(this, m_doc);
     m_evaluation = new EvaluationFeature(this, m_doc);
     m_recovery = new RecoveryFeature(this, m_doc, m_evaluation, m_compression->estimator());
     m_perplexity = new PerplexityFeature(this, m_doc, m_evaluation);
@@ -323,6 +325,8 @@ void MainWindow::createMenus()
     connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
     file->addSeparator();
     m_recipes->addActions(file);
+    file->addSeparator();
+    m_export->addActions(file);
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);

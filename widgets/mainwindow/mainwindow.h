@@ -40,6 +40,7 @@ class PreviewForm;
 class PreviewRunner;
 class RecentFiles;
 class RecipeFeature;
+class ExportFeature;
 class RecoverPanel;
 class RecoveryFeature;
 class StatsRunner;
@@ -82,6 +83,7 @@ public:
 
     // The compression editor.
     CompressionDocument* document() const { return m_doc; }
+    ExportFeature* exportFeature() const { return m_export; }
     CompressionFeature* compression() const { return m_compression; }
     ConfigInspector* inspector() const;
     PreviewForm* previewForm() const;
@@ -147,6 +149,7 @@ private:
     CompressionDocument* m_doc;
     CompressionFeature* m_compression = nullptr;
     RecipeFeature* m_recipes = nullptr;
+    ExportFeature* m_export = nullptr;
     EvaluationFeature* m_evaluation = nullptr;
     RecoveryFeature* m_recovery = nullptr;
     PerplexityFeature* m_perplexity = nullptr;

@@ -12,12 +12,18 @@
 // config.json, SentencePiece tokenizer.model) or from a GGUF file. Metadata as llama.cpp's
 // converter writes it (general.*, llama.*, tokenizer.ggml.*), llama.cpp's tensor names, the
 // Q/K rows permuted for llama's RoPE, norms in F32, each weight in the GGUF type its
-// configuration chose, quantized by Bonsai's bit-exact block quantizers (bonsai/ggml_blocks.h).
+// configuration chose, quantized by Bonsai's bit-exact block quantizers (bonsai/ggml_blocks.h),
+// and the export's provenance (key bonsai.provenance: Bonsai's version, the source model's
+// files with their SHA-256, the options; see bonsai/provenance.h).
 // Settings GGUF cannot store are impossible unless ExportOptions::acceptMapping takes the
 // nearest GGUF type the plan proposes: integer and NF4/FP8 precisions map to the block type of
 // their width (int8 -> Q8_0, int4 -> Q4_0 / Q4_1 when asymmetric, ...); a K type on rows that
 // are no multiple of 256 maps as llama-quantize does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0).
 // Sparsity and low rank are not stored (GGUF tensors are dense).
+//
+// Tensor types (llama.cpp's `llama-quantize --tensor-type-file`): one `^name$=type` line per
+// weight of the GGUF plan, so that llama-quantize, run on an unchanged (F32/F16) GGUF export,
+// stores each weight in the type Bonsai's GGUF export would; the plan's notes give the command.
 #include "bonsai/layer_config.h"
 #include "bonsai/model.h"
 #include "bonsai/progress.h"
@@ -30,8 +36,8 @@
 
 namespace bonsai {
 
-enum class ExportFormat : uint8_t { Gguf };
-std::string_view exportFormatName(ExportFormat f); // "gguf"
+enum class ExportFormat : uint8_t { Gguf, TensorTypes };
+std::string_view exportFormatName(ExportFormat f); // "gguf", "tensor-types"
 std::optional<ExportFormat> parseExportFormat(std::string_view name);
 
 enum class StoreStatus : uint8_t { AsConfigured, Changed, Impossible };

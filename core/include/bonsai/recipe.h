@@ -67,6 +67,8 @@ public:
 
     ConfigPatch defaults;
     std::vector<RecipeRule> rules;
+    // "provenance": where the recipe came from (bonsai/provenance.h, as JSON); empty: none.
+    std::string provenance;
 
     LayerConfig resolve(const std::string& layerName) const;
     // Warnings such as rules that match no layer of the model.

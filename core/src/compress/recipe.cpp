@@ -273,6 +273,12 @@ Recipe Recipe::parse(const std::string& text, const std::string& source)
         const std::string& k = it.key();
         if (k == "bonsai_recipe" || k == "description")
             continue;
+        if (k == "provenance") {
+            if (!it->is_object())
+                throw FileError(source, "key 'provenance' must be an object");
+            r.provenance = it->dump();
+            continue;
+        }
         if (k == "defaults") {
             r.defaults = parsePatch(it.value(), source, "defaults", false);
         } else if (k == "rules") {
@@ -296,7 +302,7 @@ Recipe Recipe::parse(const std::string& text, const std::string& source)
                 r.rules.push_back(std::move(rr));
             }
         } else {
-            throw FileError(source, "unknown key '" + k + "' (expected bonsai_recipe, defaults, rules)");
+            throw FileError(source, "unknown key '" + k + "' (expected bonsai_recipe, defaults, rules, provenance)");
         }
     }
     return r;
@@ -329,6 +335,8 @@ std::string Recipe::toJson() const
         rs.push_back(std::move(o));
     }
     j["rules"] = std::move(rs);
+    if (!provenance.empty())
+        j["provenance"] = ojson::parse(provenance);
     return j.dump(2) + "\n";
 }
 

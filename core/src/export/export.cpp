@@ -3,15 +3,29 @@
 #include "bonsai/error.h"
 #include "export/export_impl.h"
 #include "export/gguf_file.h"
+#include "common/atomic_file.h"
 
 #include <filesystem>
 
 namespace bonsai {
 
+namespace {
+
+std::string refusal(const ExportPlan& plan)
+{
+    std::string msg = "cannot export to " + std::string(exportFormatName(plan.format)) + " as configured:";
+    for (const std::string& p : plan.problems())
+        msg += "\n  " + p;
+    return msg;
+}
+
+} // namespace
+
 std::string_view exportFormatName(ExportFormat f)
 {
     switch (f) {
     case ExportFormat::Gguf: return "gguf";
+    case ExportFormat::TensorTypes: return "tensor-types";
     }
     return "?";
 }
@@ -20,6 +34,8 @@ std::optional<ExportFormat> parseExportFormat(std::string_view name)
 {
     if (name == "gguf")
         return ExportFormat::Gguf;
+    if (name == "tensor-types")
+        return ExportFormat::TensorTypes;
     return std::nullopt;
 }
 
@@ -58,6 +74,10 @@ ExportPlan planExport(const Model& model, const std::vector<LayerConfig>& config
         GgufFileWriter w;
         return detail::buildGguf(model, configs, options, w);
     }
+    case ExportFormat::TensorTypes: {
+        std::string text;
+        return detail::buildTensorTypes(model, configs, options, text);
+    }
     }
     throw Error("unknown export format");
 }
@@ -72,17 +92,29 @@ ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& confi
         throw FileError(path, "is a folder, not a file name");
     switch (format) {
     case ExportFormat::Gguf: {
-        GgufFileWriter w;
-        ExportPlan plan = detail::buildGguf(model, configs, options, w);
-        if (!plan.writable()) {
-            std::string msg = "cannot export to GGUF as configured:";
-            for (const std::string& p : plan.problems())
-                msg += "\n  " + p;
-            throw Error(msg);
+        {
+            GgufFileWriter check; // refuse before hashing the model's files
+            const ExportPlan plan = detail::buildGguf(model, configs, options, check);
+            if (!plan.writable())
+                throw Error(refusal(plan));
         }
-        w.write(path, [&](size_t done, size_t total) {
-            return !progress || progress(static_cast<double>(done) / static_cast<double>(total));
+        // The first tenth of the progress: the digests of the source files.
+        const Provenance prov = detail::exportProvenance(model, options, true, [&](double f) {
+            return !progress || progress(0.1 * f);
         });
+        GgufFileWriter w;
+        ExportPlan plan = detail::buildGguf(model, configs, options, w, &prov);
+        w.write(path, [&](size_t done, size_t total) {
+            return !progress || progress(0.1 + 0.9 * static_cast<double>(done) / static_cast<double>(total));
+        });
+        return plan;
+    }
+    case ExportFormat::TensorTypes: {
+        std::string text;
+        ExportPlan plan = detail::buildTensorTypes(model, configs, options, text);
+        if (!plan.writable())
+            throw Error(refusal(plan));
+        writeFileAtomically(path, text);
         return plan;
     }
     }

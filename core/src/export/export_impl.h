@@ -2,6 +2,7 @@
 // Internals of the exporters: each format builds its file writer and the plan together, so
 // the plan's sizes are those of the file written.
 #include "bonsai/export.h"
+#include "bonsai/provenance.h"
 
 namespace bonsai {
 class GgufFileWriter;
@@ -9,7 +10,15 @@ class GgufFileWriter;
 
 namespace bonsai::detail {
 
+// `provenance`: recorded in the file as bonsai.provenance; nullptr for planning (a record of
+// the same length with zero digests).
 ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
-                     GgufFileWriter& writer);
+                     GgufFileWriter& writer, const Provenance* provenance = nullptr);
+// The provenance an export records (digests of the model's files unless hash is false).
+Provenance exportProvenance(const Model& model, const ExportOptions& options, bool hash,
+                            const ProgressFn& progress = {});
+// The GGUF plan's weight types as llama-quantize's tensor-type file, in `text`.
+ExportPlan buildTensorTypes(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
+                            std::string& text);
 
 } // namespace bonsai::detail

@@ -273,8 +273,17 @@ void addHfMetadata(GgufFileWriter& w, const Model& model, const LlmConfig& c, st
 
 } // namespace
 
+Provenance exportProvenance(const Model& model, const ExportOptions& options, bool hash, const ProgressFn& progress)
+{
+    Provenance p = makeProvenance(model, {}, hash, progress);
+    p.options.push_back("format gguf");
+    if (options.acceptMapping)
+        p.options.push_back("accept mapping");
+    return p;
+}
+
 ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
-                     GgufFileWriter& w)
+                     GgufFileWriter& w, const Provenance* provenance)
 {
     if (!isLanguageModel(model))
         throw FileError(model.path, "GGUF export takes a Llama-family language model (this is no language model)");
@@ -293,7 +302,8 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
     // Metadata first: the file type key needs the weights' types, so it is added last.
     if (source) {
         for (const auto& [key, value] : source->kv)
-            if (key != "general.file_type" && key != "general.quantization_version" && key != "general.alignment")
+            if (key != "general.file_type" && key != "general.quantization_version" && key != "general.alignment" &&
+                key != "bonsai.provenance")
                 w.addValue(key, value);
         plan.notes.push_back("metadata and tokenizer copied from " + model.path);
     } else {
@@ -371,6 +381,7 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
             main = static_cast<DType>(t);
     w.addU32("general.file_type", fileType(main));
     w.addU32("general.quantization_version", 2);
+    w.addString("bonsai.provenance", (provenance ? *provenance : exportProvenance(model, options, false)).toJson());
     plan.notes.push_back("file type: mostly " + std::string(dtypeName(main)));
     plan.fileBytes = w.fileBytes();
     uint64_t data = 0;

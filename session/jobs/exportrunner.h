@@ -1,0 +1,48 @@
+#pragma once
+// The export job, without widgets: the pre-export check of the open model for a format
+// (planned on the calling thread: it reads headers and the tokenizer, no weights) and the
+// writing of the file on the JobRunner's worker, with progress and cancel. The core writes
+// through a temporary file renamed at the end, so a cancelled or failed export leaves nothing.
+#include "bonsai/export.h"
+
+#include <QObject>
+#include <QString>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace bonsai {
+class Model;
+}
+
+namespace bonsai::ui {
+
+class JobRunner;
+
+class ExportRunner : public QObject {
+    Q_OBJECT
+public:
+    explicit ExportRunner(QObject* parent = nullptr);
+    ~ExportRunner() override; // cancels and waits for the worker
+
+    JobRunner* runner() const { return m_runner; }
+
+    // The check; on an error (no language model, no tokenizer) returns false with the core's
+    // message in `error`.
+    static bool plan(const bonsai::Model& model, const std::vector<bonsai::LayerConfig>& configs,
+                     bonsai::ExportFormat format, const bonsai::ExportOptions& options, bonsai::ExportPlan& out,
+                     QString& error);
+
+    // Writes the export; `done` runs on this object's thread with the plan of what was written.
+    // Failure and cancellation come as the runner's failed() / cancelled().
+    quint64 start(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
+                  bonsai::ExportFormat format, const QString& path, bonsai::ExportOptions options,
+                  std::function<void(const bonsai::ExportPlan&)> done);
+    void cancel();
+
+private:
+    JobRunner* m_runner;
+};
+
+} // namespace bonsai::ui

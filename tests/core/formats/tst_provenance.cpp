@@ -1,0 +1,117 @@
+// SHA-256 and the provenance of exports:
+//  - the digests of FIPS 180-2's example messages (the standard's own values) and, for a
+//    file, coreutils' sha256sum; fed in odd pieces the same as at once;
+//  - a GGUF export records Bonsai's version and the model's files with size and SHA-256;
+//    verify finds them unchanged, names a changed config.json and a missing tokenizer;
+//  - a recipe keeps its "provenance" object through parse and toJson.
+#include "bonsai/error.h"
+#include "bonsai/export.h"
+#include "bonsai/model.h"
+#include "bonsai/provenance.h"
+#include "bonsai/recipe.h"
+#include "bonsai/sha256.h"
+
+#include "testutil.h"
+
+#include <QtTest>
+
+#include <filesystem>
+
+using namespace bonsai;
+namespace fs = std::filesystem;
+
+class TstProvenance : public QObject {
+    Q_OBJECT
+private slots:
+    void sha256Vectors()
+    {
+        QCOMPARE(sha256Hex(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+        QCOMPARE(sha256Hex("abc"), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        QCOMPARE(sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+                 std::string("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+        const std::string million(1000000, 'a');
+        QCOMPARE(sha256Hex(million), std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+        Sha256 pieces;
+        for (size_t off = 0, step = 1; off < million.size(); off += step, step = step * 3 % 1000 + 1)
+            pieces.update(million.data() + off, std::min(step, million.size() - off));
+        QCOMPARE(pieces.hexDigest(), sha256Hex(million));
+    }
+
+    void fileAgainstSha256sum()
+    {
+        const std::string path = testutil::dataPath("tiny-llama/model.safetensors");
+        const auto r = testutil::runProgram(QStringLiteral("sha256sum"), {QString::fromStdString(path)});
+        QCOMPARE(r.exitCode, 0);
+        QCOMPARE(sha256File(path), r.out.left(64).toStdString());
+    }
+
+    void exportRecordsAndVerifies()
+    {
+        const std::string dir = testutil::tempPath("prov-model");
+        fs::create_directories(dir);
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"})
+            fs::copy_file(testutil::dataPath(std::string("tiny-llama/") + f), dir + "/" + f,
+                          fs::copy_options::overwrite_existing);
+        const auto model = Model::open(dir);
+        const std::string out = testutil::tempPath("prov.gguf");
+        ExportOptions o;
+        o.overwrite = true;
+        const ExportPlan plan = exportModel(*model, {}, ExportFormat::Gguf, out, o);
+        QCOMPARE(uint64_t(fs::file_size(out)), plan.fileBytes); // the planned record had the same length
+
+        const Provenance p = readRecordedProvenance(out);
+        QCOMPARE(p.tool, "bonsai " + std::string(bonsaiVersion()));
+        QCOMPARE(p.files.size(), size_t(3));
+        for (const auto& f : p.files) {
+            QCOMPARE(f.role, std::string("model"));
+            QCOMPARE(f.bytes, uint64_t(fs::file_size(f.path)));
+            const auto r = testutil::runProgram(QStringLiteral("sha256sum"), {QString::fromStdString(f.path)});
+            QCOMPARE(f.sha256, r.out.left(64).toStdString());
+        }
+        QVERIFY(verifyProvenance(p, *Model::open(testutil::dataPath("tiny-llama"))).ok);
+
+        // A changed config.json, then a missing tokenizer: not the recorded model.
+        const std::string changed = testutil::tempPath("prov-changed");
+        fs::create_directories(changed);
+        fs::copy_file(dir + "/model.safetensors", changed + "/model.safetensors", fs::copy_options::overwrite_existing);
+        std::string config = testutil::readFile(dir + "/config.json");
+        config.replace(config.find("1e-05"), 5, "1e-06");
+        testutil::writeTemp("prov-changed/config.json", config);
+        VerifyResult r = verifyProvenance(p, *Model::open(changed));
+        QVERIFY(!r.ok);
+        const std::string all = [&] {
+            std::string s;
+            for (const auto& l : r.lines)
+                s += l + "\n";
+            return s;
+        }();
+        QVERIFY2(all.find("config.json: differs (SHA-256") != std::string::npos, all.c_str());
+        QVERIFY2(all.find("tokenizer.model: missing") != std::string::npos, all.c_str());
+        QVERIFY2(all.find("model.safetensors: matches") != std::string::npos, all.c_str());
+
+        // A file without a record.
+        QVERIFY_THROWS_EXCEPTION(FileError, readRecordedProvenance(testutil::dataPath("tiny-llama/model.safetensors")));
+    }
+
+    void recipeKeepsProvenance()
+    {
+        Provenance p;
+        p.tool = "bonsai test";
+        p.created = "2026-12-02T00:00:00Z";
+        p.files.push_back({"/data/x.safetensors", "model", 12, std::string(64, 'a')});
+        p.calibrationSamples = 32;
+        p.seed = 7;
+        const std::string text = R"({"bonsai_recipe":1,"defaults":{"precision":"int8"},"provenance":)" + p.toJson() + "}";
+        const Recipe r = Recipe::parse(text, "r.json");
+        const Recipe again = Recipe::parse(r.toJson(), "again");
+        const Provenance q = Provenance::fromJson(again.provenance, "again");
+        QCOMPARE(q.toJson(), p.toJson());
+        QCOMPARE(q.calibrationSamples, int64_t(32));
+        const std::string path = testutil::writeTemp("with-provenance.json", r.toJson());
+        QCOMPARE(readRecordedProvenance(path).files.at(0).sha256, std::string(64, 'a'));
+        QVERIFY_THROWS_EXCEPTION(FileError, Recipe::parse(R"({"bonsai_recipe":1,"provenance":3})", "bad"));
+    }
+};
+
+QTEST_APPLESS_MAIN(TstProvenance)
+#include "tst_provenance.moc"

@@ -1,0 +1,72 @@
+#pragma once
+// File > Export…: the pre-export check as a table (per tensor: configured, stored, status and
+// why), the file size, the choice of format, "store what the format cannot as the nearest
+// type", the output path, and the export itself in the background with progress and cancel.
+#include "bonsai/export.h"
+
+#include <QDialog>
+#include <QElapsedTimer>
+
+#include <memory>
+#include <vector>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QTableWidget;
+
+namespace bonsai {
+class Model;
+}
+
+namespace bonsai::ui {
+
+class ExportRunner;
+
+class ExportDialog : public QDialog {
+    Q_OBJECT
+public:
+    ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
+                 QWidget* parent = nullptr);
+    ~ExportDialog() override;
+
+    const bonsai::ExportPlan& plan() const { return m_plan; }
+    bool isWritable() const;
+    void setPath(const QString& path);
+    void setAcceptMapping(bool accept);
+    void startExport();   // the Export button
+    bool isRunning() const { return m_running; }
+
+signals:
+    void exported(const QString& path, qint64 bytes);
+    void exportFailed(const QString& message);
+
+private:
+    void replan();
+    void browse();
+    void finish(bool ok, const QString& message);
+    bonsai::ExportFormat format() const;
+
+    std::shared_ptr<const bonsai::Model> m_model;
+    std::vector<bonsai::LayerConfig> m_configs;
+    bonsai::ExportPlan m_plan;
+    bool m_planned = false;
+    bool m_running = false;
+    QElapsedTimer m_clock;
+    ExportRunner* m_runner;
+    QComboBox* m_format;
+    QCheckBox* m_mapping;
+    QTableWidget* m_table;
+    QLabel* m_summary;
+    QLineEdit* m_path;
+    QPushButton* m_browse;
+    QProgressBar* m_progress;
+    QLabel* m_message;
+    QPushButton* m_export;
+    QPushButton* m_cancel;
+};
+
+} // namespace bonsai::ui
