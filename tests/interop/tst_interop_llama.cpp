@@ -1,7 +1,10 @@
 // Bonsai's GGUF exports of the tiny-llama fixture in llama.cpp itself (node-llama-cpp 3.21.1's
 // CPU build, tests/interop/node_modules):
-//  - llama.cpp loads each export (Q8_0, Q4_0, a mixed recipe, Q4_K and Q6_K through the
-//    llama-quantize fallback the check proposes) and reports the planned tensor types;
+//  - llama.cpp loads each export and reports the planned tensor types: of the tiny-llama
+//    fixture (hidden 128) at Q8_0, Q4_0, a mixed recipe, and Q4_K / Q6_K through the
+//    llama-quantize fallback the check proposes; of a wider Llama made here (hidden 256, random
+//    weights, the fixture's tokenizer), whose rows fit the K types' 256-value blocks, at Q4_K,
+//    Q5_K, Q6_K and a K mix;
 //  - its perplexity of Bonsai's token ids equals Bonsai's predicted perplexity within 0.2%
 //    (F32 KV cache, no flash attention; llama.cpp's default F16 cache is printed beside it);
 //  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk from its
@@ -69,6 +72,49 @@ static_assert(sizeof(QuantizeParams) == 64 && offsetof(QuantizeParams, ttOverrid
 using DefaultParams = QuantizeParams (*)();
 using ModelQuantize = uint32_t (*)(const char* in, const char* out, const QuantizeParams* params);
 
+// A Llama checkpoint folder whose rows are multiples of 256 (the K types' block): 2 blocks,
+// hidden 256, 4 heads (2 KV), MLP 512, the fixture's vocabulary and tokenizer, Gaussian
+// weights (std 0.05; norms 1 ± 0.1) from fixed seeds.
+std::string writeWideLlama()
+{
+    const std::string dir = testutil::tempPath("wide-llama");
+    fs::create_directories(dir);
+    std::vector<testutil::StEntry> t;
+    unsigned seed = 1;
+    auto add = [&](const std::string& name, std::vector<int64_t> shape, float mean, float sigma) {
+        int64_t n = 1;
+        for (int64_t d : shape)
+            n *= d;
+        std::vector<float> v = testutil::gaussian(size_t(n), seed++, sigma);
+        for (float& x : v)
+            x += mean;
+        t.push_back({name, "F32", shape, testutil::floatBytes(v)});
+    };
+    add("model.embed_tokens.weight", {1024, 256}, 0, 0.05f);
+    for (int b = 0; b < 2; ++b) {
+        const std::string p = "model.layers." + std::to_string(b) + ".";
+        add(p + "input_layernorm.weight", {256}, 1, 0.1f);
+        add(p + "self_attn.q_proj.weight", {256, 256}, 0, 0.05f);
+        add(p + "self_attn.k_proj.weight", {128, 256}, 0, 0.05f);
+        add(p + "self_attn.v_proj.weight", {128, 256}, 0, 0.05f);
+        add(p + "self_attn.o_proj.weight", {256, 256}, 0, 0.05f);
+        add(p + "post_attention_layernorm.weight", {256}, 1, 0.1f);
+        add(p + "mlp.gate_proj.weight", {512, 256}, 0, 0.05f);
+        add(p + "mlp.up_proj.weight", {512, 256}, 0, 0.05f);
+        add(p + "mlp.down_proj.weight", {256, 512}, 0, 0.05f);
+    }
+    add("model.norm.weight", {256}, 1, 0.1f);
+    add("lm_head.weight", {1024, 256}, 0, 0.05f); // untied: llama.cpp's output.weight
+    testutil::writeTemp("wide-llama/model.safetensors", testutil::makeSafetensors(t));
+    testutil::writeTemp("wide-llama/config.json", R"({"architectures":["LlamaForCausalLM"],"model_type":"llama",
+        "hidden_size":256,"intermediate_size":512,"num_hidden_layers":2,"num_attention_heads":4,
+        "num_key_value_heads":2,"rms_norm_eps":1e-05,"rope_theta":10000.0,"vocab_size":1024,
+        "max_position_embeddings":512,"tie_word_embeddings":false,"bos_token_id":1,"eos_token_id":2})");
+    fs::copy_file(testutil::dataPath("tiny-llama/tokenizer.model"), dir + "/tokenizer.model",
+                  fs::copy_options::overwrite_existing);
+    return dir;
+}
+
 struct LlamaResult {
     double perplexity = 0;
     int64_t tokens = 0;
@@ -86,6 +132,8 @@ private slots:
                  "node-llama-cpp is not installed in tests/interop/node_modules: run .ci/install-deps");
         hf_ = Model::open(testutil::dataPath("tiny-llama"));
         lm_ = std::make_unique<LanguageModel>(*hf_);
+        wide_ = Model::open(writeWideLlama());
+        wideLm_ = std::make_unique<LanguageModel>(*wide_);
         const auto all = lm_->tokenizer().encode(testutil::readFile(testutil::dataPath("tiny-llama/eval.txt")));
         tokens_.assign(all.begin(), all.begin() + kCtx * kChunks);
         // The chunks as the perplexity protocol runs them: BOS + 128 ids.
@@ -112,13 +160,20 @@ private slots:
 
     void llamaCppAgrees_data()
     {
+        QTest::addColumn<bool>("wide");
         QTest::addColumn<QString>("recipe");
         QTest::addColumn<bool>("mapping");
-        QTest::newRow("q8_0") << R"({"bonsai_recipe":1,"defaults":{"precision":"q8_0"}})" << false;
-        QTest::newRow("q4_0") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_0"}})" << false;
-        QTest::newRow("q4_k (fallback)") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << true;
-        QTest::newRow("q6_k (fallback)") << R"({"bonsai_recipe":1,"defaults":{"precision":"q6_k"}})" << true;
-        QTest::newRow("mixed") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_1"},
+        QTest::newRow("q8_0") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q8_0"}})" << false;
+        QTest::newRow("q4_0") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_0"}})" << false;
+        QTest::newRow("q4_k (fallback)") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << true;
+        QTest::newRow("q6_k (fallback)") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q6_k"}})" << true;
+        QTest::newRow("wide q4_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << false;
+        QTest::newRow("wide q5_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q5_k"}})" << false;
+        QTest::newRow("wide q6_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q6_k"}})" << false;
+        QTest::newRow("wide k mix") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"},
+            "rules":[{"match":"v_proj|down_proj","precision":"q6_k"},{"match":"lm_head","precision":"q8_0"},
+                     {"match":"embed_tokens","precision":"q5_k"}]})" << false;
+        QTest::newRow("mixed") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_1"},
             "rules":[{"match":"embed_tokens","precision":"q8_0"},{"match":"down_proj","precision":"q5_1"},
                      {"match":"v_proj","precision":"q5_0"},{"match":"layers\\.0\\.","precision":"fp16"},
                      {"match":"layers\\.3\\.mlp","precision":"bf16"}]})"
@@ -127,14 +182,17 @@ private slots:
 
     void llamaCppAgrees()
     {
+        QFETCH(bool, wide);
         QFETCH(QString, recipe);
         QFETCH(bool, mapping);
-        const auto configs = resolveConfigs(*hf_, Recipe::parse(recipe.toStdString(), "test recipe"));
+        const Model& hf = wide ? *wide_ : *hf_;
+        const LanguageModel& lm = wide ? *wideLm_ : *lm_;
+        const auto configs = resolveConfigs(hf, Recipe::parse(recipe.toStdString(), "test recipe"));
         ExportOptions options;
         options.acceptMapping = mapping;
         options.overwrite = true;
         const std::string path = testutil::tempPath(QTest::currentDataTag() + std::string(".gguf"));
-        const ExportPlan plan = exportModel(*hf_, configs, ExportFormat::Gguf, path, options);
+        const ExportPlan plan = exportModel(hf, configs, ExportFormat::Gguf, path, options);
 
         // The tensor types llama.cpp's reader finds are the planned ones.
         std::map<std::string, int> planned;
@@ -148,7 +206,7 @@ private slots:
         PerplexityOptions opt;
         opt.ctx = kCtx;
         opt.compareToBase = false;
-        const auto predicted = lm_->perplexity(tokens_, plan.configs, opt);
+        const auto predicted = lm.perplexity(tokens_, plan.configs, opt);
         QCOMPARE(exact.tokens, int64_t(predicted.tokens));
         const LlamaResult usual = llama(path, false);
         qInfo("%s: Bonsai predicts %.4f, llama.cpp %.4f (%+.4f%%; with its default F16 KV cache %.4f, %+.4f%%)",
@@ -160,15 +218,15 @@ private slots:
         // Byte for byte: llama.cpp's quantizer on the same weights.
         const auto gguf = Model::open(path);
         for (const auto& t : plan.tensors) {
-            const TensorInfo& src = hf_->tensors[size_t(hf_->findTensor(t.source))];
+            const TensorInfo& src = hf.tensors[size_t(hf.findTensor(t.source))];
             const TensorInfo& out = gguf->tensors[size_t(gguf->findTensor(t.target))];
-            std::vector<float> w = hf_->readFloat(hf_->findTensor(t.source));
+            std::vector<float> w = hf.readFloat(hf.findTensor(t.source));
             const int64_t cols = src.shape.back(), rows = int64_t(src.numel) / cols;
             const auto info = llmLayerInfo(t.source);
             if (info && info->role == LlmRole::Q)
-                w = testutil::permuteHeadRows(w, rows, cols, lm_->config().heads);
+                w = testutil::permuteHeadRows(w, rows, cols, lm.config().heads);
             else if (info && info->role == LlmRole::K)
-                w = testutil::permuteHeadRows(w, rows, cols, lm_->config().kvHeads);
+                w = testutil::permuteHeadRows(w, rows, cols, lm.config().kvHeads);
             std::vector<uint8_t> expected(out.nbytes + 64);
             const size_t n = quantize_(kGgmlType.at(t.stored), w.data(), expected.data(), 0, rows, cols, nullptr);
             QCOMPARE(n, size_t(out.nbytes));
@@ -259,8 +317,8 @@ private:
         return out;
     }
 
-    std::unique_ptr<Model> hf_;
-    std::unique_ptr<LanguageModel> lm_;
+    std::unique_ptr<Model> hf_, wide_;
+    std::unique_ptr<LanguageModel> lm_, wideLm_;
     std::vector<int32_t> tokens_;
     std::string chunks_;
     void* lib_ = nullptr;
