@@ -20,7 +20,7 @@ namespace cli {
 int cmdExport(const Args& in)
 {
     Args args = in;
-    const char* usage = "bonsai-cli export MODEL (--recipe R.json | --preset KEY) --format gguf|tensor-types --out PATH "
+    const char* usage = "bonsai-cli export MODEL (--recipe R.json | --preset KEY) --format gguf|tensor-types|onnx --out PATH "
                         "[--check] [--accept-mapping] [--force] [--text FILE [--ctx N] [--chunks N]] [--json]";
     const bool asJson = takeFlag(args, "--json");
     const bool checkOnly = takeFlag(args, "--check");
@@ -40,7 +40,7 @@ int cmdExport(const Args& in)
     const auto format = bonsai::parseExportFormat(formatName);
     if (!format)
         throw UsageError((formatName.empty() ? std::string("--format is required") : "unknown format '" + formatName + "'") +
-                         " (gguf, tensor-types)\nusage: " + usage);
+                         " (gguf, tensor-types, onnx)\nusage: " + usage);
     if (out.empty() && !checkOnly)
         throw UsageError(std::string("--out PATH is required (or --check)\nusage: ") + usage);
 

@@ -27,7 +27,15 @@ namespace {
 
 enum Column { Tensor, NameInFile, Configured, Stored, Status, Bytes, Reason, ColumnCount };
 
-QString suffixOf(bonsai::ExportFormat f) { return f == bonsai::ExportFormat::Gguf ? QStringLiteral(".gguf") : QStringLiteral("-tensor-types.txt"); }
+QString suffixOf(bonsai::ExportFormat f)
+{
+    switch (f) {
+    case bonsai::ExportFormat::Gguf: return QStringLiteral(".gguf");
+    case bonsai::ExportFormat::Onnx: return QStringLiteral(".onnx");
+    case bonsai::ExportFormat::TensorTypes: break;
+    }
+    return QStringLiteral("-tensor-types.txt");
+}
 
 } // namespace
 
@@ -44,6 +52,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vect
     m_format->setObjectName(QStringLiteral("exportFormat"));
     m_format->addItem(tr("GGUF for llama.cpp (.gguf)"), int(bonsai::ExportFormat::Gguf));
     m_format->addItem(tr("llama-quantize tensor types (--tensor-type-file)"), int(bonsai::ExportFormat::TensorTypes));
+    m_format->addItem(tr("ONNX for ONNX Runtime (.onnx)"), int(bonsai::ExportFormat::Onnx));
     form->addRow(tr("Format:"), m_format);
     m_mapping = new QCheckBox(tr("Store what the format cannot as the nearest type it can"), this);
     m_mapping->setObjectName(QStringLiteral("acceptMapping"));
@@ -114,7 +123,10 @@ ExportDialog::ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vect
         finish(false, tr("Export cancelled: nothing was written."));
     });
 
-    m_path->setText(suggestedSavePath(QString::fromStdString(m_model->path), QStringLiteral("-compressed.gguf")));
+    // The format the model can go to: ONNX for ONNX models, GGUF for language models.
+    if (m_model->format == bonsai::Format::Onnx)
+        m_format->setCurrentIndex(m_format->findData(int(bonsai::ExportFormat::Onnx)));
+    m_path->setText(suggestedSavePath(QString::fromStdString(m_model->path), QStringLiteral("-compressed") + suffixOf(format())));
     replan();
 }
 
@@ -164,8 +176,8 @@ void ExportDialog::replan()
     m_table->resizeColumnsToContents();
     for (int c : {int(Tensor), int(Reason)})
         m_table->setColumnWidth(c, std::min(m_table->columnWidth(c), 300));
-    const QString size = format() == bonsai::ExportFormat::Gguf
-                             ? tr("File: %1 (%2 of metadata, tokenizer and tensor infos).")
+    const QString size = format() != bonsai::ExportFormat::TensorTypes
+                             ? tr("File: %1 (%2 besides the weights: graph, metadata, scales).")
                                    .arg(formatBytes(m_plan.fileBytes), formatBytes(m_plan.metadataBytes))
                              : tr("File: %1; the GGUF llama-quantize makes with it: %2 of tensors.")
                                    .arg(formatBytes(m_plan.fileBytes), formatBytes([this] {
@@ -192,7 +204,9 @@ void ExportDialog::replan()
 
 void ExportDialog::browse()
 {
-    const QString filter = format() == bonsai::ExportFormat::Gguf ? tr("GGUF files (*.gguf)") : tr("Text files (*.txt)");
+    const QString filter = format() == bonsai::ExportFormat::Gguf   ? tr("GGUF files (*.gguf)")
+                           : format() == bonsai::ExportFormat::Onnx ? tr("ONNX models (*.onnx)")
+                                                                    : tr("Text files (*.txt)");
     const QString path = QFileDialog::getSaveFileName(this, tr("Export As"), m_path->text(), filter);
     if (!path.isEmpty())
         m_path->setText(path);

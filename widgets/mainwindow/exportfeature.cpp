@@ -20,8 +20,8 @@ void ExportFeature::addActions(QMenu* file)
     QAction* a = file->addAction(tr("&Export…"), this, &ExportFeature::openDialog);
     a->setObjectName(QStringLiteral("exportAction"));
     a->setShortcut(QKeySequence(tr("Ctrl+E")));
-    a->setStatusTip(tr("Write the compressed model for another runtime (GGUF for llama.cpp), after a check of what "
-                       "the format can store"));
+    a->setStatusTip(tr("Write the compressed model for another runtime (GGUF for llama.cpp, ONNX for ONNX Runtime), "
+                       "after a check of what the format can store"));
     a->setEnabled(false);
     connect(m_window, &MainWindow::modelOpened, a, [a] { a->setEnabled(true); });
 }

@@ -24,6 +24,13 @@
 // Tensor types (llama.cpp's `llama-quantize --tensor-type-file`): one `^name$=type` line per
 // weight of the GGUF plan, so that llama-quantize, run on an unchanged (F32/F16) GGUF export,
 // stores each weight in the type Bonsai's GGUF export would; the plan's notes give the command.
+//
+// ONNX (ONNX Runtime): classifiers read from ONNX, the source graph with each compressed
+// weight replaced: INT2-INT8 per channel or per tensor as INT8/UINT8 codes with a
+// DequantizeLinear (per axis, opset 13) whose output keeps the weight's name; FP16 weights as a
+// FLOAT16 initializer and a Cast; pruned weights as zeros (no size gain). Codes are checked to
+// dequantize to exactly the evaluated values. Group-wise integers (blocked DequantizeLinear),
+// low rank and channel pruning are refused for now, as are NF4, FP8 and GGUF types.
 #include "bonsai/layer_config.h"
 #include "bonsai/model.h"
 #include "bonsai/progress.h"
@@ -36,8 +43,8 @@
 
 namespace bonsai {
 
-enum class ExportFormat : uint8_t { Gguf, TensorTypes };
-std::string_view exportFormatName(ExportFormat f); // "gguf", "tensor-types"
+enum class ExportFormat : uint8_t { Gguf, TensorTypes, Onnx };
+std::string_view exportFormatName(ExportFormat f); // "gguf", "tensor-types", "onnx"
 std::optional<ExportFormat> parseExportFormat(std::string_view name);
 
 enum class StoreStatus : uint8_t { AsConfigured, Changed, Impossible };

@@ -26,6 +26,7 @@ std::string_view exportFormatName(ExportFormat f)
     switch (f) {
     case ExportFormat::Gguf: return "gguf";
     case ExportFormat::TensorTypes: return "tensor-types";
+    case ExportFormat::Onnx: return "onnx";
     }
     return "?";
 }
@@ -36,6 +37,8 @@ std::optional<ExportFormat> parseExportFormat(std::string_view name)
         return ExportFormat::Gguf;
     if (name == "tensor-types")
         return ExportFormat::TensorTypes;
+    if (name == "onnx")
+        return ExportFormat::Onnx;
     return std::nullopt;
 }
 
@@ -78,6 +81,10 @@ ExportPlan planExport(const Model& model, const std::vector<LayerConfig>& config
         std::string text;
         return detail::buildTensorTypes(model, configs, options, text);
     }
+    case ExportFormat::Onnx: {
+        std::string bytes;
+        return detail::buildOnnx(model, configs, options, bytes);
+    }
     }
     throw Error("unknown export format");
 }
@@ -99,7 +106,7 @@ ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& confi
                 throw Error(refusal(plan));
         }
         // The first tenth of the progress: the digests of the source files.
-        const Provenance prov = detail::exportProvenance(model, options, true, [&](double f) {
+        const Provenance prov = detail::exportProvenance(model, ExportFormat::Gguf, options, true, [&](double f) {
             return !progress || progress(0.1 * f);
         });
         GgufFileWriter w;
@@ -115,6 +122,18 @@ ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& confi
         if (!plan.writable())
             throw Error(refusal(plan));
         writeFileAtomically(path, text);
+        return plan;
+    }
+    case ExportFormat::Onnx: {
+        std::string bytes;
+        if (const ExportPlan check = detail::buildOnnx(model, configs, options, bytes); !check.writable())
+            throw Error(refusal(check));
+        const Provenance prov = detail::exportProvenance(model, ExportFormat::Onnx, options, true, [&](double f) {
+            return !progress || progress(0.5 * f);
+        });
+        ExportPlan plan = detail::buildOnnx(model, configs, options, bytes, &prov);
+        reportProgress(progress, 0.9);
+        writeFileAtomically(path, bytes);
         return plan;
     }
     }

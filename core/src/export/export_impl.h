@@ -15,8 +15,11 @@ namespace bonsai::detail {
 ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                      GgufFileWriter& writer, const Provenance* provenance = nullptr);
 // The provenance an export records (digests of the model's files unless hash is false).
-Provenance exportProvenance(const Model& model, const ExportOptions& options, bool hash,
+Provenance exportProvenance(const Model& model, ExportFormat format, const ExportOptions& options, bool hash,
                             const ProgressFn& progress = {});
+// The ONNX export of a classifier, serialized into `bytes`.
+ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
+                     std::string& bytes, const Provenance* provenance = nullptr);
 // The GGUF plan's weight types as llama-quantize's tensor-type file, in `text`.
 ExportPlan buildTensorTypes(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                             std::string& text);

@@ -273,10 +273,11 @@ void addHfMetadata(GgufFileWriter& w, const Model& model, const LlmConfig& c, st
 
 } // namespace
 
-Provenance exportProvenance(const Model& model, const ExportOptions& options, bool hash, const ProgressFn& progress)
+Provenance exportProvenance(const Model& model, ExportFormat format, const ExportOptions& options, bool hash,
+                            const ProgressFn& progress)
 {
     Provenance p = makeProvenance(model, {}, hash, progress);
-    p.options.push_back("format gguf");
+    p.options.push_back("format " + std::string(exportFormatName(format)));
     if (options.acceptMapping)
         p.options.push_back("accept mapping");
     return p;
@@ -381,7 +382,7 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
             main = static_cast<DType>(t);
     w.addU32("general.file_type", fileType(main));
     w.addU32("general.quantization_version", 2);
-    w.addString("bonsai.provenance", (provenance ? *provenance : exportProvenance(model, options, false)).toJson());
+    w.addString("bonsai.provenance", (provenance ? *provenance : exportProvenance(model, ExportFormat::Gguf, options, false)).toJson());
     plan.notes.push_back("file type: mostly " + std::string(dtypeName(main)));
     plan.fileBytes = w.fileBytes();
     uint64_t data = 0;
