@@ -239,17 +239,7 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
     for (auto& n : *g.mutable_node())
         *nodes.Add() = std::move(n);
     g.mutable_node()->Swap(&nodes);
-    // Inline what the reader mapped from external data files: one self-contained file.
-    for (auto& t : *g.mutable_initializer())
-        if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-            const int k = model.findTensor(t.name());
-            if (k < 0)
-                throw Error("cannot inline the external tensor '" + t.name() + "'");
-            const TensorInfo& ti = model.tensors[static_cast<size_t>(k)];
-            t.clear_external_data();
-            t.clear_data_location();
-            t.set_raw_data(std::string(reinterpret_cast<const char*>(ti.data), ti.nbytes));
-        }
+    inlineExternalData(model, g); // one self-contained file
     auto* prov = out.add_metadata_props();
     prov->set_key("bonsai.provenance");
     prov->set_value((provenance ? *provenance : exportProvenance(model, ExportFormat::Onnx, options, false)).toJson());

@@ -11,6 +11,7 @@
 #include <vector>
 
 namespace onnx {
+class GraphProto;
 class ModelProto;
 class NodeProto;
 } // namespace onnx
@@ -32,5 +33,9 @@ std::vector<const onnx::NodeProto*> onnxNodes(const onnx::ModelProto& proto);
 // its output-channel axis and its bias (Conv/ConvTranspose/Gemm input 2, or the 1-D
 // initializer of an Add that consumes a MatMul output). Needs the tensors already added.
 void tieOnnxLayers(Model& m);
+
+// Replaces the external-data references of `graph`'s initializers (a copy of m's main graph)
+// by the bytes the reader mapped, so that the graph serializes into one self-contained file.
+void inlineExternalData(const Model& m, onnx::GraphProto& graph);
 
 } // namespace bonsai

@@ -32,6 +32,21 @@ void setFloats(onnx::TensorProto& t, const std::vector<float>& v, const std::str
 
 } // namespace
 
+void inlineExternalData(const Model& model, onnx::GraphProto& graph)
+{
+    for (auto& t : *graph.mutable_initializer()) {
+        if (t.data_location() != onnx::TensorProto::EXTERNAL)
+            continue;
+        const int k = model.findTensor(t.name());
+        if (k < 0)
+            throw Error("cannot inline the external tensor '" + t.name() + "'");
+        const TensorInfo& ti = model.tensors[static_cast<size_t>(k)];
+        t.clear_external_data();
+        t.clear_data_location();
+        t.set_raw_data(std::string(reinterpret_cast<const char*>(ti.data), ti.nbytes));
+    }
+}
+
 std::string onnxBytesWithWeights(const Model& model, const std::map<std::string, std::vector<float>>& values)
 {
     const onnx::ModelProto* src = onnxProto(model);
@@ -40,21 +55,12 @@ std::string onnxBytesWithWeights(const Model& model, const std::map<std::string,
     onnx::ModelProto out = *src;
     auto* g = out.mutable_graph();
     std::set<std::string> done;
-    for (auto& t : *g->mutable_initializer()) {
+    for (auto& t : *g->mutable_initializer())
         if (auto it = values.find(t.name()); it != values.end()) {
             setFloats(t, it->second, t.name());
             done.insert(t.name());
-        } else if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-            // Inline the bytes the reader mapped from the external file.
-            const int k = model.findTensor(t.name());
-            if (k < 0)
-                throw Error("cannot inline the external tensor '" + t.name() + "'");
-            const TensorInfo& ti = model.tensors[static_cast<size_t>(k)];
-            t.clear_external_data();
-            t.clear_data_location();
-            t.set_raw_data(std::string(reinterpret_cast<const char*>(ti.data), ti.nbytes));
         }
-    }
+    inlineExternalData(model, *g);
     for (auto& n : *g->mutable_node()) {
         if (n.op_type() != "Constant" || n.output_size() != 1 || !values.count(n.output(0)))
             continue;
