@@ -3,7 +3,9 @@
 // accuracy under ONNX Runtime (graph optimizations "all", and "basic") equals the accuracy
 // Bonsai predicts for the plan's configurations within 0.05 points (5 of 10,000 images), and
 // the file is the size the check announced. Recipes: INT8 per channel, FP16, 2:4 + INT8,
-// INT4 per channel asymmetric (8-bit containers), INT8 per tensor, 50% unstructured in FP32.
+// INT4 per channel asymmetric (8-bit containers), INT8 per tensor, 50% unstructured in FP32,
+// INT4 group 32 and group 128 asymmetric (blocked DequantizeLinear, opset 21; the Conv's
+// [out, in*kh*kw] groups stored 2-D and reshaped), and a mix with 2:4, INT3 groups and FP16.
 #include "bonsai/compress.h"
 #include "bonsai/dataset.h"
 #include "bonsai/evaluate.h"
@@ -65,6 +67,12 @@ private slots:
         QTest::newRow("int4 asymmetric") << R"({"bonsai_recipe":1,"defaults":{"precision":"int4","symmetric":false}})";
         QTest::newRow("int8 per tensor") << R"({"bonsai_recipe":1,"defaults":{"precision":"int8","granularity":"tensor"}})";
         QTest::newRow("50% pruned") << R"({"bonsai_recipe":1,"defaults":{"sparsity":0.5}})";
+        QTest::newRow("int4 group 32") << R"({"bonsai_recipe":1,"defaults":{"precision":"int4","granularity":"group","group_size":32}})";
+        QTest::newRow("int4 group 128 asymmetric")
+            << R"({"bonsai_recipe":1,"defaults":{"precision":"int4","granularity":"group","group_size":128,"symmetric":false}})";
+        QTest::newRow("mixed") << R"({"bonsai_recipe":1,"defaults":{"precision":"int8"},"rules":[
+            {"match":"fc1","precision":"int4","granularity":"group","group_size":32,"sparsity_pattern":"2:4"},
+            {"match":"fc2","precision":"fp16"},{"match":"layer2","precision":"int3","granularity":"group","group_size":64}]})";
     }
 
     void accuracyAsPredicted()
@@ -89,14 +97,17 @@ private slots:
 
     void refusedForNow()
     {
-        const auto g32 = resolveConfigs(*model_, Recipe::parse(
-            R"({"bonsai_recipe":1,"defaults":{"precision":"int4","granularity":"group","group_size":32}})", "r"));
-        const ExportPlan plan = planExport(*model_, g32, ExportFormat::Onnx);
+        const auto rank = resolveConfigs(*model_, Recipe::parse(
+            R"({"bonsai_recipe":1,"rules":[{"match":"fc1","rank":16},{"match":"layer2","sparsity_pattern":"channels","sparsity":0.25},
+                {"match":"fc2","precision":"nf4"}]})", "r"));
+        const ExportPlan plan = planExport(*model_, rank, ExportFormat::Onnx);
         QVERIFY(!plan.writable());
-        QCOMPARE(plan.problems().size(), size_t(4));
-        QVERIFY(plan.problems()[0].find("layer1.conv.weight") != std::string::npos);
+        QCOMPARE(plan.problems().size(), size_t(3));
+        QVERIFY(plan.problems()[0].find("layer2.conv.weight': channel pruning") != std::string::npos);
+        QVERIFY(plan.problems()[1].find("fc1.weight': low rank") != std::string::npos);
+        QVERIFY(plan.problems()[2].find("fc2.weight': nf4") != std::string::npos);
         const std::string path = testutil::tempPath("refused.onnx");
-        QVERIFY_THROWS_EXCEPTION(Error, exportModel(*model_, g32, ExportFormat::Onnx, path));
+        QVERIFY_THROWS_EXCEPTION(Error, exportModel(*model_, rank, ExportFormat::Onnx, path));
         QVERIFY(!fs::exists(path));
     }
 

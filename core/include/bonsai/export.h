@@ -27,10 +27,13 @@
 //
 // ONNX (ONNX Runtime): classifiers read from ONNX, the source graph with each compressed
 // weight replaced: INT2-INT8 per channel or per tensor as INT8/UINT8 codes with a
-// DequantizeLinear (per axis, opset 13) whose output keeps the weight's name; FP16 weights as a
-// FLOAT16 initializer and a Cast; pruned weights as zeros (no size gain). Codes are checked to
-// dequantize to exactly the evaluated values. Group-wise integers (blocked DequantizeLinear),
-// low rank and channel pruning are refused for now, as are NF4, FP8 and GGUF types.
+// DequantizeLinear (per axis, opset 13) whose output keeps the weight's name; group-wise
+// integers as INT4/UINT4 (4 bits or less) or INT8/UINT8 blocks with DequantizeLinear's
+// block_size (opset 21, IR 10: the model's opset is raised), a Conv's [out, in*kh*kw] groups
+// stored as that 2-D tensor and reshaped to the Conv's shape; FP16 weights as a FLOAT16
+// initializer and a Cast; pruned weights as zeros (no size gain). Codes are checked to
+// dequantize to exactly the evaluated values. Low rank and channel pruning are refused for now,
+// as are NF4, FP8 and GGUF types.
 #include "bonsai/layer_config.h"
 #include "bonsai/model.h"
 #include "bonsai/progress.h"

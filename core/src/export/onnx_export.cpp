@@ -54,21 +54,25 @@ std::vector<float> reconstruct(const Model& model, int layer, const LayerConfig&
     return out;
 }
 
-// Integer codes and per-channel parameters that DequantizeLinear turns back into exactly
-// `values` (the configured weight), or an empty string and the reason.
+// Integer codes and their scales and zero points (per tensor, per channel or per group of
+// `group` values along a row of the weight's matrix form) that DequantizeLinear turns back into
+// exactly `values` (the configured weight); or the reason why not.
 struct Codes {
-    std::vector<int8_t> q;       // weight layout
-    std::vector<float> scale;    // per channel
-    std::vector<int8_t> zero;    // per channel (uint8 bytes when asymmetric)
+    uint64_t rows = 0, cols = 0, group = 0, groups = 0; // groups per row
+    std::vector<int8_t> q;      // matrix form, rows x cols (uint8 bytes when asymmetric)
+    std::vector<float> scale;   // rows x groups
+    std::vector<int8_t> zero;   // rows x groups
 };
 
-std::string perChannelCodes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values,
-                            Codes& out)
+std::string intCodes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, Codes& out)
 {
     const Layer& l = model.layers[static_cast<size_t>(layer)];
     const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
     const AxisSplit s = splitAtAxis(t.shape, l.outAxis);
-    const uint64_t rows = s.channels, cols = s.cols();
+    out.rows = s.channels;
+    out.cols = s.cols();
+    out.group = c.granularity == Granularity::Group ? std::min<uint64_t>(c.groupSize, out.cols) : out.cols;
+    out.groups = (out.cols + out.group - 1) / out.group;
     // What the precision step saw: the layer after sparsity, in matrix form.
     LayerConfig before = c;
     before.precision = Precision{PrecisionKind::FP32};
@@ -78,31 +82,57 @@ std::string perChannelCodes(const Model& model, int layer, const LayerConfig& c,
     layoutToMatrix(t.shape, l.outAxis, values.data(), valM.data());
     const IntQuantConfig q = intQuantConfig(c);
     const float qmax = intq::qmaxOf(q), qlo = intq::qloOf(q);
-    std::vector<int8_t> codesM(rows * cols);
-    out.scale.assign(rows, 0.0f);
-    out.zero.assign(rows, 0);
+    out.q.assign(out.rows * out.cols, 0);
+    out.scale.assign(out.rows * out.groups, 0.0f);
+    out.zero.assign(out.rows * out.groups, 0);
     const intq::Params whole = intq::paramsFor(intq::rangeOf(preM.data(), preM.size()), 1.0f, q.symmetric, qmax);
-    for (uint64_t r = 0; r < rows; ++r) {
-        const float* x = preM.data() + r * cols;
-        const intq::Params p = c.granularity == Granularity::PerTensor
-                                   ? whole
-                                   : intq::paramsFor(intq::rangeOf(x, cols), 1.0f, q.symmetric, qmax);
-        out.scale[r] = p.scale;
-        out.zero[r] = static_cast<int8_t>(static_cast<uint8_t>(p.zero));
-        for (uint64_t i = 0; i < cols; ++i) {
-            const float y = valM[r * cols + i];
-            float code = p.scale == 0 ? p.zero : intq::roundEven(y / p.scale) + p.zero;
-            code = std::min(std::max(code, qlo), qmax);
-            if ((code - p.zero) * p.scale != y)
-                return "its values are not on one integer grid per channel (clip search, GPTQ or AWQ chose "
-                       "other scales): not exported to ONNX yet";
-            codesM[r * cols + i] = q.symmetric ? static_cast<int8_t>(code)
-                                               : static_cast<int8_t>(static_cast<uint8_t>(code));
+    for (uint64_t r = 0; r < out.rows; ++r)
+        for (uint64_t gi = 0; gi < out.groups; ++gi) {
+            const uint64_t first = r * out.cols + gi * out.group, len = std::min(out.group, out.cols - gi * out.group);
+            const intq::Params p = c.granularity == Granularity::PerTensor
+                                       ? whole
+                                       : intq::paramsFor(intq::rangeOf(preM.data() + first, len), 1.0f, q.symmetric, qmax);
+            out.scale[r * out.groups + gi] = p.scale;
+            out.zero[r * out.groups + gi] = static_cast<int8_t>(static_cast<uint8_t>(p.zero));
+            for (uint64_t i = first; i < first + len; ++i) {
+                const float y = valM[i];
+                float code = p.scale == 0 ? p.zero : intq::roundEven(y / p.scale) + p.zero;
+                code = std::min(std::max(code, qlo), qmax);
+                if ((code - p.zero) * p.scale != y)
+                    return "its values are not on one integer grid per group (clip search, GPTQ or AWQ chose other "
+                           "scales): not exported to ONNX yet";
+                out.q[i] = q.symmetric ? static_cast<int8_t>(code) : static_cast<int8_t>(static_cast<uint8_t>(code));
+            }
         }
-    }
-    out.q.resize(codesM.size());
-    matrixToLayout(t.shape, l.outAxis, codesM.data(), out.q.data());
     return {};
+}
+
+// Two 4-bit values per byte, the first in the low nibble (ONNX INT4/UINT4 raw data).
+std::string packNibbles(const std::vector<int8_t>& v)
+{
+    std::string out((v.size() + 1) / 2, '\0');
+    for (size_t i = 0; i < v.size(); ++i)
+        out[i / 2] = static_cast<char>(static_cast<uint8_t>(out[i / 2]) | ((static_cast<uint8_t>(v[i]) & 15u) << (i % 2 ? 4 : 0)));
+    return out;
+}
+
+template <typename T>
+std::vector<T> transposed(const std::vector<T>& m, uint64_t rows, uint64_t cols)
+{
+    std::vector<T> t(m.size());
+    for (uint64_t r = 0; r < rows; ++r)
+        for (uint64_t c = 0; c < cols; ++c)
+            t[c * rows + r] = m[r * cols + c];
+    return t;
+}
+
+onnx::AttributeProto* intAttribute(onnx::NodeProto& n, const char* name, int64_t v)
+{
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+    return a;
 }
 
 } // namespace
@@ -120,6 +150,7 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
     plan.format = ExportFormat::Onnx;
     plan.configs.assign(model.layers.size(), LayerConfig{});
     std::vector<onnx::NodeProto> added;
+    bool needsOpset21 = false; // blocked DequantizeLinear (block_size) and INT4 need opset 21, IR 10
 
     for (size_t li = 0; li < model.layers.size(); ++li) {
         const Layer& l = model.layers[li];
@@ -147,7 +178,7 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
         } else if (c.hasSparsity() && c.pattern == SparsityPattern::Channels) {
             impossible("channel pruning: removing the channels from the graph is not written yet");
         } else if (c.precision.kind == PrecisionKind::FP32 || c.precision.kind == PrecisionKind::FP16 ||
-                   (c.precision.kind == PrecisionKind::Int && c.granularity != Granularity::Group)) {
+                   c.precision.kind == PrecisionKind::Int) {
             const std::vector<float> values = reconstruct(model, static_cast<int>(li), c);
             const std::string name = t.name;
             if (c.precision.kind == PrecisionKind::FP32) {
@@ -170,48 +201,97 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
                 added.push_back(std::move(cast));
                 tp.stored = "FLOAT16 + Cast";
                 tp.bytes = h.size() * 2;
-            } else if (opset < 13) {
-                impossible("per-axis DequantizeLinear needs opset 13; the model has opset " + std::to_string(opset));
             } else {
                 Codes codes;
-                const std::string why = perChannelCodes(model, static_cast<int>(li), c, values, codes);
+                const std::string why = intCodes(model, static_cast<int>(li), c, values, codes);
+                const bool grouped = c.granularity == Granularity::Group && codes.groups > 1;
+                const bool conv = t.shape.size() > 2;
                 if (!why.empty()) {
                     impossible(why);
+                } else if (!grouped && opset < 13) {
+                    impossible("per-axis DequantizeLinear needs opset 13; the model has opset " + std::to_string(opset));
+                } else if (grouped && conv && l.outAxis != 0) {
+                    impossible("group-wise integers on a weight whose output channels are not its first axis "
+                               "(ConvTranspose): not exported yet");
                 } else {
-                    const bool sym = c.symmetric;
-                    const int qtype = sym ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8;
+                    const bool sym = c.symmetric, nibbles = c.precision.bits <= 4 && grouped;
                     const bool perTensor = c.granularity == Granularity::PerTensor;
-                    const int64_t channels = perTensor ? 1 : static_cast<int64_t>(codes.scale.size());
-                    setRaw(*init, name + "_quantized", qtype, t.shape, codes.q.data(), codes.q.size());
-                    onnx::TensorProto* scale = g.add_initializer();
-                    setRaw(*scale, name + "_scale", onnx::TensorProto::FLOAT,
-                           perTensor ? std::vector<int64_t>{} : std::vector<int64_t>{channels}, codes.scale.data(),
-                           size_t(channels) * 4);
-                    onnx::TensorProto* zero = g.add_initializer();
-                    setRaw(*zero, name + "_zero_point", qtype,
-                           perTensor ? std::vector<int64_t>{} : std::vector<int64_t>{channels}, codes.zero.data(),
-                           size_t(channels));
+                    // Stored types: INT4/UINT4 (ids 22/21, packed) for grouped codes of 4 bits or less.
+                    const int qtype = nibbles ? (sym ? 22 : 21) : (sym ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8);
+                    // The layout: the weight's own, with codes along its output axis; a Conv's
+                    // groups run along in*kh*kw, which blocked DequantizeLinear sees as the 2-D
+                    // [out, in*kh*kw] tensor it stores, reshaped to the Conv's shape after it.
+                    std::vector<int64_t> dataDims = t.shape, scaleDims;
+                    std::vector<int8_t> data, zeros = codes.zero;
+                    std::vector<float> scales = codes.scale;
+                    int64_t axis = l.outAxis;
+                    if (grouped && conv) {
+                        dataDims = {int64_t(codes.rows), int64_t(codes.cols)};
+                        data = codes.q;
+                        scaleDims = {int64_t(codes.rows), int64_t(codes.groups)};
+                        axis = 1;
+                    } else if (grouped) { // 2-D: blocks along the input axis
+                        if (l.outAxis == 0) {
+                            data = codes.q;
+                            scaleDims = {int64_t(codes.rows), int64_t(codes.groups)};
+                            axis = 1;
+                        } else {
+                            data = transposed(codes.q, codes.rows, codes.cols);
+                            scales = transposed(codes.scale, codes.rows, codes.groups);
+                            zeros = transposed(codes.zero, codes.rows, codes.groups);
+                            scaleDims = {int64_t(codes.groups), int64_t(codes.rows)};
+                            axis = 0;
+                        }
+                    } else {
+                        data.resize(codes.q.size());
+                        matrixToLayout(t.shape, l.outAxis, codes.q.data(), data.data());
+                        if (perTensor) {
+                            scales.resize(1);
+                            zeros.resize(1);
+                        } else {
+                            scaleDims = {int64_t(codes.rows)};
+                        }
+                    }
+                    const std::string dataBytes = nibbles ? packNibbles(data) : std::string(data.begin(), data.end());
+                    const std::string zeroBytes = nibbles ? packNibbles(zeros) : std::string(zeros.begin(), zeros.end());
+                    setRaw(*init, name + "_quantized", qtype, dataDims, dataBytes.data(), dataBytes.size());
+                    setRaw(*g.add_initializer(), name + "_scale", onnx::TensorProto::FLOAT, scaleDims, scales.data(),
+                           scales.size() * 4);
+                    setRaw(*g.add_initializer(), name + "_zero_point", qtype, scaleDims, zeroBytes.data(), zeroBytes.size());
+                    const std::string dqOut = grouped && conv ? name + "_2d" : name;
                     onnx::NodeProto dq;
                     dq.set_op_type("DequantizeLinear");
                     dq.set_name(name + "_dequantize");
                     dq.add_input(name + "_quantized");
                     dq.add_input(name + "_scale");
                     dq.add_input(name + "_zero_point");
-                    dq.add_output(name);
-                    if (!perTensor) {
-                        auto* axis = dq.add_attribute();
-                        axis->set_name("axis");
-                        axis->set_type(onnx::AttributeProto::INT);
-                        axis->set_i(l.outAxis);
-                    }
+                    dq.add_output(dqOut);
+                    if (!perTensor)
+                        intAttribute(dq, "axis", axis);
+                    if (grouped)
+                        intAttribute(dq, "block_size", int64_t(codes.group));
                     added.push_back(std::move(dq));
-                    tp.stored = std::string(sym ? "INT8" : "UINT8") + (perTensor ? " per tensor" : " per axis") +
-                                " + DequantizeLinear";
-                    tp.bytes = codes.q.size() + size_t(channels) * 5;
-                    if (c.precision.bits < 8) {
+                    if (grouped && conv) {
+                        setRaw(*g.add_initializer(), name + "_shape", onnx::TensorProto::INT64, {int64_t(t.shape.size())},
+                               t.shape.data(), t.shape.size() * 8);
+                        onnx::NodeProto reshape;
+                        reshape.set_op_type("Reshape");
+                        reshape.set_name(name + "_reshape");
+                        reshape.add_input(dqOut);
+                        reshape.add_input(name + "_shape");
+                        reshape.add_output(name);
+                        added.push_back(std::move(reshape));
+                    }
+                    needsOpset21 |= grouped;
+                    const std::string typeName = nibbles ? (sym ? "INT4" : "UINT4") : (sym ? "INT8" : "UINT8");
+                    tp.stored = typeName +
+                                (perTensor ? " per tensor" : grouped ? " blocks of " + std::to_string(codes.group) : " per axis") +
+                                " + DequantizeLinear" + (grouped && conv ? " + Reshape" : "");
+                    tp.bytes = dataBytes.size() + scales.size() * 4 + zeroBytes.size();
+                    if (c.precision.bits < (nibbles ? 4 : 8)) {
                         tp.status = StoreStatus::Changed;
-                        tp.reason = "int" + std::to_string(c.precision.bits) +
-                                    " codes in 8-bit containers (the same values; the file is not smaller)";
+                        tp.reason = "int" + std::to_string(c.precision.bits) + " codes in " + (nibbles ? "4" : "8") +
+                                    "-bit containers (the same values; the file is not smaller)";
                     }
                 }
             }
@@ -223,9 +303,6 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
                                 "so the file is not smaller";
                 }
             }
-        } else if (c.precision.kind == PrecisionKind::Int) {
-            impossible("group-wise integers: the blocked DequantizeLinear (opset 21, block_size) export is not "
-                       "written yet");
         } else {
             impossible(shortPrecision(c) + " has no ONNX weight type Bonsai writes (fp32, fp16, int2-int8 per channel "
                                            "or per tensor)");
@@ -240,6 +317,15 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
         *nodes.Add() = std::move(n);
     g.mutable_node()->Swap(&nodes);
     inlineExternalData(model, g); // one self-contained file
+    if (needsOpset21) {
+        for (auto& o : *out.mutable_opset_import())
+            if ((o.domain().empty() || o.domain() == "ai.onnx") && o.version() < 21)
+                o.set_version(21);
+        if (out.ir_version() < 10)
+            out.set_ir_version(10);
+        plan.notes.push_back("group-wise weights: blocked DequantizeLinear needs opset 21 (the model's opset " +
+                             std::to_string(opset) + " was raised) and IR version 10");
+    }
     auto* prov = out.add_metadata_props();
     prov->set_key("bonsai.provenance");
     prov->set_value((provenance ? *provenance : exportProvenance(model, ExportFormat::Onnx, options, false)).toJson());
