@@ -20,7 +20,7 @@ namespace cli {
 int cmdExport(const Args& in)
 {
     Args args = in;
-    const char* usage = "bonsai-cli export MODEL (--recipe R.json | --preset KEY) --format gguf|tensor-types|onnx --out PATH "
+    const char* usage = "bonsai-cli export MODEL (--recipe R.json | --preset KEY) --format gguf|tensor-types|onnx|safetensors --out PATH [--dtype f32|f16|bf16] "
                         "[--check] [--accept-mapping] [--force] [--text FILE [--ctx N] [--chunks N]] [--json]";
     const bool asJson = takeFlag(args, "--json");
     const bool checkOnly = takeFlag(args, "--check");
@@ -33,6 +33,12 @@ int cmdExport(const Args& in)
     takeOption(args, "--text", textPath);
     takeOption(args, "--ctx", ctx);
     takeOption(args, "--chunks", chunks);
+    std::string dtype = "f32";
+    takeOption(args, "--dtype", dtype);
+    if (dtype == "f32" || dtype == "f16" || dtype == "bf16")
+        options.floatType = dtype == "f32" ? bonsai::DType::F32 : dtype == "f16" ? bonsai::DType::F16 : bonsai::DType::BF16;
+    else
+        throw UsageError("--dtype takes f32, f16 or bf16, not '" + dtype + "'");
     const ConfigSource source = takeConfigSource(args);
     if (source.listPresets)
         return printPresets();
@@ -40,7 +46,7 @@ int cmdExport(const Args& in)
     const auto format = bonsai::parseExportFormat(formatName);
     if (!format)
         throw UsageError((formatName.empty() ? std::string("--format is required") : "unknown format '" + formatName + "'") +
-                         " (gguf, tensor-types, onnx)\nusage: " + usage);
+                         " (gguf, tensor-types, onnx, safetensors)\nusage: " + usage);
     if (out.empty() && !checkOnly)
         throw UsageError(std::string("--out PATH is required (or --check)\nusage: ") + usage);
 

@@ -32,6 +32,7 @@ QString suffixOf(bonsai::ExportFormat f)
     switch (f) {
     case bonsai::ExportFormat::Gguf: return QStringLiteral(".gguf");
     case bonsai::ExportFormat::Onnx: return QStringLiteral(".onnx");
+    case bonsai::ExportFormat::Safetensors: return QString();
     case bonsai::ExportFormat::TensorTypes: break;
     }
     return QStringLiteral("-tensor-types.txt");
@@ -53,6 +54,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vect
     m_format->addItem(tr("GGUF for llama.cpp (.gguf)"), int(bonsai::ExportFormat::Gguf));
     m_format->addItem(tr("llama-quantize tensor types (--tensor-type-file)"), int(bonsai::ExportFormat::TensorTypes));
     m_format->addItem(tr("ONNX for ONNX Runtime (.onnx)"), int(bonsai::ExportFormat::Onnx));
+    m_format->addItem(tr("Hugging Face safetensors, F32 (a checkpoint folder)"), int(bonsai::ExportFormat::Safetensors));
     form->addRow(tr("Format:"), m_format);
     m_mapping = new QCheckBox(tr("Store what the format cannot as the nearest type it can"), this);
     m_mapping->setObjectName(QStringLiteral("acceptMapping"));

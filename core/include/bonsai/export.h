@@ -34,6 +34,12 @@
 // initializer and a Cast; pruned weights as zeros (no size gain). Codes are checked to
 // dequantize to exactly the evaluated values. Low rank and channel pruning are refused for now,
 // as are NF4, FP8 and GGUF types.
+//
+// Safetensors (Hugging Face transformers): a checkpoint folder (the output path) with
+// model.safetensors holding every tensor, the compressed weights dequantized, at one float type
+// (ExportOptions::floatType; F32 keeps the evaluated values exactly, F16/BF16 round them), the
+// source folder's config.json (torch_dtype set) and tokenizer files; written as a new folder
+// renamed into place.
 #include "bonsai/layer_config.h"
 #include "bonsai/model.h"
 #include "bonsai/progress.h"
@@ -46,8 +52,8 @@
 
 namespace bonsai {
 
-enum class ExportFormat : uint8_t { Gguf, TensorTypes, Onnx };
-std::string_view exportFormatName(ExportFormat f); // "gguf", "tensor-types", "onnx"
+enum class ExportFormat : uint8_t { Gguf, TensorTypes, Onnx, Safetensors };
+std::string_view exportFormatName(ExportFormat f); // "gguf", "tensor-types", "onnx", "safetensors"
 std::optional<ExportFormat> parseExportFormat(std::string_view name);
 
 enum class StoreStatus : uint8_t { AsConfigured, Changed, Impossible };
@@ -79,6 +85,7 @@ struct ExportPlan {
 struct ExportOptions {
     bool acceptMapping = false; // store what GGUF cannot as the nearest type it can
     bool overwrite = false;     // replace an existing output file
+    DType floatType = DType::F32; // safetensors: F32, F16 or BF16
 };
 
 // The pre-export check. `configs` has one entry per Model::layers entry (empty: unchanged).

@@ -27,6 +27,7 @@ std::string_view exportFormatName(ExportFormat f)
     case ExportFormat::Gguf: return "gguf";
     case ExportFormat::TensorTypes: return "tensor-types";
     case ExportFormat::Onnx: return "onnx";
+    case ExportFormat::Safetensors: return "safetensors";
     }
     return "?";
 }
@@ -39,6 +40,8 @@ std::optional<ExportFormat> parseExportFormat(std::string_view name)
         return ExportFormat::TensorTypes;
     if (name == "onnx")
         return ExportFormat::Onnx;
+    if (name == "safetensors")
+        return ExportFormat::Safetensors;
     return std::nullopt;
 }
 
@@ -85,6 +88,10 @@ ExportPlan planExport(const Model& model, const std::vector<LayerConfig>& config
         std::string bytes;
         return detail::buildOnnx(model, configs, options, bytes);
     }
+    case ExportFormat::Safetensors: {
+        detail::SafetensorsOut out;
+        return detail::buildSafetensors(model, configs, options, out);
+    }
     }
     throw Error("unknown export format");
 }
@@ -95,7 +102,7 @@ ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& confi
     std::error_code ec;
     if (!options.overwrite && std::filesystem::exists(path, ec))
         throw FileError(path, "exists already (overwrite it with --force)");
-    if (std::filesystem::is_directory(path, ec))
+    if (format != ExportFormat::Safetensors && std::filesystem::is_directory(path, ec))
         throw FileError(path, "is a folder, not a file name");
     switch (format) {
     case ExportFormat::Gguf: {
@@ -134,6 +141,16 @@ ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& confi
         ExportPlan plan = detail::buildOnnx(model, configs, options, bytes, &prov);
         reportProgress(progress, 0.9);
         writeFileAtomically(path, bytes);
+        return plan;
+    }
+    case ExportFormat::Safetensors: {
+        detail::SafetensorsOut out;
+        if (const ExportPlan check = detail::buildSafetensors(model, configs, options, out); !check.writable())
+            throw Error(refusal(check));
+        const Provenance prov = detail::exportProvenance(model, ExportFormat::Safetensors, options, true,
+                                                         [&](double f) { return !progress || progress(0.1 * f); });
+        ExportPlan plan = detail::buildSafetensors(model, configs, options, out, &prov);
+        detail::writeSafetensors(model, configs, out, path, progress);
         return plan;
     }
     }

@@ -20,6 +20,23 @@ Provenance exportProvenance(const Model& model, ExportFormat format, const Expor
 // The ONNX export of a classifier, serialized into `bytes`.
 ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                      std::string& bytes, const Provenance* provenance = nullptr);
+// The safetensors export's layout, made with its plan and written by writeSafetensors.
+struct SafetensorsOut {
+    struct Tensor {
+        int tensor, layer; // Model::tensors / Model::layers index (-1: no layer)
+        DType dtype;       // stored type
+        uint64_t offset, bytes;
+    };
+    std::vector<Tensor> tensors;
+    std::string header; // JSON, padded to a multiple of 8
+    uint64_t dataBytes = 0;
+    std::vector<std::pair<std::string, std::string>> extraFiles; // config.json, tokenizer files
+};
+ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
+                            SafetensorsOut& out, const Provenance* provenance = nullptr);
+// Writes the checkpoint folder `folder` through a new folder beside it, renamed into place.
+void writeSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const SafetensorsOut& out,
+                      const std::string& folder, const ProgressFn& progress);
 // The GGUF plan's weight types as llama-quantize's tensor-type file, in `text`.
 ExportPlan buildTensorTypes(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                             std::string& text);
