@@ -11,19 +11,33 @@ ExportRunner::ExportRunner(QObject* parent) : QObject(parent), m_runner(new JobR
 
 ExportRunner::~ExportRunner() { m_runner->cancel(); }
 
-bool ExportRunner::plan(const bonsai::Model& model, const std::vector<bonsai::LayerConfig>& configs,
-                        bonsai::ExportFormat format, const bonsai::ExportOptions& options, bonsai::ExportPlan& out,
-                        QString& error)
+namespace {
+
+struct Checked {
+    bonsai::ExportPlan plan;
+    QString error;
+};
+
+} // namespace
+
+quint64 ExportRunner::check(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
+                            bonsai::ExportFormat format, bonsai::ExportOptions options,
+                            std::function<void(const bonsai::ExportPlan&, const QString&)> done)
 {
-    try {
-        out = bonsai::planExport(model, configs, format, options);
-        return true;
-    } catch (const bonsai::Error& e) {
-        error = QString::fromStdString(e.what());
-    } catch (const std::exception& e) {
-        error = QStringLiteral("%1: %2").arg(QString::fromStdString(model.path), QString::fromStdString(e.what()));
-    }
-    return false;
+    return m_runner->start<Checked>(
+        tr("Checking the export"),
+        [model = std::move(model), configs = std::move(configs), format, options](JobControl&) {
+            Checked c;
+            try {
+                c.plan = bonsai::planExport(*model, configs, format, options);
+            } catch (const bonsai::Error& e) {
+                c.error = QString::fromStdString(e.what());
+            } catch (const std::exception& e) {
+                c.error = QStringLiteral("%1: %2").arg(QString::fromStdString(model->path), QString::fromStdString(e.what()));
+            }
+            return c;
+        },
+        this, [done = std::move(done)](const Checked& c) { done(c.plan, c.error); });
 }
 
 quint64 ExportRunner::start(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,

@@ -28,11 +28,12 @@ public:
 
     JobRunner* runner() const { return m_runner; }
 
-    // The check; on an error (no language model, no tokenizer) returns false with the core's
-    // message in `error`.
-    static bool plan(const bonsai::Model& model, const std::vector<bonsai::LayerConfig>& configs,
-                     bonsai::ExportFormat format, const bonsai::ExportOptions& options, bonsai::ExportPlan& out,
-                     QString& error);
+    // The check, on the worker (the ONNX check computes every compressed layer): `done` runs on
+    // this object's thread with the plan, or with an empty plan and the core's message (no
+    // language model, no tokenizer, ...).
+    quint64 check(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
+                  bonsai::ExportFormat format, bonsai::ExportOptions options,
+                  std::function<void(const bonsai::ExportPlan& plan, const QString& error)> done);
 
     // Writes the export; `done` runs on this object's thread with the plan of what was written.
     // Failure and cancellation come as the runner's failed() / cancelled().

@@ -63,6 +63,7 @@ private slots:
         QVERIFY(path->text().endsWith(QStringLiteral("tiny-llama/tiny-llama-compressed.gguf")));
         auto* table = dialog->findChild<QTableWidget*>(QStringLiteral("exportCheck"));
         auto* button = dialog->findChild<QPushButton*>(QStringLiteral("exportButton"));
+        QTRY_VERIFY_WITH_TIMEOUT(dialog->isChecked(), 30000); // the check runs on the worker
         QCOMPARE(table->rowCount(), 4 * 9 + 2);
         QVERIFY(!button->isEnabled());
         int impossible = 0;
@@ -71,7 +72,9 @@ private slots:
         QCOMPARE(impossible, 29);
         QVERIFY(dialog->findChild<QLabel*>(QStringLiteral("exportSummary"))->text().contains(QStringLiteral("29 tensor")));
 
+        QSignalSpy checked(dialog, &ExportDialog::checked);
         dialog->setAcceptMapping(true);
+        QTRY_COMPARE_WITH_TIMEOUT(checked.size(), 1, 30000);
         QVERIFY(button->isEnabled());
         for (int r = 0; r < table->rowCount(); ++r)
             if (table->item(r, 0)->text().contains(QStringLiteral("proj")))

@@ -118,11 +118,16 @@ ExportDialog::ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vect
     });
     JobRunner* jobs = m_runner->runner();
     connect(jobs, &JobRunner::progress, this, [this](quint64, double f, double eta) {
-        showJobProgress(m_progress, tr("Writing"), f, eta);
+        if (m_running)
+            showJobProgress(m_progress, tr("Writing"), f, eta);
     });
-    connect(jobs, &JobRunner::failed, this, [this](quint64, const QString& msg) { finish(false, msg); });
+    connect(jobs, &JobRunner::failed, this, [this](quint64, const QString& msg) {
+        if (m_running)
+            finish(false, msg);
+    });
     connect(jobs, &JobRunner::cancelled, this, [this](quint64) {
-        finish(false, tr("Export cancelled: nothing was written."));
+        if (m_running)
+            finish(false, tr("Export cancelled: nothing was written."));
     });
 
     // The format the model can go to: ONNX for ONNX models, GGUF for language models.
@@ -144,15 +149,28 @@ void ExportDialog::setAcceptMapping(bool accept) { m_mapping->setChecked(accept)
 
 void ExportDialog::replan()
 {
+    if (m_running)
+        return;
     bonsai::ExportOptions options;
     options.acceptMapping = m_mapping->isChecked();
-    QString error;
-    m_planned = ExportRunner::plan(*m_model, m_configs, format(), options, m_plan, error);
+    m_planned = false;
+    m_export->setEnabled(false);
+    m_summary->setText(tr("Checking what %1 can store…").arg(m_format->currentText()));
+    m_runner->check(m_model, m_configs, format(), options, [this](const bonsai::ExportPlan& plan, const QString& error) {
+        showPlan(plan, error);
+    });
+}
+
+void ExportDialog::showPlan(const bonsai::ExportPlan& plan, const QString& error)
+{
+    m_plan = plan;
+    m_planned = error.isEmpty();
     m_table->setRowCount(0);
     if (!m_planned) {
         m_summary->setText(tr("This model cannot be exported in this format."));
         showPanelMessage(m_message, error, true);
         m_export->setEnabled(false);
+        emit checked();
         return;
     }
     m_table->setRowCount(int(m_plan.tensors.size()));
@@ -202,6 +220,7 @@ void ExportDialog::replan()
     m_summary->setText(size + QLatin1Char(' ') + state + (notes.isEmpty() ? QString() : QLatin1Char('\n') + notes.join(QLatin1Char('\n'))));
     showPanelMessage(m_message, QString(), false);
     m_export->setEnabled(isWritable() && !m_running);
+    emit checked();
 }
 
 void ExportDialog::browse()

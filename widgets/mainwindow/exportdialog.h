@@ -40,12 +40,16 @@ public:
     void startExport();   // the Export button
     bool isRunning() const { return m_running; }
 
+    bool isChecked() const { return m_planned; }
+
 signals:
+    void checked(); // a check (on the worker) finished: plan() and the table show it
     void exported(const QString& path, qint64 bytes);
     void exportFailed(const QString& message);
 
 private:
-    void replan();
+    void replan(); // starts the check on the worker
+    void showPlan(const bonsai::ExportPlan& plan, const QString& error);
     void browse();
     void finish(bool ok, const QString& message);
     bonsai::ExportFormat format() const;
