@@ -292,23 +292,28 @@ private slots:
                 l->setText(error);
                 l->setVisible(true);
             }
-            QTest::qWait(200);
+            // Layouts settle through posted events: poll (a loaded machine takes longer).
+            QStringList problems;
+            auto check = [&] {
+                problems.clear();
+                for (QLabel* l : w.findChildren<QLabel*>()) {
+                    if (!l->isVisible() || !l->wordWrap() || l->text().isEmpty())
+                        continue;
+                    const int need = l->heightForWidth(l->width());
+                    if (l->height() < need)
+                        problems << QStringLiteral("%1 label \"%2…\" is %3 px tall at %4 px wide, its text needs %5")
+                                        .arg(QLatin1String(name), l->text().left(40))
+                                        .arg(l->height())
+                                        .arg(l->width())
+                                        .arg(need);
+                }
+                return problems.isEmpty();
+            };
+            QTest::qWaitFor(check, 5000);
             if (qEnvironmentVariableIsSet("BONSAI_SCREENS_GRAB"))
                 w.grab().save(qEnvironmentVariable("BONSAI_SCREENS_GRAB") + QStringLiteral("/message-%1-%2.png")
                                                                                   .arg(QLatin1String(name))
                                                                                   .arg(size.width()));
-            QStringList problems;
-            for (QLabel* l : w.findChildren<QLabel*>()) {
-                if (!l->isVisible() || !l->wordWrap() || l->text().isEmpty())
-                    continue;
-                const int need = l->heightForWidth(l->width());
-                if (l->height() < need)
-                    problems << QStringLiteral("%1 label \"%2…\" is %3 px tall at %4 px wide, its text needs %5")
-                                    .arg(QLatin1String(name), l->text().left(40))
-                                    .arg(l->height())
-                                    .arg(l->width())
-                                    .arg(need);
-            }
             if (!problems.isEmpty())
                 QFAIL(qPrintable(problems.join(QStringLiteral("\n  "))));
         }
