@@ -99,13 +99,17 @@ struct LayerCalibration {
 // Compresses one layer. `reconstructed`, when given, receives the values the compressed model
 // computes with, in the weight's own layout and shape (pruned channels as zeros).
 // `globalMask`, when given, replaces the layer's own unstructured mask (global scope).
+// `factors`, when given and the configuration has a rank, receives the factors before the
+// precision step: fakeQuantize(config, u, rows, rank) and fakeQuantize(config, v, rank, cols)
+// give exactly those whose product the layer computes with (rows: the kept channels).
 // Throws bonsai::Error when the configuration cannot apply (e.g. a GGUF type on rows whose
 // length is not a multiple of its block).
 LayerResult compressLayer(const Model& model, int layer, const LayerConfig& config,
                           std::vector<float>* reconstructed = nullptr,
                           const std::vector<uint8_t>* globalMask = nullptr,
                           RankCache* rankCache = nullptr,
-                          const LayerCalibration* calibration = nullptr);
+                          const LayerCalibration* calibration = nullptr,
+                          LowRankFactors* factors = nullptr);
 
 // Masks of the layers pruned with one global magnitude threshold (unstructured sparsity with
 // "global" scope; one threshold per group of equal fraction), keyed by layer index.

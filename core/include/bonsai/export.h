@@ -31,9 +31,18 @@
 // integers as INT4/UINT4 (4 bits or less) or INT8/UINT8 blocks with DequantizeLinear's
 // block_size (opset 21, IR 10: the model's opset is raised), a Conv's [out, in*kh*kw] groups
 // stored as that 2-D tensor and reshaped to the Conv's shape; FP16 weights as a FLOAT16
-// initializer and a Cast; pruned weights as zeros (no size gain). Codes are checked to
-// dequantize to exactly the evaluated values. Low rank and channel pruning are refused for now,
-// as are NF4, FP8 and GGUF types.
+// initializer and a Cast; pruned weights as zeros (no size gain). Low rank as two nodes: a
+// Gemm as Gemm(x, V) then Gemm(., U) with the bias, a MatMul as two MatMuls, a Conv as a Conv
+// of r filters with the layer's kernel, strides and pads, then a 1 x 1 Conv with the bias; the
+// factors stored at the layer's precision. Channel pruning removes the channels from the graph:
+// the layer's rows and bias entries, the entries of BatchNormalization nodes on the way, and the
+// next layer's input channels (a Conv's, or a Gemm/MatMul's features after a Flatten; see
+// channelRoute), which Bonsai's evaluation zeroes as well; a route through anything else (a
+// residual Add, a Concat, the graph's output) is impossible. BatchNormalization after a Conv is
+// folded into it (FP16 layers keep theirs: folding would round them again): the weights, or
+// the integer codes' scales, times gamma / sqrt(var + eps), and the bias (b - mean) k + beta.
+// Codes are checked to dequantize to exactly the evaluated values. NF4, FP8 and GGUF types are
+// refused, as are clip-search, GPTQ and AWQ grids and channel pruning with low rank.
 //
 // Safetensors (Hugging Face transformers): a checkpoint folder (the output path) with
 // model.safetensors holding every tensor, the compressed weights dequantized, at one float type

@@ -250,7 +250,7 @@ uint64_t rankTarget(uint64_t r, uint64_t maxRank)
 
 LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig& cfg,
                           std::vector<float>* reconstructed, const std::vector<uint8_t>* globalMask,
-                          RankCache* rankCache, const LayerCalibration* calibration)
+                          RankCache* rankCache, const LayerCalibration* calibration, LowRankFactors* factors)
 {
     const Layer& layer = model.layers.at(static_cast<size_t>(layerIndex));
     const TensorInfo& t = model.tensors.at(static_cast<size_t>(layer.weight));
@@ -332,6 +332,8 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
             f = lowRankFactorsForEnergy(dense.data(), effRows, cols, cfg.energy);
         }
         r.rankUsed = f.rank;
+        if (factors)
+            *factors = f;
         if (!rankSaves(effRows, cols, f.rank))
             r.notes.push_back(rankSavingText(effRows, cols, f.rank));
         if (cfg.needsCalibration())

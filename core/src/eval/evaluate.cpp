@@ -76,6 +76,10 @@ struct Evaluator::Impl {
     // Compressed weights already applied, per layer.
     std::vector<std::optional<LayerConfig>> applied;
     std::vector<LayerResult> appliedResult;
+    // Channel pruning removes channels: the consumer's input columns for them are zero (the
+    // columns zeroed in the applied weight, per layer), as in the exported graph.
+    std::vector<std::vector<uint64_t>> zeroedColumns;
+    std::map<size_t, ChannelRoute> routes;
 
     Impl(const Model& m, const Dataset& d, const EvalOptions& o) : model(m), data(d), opt(o), exec(checked(m))
     {
@@ -114,6 +118,7 @@ struct Evaluator::Impl {
         for (size_t k : boundaries)
             live[k] = liveAt(k);
         applied.assign(m.layers.size(), std::nullopt);
+        zeroedColumns.assign(m.layers.size(), {});
         appliedResult.resize(m.layers.size());
     }
 
@@ -361,6 +366,51 @@ struct Evaluator::Impl {
             gatherCalibration(layers, inputsBySamples[s], s, progress);
     }
 
+    const ChannelRoute& route(size_t layer)
+    {
+        auto it = routes.find(layer);
+        if (it == routes.end())
+            it = routes.emplace(layer, channelRoute(model, static_cast<int>(layer))).first;
+        return it->second;
+    }
+
+    // The matrix columns of layer `j` whose channels a channel-pruned layer before it removed
+    // (its appliedResult is current: layers are applied in order).
+    std::vector<uint64_t> removedInputs(const std::vector<LayerConfig>& configs, size_t j)
+    {
+        std::vector<uint64_t> cols;
+        for (size_t i = 0; i < j; ++i) {
+            const LayerConfig& c = configs[i];
+            if (!(c.hasSparsity() && c.pattern == SparsityPattern::Channels))
+                continue;
+            const ChannelRoute& r = route(i);
+            if (r.consumer != static_cast<int>(j))
+                continue;
+            for (uint64_t ch : appliedResult[i].removedChannels)
+                for (uint64_t k = 0; k < r.perChannel; ++k)
+                    cols.push_back(ch * r.perChannel + k);
+        }
+        std::sort(cols.begin(), cols.end());
+        cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+        return cols;
+    }
+
+    // Zeroes matrix columns `cols` of layer j's weight `w` (in the weight's own layout).
+    void zeroColumns(size_t j, const std::vector<uint64_t>& cols, std::vector<float>& w, LayerResult& r) const
+    {
+        r.notes.push_back(std::to_string(cols.size()) + " input columns removed with the channels of the layer before");
+        const Layer& l = model.layers[j];
+        const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
+        std::vector<float> m(w.size());
+        layoutToMatrix(t.shape, l.outAxis, w.data(), m.data());
+        const uint64_t rows = splitAtAxis(t.shape, l.outAxis).channels, ncols = rows ? w.size() / rows : 0;
+        for (uint64_t r = 0; r < rows; ++r)
+            for (uint64_t c : cols)
+                if (c < ncols)
+                    m[r * ncols + c] = 0.0f;
+        matrixToLayout(t.shape, l.outAxis, m.data(), w.data());
+    }
+
     void applyWeights(const std::vector<LayerConfig>& configs, const ProgressFn& progress, EvalResult& r)
     {
         const auto masks = globalSparsityMasks(model, configs);
@@ -372,8 +422,16 @@ struct Evaluator::Impl {
         for (size_t i = 0; i < configs.size(); ++i) {
             reportProgress(progress, 0.0);
             const bool global = masks.count(i) > 0;
+            // The inputs of layer i that pruned layers before it removed.
+            const std::vector<uint64_t> zero = removedInputs(configs, i);
+            redo[i] = redo[i] || zero != zeroedColumns[i];
             if (redo[i]) {
-                if (configs[i].isIdentity()) {
+                if (configs[i].isIdentity() && !zero.empty()) {
+                    appliedResult[i] = compressLayer(model, static_cast<int>(i), configs[i]);
+                    std::vector<float> rec = model.readFloat(model.layers[i].weight);
+                    zeroColumns(i, zero, rec, appliedResult[i]);
+                    exec.setWeight(weightName[i], std::move(rec));
+                } else if (configs[i].isIdentity()) {
                     exec.clearWeight(weightName[i]);
                     appliedResult[i] = compressLayer(model, static_cast<int>(i), configs[i]);
                 } else {
@@ -394,10 +452,13 @@ struct Evaluator::Impl {
                     if (cal)
                         appliedResult[i].notes.push_back("calibrated on the first " + std::to_string(calib[i].samples) +
                                                          " samples of the evaluation data");
+                    if (!zero.empty())
+                        zeroColumns(i, zero, rec, appliedResult[i]);
                     exec.setWeight(weightName[i], std::move(rec));
                 }
                 applied[i] = configs[i];
             }
+            zeroedColumns[i] = zero;
             if (configs[i].needsCalibration())
                 for (const auto& note : appliedResult[i].notes)
                     r.notes.push_back(model.layers[i].name + ": " + note);

@@ -1,19 +1,24 @@
 // ONNX export of classifiers (see bonsai/export.h): the source graph with each compressed
-// weight stored as the format allows, all of it computing exactly the values Bonsai evaluated.
+// weight stored as the format allows (onnx_weights.h), low-rank layers as two nodes, pruned
+// channels removed from the graph and BatchNormalization folded into the Conv before it, all
+// of it computing the values Bonsai evaluated.
 #include "bonsai/compress.h"
 #include "bonsai/describe.h"
 #include "bonsai/error.h"
-#include "bonsai/half.h"
 #include "bonsai/layout.h"
 #include "export/export_impl.h"
+#include "export/onnx_weights.h"
+#include "formats/onnx_attrs.h"
 #include "formats/onnx_model.h"
-#include "quant/quant_int_impl.h"
 
 #include <onnx/onnx-ml.pb.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <set>
 
 namespace bonsai::detail {
 
@@ -27,112 +32,175 @@ int64_t opsetOf(const onnx::ModelProto& m)
     return 0;
 }
 
-onnx::TensorProto* findInitializer(onnx::GraphProto& g, const std::string& name)
-{
-    for (auto& t : *g.mutable_initializer())
-        if (t.name() == name)
-            return &t;
-    return nullptr;
-}
-
-void setRaw(onnx::TensorProto& t, const std::string& name, int type, const std::vector<int64_t>& dims,
-            const void* data, size_t bytes)
-{
-    t.Clear();
-    t.set_name(name);
-    t.set_data_type(type);
-    for (int64_t d : dims)
-        t.add_dims(d);
-    t.set_raw_data(std::string(static_cast<const char*>(data), bytes));
-}
-
-// The reconstructed weight of a layer (compressLayer, in the weight's own layout).
-std::vector<float> reconstruct(const Model& model, int layer, const LayerConfig& c)
-{
-    std::vector<float> out;
-    compressLayer(model, layer, c, &out);
-    return out;
-}
-
-// Integer codes and their scales and zero points (per tensor, per channel or per group of
-// `group` values along a row of the weight's matrix form) that DequantizeLinear turns back into
-// exactly `values` (the configured weight); or the reason why not.
-struct Codes {
-    uint64_t rows = 0, cols = 0, group = 0, groups = 0; // groups per row
-    std::vector<int8_t> q;      // matrix form, rows x cols (uint8 bytes when asymmetric)
-    std::vector<float> scale;   // rows x groups
-    std::vector<int8_t> zero;   // rows x groups
-};
-
-std::string intCodes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, Codes& out)
+// The weight of a layer as its configuration computes it (compressLayer), in matrix form.
+OnnxMatrix layerMatrixOf(const Model& model, int layer, const LayerConfig& c)
 {
     const Layer& l = model.layers[static_cast<size_t>(layer)];
     const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
-    const AxisSplit s = splitAtAxis(t.shape, l.outAxis);
-    out.rows = s.channels;
-    out.cols = s.cols();
-    out.group = c.granularity == Granularity::Group ? std::min<uint64_t>(c.groupSize, out.cols) : out.cols;
-    out.groups = (out.cols + out.group - 1) / out.group;
-    // What the precision step saw: the layer after sparsity, in matrix form.
-    LayerConfig before = c;
-    before.precision = Precision{PrecisionKind::FP32};
-    const std::vector<float> pre = reconstruct(model, layer, before);
-    std::vector<float> preM(pre.size()), valM(values.size());
-    layoutToMatrix(t.shape, l.outAxis, pre.data(), preM.data());
-    layoutToMatrix(t.shape, l.outAxis, values.data(), valM.data());
-    const IntQuantConfig q = intQuantConfig(c);
-    const float qmax = intq::qmaxOf(q), qlo = intq::qloOf(q);
-    out.q.assign(out.rows * out.cols, 0);
-    out.scale.assign(out.rows * out.groups, 0.0f);
-    out.zero.assign(out.rows * out.groups, 0);
-    const intq::Params whole = intq::paramsFor(intq::rangeOf(preM.data(), preM.size()), 1.0f, q.symmetric, qmax);
-    for (uint64_t r = 0; r < out.rows; ++r)
-        for (uint64_t gi = 0; gi < out.groups; ++gi) {
-            const uint64_t first = r * out.cols + gi * out.group, len = std::min(out.group, out.cols - gi * out.group);
-            const intq::Params p = c.granularity == Granularity::PerTensor
-                                       ? whole
-                                       : intq::paramsFor(intq::rangeOf(preM.data() + first, len), 1.0f, q.symmetric, qmax);
-            out.scale[r * out.groups + gi] = p.scale;
-            out.zero[r * out.groups + gi] = static_cast<int8_t>(static_cast<uint8_t>(p.zero));
-            for (uint64_t i = first; i < first + len; ++i) {
-                const float y = valM[i];
-                float code = p.scale == 0 ? p.zero : intq::roundEven(y / p.scale) + p.zero;
-                code = std::min(std::max(code, qlo), qmax);
-                if ((code - p.zero) * p.scale != y)
-                    return "its values are not on one integer grid per group (clip search, GPTQ or AWQ chose other "
-                           "scales): not exported to ONNX yet";
-                out.q[i] = q.symmetric ? static_cast<int8_t>(code) : static_cast<int8_t>(static_cast<uint8_t>(code));
-            }
-        }
-    return {};
+    std::vector<float> w;
+    if (c.isIdentity())
+        w = model.readFloat(l.weight);
+    else
+        compressLayer(model, layer, c, &w);
+    OnnxMatrix m;
+    m.rows = splitAtAxis(t.shape, l.outAxis).channels;
+    m.cols = m.rows ? w.size() / m.rows : 0;
+    m.values.resize(w.size());
+    layoutToMatrix(t.shape, l.outAxis, w.data(), m.values.data());
+    return m;
 }
 
-// Two 4-bit values per byte, the first in the low nibble (ONNX INT4/UINT4 raw data).
-std::string packNibbles(const std::vector<int8_t>& v)
+std::vector<float> floatsOf(const onnx::TensorProto& t)
 {
-    std::string out((v.size() + 1) / 2, '\0');
-    for (size_t i = 0; i < v.size(); ++i)
-        out[i / 2] = static_cast<char>(static_cast<uint8_t>(out[i / 2]) | ((static_cast<uint8_t>(v[i]) & 15u) << (i % 2 ? 4 : 0)));
-    return out;
+    const size_t n = t.raw_data().empty() ? static_cast<size_t>(t.float_data_size()) : t.raw_data().size() / 4;
+    std::vector<float> v(n);
+    if (!t.raw_data().empty())
+        std::memcpy(v.data(), t.raw_data().data(), n * 4);
+    else
+        std::copy(t.float_data().begin(), t.float_data().end(), v.begin());
+    return v;
+}
+
+void setFloats(onnx::TensorProto& t, const std::vector<float>& v)
+{
+    const std::string name = t.name();
+    setRaw(t, name, onnx::TensorProto::FLOAT, {int64_t(v.size())}, v.data(), v.size() * 4);
 }
 
 template <typename T>
-std::vector<T> transposed(const std::vector<T>& m, uint64_t rows, uint64_t cols)
+void eraseIndices(std::vector<T>& v, const std::vector<uint64_t>& drop)
 {
-    std::vector<T> t(m.size());
-    for (uint64_t r = 0; r < rows; ++r)
-        for (uint64_t c = 0; c < cols; ++c)
-            t[c * rows + r] = m[r * cols + c];
-    return t;
+    for (auto it = drop.rbegin(); it != drop.rend(); ++it)
+        if (*it < v.size())
+            v.erase(v.begin() + static_cast<std::ptrdiff_t>(*it));
 }
 
-onnx::AttributeProto* intAttribute(onnx::NodeProto& n, const char* name, int64_t v)
+// The export's work on the graph: node edits are made on a copy of the node list.
+class OnnxGraphEdit {
+public:
+    explicit OnnxGraphEdit(onnx::GraphProto& g) : g_(g), nodes_(g.node().begin(), g.node().end()), gone_(nodes_.size())
+    {
+        for (size_t i = 0; i < nodes_.size(); ++i)
+            for (const auto& in : nodes_[i].input())
+                readers_[in].push_back(i);
+        for (const auto& o : g.output())
+            outputs_.insert(o.name());
+    }
+
+    // Index of the node of op `op` that reads weight `w` as input 1 (-1: none).
+    int nodeOf(const std::string& op, const std::string& w) const
+    {
+        for (size_t i = 0; i < nodes_.size(); ++i)
+            if (nodes_[i].op_type() == op && nodes_[i].input_size() > 1 && nodes_[i].input(1) == w)
+                return static_cast<int>(i);
+        return -1;
+    }
+    onnx::NodeProto& node(int i) { return nodes_[static_cast<size_t>(i)]; }
+
+    // The BatchNormalization that alone reads node i's output, with initializer parameters of
+    // `channels` entries each, or -1.
+    int batchNormAfter(int i, int64_t channels)
+    {
+        const auto& out = nodes_[static_cast<size_t>(i)].output(0);
+        const auto it = readers_.find(out);
+        if (outputs_.count(out) || it == readers_.end() || it->second.size() != 1)
+            return -1;
+        const onnx::NodeProto& bn = nodes_[it->second[0]];
+        if (bn.op_type() != "BatchNormalization" || bn.input_size() != 5 || bn.input(0) != out || bn.output_size() != 1)
+            return -1;
+        for (int k = 1; k < 5; ++k) {
+            const onnx::TensorProto* t = findInitializer(g_, bn.input(k));
+            if (!t || t->data_type() != onnx::TensorProto::FLOAT || t->dims_size() != 1 || t->dims(0) != channels)
+                return -1;
+        }
+        return static_cast<int>(it->second[0]);
+    }
+
+    void remove(int i) { gone_[static_cast<size_t>(i)] = true; }
+    // Node i is replaced by `two` (in order).
+    void replace(int i, std::vector<onnx::NodeProto> two) { replaced_[i] = std::move(two); }
+
+    // The graph's nodes: the weights' own nodes first, then the edited list.
+    void finish(std::vector<onnx::NodeProto>& weightNodes)
+    {
+        google::protobuf::RepeatedPtrField<onnx::NodeProto> out;
+        for (auto& n : weightNodes)
+            *out.Add() = std::move(n);
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+            if (gone_[i])
+                continue;
+            const auto it = replaced_.find(static_cast<int>(i));
+            if (it == replaced_.end()) {
+                *out.Add() = std::move(nodes_[i]);
+                continue;
+            }
+            for (auto& n : it->second)
+                *out.Add() = std::move(n);
+        }
+        g_.mutable_node()->Swap(&out);
+    }
+
+private:
+    onnx::GraphProto& g_;
+    std::vector<onnx::NodeProto> nodes_;
+    std::vector<bool> gone_;
+    std::map<int, std::vector<onnx::NodeProto>> replaced_;
+    std::map<std::string, std::vector<size_t>> readers_;
+    std::set<std::string> outputs_;
+};
+
+// What channel pruning removes: rows of pruned layers, and the consumers' columns.
+struct Pruning {
+    std::vector<std::vector<uint64_t>> rows, cols;
+    std::vector<std::string> problem;
+    std::vector<std::vector<const onnx::NodeProto*>> batchNorms; // on the way, to slice
+};
+
+Pruning planPruning(const Model& model, const std::vector<LayerConfig>& configs)
 {
-    auto* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-    return a;
+    const size_t L = model.layers.size();
+    Pruning p{std::vector<std::vector<uint64_t>>(L), std::vector<std::vector<uint64_t>>(L), std::vector<std::string>(L),
+              std::vector<std::vector<const onnx::NodeProto*>>(L)};
+    for (size_t i = 0; i < L && i < configs.size(); ++i) {
+        const LayerConfig& c = configs[i];
+        if (!(c.hasSparsity() && c.pattern == SparsityPattern::Channels))
+            continue;
+        const ChannelRoute route = channelRoute(model, static_cast<int>(i));
+        if (c.hasRank()) {
+            p.problem[i] = "channel pruning with low rank: not exported yet";
+        } else if (route.consumer < 0) {
+            p.problem[i] = "channel pruning: " + route.problem;
+        } else if (route.consumer <= static_cast<int>(i)) {
+            p.problem[i] = "channel pruning: the layer that reads its channels comes before it";
+        } else {
+            const LayerResult r = compressLayer(model, static_cast<int>(i), c);
+            p.rows[i] = r.removedChannels;
+            auto& cols = p.cols[static_cast<size_t>(route.consumer)];
+            for (uint64_t ch : r.removedChannels)
+                for (uint64_t k = 0; k < route.perChannel; ++k)
+                    cols.push_back(ch * route.perChannel + k);
+            p.batchNorms[i] = route.batchNorms;
+        }
+    }
+    for (auto& c : p.cols) {
+        std::sort(c.begin(), c.end());
+        c.erase(std::unique(c.begin(), c.end()), c.end());
+    }
+    return p;
+}
+
+// The layout shape of a weight once `rows` output channels and `cols` matrix columns (whole
+// entries of its first input axis) are gone.
+std::vector<int64_t> reducedDims(std::vector<int64_t> dims, int outAxis, uint64_t rows, uint64_t cols)
+{
+    dims[static_cast<size_t>(outAxis)] -= static_cast<int64_t>(rows);
+    const size_t inAxis = outAxis == 0 ? 1 : 0;
+    uint64_t later = 1;
+    for (size_t a = inAxis + 1; a < dims.size(); ++a)
+        if (static_cast<int>(a) != outAxis)
+            later *= static_cast<uint64_t>(dims[a]);
+    dims[inAxis] -= static_cast<int64_t>(cols / later);
+    return dims;
 }
 
 } // namespace
@@ -149,175 +217,277 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
     ExportPlan plan;
     plan.format = ExportFormat::Onnx;
     plan.configs.assign(model.layers.size(), LayerConfig{});
-    std::vector<onnx::NodeProto> added;
-    bool needsOpset21 = false; // blocked DequantizeLinear (block_size) and INT4 need opset 21, IR 10
+    OnnxWeightWriter writer(g);
+    writer.opset = opset;
+    OnnxGraphEdit edit(g);
+    const Pruning pruning = planPruning(model, configs);
+    std::set<std::string> unused; // initializers no node reads any more
+    uint64_t folded = 0;
+    bool structural = false; // nodes or shapes changed
 
     for (size_t li = 0; li < model.layers.size(); ++li) {
         const Layer& l = model.layers[li];
         const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
         const LayerConfig c = li < configs.size() ? configs[li] : LayerConfig{};
+        const std::vector<uint64_t>& dropRowsOf = pruning.rows[li];
+        const std::vector<uint64_t>& dropColsOf = pruning.cols[li];
         ExportTensorPlan tp;
         tp.source = t.name;
         tp.target = t.name;
         tp.layer = static_cast<int>(li);
         tp.configured = describe(c);
-        tp.stored = "FLOAT";
         auto impossible = [&](const std::string& why) {
             tp.status = StoreStatus::Impossible;
             tp.reason = why;
         };
         onnx::TensorProto* init = findInitializer(g, t.name);
-        if (c.isIdentity()) {
+        const int nodeIndex = edit.nodeOf(l.op, t.name);
+        const int64_t channels = t.shape[static_cast<size_t>(l.outAxis)];
+        const int bnIndex = l.op == "Conv" && nodeIndex >= 0 ? edit.batchNormAfter(nodeIndex, channels) : -1;
+        const PrecisionKind kind = c.precision.kind;
+        const bool written = kind == PrecisionKind::FP32 || kind == PrecisionKind::FP16 || kind == PrecisionKind::Int;
+        const bool fold = bnIndex >= 0 && kind != PrecisionKind::FP16 && written;
+        if (c.isIdentity() && dropColsOf.empty() && !fold) {
             tp.stored = std::string(dtypeName(t.dtype));
             tp.bytes = t.nbytes;
-        } else if (!init || init->data_type() != onnx::TensorProto::FLOAT) {
+            plan.tensors.push_back(std::move(tp));
+            continue;
+        }
+        if (!init || init->data_type() != onnx::TensorProto::FLOAT) {
             impossible("the weight is no FLOAT initializer of the main graph");
-        } else if (c.hasRank()) {
-            impossible("low rank: the two-factor export (two MatMul/Gemm, or a k x k and a 1 x 1 Conv) is not "
-                       "written yet");
-        } else if (c.hasSparsity() && c.pattern == SparsityPattern::Channels) {
-            impossible("channel pruning: removing the channels from the graph is not written yet");
-        } else if (c.precision.kind == PrecisionKind::FP32 || c.precision.kind == PrecisionKind::FP16 ||
-                   c.precision.kind == PrecisionKind::Int) {
-            const std::vector<float> values = reconstruct(model, static_cast<int>(li), c);
-            const std::string name = t.name;
-            if (c.precision.kind == PrecisionKind::FP32) {
-                setRaw(*init, name, onnx::TensorProto::FLOAT, t.shape, values.data(), values.size() * 4);
-                tp.bytes = values.size() * 4;
-            } else if (c.precision.kind == PrecisionKind::FP16) {
-                std::vector<uint16_t> h(values.size());
-                for (size_t i = 0; i < h.size(); ++i)
-                    h[i] = floatToFp16(values[i]);
-                setRaw(*init, name + "_fp16", onnx::TensorProto::FLOAT16, t.shape, h.data(), h.size() * 2);
-                onnx::NodeProto cast;
-                cast.set_op_type("Cast");
-                cast.set_name(name + "_cast");
-                cast.add_input(name + "_fp16");
-                cast.add_output(name);
-                auto* to = cast.add_attribute();
-                to->set_name("to");
-                to->set_type(onnx::AttributeProto::INT);
-                to->set_i(onnx::TensorProto::FLOAT);
-                added.push_back(std::move(cast));
-                tp.stored = "FLOAT16 + Cast";
-                tp.bytes = h.size() * 2;
-            } else {
-                Codes codes;
-                const std::string why = intCodes(model, static_cast<int>(li), c, values, codes);
-                const bool grouped = c.granularity == Granularity::Group && codes.groups > 1;
-                const bool conv = t.shape.size() > 2;
-                if (!why.empty()) {
-                    impossible(why);
-                } else if (!grouped && opset < 13) {
-                    impossible("per-axis DequantizeLinear needs opset 13; the model has opset " + std::to_string(opset));
-                } else if (grouped && conv && l.outAxis != 0) {
-                    impossible("group-wise integers on a weight whose output channels are not its first axis "
-                               "(ConvTranspose): not exported yet");
-                } else {
-                    const bool sym = c.symmetric, nibbles = c.precision.bits <= 4 && grouped;
-                    const bool perTensor = c.granularity == Granularity::PerTensor;
-                    // Stored types: INT4/UINT4 (ids 22/21, packed) for grouped codes of 4 bits or less.
-                    const int qtype = nibbles ? (sym ? 22 : 21) : (sym ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8);
-                    // The layout: the weight's own, with codes along its output axis; a Conv's
-                    // groups run along in*kh*kw, which blocked DequantizeLinear sees as the 2-D
-                    // [out, in*kh*kw] tensor it stores, reshaped to the Conv's shape after it.
-                    std::vector<int64_t> dataDims = t.shape, scaleDims;
-                    std::vector<int8_t> data, zeros = codes.zero;
-                    std::vector<float> scales = codes.scale;
-                    int64_t axis = l.outAxis;
-                    if (grouped && conv) {
-                        dataDims = {int64_t(codes.rows), int64_t(codes.cols)};
-                        data = codes.q;
-                        scaleDims = {int64_t(codes.rows), int64_t(codes.groups)};
-                        axis = 1;
-                    } else if (grouped) { // 2-D: blocks along the input axis
-                        if (l.outAxis == 0) {
-                            data = codes.q;
-                            scaleDims = {int64_t(codes.rows), int64_t(codes.groups)};
-                            axis = 1;
-                        } else {
-                            data = transposed(codes.q, codes.rows, codes.cols);
-                            scales = transposed(codes.scale, codes.rows, codes.groups);
-                            zeros = transposed(codes.zero, codes.rows, codes.groups);
-                            scaleDims = {int64_t(codes.groups), int64_t(codes.rows)};
-                            axis = 0;
-                        }
-                    } else {
-                        data.resize(codes.q.size());
-                        matrixToLayout(t.shape, l.outAxis, codes.q.data(), data.data());
-                        if (perTensor) {
-                            scales.resize(1);
-                            zeros.resize(1);
-                        } else {
-                            scaleDims = {int64_t(codes.rows)};
-                        }
-                    }
-                    const std::string dataBytes = nibbles ? packNibbles(data) : std::string(data.begin(), data.end());
-                    const std::string zeroBytes = nibbles ? packNibbles(zeros) : std::string(zeros.begin(), zeros.end());
-                    setRaw(*init, name + "_quantized", qtype, dataDims, dataBytes.data(), dataBytes.size());
-                    setRaw(*g.add_initializer(), name + "_scale", onnx::TensorProto::FLOAT, scaleDims, scales.data(),
-                           scales.size() * 4);
-                    setRaw(*g.add_initializer(), name + "_zero_point", qtype, scaleDims, zeroBytes.data(), zeroBytes.size());
-                    const std::string dqOut = grouped && conv ? name + "_2d" : name;
-                    onnx::NodeProto dq;
-                    dq.set_op_type("DequantizeLinear");
-                    dq.set_name(name + "_dequantize");
-                    dq.add_input(name + "_quantized");
-                    dq.add_input(name + "_scale");
-                    dq.add_input(name + "_zero_point");
-                    dq.add_output(dqOut);
-                    if (!perTensor)
-                        intAttribute(dq, "axis", axis);
-                    if (grouped)
-                        intAttribute(dq, "block_size", int64_t(codes.group));
-                    added.push_back(std::move(dq));
-                    if (grouped && conv) {
-                        setRaw(*g.add_initializer(), name + "_shape", onnx::TensorProto::INT64, {int64_t(t.shape.size())},
-                               t.shape.data(), t.shape.size() * 8);
-                        onnx::NodeProto reshape;
-                        reshape.set_op_type("Reshape");
-                        reshape.set_name(name + "_reshape");
-                        reshape.add_input(dqOut);
-                        reshape.add_input(name + "_shape");
-                        reshape.add_output(name);
-                        added.push_back(std::move(reshape));
-                    }
-                    needsOpset21 |= grouped;
-                    const std::string typeName = nibbles ? (sym ? "INT4" : "UINT4") : (sym ? "INT8" : "UINT8");
-                    tp.stored = typeName +
-                                (perTensor ? " per tensor" : grouped ? " blocks of " + std::to_string(codes.group) : " per axis") +
-                                " + DequantizeLinear" + (grouped && conv ? " + Reshape" : "");
-                    tp.bytes = dataBytes.size() + scales.size() * 4 + zeroBytes.size();
-                    if (c.precision.bits < (nibbles ? 4 : 8)) {
-                        tp.status = StoreStatus::Changed;
-                        tp.reason = "int" + std::to_string(c.precision.bits) + " codes in " + (nibbles ? "4" : "8") +
-                                    "-bit containers (the same values; the file is not smaller)";
-                    }
-                }
+        } else if (!pruning.problem[li].empty()) {
+            impossible(pruning.problem[li]);
+        } else if (!written) {
+            impossible(shortPrecision(c) + " has no ONNX weight type Bonsai writes (fp32, fp16, int2-int8)");
+        } else if (nodeIndex < 0) {
+            impossible("its " + l.op + " node is not in the main graph");
+        } else if (c.hasRank() && !(l.op == "Conv" || l.op == "Gemm" || (l.op == "MatMul" && t.shape.size() == 2))) {
+            impossible("low rank on a " + l.op + " with a weight of rank " + std::to_string(t.shape.size()));
+        } else if (c.hasRank() && l.op == "Conv" && OnnxAttrs(edit.node(nodeIndex)).i("group", 1) != 1) {
+            impossible("low rank on a grouped Conv: not exported yet");
+        }
+        if (tp.status == StoreStatus::Impossible) {
+            plan.tensors.push_back(std::move(tp));
+            continue;
+        }
+
+        // BatchNormalization folded: row r scaled by gamma / sqrt(var + eps), the bias
+        // (b - mean) * k + beta; parameters of kept channels only.
+        std::vector<float> k, shift;
+        std::vector<float> bias;
+        const bool hasBias = l.bias >= 0 && findInitializer(g, model.tensors[static_cast<size_t>(l.bias)].name);
+        if (hasBias)
+            bias = floatsOf(*findInitializer(g, model.tensors[static_cast<size_t>(l.bias)].name));
+        eraseIndices(bias, dropRowsOf);
+        if (fold) {
+            onnx::NodeProto& bn = edit.node(bnIndex);
+            const float eps = OnnxAttrs(bn).f("epsilon", 1e-5f);
+            std::vector<float> gamma = floatsOf(*findInitializer(g, bn.input(1))), beta = floatsOf(*findInitializer(g, bn.input(2))),
+                               mean = floatsOf(*findInitializer(g, bn.input(3))), var = floatsOf(*findInitializer(g, bn.input(4)));
+            for (auto* v : {&gamma, &beta, &mean, &var})
+                eraseIndices(*v, dropRowsOf);
+            if (bias.empty())
+                bias.assign(gamma.size(), 0.0f);
+            k.resize(gamma.size());
+            for (size_t r = 0; r < k.size(); ++r) {
+                k[r] = gamma[r] / std::sqrt(var[r] + eps);
+                bias[r] = (bias[r] - mean[r]) * k[r] + beta[r];
             }
-            if (tp.status != StoreStatus::Impossible) {
-                plan.configs[li] = c;
-                if (c.hasSparsity() && tp.reason.empty()) {
-                    tp.status = StoreStatus::Changed;
-                    tp.reason = "pruned weights stored as zeros: ONNX has no sparse weight layout runtimes use, "
-                                "so the file is not smaller";
+            for (int in = 1; in < 5; ++in)
+                unused.insert(bn.input(in));
+        }
+
+        const LayerConfig asWritten = c.isIdentity() ? LayerConfig{} : c;
+        OnnxWeightWriter::Stored stored;
+        std::string why;
+        std::vector<onnx::NodeProto> rankNodes; // the two nodes of a low-rank layer
+        if (c.hasRank()) {
+            LowRankFactors f;
+            compressLayer(model, static_cast<int>(li), c, nullptr, nullptr, nullptr, nullptr, &f);
+            OnnxMatrix u{f.rows, f.rank, f.u}, v{f.rank, f.cols, f.v};
+            fakeQuantize(c, u.values.data(), u.rows, u.cols);
+            fakeQuantize(c, v.values.data(), v.rows, v.cols);
+            if (kind == PrecisionKind::Int) {
+                why = intCodes(c, f.u, u);
+                if (why.empty())
+                    why = intCodes(c, f.v, v);
+            }
+            if (why.empty())
+                why = dropColumns(v, dropColsOf);
+            if (why.empty() && fold)
+                scaleRows(u, k);
+            // The factors' layouts: V's rows are the rank components, U's columns; MatMul
+            // stores them [in, r] and [r, out].
+            const std::vector<int64_t> dims = reducedDims(t.shape, l.outAxis, 0, dropColsOf.size());
+            std::vector<int64_t> vDims = dims, uDims;
+            int factorAxis = 0;
+            if (l.op == "Conv") {
+                vDims[0] = int64_t(f.rank);
+                uDims.assign(dims.size(), 1);
+                uDims[0] = dims[0];
+                uDims[1] = int64_t(f.rank);
+            } else if (l.op == "Gemm") {
+                vDims = {int64_t(f.rank), int64_t(v.cols)};
+                uDims = {int64_t(u.rows), int64_t(f.rank)};
+            } else {
+                vDims = {int64_t(v.cols), int64_t(f.rank)};
+                uDims = {int64_t(f.rank), int64_t(u.rows)};
+                factorAxis = 1;
+            }
+            OnnxWeightWriter::Stored su, sv;
+            if (why.empty())
+                why = writer.write(t.name + "_v", vDims, factorAxis, asWritten, v, sv, init);
+            if (why.empty())
+                why = writer.write(t.name + "_u", uDims, factorAxis, asWritten, u, su);
+            if (why.empty()) {
+                onnx::NodeProto& n = edit.node(nodeIndex);
+                onnx::NodeProto first = n, second;
+                const std::string mid = t.name + "_rank_out";
+                first.set_name(n.name() + "_v");
+                first.set_input(1, t.name + "_v");
+                first.clear_output();
+                first.add_output(mid);
+                second.set_op_type(l.op);
+                second.set_name(n.name() + "_u");
+                second.add_input(mid);
+                second.add_input(t.name + "_u");
+                second.add_output(n.output(0));
+                if (l.op == "Conv") {
+                    while (first.input_size() > 2)
+                        first.mutable_input()->RemoveLast();
+                    if (n.input_size() > 2 && !n.input(2).empty())
+                        second.add_input(n.input(2));
+                } else if (l.op == "Gemm") {
+                    first.clear_attribute();
+                    OnnxAttrs a(n);
+                    intAttribute(first, "transA", a.i("transA", 0));
+                    intAttribute(first, "transB", 1);
+                    auto* alpha = first.add_attribute();
+                    alpha->set_name("alpha");
+                    alpha->set_type(onnx::AttributeProto::FLOAT);
+                    alpha->set_f(a.f("alpha", 1.0f));
+                    while (first.input_size() > 2)
+                        first.mutable_input()->RemoveLast();
+                    intAttribute(second, "transB", 1);
+                    if (n.input_size() > 2 && !n.input(2).empty()) {
+                        second.add_input(n.input(2));
+                        auto* beta = second.add_attribute();
+                        beta->set_name("beta");
+                        beta->set_type(onnx::AttributeProto::FLOAT);
+                        beta->set_f(a.f("beta", 1.0f));
+                    }
                 }
+                rankNodes.push_back(std::move(first));
+                rankNodes.push_back(std::move(second));
+                stored.type = "rank " + std::to_string(f.rank) + ": U " + su.type + ", V " + sv.type + " (two " + l.op +
+                              " nodes)";
+                stored.bytes = su.bytes + sv.bytes;
+                stored.containerBits = su.containerBits;
             }
         } else {
-            impossible(shortPrecision(c) + " has no ONNX weight type Bonsai writes (fp32, fp16, int2-int8 per channel "
-                                           "or per tensor)");
+            OnnxMatrix m = layerMatrixOf(model, static_cast<int>(li), asWritten);
+            if (kind == PrecisionKind::Int) {
+                LayerConfig before = c;
+                before.precision = Precision{PrecisionKind::FP32};
+                OnnxMatrix pre = layerMatrixOf(model, static_cast<int>(li), before);
+                dropRows(pre, dropRowsOf);
+                dropRows(m, dropRowsOf);
+                why = intCodes(c, pre.values, m);
+            } else {
+                dropRows(m, dropRowsOf);
+            }
+            if (why.empty())
+                why = dropColumns(m, dropColsOf);
+            if (why.empty() && fold)
+                scaleRows(m, k);
+            const std::vector<int64_t> dims = reducedDims(t.shape, l.outAxis, dropRowsOf.size(), dropColsOf.size());
+            if (why.empty())
+                why = writer.write(t.name, dims, l.outAxis, asWritten, m, stored, init);
+        }
+        if (!why.empty()) {
+            impossible(why);
+            plan.tensors.push_back(std::move(tp));
+            continue;
+        }
+
+        // The bias (kept channels, folded) and the nodes after: the BatchNormalization folded
+        // away, or its parameters sliced to the kept channels.
+        onnx::NodeProto& last = rankNodes.empty() ? edit.node(nodeIndex) : rankNodes.back(); // carries the channels
+        if (fold || !dropRowsOf.empty()) {
+            if (hasBias && !bias.empty()) {
+                setFloats(*findInitializer(g, model.tensors[static_cast<size_t>(l.bias)].name), bias);
+            } else if (fold) { // a new bias, the last input of the node that carries the channels
+                const std::string name = t.name + "_folded_bias";
+                setRaw(*g.add_initializer(), name, onnx::TensorProto::FLOAT, {int64_t(bias.size())}, bias.data(),
+                       bias.size() * 4);
+                while (last.input_size() < 2)
+                    last.add_input("");
+                if (last.input_size() == 2)
+                    last.add_input(name);
+                else
+                    last.set_input(2, name);
+            }
+        }
+        std::string foldedOut;
+        if (fold) {
+            onnx::NodeProto& bn = edit.node(bnIndex);
+            foldedOut = bn.output(0);
+            last.set_output(0, foldedOut);
+            edit.remove(bnIndex);
+            ++folded;
+        }
+        if (!rankNodes.empty())
+            edit.replace(nodeIndex, std::move(rankNodes));
+        for (const onnx::NodeProto* bn : pruning.batchNorms[li]) {
+            if (bn->output_size() > 0 && bn->output(0) == foldedOut)
+                continue; // folded
+            for (int in = 1; in < 5; ++in) {
+                onnx::TensorProto* p = findInitializer(g, bn->input(in));
+                if (p) {
+                    std::vector<float> v = floatsOf(*p);
+                    eraseIndices(v, dropRowsOf);
+                    setFloats(*p, v);
+                }
+            }
+        }
+        structural |= fold || !dropRowsOf.empty() || !dropColsOf.empty() || c.hasRank();
+
+        tp.stored = stored.type;
+        tp.bytes = stored.bytes;
+        plan.configs[li] = c;
+        std::vector<std::string> changes;
+        if (kind == PrecisionKind::Int && c.precision.bits < stored.containerBits)
+            changes.push_back("int" + std::to_string(c.precision.bits) + " codes in " +
+                              std::to_string(stored.containerBits) + "-bit containers (the same values; the file is not "
+                              "smaller)");
+        if (c.hasSparsity() && c.pattern != SparsityPattern::Channels)
+            changes.push_back("pruned weights stored as zeros: ONNX has no sparse weight layout runtimes use, so the "
+                              "file is not smaller");
+        if (!dropRowsOf.empty())
+            tp.stored += ", " + std::to_string(dropRowsOf.size()) + " output channels removed";
+        if (!dropColsOf.empty())
+            tp.stored += ", inputs of removed channels removed";
+        if (fold)
+            tp.stored += ", BatchNormalization folded";
+        if (!changes.empty()) {
+            tp.status = StoreStatus::Changed;
+            for (size_t i = 0; i < changes.size(); ++i)
+                tp.reason += (i ? "; " : "") + changes[i];
         }
         plan.tensors.push_back(std::move(tp));
     }
-    // The dequantize and cast nodes first, so that the graph stays topologically sorted.
-    google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
-    for (auto& n : added)
-        *nodes.Add() = std::move(n);
-    for (auto& n : *g.mutable_node())
-        *nodes.Add() = std::move(n);
-    g.mutable_node()->Swap(&nodes);
+    // Nothing reads folded BatchNormalization parameters any more.
+    if (!unused.empty()) {
+        auto* inits = g.mutable_initializer();
+        for (int i = inits->size() - 1; i >= 0; --i)
+            if (unused.count(inits->Get(i).name()))
+                inits->DeleteSubrange(i, 1);
+    }
+    edit.finish(writer.nodes());
+    if (structural)
+        g.clear_value_info(); // intermediate shapes changed; runtimes infer them
     inlineExternalData(model, g); // one self-contained file
-    if (needsOpset21) {
+    if (writer.needsOpset21()) {
         for (auto& o : *out.mutable_opset_import())
             if ((o.domain().empty() || o.domain() == "ai.onnx") && o.version() < 21)
                 o.set_version(21);
@@ -326,6 +496,10 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
         plan.notes.push_back("group-wise weights: blocked DequantizeLinear needs opset 21 (the model's opset " +
                              std::to_string(opset) + " was raised) and IR version 10");
     }
+    if (folded)
+        plan.notes.push_back(std::to_string(folded) + " BatchNormalization node" + (folded > 1 ? "s" : "") +
+                             " folded into the Conv before (scales of integer codes, or the weights, times "
+                             "gamma / sqrt(var + eps); FP16 layers keep theirs)");
     auto* prov = out.add_metadata_props();
     prov->set_key("bonsai.provenance");
     prov->set_value((provenance ? *provenance : exportProvenance(model, ExportFormat::Onnx, options, false)).toJson());

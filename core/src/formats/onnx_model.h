@@ -8,6 +8,7 @@
 // ONNX_NAMESPACE=onnx).
 #include "bonsai/model.h"
 
+#include <string>
 #include <vector>
 
 namespace onnx {
@@ -33,6 +34,21 @@ std::vector<const onnx::NodeProto*> onnxNodes(const onnx::ModelProto& proto);
 // its output-channel axis and its bias (Conv/ConvTranspose/Gemm input 2, or the 1-D
 // initializer of an Add that consumes a MatMul output). Needs the tensors already added.
 void tieOnnxLayers(Model& m);
+
+// Where the output channels of layer `layer` go: through nodes that compute each channel from
+// itself alone (activations, pooling, BatchNormalization with initializer parameters, Dropout,
+// Identity) and at most one Flatten(axis 1), into the one Conv (its input channels, group 1),
+// Gemm or MatMul (its input features: perChannel consecutive features per channel after a
+// Flatten) that reads them. Removing a channel from the graph is exact when the consumer's
+// columns for it are zero: nothing else sees the channel.
+struct ChannelRoute {
+    int consumer = -1;          // Model::layers index of the layer that reads the channels
+    const onnx::NodeProto* consumerNode = nullptr;
+    uint64_t perChannel = 0;    // consumer matrix columns per channel (Conv: kh*kw)
+    std::vector<const onnx::NodeProto*> batchNorms; // on the way, with per-channel parameters
+    std::string problem;        // why the channels cannot be removed (consumer == -1)
+};
+ChannelRoute channelRoute(const Model& m, int layer);
 
 // Replaces the external-data references of `graph`'s initializers (a copy of m's main graph)
 // by the bytes the reader mapped, so that the graph serializes into one self-contained file.
