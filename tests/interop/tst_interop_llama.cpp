@@ -1,14 +1,16 @@
 // Bonsai's GGUF exports of the tiny-llama fixture in llama.cpp itself (node-llama-cpp 3.21.1's
 // CPU build, tests/interop/node_modules):
+//  - every block type's quantizer equals llama.cpp's (ggml_quantize_chunk from its
+//    libggml-base.so, no importance matrix) byte for byte on 4096 varied 256-value blocks;
 //  - llama.cpp loads each export and reports the planned tensor types: of the tiny-llama
-//    fixture (hidden 128) at Q8_0, Q4_0, a mixed recipe, and Q4_K / Q6_K through the
+//    fixture (hidden 128) at Q8_0, Q4_0, a mixed recipe, and Q4_K / Q6_K / Q3_K through the
 //    llama-quantize fallback the check proposes; of a wider Llama made here (hidden 256, random
-//    weights, the fixture's tokenizer), whose rows fit the K types' 256-value blocks, at Q4_K,
-//    Q5_K, Q6_K and a K mix;
+//    weights, the fixture's tokenizer), whose rows fit the K types' 256-value blocks, at Q2_K,
+//    Q3_K, Q4_K, Q5_K, Q6_K and a K mix;
 //  - its perplexity of Bonsai's token ids equals Bonsai's predicted perplexity within 0.2%
 //    (F32 KV cache, no flash attention; llama.cpp's default F16 cache is printed beside it);
-//  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk from its
-//    libggml-base.so, fed the Hugging Face weights with the Q/K rows permuted by the test);
+//  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk, fed the
+//    Hugging Face weights with the Q/K rows permuted by the test);
 //  - the tensor-type file of a mixed recipe, given to llama.cpp's llama_model_quantize (as
 //    llama-quantize --tensor-type-file does) with Bonsai's unchanged F32 export, makes the same
 //    tensors, byte for byte, as Bonsai's own GGUF export of that recipe.
@@ -256,12 +258,16 @@ private slots:
         QTest::newRow("q4_0") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_0"}})" << false;
         QTest::newRow("q4_k (fallback)") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << true;
         QTest::newRow("q6_k (fallback)") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q6_k"}})" << true;
+        QTest::newRow("q3_k (fallback)") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q3_k"}})" << true;
+        QTest::newRow("wide q2_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q2_k"}})" << false;
+        QTest::newRow("wide q3_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q3_k"}})" << false;
         QTest::newRow("wide q4_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << false;
         QTest::newRow("wide q5_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q5_k"}})" << false;
         QTest::newRow("wide q6_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q6_k"}})" << false;
         QTest::newRow("wide k mix") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"},
             "rules":[{"match":"v_proj|down_proj","precision":"q6_k"},{"match":"lm_head","precision":"q8_0"},
-                     {"match":"embed_tokens","precision":"q5_k"}]})" << false;
+                     {"match":"embed_tokens","precision":"q5_k"},{"match":"gate_proj","precision":"q3_k"},
+                     {"match":"k_proj","precision":"q2_k"}]})" << false;
         QTest::newRow("mixed") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_1"},
             "rules":[{"match":"embed_tokens","precision":"q8_0"},{"match":"down_proj","precision":"q5_1"},
                      {"match":"v_proj","precision":"q5_0"},{"match":"layers\\.0\\.","precision":"fp16"},
