@@ -12,7 +12,8 @@ QStringList precisionNames()
 {
     QStringList out;
     for (const char* n : {"fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int8", "int6", "int5", "int4",
-                          "int3", "int2", "nf4", "q8_0", "q6_k", "q5_k", "q5_0", "q5_1", "q4_k", "q4_0", "q4_1"})
+                          "int3", "int2", "nf4", "q8_0", "q6_k", "q5_k", "q5_0", "q5_1", "q4_k", "q4_0", "q4_1",
+                          "q3_k", "q2_k"})
         out << QString::fromLatin1(n);
     return out;
 }
@@ -57,7 +58,8 @@ QString precisionHelp(const QString& name)
                   "scale × q. INT8 is nearly lossless; INT4 needs small groups (or clipping) so that "
                   "one outlier does not stretch the grid for every other weight.");
     return tr("A llama.cpp (GGUF) block format: blocks of 32 (or super-blocks of 256 for the K "
-              "types) with their own scales. Q8_0 ≈ 8.5 bits, Q4_K ≈ 4.5 bits per weight.");
+              "types) with their own scales. Q8_0 ≈ 8.5 bits, Q4_K ≈ 4.5, Q3_K ≈ 3.4, Q2_K ≈ 2.6 bits "
+              "per weight.");
 }
 
 QList<bonsai::QuantMethod> quantMethods()

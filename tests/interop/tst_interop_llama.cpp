@@ -1,19 +1,22 @@
 // Bonsai's GGUF exports of the tiny-llama fixture in llama.cpp itself (node-llama-cpp 3.21.1's
 // CPU build, tests/interop/node_modules):
+//  - every block type's quantizer equals llama.cpp's (ggml_quantize_chunk from its
+//    libggml-base.so, no importance matrix) byte for byte on 4096 varied 256-value blocks;
 //  - llama.cpp loads each export and reports the planned tensor types: of the tiny-llama
-//    fixture (hidden 128) at Q8_0, Q4_0, a mixed recipe, and Q4_K / Q6_K through the
+//    fixture (hidden 128) at Q8_0, Q4_0, a mixed recipe, and Q4_K / Q6_K / Q3_K through the
 //    llama-quantize fallback the check proposes; of a wider Llama made here (hidden 256, random
-//    weights, the fixture's tokenizer), whose rows fit the K types' 256-value blocks, at Q4_K,
-//    Q5_K, Q6_K and a K mix;
+//    weights, the fixture's tokenizer), whose rows fit the K types' 256-value blocks, at Q2_K,
+//    Q3_K, Q4_K, Q5_K, Q6_K and a K mix;
 //  - its perplexity of Bonsai's token ids equals Bonsai's predicted perplexity within 0.2%
 //    (F32 KV cache, no flash attention; llama.cpp's default F16 cache is printed beside it);
-//  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk from its
-//    libggml-base.so, fed the Hugging Face weights with the Q/K rows permuted by the test);
+//  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk, fed the
+//    Hugging Face weights with the Q/K rows permuted by the test);
 //  - the tensor-type file of a mixed recipe, given to llama.cpp's llama_model_quantize (as
 //    llama-quantize --tensor-type-file does) with Bonsai's unchanged F32 export, makes the same
 //    tensors, byte for byte, as Bonsai's own GGUF export of that recipe.
 #include "bonsai/compress.h"
 #include "bonsai/export.h"
+#include "bonsai/ggml_blocks.h"
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
 #include "bonsai/recipe.h"
@@ -29,6 +32,7 @@
 #include <dlfcn.h>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <sstream>
 
 using namespace bonsai;
@@ -44,7 +48,7 @@ const std::string kLibDir = kInterop + "/node_modules/@node-llama-cpp/linux-x64/
 // ggml.h's enum ggml_type, for the types Bonsai writes.
 const std::map<std::string, int> kGgmlType = {
     {"F32", 0}, {"F16", 1}, {"Q4_0", 2}, {"Q4_1", 3}, {"Q5_0", 6}, {"Q5_1", 7}, {"Q8_0", 8},
-    {"Q4_K", 12}, {"Q5_K", 13}, {"Q6_K", 14}, {"BF16", 30},
+    {"Q2_K", 10}, {"Q3_K", 11}, {"Q4_K", 12}, {"Q5_K", 13}, {"Q6_K", 14}, {"BF16", 30},
 };
 
 using QuantizeChunk = size_t (*)(int type, const float* src, void* dst, int64_t start, int64_t nrows,
@@ -115,6 +119,60 @@ std::string writeWideLlama()
     return dir;
 }
 
+// `blocks` super-blocks of 256 values of varied kinds, so that every branch of the quantizers'
+// searches is taken: Gaussians from 1e-4 to 30, heavy tails (cubed Gaussians) whose 16-value
+// sub-blocks differ widely in magnitude, uniform, all positive, all negative, one outlier,
+// constant, all zero, tiny (1e-7 and 1e-30), sparse, integers and halves (rounding ties),
+// sub-blocks of zeros amid normal values.
+std::vector<float> variedBlocks(int blocks, unsigned seed)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> n01(0.0f, 1.0f);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> x(size_t(blocks) * 256);
+    for (int b = 0; b < blocks; ++b) {
+        float* v = x.data() + size_t(b) * 256;
+        const float sigma = std::pow(10.0f, -4.0f + 5.5f * float(b % 97) / 96.0f);
+        switch (b % 13) {
+        case 0: case 1: case 2:
+            for (int i = 0; i < 256; ++i) v[i] = sigma * n01(rng);
+            break;
+        case 3: case 4:
+            for (int i = 0; i < 256; ++i) {
+                const float g = n01(rng);
+                v[i] = g * g * g * sigma * float(1 + (i / 16 * 7 + b) % 11);
+            }
+            break;
+        case 5:
+            for (int i = 0; i < 256; ++i) v[i] = sigma * u(rng);
+            break;
+        case 6:
+            for (int i = 0; i < 256; ++i) v[i] = sigma * (std::fabs(u(rng)) + (b % 2 ? 0.5f : 0.0f));
+            break;
+        case 7:
+            for (int i = 0; i < 256; ++i) v[i] = -sigma * std::fabs(n01(rng));
+            break;
+        case 8:
+            for (int i = 0; i < 256; ++i) v[i] = sigma * n01(rng);
+            v[b % 256] = sigma * (b % 2 ? 60.0f : -60.0f);
+            break;
+        case 9:
+            for (int i = 0; i < 256; ++i) v[i] = b % 3 == 0 ? 0.0f : (b % 3 == 1 ? sigma : -sigma);
+            break;
+        case 10:
+            for (int i = 0; i < 256; ++i) v[i] = (b % 2 ? 1e-7f : 1e-30f) * n01(rng);
+            break;
+        case 11:
+            for (int i = 0; i < 256; ++i) v[i] = i % 37 == b % 37 ? sigma * n01(rng) : 0.0f;
+            break;
+        default:
+            for (int i = 0; i < 256; ++i)
+                v[i] = (i / 16) % 3 == 0 ? 0.0f : float(int(8 * u(rng))) + (b % 2 ? 0.5f : 0.0f);
+        }
+    }
+    return x;
+}
+
 struct LlamaResult {
     double perplexity = 0;
     int64_t tokens = 0;
@@ -158,6 +216,39 @@ private slots:
             dlclose(lib_);
     }
 
+    // Every block type Bonsai writes, byte for byte against ggml_quantize_chunk (no importance
+    // matrix) on 4096 varied blocks, as rows of 4096 values.
+    void quantizersAgree_data()
+    {
+        QTest::addColumn<QString>("type");
+        for (const char* t : {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+            QTest::newRow(t) << QString::fromLatin1(t);
+    }
+
+    void quantizersAgree()
+    {
+        QFETCH(QString, type);
+        const auto t = dtypeFromName(type.toStdString());
+        QVERIFY(t && ggmlQuantSupported(*t));
+        constexpr int kBlocks = 4096, kCols = 4096;
+        const std::vector<float> x = variedBlocks(kBlocks, 2024);
+        const uint64_t bytes = dtypeInfo(*t).blockBytes * (x.size() / dtypeInfo(*t).blockElems);
+        std::vector<uint8_t> ours(bytes), theirs(bytes + 64);
+        quantizeGgmlRow(*t, x.data(), x.size(), ours.data());
+        const size_t n = quantize_(kGgmlType.at(type.toStdString()), x.data(), theirs.data(), 0,
+                                   int64_t(x.size()) / kCols, kCols, nullptr);
+        QCOMPARE(n, size_t(bytes));
+        const uint32_t bb = dtypeInfo(*t).blockBytes;
+        int differing = 0;
+        for (uint64_t b = 0; b < bytes / bb; ++b)
+            if (std::memcmp(ours.data() + b * bb, theirs.data() + b * bb, bb) != 0 && differing++ < 5)
+                qWarning("block %llu (kind %llu) differs", static_cast<unsigned long long>(b),
+                         static_cast<unsigned long long>(b % 13));
+        qInfo("%s: %llu blocks compared, %d differ", qPrintable(type),
+              static_cast<unsigned long long>(bytes / bb), differing);
+        QCOMPARE(differing, 0);
+    }
+
     void llamaCppAgrees_data()
     {
         QTest::addColumn<bool>("wide");
@@ -167,12 +258,16 @@ private slots:
         QTest::newRow("q4_0") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_0"}})" << false;
         QTest::newRow("q4_k (fallback)") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << true;
         QTest::newRow("q6_k (fallback)") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q6_k"}})" << true;
+        QTest::newRow("q3_k (fallback)") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q3_k"}})" << true;
+        QTest::newRow("wide q2_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q2_k"}})" << false;
+        QTest::newRow("wide q3_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q3_k"}})" << false;
         QTest::newRow("wide q4_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << false;
         QTest::newRow("wide q5_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q5_k"}})" << false;
         QTest::newRow("wide q6_k") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q6_k"}})" << false;
         QTest::newRow("wide k mix") << true << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"},
             "rules":[{"match":"v_proj|down_proj","precision":"q6_k"},{"match":"lm_head","precision":"q8_0"},
-                     {"match":"embed_tokens","precision":"q5_k"}]})" << false;
+                     {"match":"embed_tokens","precision":"q5_k"},{"match":"gate_proj","precision":"q3_k"},
+                     {"match":"k_proj","precision":"q2_k"}]})" << false;
         QTest::newRow("mixed") << false << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_1"},
             "rules":[{"match":"embed_tokens","precision":"q8_0"},{"match":"down_proj","precision":"q5_1"},
                      {"match":"v_proj","precision":"q5_0"},{"match":"layers\\.0\\.","precision":"fp16"},

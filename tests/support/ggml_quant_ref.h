@@ -22,9 +22,9 @@
 
 // ------------------------------------------------------------------------------------------
 // Independent transcription of llama.cpp's reference K-quantizers (ggml-quants.c:
-// nearest_int, make_qkx2_quants, make_qx_quants (rmse_type 1, no weights), get_scale_min_k4,
-// quantize_row_q4_K_ref, quantize_row_q5_K_ref, quantize_row_q6_K_ref). Kept deliberately
-// literal: same variable names, same statement order, same expression shapes.
+// nearest_int, make_qkx2_quants, make_qx_quants (rmse_type 1, no weights), make_q3_quants,
+// get_scale_min_k4, quantize_row_q{2,3,4,5,6}_K_ref). Kept deliberately literal: same variable
+// names, same statement order, same expression shapes.
 // ------------------------------------------------------------------------------------------
 namespace ggml_ref {
 
@@ -47,7 +47,7 @@ inline int nearest_int(float fval)
 }
 
 inline float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep)
+                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad)
 {
     float min = x[0];
     float max = x[0];
@@ -73,7 +73,7 @@ inline float make_qkx2_quants(int n, int nmax, const float* x, const float* weig
         int l = nearest_int(iscale * (x[i] - min));
         L[i] = (uint8_t)std::max(0, std::min(nmax, l));
         float diff = scale * L[i] + min - x[i];
-        diff = diff * diff;
+        diff = use_mad ? std::fabs(diff) : diff * diff;
         float w = weights[i];
         best_error += w * diff;
     }
@@ -100,7 +100,7 @@ inline float make_qkx2_quants(int n, int nmax, const float* x, const float* weig
             float cur_error = 0;
             for (int i = 0; i < n; ++i) {
                 float diff = this_scale * Laux[i] + this_min - x[i];
-                diff = diff * diff;
+                diff = use_mad ? std::fabs(diff) : diff * diff;
                 float w = weights[i];
                 cur_error += w * diff;
             }
@@ -197,7 +197,8 @@ inline void k_scales(const float* x, uint8_t* y, uint8_t* L, int nmax, float rmi
         for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
         float av_x = std::sqrt(sum_x2 / 32);
         for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-        scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep);
+        scales[j] =
+            make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
         float scale = scales[j];
         if (scale > max_scale) max_scale = scale;
         float min = mins[j];
@@ -319,6 +320,190 @@ inline void quantize_q6_K(const float* x, uint8_t* y) // -> 210 bytes: ql[128] q
     }
 }
 
+inline float make_q3_quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse)
+{
+    float max = 0;
+    float amax = 0;
+    for (int i = 0; i < n; ++i) {
+        float ax = std::fabs(x[i]);
+        if (ax > amax) { amax = ax; max = x[i]; }
+    }
+    if (amax < 1e-15f) {
+        for (int i = 0; i < n; ++i) L[i] = 0;
+        return 0.f;
+    }
+    float iscale = -nmax / max;
+    if (do_rmse) {
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = nearest_int(iscale * x[i]);
+            l = std::max(-nmax, std::min(nmax - 1, l));
+            L[i] = (int8_t)l;
+            float w = x[i] * x[i];
+            sumlx += w * x[i] * l;
+            suml2 += w * l * l;
+        }
+        for (int itry = 0; itry < 5; ++itry) {
+            int n_changed = 0;
+            for (int i = 0; i < n; ++i) {
+                float w = x[i] * x[i];
+                float slx = sumlx - w * x[i] * L[i];
+                if (slx > 0) {
+                    float sl2 = suml2 - w * L[i] * L[i];
+                    int new_l = nearest_int(x[i] * sl2 / slx);
+                    new_l = std::max(-nmax, std::min(nmax - 1, new_l));
+                    if (new_l != L[i]) {
+                        slx += w * x[i] * new_l;
+                        sl2 += w * new_l * new_l;
+                        if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                            L[i] = (int8_t)new_l;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            ++n_changed;
+                        }
+                    }
+                }
+            }
+            if (!n_changed) break;
+        }
+        for (int i = 0; i < n; ++i) L[i] += nmax;
+        return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+    }
+    for (int i = 0; i < n; ++i) {
+        int l = nearest_int(iscale * x[i]);
+        l = std::max(-nmax, std::min(nmax - 1, l));
+        L[i] = (int8_t)(l + nmax);
+    }
+    return 1 / iscale;
+}
+
+// qs of Q2_K and Q3_K: four 2-bit quants per byte, 32 apart.
+inline void pack_2bit(const uint8_t* L, uint8_t* qs)
+{
+    for (int j = 0; j < 256; j += 128) {
+        for (int l = 0; l < 32; ++l)
+            qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+    }
+}
+
+inline void quantize_q2_K(const float* x, uint8_t* y) // -> 84 bytes: scales[16] qs[64] d dmin
+{
+    uint8_t L[256];
+    uint8_t Laux[16];
+    float weights[16];
+    float mins[16];
+    float scales[16];
+    uint8_t* ysc = y;
+    const float q4scale = 15.f;
+    float max_scale = 0;
+    float max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+        for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
+        scales[j] = make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
+        float scale = scales[j];
+        if (scale > max_scale) max_scale = scale;
+        float min = mins[j];
+        if (min > max_min) max_min = min;
+    }
+    if (max_scale > 0) {
+        float iscale = q4scale / max_scale;
+        for (int j = 0; j < 16; ++j) {
+            int l = nearest_int(iscale * scales[j]);
+            ysc[j] = (uint8_t)l;
+        }
+        put_half(y + 80, max_scale / q4scale);
+    } else {
+        for (int j = 0; j < 16; ++j) ysc[j] = 0;
+        put_half(y + 80, 0.f);
+    }
+    if (max_min > 0) {
+        float iscale = q4scale / max_min;
+        for (int j = 0; j < 16; ++j) {
+            int l = nearest_int(iscale * mins[j]);
+            ysc[j] |= (uint8_t)(l << 4);
+        }
+        put_half(y + 82, max_min / q4scale);
+    } else {
+        put_half(y + 82, 0.f);
+    }
+    for (int j = 0; j < 16; ++j) {
+        const float d = half_at(y + 80) * (ysc[j] & 0xF);
+        if (!d) continue;
+        const float dm = half_at(y + 82) * (ysc[j] >> 4);
+        for (int ii = 0; ii < 16; ++ii) {
+            int l = nearest_int((x[16 * j + ii] + dm) / d);
+            l = std::max(0, std::min(3, l));
+            L[16 * j + ii] = (uint8_t)l;
+        }
+    }
+    pack_2bit(L, y + 16);
+}
+
+inline void quantize_q3_K(const float* x, uint8_t* y) // -> 110 bytes: hmask[32] qs[64] scales[12] d
+{
+    int8_t L[256];
+    float scales[16];
+    uint8_t* hmask = y;
+    uint8_t* ysc = y + 96;
+    float max_scale = 0;
+    float amax = 0;
+    for (int j = 0; j < 16; ++j) {
+        scales[j] = make_q3_quants(16, 4, x + 16 * j, L + 16 * j, true);
+        float scale = std::fabs(scales[j]);
+        if (scale > amax) {
+            amax = scale;
+            max_scale = scales[j];
+        }
+    }
+    std::memset(ysc, 0, 12);
+    if (max_scale) {
+        float iscale = -32.f / max_scale;
+        for (int j = 0; j < 16; ++j) {
+            int8_t l = (int8_t)nearest_int(iscale * scales[j]);
+            l = (int8_t)(std::max<int>(-32, std::min<int>(31, l)) + 32);
+            if (j < 8) {
+                ysc[j] = (uint8_t)(l & 0xF);
+            } else {
+                ysc[j - 8] |= (uint8_t)((l & 0xF) << 4);
+            }
+            l >>= 4;
+            ysc[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
+        }
+        put_half(y + 108, 1 / iscale);
+    } else {
+        put_half(y + 108, 0.f);
+    }
+    int8_t sc;
+    for (int j = 0; j < 16; ++j) {
+        sc = (int8_t)(j < 8 ? ysc[j] & 0xF : ysc[j - 8] >> 4);
+        sc = (int8_t)((sc | (((ysc[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
+        float d = half_at(y + 108) * sc;
+        if (!d) continue;
+        for (int ii = 0; ii < 16; ++ii) {
+            int l = nearest_int(x[16 * j + ii] / d);
+            l = std::max(-4, std::min(3, l));
+            L[16 * j + ii] = (int8_t)(l + 4);
+        }
+    }
+    std::memset(hmask, 0, 32);
+    int m = 0;
+    uint8_t hm = 1;
+    for (int j = 0; j < 256; ++j) {
+        if (L[j] > 3) {
+            hmask[m] |= hm;
+            L[j] -= 4;
+        }
+        if (++m == 32) {
+            m = 0;
+            hm <<= 1;
+        }
+    }
+    uint8_t Lu[256];
+    for (int j = 0; j < 256; ++j) Lu[j] = (uint8_t)L[j];
+    pack_2bit(Lu, y + 32);
+}
+
 // The 32-element reference quantizers (quantize_row_q8_0_ref, q4_0, q4_1, q5_0, q5_1), one
 // block each, transcribed the same way.
 inline void quantize_simple(bonsai::DType t, const float* x, uint8_t* y)
@@ -401,6 +586,8 @@ inline Bytes quantize(bonsai::DType t, const std::vector<float>& x)
         return out;
     }
     for (size_t b = 0; b < x.size() / 256; ++b) {
+        if (t == bonsai::DType::Q2_K) quantize_q2_K(x.data() + 256 * b, out.data() + bytes * b);
+        if (t == bonsai::DType::Q3_K) quantize_q3_K(x.data() + 256 * b, out.data() + bytes * b);
         if (t == bonsai::DType::Q4_K) quantize_q4_K(x.data() + 256 * b, out.data() + bytes * b);
         if (t == bonsai::DType::Q5_K) quantize_q5_K(x.data() + 256 * b, out.data() + bytes * b);
         if (t == bonsai::DType::Q6_K) quantize_q6_K(x.data() + 256 * b, out.data() + bytes * b);

@@ -18,7 +18,8 @@
 // Settings GGUF cannot store are impossible unless ExportOptions::acceptMapping takes the
 // nearest GGUF type the plan proposes: integer and NF4/FP8 precisions map to the block type of
 // their width (int8 -> Q8_0, int4 -> Q4_0 / Q4_1 when asymmetric, ...); a K type on rows that
-// are no multiple of 256 maps as llama-quantize does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0).
+// are no multiple of 256 maps as llama-quantize does (Q2_K, Q3_K -> Q4_0; Q4_K -> Q5_0,
+// Q5_K -> Q5_1, Q6_K -> Q8_0).
 // Sparsity and low rank are not stored (GGUF tensors are dense).
 //
 // Tensor types (llama.cpp's `llama-quantize --tensor-type-file`): one `^name$=type` line per

@@ -8,7 +8,8 @@
 namespace bonsai {
 
 
-// True for the types quantizeGgmlRow supports: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K.
+// True for the types quantizeGgmlRow supports: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
+// Q5_K, Q6_K.
 bool ggmlQuantSupported(DType t);
 
 // Quantizes n floats (a multiple of the type's block size: 32, or 256 for the K types) into

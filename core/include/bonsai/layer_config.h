@@ -22,8 +22,8 @@ struct Precision {
     bool operator==(const Precision&) const = default;
 };
 
-// Recipe names: fp32 fp16 bf16 fp8_e4m3 fp8_e5m2 int2..int8 nf4 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k
-// q5_k q6_k.
+// Recipe names: fp32 fp16 bf16 fp8_e4m3 fp8_e5m2 int2..int8 nf4 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k
+// q3_k q4_k q5_k q6_k.
 std::string precisionName(const Precision& p);
 std::optional<Precision> parsePrecision(std::string_view name);
 

@@ -10,11 +10,13 @@ struct NamedGgml {
     std::string_view name;
     DType type;
 };
-constexpr std::array<NamedGgml, 8> kGgml = {{{"q8_0", DType::Q8_0},
+constexpr std::array<NamedGgml, 10> kGgml = {{{"q8_0", DType::Q8_0},
                                              {"q4_0", DType::Q4_0},
                                              {"q4_1", DType::Q4_1},
                                              {"q5_0", DType::Q5_0},
                                              {"q5_1", DType::Q5_1},
+                                             {"q2_k", DType::Q2_K},
+                                             {"q3_k", DType::Q3_K},
                                              {"q4_k", DType::Q4_K},
                                              {"q5_k", DType::Q5_K},
                                              {"q6_k", DType::Q6_K}}};

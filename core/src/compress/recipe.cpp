@@ -127,7 +127,7 @@ ConfigPatch parsePatch(const json& obj, const std::string& source, const std::st
             if (!prec)
                 fail(source, where, "key 'precision': unknown value \"" + s +
                                         "\" (fp32 fp16 bf16 fp8_e4m3 fp8_e5m2 int2..int8 nf4 q8_0 q4_0 q4_1 q5_0 "
-                                        "q5_1 q4_k q5_k q6_k)");
+                                        "q5_1 q2_k q3_k q4_k q5_k q6_k)");
             p.precision = *prec;
         } else if (k == "granularity") {
             const auto s = expectString(v, source, where, "granularity");

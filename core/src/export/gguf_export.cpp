@@ -50,14 +50,15 @@ struct Choice {
     bool copy = false; // the source bytes as they are
 };
 
-// llama-quantize's fallback for a K type on rows that are no multiple of 256.
+// llama-quantize's fallback for a K type on rows that are no multiple of 256 (llama.cpp's
+// tensor_type_fallback): Q2_K and Q3_K take Q4_0, Q4_K Q5_0, Q5_K Q5_1, Q6_K Q8_0.
 DType kFallback(DType t)
 {
     switch (t) {
     case DType::Q4_K: return DType::Q5_0;
     case DType::Q5_K: return DType::Q5_1;
     case DType::Q6_K: return DType::Q8_0;
-    default: return DType::Q4_0; // Q2_K, Q3_K: llama.cpp takes IQ4_NL, which Bonsai does not write
+    default: return DType::Q4_0; // Q2_K, Q3_K
     }
 }
 

@@ -12,7 +12,8 @@
 // FMA contraction of its scalar code (ggml-base, baseline x86-64), and a fused x * id + 8.5
 // would round differently.
 //
-// The K super-block types are in ggml_quant_k.cpp. Block layouts: see ggml_dequant.cpp.
+// The K super-block types are in ggml_quant_k.cpp and ggml_quant_k_low.cpp. Block layouts: see
+// ggml_dequant.cpp.
 #include "bonsai/quantize.h"
 
 #include "bonsai/error.h"
@@ -210,6 +211,8 @@ void quantQ5_1(const float* x, uint64_t nb, uint8_t* y)
 
 } // namespace
 
+using ggml_detail::quantQ2_K;
+using ggml_detail::quantQ3_K;
 using ggml_detail::quantQ4_K;
 using ggml_detail::quantQ5_K;
 using ggml_detail::quantQ6_K;
@@ -222,6 +225,8 @@ bool ggmlQuantSupported(DType t)
     case DType::Q4_1:
     case DType::Q5_0:
     case DType::Q5_1:
+    case DType::Q2_K:
+    case DType::Q3_K:
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K: return true;
@@ -244,6 +249,8 @@ void quantizeGgmlRow(DType t, const float* src, uint64_t n, uint8_t* dst)
     case DType::Q4_1: quantQ4_1(src, nb, dst); return;
     case DType::Q5_0: quantQ5_0(src, nb, dst); return;
     case DType::Q5_1: quantQ5_1(src, nb, dst); return;
+    case DType::Q2_K: quantQ2_K(src, nb, dst); return;
+    case DType::Q3_K: quantQ3_K(src, nb, dst); return;
     case DType::Q4_K: quantQ4_K(src, nb, dst); return;
     case DType::Q5_K: quantQ5_K(src, nb, dst); return;
     case DType::Q6_K: quantQ6_K(src, nb, dst); return;

@@ -1,6 +1,7 @@
 // GGUF K super-block quantizers (Q4_K, Q5_K, Q6_K), bit-exact with llama.cpp's reference
 // quantize_row_q{4,5,6}_K_ref (the path without an importance matrix): make_qkx2_quants /
 // make_qx_quants searches, 6-bit / int8 sub-block scales, fp16 super-block scales, packing.
+// Q2_K and Q3_K are in ggml_quant_k_low.cpp (which shares makeQkx2Lanes).
 // The same arithmetic rules as ggml_quant.cpp apply (reference operation order, nearest_int,
 // no FMA contraction). Block layouts: see ggml_dequant.cpp.
 #include "bonsai/half.h"
@@ -19,33 +20,28 @@
 
 namespace bonsai::ggml_detail {
 
-namespace {
-
-
-// ggml's make_qkx2_quants for the 8 sub-blocks (32 values each) of a K super-block at once.
-// Per sub-block: asymmetric quants L in [0, nmax] with per-value weights; start from the
-// min/max grid, then try nstep + 1 alternative inverse scales (rmin + rdelta * is + nmax) /
-// (max - min), fit scale and min by weighted least squares for each, and keep the one with
-// the smallest weighted squared error.
+// ggml's make_qkx2_quants for the K sub-blocks (N values each) of a super-block at once: 8 x 32
+// for Q4_K / Q5_K, 16 x 16 for Q2_K. Per sub-block: asymmetric quants L in [0, nmax] with
+// per-value weights; start from the min/max grid, then try nstep + 1 alternative inverse
+// scales (rmin + rdelta * is + nmax) / (max - min), fit scale and min by weighted least
+// squares for each, and keep the one with the smallest weighted error (squared, or absolute
+// when mad: the reference's use_mad).
 //
 // The reference runs the sub-blocks one after the other, each through long chains of
 // dependent float additions (its sums must be accumulated in order to be bit-exact). Here the
-// 8 sub-blocks are the 8 lanes of every loop ("for k < 8" innermost, data transposed to
+// K sub-blocks are the K lanes of every loop ("for k < K" innermost, data transposed to
 // [value][sub-block]): each lane performs exactly the reference's operations in the
-// reference's order, while the 8 independent chains run side by side in vector registers.
+// reference's order, while the K independent chains run side by side in vector registers.
 // The reference's branches become per-lane selects.
-// Outputs: L[32 k + i], scale[k], negMin[k] (= -min >= 0).
-void makeQkx2x8(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, uint8_t* L,
-                float* scaleOut, float* negMinOut)
+// Outputs: L[N k + i], scale[k], negMin[k] (= -min >= 0).
+template <int K, int N>
+void makeQkx2Lanes(const float* x, const float* w, int nmax, float rmin, float rdelta, int nstep, bool mad,
+                   uint8_t* L, float* scaleOut, float* negMinOut)
 {
-    constexpr int K = 8, N = 32;
     float xT[N][K], wT[N][K];
     int LT[N][K], LauxT[N][K];
-    for (int k = 0; k < K; ++k)
-        for (int i = 0; i < N; ++i) {
-            xT[i][k] = x[N * k + i];
-            wT[i][k] = w[N * k + i];
-        }
+    transposeLanes<K, N>(x, xT);
+    transposeLanes<K, N>(w, wT);
     const float fnmax = static_cast<float>(nmax);
     float mn[K], mx[K], sumW[K], sumX[K];
     bool flat[K];
@@ -74,7 +70,7 @@ void makeQkx2x8(const float* x, const float* w, int nmax, float rmin, float rdel
             const int l = std::clamp(nearestInt(iscale[k] * (xT[i][k] - mn[k])), 0, nmax);
             LT[i][k] = l;
             const float diff = scale[k] * static_cast<float>(l) + mn[k] - xT[i][k];
-            bestErr[k] += wT[i][k] * (diff * diff);
+            bestErr[k] += wT[i][k] * (mad ? std::fabs(diff) : diff * diff);
         }
     for (int is = 0; is <= nstep; ++is) {
         float sumL[K], sumL2[K], sumXL[K];
@@ -105,7 +101,7 @@ void makeQkx2x8(const float* x, const float* w, int nmax, float rmin, float rdel
         for (int i = 0; i < N; ++i)
             for (int k = 0; k < K; ++k) {
                 const float diff = thisScale[k] * static_cast<float>(LauxT[i][k]) + thisMin[k] - xT[i][k];
-                err[k] += wT[i][k] * (diff * diff);
+                err[k] += wT[i][k] * (mad ? std::fabs(diff) : diff * diff);
             }
         bool upd[K];
         bool any = false;
@@ -129,9 +125,14 @@ void makeQkx2x8(const float* x, const float* w, int nmax, float rmin, float rdel
     }
 }
 
+template void makeQkx2Lanes<8, 32>(const float*, const float*, int, float, float, int, bool, uint8_t*, float*, float*);
+template void makeQkx2Lanes<16, 16>(const float*, const float*, int, float, float, int, bool, uint8_t*, float*, float*);
+
+namespace {
+
 // ggml's make_qx_quants (rmse_type 1, no importance weights) for the 16 sub-blocks (16 values
 // each) of a Q6_K super-block at once, the sub-blocks being the lanes of every loop as in
-// makeQkx2x8. Per sub-block: symmetric quants L in [0, 2 nmax) (offset by nmax), weights
+// makeQkx2Lanes. Per sub-block: symmetric quants L in [0, 2 nmax) (offset by nmax), weights
 // x^2; start from the inverse scale -nmax / max (max = the value of largest magnitude), then
 // try -(nmax + 0.1 is) / max for is = -9..9 and keep the best least-squares fit. An all-zero
 // sub-block (max |x| < 1e-15) gets L = 0 and scale 0. Outputs L[16 k + i] and scale[k].
@@ -140,37 +141,15 @@ void makeQx16(const float* x, int nmax, int8_t* L, float* scaleOut)
     constexpr int K = 16, N = 16;
     float xT[N][K];
     int LT[N][K], LauxT[N][K];
-    for (int k = 0; k < K; ++k)
-        for (int i = 0; i < N; ++i)
-            xT[i][k] = x[N * k + i];
+    transposeLanes<K, N>(x, xT);
     const float fnmax = static_cast<float>(nmax);
-    float mx[K], amax[K];
-    for (int k = 0; k < K; ++k)
-        mx[k] = amax[k] = 0;
-    for (int i = 0; i < N; ++i)
-        for (int k = 0; k < K; ++k) {
-            const float ax = std::fabs(xT[i][k]);
-            const bool more = ax > amax[k];
-            amax[k] = more ? ax : amax[k];
-            mx[k] = more ? xT[i][k] : mx[k];
-        }
+    float mx[K];
     bool zero[K];
+    symmetricStartLanes<K, N>(xT, mx, zero);
     float iscale[K], sumLX[K], sumL2[K], scale[K], best[K];
-    for (int k = 0; k < K; ++k) {
-        zero[k] = amax[k] < 1e-15f;
-        mx[k] = zero[k] ? 1.0f : mx[k]; // keep the masked lanes finite
+    for (int k = 0; k < K; ++k)
         iscale[k] = -fnmax / mx[k];
-        sumLX[k] = sumL2[k] = 0;
-    }
-    for (int i = 0; i < N; ++i)
-        for (int k = 0; k < K; ++k) {
-            const int l = std::clamp(nearestInt(iscale[k] * xT[i][k]), -nmax, nmax - 1);
-            LT[i][k] = l + nmax;
-            const float w = xT[i][k] * xT[i][k];
-            const float fl = static_cast<float>(l);
-            sumLX[k] += w * xT[i][k] * fl;
-            sumL2[k] += w * fl * fl;
-        }
+    symmetricQuantLanes<K, N>(xT, iscale, nmax, LT, sumLX, sumL2);
     for (int k = 0; k < K; ++k) {
         scale[k] = sumL2[k] != 0 ? sumLX[k] / sumL2[k] : 0.0f;
         best[k] = scale[k] * sumLX[k];
@@ -178,19 +157,9 @@ void makeQx16(const float* x, int nmax, int8_t* L, float* scaleOut)
     for (int is = -9; is <= 9; ++is) {
         if (is == 0)
             continue;
-        for (int k = 0; k < K; ++k) {
+        for (int k = 0; k < K; ++k)
             iscale[k] = -(fnmax + 0.1f * static_cast<float>(is)) / mx[k];
-            sumLX[k] = sumL2[k] = 0;
-        }
-        for (int i = 0; i < N; ++i)
-            for (int k = 0; k < K; ++k) {
-                const int l = std::clamp(nearestInt(iscale[k] * xT[i][k]), -nmax, nmax - 1);
-                LauxT[i][k] = l + nmax;
-                const float w = xT[i][k] * xT[i][k];
-                const float fl = static_cast<float>(l);
-                sumLX[k] += w * xT[i][k] * fl;
-                sumL2[k] += w * fl * fl;
-            }
+        symmetricQuantLanes<K, N>(xT, iscale, nmax, LauxT, sumLX, sumL2);
         bool upd[K];
         bool any = false;
         for (int k = 0; k < K; ++k) {
@@ -207,7 +176,7 @@ void makeQx16(const float* x, int nmax, int8_t* L, float* scaleOut)
     for (int k = 0; k < K; ++k) {
         scaleOut[k] = zero[k] ? 0.0f : scale[k];
         for (int i = 0; i < N; ++i)
-            L[N * k + i] = zero[k] ? int8_t{0} : static_cast<int8_t>(LT[i][k]);
+            L[N * k + i] = zero[k] ? int8_t{0} : static_cast<int8_t>(LT[i][k] + nmax);
     }
 }
 
@@ -239,9 +208,9 @@ inline void scaleMinK4(int j, const uint8_t* s, int& sc, int& m)
     }
 }
 
-// The shared part of Q4_K and Q5_K: sub-block scales/mins (makeQkx2x8), the 6-bit packing, the
+// The shared part of Q4_K and Q5_K: sub-block scales/mins (makeQkx2Lanes), the 6-bit packing, the
 // fp16 super-scales d / dmin (written at s - 4 and s - 2), and the final quants L with the
-// quantized scales (L keeps makeQkx2x8's values for a sub-block whose quantized scale is 0).
+// quantized scales (L keeps makeQkx2Lanes' values for a sub-block whose quantized scale is 0).
 void quantKScalesMins(const float* x, int nmax, float rmin, float rdelta, int nstep, uint8_t* dHalf,
                       uint8_t* s, uint8_t* L)
 {
@@ -255,14 +224,8 @@ void quantKScalesMins(const float* x, int nmax, float rmin, float rdelta, int ns
         for (int l = 0; l < 32; ++l)
             weights[32 * j + l] = avX + std::fabs(x[32 * j + l]);
     }
-    makeQkx2x8(x, weights, nmax, rmin, rdelta, nstep, L, scales, mins);
-    float maxScale = 0, maxMin = 0;
-    for (int j = 0; j < 8; ++j) {
-        if (scales[j] > maxScale)
-            maxScale = scales[j];
-        if (mins[j] > maxMin)
-            maxMin = mins[j];
-    }
+    makeQkx2Lanes<8, 32>(x, weights, nmax, rmin, rdelta, nstep, false, L, scales, mins);
+    const float maxScale = largestPositive(scales, 8), maxMin = largestPositive(mins, 8);
     const float invScale = maxScale > 0 ? 63.0f / maxScale : 0.0f;
     const float invMin = maxMin > 0 ? 63.0f / maxMin : 0.0f;
     uint8_t ls[8], lm[8];
@@ -279,12 +242,7 @@ void quantKScalesMins(const float* x, int nmax, float rmin, float rdelta, int ns
     for (int j = 0; j < 8; ++j) {
         int sc, m;
         scaleMinK4(j, s, sc, m);
-        const float dj = d * static_cast<float>(sc);
-        if (dj == 0)
-            continue;
-        const float dm = dmin * static_cast<float>(m);
-        for (int i = 0; i < 32; ++i)
-            L[32 * j + i] = static_cast<uint8_t>(std::clamp(nearestInt((x[32 * j + i] + dm) / dj), 0, nmax));
+        requantAsymmetric(x + 32 * j, 32, d * static_cast<float>(sc), dmin * static_cast<float>(m), nmax, L + 32 * j);
     }
 }
 
@@ -339,14 +297,8 @@ void quantQ6_K(const float* x, uint64_t nb, uint8_t* y)
     float scales[16];
     for (uint64_t i = 0; i < nb; ++i, x += QKK, y += 210) {
         makeQx16(x, 32, L, scales);
-        float maxScale = 0, maxAbsScale = 0;
-        for (int ib = 0; ib < 16; ++ib) {
-            const float a = std::fabs(scales[ib]);
-            if (a > maxAbsScale) {
-                maxAbsScale = a;
-                maxScale = scales[ib];
-            }
-        }
+        float maxAbsScale;
+        const float maxScale = largestMagnitude(scales, 16, maxAbsScale);
         if (maxAbsScale < 1e-15f) {
             std::memset(y, 0, 210);
             continue;
@@ -357,13 +309,8 @@ void quantQ6_K(const float* x, uint64_t nb, uint8_t* y)
         for (int ib = 0; ib < 16; ++ib)
             sc[ib] = static_cast<int8_t>(std::min(127, nearestInt(iscale * scales[ib])));
         const float d = halfAt(y + 208);
-        for (int j = 0; j < 16; ++j) {
-            const float dj = d * static_cast<float>(sc[j]);
-            if (dj == 0)
-                continue;
-            for (int k = 0; k < 16; ++k)
-                L[16 * j + k] = static_cast<int8_t>(std::clamp(nearestInt(x[16 * j + k] / dj), -32, 31) + 32);
-        }
+        for (int j = 0; j < 16; ++j)
+            requantSymmetric(x + 16 * j, 16, d * static_cast<float>(sc[j]), 32, L + 16 * j);
         uint8_t* ql = y;
         uint8_t* qh = y + 128;
         for (int h = 0; h < 2; ++h, ql += 64, qh += 32) {

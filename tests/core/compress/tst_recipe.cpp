@@ -66,14 +66,14 @@ void TstRecipe::issueExample()
 void TstRecipe::precisionNames()
 {
     for (const char* n : {"fp32", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "int2", "int3", "int4", "int5", "int6",
-                          "int7", "int8", "nf4", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"}) {
+                          "int7", "int8", "nf4", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"}) {
         auto p = parsePrecision(n);
         QVERIFY2(p.has_value(), n);
         QCOMPARE(precisionName(*p), std::string(n));
     }
     QVERIFY(!parsePrecision("int1"));
     QVERIFY(!parsePrecision("int9"));
-    QVERIFY(!parsePrecision("q2_k"));
+    QVERIFY(!parsePrecision("q8_k")); // a ggml type without a quantizer here
     QVERIFY(!parsePrecision("INT8"));
 }
 

@@ -2,7 +2,7 @@
 // by Bonsai:
 //  - unchanged (F32), the exported file's perplexity of eval.txt is PyTorch's own number in
 //    reference.json (the Q/K permutation, names and metadata must all be right for that);
-//  - quantized (Q8_0, Q4_0, a mixed recipe, Q4_K mapped as llama-quantize falls back), the
+//  - quantized (Q8_0, Q4_0, a mixed recipe, Q4_K and Q3_K mapped as llama-quantize falls back), the
 //    exported file's perplexity equals the prediction: Bonsai's evaluation of the original with
 //    the plan's configurations (the weights the file holds);
 //  - the file is exactly the size the check predicted, its tensors have the planned types;
@@ -94,6 +94,7 @@ private slots:
                      {"match":"layers\\.0\\.","precision":"fp16"}]})"
                                << false << "F16";
         QTest::newRow("q4_k mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << true << "Q5_0";
+        QTest::newRow("q3_k mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"q3_k"}})" << true << "Q4_0";
         QTest::newRow("int8 mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"int8"}})" << true << "Q8_0";
     }
 
@@ -146,6 +147,12 @@ private slots:
         const std::string path = outDir_ + "/refused.gguf";
         QVERIFY_THROWS_EXCEPTION(Error, exportModel(*hf_, q4k, ExportFormat::Gguf, path));
         QVERIFY(!fs::exists(path));
+        // Q2_K falls back to Q4_0, as llama-quantize's tensor_type_fallback does.
+        const auto q2kConfigs = configsOf(*hf_, R"({"bonsai_recipe":1,"defaults":{"precision":"q2_k"}})");
+        const ExportPlan q2k = planExport(*hf_, q2kConfigs, ExportFormat::Gguf);
+        QCOMPARE(q2k.problems().size(), size_t(29));
+        QVERIFY(q2k.problems()[1].find("Q2_K needs rows of a multiple of 256") != std::string::npos);
+        QVERIFY(q2k.problems()[1].find("Q4_0, as llama-quantize falls back") != std::string::npos);
 
         // Sparsity and low rank cannot be stored, even with the mapping.
         ExportOptions map;

@@ -2,11 +2,12 @@
 //
 //  - Q8_0, Q4_0, Q4_1, Q5_0, Q5_1: blocks worked out by hand from llama.cpp's reference
 //    algorithm (quantize_row_*_ref), byte for byte.
-//  - All types, Q4_K, Q5_K and Q6_K in particular: bit-exact comparison with an independent
+//  - All types, the K types in particular: bit-exact comparison with an independent
 //    transcription of the reference algorithm kept in ggml_quant_ref.h (namespace ggml_ref: plain
 //    scalar C-style code written line by line after ggml-quants.c, sharing nothing with the
-//    kernels) on varied blocks; a Q6_K block derived by hand; structural invariants of the
-//    blocks and RMSE ordering.
+//    kernels) on varied blocks; Q6_K and Q3_K blocks derived by hand; structural invariants of
+//    the blocks and RMSE ordering. (tst_interop_llama compares every type with llama.cpp's own
+//    library.)
 //  - Every type: quantize -> dequantizeBlocks reproduces the input within the block's step.
 #include "bonsai/dtype.h"
 #include "bonsai/error.h"
@@ -49,6 +50,13 @@ uint16_t u16(const uint8_t* p)
 }
 
 float f16at(const uint8_t* p) { return fp16ToFloat(u16(p)); }
+
+// The 6-bit code (scale + 32) of sub-block j of a Q3_K block.
+int q3kScaleCode(const uint8_t* blk, int j)
+{
+    const int lo = j < 8 ? blk[96 + j] & 0xF : blk[96 + j - 8] >> 4;
+    return lo | (((blk[104 + j % 4] >> (2 * (j / 4))) & 3) << 4);
+}
 
 using testutil::gaussian;
 
@@ -232,6 +240,8 @@ private slots:
         QTest::newRow("Q4_1") << int(DType::Q4_1);
         QTest::newRow("Q5_0") << int(DType::Q5_0);
         QTest::newRow("Q5_1") << int(DType::Q5_1);
+        QTest::newRow("Q2_K") << int(DType::Q2_K);
+        QTest::newRow("Q3_K") << int(DType::Q3_K);
         QTest::newRow("Q4_K") << int(DType::Q4_K);
         QTest::newRow("Q5_K") << int(DType::Q5_K);
         QTest::newRow("Q6_K") << int(DType::Q6_K);
@@ -287,6 +297,51 @@ private slots:
         QCOMPARE(y, x);
     }
 
+    void lowKHandBlocks()
+    {
+        // All values 0 except x[0] = 1, as in kHandBlock.
+        std::vector<float> x(256, 0.0f), y(256);
+        x[0] = 1.0f;
+        // Q3_K. Sub-block 0: max = 1, iscale = -4: l = -4 for x[0], 0 for the rest; weights x^2
+        // give sumlx = -4, suml2 = 16. The refinement pass changes nothing (slx = 0 for x[0],
+        // -4 for the zero-weight values: never > 0), so scale = -1/4, L = 0, 4, 4, ...
+        // Sub-blocks 1..15 are all zero: scale 0, L = 0. max_scale = -1/4, iscale = -32 / -1/4
+        // = 128, d = fp16(1/128) = 0x2000; stored scales l + 32 = 0 for sub-block 0 and 32
+        // for the others: low nibbles 0, top bits 2 at bit 2 (j / 4) of scales[8 + j % 4]:
+        // scales[8] = 2 << 2 | 2 << 4 | 2 << 6 = 168 (j = 4, 8, 12), scales[9..11] = 170.
+        // Requantized: sub-block 0 has d = 2^-7 * -32 = -1/4: x[0] -> -4 -> L = 0, zeros ->
+        // L = 4 (high bit set: hmask[1..15] = 1, low bits 0); the others have d = 0 and keep
+        // L = 0. So qs is all 0.
+        Bytes b = quant(DType::Q3_K, x);
+        Bytes want(110, 0);
+        for (int l = 1; l < 16; ++l)
+            want[l] = 1;
+        want[104] = 168;
+        want[105] = want[106] = want[107] = 170;
+        want[109] = 0x20;
+        QCOMPARE(b, want);
+        QCOMPARE(b, ref::quantize(DType::Q3_K, x));
+        dequantizeBlocks(DType::Q3_K, b.data(), 256, y.data()); // x[0] = -1/4 * (0 - 4) = 1
+        QCOMPARE(y, x);
+
+        // Q2_K. Sub-block 0: min 0, max 1, iscale 3: L = 3, 0, 0, ... with weights |x| = 1, 0,
+        // 0, ... and error |1/3 * 3 - 1| = 0, which no other grid beats: scale 1/3, min 0.
+        // Sub-blocks 1..15 are flat: scale 0. max_scale = 1/3 -> scales[0] = nearest(15) = 15,
+        // the rest 0; max_min = 0 -> dmin = 0. d = fp16(1/45) = 2^-6 * (1 + 432/1024) = 0x25B0.
+        // Requantized: x[0] / (15 d) = 1 / 0.33325 -> 3. qs[0] = 3.
+        b = quant(DType::Q2_K, x);
+        want.assign(84, 0);
+        want[0] = 15;
+        want[16] = 3;
+        want[80] = 0xB0;
+        want[81] = 0x25;
+        QCOMPARE(b, want);
+        QCOMPARE(b, ref::quantize(DType::Q2_K, x));
+        dequantizeBlocks(DType::Q2_K, b.data(), 256, y.data());
+        QCOMPARE(y[0], 45.0f * f16at(b.data() + 80));
+        QCOMPARE(std::count(y.begin(), y.end(), 0.0f), 255);
+    }
+
     void kStructure()
     {
         const auto x = kInputs();
@@ -307,6 +362,28 @@ private slots:
                 QVERIFY(d == 0 || maxSc == 63);
             }
         }
+        const Bytes b2 = quant(DType::Q2_K, x), b3 = quant(DType::Q3_K, x);
+        for (size_t k = 0; k < x.size() / 256; ++k) {
+            // Q2_K: the largest sub-block scale and min quantize to 15 (when positive).
+            const uint8_t* blk = b2.data() + k * 84;
+            const float d = f16at(blk + 80), dmin = f16at(blk + 82);
+            QVERIFY(std::isfinite(d) && d >= 0 && std::isfinite(dmin) && dmin >= 0);
+            int maxSc = 0, maxM = 0;
+            for (int j = 0; j < 16; ++j) {
+                maxSc = std::max(maxSc, blk[j] & 0xF);
+                maxM = std::max(maxM, blk[j] >> 4);
+            }
+            QVERIFY(d == 0 || maxSc == 15);
+            QVERIFY(dmin == 0 || maxM == 15);
+            // Q3_K: the largest-magnitude scale is stored as -32 (6-bit code 0); d has the
+            // opposite sign of that scale.
+            blk = b3.data() + k * 110;
+            bool hasExtreme = false;
+            for (int j = 0; j < 16; ++j)
+                hasExtreme |= q3kScaleCode(blk, j) == 0;
+            QVERIFY(std::isfinite(f16at(blk + 108)));
+            QVERIFY(f16at(blk + 108) == 0 || hasExtreme);
+        }
         const Bytes b6 = quant(DType::Q6_K, x);
         for (size_t k = 0; k < x.size() / 256; ++k) {
             const uint8_t* blk = b6.data() + k * 210;
@@ -322,8 +399,8 @@ private slots:
     void roundTripWithinStep_data()
     {
         QTest::addColumn<int>("type");
-        for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K,
-                        DType::Q5_K, DType::Q6_K})
+        for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K,
+                        DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K})
             QTest::newRow(std::string(dtypeName(t)).c_str()) << int(t);
     }
 
@@ -353,6 +430,7 @@ private slots:
         const uint32_t be = dtypeInfo(t).blockElems, bb = dtypeInfo(t).blockBytes;
         const float r16 = 1.0f / 2048.0f;
         size_t withinHalf = 0;
+        float worst = 0;
         for (size_t i = 0; i < x.size(); ++i) {
             const uint8_t* blk = b.data() + (i / be) * bb;
             const size_t e = i % be;
@@ -375,17 +453,29 @@ private slots:
                 step = std::fabs(f16at(blk + 208) * float(int8_t(blk[192 + e / 16])));
                 allow = 1.5f;
                 break;
+            case DType::Q2_K:
+                step = f16at(blk + 80) * float(blk[e / 16] & 0xF);
+                m = f16at(blk + 82) * float(blk[e / 16] >> 4);
+                qmax = 3;
+                allow = 1.5f;
+                break;
+            case DType::Q3_K:
+                step = std::fabs(f16at(blk + 108) * float(q3kScaleCode(blk, int(e / 16)) - 32));
+                qmax = 4;
+                allow = 1.5f;
+                break;
             default: break;
             }
             const float slack = qmax * step * r16 + std::fabs(m) * r16 + 1e-6f;
             const float err = std::fabs(x[i] - y[i]);
+            worst = std::max(worst, (err - slack) / step);
             if (!(err <= allow * step + slack))
                 QFAIL(qPrintable(QString("value %1: |%2 - %3| = %4 > %5 * step %6 + %7")
                                      .arg(i).arg(x[i]).arg(y[i]).arg(err).arg(allow).arg(step).arg(slack)));
             withinHalf += err <= 0.5f * step + slack + 1e-3f * step ? 1 : 0;
         }
         const double frac = double(withinHalf) / double(x.size());
-        qInfo("%s: %.4f of values within half a step", dtypeName(t).data(), frac);
+        qInfo("%s: %.4f of values within half a step, worst %.3f steps", dtypeName(t).data(), frac, worst);
         QVERIFY(frac >= 0.98);
     }
 
@@ -401,8 +491,12 @@ private slots:
         };
         const double q8 = err(DType::Q8_0), q6k = err(DType::Q6_K), q5k = err(DType::Q5_K), q4k = err(DType::Q4_K);
         const double q50 = err(DType::Q5_0), q40 = err(DType::Q4_0), q41 = err(DType::Q4_1), q51 = err(DType::Q5_1);
-        qInfo("RMSE: Q8_0 %.5f Q6_K %.5f Q5_K %.5f Q5_1 %.5f Q5_0 %.5f Q4_K %.5f Q4_1 %.5f Q4_0 %.5f", q8, q6k, q5k,
-              q51, q50, q4k, q41, q40);
+        const double q3k = err(DType::Q3_K), q2k = err(DType::Q2_K);
+        qInfo("RMSE: Q8_0 %.5f Q6_K %.5f Q5_K %.5f Q5_1 %.5f Q5_0 %.5f Q4_K %.5f Q4_1 %.5f Q4_0 %.5f Q3_K %.5f "
+              "Q2_K %.5f",
+              q8, q6k, q5k, q51, q50, q4k, q41, q40, q3k, q2k);
+        QVERIFY(q3k > q40 && q3k < 2.5 * q4k);
+        QVERIFY(q2k > q3k && q2k < 2.5 * q3k);
         QVERIFY(q8 > 0 && q8 < 0.01);
         QVERIFY(q6k > q8 && q6k < 4 * q8);
         QVERIFY(q5k > q6k && q5k < 2.5 * q6k);
@@ -416,10 +510,13 @@ private slots:
     {
         std::vector<float> x(256, 1.0f);
         std::vector<uint8_t> b(1024);
-        QVERIFY(!ggmlQuantSupported(DType::Q2_K));
         QVERIFY(!ggmlQuantSupported(DType::F16));
+        QVERIFY(!ggmlQuantSupported(DType::BF16));
         QVERIFY(ggmlQuantSupported(DType::Q6_K));
-        QVERIFY_THROWS_EXCEPTION(Error, quantizeGgmlRow(DType::Q2_K, x.data(), 256, b.data()));
+        QVERIFY(ggmlQuantSupported(DType::Q2_K));
+        QVERIFY(ggmlQuantSupported(DType::Q3_K));
+        QVERIFY_THROWS_EXCEPTION(Error, quantizeGgmlRow(DType::BF16, x.data(), 256, b.data()));
+        QVERIFY_THROWS_EXCEPTION(Error, quantizeGgmlRow(DType::Q3_K, x.data(), 128, b.data()));
         QVERIFY_THROWS_EXCEPTION(Error, quantizeGgmlRow(DType::F32, x.data(), 256, b.data()));
         QVERIFY_THROWS_EXCEPTION(Error, quantizeGgmlRow(DType::Q8_0, x.data(), 33, b.data()));
         QVERIFY_THROWS_EXCEPTION(Error, quantizeGgmlRow(DType::Q4_K, x.data(), 128, b.data()));
@@ -427,6 +524,8 @@ private slots:
         QCOMPARE(ggmlStorageBits(DType::Q4_K, 512), uint64_t(2 * 144 * 8));
         QCOMPARE(ggmlStorageBits(DType::Q5_K, 256), uint64_t(176 * 8));
         QCOMPARE(ggmlStorageBits(DType::Q6_K, 256), uint64_t(210 * 8));
+        QCOMPARE(ggmlStorageBits(DType::Q2_K, 256), uint64_t(84 * 8));
+        QCOMPARE(ggmlStorageBits(DType::Q3_K, 512), uint64_t(2 * 110 * 8));
         QCOMPARE(ggmlStorageBits(DType::Q4_1, 64), uint64_t(2 * 20 * 8));
         QCOMPARE(ggmlStorageBits(DType::Q5_0, 32), uint64_t(22 * 8));
         QCOMPARE(ggmlStorageBits(DType::Q5_1, 32), uint64_t(24 * 8));
