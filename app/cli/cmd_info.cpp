@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace cli {
@@ -31,9 +32,9 @@ int cmdInfo(const Args& in)
             nlohmann::ordered_json e;
             e["name"] = t.name;
             e["shape"] = t.shape;
-            e["dtype"] = std::string(bonsai::dtypeName(t.dtype));
+            e["dtype"] = t.storedType();
             e["params"] = t.numel;
-            e["bytes"] = t.nbytes;
+            e["bytes"] = t.storedBytes();
             if (layerOf[i] >= 0) {
                 const auto& l = model->layers[static_cast<size_t>(layerOf[i])];
                 e["layer"] = l.name;
@@ -57,13 +58,16 @@ int cmdInfo(const Args& in)
     std::printf("%s  (%s)\n", model->path.c_str(), std::string(bonsai::formatName(model->format)).c_str());
     for (const auto& [k, v] : model->metadata)
         std::printf("  %s: %s\n", k.c_str(), v.size() > 100 ? (v.substr(0, 97) + "...").c_str() : v.c_str());
-    std::printf("\n%-48s %-10s %-22s %-8s %14s %12s\n", "tensor", "op", "shape", "dtype", "params", "bytes");
+    int typeWidth = 8; // QDQ types ("INT4 blocks of 32 + DequantizeLinear") are wider
+    for (const auto& t : model->tensors)
+        typeWidth = std::max(typeWidth, static_cast<int>(t.storedType().size()));
+    std::printf("\n%-48s %-10s %-22s %-*s %14s %12s\n", "tensor", "op", "shape", typeWidth, "dtype", "params", "bytes");
     for (size_t i = 0; i < model->tensors.size(); ++i) {
         const auto& t = model->tensors[i];
         const std::string op = layerOf[i] >= 0 ? model->layers[static_cast<size_t>(layerOf[i])].op : "-";
-        std::printf("%-48s %-10s %-22s %-8s %14s %12s\n", t.name.c_str(), op.c_str(),
-                    shapeText(t.shape).c_str(), std::string(bonsai::dtypeName(t.dtype)).c_str(),
-                    groupDigits(t.numel).c_str(), humanBytes(t.nbytes).c_str());
+        std::printf("%-48s %-10s %-22s %-*s %14s %12s\n", t.name.c_str(), op.c_str(),
+                    shapeText(t.shape).c_str(), typeWidth, t.storedType().c_str(),
+                    groupDigits(t.numel).c_str(), humanBytes(t.storedBytes()).c_str());
     }
     std::printf("\n%zu tensors, %zu layers, %s parameters, %s\n", model->tensors.size(),
                 model->layers.size(), groupDigits(model->totalParams()).c_str(),

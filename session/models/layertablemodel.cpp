@@ -47,10 +47,10 @@ void LayerTableModel::rebuild()
         const auto& t = tensors[static_cast<size_t>(tensor)];
         r.tensor = tensor;
         r.shape = formatShape(t.shape);
-        r.dtype = qstr(dtypeName(t.dtype));
+        r.dtype = qstr(t.storedType());
         r.numel = t.numel;
         r.params += t.numel;
-        r.bytes += t.nbytes;
+        r.bytes += t.storedBytes();
     };
     if (m_mode == Mode::Layers) {
         m_rows.reserve(m_model->layers.size());

@@ -57,10 +57,10 @@ QString formatValue(double v)
 
 QString dtypeMix(const bonsai::Model& model)
 {
-    std::map<std::string_view, uint64_t> bytes;
+    std::map<std::string, uint64_t> bytes;
     for (const auto& t : model.tensors)
-        bytes[dtypeName(t.dtype)] += t.nbytes;
-    std::vector<std::pair<std::string_view, uint64_t>> sorted(bytes.begin(), bytes.end());
+        bytes[t.dequant ? t.dequant->describe() : std::string(dtypeName(t.dtype))] += t.storedBytes();
+    std::vector<std::pair<std::string, uint64_t>> sorted(bytes.begin(), bytes.end());
     std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second > b.second; });
     const double total = static_cast<double>(std::max<uint64_t>(model.totalBytes(), 1));
     QStringList parts;

@@ -115,7 +115,7 @@ void ConfigInspector::refresh()
     const uint64_t cols = rows ? t.numel / rows : 0;
     const QString name = elideMiddle(QString::fromStdString(l.name), 48).toHtmlEscaped();
     m_title->setText(m_layers.size() == 1
-                         ? tr("<b>%1</b><br>%2 × %3 weights, %4").arg(name, formatCount(rows), formatCount(cols), qstr(dtypeName(t.dtype)))
+                         ? tr("<b>%1</b><br>%2 × %3 weights, %4").arg(name, formatCount(rows), formatCount(cols), qstr(t.storedType()))
                          : tr("<b>%1 layers selected</b><br>Showing %2; changes apply to all of them.")
                                .arg(m_layers.size()).arg(name));
     const auto& c = m_doc->config(layer);

@@ -242,7 +242,7 @@ QString MainWindow::describeTensor(int tensor) const
         return {};
     const auto& t = m_model->tensors[static_cast<size_t>(tensor)];
     return tr("weight %1 · %2 · %3 parameters · %4")
-        .arg(formatShape(t.shape), qstr(dtypeName(t.dtype)), formatCount(t.numel), formatBytes(t.nbytes));
+        .arg(formatShape(t.shape), qstr(t.storedType()), formatCount(t.numel), formatBytes(t.storedBytes()));
 }
 
 void MainWindow::onCurrentTensorChanged(int tensor, int channelAxis, const QString& label)

@@ -19,6 +19,24 @@ namespace bonsai {
 enum class Format { Safetensors, Onnx, Gguf };
 std::string_view formatName(Format f); // "safetensors", "onnx", "gguf"
 
+// Integer codes that an ONNX DequantizeLinear turns into a float weight (QDQ):
+// value = (code - zero) * scale, with one scale per tensor (axis < 0), per entry of `axis`, or
+// per `block` consecutive entries along it, over codeShape (the shape DequantizeLinear sees; a
+// Reshape after it gives the weight its own shape, the same values in the same order).
+struct Dequantization {
+    int axis = -1;
+    int64_t block = 0;
+    std::vector<int64_t> codeShape;
+    uint64_t inner = 1;          // product of codeShape after axis
+    std::vector<float> scale;
+    std::vector<int32_t> zero;   // empty: all zero
+    uint32_t bits = 8;           // stored bits per code (4 for INT4/UINT4, unpacked in memory)
+    bool isSigned = true;
+    uint64_t storedBytes = 0;    // the codes as stored, the scales and the zero points
+    std::string describe() const; // "INT4 blocks of 32", "INT8 per axis", "UINT8 per tensor"
+    float value(const uint8_t* codes, uint64_t index) const;
+};
+
 struct TensorInfo {
     std::string name;
     DType dtype = DType::F32;
@@ -28,6 +46,12 @@ struct TensorInfo {
     const uint8_t* data = nullptr; // storage; valid while the Model lives
     std::string file;             // file the bytes live in (for messages)
     uint64_t fileOffset = 0;      // offset of the bytes in that file
+    // Set for a weight stored as QDQ codes: dtype is the codes' (I8/U8), data holds them.
+    std::shared_ptr<const Dequantization> dequant;
+    // Bytes the tensor takes in its file (nbytes, or the QDQ codes, scales and zero points).
+    uint64_t storedBytes() const { return dequant ? dequant->storedBytes : nbytes; }
+    // "F16", "Q4_K", "INT4 blocks of 32 + DequantizeLinear", ...
+    std::string storedType() const;
 };
 
 struct Layer {

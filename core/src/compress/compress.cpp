@@ -259,7 +259,7 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
     r.name = layer.name;
     r.config = cfg;
     r.params = t.numel;
-    r.originalBits = t.nbytes * 8;
+    r.originalBits = t.storedBytes() * 8;
     if (layer.bias >= 0)
         r.biasBits = model.tensors[static_cast<size_t>(layer.bias)].nbytes * 8;
 
@@ -436,7 +436,7 @@ ModelResult compressModel(const Model& model, const std::vector<LayerConfig>& co
                                        it == globalMasks.end() ? nullptr : &it->second);
         if (it != globalMasks.end())
             globalMasks.erase(it);
-        layerBytesOriginal += model.tensors[static_cast<size_t>(model.layers[i].weight)].nbytes;
+        layerBytesOriginal += model.tensors[static_cast<size_t>(model.layers[i].weight)].storedBytes();
         layerBytesCompressed += (lr.compressedBits + 7) / 8;
         res.layers.push_back(std::move(lr));
     }

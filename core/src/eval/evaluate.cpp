@@ -462,7 +462,7 @@ struct Evaluator::Impl {
             if (configs[i].needsCalibration())
                 for (const auto& note : appliedResult[i].notes)
                     r.notes.push_back(model.layers[i].name + ": " + note);
-            layerOrig += model.tensors[static_cast<size_t>(model.layers[i].weight)].nbytes;
+            layerOrig += model.tensors[static_cast<size_t>(model.layers[i].weight)].storedBytes();
             layerComp += (appliedResult[i].compressedBits + 7) / 8;
         }
         r.originalBytes = model.totalBytes();

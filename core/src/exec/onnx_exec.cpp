@@ -95,6 +95,11 @@ static Value tensorValue(const Model& model, int tensor)
     const auto& t = model.tensors[static_cast<size_t>(tensor)];
     Value v;
     v.shape = t.shape;
+    if (t.dequant) {
+        v.type = Value::Type::Float;
+        v.f = model.readFloat(tensor);
+        return v;
+    }
     switch (t.dtype) {
     case DType::I64: v.type = Value::Type::Int64; readInts<int64_t>(t, v.i); break;
     case DType::I32: v.type = Value::Type::Int64; readInts<int32_t>(t, v.i); break;
@@ -177,7 +182,8 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
     for (const auto& t : model.tensors)
         available.insert(t.name);
 
-    // Nodes to run (Constant nodes whose value is a model tensor are weights, not nodes).
+    // Nodes to run (Constant nodes whose value is a model tensor are weights, not nodes; so are
+    // the DequantizeLinear, Reshape and Cast nodes the reader folded into a QDQ or FP16 weight).
     struct Planned {
         ExecNode node;
         Kernel kernel;
@@ -185,10 +191,33 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
     std::vector<Planned> planned;
     const auto& reg = registry();
     const auto fusion = planFusion(g, options, impl.outputSet);
+    // (A node only read by such nodes, e.g. the DequantizeLinear before a folded Reshape, too.)
+    std::vector<bool> weightNode(static_cast<size_t>(g.node_size()), false);
+    {
+        std::unordered_map<std::string, std::vector<int>> readers;
+        for (int ni = 0; ni < g.node_size(); ++ni)
+            for (const auto& in : g.node(ni).input())
+                readers[in].push_back(ni);
+        for (int ni = g.node_size() - 1; ni >= 0; --ni) {
+            const auto& n = g.node(ni);
+            const std::string& op = n.op_type();
+            if (!(op == "Constant" || op == "DequantizeLinear" || op == "Reshape" || op == "Cast") ||
+                n.output_size() != 1 || !(n.domain().empty() || n.domain() == "ai.onnx") ||
+                impl.outputSet.count(n.output(0)))
+                continue;
+            bool folded = model.findTensor(n.output(0)) >= 0;
+            if (!folded && op != "Constant") {
+                const auto it = readers.find(n.output(0));
+                folded = it != readers.end() && !it->second.empty() &&
+                         std::all_of(it->second.begin(), it->second.end(),
+                                     [&](int r) { return weightNode[static_cast<size_t>(r)]; });
+            }
+            weightNode[static_cast<size_t>(ni)] = folded;
+        }
+    }
     for (int ni = 0; ni < g.node_size(); ++ni) {
         const auto& n = g.node(ni);
-        if (n.op_type() == "Constant" && n.output_size() == 1 && model.findTensor(n.output(0)) >= 0 &&
-            (n.domain().empty() || n.domain() == "ai.onnx"))
+        if (weightNode[static_cast<size_t>(ni)])
             continue;
         const auto& fu = fusion[static_cast<size_t>(ni)];
         if (fu.absorbed)
@@ -354,7 +383,7 @@ void OnnxExecutor::setWeight(const std::string& tensorName, std::vector<float> v
     if (t < 0)
         throw Error("setWeight: the model has no tensor '" + tensorName + "'");
     const auto& ti = model_.tensors[static_cast<size_t>(t)];
-    if (!dtypeInfo(ti.dtype).isFloat && !dtypeInfo(ti.dtype).isQuantized)
+    if (!dtypeInfo(ti.dtype).isFloat && !dtypeInfo(ti.dtype).isQuantized && !ti.dequant)
         throw Error("setWeight: tensor '" + tensorName + "' is not a float tensor");
     if (values.size() != ti.numel)
         throw Error("setWeight: tensor '" + tensorName + "' has " + std::to_string(ti.numel) +

@@ -77,7 +77,7 @@ uint64_t Model::totalBytes() const
 {
     uint64_t s = 0;
     for (const auto& t : tensors)
-        s += t.nbytes;
+        s += t.storedBytes();
     return s;
 }
 
@@ -153,8 +153,44 @@ void Model::readFloat(int tensor, uint64_t first, uint64_t count, float* dst) co
     if (first % info.blockElems != 0 || (count % info.blockElems != 0 && first + count != t.numel))
         throw Error("element range not aligned to the " + std::to_string(info.blockElems) +
                     "-element blocks of tensor '" + t.name + "'");
+    if (t.dequant) {
+        for (uint64_t k = 0; k < count; ++k)
+            dst[k] = t.dequant->value(t.data, first + k);
+        return;
+    }
     const uint64_t byteOffset = first / info.blockElems * info.blockBytes;
     convertToFloat(t.dtype, t.data + byteOffset, count, dst);
+}
+
+std::string Dequantization::describe() const
+{
+    const std::string type = std::string(isSigned ? "INT" : "UINT") + std::to_string(bits);
+    if (axis < 0)
+        return type + " per tensor";
+    return type + (block > 0 ? " blocks of " + std::to_string(block) : std::string(" per axis"));
+}
+
+float Dequantization::value(const uint8_t* codes, uint64_t index) const
+{
+    const float q = isSigned ? static_cast<float>(static_cast<int8_t>(codes[index])) : static_cast<float>(codes[index]);
+    uint64_t s = 0;
+    if (axis >= 0) {
+        const auto dim = static_cast<uint64_t>(codeShape[static_cast<size_t>(axis)]);
+        const uint64_t along = index / inner % dim;
+        if (block > 0) {
+            const uint64_t blocks = (dim + static_cast<uint64_t>(block) - 1) / static_cast<uint64_t>(block);
+            s = (index / (inner * dim) * blocks + along / static_cast<uint64_t>(block)) * inner + index % inner;
+        } else {
+            s = along;
+        }
+    }
+    const float z = zero.empty() ? 0.0f : static_cast<float>(zero[s]);
+    return (q - z) * scale[s];
+}
+
+std::string TensorInfo::storedType() const
+{
+    return dequant ? dequant->describe() + " + DequantizeLinear" : std::string(dtypeName(dtype));
 }
 
 std::vector<float> Model::readFloat(int tensor) const

@@ -146,7 +146,7 @@ private:
         if (w < 0 || used_[static_cast<size_t>(w)])
             return;
         const TensorInfo& t = tensor(w);
-        if (t.shape.size() < 2 || !dtypeInfo(t.dtype).isFloat)
+        if (t.shape.size() < 2 || (!dtypeInfo(t.dtype).isFloat && !t.dequant))
             return;
         used_[static_cast<size_t>(w)] = true;
         Layer l;

@@ -16,6 +16,7 @@ private slots:
     void mutatedBytes();
     void badTensors();
     void deepNesting();
+    void badDequantize();
 };
 
 void TstOnnxErrors::externalDataErrors()
@@ -171,6 +172,45 @@ void TstOnnxErrors::badTensors()
     a->set_name("value");
     *a->mutable_t() = rawFloat("", {1}, {1.0f});
     EXPECT_FILE_ERROR(openError(save("dup2.onnx", dup2)), "duplicate");
+}
+
+// QDQ weights (DequantizeLinear of initializers) whose scales, axis or packed codes do not fit
+// the codes are refused naming the node or tensor; a consistent one reads as one tensor.
+void TstOnnxErrors::badDequantize()
+{
+    const auto qdq = [](int scales, int64_t axis, int64_t block, int codeType, size_t rawBytes) {
+        onnx::ModelProto m = newModel();
+        auto* g = m.mutable_graph();
+        auto* q = g->add_initializer();
+        q->set_name("w_q");
+        q->set_data_type(codeType);
+        q->add_dims(4);
+        q->add_dims(6);
+        q->set_raw_data(std::string(rawBytes, '\x13'));
+        *g->add_initializer() = rawFloat("w_scale", scales == 1 ? std::vector<int64_t>{} : std::vector<int64_t>{scales},
+                                         std::vector<float>(size_t(scales), 0.5f));
+        auto* dq = addNode(g, "DequantizeLinear", {"w_q", "w_scale"}, {"w"}, "dq");
+        setInt(dq, "axis", axis);
+        if (block)
+            setInt(dq, "block_size", block);
+        addNode(g, "MatMul", {"x", "w"}, {"y"});
+        return save("qdq.onnx", m);
+    };
+    const auto ok = Model::open(qdq(6, 1, 0, onnx::TensorProto::INT8, 24));
+    QCOMPARE(ok->tensors.size(), size_t(1)); // codes and scales are the weight's, no tensors of their own
+    QCOMPARE(ok->tensors[0].name, std::string("w"));
+    QCOMPARE(ok->tensors[0].storedType(), std::string("INT8 per axis + DequantizeLinear"));
+    QCOMPARE(ok->tensors[0].storedBytes(), uint64_t(24 + 6 * 4));
+    QCOMPARE(ok->readFloat(0)[5], 0x13 * 0.5f);
+    EXPECT_FILE_ERROR(openError(qdq(5, 1, 0, onnx::TensorProto::INT8, 24)), "node 'dq': scale 'w_scale' has 5 values");
+    EXPECT_FILE_ERROR(openError(qdq(6, 7, 0, onnx::TensorProto::INT8, 24)), "axis 7 is outside");
+    EXPECT_FILE_ERROR(openError(qdq(6, 1, -2, onnx::TensorProto::INT8, 24)), "block_size -2");
+    EXPECT_FILE_ERROR(openError(qdq(4, 1, 3, onnx::TensorProto::INT8, 24)), "has 4 values");
+    EXPECT_FILE_ERROR(openError(qdq(8, 1, 3, 22, 11)), "'w_q' of type INT4 needs 12 bytes");
+    const auto int4 = Model::open(qdq(8, 1, 3, 22, 12)); // blocks of 3 along 6 columns: 4 x 2 scales
+    QCOMPARE(int4->tensors[0].storedType(), std::string("INT4 blocks of 3 + DequantizeLinear"));
+    QCOMPARE(int4->readFloat(0)[0], 3 * 0.5f);  // low nibble 3
+    QCOMPARE(int4->readFloat(0)[1], 1 * 0.5f);  // high nibble 1
 }
 
 void TstOnnxErrors::deepNesting()
