@@ -17,26 +17,81 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
 // The provenance an export records (digests of the model's files unless hash is false).
 Provenance exportProvenance(const Model& model, ExportFormat format, const ExportOptions& options, bool hash,
                             const ProgressFn& progress = {});
+// The reconstructed weight of a layer (compressLayer, in the weight's own layout).
+std::vector<float> reconstructLayer(const Model& model, int layer, const LayerConfig& c);
+// Integer codes with their scales and zero points (per tensor, per channel or per group of
+// `group` values along a row of the weight's matrix form) that dequantize, (q - zero) * scale,
+// to exactly `values` (the layer's evaluated weight, integer precision); or the reason why not.
+struct IntCodes {
+    uint64_t rows = 0, cols = 0, group = 0, groups = 0; // groups per row
+    std::vector<int8_t> q;      // matrix form, rows x cols (uint8 bytes when asymmetric)
+    std::vector<float> scale;   // rows x groups (per tensor: every entry the same)
+    std::vector<int8_t> zero;   // rows x groups (uint8 bytes; 0 when symmetric)
+};
+std::string intCodes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, IntCodes& out);
 // The ONNX export of a classifier, serialized into `bytes`.
 ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                      std::string& bytes, const Provenance* provenance = nullptr);
+// compressed-tensors' pack-quantized layout (packed_export.cpp): the tensors of one packed
+// Linear weight, its scheme (one config group per distinct scheme), and what the safetensors
+// export writes for each.
+enum class PackedPart : uint8_t { None, Packed, Scale, ZeroPoint, Shape };
+struct PackedTensor {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+    uint64_t bytes;
+    PackedPart part;
+};
+struct PackedScheme {
+    int bits = 4;          // 4 or 8 (the field width)
+    bool symmetric = true;
+    uint64_t group = 0;    // 0: per channel
+    bool operator==(const PackedScheme&) const = default;
+};
+int packedBits(int bits); // the field width codes of `bits` bits are stored in
+// Plans a layer of the packed export: false when it is no integer layer (stored as floats);
+// true with `tensors` and `scheme` when packed, or with tp impossible and the reason.
+bool planPackedLayer(const Model& model, int layer, const LayerConfig& c, DType floatType, ExportTensorPlan& tp,
+                     std::vector<PackedTensor>& tensors, PackedScheme& scheme);
+struct PackedCache { // the codes of the layer whose parts are being written
+    int layer = -1;
+    IntCodes codes;
+};
+// The bytes of one part (out is sized to it).
+void fillPacked(const Model& model, int layer, const LayerConfig& c, PackedPart part, DType floatType,
+                PackedCache& cache, std::vector<uint8_t>& out);
+// compressed-tensors' targets per scheme (schemeOf: per Model::layers entry, -1 unquantized):
+// ["Linear"] for a single scheme, the module names otherwise; ignore: the unquantized Linear
+// layers, and lm_head unless it is quantized.
+void schemeTargets(const Model& model, const std::vector<int>& schemeOf, int schemes,
+                   std::vector<std::vector<std::string>>& targets, std::vector<std::string>& ignore);
+// config.json's quantization_config (JSON text) for the packed layers.
+std::string packedQuantizationConfig(const Model& model, const std::vector<PackedScheme>& schemeOfLayer,
+                                     const std::vector<bool>& packed);
+
 // The safetensors export's layout, made with its plan and written by writeSafetensors.
 struct SafetensorsOut {
     struct Tensor {
         int tensor, layer; // Model::tensors / Model::layers index (-1: no layer)
         DType dtype;       // stored type
         uint64_t offset, bytes;
+        PackedPart part = PackedPart::None; // a part of a packed weight, or the tensor itself
     };
     std::vector<Tensor> tensors;
     std::string header; // JSON, padded to a multiple of 8
     uint64_t dataBytes = 0;
     std::vector<std::pair<std::string, std::string>> extraFiles; // config.json, tokenizer files
 };
+// `format`: Safetensors (dense) or SafetensorsPacked.
 ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
-                            SafetensorsOut& out, const Provenance* provenance = nullptr);
+                            ExportFormat format, SafetensorsOut& out, const Provenance* provenance = nullptr);
 // Writes the checkpoint folder `folder` through a new folder beside it, renamed into place.
-void writeSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const SafetensorsOut& out,
-                      const std::string& folder, const ProgressFn& progress);
+void writeSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
+                      const SafetensorsOut& out, const std::string& folder, const ProgressFn& progress);
+// The llm-compressor recipe (YAML) for the configured layers, in `text`.
+ExportPlan buildLlmCompressor(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
+                              std::string& text, const Provenance* provenance = nullptr);
 // The GGUF plan's weight types as llama-quantize's tensor-type file, in `text`.
 ExportPlan buildTensorTypes(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                             std::string& text);

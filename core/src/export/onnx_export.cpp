@@ -7,7 +7,6 @@
 #include "bonsai/layout.h"
 #include "export/export_impl.h"
 #include "formats/onnx_model.h"
-#include "quant/quant_int_impl.h"
 
 #include <onnx/onnx-ml.pb.h>
 
@@ -44,67 +43,6 @@ void setRaw(onnx::TensorProto& t, const std::string& name, int type, const std::
     for (int64_t d : dims)
         t.add_dims(d);
     t.set_raw_data(std::string(static_cast<const char*>(data), bytes));
-}
-
-// The reconstructed weight of a layer (compressLayer, in the weight's own layout).
-std::vector<float> reconstruct(const Model& model, int layer, const LayerConfig& c)
-{
-    std::vector<float> out;
-    compressLayer(model, layer, c, &out);
-    return out;
-}
-
-// Integer codes and their scales and zero points (per tensor, per channel or per group of
-// `group` values along a row of the weight's matrix form) that DequantizeLinear turns back into
-// exactly `values` (the configured weight); or the reason why not.
-struct Codes {
-    uint64_t rows = 0, cols = 0, group = 0, groups = 0; // groups per row
-    std::vector<int8_t> q;      // matrix form, rows x cols (uint8 bytes when asymmetric)
-    std::vector<float> scale;   // rows x groups
-    std::vector<int8_t> zero;   // rows x groups
-};
-
-std::string intCodes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, Codes& out)
-{
-    const Layer& l = model.layers[static_cast<size_t>(layer)];
-    const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
-    const AxisSplit s = splitAtAxis(t.shape, l.outAxis);
-    out.rows = s.channels;
-    out.cols = s.cols();
-    out.group = c.granularity == Granularity::Group ? std::min<uint64_t>(c.groupSize, out.cols) : out.cols;
-    out.groups = (out.cols + out.group - 1) / out.group;
-    // What the precision step saw: the layer after sparsity, in matrix form.
-    LayerConfig before = c;
-    before.precision = Precision{PrecisionKind::FP32};
-    const std::vector<float> pre = reconstruct(model, layer, before);
-    std::vector<float> preM(pre.size()), valM(values.size());
-    layoutToMatrix(t.shape, l.outAxis, pre.data(), preM.data());
-    layoutToMatrix(t.shape, l.outAxis, values.data(), valM.data());
-    const IntQuantConfig q = intQuantConfig(c);
-    const float qmax = intq::qmaxOf(q), qlo = intq::qloOf(q);
-    out.q.assign(out.rows * out.cols, 0);
-    out.scale.assign(out.rows * out.groups, 0.0f);
-    out.zero.assign(out.rows * out.groups, 0);
-    const intq::Params whole = intq::paramsFor(intq::rangeOf(preM.data(), preM.size()), 1.0f, q.symmetric, qmax);
-    for (uint64_t r = 0; r < out.rows; ++r)
-        for (uint64_t gi = 0; gi < out.groups; ++gi) {
-            const uint64_t first = r * out.cols + gi * out.group, len = std::min(out.group, out.cols - gi * out.group);
-            const intq::Params p = c.granularity == Granularity::PerTensor
-                                       ? whole
-                                       : intq::paramsFor(intq::rangeOf(preM.data() + first, len), 1.0f, q.symmetric, qmax);
-            out.scale[r * out.groups + gi] = p.scale;
-            out.zero[r * out.groups + gi] = static_cast<int8_t>(static_cast<uint8_t>(p.zero));
-            for (uint64_t i = first; i < first + len; ++i) {
-                const float y = valM[i];
-                float code = p.scale == 0 ? p.zero : intq::roundEven(y / p.scale) + p.zero;
-                code = std::min(std::max(code, qlo), qmax);
-                if ((code - p.zero) * p.scale != y)
-                    return "its values are not on one integer grid per group (clip search, GPTQ or AWQ chose other "
-                           "scales): not exported to ONNX yet";
-                out.q[i] = q.symmetric ? static_cast<int8_t>(code) : static_cast<int8_t>(static_cast<uint8_t>(code));
-            }
-        }
-    return {};
 }
 
 // Two 4-bit values per byte, the first in the low nibble (ONNX INT4/UINT4 raw data).
@@ -179,7 +117,7 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
             impossible("channel pruning: removing the channels from the graph is not written yet");
         } else if (c.precision.kind == PrecisionKind::FP32 || c.precision.kind == PrecisionKind::FP16 ||
                    c.precision.kind == PrecisionKind::Int) {
-            const std::vector<float> values = reconstruct(model, static_cast<int>(li), c);
+            const std::vector<float> values = reconstructLayer(model, static_cast<int>(li), c);
             const std::string name = t.name;
             if (c.precision.kind == PrecisionKind::FP32) {
                 setRaw(*init, name, onnx::TensorProto::FLOAT, t.shape, values.data(), values.size() * 4);
@@ -202,8 +140,10 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
                 tp.stored = "FLOAT16 + Cast";
                 tp.bytes = h.size() * 2;
             } else {
-                Codes codes;
-                const std::string why = intCodes(model, static_cast<int>(li), c, values, codes);
+                IntCodes codes;
+                std::string why = intCodes(model, static_cast<int>(li), c, values, codes);
+                if (!why.empty())
+                    why += ": not exported to ONNX yet";
                 const bool grouped = c.granularity == Granularity::Group && codes.groups > 1;
                 const bool conv = t.shape.size() > 2;
                 if (!why.empty()) {
