@@ -51,8 +51,9 @@ struct PackedScheme {
 };
 int packedBits(int bits); // the field width codes of `bits` bits are stored in
 // Plans a layer of the packed export: false when it is no integer layer (stored as floats);
-// true with `tensors` and `scheme` when packed, or with tp impossible and the reason.
-bool planPackedLayer(const Model& model, int layer, const LayerConfig& c, DType floatType, ExportTensorPlan& tp,
+// true with `tensors` and `scheme` when packed (`c` becomes the configuration written), or with
+// tp impossible and the reason.
+bool planPackedLayer(const Model& model, int layer, LayerConfig& c, DType floatType, ExportTensorPlan& tp,
                      std::vector<PackedTensor>& tensors, PackedScheme& scheme);
 struct PackedCache { // the codes of the layer whose parts are being written
     int layer = -1;

@@ -46,7 +46,7 @@ std::string join(const std::vector<std::string>& parts)
 
 int packedBits(int bits) { return bits <= 4 ? 4 : 8; }
 
-bool planPackedLayer(const Model& model, int layer, const LayerConfig& c, DType floatType, ExportTensorPlan& tp,
+bool planPackedLayer(const Model& model, int layer, LayerConfig& c, DType floatType, ExportTensorPlan& tp,
                      std::vector<PackedTensor>& tensors, PackedScheme& scheme)
 {
     tensors.clear();
@@ -86,6 +86,11 @@ bool planPackedLayer(const Model& model, int layer, const LayerConfig& c, DType 
         changes.push_back("one scale per tensor, stored on every row (strategy channel, which vLLM reads)");
     if (c.hasSparsity())
         changes.push_back("pruned weights stored as zero codes (no sparse layout: the file is not smaller)");
+    if (c.needsCalibration()) { // the export has no calibration data: compressLayer rounds to nearest
+        changes.push_back(std::string(methodName(c.method)) +
+                          " needs calibration data, which the export does not take: round-to-nearest codes written");
+        c.method = QuantMethod::RTN;
+    }
     if (floatType == DType::BF16)
         for (float s : codes.scale)
             if (bf16ToFloat(floatToBf16(s)) != s) {

@@ -91,8 +91,11 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
             plan.configs[static_cast<size_t>(tp.layer)] = c;
             std::vector<PackedTensor> parts;
             const bool linear = model.layers[static_cast<size_t>(tp.layer)].op == "Linear";
-            if (packedFormat && linear && planPackedLayer(model, tp.layer, c, dtype, tp, parts, schemes[size_t(tp.layer)])) {
+            LayerConfig written = c;
+            if (packedFormat && linear &&
+                planPackedLayer(model, tp.layer, written, dtype, tp, parts, schemes[size_t(tp.layer)])) {
                 packed[static_cast<size_t>(tp.layer)] = tp.status != StoreStatus::Impossible;
+                plan.configs[static_cast<size_t>(tp.layer)] = written;
                 for (const PackedTensor& e : parts) {
                     header[e.name] = {{"dtype", std::string(dtypeName(e.dtype))},
                                       {"shape", e.shape},

@@ -8,6 +8,7 @@
 //    schemes, F16 scales; config.json's quantization_config key by key; the file exactly the
 //    planned size;
 //  - int3 in 4-bit fields and per-tensor scales repeated per row are "changed" and still exact;
+//    BF16 scales and GPTQ without calibration data (round-to-nearest written) are "changed";
 //  - refusals: NF4, FP8, low rank, clip search (values on no grid), an ONNX model, an existing
 //    folder, a cancelled export (nothing left).
 #include "bonsai/compress.h"
@@ -295,6 +296,20 @@ private slots:
         const auto& q = plan.tensors[size_t(hf_->findTensor("model.layers.0.self_attn.q_proj.weight"))];
         QCOMPARE(q.status, StoreStatus::Changed);
         QVERIFY2(q.reason.find("BF16") != std::string::npos, q.reason.c_str());
+    }
+
+    void gptqWithoutCalibrationIsRoundToNearest()
+    {
+        const auto configs = resolveConfigs(*hf_, Recipe::parse(R"({"bonsai_recipe":1,"defaults":{"precision":"int4",
+            "granularity":"group","group_size":32,"method":"gptq"}})", "t"));
+        const ExportPlan plan = planExport(*hf_, configs, ExportFormat::SafetensorsPacked);
+        QVERIFY(plan.writable());
+        const int q = hf_->findTensor("model.layers.0.self_attn.q_proj.weight");
+        QCOMPARE(plan.tensors[size_t(q)].status, StoreStatus::Changed);
+        QVERIFY2(plan.tensors[size_t(q)].reason.find("calibration") != std::string::npos, plan.tensors[size_t(q)].reason.c_str());
+        for (size_t l = 0; l < hf_->layers.size(); ++l)
+            if (hf_->layers[l].op == "Linear")
+                QCOMPARE(plan.configs[l].method, QuantMethod::RTN);
     }
 
     void refusals_data()
