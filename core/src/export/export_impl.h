@@ -67,6 +67,9 @@ void fillPacked(const Model& model, int layer, const LayerConfig& c, PackedPart 
 // layers, and lm_head unless it is quantized.
 void schemeTargets(const Model& model, const std::vector<int>& schemeOf, int schemes,
                    std::vector<std::vector<std::string>>& targets, std::vector<std::string>& ignore);
+// Notes on sibling layers vLLM fuses (q/k/v_proj, gate/up_proj) whose schemes differ.
+std::vector<std::string> fusedSchemeNotes(const Model& model, const std::vector<PackedScheme>& schemeOfLayer,
+                                          const std::vector<bool>& packed);
 // config.json's quantization_config (JSON text) for the packed layers.
 std::string packedQuantizationConfig(const Model& model, const std::vector<PackedScheme>& schemeOfLayer,
                                      const std::vector<bool>& packed);

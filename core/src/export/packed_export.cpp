@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 namespace bonsai::detail {
 
@@ -195,6 +196,39 @@ void schemeTargets(const Model& model, const std::vector<int>& schemeOf, int sch
         ignore.push_back("lm_head");
     if (schemes == 1)
         targets[0] = {"Linear"};
+}
+
+std::vector<std::string> fusedSchemeNotes(const Model& model, const std::vector<PackedScheme>& schemeOfLayer,
+                                          const std::vector<bool>& packed)
+{
+    std::map<std::string, size_t> index;
+    for (size_t l = 0; l < model.layers.size(); ++l)
+        index[model.layers[l].name] = l;
+    // What vLLM fuses into one layer (the sibling modules' suffixes).
+    const std::vector<std::vector<std::string>> fused = {{"q_proj", "k_proj", "v_proj"}, {"gate_proj", "up_proj"}};
+    std::vector<std::string> mixed;
+    for (const auto& [name, l] : index)
+        for (const auto& set : fused) {
+            const std::string suffix = "." + set[0];
+            if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+                continue;
+            const std::string stem = name.substr(0, name.size() - set[0].size());
+            for (size_t k = 1; k < set.size(); ++k) {
+                const auto it = index.find(stem + set[k]);
+                if (it == index.end())
+                    continue;
+                const size_t o = it->second;
+                if (packed[l] != packed[o] || (packed[l] && !(schemeOfLayer[l] == schemeOfLayer[o]))) {
+                    mixed.push_back(stem + "{" + set[0] + ", " + set[k] + "}");
+                    break;
+                }
+            }
+        }
+    if (mixed.empty())
+        return {};
+    return {"vLLM fuses q/k/v_proj and gate/up_proj into one layer each and needs one scheme per fused layer; " +
+            std::to_string(mixed.size()) + " differ (" + mixed.front() + (mixed.size() > 1 ? ", ..." : "") +
+            "): transformers reads the folder, vLLM refuses it"};
 }
 
 std::string packedQuantizationConfig(const Model& model, const std::vector<PackedScheme>& schemeOfLayer,

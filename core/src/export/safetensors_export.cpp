@@ -159,8 +159,11 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
             throw FileError(config.string(), std::string("not valid JSON: ") + e.what());
         }
         j["torch_dtype"] = torchName(dtype);
-        if (packedFormat && std::find(packed.begin(), packed.end(), true) != packed.end())
+        if (packedFormat && std::find(packed.begin(), packed.end(), true) != packed.end()) {
             j["quantization_config"] = nlohmann::ordered_json::parse(packedQuantizationConfig(model, schemes, packed));
+            for (std::string& n : fusedSchemeNotes(model, schemes, packed))
+                plan.notes.push_back(std::move(n));
+        }
         else if (packedFormat)
             plan.notes.push_back("no layer is packed (no integer Linear layer): config.json has no quantization_config");
         out.extraFiles.emplace_back("config.json", j.dump(2) + "\n");
