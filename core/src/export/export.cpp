@@ -158,11 +158,13 @@ ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& confi
     case ExportFormat::Safetensors:
     case ExportFormat::SafetensorsPacked: {
         detail::SafetensorsOut out;
-        if (const ExportPlan check = detail::buildSafetensors(model, configs, options, format, out); !check.writable())
-            throw Error(refusal(check));
+        ExportPlan plan = detail::buildSafetensors(model, configs, options, format, out);
+        if (!plan.writable())
+            throw Error(refusal(plan));
+        // The plan stands (the packed check computed every layer's codes); only the provenance is added.
         const Provenance prov = detail::exportProvenance(model, format, options, true,
                                                          [&](double f) { return !progress || progress(0.1 * f); });
-        ExportPlan plan = detail::buildSafetensors(model, configs, options, format, out, &prov);
+        detail::setSafetensorsProvenance(out, plan, prov);
         detail::writeSafetensors(model, configs, options, out, path, progress);
         return plan;
     }

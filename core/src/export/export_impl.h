@@ -90,6 +90,8 @@ struct SafetensorsOut {
 // `format`: Safetensors (dense) or SafetensorsPacked.
 ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                             ExportFormat format, SafetensorsOut& out, const Provenance* provenance = nullptr);
+// Records `provenance` in the header (the plan's sizes follow): the export's, after the check.
+void setSafetensorsProvenance(SafetensorsOut& out, ExportPlan& plan, const Provenance& provenance);
 // Writes the checkpoint folder `folder` through a new folder beside it, renamed into place.
 void writeSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                       const SafetensorsOut& out, const std::string& folder, const ProgressFn& progress);

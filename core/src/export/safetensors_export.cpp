@@ -133,15 +133,11 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
         offset += tp.bytes;
         plan.tensors.push_back(std::move(tp));
     }
-    nlohmann::ordered_json meta;
-    meta["format"] = "pt";
-    meta["bonsai.provenance"] =
-        (provenance ? *provenance : exportProvenance(model, format, options, false)).toJson();
-    header["__metadata__"] = meta;
-    std::string h = header.dump();
-    h.append((8 - h.size() % 8) % 8, ' ');
-    out.header = h;
+    header["__metadata__"] = {{"format", "pt"}};
+    out.header = header.dump();
     out.dataBytes = offset;
+    setSafetensorsProvenance(out, plan,
+                             provenance ? *provenance : exportProvenance(model, format, options, false));
 
     // config.json with the stored type; the tokenizer files as they are.
     const fs::path dir = folderOf(model);
@@ -179,11 +175,20 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
             s << in.rdbuf();
             out.extraFiles.emplace_back(name, s.str());
         }
-    plan.fileBytes = 8 + h.size() + offset;
-    plan.metadataBytes = 8 + h.size();
     for (const auto& [name, text] : out.extraFiles)
         plan.notes.push_back("with " + name + " (" + std::to_string(text.size()) + " bytes)");
     return plan;
+}
+
+void setSafetensorsProvenance(SafetensorsOut& out, ExportPlan& plan, const Provenance& provenance)
+{
+    auto header = nlohmann::ordered_json::parse(out.header);
+    header["__metadata__"]["bonsai.provenance"] = provenance.toJson();
+    std::string h = header.dump();
+    h.append((8 - h.size() % 8) % 8, ' ');
+    out.header = std::move(h);
+    plan.fileBytes = 8 + out.header.size() + out.dataBytes;
+    plan.metadataBytes = 8 + out.header.size();
 }
 
 void writeSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,

@@ -244,7 +244,11 @@ private slots:
         // Every tensor, decoded on its own, against what Bonsai evaluates.
         json meta;
         const auto st = readSafetensors(out + "/model.safetensors", &meta);
-        QVERIFY(meta.contains("bonsai.provenance"));
+        // The provenance of the export (the source files' digests), not the check's zero digests.
+        const json prov = json::parse(meta["bonsai.provenance"].get<std::string>());
+        QVERIFY(!prov["files"].empty());
+        for (const auto& f : prov["files"])
+            QVERIFY(f["sha256"].get<std::string>() != std::string(64, '0'));
         const std::string floatName = dtype == int(DType::F32) ? "F32" : "F16";
         size_t packedLayers = 0;
         for (size_t l = 0; l < hf_->layers.size(); ++l) {
