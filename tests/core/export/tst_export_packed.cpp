@@ -9,6 +9,7 @@
 //    planned size;
 //  - int3 in 4-bit fields and per-tensor scales repeated per row are "changed" and still exact;
 //    BF16 scales and GPTQ without calibration data (round-to-nearest written) are "changed";
+//  - a Python decoder (compressed-tensors' unpacking) agrees with the dense F32 export;
 //  - refusals: NF4, FP8, low rank, clip search (values on no grid), an ONNX model, an existing
 //    folder, a cancelled export (nothing left).
 #include "bonsai/compress.h"
@@ -20,6 +21,7 @@
 
 #include "testutil.h"
 
+#include <QProcess>
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
@@ -290,6 +292,80 @@ private slots:
         QCOMPARE(st.at(norm.name).dtype, floatName);
         QCOMPARE(floatsOf(st.at(norm.name)).front(),
                  dtype == int(DType::F32) ? normValues.front() : halfToFloat(floatToFp16(normValues.front())));
+    }
+
+    // A second decoder, in Python, unpacking as compressed-tensors does (shift, mask, minus
+    // 2^(bits-1); zero points along dim 0), against the dense F32 export of the same recipe.
+    void pythonDecoderAgrees()
+    {
+        QProcess probe;
+        probe.start(QStringLiteral("python3"), {QStringLiteral("-c"), QStringLiteral("pass")});
+        if (!probe.waitForFinished(30000) || probe.exitStatus() != QProcess::NormalExit || probe.exitCode() != 0)
+            QSKIP("python3 is not installed");
+        const char* script = R"PY(
+import json, struct, sys
+from array import array
+
+def tensors(path):
+    data = open(path, 'rb').read()
+    n = struct.unpack('<Q', data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    header.pop('__metadata__', None)
+    out = {}
+    for k, v in header.items():
+        a = array({'F32': 'f', 'I32': 'i', 'I64': 'q'}[v['dtype']])
+        a.frombytes(data[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]])
+        if sys.byteorder != 'little':
+            a.byteswap()
+        out[k] = (a, v['shape'])
+    return out
+
+packed_dir, dense_dir = sys.argv[1], sys.argv[2]
+q = json.load(open(packed_dir + '/config.json'))['quantization_config']
+p, d = tensors(packed_dir + '/model.safetensors'), tensors(dense_dir + '/model.safetensors')
+checked = 0
+for name in [k[:-len('.weight_packed')] for k in p if k.endswith('.weight_packed')]:
+    w = next(g['weights'] for g in q['config_groups'].values() if 'Linear' in g['targets'] or name in g['targets'])
+    bits = w['num_bits']
+    pf, mask, offset = 32 // bits, (1 << bits) - 1, 1 << (bits - 1)
+    rows, cols = p[name + '.weight_shape'][0]
+    words, (_, per_row) = p[name + '.weight_packed']
+    scale, (_, groups) = p[name + '.weight_scale']
+    gs = w['group_size'] if w['strategy'] == 'group' else cols
+    zero = lambda r, g: 0
+    if not w['symmetric']:
+        zw, _ = p[name + '.weight_zero_point']
+        zero = lambda r, g: ((zw[(r // pf) * groups + g] >> (bits * (r % pf))) & mask) - offset
+    dense, _ = d[name + '.weight']
+    for r in range(rows):
+        for c in range(cols):
+            code = ((words[r * per_row + c // pf] >> (bits * (c % pf))) & mask) - offset
+            g = c // gs
+            value = array('f', [(code - zero(r, g)) * scale[r * groups + g]])[0]  # one rounding, as in float32
+            if value != dense[r * cols + c]:
+                print('differs:', name, r, c, value, dense[r * cols + c])
+                sys.exit(1)
+    checked += 1
+print(checked)
+)PY";
+        for (const char* recipe : {R"({"precision":"int4","granularity":"group","group_size":128,"symmetric":false},
+                                      "rules":[{"match":"down_proj","precision":"int8","granularity":"channel","symmetric":true}])",
+                                   R"({"precision":"int3","granularity":"group","group_size":32})"}) {
+            const auto configs =
+                resolveConfigs(*hf_, Recipe::parse(std::string(R"({"bonsai_recipe":1,"defaults":)") + recipe + "}", "t"));
+            const std::string packed = root_ + "/python-packed", dense = root_ + "/python-dense";
+            fs::remove_all(packed);
+            fs::remove_all(dense);
+            exportModel(*hf_, configs, ExportFormat::SafetensorsPacked, packed);
+            exportModel(*hf_, configs, ExportFormat::Safetensors, dense);
+            QProcess py;
+            py.start(QStringLiteral("python3"), {QStringLiteral("-c"), QString::fromUtf8(script),
+                                                 QString::fromStdString(packed), QString::fromStdString(dense)});
+            QVERIFY(py.waitForFinished(120000));
+            const QByteArray out = py.readAllStandardOutput().trimmed();
+            QVERIFY2(py.exitCode() == 0, (out + py.readAllStandardError()).constData());
+            QCOMPARE(out, QByteArray("28"));
+        }
     }
 
     void bf16ScalesAreChanged()
