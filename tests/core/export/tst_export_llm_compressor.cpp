@@ -4,7 +4,7 @@
 //  - int4 groups of 32 asymmetric (round to nearest) and int8 per channel GPTQ (damping, act
 //    order) as a QuantizationModifier and a GPTQModifier, each layer in the group of its
 //    scheme, lm_head ignored; one scheme: targets ["Linear"];
-//  - clip search (mse observer) and fp16 layers are "changed"; the embedding quantized, AWQ,
+//  - FP8 E4M3 as a float scheme; clip search (mse observer) and fp16 layers are "changed"; the embedding quantized, AWQ,
 //    sparsity, low rank, NF4, two GPTQ dampings are impossible and nothing is written;
 //  - the file is the planned size; an existing file is refused without overwrite.
 #include "bonsai/compress.h"
@@ -167,6 +167,19 @@ private slots:
         for (const auto& t : plan.tensors)
             if (t.source.find("proj") != std::string::npos)
                 QCOMPARE(t.status, StoreStatus::Changed); // mse observer, or fp16 left as it is
+    }
+
+    void fp8IsAFloatScheme()
+    {
+        const auto configs = configsOf(*hf_, R"({"bonsai_recipe":1,"defaults":{"precision":"fp8_e4m3","granularity":"channel"},
+            "rules":[{"match":"embed_tokens","precision":"fp32"}]})");
+        const std::string out = root_ + "/fp8.yaml";
+        const ExportPlan plan = exportModel(*hf_, configs, ExportFormat::LlmCompressor, out);
+        QVERIFY(plan.writable());
+        const json y = readYaml(testutil::readFile(out));
+        QCOMPARE(y["quant_stage"]["quant_modifiers"]["QuantizationModifier"]["config_groups"]["group_0"]["weights"],
+                 json({{"num_bits", 8}, {"type", "float"}, {"symmetric", true}, {"strategy", "channel"},
+                       {"dynamic", false}, {"observer", "minmax"}}));
     }
 
     void refusals_data()
