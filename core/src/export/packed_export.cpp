@@ -101,6 +101,9 @@ bool planPackedLayer(const Model& model, int layer, LayerConfig& c, DType floatT
     if (scheme.group && codes.cols % scheme.group != 0 && codes.groups > 1)
         notes.push_back("the last group of each row is partial (" + std::to_string(codes.cols) + " inputs, groups of " +
                         std::to_string(scheme.group) + "): transformers reads it, vLLM's kernels need whole groups");
+    if (l.name == "lm_head")
+        notes.push_back("a packed lm_head: transformers reads it; vLLM keeps lm_head unquantized (its own layer "
+                        "type there), so set it to fp32 for vLLM");
     const auto rows = static_cast<int64_t>(codes.rows);
     const auto groups = static_cast<int64_t>(codes.groups);
     const uint64_t fsize = floatType == DType::F32 ? 4 : 2;

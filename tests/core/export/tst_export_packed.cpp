@@ -9,6 +9,7 @@
 //    planned size;
 //  - int3 in 4-bit fields and per-tensor scales repeated per row are "changed" and still exact;
 //    BF16 scales and GPTQ without calibration data (round-to-nearest written) are "changed";
+//  - a checkpoint made here: an untied lm_head, a bias, 12 rows, an fp16 layer ignored;
 //  - a Python decoder (compressed-tensors' unpacking) agrees with the dense F32 export;
 //  - refusals: NF4, FP8, low rank, clip search (values on no grid), an ONNX model, an existing
 //    folder, a cancelled export (nothing left).
@@ -29,6 +30,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 using namespace bonsai;
@@ -365,6 +367,49 @@ print(checked)
             const QByteArray out = py.readAllStandardOutput().trimmed();
             QVERIFY2(py.exitCode() == 0, (out + py.readAllStandardError()).constData());
             QCOMPARE(out, QByteArray("28"));
+        }
+    }
+
+    // A checkpoint made here: an untied lm_head (packed, not ignored, noted), a bias kept as
+    // floats, 12 rows (zero points in 2 words of 8, the second half empty) and a layer at fp16.
+    void handMadeCheckpoint()
+    {
+        const std::string dir = root_ + "/hand-made-src";
+        fs::create_directories(dir);
+        const std::vector<float> fc = testutil::gaussian(12 * 64, 1, 0.05f), head = testutil::gaussian(16 * 64, 2, 0.05f),
+                                 keep = testutil::gaussian(8 * 64, 3, 0.05f);
+        {
+            std::ofstream(dir + "/model.safetensors", std::ios::binary)
+                << testutil::makeSafetensors({{"fc.weight", "F32", {12, 64}, testutil::floatBytes(fc)},
+                                              {"fc.bias", "F32", {12}, testutil::floatBytes(std::vector<float>(12, 0.5f))},
+                                              {"keep.weight", "F32", {8, 64}, testutil::floatBytes(keep)},
+                                              {"lm_head.weight", "F32", {16, 64}, testutil::floatBytes(head)}});
+            std::ofstream(dir + "/config.json") << R"({"model_type":"test"})";
+        }
+        const auto m = Model::open(dir);
+        const auto configs = resolveConfigs(*m, Recipe::parse(R"({"bonsai_recipe":1,"defaults":{"precision":"int4",
+            "granularity":"group","group_size":32,"symmetric":false},"rules":[{"match":"keep","precision":"fp16"}]})", "t"));
+        const std::string out = root_ + "/hand-made";
+        const ExportPlan plan = exportModel(*m, configs, ExportFormat::SafetensorsPacked, out);
+        const auto& headPlan = plan.tensors[size_t(m->findTensor("lm_head.weight"))];
+        QVERIFY2(headPlan.reason.find("vLLM keeps lm_head") != std::string::npos, headPlan.reason.c_str());
+        const json q = json::parse(testutil::readFile(out + "/config.json"))["quantization_config"];
+        QCOMPARE(q["ignore"], json::array({"keep"}));
+        QCOMPARE(q["config_groups"]["group_0"]["targets"], json::array({"Linear"}));
+        const auto st = readSafetensors(out + "/model.safetensors");
+        QCOMPARE(st.at("fc.weight_zero_point").shape, (std::vector<int64_t>{2, 2}));
+        QCOMPARE(floatsOf(st.at("fc.bias")), std::vector<float>(12, 0.5f));
+        QCOMPARE(st.at("keep.weight").dtype, std::string("F32"));
+        for (const char* name : {"fc", "lm_head"}) {
+            const int layer = [&] {
+                for (size_t l = 0; l < m->layers.size(); ++l)
+                    if (m->layers[l].name == name)
+                        return int(l);
+                return -1;
+            }();
+            std::vector<float> expected;
+            compressLayer(*m, layer, configs[size_t(layer)], &expected);
+            QCOMPARE(decodePacked(st, name, *schemeOf(q, name)), expected);
         }
     }
 
