@@ -51,11 +51,13 @@
 // same way along the output axis), .weight_shape (int64 [out, in]); everything else as floats,
 // like the dense export. Codes are checked to dequantize, scale * (q - zero), to exactly the
 // evaluated values; int2/int3 (int5-int7) codes go in 4-bit (8-bit) containers, per-tensor scales
-// are repeated per channel (vLLM reads channel and group scales). Embeddings and other
-// non-Linear layers are stored dequantized; GPTQ/AWQ layers get round-to-nearest codes (the
-// export takes no calibration data), said per layer. NF4, FP8, GGUF types, low rank, and values
-// on no single grid (clip search) are impossible; vLLM's limits (whole groups, one scheme for
-// the layers it fuses) are noted.
+// are repeated per channel (vLLM reads channel and group scales). FP8 E4M3 weights are stored as
+// compressed-tensors' float-quantized: <module>.weight in F8_E4M3 and its .weight_scale ([out, 1]
+// or [1]); with packed layers beside them the format is "mixed-precision", each config group
+// naming its own. Embeddings and other non-Linear layers are stored dequantized; GPTQ/AWQ
+// layers get round-to-nearest codes (the export takes no calibration data), said per layer.
+// NF4, FP8 E5M2, GGUF types, low rank, and values on no single grid (clip search) are
+// impossible; vLLM's limits (whole groups, one scheme for the layers it fuses) are noted.
 //
 // llm-compressor recipe: a YAML recipe (quant_stage: quant_modifiers:) with a
 // QuantizationModifier for the round-to-nearest layers and a GPTQModifier for the GPTQ ones,

@@ -29,13 +29,21 @@ struct IntCodes {
     std::vector<int8_t> zero;   // rows x groups (uint8 bytes; 0 when symmetric)
 };
 std::string intCodes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, IntCodes& out);
+// FP8 E4M3 codes and their scales (per row, or one per tensor) that dequantize, code * scale,
+// to exactly `values` (the layer's evaluated weight, FP8 E4M3 precision); or the reason why not.
+struct Fp8Codes {
+    uint64_t rows = 0, cols = 0;
+    std::vector<uint8_t> q;   // matrix form, rows x cols
+    std::vector<float> scale; // rows entries, or 1 per tensor
+};
+std::string fp8Codes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, Fp8Codes& out);
 // The ONNX export of a classifier, serialized into `bytes`.
 ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                      std::string& bytes, const Provenance* provenance = nullptr);
-// compressed-tensors' pack-quantized layout (packed_export.cpp): the tensors of one packed
-// Linear weight, its scheme (one config group per distinct scheme), and what the safetensors
-// export writes for each.
-enum class PackedPart : uint8_t { None, Packed, Scale, ZeroPoint, Shape };
+// compressed-tensors' pack-quantized layout (packed_export.cpp; FP8 E4M3 weights in its
+// float-quantized one): the tensors of one packed Linear weight, its scheme (one config group
+// per distinct scheme), and what the safetensors export writes for each.
+enum class PackedPart : uint8_t { None, Packed, Scale, ZeroPoint, Shape, Fp8 };
 struct PackedTensor {
     std::string name;
     DType dtype;
@@ -46,7 +54,9 @@ struct PackedTensor {
 struct PackedScheme {
     int bits = 4;          // 4 or 8 (the field width)
     bool symmetric = true;
-    uint64_t group = 0;    // 0: per channel
+    uint64_t group = 0;    // 0: per channel (or per tensor, FP8)
+    bool fp8 = false;      // FP8 E4M3 weights (float-quantized) instead of packed integers
+    bool perTensor = false; // FP8: one scale
     bool operator==(const PackedScheme&) const = default;
 };
 int packedBits(int bits); // the field width codes of `bits` bits are stored in
@@ -58,6 +68,7 @@ bool planPackedLayer(const Model& model, int layer, LayerConfig& c, DType floatT
 struct PackedCache { // the codes of the layer whose parts are being written
     int layer = -1;
     IntCodes codes;
+    Fp8Codes fp8;
 };
 // The bytes of one part (out is sized to it).
 void fillPacked(const Model& model, int layer, const LayerConfig& c, PackedPart part, DType floatType,

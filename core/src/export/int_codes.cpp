@@ -1,7 +1,8 @@
-// Integer codes of a compressed layer for the exporters that store codes (ONNX,
+// Integer (and FP8) codes of a compressed layer for the exporters that store codes (ONNX,
 // compressed-tensors): recovered from the evaluated values and checked to dequantize to them
 // exactly, so that what a runtime computes is what Bonsai predicted.
 #include "bonsai/compress.h"
+#include "bonsai/half.h"
 #include "bonsai/layout.h"
 #include "export/export_impl.h"
 #include "quant/quant_int_impl.h"
@@ -17,22 +18,35 @@ std::vector<float> reconstructLayer(const Model& model, int layer, const LayerCo
     return out;
 }
 
-std::string intCodes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, IntCodes& out)
+namespace {
+
+// What the precision step saw (the layer after sparsity) and what it made (`values`), in matrix
+// form: rows = output channels.
+void matrices(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, uint64_t& rows,
+              uint64_t& cols, std::vector<float>& pre, std::vector<float>& val)
 {
     const Layer& l = model.layers[static_cast<size_t>(layer)];
     const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
     const AxisSplit s = splitAtAxis(t.shape, l.outAxis);
-    out.rows = s.channels;
-    out.cols = s.cols();
-    out.group = c.granularity == Granularity::Group ? std::min<uint64_t>(c.groupSize, out.cols) : out.cols;
-    out.groups = (out.cols + out.group - 1) / out.group;
-    // What the precision step saw: the layer after sparsity, in matrix form.
+    rows = s.channels;
+    cols = s.cols();
     LayerConfig before = c;
     before.precision = Precision{PrecisionKind::FP32};
-    const std::vector<float> pre = reconstructLayer(model, layer, before);
-    std::vector<float> preM(pre.size()), valM(values.size());
-    layoutToMatrix(t.shape, l.outAxis, pre.data(), preM.data());
-    layoutToMatrix(t.shape, l.outAxis, values.data(), valM.data());
+    const std::vector<float> p = reconstructLayer(model, layer, before);
+    pre.resize(p.size());
+    val.resize(values.size());
+    layoutToMatrix(t.shape, l.outAxis, p.data(), pre.data());
+    layoutToMatrix(t.shape, l.outAxis, values.data(), val.data());
+}
+
+} // namespace
+
+std::string intCodes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, IntCodes& out)
+{
+    std::vector<float> preM, valM;
+    matrices(model, layer, c, values, out.rows, out.cols, preM, valM);
+    out.group = c.granularity == Granularity::Group ? std::min<uint64_t>(c.groupSize, out.cols) : out.cols;
+    out.groups = (out.cols + out.group - 1) / out.group;
     const IntQuantConfig q = intQuantConfig(c);
     const float qmax = intq::qmaxOf(q), qlo = intq::qloOf(q);
     out.q.assign(out.rows * out.cols, 0);
@@ -57,6 +71,29 @@ std::string intCodes(const Model& model, int layer, const LayerConfig& c, const 
                 out.q[i] = q.symmetric ? static_cast<int8_t>(code) : static_cast<int8_t>(static_cast<uint8_t>(code));
             }
         }
+    return {};
+}
+
+std::string fp8Codes(const Model& model, int layer, const LayerConfig& c, const std::vector<float>& values, Fp8Codes& out)
+{
+    std::vector<float> preM, valM;
+    matrices(model, layer, c, values, out.rows, out.cols, preM, valM);
+    // fakeQuantFloat's scales: fp16(max |w| / 448) per tensor or per row.
+    const bool perTensor = c.granularity == Granularity::PerTensor;
+    out.scale.clear();
+    if (perTensor)
+        out.scale.push_back(intq::fp16Scale(intq::rangeOf(preM.data(), preM.size()).amax / kFp8E4M3Max));
+    else
+        for (uint64_t r = 0; r < out.rows; ++r)
+            out.scale.push_back(intq::fp16Scale(intq::rangeOf(preM.data() + r * out.cols, out.cols).amax / kFp8E4M3Max));
+    out.q.assign(out.rows * out.cols, 0);
+    for (uint64_t i = 0; i < valM.size(); ++i) {
+        const float scale = out.scale[perTensor ? 0 : i / out.cols];
+        const uint8_t code = scale == 0 ? 0 : floatToFp8E4M3(valM[i] / scale);
+        if (fp8e4m3ToFloat(code) * scale != valM[i])
+            return "its values are not FP8 E4M3 codes times one scale per " + std::string(perTensor ? "tensor" : "row");
+        out.q[i] = code;
+    }
     return {};
 }
 

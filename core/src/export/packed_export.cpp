@@ -1,6 +1,7 @@
 // compressed-tensors' pack-quantized layout (see bonsai/export.h): the integer codes of a
-// Linear weight packed into int32 words, with its scales, zero points and shape, and the
-// quantization_config that tells transformers and vLLM how to read them. The rest of the folder
+// Linear weight packed into int32 words, with its scales, zero points and shape (FP8 E4M3
+// weights as float-quantized: the codes and their scales), and the quantization_config that
+// tells transformers and vLLM how to read them. The rest of the folder
 // is the safetensors export's (safetensors_export.cpp).
 #include "bonsai/describe.h"
 #include "bonsai/half.h"
@@ -58,42 +59,49 @@ bool planPackedLayer(const Model& model, int layer, LayerConfig& c, DType floatT
         tp.reason = why;
         return true;
     };
+    const bool fp8 = c.precision.kind == PrecisionKind::FP8_E4M3;
     switch (c.precision.kind) {
-    case PrecisionKind::Int: break;
+    case PrecisionKind::Int:
+    case PrecisionKind::FP8_E4M3: break;
     case PrecisionKind::NF4:
-    case PrecisionKind::FP8_E4M3:
     case PrecisionKind::FP8_E5M2:
     case PrecisionKind::Ggml:
-        return impossible(shortPrecision(c) + " has no pack-quantized encoding (integer codes of 2-8 bits; "
-                                              "compressed-tensors' float formats are not written)");
+        return impossible(shortPrecision(c) + " has no compressed-tensors encoding Bonsai writes (integer codes of "
+                                              "2-8 bits packed, FP8 E4M3)");
     default: return false; // floats: stored dense
     }
     if (c.hasRank())
-        return impossible("low rank: pack-quantized stores one dense matrix per Linear layer");
+        return impossible("low rank: compressed-tensors stores one dense matrix per Linear layer");
     if (t.shape.size() != 2 || l.outAxis != 0)
         return impossible("the weight is no [out, in] matrix");
+    if (fp8 && c.granularity == Granularity::Group)
+        return impossible("FP8 with group-wise scales: Bonsai's FP8 has per-tensor or per-channel scales");
     IntCodes codes;
-    const std::string why = intCodes(model, layer, c, reconstructLayer(model, layer, c), codes);
+    Fp8Codes fcodes;
+    const std::vector<float> values = reconstructLayer(model, layer, c);
+    const std::string why = fp8 ? fp8Codes(model, layer, c, values, fcodes) : intCodes(model, layer, c, values, codes);
     if (!why.empty())
-        return impossible(why + ": not exported to pack-quantized yet");
-    const int bits = packedBits(c.precision.bits);
+        return impossible(why + ": not exported to compressed-tensors yet");
+    const int bits = fp8 ? 8 : packedBits(c.precision.bits);
     const uint64_t pf = 32 / static_cast<uint64_t>(bits);
-    scheme = {bits, c.symmetric, c.granularity == Granularity::Group ? c.groupSize : 0};
+    scheme = {bits, fp8 || c.symmetric, !fp8 && c.granularity == Granularity::Group ? c.groupSize : 0, fp8,
+              fp8 && c.granularity == Granularity::PerTensor};
     std::vector<std::string> changes, notes;
-    if (c.precision.bits != bits)
+    if (!fp8 && c.precision.bits != bits)
         changes.push_back("int" + std::to_string(c.precision.bits) + " codes in " + std::to_string(bits) +
                           "-bit fields (the same values; the file is not smaller)");
-    if (c.granularity == Granularity::PerTensor)
+    if (!fp8 && c.granularity == Granularity::PerTensor)
         changes.push_back("one scale per tensor, stored on every row (strategy channel, which vLLM reads)");
     if (c.hasSparsity())
         changes.push_back("pruned weights stored as zero codes (no sparse layout: the file is not smaller)");
+    const std::vector<float>& scales = fp8 ? fcodes.scale : codes.scale;
     if (c.needsCalibration()) { // the export has no calibration data: compressLayer rounds to nearest
         changes.push_back(std::string(methodName(c.method)) +
                           " needs calibration data, which the export does not take: round-to-nearest codes written");
         c.method = QuantMethod::RTN;
     }
     if (floatType == DType::BF16)
-        for (float s : codes.scale)
+        for (float s : scales)
             if (bf16ToFloat(floatToBf16(s)) != s) {
                 changes.push_back("scales rounded to BF16 (F16 or F32 keep Bonsai's FP16 scales exactly)");
                 break;
@@ -104,21 +112,31 @@ bool planPackedLayer(const Model& model, int layer, LayerConfig& c, DType floatT
     if (l.name == "lm_head")
         notes.push_back("a packed lm_head: transformers reads it; vLLM keeps lm_head unquantized (its own layer "
                         "type there), so set it to fp32 for vLLM");
-    const auto rows = static_cast<int64_t>(codes.rows);
-    const auto groups = static_cast<int64_t>(codes.groups);
     const uint64_t fsize = floatType == DType::F32 ? 4 : 2;
-    tensors.push_back({l.name + ".weight_packed", DType::I32, {rows, int64_t(ceilDiv(codes.cols, pf))},
-                       4 * codes.rows * ceilDiv(codes.cols, pf), PackedPart::Packed});
-    tensors.push_back({l.name + ".weight_scale", floatType, {rows, groups}, fsize * codes.rows * codes.groups,
-                       PackedPart::Scale});
-    if (!c.symmetric)
-        tensors.push_back({l.name + ".weight_zero_point", DType::I32, {int64_t(ceilDiv(codes.rows, pf)), groups},
-                           4 * ceilDiv(codes.rows, pf) * codes.groups, PackedPart::ZeroPoint});
-    tensors.push_back({l.name + ".weight_shape", DType::I64, {2}, 16, PackedPart::Shape});
-    tp.target = l.name + ".weight_packed";
-    tp.stored = "int" + std::to_string(bits) + " packed, " +
-                (scheme.group ? "groups of " + std::to_string(scheme.group) : std::string("per channel")) +
-                (c.symmetric ? "" : ", zero points");
+    if (fp8) {
+        const auto rows = static_cast<int64_t>(fcodes.rows), cols = static_cast<int64_t>(fcodes.cols);
+        tensors.push_back({l.name + ".weight", DType::F8_E4M3, {rows, cols}, fcodes.rows * fcodes.cols, PackedPart::Fp8});
+        tensors.push_back({l.name + ".weight_scale", floatType,
+                           scheme.perTensor ? std::vector<int64_t>{1} : std::vector<int64_t>{rows, 1},
+                           fsize * fcodes.scale.size(), PackedPart::Scale});
+        tp.target = l.name + ".weight";
+        tp.stored = std::string("FP8 E4M3, ") + (scheme.perTensor ? "per tensor" : "per channel");
+    } else {
+        const auto rows = static_cast<int64_t>(codes.rows), groups = static_cast<int64_t>(codes.groups);
+        const uint64_t words = ceilDiv(codes.cols, pf), zeroWords = ceilDiv(codes.rows, pf);
+        tensors.push_back({l.name + ".weight_packed", DType::I32, {rows, int64_t(words)}, 4 * codes.rows * words,
+                           PackedPart::Packed});
+        tensors.push_back({l.name + ".weight_scale", floatType, {rows, groups}, fsize * codes.rows * codes.groups,
+                           PackedPart::Scale});
+        if (!c.symmetric)
+            tensors.push_back({l.name + ".weight_zero_point", DType::I32, {int64_t(zeroWords), groups},
+                               4 * zeroWords * codes.groups, PackedPart::ZeroPoint});
+        tensors.push_back({l.name + ".weight_shape", DType::I64, {2}, 16, PackedPart::Shape});
+        tp.target = l.name + ".weight_packed";
+        tp.stored = "int" + std::to_string(bits) + " packed, " +
+                    (scheme.group ? "groups of " + std::to_string(scheme.group) : std::string("per channel")) +
+                    (c.symmetric ? "" : ", zero points");
+    }
     tp.bytes = 0;
     for (const auto& e : tensors)
         tp.bytes += e.bytes;
@@ -132,9 +150,12 @@ bool planPackedLayer(const Model& model, int layer, LayerConfig& c, DType floatT
 void fillPacked(const Model& model, int layer, const LayerConfig& c, PackedPart part, DType floatType,
                 PackedCache& cache, std::vector<uint8_t>& out)
 {
+    const bool fp8 = c.precision.kind == PrecisionKind::FP8_E4M3;
     if (cache.layer != layer) {
         cache.codes = {};
-        (void)intCodes(model, layer, c, reconstructLayer(model, layer, c), cache.codes);
+        cache.fp8 = {};
+        const std::vector<float> values = reconstructLayer(model, layer, c);
+        (void)(fp8 ? fp8Codes(model, layer, c, values, cache.fp8) : intCodes(model, layer, c, values, cache.codes));
         cache.layer = layer;
     }
     const IntCodes& k = cache.codes;
@@ -155,10 +176,12 @@ void fillPacked(const Model& model, int layer, const LayerConfig& c, PackedPart 
     }
     case PackedPart::Scale: {
         const size_t fsize = floatType == DType::F32 ? 4 : 2;
-        for (size_t i = 0; i < k.scale.size(); ++i)
-            putFloat(k.scale[i], floatType, out.data() + fsize * i);
+        const std::vector<float>& scale = fp8 ? cache.fp8.scale : k.scale;
+        for (size_t i = 0; i < scale.size(); ++i)
+            putFloat(scale[i], floatType, out.data() + fsize * i);
         break;
     }
+    case PackedPart::Fp8: std::memcpy(out.data(), cache.fp8.q.data(), cache.fp8.q.size()); break;
     case PackedPart::ZeroPoint: {
         for (uint64_t w = 0; w < ceilDiv(k.rows, pf); ++w)
             for (uint64_t g = 0; g < k.groups; ++g) {
@@ -255,10 +278,10 @@ std::string packedQuantizationConfig(const Model& model, const std::vector<Packe
         const PackedScheme& p = schemes[s];
         nlohmann::ordered_json w;
         w["num_bits"] = p.bits;
-        w["type"] = "int";
+        w["type"] = p.fp8 ? "float" : "int";
         w["symmetric"] = p.symmetric;
         w["group_size"] = p.group ? nlohmann::ordered_json(p.group) : nlohmann::ordered_json();
-        w["strategy"] = p.group ? "group" : "channel";
+        w["strategy"] = p.group ? "group" : p.perTensor ? "tensor" : "channel";
         w["block_structure"] = nullptr;
         w["dynamic"] = false;
         w["actorder"] = nullptr;
@@ -269,12 +292,14 @@ std::string packedQuantizationConfig(const Model& model, const std::vector<Packe
         g["weights"] = w;
         g["input_activations"] = nullptr;
         g["output_activations"] = nullptr;
-        g["format"] = "pack-quantized";
+        g["format"] = p.fp8 ? "float-quantized" : "pack-quantized";
         groups["group_" + std::to_string(s)] = g;
     }
+    const bool anyFp8 = std::any_of(schemes.begin(), schemes.end(), [](const PackedScheme& p) { return p.fp8; });
+    const bool allFp8 = std::all_of(schemes.begin(), schemes.end(), [](const PackedScheme& p) { return p.fp8; });
     nlohmann::ordered_json q;
     q["quant_method"] = "compressed-tensors";
-    q["format"] = "pack-quantized";
+    q["format"] = allFp8 ? "float-quantized" : anyFp8 ? "mixed-precision" : "pack-quantized";
     q["quantization_status"] = "compressed";
     q["config_groups"] = groups;
     q["ignore"] = ignore;

@@ -5,14 +5,15 @@
 // scale * (q - zero) per channel or per group; every weight must equal the values Bonsai
 // evaluates (compressLayer) exactly, so the perplexity Bonsai predicts is the file's.
 //  - int4 groups of 32 symmetric, groups of 128 asymmetric, int8 per channel, a mix of two
-//    schemes, F16 scales; config.json's quantization_config key by key; the file exactly the
+//    schemes, F16 scales; FP8 E4M3 (float-quantized) per channel and per tensor, and mixed with
+//    packed int4 (mixed-precision); config.json's quantization_config key by key; the file exactly the
 //    planned size;
 //  - int3 in 4-bit fields and per-tensor scales repeated per row are "changed" and still exact;
 //    BF16 scales and GPTQ without calibration data (round-to-nearest written) are "changed";
 //  - a checkpoint made here: an untied lm_head, a bias, 12 rows, an fp16 layer ignored;
 //  - a Python decoder (compressed-tensors' unpacking) agrees with the dense F32 export;
-//  - refusals: NF4, FP8, low rank, clip search (values on no grid), an ONNX model, an existing
-//    folder, a cancelled export (nothing left).
+//  - refusals: NF4, FP8 E5M2, GGUF types, low rank, clip search (values on no grid), an ONNX
+//    model, an existing folder, a cancelled export (nothing left).
 #include "bonsai/compress.h"
 #include "bonsai/error.h"
 #include "bonsai/export.h"
@@ -120,9 +121,37 @@ const json* schemeOf(const json& q, const std::string& module)
     return nullptr;
 }
 
+// FP8 E4M3 "fn" (bias 7, no infinities, S.1111.111 NaN), from the bit fields.
+float e4m3ToFloat(uint8_t v)
+{
+    const int e = (v >> 3) & 15, m = v & 7;
+    const float sign = (v & 0x80) ? -1.0f : 1.0f;
+    if (e == 15 && m == 7)
+        return NAN;
+    return e == 0 ? sign * std::ldexp(float(m), -9) : sign * std::ldexp(float(8 + m), e - 10);
+}
+
+// float-quantized: <module>.weight in FP8 E4M3 times its scale (per row [out, 1], or [1]).
+std::vector<float> decodeFp8(const std::map<std::string, StTensor>& st, const std::string& module, const json& w)
+{
+    const StTensor& q = st.at(module + ".weight");
+    const StTensor& s = st.at(module + ".weight_scale");
+    const bool perTensor = w["strategy"] == "tensor";
+    if (q.dtype != "F8_E4M3" || q.shape.size() != 2 ||
+        s.shape != (perTensor ? std::vector<int64_t>{1} : std::vector<int64_t>{q.shape[0], 1}))
+        return {};
+    const std::vector<float> scale = floatsOf(s);
+    std::vector<float> out(q.data.size());
+    for (size_t i = 0; i < out.size(); ++i)
+        out[i] = e4m3ToFloat(uint8_t(q.data[i])) * scale[perTensor ? 0 : i / size_t(q.shape[1])];
+    return out;
+}
+
 // Decodes <module>.weight_* by the pack-quantized definition into the [out, in] weight.
 std::vector<float> decodePacked(const std::map<std::string, StTensor>& st, const std::string& module, const json& w)
 {
+    if (w["type"] == "float")
+        return decodeFp8(st, module, w);
     const int bits = w["num_bits"].get<int>();
     const bool sym = w["symmetric"].get<bool>();
     const bool grouped = w["strategy"] == "group";
@@ -173,37 +202,52 @@ private slots:
     {
         QTest::addColumn<QString>("recipe");
         QTest::addColumn<int>("dtype");
+        QTest::addColumn<QString>("format");     // quantization_config's
         QTest::addColumn<int>("groupsExpected"); // config groups
         QTest::addColumn<int>("bits");           // of group_0
         QTest::addColumn<bool>("symmetric");
-        QTest::addColumn<int>("groupSize");      // 0: channel
+        QTest::addColumn<QString>("strategy");
+        QTest::addColumn<int>("groupSize");
         QTest::addColumn<bool>("changed");       // the Linear layers are "changed"
+        const QString packed = QStringLiteral("pack-quantized"), fp8 = QStringLiteral("float-quantized");
+        const QString group = QStringLiteral("group"), channel = QStringLiteral("channel");
         QTest::newRow("int4 g32 sym") << R"({"precision":"int4","granularity":"group","group_size":32})" << int(DType::F32)
-                                      << 1 << 4 << true << 32 << false;
+                                      << packed << 1 << 4 << true << group << 32 << false;
         QTest::newRow("int4 g128 asym") << R"({"precision":"int4","granularity":"group","group_size":128,"symmetric":false})"
-                                        << int(DType::F32) << 1 << 4 << false << 128 << false;
-        QTest::newRow("int8 channel") << R"({"precision":"int8","granularity":"channel"})" << int(DType::F32) << 1 << 8
-                                      << true << 0 << false;
+                                        << int(DType::F32) << packed << 1 << 4 << false << group << 128 << false;
+        QTest::newRow("int8 channel") << R"({"precision":"int8","granularity":"channel"})" << int(DType::F32) << packed
+                                      << 1 << 8 << true << channel << 0 << false;
         QTest::newRow("int8 channel asym f16") << R"({"precision":"int8","granularity":"channel","symmetric":false})"
-                                               << int(DType::F16) << 1 << 8 << false << 0 << false;
+                                               << int(DType::F16) << packed << 1 << 8 << false << channel << 0 << false;
         QTest::newRow("int3 g32 asym") << R"({"precision":"int3","granularity":"group","group_size":32,"symmetric":false})"
-                                       << int(DType::F32) << 1 << 4 << false << 32 << true;
-        QTest::newRow("int8 per tensor") << R"({"precision":"int8","granularity":"tensor"})" << int(DType::F32) << 1 << 8
-                                         << true << 0 << true;
+                                       << int(DType::F32) << packed << 1 << 4 << false << group << 32 << true;
+        QTest::newRow("int8 per tensor") << R"({"precision":"int8","granularity":"tensor"})" << int(DType::F32) << packed
+                                         << 1 << 8 << true << channel << 0 << true;
         QTest::newRow("mix") << R"({"precision":"int4","granularity":"group","group_size":32,"symmetric":false},
                                    "rules":[{"match":"down_proj","precision":"int8","granularity":"channel","symmetric":true}])"
-                             << int(DType::F32) << 2 << 4 << false << 32 << false;
+                             << int(DType::F32) << packed << 2 << 4 << false << group << 32 << false;
+        QTest::newRow("fp8 channel") << R"({"precision":"fp8_e4m3","granularity":"channel"})" << int(DType::F32) << fp8 << 1
+                                     << 8 << true << channel << 0 << false;
+        QTest::newRow("fp8 tensor f16") << R"({"precision":"fp8_e4m3","granularity":"tensor"})" << int(DType::F16) << fp8
+                                        << 1 << 8 << true << QStringLiteral("tensor") << 0 << false;
+        QTest::newRow("mix fp8") << R"({"precision":"int4","granularity":"group","group_size":32,"symmetric":false},
+                                       "rules":[{"match":"down_proj","precision":"fp8_e4m3","granularity":"channel"}])"
+                                 << int(DType::F32) << QStringLiteral("mixed-precision") << 2 << 4 << false << group << 32
+                                 << false;
     }
 
     void decodesToTheEvaluatedWeights()
     {
         QFETCH(QString, recipe);
         QFETCH(int, dtype);
+        QFETCH(QString, format);
         QFETCH(int, groupsExpected);
         QFETCH(int, bits);
         QFETCH(bool, symmetric);
+        QFETCH(QString, strategy);
         QFETCH(int, groupSize);
         QFETCH(bool, changed);
+        const bool mixed = format == QStringLiteral("mixed-precision");
         const std::string text = R"({"bonsai_recipe":1,"defaults":)" + recipe.toStdString() + "}";
         const auto configs = resolveConfigs(*hf_, Recipe::parse(text, "test recipe"));
         ExportOptions o;
@@ -218,17 +262,18 @@ private slots:
         QCOMPARE(config["hidden_size"].get<int>(), 128);
         const json& q = config["quantization_config"];
         QCOMPARE(q["quant_method"].get<std::string>(), std::string("compressed-tensors"));
-        QCOMPARE(q["format"].get<std::string>(), std::string("pack-quantized"));
+        QCOMPARE(q["format"].get<std::string>(), format.toStdString());
         QCOMPARE(q["quantization_status"].get<std::string>(), std::string("compressed"));
         QCOMPARE(q["ignore"], json::array({"lm_head"})); // tied: lm_head is the embedding, not packed
         QCOMPARE(int(q["config_groups"].size()), groupsExpected);
         const json& g0 = q["config_groups"]["group_0"];
-        QCOMPARE(g0["format"].get<std::string>(), std::string("pack-quantized"));
+        const bool fp8 = format == QStringLiteral("float-quantized");
+        QCOMPARE(g0["format"].get<std::string>(), std::string(fp8 ? "float-quantized" : "pack-quantized"));
         QVERIFY(g0["input_activations"].is_null());
         QCOMPARE(g0["weights"]["num_bits"].get<int>(), bits);
-        QCOMPARE(g0["weights"]["type"].get<std::string>(), std::string("int"));
+        QCOMPARE(g0["weights"]["type"].get<std::string>(), std::string(fp8 ? "float" : "int"));
         QCOMPARE(g0["weights"]["symmetric"].get<bool>(), symmetric);
-        QCOMPARE(g0["weights"]["strategy"].get<std::string>(), std::string(groupSize ? "group" : "channel"));
+        QCOMPARE(g0["weights"]["strategy"].get<std::string>(), strategy.toStdString());
         if (groupSize)
             QCOMPARE(g0["weights"]["group_size"].get<int>(), groupSize);
         else
@@ -238,6 +283,9 @@ private slots:
             QCOMPARE(g0["targets"][0].get<std::string>(), std::string("Linear"));
         } else {
             const json& g1 = q["config_groups"]["group_1"]["weights"];
+            QCOMPARE(q["config_groups"]["group_1"]["format"].get<std::string>(),
+                     std::string(mixed ? "float-quantized" : "pack-quantized"));
+            QCOMPARE(g1["type"].get<std::string>(), std::string(mixed ? "float" : "int"));
             QCOMPARE(g1["num_bits"].get<int>(), 8);
             QCOMPARE(g1["strategy"].get<std::string>(), std::string("channel"));
             QCOMPARE(g1["symmetric"].get<bool>(), true);
@@ -261,9 +309,12 @@ private slots:
             compressLayer(*hf_, int(l), configs[l], &expected);
             std::vector<float> got;
             if (layer.op == "Linear") {
-                QVERIFY2(!st.count(layer.name + ".weight"), layer.name.c_str());
                 const json* w = schemeOf(q, layer.name);
                 QVERIFY2(w, layer.name.c_str());
+                const bool isFloat = (*w)["type"] == "float";
+                QCOMPARE(st.count(layer.name + ".weight") ? st.at(layer.name + ".weight").dtype : std::string("none"),
+                         std::string(isFloat ? "F8_E4M3" : "none"));
+                QCOMPARE(bool(st.count(layer.name + ".weight_packed")), !isFloat);
                 QCOMPARE(st.at(layer.name + ".weight_scale").dtype, floatName);
                 QCOMPARE(bool(st.count(layer.name + ".weight_zero_point")), !(*w)["symmetric"].get<bool>());
                 got = decodePacked(st, layer.name, *w);
@@ -288,6 +339,7 @@ private slots:
         // down_proj's 352 inputs are no whole number of groups of 128: said, as vLLM needs them whole.
         const auto& down = plan.tensors[size_t(hf_->findTensor("model.layers.0.mlp.down_proj.weight"))];
         QCOMPARE(down.reason.find("partial") != std::string::npos, groupSize == 128);
+
         // The norms as they are (F32) or rounded once (F16).
         const TensorInfo& norm = hf_->tensors[size_t(hf_->findTensor("model.norm.weight"))];
         const std::vector<float> normValues = hf_->readFloat(hf_->findTensor("model.norm.weight"));
@@ -460,9 +512,9 @@ print(checked)
     {
         QTest::addColumn<QString>("defaults");
         QTest::addColumn<QString>("reason");
-        QTest::newRow("nf4") << R"({"precision":"nf4"})" << "no pack-quantized encoding";
-        QTest::newRow("fp8") << R"({"precision":"fp8_e4m3"})" << "no pack-quantized encoding";
-        QTest::newRow("q4_k") << R"({"precision":"q4_k"})" << "no pack-quantized encoding";
+        QTest::newRow("nf4") << R"({"precision":"nf4"})" << "no compressed-tensors encoding";
+        QTest::newRow("fp8 e5m2") << R"({"precision":"fp8_e5m2"})" << "no compressed-tensors encoding";
+        QTest::newRow("q4_k") << R"({"precision":"q4_k"})" << "no compressed-tensors encoding";
         QTest::newRow("rank") << R"({"precision":"int8","rank":16})" << "low rank";
         QTest::newRow("clip search") << R"({"precision":"int4","granularity":"group","group_size":32,"clip_search":true})"
                                      << "integer grid";
