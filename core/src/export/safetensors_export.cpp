@@ -1,7 +1,7 @@
 // Safetensors export of a Hugging Face checkpoint (see bonsai/export.h): the compressed
 // weights dequantized at one float type, with the folder's config.json and tokenizer files,
-// written as a new checkpoint folder; with the integer Linear weights in compressed-tensors'
-// pack-quantized layout for the packed export (packed_export.cpp).
+// written as a new checkpoint folder; for the packed export with the integer (FP8) Linear
+// weights in compressed-tensors' pack-quantized (float-quantized) layout (packed_export.cpp).
 #include "bonsai/compress.h"
 #include "bonsai/describe.h"
 #include "bonsai/error.h"
@@ -113,8 +113,8 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
                 tp.reason = "dequantized, then rounded to " + stName(dtype) + " (F32 keeps the evaluated values exactly)";
             } else if (!c.isIdentity() && packedFormat && !floatPrecision) {
                 tp.status = StoreStatus::Changed;
-                tp.reason = "dequantized (the evaluated values exactly, at full size): pack-quantized stores Linear "
-                            "weights only";
+                tp.reason = "dequantized (the evaluated values exactly, at full size): compressed-tensors' layouts "
+                            "store Linear weights only";
             } else if (!c.isIdentity()) {
                 tp.reason = "dequantized: stored dense at full size";
             }
@@ -159,9 +159,10 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
             j["quantization_config"] = nlohmann::ordered_json::parse(packedQuantizationConfig(model, schemes, packed));
             for (std::string& n : fusedSchemeNotes(model, schemes, packed))
                 plan.notes.push_back(std::move(n));
+        } else if (packedFormat) {
+            plan.notes.push_back("no layer is quantized (no integer or FP8 Linear layer): config.json has no "
+                                 "quantization_config");
         }
-        else if (packedFormat)
-            plan.notes.push_back("no layer is packed (no integer Linear layer): config.json has no quantization_config");
         out.extraFiles.emplace_back("config.json", j.dump(2) + "\n");
     } else if (packedFormat) {
         throw FileError(config.string(), "is missing: the packed export writes its quantization_config into it");
