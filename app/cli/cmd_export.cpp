@@ -20,7 +20,7 @@ namespace cli {
 int cmdExport(const Args& in)
 {
     Args args = in;
-    const char* usage = "bonsai-cli export MODEL (--recipe R.json | --preset KEY) --format gguf|tensor-types|onnx|safetensors --out PATH [--dtype f32|f16|bf16] "
+    const char* usage = "bonsai-cli export MODEL (--recipe R.json | --preset KEY) --format gguf|tensor-types|onnx|safetensors|safetensors-packed|llm-compressor --out PATH [--dtype f32|f16|bf16] "
                         "[--check] [--accept-mapping] [--force] [--text FILE [--ctx N] [--chunks N]] [--json]";
     const bool asJson = takeFlag(args, "--json");
     const bool checkOnly = takeFlag(args, "--check");
@@ -46,7 +46,7 @@ int cmdExport(const Args& in)
     const auto format = bonsai::parseExportFormat(formatName);
     if (!format)
         throw UsageError((formatName.empty() ? std::string("--format is required") : "unknown format '" + formatName + "'") +
-                         " (gguf, tensor-types, onnx, safetensors)\nusage: " + usage);
+                         " (gguf, tensor-types, onnx, safetensors, safetensors-packed, llm-compressor)\nusage: " + usage);
     if (out.empty() && !checkOnly)
         throw UsageError(std::string("--out PATH is required (or --check)\nusage: ") + usage);
 
@@ -126,7 +126,7 @@ int cmdExport(const Args& in)
         std::string msg = "cannot export to " + std::string(bonsai::exportFormatName(plan.format)) + " as configured";
         for (const auto& p : plan.problems())
             msg += "\n  " + p;
-        if (!options.acceptMapping)
+        if (!options.acceptMapping && plan.format == bonsai::ExportFormat::Gguf)
             msg += "\n(--accept-mapping stores each at the nearest type the check names)";
         throw bonsai::Error(msg);
     }

@@ -1,4 +1,4 @@
-// bonsai-cli: info --json, tensor --npy, stats, export's check, and errors, run as a separate process.
+// bonsai-cli: info --json, tensor --npy, stats, export's check and formats, and errors, run as a separate process.
 #include "testutil.h"
 
 #include "bonsai/half.h"
@@ -22,6 +22,7 @@ private slots:
     void errors();
     void presets();
     void exportCheck();
+    void exportPackedAndRecipe();
 
 private:
     std::string model_;
@@ -204,6 +205,34 @@ void TstCli::exportCheck()
     QCOMPARE(again.exitCode, 1);
     QVERIFY(again.err.contains("exists already"));
     QVERIFY(again.err.contains(QByteArray::fromStdString(out)));
+}
+
+// The compressed-tensors folder and the llm-compressor recipe through the command line.
+void TstCli::exportPackedAndRecipe()
+{
+    const QString llama = QStringLiteral(BONSAI_TEST_DATA "/tiny-llama");
+    const std::string folder = testutil::tempPath("cli-packed");
+    auto packed = runCli({QStringLiteral("export"), llama, QStringLiteral("--preset"), QStringLiteral("int8"),
+                          QStringLiteral("--format"), QStringLiteral("safetensors-packed"), QStringLiteral("--out"),
+                          QString::fromStdString(folder), QStringLiteral("--json")});
+    QCOMPARE(packed.exitCode, 0);
+    auto j = nlohmann::json::parse(packed.out.toStdString());
+    QCOMPARE(j["written"].get<bool>(), true);
+    QCOMPARE(uint64_t(std::filesystem::file_size(folder + "/model.safetensors")), j["file_bytes"].get<uint64_t>());
+    for (const auto& t : j["tensors"])
+        if (t["source"].get<std::string>().find("proj") != std::string::npos)
+            QCOMPARE(t["stored"].get<std::string>(), std::string("int8 packed, per channel"));
+    const auto config = nlohmann::json::parse(testutil::readFile(folder + "/config.json"));
+    QCOMPARE(config["quantization_config"]["format"].get<std::string>(), std::string("pack-quantized"));
+
+    // The recipe cannot quantize the embedding: refused, naming it, without GGUF's hint.
+    auto recipe = runCli({QStringLiteral("export"), llama, QStringLiteral("--preset"), QStringLiteral("int8"),
+                          QStringLiteral("--format"), QStringLiteral("llm-compressor"), QStringLiteral("--check"),
+                          QStringLiteral("--json")});
+    QCOMPARE(recipe.exitCode, 1);
+    QVERIFY(recipe.err.contains("model.embed_tokens.weight"));
+    QVERIFY(!recipe.err.contains("--accept-mapping"));
+    QCOMPARE(nlohmann::json::parse(recipe.out.toStdString())["problems"].size(), size_t(1));
 }
 
 QTEST_GUILESS_MAIN(TstCli)

@@ -19,6 +19,7 @@ std::string writeTemp(const std::string& name, const std::string& bytes);
 std::string tempPath(const std::string& name);
 std::string dataPath(const std::string& name); // checked-in tests/data/<name>
 std::string readFile(const std::string& path); // whole file (empty when unreadable)
+std::vector<std::string> dirEntries(const std::string& dir); // the names in a folder, sorted
 
 // Little-endian appenders for building binary files by hand.
 template <typename T>

@@ -32,7 +32,9 @@ QString suffixOf(bonsai::ExportFormat f)
     switch (f) {
     case bonsai::ExportFormat::Gguf: return QStringLiteral(".gguf");
     case bonsai::ExportFormat::Onnx: return QStringLiteral(".onnx");
-    case bonsai::ExportFormat::Safetensors: return QString();
+    case bonsai::ExportFormat::Safetensors:
+    case bonsai::ExportFormat::SafetensorsPacked: return QString();
+    case bonsai::ExportFormat::LlmCompressor: return QStringLiteral("-recipe.yaml");
     case bonsai::ExportFormat::TensorTypes: break;
     }
     return QStringLiteral("-tensor-types.txt");
@@ -55,6 +57,9 @@ ExportDialog::ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vect
     m_format->addItem(tr("llama-quantize tensor types (--tensor-type-file)"), int(bonsai::ExportFormat::TensorTypes));
     m_format->addItem(tr("ONNX for ONNX Runtime (.onnx)"), int(bonsai::ExportFormat::Onnx));
     m_format->addItem(tr("Hugging Face safetensors, F32 (a checkpoint folder)"), int(bonsai::ExportFormat::Safetensors));
+    m_format->addItem(tr("compressed-tensors pack-quantized for vLLM (a checkpoint folder)"),
+                      int(bonsai::ExportFormat::SafetensorsPacked));
+    m_format->addItem(tr("llm-compressor recipe (.yaml)"), int(bonsai::ExportFormat::LlmCompressor));
     form->addRow(tr("Format:"), m_format);
     m_mapping = new QCheckBox(tr("Store what the format cannot as the nearest type it can"), this);
     m_mapping->setObjectName(QStringLiteral("acceptMapping"));
@@ -102,6 +107,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vect
             const QFileInfo info(p);
             QString stem = info.completeBaseName();
             stem.remove(QStringLiteral("-tensor-types"));
+            stem.remove(QStringLiteral("-recipe"));
             m_path->setText(info.dir().filePath(stem + suffixOf(format())));
         }
         replan();
@@ -227,6 +233,7 @@ void ExportDialog::browse()
 {
     const QString filter = format() == bonsai::ExportFormat::Gguf   ? tr("GGUF files (*.gguf)")
                            : format() == bonsai::ExportFormat::Onnx ? tr("ONNX models (*.onnx)")
+                           : format() == bonsai::ExportFormat::LlmCompressor ? tr("YAML recipes (*.yaml)")
                                                                     : tr("Text files (*.txt)");
     const QString path = QFileDialog::getSaveFileName(this, tr("Export As"), m_path->text(), filter);
     if (!path.isEmpty())

@@ -50,6 +50,32 @@
 // (ExportOptions::floatType; F32 keeps the evaluated values exactly, F16/BF16 round them), the
 // source folder's config.json (torch_dtype set) and tokenizer files; written as a new folder
 // renamed into place.
+//
+// Safetensors packed (vLLM, transformers with compressed-tensors): the same folder with the
+// integer-quantized Linear weights in compressed-tensors' pack-quantized layout and config.json's
+// quantization_config saying so (quant_method "compressed-tensors", format "pack-quantized", one
+// config group per scheme, the unquantized Linear layers and lm_head ignored). Per weight:
+// <module>.weight_packed (int32 [out, ceil(in / (32/bits))], codes offset to unsigned and packed
+// lowest bits first along the input axis), .weight_scale ([out, 1] per channel, [out, groups]
+// per group, at the export's float type), .weight_zero_point (asymmetric only: int32, packed the
+// same way along the output axis), .weight_shape (int64 [out, in]); everything else as floats,
+// like the dense export. Codes are checked to dequantize, scale * (q - zero), to exactly the
+// evaluated values; int2/int3 (int5-int7) codes go in 4-bit (8-bit) containers, per-tensor scales
+// are repeated per channel (vLLM reads channel and group scales). FP8 E4M3 weights are stored as
+// compressed-tensors' float-quantized: <module>.weight in F8_E4M3 and its .weight_scale ([out, 1]
+// or [1]); with packed layers beside them the format is "mixed-precision", each config group
+// naming its own. Embeddings and other non-Linear layers are stored dequantized; GPTQ/AWQ
+// layers get round-to-nearest codes (the export takes no calibration data), said per layer.
+// NF4, FP8 E5M2, GGUF types, low rank, and values on no single grid (clip search) are
+// impossible; vLLM's limits (whole groups, one scheme for the layers it fuses) are noted.
+//
+// llm-compressor recipe: a YAML recipe (quant_stage: quant_modifiers:) with a
+// QuantizationModifier for the round-to-nearest layers and a GPTQModifier for the GPTQ ones,
+// config_groups of the schemes (num_bits, type, symmetric, strategy, group_size), targets and
+// ignore, for llm-compressor to compress the source model again. llm-compressor computes its own
+// scales (its symmetric grid is [-2^(b-1), 2^(b-1)-1] with scale max|w| / ((2^b - 1) / 2)), so the
+// result is close to, not exactly, Bonsai's prediction. AWQ, sparsity, low rank, NF4 and GGUF
+// types are impossible.
 #include "bonsai/layer_config.h"
 #include "bonsai/model.h"
 #include "bonsai/progress.h"
@@ -62,8 +88,9 @@
 
 namespace bonsai {
 
-enum class ExportFormat : uint8_t { Gguf, TensorTypes, Onnx, Safetensors };
-std::string_view exportFormatName(ExportFormat f); // "gguf", "tensor-types", "onnx", "safetensors"
+enum class ExportFormat : uint8_t { Gguf, TensorTypes, Onnx, Safetensors, SafetensorsPacked, LlmCompressor };
+// "gguf", "tensor-types", "onnx", "safetensors", "safetensors-packed", "llm-compressor"
+std::string_view exportFormatName(ExportFormat f);
 std::optional<ExportFormat> parseExportFormat(std::string_view name);
 
 enum class StoreStatus : uint8_t { AsConfigured, Changed, Impossible };
@@ -95,7 +122,7 @@ struct ExportPlan {
 struct ExportOptions {
     bool acceptMapping = false; // store what GGUF cannot as the nearest type it can
     bool overwrite = false;     // replace an existing output file
-    DType floatType = DType::F32; // safetensors: F32, F16 or BF16
+    DType floatType = DType::F32; // safetensors (dense and packed): F32, F16 or BF16
 };
 
 // The pre-export check. `configs` has one entry per Model::layers entry (empty: unchanged).

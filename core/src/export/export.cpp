@@ -28,6 +28,8 @@ std::string_view exportFormatName(ExportFormat f)
     case ExportFormat::TensorTypes: return "tensor-types";
     case ExportFormat::Onnx: return "onnx";
     case ExportFormat::Safetensors: return "safetensors";
+    case ExportFormat::SafetensorsPacked: return "safetensors-packed";
+    case ExportFormat::LlmCompressor: return "llm-compressor";
     }
     return "?";
 }
@@ -42,6 +44,10 @@ std::optional<ExportFormat> parseExportFormat(std::string_view name)
         return ExportFormat::Onnx;
     if (name == "safetensors")
         return ExportFormat::Safetensors;
+    if (name == "safetensors-packed")
+        return ExportFormat::SafetensorsPacked;
+    if (name == "llm-compressor")
+        return ExportFormat::LlmCompressor;
     return std::nullopt;
 }
 
@@ -88,9 +94,14 @@ ExportPlan planExport(const Model& model, const std::vector<LayerConfig>& config
         std::string bytes;
         return detail::buildOnnx(model, configs, options, bytes);
     }
-    case ExportFormat::Safetensors: {
+    case ExportFormat::Safetensors:
+    case ExportFormat::SafetensorsPacked: {
         detail::SafetensorsOut out;
-        return detail::buildSafetensors(model, configs, options, out);
+        return detail::buildSafetensors(model, configs, options, format, out);
+    }
+    case ExportFormat::LlmCompressor: {
+        std::string text;
+        return detail::buildLlmCompressor(model, configs, options, text);
     }
     }
     throw Error("unknown export format");
@@ -102,7 +113,8 @@ ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& confi
     std::error_code ec;
     if (!options.overwrite && std::filesystem::exists(path, ec))
         throw FileError(path, "exists already (overwrite it with --force)");
-    if (format != ExportFormat::Safetensors && std::filesystem::is_directory(path, ec))
+    const bool folder = format == ExportFormat::Safetensors || format == ExportFormat::SafetensorsPacked;
+    if (!folder && std::filesystem::is_directory(path, ec))
         throw FileError(path, "is a folder, not a file name");
     switch (format) {
     case ExportFormat::Gguf: {
@@ -143,14 +155,29 @@ ExportPlan exportModel(const Model& model, const std::vector<LayerConfig>& confi
         writeFileAtomically(path, bytes);
         return plan;
     }
-    case ExportFormat::Safetensors: {
+    case ExportFormat::Safetensors:
+    case ExportFormat::SafetensorsPacked: {
         detail::SafetensorsOut out;
-        if (const ExportPlan check = detail::buildSafetensors(model, configs, options, out); !check.writable())
-            throw Error(refusal(check));
-        const Provenance prov = detail::exportProvenance(model, ExportFormat::Safetensors, options, true,
+        ExportPlan plan = detail::buildSafetensors(model, configs, options, format, out);
+        if (!plan.writable())
+            throw Error(refusal(plan));
+        // The plan stands (the packed check computed every layer's codes); only the provenance is added.
+        const Provenance prov = detail::exportProvenance(model, format, options, true,
                                                          [&](double f) { return !progress || progress(0.1 * f); });
-        ExportPlan plan = detail::buildSafetensors(model, configs, options, out, &prov);
-        detail::writeSafetensors(model, configs, out, path, progress);
+        detail::setSafetensorsProvenance(out, plan, prov);
+        detail::writeSafetensors(model, configs, options, out, path, progress);
+        return plan;
+    }
+    case ExportFormat::LlmCompressor: {
+        std::string text;
+        if (const ExportPlan check = detail::buildLlmCompressor(model, configs, options, text); !check.writable())
+            throw Error(refusal(check));
+        const Provenance prov = detail::exportProvenance(model, format, options, true, [&](double f) {
+            return !progress || progress(0.9 * f);
+        });
+        ExportPlan plan = detail::buildLlmCompressor(model, configs, options, text, &prov);
+        writeFileAtomically(path, text);
+        reportProgress(progress, 1.0);
         return plan;
     }
     }

@@ -37,11 +37,7 @@ OnnxMatrix layerMatrixOf(const Model& model, int layer, const LayerConfig& c)
 {
     const Layer& l = model.layers[static_cast<size_t>(layer)];
     const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
-    std::vector<float> w;
-    if (c.isIdentity())
-        w = model.readFloat(l.weight);
-    else
-        compressLayer(model, layer, c, &w);
+    const std::vector<float> w = c.isIdentity() ? model.readFloat(l.weight) : reconstructLayer(model, layer, c);
     OnnxMatrix m;
     m.rows = splitAtAxis(t.shape, l.outAxis).channels;
     m.cols = m.rows ? w.size() / m.rows : 0;
@@ -304,7 +300,12 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
         if (c.hasRank()) {
             LowRankFactors f;
             compressLayer(model, static_cast<int>(li), c, nullptr, nullptr, nullptr, nullptr, &f);
-            OnnxMatrix u{f.rows, f.rank, f.u}, v{f.rank, f.cols, f.v};
+            OnnxMatrix u, v;
+            u.rows = f.rows;
+            u.cols = v.rows = f.rank;
+            v.cols = f.cols;
+            u.values = f.u;
+            v.values = f.v;
             fakeQuantize(c, u.values.data(), u.rows, u.cols);
             fakeQuantize(c, v.values.data(), v.rows, v.cols);
             if (kind == PrecisionKind::Int) {

@@ -4,7 +4,6 @@
 #include "bonsai/compress.h"
 #include "bonsai/half.h"
 #include "bonsai/layout.h"
-#include "quant/quant_int_impl.h"
 
 #include <algorithm>
 #include <cmath>
@@ -99,33 +98,8 @@ void intAttribute(onnx::NodeProto& n, const char* name, int64_t v)
 std::string intCodes(const LayerConfig& c, const std::vector<float>& before, OnnxMatrix& m)
 {
     m.coded = true;
-    m.group = c.granularity == Granularity::Group ? std::min<uint64_t>(c.groupSize, m.cols) : m.cols;
-    m.groups = m.group ? (m.cols + m.group - 1) / m.group : 0;
-    const IntQuantConfig q = intQuantConfig(c);
-    const float qmax = intq::qmaxOf(q), qlo = intq::qloOf(q);
-    m.q.assign(m.rows * m.cols, 0);
-    m.scale.assign(m.rows * m.groups, 0.0f);
-    m.zero.assign(m.rows * m.groups, 0);
-    const intq::Params whole = intq::paramsFor(intq::rangeOf(before.data(), before.size()), 1.0f, q.symmetric, qmax);
-    for (uint64_t r = 0; r < m.rows; ++r)
-        for (uint64_t gi = 0; gi < m.groups; ++gi) {
-            const uint64_t first = r * m.cols + gi * m.group, len = std::min(m.group, m.cols - gi * m.group);
-            const intq::Params p = c.granularity == Granularity::PerTensor
-                                       ? whole
-                                       : intq::paramsFor(intq::rangeOf(before.data() + first, len), 1.0f, q.symmetric, qmax);
-            m.scale[r * m.groups + gi] = p.scale;
-            m.zero[r * m.groups + gi] = static_cast<int8_t>(static_cast<uint8_t>(p.zero));
-            for (uint64_t i = first; i < first + len; ++i) {
-                const float y = m.values[i];
-                float code = p.scale == 0 ? p.zero : intq::roundEven(y / p.scale) + p.zero;
-                code = std::min(std::max(code, qlo), qmax);
-                if ((code - p.zero) * p.scale != y)
-                    return "its values are not on one integer grid per group (clip search, GPTQ or AWQ chose other "
-                           "scales): not exported to ONNX yet";
-                m.q[i] = q.symmetric ? static_cast<int8_t>(code) : static_cast<int8_t>(static_cast<uint8_t>(code));
-            }
-        }
-    return {};
+    const std::string why = intCodesOf(c, before, m.values, m);
+    return why.empty() ? why : why + ": not exported to ONNX yet";
 }
 
 void dropRows(OnnxMatrix& m, const std::vector<uint64_t>& rows)

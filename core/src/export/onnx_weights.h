@@ -2,6 +2,7 @@
 // Internals of the ONNX export: one weight matrix written as ONNX stores it (FLOAT; FLOAT16 and
 // a Cast; integer codes and a DequantizeLinear), computing exactly the values Bonsai evaluated.
 #include "bonsai/layer_config.h"
+#include "export/export_impl.h"
 
 #include <onnx/onnx-ml.pb.h>
 
@@ -12,17 +13,10 @@
 namespace bonsai::detail {
 
 // A weight in matrix form (rows = output channels, row-major), as written: `values` are those
-// Bonsai computes with; for integer precisions `codes` hold the integer grid they lie on.
-struct OnnxMatrix {
-    uint64_t rows = 0, cols = 0;
+// Bonsai computes with; for integer precisions the codes of the integer grid they lie on.
+struct OnnxMatrix : IntCodes {
     std::vector<float> values;
-    // Integer codes with their scales and zero points, per tensor, per row or per group of
-    // `group` columns (groups per row).
-    bool coded = false;
-    uint64_t group = 0, groups = 0;
-    std::vector<int8_t> q;    // rows x cols (uint8 bytes when asymmetric)
-    std::vector<float> scale; // rows x groups
-    std::vector<int8_t> zero; // rows x groups
+    bool coded = false; // the IntCodes part is set
 };
 
 // Codes of `values` (rows x cols) on the integer grid configuration `c` puts `before` (the

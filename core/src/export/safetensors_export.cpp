@@ -1,6 +1,7 @@
 // Safetensors export of a Hugging Face checkpoint (see bonsai/export.h): the compressed
 // weights dequantized at one float type, with the folder's config.json and tokenizer files,
-// written as a new checkpoint folder.
+// written as a new checkpoint folder; for the packed export with the integer (FP8) Linear
+// weights in compressed-tensors' pack-quantized (float-quantized) layout (packed_export.cpp).
 #include "bonsai/compress.h"
 #include "bonsai/describe.h"
 #include "bonsai/error.h"
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -52,17 +54,21 @@ fs::path folderOf(const Model& model)
 } // namespace
 
 ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
-                            SafetensorsOut& out, const Provenance* provenance)
+                            ExportFormat format, SafetensorsOut& out, const Provenance* provenance)
 {
     if (model.format != Format::Safetensors)
-        throw FileError(model.path, "the safetensors export writes Hugging Face checkpoints read from safetensors "
-                                    "(this model is " + std::string(formatName(model.format)) + ")");
+        throw FileError(model.path, "the " + std::string(exportFormatName(format)) +
+                                        " export writes Hugging Face checkpoints read from safetensors (this model is " +
+                                        std::string(formatName(model.format)) + ")");
+    const bool packedFormat = format == ExportFormat::SafetensorsPacked;
     const DType dtype = options.floatType;
     if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
         throw Error("the safetensors export writes F32, F16 or BF16");
     ExportPlan plan;
-    plan.format = ExportFormat::Safetensors;
+    plan.format = format;
     plan.configs.assign(model.layers.size(), LayerConfig{});
+    std::vector<PackedScheme> schemes(model.layers.size());
+    std::vector<bool> packed(model.layers.size(), false);
     std::vector<int> layerOf(model.tensors.size(), -1);
     for (size_t l = 0; l < model.layers.size(); ++l)
         layerOf[static_cast<size_t>(model.layers[l].weight)] = static_cast<int>(l);
@@ -83,9 +89,32 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
                                                                                   : LayerConfig{};
             tp.configured = describe(c);
             plan.configs[static_cast<size_t>(tp.layer)] = c;
+            std::vector<PackedTensor> parts;
+            const bool linear = model.layers[static_cast<size_t>(tp.layer)].op == "Linear";
+            LayerConfig written = c;
+            if (packedFormat && linear &&
+                planPackedLayer(model, tp.layer, written, dtype, tp, parts, schemes[size_t(tp.layer)])) {
+                packed[static_cast<size_t>(tp.layer)] = tp.status != StoreStatus::Impossible;
+                plan.configs[static_cast<size_t>(tp.layer)] = written;
+                for (const PackedTensor& e : parts) {
+                    header[e.name] = {{"dtype", std::string(dtypeName(e.dtype))},
+                                      {"shape", e.shape},
+                                      {"data_offsets", {offset, offset + e.bytes}}};
+                    out.tensors.push_back({static_cast<int>(k), tp.layer, e.dtype, offset, e.bytes, e.part});
+                    offset += e.bytes;
+                }
+                plan.tensors.push_back(std::move(tp));
+                continue;
+            }
+            const PrecisionKind kind = c.precision.kind;
+            const bool floatPrecision = kind == PrecisionKind::FP32 || kind == PrecisionKind::FP16 || kind == PrecisionKind::BF16;
             if (!c.isIdentity() && dtype != DType::F32) {
                 tp.status = StoreStatus::Changed;
                 tp.reason = "dequantized, then rounded to " + stName(dtype) + " (F32 keeps the evaluated values exactly)";
+            } else if (!c.isIdentity() && packedFormat && !floatPrecision) {
+                tp.status = StoreStatus::Changed;
+                tp.reason = "dequantized (the evaluated values exactly, at full size): compressed-tensors' layouts "
+                            "store Linear weights only";
             } else if (!c.isIdentity()) {
                 tp.reason = "dequantized: stored dense at full size";
             }
@@ -104,15 +133,11 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
         offset += tp.bytes;
         plan.tensors.push_back(std::move(tp));
     }
-    nlohmann::ordered_json meta;
-    meta["format"] = "pt";
-    meta["bonsai.provenance"] =
-        (provenance ? *provenance : exportProvenance(model, ExportFormat::Safetensors, options, false)).toJson();
-    header["__metadata__"] = meta;
-    std::string h = header.dump();
-    h.append((8 - h.size() % 8) % 8, ' ');
-    out.header = h;
+    header["__metadata__"] = {{"format", "pt"}};
+    out.header = header.dump();
     out.dataBytes = offset;
+    setSafetensorsProvenance(out, plan,
+                             provenance ? *provenance : exportProvenance(model, format, options, false));
 
     // config.json with the stored type; the tokenizer files as they are.
     const fs::path dir = folderOf(model);
@@ -130,7 +155,17 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
             throw FileError(config.string(), std::string("not valid JSON: ") + e.what());
         }
         j["torch_dtype"] = torchName(dtype);
+        if (packedFormat && std::find(packed.begin(), packed.end(), true) != packed.end()) {
+            j["quantization_config"] = nlohmann::ordered_json::parse(packedQuantizationConfig(model, schemes, packed));
+            for (std::string& n : fusedSchemeNotes(model, schemes, packed))
+                plan.notes.push_back(std::move(n));
+        } else if (packedFormat) {
+            plan.notes.push_back("no layer is quantized (no integer or FP8 Linear layer): config.json has no "
+                                 "quantization_config");
+        }
         out.extraFiles.emplace_back("config.json", j.dump(2) + "\n");
+    } else if (packedFormat) {
+        throw FileError(config.string(), "is missing: the packed export writes its quantization_config into it");
     } else {
         plan.notes.push_back("no config.json beside the checkpoint: the export has none either");
     }
@@ -141,15 +176,24 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
             s << in.rdbuf();
             out.extraFiles.emplace_back(name, s.str());
         }
-    plan.fileBytes = 8 + h.size() + offset;
-    plan.metadataBytes = 8 + h.size();
     for (const auto& [name, text] : out.extraFiles)
         plan.notes.push_back("with " + name + " (" + std::to_string(text.size()) + " bytes)");
     return plan;
 }
 
-void writeSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const SafetensorsOut& out,
-                      const std::string& folder, const ProgressFn& progress)
+void setSafetensorsProvenance(SafetensorsOut& out, ExportPlan& plan, const Provenance& provenance)
+{
+    auto header = nlohmann::ordered_json::parse(out.header);
+    header["__metadata__"]["bonsai.provenance"] = provenance.toJson();
+    std::string h = header.dump();
+    h.append((8 - h.size() % 8) % 8, ' ');
+    out.header = std::move(h);
+    plan.fileBytes = 8 + out.header.size() + out.dataBytes;
+    plan.metadataBytes = 8 + out.header.size();
+}
+
+void writeSafetensors(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
+                      const SafetensorsOut& out, const std::string& folder, const ProgressFn& progress)
 {
     std::error_code ec;
     const fs::path target = fs::absolute(folder, ec);
@@ -179,11 +223,14 @@ void writeSafetensors(const Model& model, const std::vector<LayerConfig>& config
     f.write(&n, 8);
     f.write(out.header.data(), out.header.size());
     std::vector<uint8_t> buffer;
+    PackedCache cache;
     for (size_t i = 0; i < out.tensors.size(); ++i) {
         const auto& e = out.tensors[i];
         const TensorInfo& t = model.tensors[static_cast<size_t>(e.tensor)];
         buffer.assign(e.bytes, 0);
-        if (!dtypeInfo(t.dtype).isFloat) {
+        if (e.part != PackedPart::None) {
+            fillPacked(model, e.layer, configs[static_cast<size_t>(e.layer)], e.part, options.floatType, cache, buffer);
+        } else if (!dtypeInfo(t.dtype).isFloat) {
             std::memcpy(buffer.data(), t.data, e.bytes);
         } else {
             std::vector<float> v;

@@ -29,15 +29,6 @@ namespace {
 const char* kRecipe = R"({"bonsai_recipe":1,"defaults":{"precision":"int4","granularity":"group","group_size":32},
     "rules":[{"match":"down_proj","precision":"int8"},{"match":"embed_tokens","precision":"fp16"}]})";
 
-std::vector<std::string> entries(const std::string& dir)
-{
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir))
-        out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
 } // namespace
 
 class TstExportSafetensors : public QObject {
@@ -73,7 +64,7 @@ private slots:
         o.floatType = DType(dtype);
         const std::string out = root_ + "/" + QTest::currentDataTag();
         const ExportPlan plan = exportModel(*hf_, configs_, ExportFormat::Safetensors, out, o);
-        QCOMPARE(entries(out), (std::vector<std::string>{"config.json", "model.safetensors", "tokenizer.model"}));
+        QCOMPARE(testutil::dirEntries(out), (std::vector<std::string>{"config.json", "model.safetensors", "tokenizer.model"}));
         QCOMPARE(uint64_t(fs::file_size(out + "/model.safetensors")), plan.fileBytes);
         const auto config = nlohmann::json::parse(testutil::readFile(out + "/config.json"));
         QCOMPARE(config["torch_dtype"].get<std::string>(),
@@ -96,15 +87,15 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(FileError, exportModel(*hf_, configs_, ExportFormat::Safetensors, existing));
         const auto cnn = Model::open(BONSAI_DEMO_MODEL);
         QVERIFY_THROWS_EXCEPTION(FileError, planExport(*cnn, {}, ExportFormat::Safetensors));
-        const auto before = entries(root_);
+        const auto before = testutil::dirEntries(root_);
         QVERIFY_THROWS_EXCEPTION(Cancelled, exportModel(*hf_, configs_, ExportFormat::Safetensors, root_ + "/cancelled", {},
                                                         [](double f) { return f < 0.5; }));
-        QCOMPARE(entries(root_), before);
+        QCOMPARE(testutil::dirEntries(root_), before);
         // Replacing a folder: the new one takes its place, nothing else is left beside it.
         ExportOptions o;
         o.overwrite = true;
         exportModel(*hf_, {}, ExportFormat::Safetensors, existing, o);
-        QCOMPARE(entries(root_), before);
+        QCOMPARE(testutil::dirEntries(root_), before);
         // Unchanged at F32: every tensor is the checkpoint's, byte for byte.
         const auto replaced = Model::open(existing);
         for (const TensorInfo& t : hf_->tensors) {
