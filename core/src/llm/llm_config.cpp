@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numbers>
 #include <sstream>
 
 namespace bonsai {
@@ -178,6 +179,19 @@ LlmConfig LlmConfig::fromModel(const Model& model)
     if (c.headDim % 2 != 0)
         throw FileError(model.path, "head dimension " + std::to_string(c.headDim) + " is odd; RoPE needs pairs");
     return c;
+}
+
+double LlmConfig::llama3RopeDivisor(double freq) const
+{
+    const double oldCtx = double(ropeOriginalMaxPositions);
+    const double lowWavelen = oldCtx / ropeLowFreqFactor, highWavelen = oldCtx / ropeHighFreqFactor;
+    const double wavelen = 2 * std::numbers::pi / freq;
+    if (wavelen > lowWavelen)
+        return ropeFactor;
+    if (wavelen < highWavelen)
+        return 1;
+    const double smooth = (oldCtx / wavelen - ropeLowFreqFactor) / (ropeHighFreqFactor - ropeLowFreqFactor);
+    return 1 / ((1 - smooth) / ropeFactor + smooth);
 }
 
 std::string LlmConfig::describe() const
