@@ -67,21 +67,23 @@ struct BpeCheckpointFiles {
 inline BpeCheckpointFiles writeBpeCheckpoint(const std::string& dir, const BpeCheckpoint& s)
 {
     const auto chars = byteLevelChars();
-    // Training words: runs of non-space bytes with the spaces before them, in byte-level form.
-    std::vector<std::vector<std::string>> words;
+    // Training words: runs of non-space bytes with the spaces before them, in byte-level form,
+    // each with its count.
+    std::map<std::vector<std::string>, int64_t> counted;
     std::vector<std::string> word;
     bool inWord = false;
     for (unsigned char b : s.trainingText) {
         const bool space = b == ' ' || b == '\n' || b == '\t';
         if (space && inWord && !word.empty()) {
-            words.push_back(word);
+            ++counted[word];
             word.clear();
         }
         inWord = !space;
         word.push_back(chars[b]);
     }
     if (!word.empty())
-        words.push_back(word);
+        ++counted[word];
+    std::vector<std::pair<std::vector<std::string>, int64_t>> words(counted.begin(), counted.end());
 
     nlohmann::json vocab = nlohmann::json::object();
     int64_t next = 0;
@@ -90,9 +92,9 @@ inline BpeCheckpointFiles writeBpeCheckpoint(const std::string& dir, const BpeCh
     nlohmann::json merges = nlohmann::json::array();
     for (int m = 0; m < s.merges; ++m) {
         std::map<std::pair<std::string, std::string>, int64_t> count;
-        for (const auto& w : words)
+        for (const auto& [w, n] : words)
             for (size_t i = 0; i + 1 < w.size(); ++i)
-                ++count[{w[i], w[i + 1]}];
+                count[{w[i], w[i + 1]}] += n;
         std::pair<std::string, std::string> best;
         int64_t bestCount = 0;
         for (const auto& [pair, n] : count)
@@ -106,7 +108,7 @@ inline BpeCheckpointFiles writeBpeCheckpoint(const std::string& dir, const BpeCh
         const std::string merged = best.first + best.second;
         if (!vocab.contains(merged))
             vocab[merged] = next++;
-        for (auto& w : words) {
+        for (auto& [w, n] : words) {
             std::vector<std::string> out;
             for (size_t i = 0; i < w.size(); ++i) {
                 if (i + 1 < w.size() && w[i] == best.first && w[i + 1] == best.second) {
