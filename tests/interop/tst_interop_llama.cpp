@@ -12,7 +12,7 @@
 //  - byte-level BPE checkpoints made here (tests/support/bpe_checkpoint.h): a Qwen2-shaped one
 //    (q/k/v biases, tied embeddings, padded vocabulary; exported at F32 and Q8_0) and a Llama
 //    3.1-shaped one with "llama3" RoPE scaling (llama.cpp applies the export's rope_freqs.weight)
-//    and one with linear scaling: llama.cpp loads each, its perplexity of Bonsai's token ids equals
+//    and ones with linear scaling and with GPT-2's pre-tokenizer: llama.cpp loads each, its perplexity of Bonsai's token ids equals
 //    Bonsai's within 0.01% (F32; 0.2% at Q8_0; without the scaling it would be 1.5% off), and llama.cpp's own tokenizer, given the export's tokenizer.ggml.pre,
 //    tokenizes a sample text and the start of eval.txt into the ids of the tokenizer.json;
 //  - the tensor-type file of a mixed recipe, given to llama.cpp's llama_model_quantize (as
@@ -249,6 +249,7 @@ private slots:
         QTest::newRow("qwen2 q8_0") << "qwen2" << R"({"bonsai_recipe":1,"defaults":{"precision":"q8_0"}})";
         QTest::newRow("llama3 rope scaling") << "llama3" << "";
         QTest::newRow("linear rope scaling") << "linear" << "";
+        QTest::newRow("llama, gpt2 pre-tokenizer") << "gpt2" << "";
     }
 
     void bpeExportsInLlamaCpp()
@@ -256,9 +257,7 @@ private slots:
         QFETCH(QString, row);
         QFETCH(QString, recipe);
         const std::string text = testutil::readFile(testutil::dataPath("tiny-llama/calib.txt")).substr(0, 40000);
-        auto spec = row == "qwen2" ? testutil::qwen2Checkpoint(text) : testutil::llama3Checkpoint(text);
-        if (row == "linear")
-            spec.ropeScaling = R"({"type":"linear","factor":4.0})";
+        const auto spec = testutil::bpeTestCheckpoint(row.toStdString(), text);
         const auto files = testutil::writeBpeCheckpoint(testutil::tempPath("bpe-" + row.toStdString()), spec);
         const auto hf = Model::open(files.dir);
         const LanguageModel lm(*hf);

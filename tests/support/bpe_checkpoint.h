@@ -275,4 +275,21 @@ inline BpeCheckpoint llama3Checkpoint(const std::string& text)
     return s;
 }
 
+// The checkpoints the export tests run by name: "qwen2", "llama3", "linear" (the Llama one with
+// linear RoPE scaling by 4) and "gpt2" (the Llama one with GPT-2's pre-tokenizer, ByteLevel
+// alone, no template, no scaling).
+inline BpeCheckpoint bpeTestCheckpoint(const std::string& row, const std::string& text)
+{
+    BpeCheckpoint s = row == "qwen2" ? qwen2Checkpoint(text) : llama3Checkpoint(text);
+    if (row == "linear")
+        s.ropeScaling = R"({"type":"linear","factor":4.0})";
+    if (row == "gpt2") {
+        s.preRegex.clear();
+        s.ignoreMerges = false;
+        s.templateBos.clear();
+        s.ropeScaling.clear();
+    }
+    return s;
+}
+
 } // namespace testutil

@@ -8,7 +8,7 @@
 //  - the file is exactly the size the check predicted, its tensors have the planned types;
 //  - byte-level BPE checkpoints made here (tests/support/bpe_checkpoint.h): a Qwen2-shaped one
 //    (q/k/v biases, tied embeddings, padded vocabulary) and Llama 3.1-shaped ones ("llama3" and
-//    linear RoPE scaling): the metadata equals what the test computes from config.json and
+//    linear RoPE scaling; GPT-2's pre-tokenizer): the metadata equals what the test computes from config.json and
 //    tokenizer.json, the tokens, types and merges are tokenizer.json's, Bonsai re-tokenizes the
 //    export as the tokenizer.json, the Q/K rows are permuted for llama only, rope_freqs.weight is
 //    the converter's formula computed here, and the export's perplexity is the checkpoint's;
@@ -63,16 +63,14 @@ const char* kSample = "Hello world!  It's 2024: 12345 apples\n\n\tdon'T WE'LL se
                       "caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80 licorice gumballs<|endoftext|>x"
                       "<|im_start|>user<tool> <|begin_of_text|>  Debian   \n";
 
-// The checkpoint of a data row ("qwen2", "llama3", "linear"), written once per process.
+// The checkpoint of a data row ("qwen2", "llama3", "linear", "gpt2"), written once per process.
 testutil::BpeCheckpointFiles bpeCheckpoint(const std::string& row)
 {
     static std::map<std::string, testutil::BpeCheckpointFiles> made;
     if (auto it = made.find(row); it != made.end())
         return it->second;
     const std::string text = testutil::readFile(testutil::dataPath("tiny-llama/calib.txt")).substr(0, 40000);
-    testutil::BpeCheckpoint spec = row == "qwen2" ? testutil::qwen2Checkpoint(text) : testutil::llama3Checkpoint(text);
-    if (row == "linear")
-        spec.ropeScaling = R"({"type":"linear","factor":4.0})";
+    const auto spec = testutil::bpeTestCheckpoint(row, text);
     return made[row] = testutil::writeBpeCheckpoint(testutil::tempPath("bpe-" + row), spec);
 }
 
@@ -245,6 +243,7 @@ private slots:
         QTest::newRow("qwen2") << "qwen2";
         QTest::newRow("llama3 rope scaling") << "llama3";
         QTest::newRow("linear rope scaling") << "linear";
+        QTest::newRow("llama, gpt2 pre-tokenizer") << "gpt2";
     }
 
     void bpeExport()
@@ -306,7 +305,14 @@ private slots:
                 types[size_t(i)] = 5;
             }
         QCOMPARE(md.getString("tokenizer.ggml.model").value_or(""), std::string("gpt2"));
-        QCOMPARE(md.getString("tokenizer.ggml.pre").value_or(""), std::string(qwen ? "qwen2" : "llama-bpe"));
+        // llama.cpp's name of the pre-tokenizer regex (src/llama-vocab.cpp).
+        const auto& preTok = tj["pre_tokenizer"];
+        const std::string regex = preTok["type"] == "Sequence" ? preTok["pretokenizers"][0]["pattern"]["Regex"] : "";
+        const std::string preName = regex.empty()                      ? "gpt-2"
+                                    : regex == testutil::kQwen2Regex   ? "qwen2"
+                                    : regex == testutil::kLlama3Regex ? "llama-bpe"
+                                                                       : "?";
+        QCOMPARE(md.getString("tokenizer.ggml.pre").value_or(""), preName);
         QVERIFY(*md.getStrings("tokenizer.ggml.tokens") == tokens);
         QVERIFY(md.find("tokenizer.ggml.token_type")->toInts() == types);
         std::vector<std::string> merges;
@@ -316,9 +322,10 @@ private slots:
         QVERIFY(*md.getStrings("tokenizer.ggml.merges") == merges);
         QCOMPARE(md.getInt("tokenizer.ggml.bos_token_id").value_or(-1), cfg["bos_token_id"].get<int64_t>());
         QCOMPARE(md.getInt("tokenizer.ggml.eos_token_id").value_or(-1), cfg["eos_token_id"].get<int64_t>());
-        // The post-processor adds BOS for Llama 3; Qwen2's adds nothing, and no key is written.
-        QCOMPARE(md.getBool("tokenizer.ggml.add_bos_token").has_value(), !qwen);
-        if (!qwen)
+        // A template post-processor adds BOS (Llama 3); others add nothing, and no key is written.
+        const bool templated = tj["post_processor"]["type"] == "TemplateProcessing";
+        QCOMPARE(md.getBool("tokenizer.ggml.add_bos_token").has_value(), templated);
+        if (templated)
             QVERIFY(*md.getBool("tokenizer.ggml.add_bos_token"));
 
         // Bonsai re-tokenizes the export as the tokenizer.json does.
@@ -331,6 +338,10 @@ private slots:
             QVERIFY(json->decode(ids) == exported.tokenizer().decode(ids));
         }
         QVERIFY(json->encode(kSample).size() > 40);
+        // The sample tells the three pre-tokenizers apart (a wrong tokenizer.ggml.pre would show).
+        QVERIFY(byteLevelPreTokenize(kSample, "qwen2") != byteLevelPreTokenize(kSample, "llama3"));
+        QVERIFY(byteLevelPreTokenize(kSample, "gpt2") != byteLevelPreTokenize(kSample, "llama3"));
+        QVERIFY(byteLevelPreTokenize(kSample, "gpt2") != byteLevelPreTokenize(kSample, "qwen2"));
         QCOMPARE(exported.tokenizer().bos(), source.tokenizer().bos());
 
         // Tensors: biases kept, Q/K rows permuted for llama only, tied heads not written.
