@@ -1,19 +1,22 @@
 // Perplexity of a GGUF model under llama.cpp (node-llama-cpp's CPU build), on token ids given
 // by the caller, so that the tokenizer is not part of the comparison.
 //
-// usage: node llama_perplexity.mjs MODEL.gguf CHUNKS.json [--exact]
+// usage: node llama_perplexity.mjs MODEL.gguf CHUNKS.json [--exact] [--tokenize=TEXT_FILE]
 //   CHUNKS.json: [[bos, id, id, ...], ...]; every id after the first of a chunk is scored
 //   from the ids before it (the first from BOS alone).
 //   --exact: F32 KV cache and no flash attention (llama.cpp's defaults store K/V in F16).
-// Prints one JSON object: {"perplexity", "tokens", "types": {ggml type: tensor count}}.
+//   --tokenize: also llama.cpp's own token ids of the file's text (special tokens parsed as
+//   such, no BOS added), as "tokenized".
+// Prints one JSON object: {"perplexity", "tokens", "types": {ggml type: tensor count}[, "tokenized"]}.
 import fs from "node:fs";
 import {getLlama, readGgufFileInfo, GgmlType, LlamaLogLevel} from "node-llama-cpp";
 
 const args = process.argv.slice(2);
 const exact = args.includes("--exact");
+const tokenizeArg = args.find((a) => a.startsWith("--tokenize="));
 const [modelPath, chunksPath] = args.filter((a) => !a.startsWith("--"));
 if (!modelPath || !chunksPath) {
-    console.error("usage: node llama_perplexity.mjs MODEL.gguf CHUNKS.json [--exact]");
+    console.error("usage: node llama_perplexity.mjs MODEL.gguf CHUNKS.json [--exact] [--tokenize=TEXT_FILE]");
     process.exit(2);
 }
 const chunks = JSON.parse(fs.readFileSync(chunksPath, "utf8"));
@@ -40,6 +43,9 @@ try {
     console.error(`llama.cpp cannot load ${modelPath}: ${e.message}\n${errors.join("\n")}`);
     process.exit(1);
 }
+const tokenized = tokenizeArg
+    ? Array.from(model.tokenize(fs.readFileSync(tokenizeArg.slice("--tokenize=".length), "utf8"), true))
+    : undefined;
 const longest = Math.max(...chunks.map((c) => c.length));
 // A sequence keeps one cell free; one more than the longest chunk avoids any context shift.
 const context = await model.createContext({
@@ -66,4 +72,4 @@ for (const ids of chunks) {
 await context.dispose();
 await model.dispose();
 await llama.dispose();
-process.stdout.write(JSON.stringify({perplexity: Math.exp(nll / scored), tokens: scored, types}) + "\n");
+process.stdout.write(JSON.stringify({perplexity: Math.exp(nll / scored), tokens: scored, types, tokenized}) + "\n");

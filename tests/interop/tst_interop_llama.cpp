@@ -9,8 +9,14 @@
 //    Q3_K, Q4_K, Q5_K, Q6_K and a K mix;
 //  - its perplexity of Bonsai's token ids equals Bonsai's predicted perplexity within 0.2%
 //    (F32 KV cache, no flash attention; llama.cpp's default F16 cache is printed beside it);
-//  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk, fed the
-//    Hugging Face weights with the Q/K rows permuted by the test);
+//  - every tensor's bytes equal llama.cpp's own quantizer's (ggml_quantize_chunk from its
+//    libggml-base.so, fed the Hugging Face weights with the Q/K rows permuted by the test);
+//  - byte-level BPE checkpoints made here (tests/support/bpe_checkpoint.h): a Qwen2-shaped one
+//    (q/k/v biases, tied embeddings, padded vocabulary; exported at F32 and Q8_0) and a Llama
+//    3.1-shaped one with "llama3" RoPE scaling (llama.cpp applies the export's rope_freqs.weight)
+//    and ones with linear scaling and with GPT-2's pre-tokenizer: llama.cpp loads each, its perplexity of Bonsai's token ids equals
+//    Bonsai's within 0.01% (F32; 0.2% at Q8_0; without the scaling it would be 1.5% off), and llama.cpp's own tokenizer, given the export's tokenizer.ggml.pre,
+//    tokenizes a sample text and the start of eval.txt into the ids of the tokenizer.json;
 //  - the tensor-type file of a mixed recipe, given to llama.cpp's llama_model_quantize (as
 //    llama-quantize --tensor-type-file does) with Bonsai's unchanged F32 export, makes the same
 //    tensors, byte for byte, as Bonsai's own GGUF export of that recipe.
@@ -22,8 +28,10 @@
 #include "bonsai/recipe.h"
 #include "bonsai/tokenizer.h"
 
+#include "bpe_checkpoint.h"
 #include "testutil.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QtTest>
@@ -177,7 +185,29 @@ struct LlamaResult {
     double perplexity = 0;
     int64_t tokens = 0;
     QJsonObject types;
+    std::vector<int32_t> tokenized; // with --tokenize
 };
+
+// The perplexity protocol's chunks (BOS + ctx ids) of `tokens` as llama_perplexity.mjs reads them.
+std::string chunksJson(int32_t bos, const std::vector<int32_t>& tokens, int ctx, int chunks)
+{
+    std::ostringstream json;
+    json << "[";
+    for (int c = 0; c < chunks; ++c) {
+        json << (c ? ",[" : "[") << bos;
+        for (int i = 0; i < ctx; ++i)
+            json << "," << tokens[size_t(c * ctx + i)];
+        json << "]";
+    }
+    json << "]";
+    return json.str();
+}
+
+// Text for llama.cpp's tokenizer: contractions, digit runs, white space, non-ASCII letters and
+// symbols, added tokens (special or not).
+const char* kTokenizeSample = "Hello world!  It's 2024: 12345 apples\n\n\tdon'T WE'LL see...\r\n"
+                              "caf\xC3\xA9 \xD0\xBC\xD0\xB8\xD1\x80 \xE6\x97\xA5\xE6\x9C\xAC licorice gumballs"
+                              "<|endoftext|>x<|im_start|>user<tool> <|begin_of_text|>  Debian   \n";
 
 } // namespace
 
@@ -195,15 +225,7 @@ private slots:
         const auto all = lm_->tokenizer().encode(testutil::readFile(testutil::dataPath("tiny-llama/eval.txt")));
         tokens_.assign(all.begin(), all.begin() + kCtx * kChunks);
         // The chunks as the perplexity protocol runs them: BOS + 128 ids.
-        std::string json = "[";
-        for (int c = 0; c < kChunks; ++c) {
-            json += c ? ",[" : "[";
-            json += std::to_string(lm_->config().bosId);
-            for (int i = 0; i < kCtx; ++i)
-                json += "," + std::to_string(tokens_[size_t(c * kCtx + i)]);
-            json += "]";
-        }
-        chunks_ = testutil::writeTemp("chunks.json", json + "]");
+        chunks_ = testutil::writeTemp("chunks.json", chunksJson(lm_->config().bosId, tokens_, kCtx, kChunks));
         lib_ = dlopen((kLibDir + "/libggml-base.so").c_str(), RTLD_NOW | RTLD_LOCAL);
         QVERIFY2(lib_, dlerror());
         quantize_ = reinterpret_cast<QuantizeChunk>(dlsym(lib_, "ggml_quantize_chunk"));
@@ -311,24 +333,73 @@ private slots:
         QVERIFY(std::abs(exact.perplexity / predicted.perplexity - 1) < 0.002);
 
         // Byte for byte: llama.cpp's quantizer on the same weights.
-        const auto gguf = Model::open(path);
-        for (const auto& t : plan.tensors) {
-            const TensorInfo& src = hf.tensors[size_t(hf.findTensor(t.source))];
-            const TensorInfo& out = gguf->tensors[size_t(gguf->findTensor(t.target))];
-            std::vector<float> w = hf.readFloat(hf.findTensor(t.source));
-            const int64_t cols = src.shape.back(), rows = int64_t(src.numel) / cols;
-            const auto info = llmLayerInfo(t.source);
-            if (info && info->role == LlmRole::Q)
-                w = testutil::permuteHeadRows(w, rows, cols, lm.config().heads);
-            else if (info && info->role == LlmRole::K)
-                w = testutil::permuteHeadRows(w, rows, cols, lm.config().kvHeads);
-            std::vector<uint8_t> expected(out.nbytes + 64);
-            const size_t n = quantize_(kGgmlType.at(t.stored), w.data(), expected.data(), 0, rows, cols, nullptr);
-            QCOMPARE(n, size_t(out.nbytes));
-            QVERIFY2(std::memcmp(expected.data(), out.data, n) == 0,
-                     qPrintable(QStringLiteral("%1 (%2): bytes differ from ggml_quantize_chunk's")
-                                    .arg(QString::fromStdString(t.target), QString::fromStdString(t.stored))));
-        }
+        sameBytesAsGgml(hf, plan, path, lm.config());
+    }
+
+    void bpeExportsInLlamaCpp_data()
+    {
+        QTest::addColumn<QString>("row");
+        QTest::addColumn<QString>("recipe");
+        QTest::newRow("qwen2 f32") << "qwen2" << "";
+        QTest::newRow("qwen2 q8_0") << "qwen2" << R"({"bonsai_recipe":1,"defaults":{"precision":"q8_0"}})";
+        QTest::newRow("llama3 rope scaling") << "llama3" << "";
+        QTest::newRow("linear rope scaling") << "linear" << "";
+        QTest::newRow("llama, gpt2 pre-tokenizer") << "gpt2" << "";
+    }
+
+    void bpeExportsInLlamaCpp()
+    {
+        QFETCH(QString, row);
+        QFETCH(QString, recipe);
+        const std::string text = testutil::readFile(testutil::dataPath("tiny-llama/calib.txt")).substr(0, 40000);
+        const auto spec = testutil::bpeTestCheckpoint(row.toStdString(), text);
+        const auto files = testutil::writeBpeCheckpoint(testutil::tempPath("bpe-" + row.toStdString()), spec);
+        const auto hf = Model::open(files.dir);
+        const LanguageModel lm(*hf);
+        const auto configs = recipe.isEmpty() ? std::vector<LayerConfig>{}
+                                              : resolveConfigs(*hf, Recipe::parse(recipe.toStdString(), "test recipe"));
+        ExportOptions options;
+        options.overwrite = true;
+        const std::string path = testutil::tempPath(QTest::currentDataTag() + std::string(".gguf"));
+        const ExportPlan plan = exportModel(*hf, configs, ExportFormat::Gguf, path, options);
+
+        const auto all = lm.tokenizer().encode(testutil::readFile(testutil::dataPath("tiny-llama/eval.txt")));
+        constexpr int chunks = 6;
+        QVERIFY(all.size() >= size_t(kCtx * chunks));
+        const std::vector<int32_t> tokens(all.begin(), all.begin() + kCtx * chunks);
+        const std::string chunksFile = testutil::writeTemp("chunks-" + row.toStdString() + ".json",
+                                                           chunksJson(files.bos, tokens, kCtx, chunks));
+        // llama.cpp's tokenizer on the sample and on the start of eval.txt.
+        const std::string sample = std::string(kTokenizeSample) +
+                                   testutil::readFile(testutil::dataPath("tiny-llama/eval.txt")).substr(0, 6000);
+        const std::string sampleFile = testutil::writeTemp("sample-" + row.toStdString() + ".txt", sample);
+        const LlamaResult exact = llama(path, true, chunksFile, sampleFile);
+        std::map<std::string, int> planned;
+        for (const auto& t : plan.tensors)
+            ++planned[t.stored];
+        for (const auto& [type, count] : planned)
+            QCOMPARE(exact.types.value(QString::fromStdString(type)).toInt(), count);
+        QCOMPARE(exact.types.value(QStringLiteral("F32")).toInt(), planned["F32"]);
+
+        const auto json = Tokenizer::fromTokenizerJson(files.dir + "/tokenizer.json");
+        const auto expected = json->encode(sample);
+        QCOMPARE(exact.tokenized.size(), expected.size());
+        for (size_t i = 0; i < expected.size(); ++i)
+            QVERIFY2(exact.tokenized[i] == expected[i],
+                     qPrintable(QStringLiteral("token %1: llama.cpp %2 (%3), tokenizer.json %4 (%5)")
+                                    .arg(i).arg(exact.tokenized[i]).arg(QString::fromStdString(json->piece(exact.tokenized[i])))
+                                    .arg(expected[i]).arg(QString::fromStdString(json->piece(expected[i])))));
+
+        PerplexityOptions opt;
+        opt.ctx = kCtx;
+        opt.compareToBase = false;
+        const auto predicted = lm.perplexity(tokens, plan.configs, opt);
+        QCOMPARE(exact.tokens, int64_t(predicted.tokens));
+        sameBytesAsGgml(*hf, plan, path, lm.config());
+        qInfo("%s: Bonsai predicts %.4f, llama.cpp %.4f (%+.4f%%)", QTest::currentDataTag(), predicted.perplexity,
+              exact.perplexity, 100 * (exact.perplexity / predicted.perplexity - 1));
+        // F32 weights compute alike in both; llama.cpp's Q8_0 products also round the activations.
+        QVERIFY(std::abs(exact.perplexity / predicted.perplexity - 1) < (recipe.isEmpty() ? 1e-4 : 0.002));
     }
 
     void tensorTypesReproducedByLlamaQuantize()
@@ -393,12 +464,42 @@ private slots:
     }
 
 private:
-    LlamaResult llama(const std::string& gguf, bool exact)
+    // Every tensor of the export has the bytes of llama.cpp's own quantizer (ggml_quantize_chunk;
+    // F32 copied) on the Hugging Face weights, with the Q/K rows permuted by the test
+    // for llama (not for qwen2).
+    void sameBytesAsGgml(const Model& hf, const ExportPlan& plan, const std::string& path, const LlmConfig& c)
+    {
+        const auto gguf = Model::open(path);
+        for (const auto& t : plan.tensors) {
+            if (hf.findTensor(t.source) < 0)
+                continue; // rope_freqs.weight, computed (tst_export_gguf checks its values)
+            const TensorInfo& src = hf.tensors[size_t(hf.findTensor(t.source))];
+            const TensorInfo& out = gguf->tensors[size_t(gguf->findTensor(t.target))];
+            std::vector<float> w = hf.readFloat(hf.findTensor(t.source));
+            const int64_t cols = src.shape.back(), rows = int64_t(src.numel) / cols;
+            const auto info = llmLayerInfo(t.source);
+            if (info && info->role == LlmRole::Q && c.architecture != "qwen2")
+                w = testutil::permuteHeadRows(w, rows, cols, c.heads);
+            else if (info && info->role == LlmRole::K && c.architecture != "qwen2")
+                w = testutil::permuteHeadRows(w, rows, cols, c.kvHeads);
+            std::vector<uint8_t> expected(out.nbytes + 64);
+            const size_t n = quantize_(kGgmlType.at(t.stored), w.data(), expected.data(), 0, rows, cols, nullptr);
+            QCOMPARE(n, size_t(out.nbytes));
+            QVERIFY2(std::memcmp(expected.data(), out.data, n) == 0,
+                     qPrintable(QStringLiteral("%1 (%2): bytes differ from ggml_quantize_chunk's")
+                                    .arg(QString::fromStdString(t.target), QString::fromStdString(t.stored))));
+        }
+    }
+
+    LlamaResult llama(const std::string& gguf, bool exact, const std::string& chunks = {},
+                      const std::string& tokenize = {})
     {
         QStringList args{QString::fromStdString(kInterop + "/llama_perplexity.mjs"), QString::fromStdString(gguf),
-                         QString::fromStdString(chunks_)};
+                         QString::fromStdString(chunks.empty() ? chunks_ : chunks)};
         if (exact)
             args << QStringLiteral("--exact");
+        if (!tokenize.empty())
+            args << QString::fromStdString("--tokenize=" + tokenize);
         const auto r = testutil::runProgram(QStringLiteral("node"), args, QString::fromStdString(kInterop));
         LlamaResult out;
         if (r.exitCode != 0) {
@@ -409,6 +510,8 @@ private:
         out.perplexity = j.value(QStringLiteral("perplexity")).toDouble();
         out.tokens = j.value(QStringLiteral("tokens")).toInteger();
         out.types = j.value(QStringLiteral("types")).toObject();
+        for (const auto& id : j.value(QStringLiteral("tokenized")).toArray())
+            out.tokenized.push_back(int32_t(id.toInteger()));
         return out;
     }
 

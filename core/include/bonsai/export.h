@@ -8,12 +8,27 @@
 // evaluates to predict the exported model's quality. exportModel() writes what the plan says,
 // atomically: a refused, failed or cancelled export leaves no file.
 //
-// GGUF (llama.cpp): Llama-family language models from a Hugging Face folder (safetensors,
-// config.json, SentencePiece tokenizer.model) or from a GGUF file. Metadata as llama.cpp's
-// converter writes it (general.*, llama.*, tokenizer.ggml.*), llama.cpp's tensor names, the
-// Q/K rows permuted for llama's RoPE, norms in F32, each weight in the GGUF type its
-// configuration chose, quantized by Bonsai's bit-exact block quantizers (bonsai/ggml_blocks.h),
-// and the export's provenance (key bonsai.provenance: Bonsai's version, the source model's
+// GGUF (llama.cpp): Llama-family language models (llama, mistral, qwen2) from a Hugging Face
+// folder (safetensors, config.json, and a SentencePiece tokenizer.model or a byte-level BPE
+// tokenizer.json) or from a GGUF file. Metadata as llama.cpp's converter writes it (general.*,
+// llama.* or qwen2.*, tokenizer.ggml.*), llama.cpp's tensor names, norms and biases in F32:
+//  - llama/mistral: architecture "llama", the Q/K rows (and biases) permuted for its RoPE on
+//    adjacent pairs; "llama3" rope_scaling as the rope_freqs.weight tensor (F32, the
+//    converter's per-frequency divisors), linear scaling as llama.rope.scaling.type/factor;
+//  - qwen2: architecture "qwen2", q/k/v biases, no permutation (NeoX RoPE); tied embeddings
+//    (no lm_head) write no output.weight, as llama.cpp then uses token_embd;
+//  - a byte-level BPE tokenizer.json as tokenizer.ggml.model "gpt2": its tokens at their ids
+//    (added tokens CONTROL when special, USER_DEFINED otherwise; embedding rows beyond the
+//    tokenizer as UNUSED "[PAD<id>]"), token types, merges, tokenizer.ggml.pre named after the
+//    pre-tokenizer regex as llama.cpp knows it (GPT-2's "gpt-2", Llama 3's "llama-bpe",
+//    Qwen2's "qwen2"; another regex, or ignore_merges unlike llama.cpp's for that name, is
+//    refused), bos/eos as Bonsai evaluates the checkpoint (config.json over the tokenizer),
+//    unknown/padding ids, add_bos_token (tokenizer_config.json, or a post-processor template
+//    that adds BOS) and the chat template; Bonsai's GGUF reader tokenizes the export as the
+//    tokenizer.json does.
+// Other RoPE scalings (yarn, ...) are not read from config.json, and so not exported. Each
+// weight is stored in the GGUF type its configuration chose, quantized by Bonsai's bit-exact
+// block quantizers (bonsai/ggml_blocks.h), and the export's provenance (key bonsai.provenance: Bonsai's version, the source model's
 // files with their SHA-256, the options; see bonsai/provenance.h).
 // Settings GGUF cannot store are impossible unless ExportOptions::acceptMapping takes the
 // nearest GGUF type the plan proposes: integer and NF4/FP8 precisions map to the block type of

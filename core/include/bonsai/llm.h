@@ -75,6 +75,11 @@ struct LlmConfig {
     bool attentionBias = false; // q/k/v biases (Qwen2)
     int32_t bosId = -1, eosId = -1;
 
+    // "llama3" RoPE scaling (ropeFactor > 0): the number an inverse frequency `freq` of the
+    // unscaled RoPE is divided by (1 for high frequencies, ropeFactor for low ones, a smooth
+    // blend between), as Hugging Face applies it and llama.cpp reads it from rope_freqs.weight.
+    double llama3RopeDivisor(double freq) const;
+
     // From config.json beside the safetensors, or from GGUF metadata. Throws FileError naming
     // the file and the missing or inconsistent key (also when the tensors do not match it).
     static LlmConfig fromModel(const Model& model);

@@ -2,6 +2,7 @@
 // Internals of the exporters: each format builds its file writer and the plan together, so
 // the plan's sizes are those of the file written.
 #include "bonsai/export.h"
+#include "bonsai/llm.h"
 #include "bonsai/provenance.h"
 
 namespace bonsai {
@@ -14,6 +15,14 @@ namespace bonsai::detail {
 // the same length with zero digests).
 ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs, const ExportOptions& options,
                      GgufFileWriter& writer, const Provenance* provenance = nullptr);
+// The tokenizer.ggml.* metadata of the Hugging Face folder `dir`'s tokenizer (gguf_export_vocab.cpp):
+// tokenizer.model (SentencePiece) when present, as Tokenizer::forModel prefers, else a byte-level
+// BPE tokenizer.json. Throws FileError naming the file and field it cannot export.
+void addGgufTokenizer(GgufFileWriter& writer, const Model& model, const std::string& dir, const LlmConfig& c,
+                      std::vector<std::string>& notes);
+// The rope_freqs.weight values of "llama3" RoPE scaling (c.ropeFactor > 0): per frequency the
+// divisor llama.cpp applies, as llama.cpp's converter computes them.
+std::vector<float> llama3RopeFactors(const LlmConfig& c);
 // The provenance an export records (digests of the model's files unless hash is false).
 Provenance exportProvenance(const Model& model, ExportFormat format, const ExportOptions& options, bool hash,
                             const ProgressFn& progress = {});

@@ -8,12 +8,11 @@
 #include "export/export_impl.h"
 #include "export/gguf_file.h"
 #include "formats/gguf.h"
-#include "tokenizer/spm.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <memory>
 
 namespace bonsai::detail {
 
@@ -206,73 +205,66 @@ fs::path folderOf(const Model& model)
     return fs::is_directory(p, ec) ? p : p.parent_path();
 }
 
-void addHfMetadata(GgufFileWriter& w, const Model& model, const LlmConfig& c, std::vector<std::string>& notes)
+// llama.cpp's architecture of a Hugging Face model_type.
+std::string ggufArchitecture(const Model& model, const LlmConfig& c)
+{
+    if (c.architecture == "llama" || c.architecture == "mistral")
+        return "llama";
+    if (c.architecture == "qwen2") {
+        // llama.cpp's qwen2 graph takes the attention output as [hidden, hidden].
+        if (c.heads * c.headDim != c.hidden)
+            throw FileError(model.path, "qwen2 with " + std::to_string(c.heads) + " heads of " +
+                                            std::to_string(c.headDim) + " (head_dim) != hidden_size " +
+                                            std::to_string(c.hidden) + ": llama.cpp's qwen2 cannot load it");
+        return "qwen2";
+    }
+    throw FileError(model.path, "GGUF export of '" + c.architecture + "' checkpoints is not supported yet (llama, "
+                                "mistral and qwen2 are)");
+}
+
+// The hyperparameters as the converter writes them (TextModel.set_gguf_parameters, and
+// LlamaModel's vocab_size and rope.dimension_count), with linear RoPE scaling; "llama3"
+// scaling is the rope_freqs.weight tensor (llama3RopeFactors).
+void addHfMetadata(GgufFileWriter& w, const Model& model, const std::string& arch, const LlmConfig& c,
+                   std::vector<std::string>& notes)
 {
     const fs::path dir = folderOf(model);
-    const fs::path spmPath = dir / "tokenizer.model";
-    std::error_code ec;
-    if (!fs::is_regular_file(spmPath, ec))
-        throw FileError(dir.string(), "GGUF export needs the SentencePiece tokenizer.model beside the checkpoint "
-                                      "(byte-level BPE tokenizer.json is not exported yet)");
-    std::ifstream in(spmPath, std::ios::binary);
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    std::string error;
-    const auto vocab = spm::parseModelProto(bytes.str(), error);
-    if (!vocab)
-        throw FileError(spmPath.string(), error);
-    if (static_cast<int64_t>(vocab->pieces.size()) != c.vocab)
-        throw FileError(spmPath.string(), "holds " + std::to_string(vocab->pieces.size()) +
-                                              " pieces, the model's embedding " + std::to_string(c.vocab) + " rows");
-
-    const std::string arch = "llama";
     w.addString("general.architecture", arch);
     w.addString("general.name", dir.filename().string());
     w.addU32(arch + ".context_length", static_cast<uint32_t>(c.maxPositions > 0 ? c.maxPositions : 2048));
     w.addU32(arch + ".embedding_length", static_cast<uint32_t>(c.hidden));
     w.addU32(arch + ".block_count", static_cast<uint32_t>(c.layers));
     w.addU32(arch + ".feed_forward_length", static_cast<uint32_t>(c.intermediate));
-    w.addU32(arch + ".rope.dimension_count", static_cast<uint32_t>(c.headDim));
+    if (arch == "llama")
+        w.addU32(arch + ".rope.dimension_count", static_cast<uint32_t>(c.headDim));
     w.addU32(arch + ".attention.head_count", static_cast<uint32_t>(c.heads));
     w.addU32(arch + ".attention.head_count_kv", static_cast<uint32_t>(c.kvHeads));
     w.addF32(arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rmsEps));
     w.addF32(arch + ".rope.freq_base", static_cast<float>(c.ropeTheta));
-    w.addU32(arch + ".vocab_size", static_cast<uint32_t>(c.vocab));
+    if (arch == "llama")
+        w.addU32(arch + ".vocab_size", static_cast<uint32_t>(c.vocab));
     if (c.headDim * c.heads != c.hidden) {
         w.addU32(arch + ".attention.key_length", static_cast<uint32_t>(c.headDim));
         w.addU32(arch + ".attention.value_length", static_cast<uint32_t>(c.headDim));
     }
-
-    std::vector<int32_t> types;
-    for (spm::PieceType t : vocab->types)
-        types.push_back(static_cast<int32_t>(t));
-    w.addString("tokenizer.ggml.model", "llama");
-    w.addString("tokenizer.ggml.pre", "default");
-    w.addStrings("tokenizer.ggml.tokens", vocab->pieces);
-    w.addF32s("tokenizer.ggml.scores", vocab->scores);
-    w.addI32s("tokenizer.ggml.token_type", types);
-    const int32_t bos = c.bosId >= 0 ? c.bosId : vocab->bosId, eos = c.eosId >= 0 ? c.eosId : vocab->eosId;
-    if (bos >= 0)
-        w.addU32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(bos));
-    if (eos >= 0)
-        w.addU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(eos));
-    if (vocab->unkId >= 0)
-        w.addU32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(vocab->unkId));
-    if (vocab->padId >= 0)
-        w.addU32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(vocab->padId));
-    // The normalizer (llama.cpp applies none for "llama" vocabularies and ignores these keys;
-    // Bonsai reads them, so that its own exports tokenize as the checkpoint did).
-    w.addBool("tokenizer.ggml.add_space_prefix", vocab->addDummyPrefix);
-    w.addBool("tokenizer.ggml.remove_extra_whitespaces", vocab->removeExtraWhitespaces);
-    if (!vocab->precompiledCharsmap.empty())
-        w.addU8s("tokenizer.ggml.precompiled_charsmap", vocab->precompiledCharsmap);
-    w.addBool("tokenizer.ggml.add_bos_token", true);
-    w.addBool("tokenizer.ggml.add_eos_token", false);
-    notes.push_back("tokenizer: SentencePiece from " + spmPath.string() + " (" + std::to_string(vocab->pieces.size()) +
-                    " pieces)");
+    if (c.ropeFactor < 0) {
+        w.addString(arch + ".rope.scaling.type", "linear");
+        w.addF32(arch + ".rope.scaling.factor", static_cast<float>(-c.ropeFactor));
+        notes.push_back("RoPE: linear scaling by " + std::to_string(-c.ropeFactor));
+    }
+    addGgufTokenizer(w, model, dir.string(), c, notes);
 }
 
 } // namespace
+
+std::vector<float> llama3RopeFactors(const LlmConfig& c)
+{
+    // LlamaModel.generate_extra_tensors: per frequency of the unscaled RoPE, its divisor.
+    std::vector<float> out;
+    for (int64_t i = 0; i < c.headDim / 2; ++i)
+        out.push_back(static_cast<float>(c.llama3RopeDivisor(1.0 / std::pow(c.ropeTheta, double(2 * i) / double(c.headDim)))));
+    return out;
+}
 
 Provenance exportProvenance(const Model& model, ExportFormat format, const ExportOptions& options, bool hash,
                             const ProgressFn& progress)
@@ -291,11 +283,13 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
         throw FileError(model.path, "GGUF export takes a Llama-family language model (this is no language model)");
     const LlmConfig c = LlmConfig::fromModel(model);
     const GgufMetadata* source = ggufMetadata(model);
-    if (!source && c.architecture != "llama" && c.architecture != "mistral")
-        throw FileError(model.path, "GGUF export of '" + c.architecture + "' checkpoints is not supported yet (llama and "
-                                    "mistral are)");
-    if (!source && c.ropeFactor != 0)
-        throw FileError(model.path, "GGUF export of llama3 RoPE scaling is not supported yet");
+    const std::string arch = source ? c.architecture : ggufArchitecture(model, c);
+    // llama's RoPE on adjacent pairs: Hugging Face Q/K rows (weights and biases) permuted, per
+    // head; qwen2 keeps the NeoX layout.
+    const bool permute = !source && arch == "llama";
+    if (!source && c.ropeFactor > 0 && arch != "llama")
+        throw FileError(model.path, "llama3 RoPE scaling (rope_scaling) of a '" + arch + "' model: llama.cpp reads "
+                                    "its rope_freqs.weight for llama only");
 
     ExportPlan plan;
     plan.format = ExportFormat::Gguf;
@@ -309,7 +303,22 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
                 w.addValue(key, value);
         plan.notes.push_back("metadata and tokenizer copied from " + model.path);
     } else {
-        addHfMetadata(w, model, c, plan.notes);
+        addHfMetadata(w, model, arch, c, plan.notes);
+    }
+
+    // "llama3" RoPE scaling: the frequency divisors llama.cpp's llama graph reads.
+    if (!source && c.ropeFactor > 0) {
+        auto factors = std::make_shared<std::vector<float>>(llama3RopeFactors(c));
+        ExportTensorPlan tp;
+        tp.source = "rope_scaling of config.json";
+        tp.target = "rope_freqs.weight";
+        tp.configured = "—";
+        tp.stored = "F32";
+        tp.bytes = factors->size() * 4;
+        w.addTensor(tp.target, {static_cast<int64_t>(factors->size())}, *ggmlTypeId(DType::F32), tp.bytes,
+                    [factors](uint8_t* dst) { std::memcpy(dst, factors->data(), factors->size() * 4); });
+        plan.tensors.push_back(std::move(tp));
+        plan.notes.push_back("RoPE: llama3 scaling (factor " + std::to_string(c.ropeFactor) + ") as rope_freqs.weight");
     }
 
     std::vector<int> layerOf(model.tensors.size(), -1);
@@ -356,9 +365,8 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
         if (t.shape.size() >= 2)
             ++typeCount[static_cast<size_t>(ch.type)];
 
-        // llama's RoPE on adjacent pairs: Hugging Face Q/K rows permuted, per head.
         int64_t permuteHeads = 0;
-        if (!source) {
+        if (permute) {
             const auto info = llmLayerInfo(t.name);
             if (info && info->role == LlmRole::Q)
                 permuteHeads = c.heads;
@@ -367,8 +375,9 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
         }
         const DType type = ch.type;
         const bool copy = ch.copy;
-        const uint64_t rowBytes = tp.bytes / (t.numel / std::max<uint64_t>(cols, 1));
-        const uint64_t rows = t.numel / std::max<uint64_t>(cols, 1);
+        // A bias permutes as a column of one-value rows.
+        const uint64_t rows = t.shape.size() >= 2 ? t.numel / std::max<uint64_t>(cols, 1) : t.numel;
+        const uint64_t rowBytes = tp.bytes / std::max<uint64_t>(rows, 1);
         w.addTensor(tp.target, t.shape, *typeId, tp.bytes, [&model, k, type, copy, permuteHeads, rows, rowBytes](uint8_t* dst) {
             encode(model, static_cast<int>(k), type, copy, dst);
             if (permuteHeads > 0)

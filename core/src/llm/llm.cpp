@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <numbers>
 
 namespace bonsai {
 
@@ -114,17 +113,7 @@ LanguageModel::Impl::Impl(const Model& m) : model(m), cfg(LlmConfig::fromModel(m
     for (int64_t i = 0; i < hd / 2; ++i) {
         double f = 1.0 / std::pow(cfg.ropeTheta, double(2 * i) / double(hd));
         if (cfg.ropeFactor > 0) {
-            const double oldCtx = double(cfg.ropeOriginalMaxPositions);
-            const double lowWavelen = oldCtx / cfg.ropeLowFreqFactor;
-            const double highWavelen = oldCtx / cfg.ropeHighFreqFactor;
-            const double wavelen = 2 * std::numbers::pi / f;
-            if (wavelen > lowWavelen) {
-                f /= cfg.ropeFactor;
-            } else if (wavelen >= highWavelen) {
-                const double smooth = (oldCtx / wavelen - cfg.ropeLowFreqFactor) /
-                                      (cfg.ropeHighFreqFactor - cfg.ropeLowFreqFactor);
-                f = (1 - smooth) * f / cfg.ropeFactor + smooth * f;
-            }
+            f /= cfg.llama3RopeDivisor(f);
         } else if (cfg.ropeFactor < 0) {
             f /= -cfg.ropeFactor;
         }

@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numbers>
 #include <sstream>
 
 namespace bonsai {
@@ -118,6 +120,20 @@ LlmConfig fromGguf(const Model& model, const GgufMetadata& md)
     c.maxPositions = md.getInt(c.architecture + ".context_length").value_or(0);
     c.rmsEps = md.getDouble(c.architecture + ".attention.layer_norm_rms_epsilon").value_or(1e-5);
     c.ropeTheta = md.getDouble(c.architecture + ".rope.freq_base").value_or(10000.0);
+    // RoPE scaling as llama.cpp reads it: the factor (or the older scale_linear) scales
+    // positions for the type "linear", the default; "llama3" scaling is rope_freqs.weight.
+    const std::string scaling = md.getString(c.architecture + ".rope.scaling.type").value_or("linear");
+    const double factor = md.getDouble(c.architecture + ".rope.scaling.factor")
+                              .value_or(md.getDouble(c.architecture + ".rope.scale_linear").value_or(0.0));
+    if (scaling == "linear") {
+        if (factor < 0 || !std::isfinite(factor))
+            throw FileError(file, "GGUF metadata '" + c.architecture + ".rope.scaling.factor' must be positive");
+        if (factor > 0 && factor != 1)
+            c.ropeFactor = -factor; // negative: linear position scaling
+    } else if (scaling != "none") {
+        throw FileError(file, "GGUF metadata '" + c.architecture + ".rope.scaling.type' is '" + scaling +
+                                  "', which Bonsai does not run (none and linear are)");
+    }
     // llama.cpp permutes Q/K rows of Llama checkpoints when converting, so that RoPE rotates
     // adjacent pairs; Qwen2 keeps the Hugging Face (NeoX) layout.
     c.rope = c.architecture == "qwen2" ? RopeStyle::Neox : RopeStyle::Interleaved;
@@ -163,6 +179,19 @@ LlmConfig LlmConfig::fromModel(const Model& model)
     if (c.headDim % 2 != 0)
         throw FileError(model.path, "head dimension " + std::to_string(c.headDim) + " is odd; RoPE needs pairs");
     return c;
+}
+
+double LlmConfig::llama3RopeDivisor(double freq) const
+{
+    const double oldCtx = double(ropeOriginalMaxPositions);
+    const double lowWavelen = oldCtx / ropeLowFreqFactor, highWavelen = oldCtx / ropeHighFreqFactor;
+    const double wavelen = 2 * std::numbers::pi / freq;
+    if (wavelen > lowWavelen)
+        return ropeFactor;
+    if (wavelen < highWavelen)
+        return 1;
+    const double smooth = (oldCtx / wavelen - ropeLowFreqFactor) / (ropeHighFreqFactor - ropeLowFreqFactor);
+    return 1 / ((1 - smooth) / ropeFactor + smooth);
 }
 
 std::string LlmConfig::describe() const

@@ -104,20 +104,14 @@ std::unique_ptr<Tokenizer> bpeFromGguf(const GgufMetadata& md,
                 spec.added.push_back({tokens[i], static_cast<int32_t>(i), types[i] == kControl});
     }
 
-    // llama.cpp's names for the pre-tokenizers (llama-vocab.cpp); files from before the key
-    // existed use GPT-2's regex.
+    // Files from before the key existed use GPT-2's regex.
     const std::string pre = md.getString("tokenizer.ggml.pre").value_or("default");
-    if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") {
-        spec.pattern = detail::PreTokPattern::Llama3;
-        spec.ignoreMerges = true; // as llama.cpp does for this pre-tokenizer
-    } else if (pre == "qwen2") {
-        spec.pattern = detail::PreTokPattern::Qwen2;
-    } else if (pre == "gpt2" || pre == "default" || pre == "gpt-2") {
-        spec.pattern = detail::PreTokPattern::Gpt2;
-    } else {
+    const auto known = detail::llamaCppPre(pre);
+    if (!known)
         throw FileError(path, "unsupported tokenizer.ggml.pre \"" + pre +
                                   "\" (supported: gpt2/default, llama-bpe/llama3, qwen2)");
-    }
+    spec.pattern = known->pattern;
+    spec.ignoreMerges = known->ignoreMerges; // as llama.cpp does for this pre-tokenizer
     spec.addPrefixSpace = md.getBool("tokenizer.ggml.add_space_prefix").value_or(false);
     spec.unk = optionalId(md, "tokenizer.ggml.unknown_token_id", n);
     spec.bos = optionalId(md, "tokenizer.ggml.bos_token_id", n);
@@ -126,6 +120,32 @@ std::unique_ptr<Tokenizer> bpeFromGguf(const GgufMetadata& md,
 }
 
 } // namespace
+
+namespace detail {
+
+std::optional<LlamaCppPre> llamaCppPre(std::string_view name)
+{
+    if (name == "llama-bpe" || name == "llama3" || name == "llama-v3")
+        return LlamaCppPre{PreTokPattern::Llama3, true};
+    if (name == "qwen2")
+        return LlamaCppPre{PreTokPattern::Qwen2, false};
+    if (name == "gpt2" || name == "default" || name == "gpt-2")
+        return LlamaCppPre{PreTokPattern::Gpt2, false};
+    return std::nullopt;
+}
+
+std::string_view llamaCppPreName(PreTokPattern pattern)
+{
+    switch (pattern) {
+    case PreTokPattern::Gpt2: return "gpt-2";
+    case PreTokPattern::Llama3: return "llama-bpe";
+    case PreTokPattern::Qwen2: return "qwen2";
+    case PreTokPattern::None: break;
+    }
+    return "";
+}
+
+} // namespace detail
 
 std::unique_ptr<Tokenizer> Tokenizer::fromGguf(const Model& model)
 {

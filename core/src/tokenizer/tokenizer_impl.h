@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,9 +46,26 @@ struct BpeSpec {
     int32_t unk = -1;
     int32_t bos = -1;
     int32_t eos = -1;
+    bool templateBos = false; // tokenizer.json's post-processor template starts with bos
     std::string source;
 };
 std::unique_ptr<Tokenizer> makeBpeTokenizer(BpeSpec spec);
+
+// A Hugging Face tokenizer.json with a byte-level BPE model, read into a BpeSpec (throws
+// FileError naming the file and the field it cannot take).
+BpeSpec readTokenizerJson(const std::string& path);
+
+// llama.cpp's tokenizer.ggml.pre names (src/llama-vocab.cpp) of the patterns it implements
+// as Bonsai's pre-tokenizer does, with whether llama.cpp ignores merges for that name.
+struct LlamaCppPre {
+    PreTokPattern pattern = PreTokPattern::Gpt2;
+    bool ignoreMerges = false;
+};
+// The pattern llama.cpp runs for a tokenizer.ggml.pre value; nullopt for other names.
+std::optional<LlamaCppPre> llamaCppPre(std::string_view name);
+// The name GGUF exports write for a pattern: "gpt-2", "llama-bpe", "qwen2"; empty for None
+// (llama.cpp always splits byte-level BPE text with a regex).
+std::string_view llamaCppPreName(PreTokPattern pattern);
 
 // A SentencePiece tokenizer over bonsai_spm's processor (core/src/tokenizer/spm.h). bos/eos are the ids
 // callers should use (-1: none). Throws FileError(errorPath, ...) if the processor rejects the

@@ -53,7 +53,7 @@ void checkNormalizer(const json& n, const std::string& path)
 
 // The special token before (BOS) and after (EOS) the sequence in a TemplateProcessing
 // post-processor's "single" template, as ids.
-void templateIds(const json& pp, const BpeSpec& spec, int32_t& bos, int32_t& eos)
+void templateIds(const json& pp, BpeSpec& spec, int32_t& bos, int32_t& eos)
 {
     if (!pp.is_object())
         return;
@@ -82,13 +82,15 @@ void templateIds(const json& pp, const BpeSpec& spec, int32_t& bos, int32_t& eos
         } else if (item.contains("SpecialToken") && item["SpecialToken"].contains("id")) {
             const int32_t id = idOf(item["SpecialToken"]["id"].get<std::string>());
             (seenSequence ? eos : bos) = id;
+            if (!seenSequence)
+                spec.templateBos = id >= 0;
         }
     }
 }
 
 } // namespace
 
-std::unique_ptr<Tokenizer> Tokenizer::fromTokenizerJson(const std::string& path)
+detail::BpeSpec detail::readTokenizerJson(const std::string& path)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -214,7 +216,12 @@ std::unique_ptr<Tokenizer> Tokenizer::fromTokenizerJson(const std::string& path)
     } catch (const json::exception& e) {
         throw FileError(path, std::string("malformed tokenizer.json: ") + e.what());
     }
-    return detail::makeBpeTokenizer(std::move(spec));
+    return spec;
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::fromTokenizerJson(const std::string& path)
+{
+    return detail::makeBpeTokenizer(detail::readTokenizerJson(path));
 }
 
 } // namespace bonsai

@@ -6,6 +6,12 @@
 //    exported file's perplexity equals the prediction: Bonsai's evaluation of the original with
 //    the plan's configurations (the weights the file holds);
 //  - the file is exactly the size the check predicted, its tensors have the planned types;
+//  - byte-level BPE checkpoints made here (tests/support/bpe_checkpoint.h): a Qwen2-shaped one
+//    (q/k/v biases, tied embeddings, padded vocabulary) and Llama 3.1-shaped ones ("llama3" and
+//    linear RoPE scaling; GPT-2's pre-tokenizer): the metadata equals what the test computes from config.json and
+//    tokenizer.json, the tokens, types and merges are tokenizer.json's, Bonsai re-tokenizes the
+//    export as the tokenizer.json, the Q/K rows are permuted for llama only, rope_freqs.weight is
+//    the converter's formula computed here, and the export's perplexity is the checkpoint's;
 //  - refusals: settings GGUF cannot store, an existing output, an unwritable folder, a model
 //    that is no language model, a checkpoint without its tokenizer, a cancelled export: a
 //    message naming the file or layer, and no file left behind.
@@ -17,13 +23,20 @@
 #include "bonsai/compress.h"
 #include "bonsai/tokenizer.h"
 
+#include "bpe_checkpoint.h"
+#include "formats/gguf.h"
 #include "testutil.h"
 
 #include <QtTest>
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <numbers>
+#include <set>
 #include <sys/stat.h>
 
 using namespace bonsai;
@@ -43,6 +56,25 @@ std::vector<std::string> filesIn(const std::string& dir)
         out.push_back(e.path().filename().string());
     return out;
 }
+
+// Text that exercises the pre-tokenizers: contractions, digit runs, newlines, spaces, non-ASCII,
+// added tokens (special or not) inside words.
+const char* kSample = "Hello world!  It's 2024: 12345 apples\n\n\tdon'T WE'LL see...\r\n"
+                      "caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80 licorice gumballs<|endoftext|>x"
+                      "<|im_start|>user<tool> <|begin_of_text|>  Debian   \n";
+
+// The checkpoint of a data row ("qwen2", "llama3", "linear", "gpt2"), written once per process.
+testutil::BpeCheckpointFiles bpeCheckpoint(const std::string& row)
+{
+    static std::map<std::string, testutil::BpeCheckpointFiles> made;
+    if (auto it = made.find(row); it != made.end())
+        return it->second;
+    const std::string text = testutil::readFile(testutil::dataPath("tiny-llama/calib.txt")).substr(0, 40000);
+    const auto spec = testutil::bpeTestCheckpoint(row, text);
+    return made[row] = testutil::writeBpeCheckpoint(testutil::tempPath("bpe-" + row), spec);
+}
+
+nlohmann::json jsonFile(const std::string& path) { return nlohmann::json::parse(testutil::readFile(path)); }
 
 } // namespace
 
@@ -210,6 +242,243 @@ private slots:
             QVERIFY(std::string(e.what()).find("tokenizer.model") != std::string::npos);
             QVERIFY(std::string(e.what()).find("no-tokenizer") != std::string::npos);
         }
+    }
+
+    void bpeExport_data()
+    {
+        QTest::addColumn<QString>("row");
+        QTest::newRow("qwen2") << "qwen2";
+        QTest::newRow("llama3 rope scaling") << "llama3";
+        QTest::newRow("linear rope scaling") << "linear";
+        QTest::newRow("llama, gpt2 pre-tokenizer") << "gpt2";
+    }
+
+    void bpeExport()
+    {
+        QFETCH(QString, row);
+        const auto files = bpeCheckpoint(row.toStdString());
+        const auto hf = Model::open(files.dir);
+        const LanguageModel source(*hf);
+        const std::string path = outDir_ + "/bpe-" + row.toStdString() + ".gguf";
+        ExportOptions o;
+        o.overwrite = true;
+        const ExportPlan plan = exportModel(*hf, {}, ExportFormat::Gguf, path, o);
+        QCOMPARE(uint64_t(fs::file_size(path)), plan.fileBytes);
+        const auto gguf = Model::open(path);
+        const GgufMetadata& md = *ggufMetadata(*gguf);
+
+        // Hyperparameters, from config.json.
+        const auto cfg = jsonFile(files.dir + "/config.json");
+        const bool qwen = cfg["model_type"] == "qwen2";
+        const std::string arch = qwen ? "qwen2" : "llama";
+        QCOMPARE(md.getString("general.architecture").value_or(""), arch);
+        QCOMPARE(md.getInt(arch + ".embedding_length").value_or(0), cfg["hidden_size"].get<int64_t>());
+        QCOMPARE(md.getInt(arch + ".feed_forward_length").value_or(0), cfg["intermediate_size"].get<int64_t>());
+        QCOMPARE(md.getInt(arch + ".block_count").value_or(0), cfg["num_hidden_layers"].get<int64_t>());
+        QCOMPARE(md.getInt(arch + ".attention.head_count").value_or(0), cfg["num_attention_heads"].get<int64_t>());
+        QCOMPARE(md.getInt(arch + ".attention.head_count_kv").value_or(0), cfg["num_key_value_heads"].get<int64_t>());
+        QCOMPARE(md.getInt(arch + ".context_length").value_or(0), cfg["max_position_embeddings"].get<int64_t>());
+        QCOMPARE(md.getDouble(arch + ".rope.freq_base").value_or(0), double(float(cfg["rope_theta"].get<double>())));
+        QCOMPARE(md.getDouble(arch + ".attention.layer_norm_rms_epsilon").value_or(0),
+                 double(float(cfg["rms_norm_eps"].get<double>())));
+        const int64_t headDim = cfg["hidden_size"].get<int64_t>() / cfg["num_attention_heads"].get<int64_t>();
+        // llama.cpp's converter writes these two for llama only.
+        QCOMPARE(md.getInt(arch + ".rope.dimension_count").value_or(-1), qwen ? -1 : headDim);
+        QCOMPARE(md.getInt(arch + ".vocab_size").value_or(-1), qwen ? -1 : cfg["vocab_size"].get<int64_t>());
+        const auto& rs = cfg.value("rope_scaling", nlohmann::json::object());
+        if (rs.value("type", "") == "linear") {
+            QCOMPARE(md.getString(arch + ".rope.scaling.type").value_or(""), std::string("linear"));
+            QCOMPARE(md.getDouble(arch + ".rope.scaling.factor").value_or(0), rs["factor"].get<double>());
+        } else {
+            QVERIFY(!md.find(arch + ".rope.scaling.type"));
+        }
+
+        // The vocabulary, from tokenizer.json: its tokens at their ids, unused rows as [PAD<id>].
+        const auto tj = jsonFile(files.dir + "/tokenizer.json");
+        const int64_t n = cfg["vocab_size"].get<int64_t>();
+        std::vector<std::string> tokens{size_t(n), std::string()};
+        std::vector<int64_t> types(static_cast<size_t>(n), 1);
+        for (const auto& [piece, id] : tj["model"]["vocab"].items())
+            tokens[id.get<size_t>()] = piece;
+        for (const auto& a : tj["added_tokens"]) {
+            tokens[a["id"].get<size_t>()] = a["content"].get<std::string>();
+            const std::string c = a["content"];
+            const bool looksSpecial = c.starts_with("<|") && c.ends_with("|>");
+            types[a["id"].get<size_t>()] = a["special"].get<bool>() || looksSpecial ? 3 : 4;
+        }
+        for (int64_t i = 0; i < n; ++i)
+            if (tokens[size_t(i)].empty()) {
+                tokens[size_t(i)] = "[PAD" + std::to_string(i) + "]";
+                types[size_t(i)] = 5;
+            }
+        QCOMPARE(md.getString("tokenizer.ggml.model").value_or(""), std::string("gpt2"));
+        // llama.cpp's name of the pre-tokenizer regex (src/llama-vocab.cpp).
+        const auto& preTok = tj["pre_tokenizer"];
+        const std::string regex = preTok["type"] == "Sequence" ? preTok["pretokenizers"][0]["pattern"]["Regex"] : "";
+        const std::string preName = regex.empty()                      ? "gpt-2"
+                                    : regex == testutil::kQwen2Regex   ? "qwen2"
+                                    : regex == testutil::kLlama3Regex ? "llama-bpe"
+                                                                       : "?";
+        QCOMPARE(md.getString("tokenizer.ggml.pre").value_or(""), preName);
+        QVERIFY(*md.getStrings("tokenizer.ggml.tokens") == tokens);
+        QVERIFY(md.find("tokenizer.ggml.token_type")->toInts() == types);
+        std::vector<std::string> merges;
+        for (const auto& m : tj["model"]["merges"])
+            merges.push_back(m.get<std::string>());
+        QVERIFY(merges.size() > 100);
+        QVERIFY(*md.getStrings("tokenizer.ggml.merges") == merges);
+        QCOMPARE(md.getInt("tokenizer.ggml.bos_token_id").value_or(-1), cfg["bos_token_id"].get<int64_t>());
+        QCOMPARE(md.getInt("tokenizer.ggml.eos_token_id").value_or(-1), cfg["eos_token_id"].get<int64_t>());
+        // A template post-processor adds BOS (Llama 3); others add nothing, and no key is written.
+        const bool templated = tj["post_processor"]["type"] == "TemplateProcessing";
+        QCOMPARE(md.getBool("tokenizer.ggml.add_bos_token").has_value(), templated);
+        if (templated)
+            QVERIFY(*md.getBool("tokenizer.ggml.add_bos_token"));
+
+        // Bonsai re-tokenizes the export as the tokenizer.json does.
+        const LanguageModel exported(*gguf);
+        const auto json = Tokenizer::fromTokenizerJson(files.dir + "/tokenizer.json");
+        const std::string eval = testutil::readFile(testutil::dataPath("tiny-llama/eval.txt"));
+        for (const std::string& text : {std::string(kSample), eval}) {
+            const auto ids = json->encode(text);
+            QVERIFY(ids == exported.tokenizer().encode(text));
+            QVERIFY(json->decode(ids) == exported.tokenizer().decode(ids));
+        }
+        QVERIFY(json->encode(kSample).size() > 40);
+        // The sample tells the three pre-tokenizers apart (a wrong tokenizer.ggml.pre would show).
+        QVERIFY(byteLevelPreTokenize(kSample, "qwen2") != byteLevelPreTokenize(kSample, "llama3"));
+        QVERIFY(byteLevelPreTokenize(kSample, "gpt2") != byteLevelPreTokenize(kSample, "llama3"));
+        QVERIFY(byteLevelPreTokenize(kSample, "gpt2") != byteLevelPreTokenize(kSample, "qwen2"));
+        QCOMPARE(exported.tokenizer().bos(), source.tokenizer().bos());
+
+        // Tensors: biases kept, Q/K rows permuted for llama only, tied heads not written.
+        auto values = [](const Model& m, const std::string& name) { return m.readFloat(m.findTensor(name)); };
+        const auto q = values(*hf, "model.layers.1.self_attn.q_proj.weight");
+        const auto k = values(*hf, "model.layers.1.self_attn.k_proj.weight");
+        const int64_t hidden = cfg["hidden_size"].get<int64_t>(), heads = cfg["num_attention_heads"].get<int64_t>(),
+                      kv = cfg["num_key_value_heads"].get<int64_t>();
+        QVERIFY(values(*gguf, "blk.1.attn_q.weight") == (qwen ? q : testutil::permuteHeadRows(q, heads * headDim, hidden, heads)));
+        QVERIFY(values(*gguf, "blk.1.attn_k.weight") == (qwen ? k : testutil::permuteHeadRows(k, kv * headDim, hidden, kv)));
+        QCOMPARE(gguf->findTensor("blk.1.attn_q.bias") >= 0, qwen);
+        if (qwen) {
+            QVERIFY(values(*gguf, "blk.1.attn_q.bias") == values(*hf, "model.layers.1.self_attn.q_proj.bias"));
+            QVERIFY(values(*gguf, "blk.1.attn_k.bias") == values(*hf, "model.layers.1.self_attn.k_proj.bias"));
+            QVERIFY(values(*gguf, "blk.1.attn_v.bias") == values(*hf, "model.layers.1.self_attn.v_proj.bias"));
+        }
+        QCOMPARE(gguf->findTensor("output.weight") >= 0, !cfg["tie_word_embeddings"].get<bool>());
+
+        // llama3 RoPE scaling: convert_hf_to_gguf's rope_factors, computed here.
+        QCOMPARE(gguf->findTensor("rope_freqs.weight") >= 0, rs.value("rope_type", "") == "llama3");
+        if (rs.value("rope_type", "") == "llama3") {
+            const double factor = rs["factor"], low = rs["low_freq_factor"], high = rs["high_freq_factor"],
+                         old = rs["original_max_position_embeddings"], theta = cfg["rope_theta"];
+            const auto got = values(*gguf, "rope_freqs.weight");
+            QCOMPARE(got.size(), size_t(headDim / 2));
+            std::set<int> kinds; // each rule of the formula is exercised
+            for (int64_t i = 0; i < headDim / 2; ++i) {
+                const double freq = 1.0 / std::pow(theta, double(2 * i) / double(headDim));
+                const double wavelen = 2 * std::numbers::pi / freq;
+                double expected = 1;
+                if (wavelen > old / low) {
+                    expected = factor;
+                    kinds.insert(2);
+                } else if (wavelen >= old / high) {
+                    const double smooth = (old / wavelen - low) / (high - low);
+                    expected = 1 / ((1 - smooth) / factor + smooth);
+                    kinds.insert(1);
+                } else {
+                    kinds.insert(0);
+                }
+                QVERIFY2(std::abs(got[size_t(i)] / expected - 1) < 1e-6,
+                         qPrintable(QStringLiteral("rope_freqs[%1] = %2, expected %3").arg(i).arg(got[size_t(i)]).arg(expected)));
+            }
+            QCOMPARE(kinds.size(), size_t(3));
+        }
+
+        // The export's perplexity is the checkpoint's.
+        const auto ids = json->encode(eval);
+        PerplexityOptions opt;
+        opt.maxChunks = 6;
+        opt.compareToBase = false;
+        const auto a = source.perplexity(ids, {}, opt), b = exported.perplexity(ids, {}, opt);
+        QCOMPARE(b.tokens, a.tokens);
+        QVERIFY2(std::abs(b.perplexity / a.perplexity - 1) < 1e-5,
+                 qPrintable(QStringLiteral("export %1, checkpoint %2").arg(b.perplexity, 0, 'f', 6).arg(a.perplexity, 0, 'f', 6)));
+        // The RoPE scaling is in effect: without it the checkpoint scores otherwise.
+        if (!rs.empty()) {
+            const std::string plain = outDir_ + "/bpe-plain-" + row.toStdString();
+            fs::create_directories(plain);
+            for (const char* f : {"model.safetensors", "tokenizer.json"})
+                fs::copy_file(files.dir + "/" + f, plain + "/" + f, fs::copy_options::overwrite_existing);
+            auto c = cfg;
+            c.erase("rope_scaling");
+            std::ofstream(plain + "/config.json") << c.dump();
+            const auto m = Model::open(plain);
+            const double unscaled = LanguageModel(*m).perplexity(ids, {}, opt).perplexity;
+            qInfo("%s: %.6f without the RoPE scaling", qPrintable(row), unscaled);
+            QVERIFY2(std::abs(unscaled / a.perplexity - 1) > 1e-4,
+                     qPrintable(QStringLiteral("unscaled %1, scaled %2").arg(unscaled).arg(a.perplexity)));
+        }
+        qInfo("%s: perplexity %.6f (checkpoint) %.6f (export), %zu tokens", qPrintable(row), a.perplexity, b.perplexity,
+              size_t(a.tokens));
+    }
+
+    // A quantized Qwen2 export is what Bonsai predicted from the checkpoint.
+    void bpeQuantizedEqualsPrediction()
+    {
+        const auto hf = Model::open(bpeCheckpoint("qwen2").dir);
+        const LanguageModel lm(*hf);
+        const auto configs = configsOf(*hf, R"({"bonsai_recipe":1,"defaults":{"precision":"q8_0"},
+            "rules":[{"match":"down_proj","precision":"q4_0"}]})");
+        ExportOptions o;
+        o.overwrite = true;
+        const std::string path = outDir_ + "/bpe-q8.gguf";
+        const ExportPlan plan = exportModel(*hf, configs, ExportFormat::Gguf, path, o);
+        const auto gguf = Model::open(path);
+        QCOMPARE(gguf->tensors[size_t(gguf->findTensor("blk.0.ffn_down.weight"))].dtype, DType::Q4_0);
+        QCOMPARE(gguf->tensors[size_t(gguf->findTensor("blk.0.attn_q.bias"))].dtype, DType::F32);
+        const auto ids = lm.tokenizer().encode(testutil::readFile(testutil::dataPath("tiny-llama/eval.txt")));
+        PerplexityOptions opt;
+        opt.maxChunks = 6;
+        opt.compareToBase = false;
+        const auto predicted = lm.perplexity(ids, plan.configs, opt), measured = LanguageModel(*gguf).perplexity(ids, {}, opt);
+        QVERIFY2(std::abs(measured.perplexity / predicted.perplexity - 1) < 1e-5,
+                 qPrintable(QStringLiteral("exported %1, predicted %2").arg(measured.perplexity).arg(predicted.perplexity)));
+    }
+
+    void bpeRefusals()
+    {
+        const std::string text = testutil::readFile(testutil::dataPath("tiny-llama/calib.txt")).substr(0, 4000);
+        auto refused = [&](const std::string& name, testutil::BpeCheckpoint spec, const std::string& part,
+                           const std::string& file) {
+            spec.merges = 40;
+            const auto files = testutil::writeBpeCheckpoint(testutil::tempPath("bpe-refused-" + name), spec);
+            const auto m = Model::open(files.dir);
+            try {
+                planExport(*m, {}, ExportFormat::Gguf);
+                QFAIL(qPrintable(QString::fromStdString(name + ": exported")));
+            } catch (const FileError& e) {
+                const std::string what = e.what();
+                qInfo("%s: %s", name.c_str(), what.c_str());
+                QVERIFY2(what.find(part) != std::string::npos && what.find(file) != std::string::npos, what.c_str());
+            }
+        };
+        // A regex llama.cpp has no pre-tokenizer name for (Bonsai cannot run it either).
+        auto odd = testutil::qwen2Checkpoint(text);
+        odd.preRegex = R"(\p{L}+|\s+)";
+        refused("regex", odd, "pre-tokenizer regex", "tokenizer.json");
+        // Qwen2's regex with ignore_merges: llama.cpp's qwen2 applies the merges.
+        auto ignoring = testutil::qwen2Checkpoint(text);
+        ignoring.ignoreMerges = true;
+        refused("ignore-merges", ignoring, "ignore_merges", "tokenizer.json");
+        // More tokenizer ids than embedding rows.
+        auto small = testutil::qwen2Checkpoint(text);
+        small.paddedVocab = 200;
+        refused("rows", small, "beyond the model's 200 embedding rows", "tokenizer.json");
+        // llama3 RoPE scaling on qwen2: llama.cpp reads rope_freqs for llama only.
+        auto scaled = testutil::qwen2Checkpoint(text);
+        scaled.ropeScaling = testutil::llama3Checkpoint(text).ropeScaling;
+        refused("qwen2-llama3", scaled, "rope_freqs", "bpe-refused-qwen2-llama3");
     }
 
     // A GGUF export of a GGUF file keeps its metadata and copies the tensors it does not change.
