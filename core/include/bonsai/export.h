@@ -35,7 +35,10 @@
 // their width (int8 -> Q8_0, int4 -> Q4_0 / Q4_1 when asymmetric, ...); a K type on rows that
 // are no multiple of 256 maps as llama-quantize does (Q2_K, Q3_K -> Q4_0; Q4_K -> Q5_0,
 // Q5_K -> Q5_1, Q6_K -> Q8_0).
-// Sparsity and low rank are not stored (GGUF tensors are dense).
+// GGUF tensors are dense: with the mapping accepted, pruned weights (unstructured, N:M,
+// channels) are written densely as zeros in types whose blocks keep a zero exact (F32, F16,
+// BF16, Q8_0, Q6_K, Q5_0, Q4_0, Q3_K; the file is not smaller); types with a minimum (Q4_1,
+// Q5_1, Q2_K, Q4_K, Q5_K) and low rank are impossible.
 //
 // Tensor types (llama.cpp's `llama-quantize --tensor-type-file`): one `^name$=type` line per
 // weight of the GGUF plan, so that llama-quantize, run on an unchanged (F32/F16) GGUF export,

@@ -1,5 +1,6 @@
 // GGUF export of Llama-family language models (see bonsai/export.h).
 #include "bonsai/describe.h"
+#include "bonsai/compress.h"
 #include "bonsai/error.h"
 #include "bonsai/export.h"
 #include "bonsai/ggml_blocks.h"
@@ -47,7 +48,27 @@ struct Choice {
     StoreStatus status = StoreStatus::AsConfigured;
     std::string reason;
     bool copy = false; // the source bytes as they are
+    bool sparse = false; // pruned weights written densely (values from compressLayer)
 };
+
+// Types whose blocks store a zero exactly (no minimum: d * q with q = 0 for x = 0), so pruned
+// weights written densely stay the zeros Bonsai evaluated.
+bool keepsZeros(DType t)
+{
+    switch (t) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q5_0:
+    case DType::Q3_K:
+    case DType::Q6_K: return true;
+    default: return false;
+    }
+}
+
+Choice chooseDense(const LayerConfig& c, DType source, uint64_t cols, bool acceptMapping);
 
 // llama-quantize's fallback for a K type on rows that are no multiple of 256 (llama.cpp's
 // tensor_type_fallback): Q2_K and Q3_K take Q4_0, Q4_K Q5_0, Q5_K Q5_1, Q6_K Q8_0.
@@ -80,15 +101,45 @@ DType nearestType(const LayerConfig& c)
 
 bool blocksFit(DType t, uint64_t cols) { return cols % dtypeInfo(t).blockElems == 0; }
 
+// Sparsity: the pruned weights written densely, as zeros, when the type keeps them exact.
 Choice choose(const LayerConfig& c, DType source, uint64_t cols, bool acceptMapping)
 {
-    Choice ch;
-    if (c.hasSparsity() || c.hasRank()) {
+    if (c.hasRank()) {
+        Choice ch;
         ch.status = StoreStatus::Impossible;
-        ch.reason = std::string("GGUF stores dense tensors: ") + (c.hasRank() ? "low rank" : "sparsity") +
-                    " cannot be kept (clear it, or export to another format)";
+        ch.reason = "GGUF stores dense tensors: low rank cannot be kept (clear it, or export to ONNX)";
         return ch;
     }
+    if (!c.hasSparsity())
+        return chooseDense(c, source, cols, acceptMapping);
+    LayerConfig dense = c;
+    dense.sparsity = 0;
+    dense.pattern = SparsityPattern::Unstructured;
+    dense.n = dense.m = 0;
+    Choice ch = chooseDense(dense, source, cols, true);
+    ch.sparse = true;
+    if (ch.copy && dtypeInfo(source).isQuantized) {
+        ch.status = StoreStatus::Impossible;
+        ch.reason = "pruning a " + std::string(dtypeName(source)) + " tensor would quantize it again: choose its type";
+        return ch;
+    }
+    ch.copy = false;
+    if (!keepsZeros(ch.type)) {
+        ch.status = StoreStatus::Impossible;
+        ch.reason = std::string(dtypeName(ch.type)) + " blocks have a minimum and do not keep pruned weights exactly "
+                    "zero: choose Q8_0, Q6_K, Q5_0, Q4_0 or Q3_K";
+        return ch;
+    }
+    const std::string why = std::string("pruned weights written densely as zeros (GGUF has no sparse layout: the "
+                                        "file is not smaller)") + (ch.reason.empty() ? "" : "; " + ch.reason);
+    ch.status = acceptMapping ? StoreStatus::Changed : StoreStatus::Impossible;
+    ch.reason = acceptMapping ? why : why + " (accept the mapping to export it so)";
+    return ch;
+}
+
+Choice chooseDense(const LayerConfig& c, DType source, uint64_t cols, bool acceptMapping)
+{
+    Choice ch;
     auto mapped = [&](DType t, std::string why) {
         // A mapped type whose blocks do not fit the rows falls back once more, to F16.
         if (!blocksFit(t, cols)) {
@@ -138,6 +189,11 @@ LayerConfig writtenConfig(const Choice& ch, const LayerConfig& configured)
     if (ch.status == StoreStatus::AsConfigured)
         return configured;
     LayerConfig c;
+    if (ch.sparse) { // the sparsity as configured, the precision of the type written
+        c = configured;
+        c.precision = Precision{PrecisionKind::FP32};
+        c.method = QuantMethod::RTN;
+    }
     if (ch.copy)
         return c;
     if (ch.type == DType::F16)
@@ -163,14 +219,24 @@ void permuteRows(uint8_t* data, uint64_t rows, uint64_t rowBytes, int64_t heads)
 }
 
 // Writes the tensor's values in `type` (row by row along the last axis).
-void encode(const Model& model, int tensor, DType type, bool copy, uint8_t* dst)
+// `pruned`: the layer whose sparsity (of configuration `c`) is written densely.
+void encode(const Model& model, int tensor, DType type, bool copy, uint8_t* dst, int pruned = -1,
+            const LayerConfig& c = {})
 {
     const TensorInfo& t = model.tensors[static_cast<size_t>(tensor)];
     if (copy) {
         std::memcpy(dst, t.data, t.nbytes);
         return;
     }
-    const std::vector<float> v = model.readFloat(tensor);
+    std::vector<float> v;
+    if (pruned >= 0) {
+        LayerConfig sparsityOnly = c;
+        sparsityOnly.precision = Precision{PrecisionKind::FP32};
+        sparsityOnly.method = QuantMethod::RTN;
+        compressLayer(model, pruned, sparsityOnly, &v);
+    } else {
+        v = model.readFloat(tensor);
+    }
     const uint64_t n = v.size();
     switch (type) {
     case DType::F32: std::memcpy(dst, v.data(), n * 4); return;
@@ -375,11 +441,14 @@ ExportPlan buildGguf(const Model& model, const std::vector<LayerConfig>& configs
         }
         const DType type = ch.type;
         const bool copy = ch.copy;
+        const int pruned = ch.sparse ? layer : -1;
+        const LayerConfig prunedConfig = pruned >= 0 ? plan.configs[static_cast<size_t>(layer)] : LayerConfig{};
         // A bias permutes as a column of one-value rows.
         const uint64_t rows = t.shape.size() >= 2 ? t.numel / std::max<uint64_t>(cols, 1) : t.numel;
         const uint64_t rowBytes = tp.bytes / std::max<uint64_t>(rows, 1);
-        w.addTensor(tp.target, t.shape, *typeId, tp.bytes, [&model, k, type, copy, permuteHeads, rows, rowBytes](uint8_t* dst) {
-            encode(model, static_cast<int>(k), type, copy, dst);
+        w.addTensor(tp.target, t.shape, *typeId, tp.bytes,
+                    [&model, k, type, copy, permuteHeads, rows, rowBytes, pruned, prunedConfig](uint8_t* dst) {
+            encode(model, static_cast<int>(k), type, copy, dst, pruned, prunedConfig);
             if (permuteHeads > 0)
                 permuteRows(dst, rows, rowBytes, permuteHeads);
         });

@@ -128,6 +128,11 @@ private slots:
         QTest::newRow("q4_k mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_k"}})" << true << "Q5_0";
         QTest::newRow("q3_k mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"q3_k"}})" << true << "Q4_0";
         QTest::newRow("int8 mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"int8"}})" << true << "Q8_0";
+        // Pruned weights written densely as the zeros Bonsai evaluated (types without a minimum).
+        QTest::newRow("2:4 q8_0 mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"q8_0","sparsity_pattern":"2:4"}})"
+                                         << true << "Q8_0";
+        QTest::newRow("50% q4_0 mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_0","sparsity":0.5}})"
+                                         << true << "Q4_0";
     }
 
     void quantizedEqualsPrediction()
@@ -186,13 +191,22 @@ private slots:
         QVERIFY(q2k.problems()[1].find("Q2_K needs rows of a multiple of 256") != std::string::npos);
         QVERIFY(q2k.problems()[1].find("Q4_0, as llama-quantize falls back") != std::string::npos);
 
-        // Sparsity and low rank cannot be stored, even with the mapping.
+        // Sparsity is written densely only with the mapping and in types that keep zeros; low
+        // rank cannot be stored.
         ExportOptions map;
         map.acceptMapping = true;
         const auto sparse = configsOf(*hf_, R"({"bonsai_recipe":1,"rules":[{"match":"up_proj","precision":"q8_0","sparsity_pattern":"2:4"}]})");
-        const ExportPlan sp = planExport(*hf_, sparse, ExportFormat::Gguf, map);
+        const ExportPlan sp = planExport(*hf_, sparse, ExportFormat::Gguf);
         QCOMPARE(sp.problems().size(), size_t(4));
-        QVERIFY(sp.problems()[0].find("sparsity") != std::string::npos);
+        QVERIFY(sp.problems()[0].find("pruned weights written densely") != std::string::npos);
+        QVERIFY(sp.problems()[0].find("accept the mapping") != std::string::npos);
+        QVERIFY(planExport(*hf_, sparse, ExportFormat::Gguf, map).writable());
+        const auto minimum = configsOf(*hf_, R"({"bonsai_recipe":1,"rules":[{"match":"up_proj","precision":"q4_1","sparsity":0.3},
+            {"match":"down_proj","rank":8,"precision":"q8_0"}]})");
+        const ExportPlan mp = planExport(*hf_, minimum, ExportFormat::Gguf, map);
+        QCOMPARE(mp.problems().size(), size_t(8));
+        QVERIFY2(mp.problems()[0].find("Q4_1 blocks have a minimum") != std::string::npos, mp.problems()[0].c_str());
+        QVERIFY2(mp.problems()[1].find("low rank cannot be kept") != std::string::npos, mp.problems()[1].c_str());
 
         // An existing output is kept without overwrite.
         const std::string existing = testutil::writeTemp("export/existing.gguf", "keep me");
