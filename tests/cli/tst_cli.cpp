@@ -23,6 +23,7 @@ private slots:
     void presets();
     void exportCheck();
     void exportPackedAndRecipe();
+    void exportToFullDisk();
 
 private:
     std::string model_;
@@ -236,4 +237,32 @@ void TstCli::exportPackedAndRecipe()
 }
 
 QTEST_GUILESS_MAIN(TstCli)
+// A disk that fills up during the export (a file size limit, with SIGXFSZ ignored so that
+// write() fails as on a full disk): a message naming the file, exit 1, nothing left behind,
+// for every format (one file, or a checkpoint folder).
+void TstCli::exportToFullDisk()
+{
+    const QString llama = QStringLiteral(BONSAI_TEST_DATA "/tiny-llama");
+    const QString cnn = QStringLiteral(BONSAI_DEMO_MODEL);
+    struct Case {
+        QString model, format, out;
+    };
+    const std::string dir = testutil::tempPath("full-disk");
+    std::filesystem::create_directories(dir);
+    const QString d = QString::fromStdString(dir);
+    for (const Case& c : {Case{cnn, "onnx", d + "/out.onnx"}, Case{llama, "gguf", d + "/out.gguf"},
+                          Case{llama, "safetensors", d + "/out-st"}, Case{llama, "safetensors-packed", d + "/out-packed"}}) {
+        // 64 blocks of 512 bytes: 32 KiB, far less than each export.
+        const auto r = testutil::runProgram(
+            QStringLiteral("sh"),
+            {QStringLiteral("-c"), QStringLiteral("trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\""),
+             QStringLiteral(BONSAI_CLI_PATH), QStringLiteral("export"), c.model, QStringLiteral("--preset"),
+             QStringLiteral("int8"), QStringLiteral("--format"), c.format, QStringLiteral("--accept-mapping"),
+             QStringLiteral("--out"), c.out});
+        QVERIFY2(r.exitCode == 1, qPrintable(c.format + ": exit " + QString::number(r.exitCode) + " " + r.err));
+        QVERIFY2(r.err.contains(c.out.toUtf8()) && r.err.contains("File too large"), r.err.constData());
+        QVERIFY2(std::filesystem::is_empty(dir), qPrintable(c.format + QStringLiteral(": something was left in the folder")));
+    }
+}
+
 #include "tst_cli.moc"

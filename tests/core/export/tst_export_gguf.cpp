@@ -235,6 +235,26 @@ private slots:
                                                         [](double f) { return f < 0.5; }));
         QVERIFY(filesIn(outDir_ + "/cancelled").empty());
 
+        // The output folder removed during the write: an error naming the file, nothing
+        // recreated (the temporary file went with the folder).
+        const std::string gone = outDir_ + "/gone";
+        fs::create_directories(gone);
+        bool removed = false;
+        try {
+            exportModel(*hf_, {}, ExportFormat::Gguf, gone + "/out.gguf", {}, [&](double f) {
+                if (f > 0.3 && !removed) {
+                    fs::remove_all(gone);
+                    removed = true;
+                }
+                return true;
+            });
+            QFAIL("the export succeeded into a removed folder");
+        } catch (const FileError& e) {
+            QVERIFY2(std::string(e.what()).find("out.gguf") != std::string::npos, e.what());
+        }
+        QVERIFY(removed);
+        QVERIFY(!fs::exists(gone));
+
         // No language model; a checkpoint without its tokenizer.
         const auto cnn = Model::open(BONSAI_DEMO_MODEL);
         try {
