@@ -277,7 +277,7 @@ void addHfMetadata(GgufFileWriter& w, const Model& model, const LlmConfig& c, st
 Provenance exportProvenance(const Model& model, ExportFormat format, const ExportOptions& options, bool hash,
                             const ProgressFn& progress)
 {
-    Provenance p = makeProvenance(model, {}, hash, progress);
+    Provenance p = makeProvenance(model, options.calibration, hash, progress);
     p.options.push_back("format " + std::string(exportFormatName(format)));
     if (options.acceptMapping)
         p.options.push_back("accept mapping");
