@@ -2,6 +2,7 @@
 // Provenance of an export or a recipe: the Bonsai version that made it, when, and the files it
 // came from (the model's files and the calibration data), each with its size and SHA-256, so
 // that `bonsai-cli verify` can tell later whether a model and its data are the ones recorded.
+#include "bonsai/layer_config.h"
 #include "bonsai/progress.h"
 
 #include <cstdint>
@@ -49,6 +50,10 @@ struct Provenance {
 // config.json and tokenizer files.
 std::vector<std::string> modelFiles(const Model& model);
 
+// The calibration `configs` need: "gptq", "awq" or "gptq, awq" (empty: none), and in
+// `samples` the most calibration samples (chunks) a layer takes.
+std::string calibrationUse(const std::vector<LayerConfig>& configs, int64_t* samples = nullptr);
+
 // The SHA-256 and size of a calibration file or folder (see ProvenanceCalibration); progress
 // over its bytes, Cancelled when it says so; FileError when it cannot be read.
 std::string calibrationDigest(const std::string& path, uint64_t* bytes = nullptr, const ProgressFn& progress = {});
@@ -60,8 +65,8 @@ std::string calibrationDigest(const std::string& path, uint64_t* bytes = nullptr
 Provenance makeProvenance(const Model& model, const std::vector<ProvenanceCalibration>& calibration = {},
                           bool hash = true, const ProgressFn& progress = {});
 
-// The provenance a recipe (.json, key "provenance") or a GGUF export (key bonsai.provenance)
-// records; FileError naming the file when it records none.
+// The provenance a recipe (.json, key "provenance"), a GGUF export or a safetensors export's
+// folder (key bonsai.provenance) records; FileError naming the file when it records none.
 Provenance readRecordedProvenance(const std::string& path);
 
 struct VerifyResult {

@@ -114,6 +114,21 @@ uint64_t dataBytes(const std::string& path)
 
 } // namespace
 
+std::string calibrationUse(const std::vector<LayerConfig>& configs, int64_t* samples)
+{
+    bool gptq = false, awq = false;
+    int64_t most = 0;
+    for (const auto& c : configs)
+        if (c.needsCalibration()) {
+            gptq |= c.method == QuantMethod::GPTQ;
+            awq |= c.method == QuantMethod::AWQ;
+            most = std::max<int64_t>(most, c.calibSamples);
+        }
+    if (samples)
+        *samples = most;
+    return gptq && awq ? "gptq, awq" : gptq ? "gptq" : awq ? "awq" : "";
+}
+
 std::string calibrationDigest(const std::string& path, uint64_t* bytes, const ProgressFn& progress)
 {
     const auto files = dataFiles(path);
@@ -197,6 +212,10 @@ Provenance readRecordedProvenance(const std::string& path)
         const auto model = Model::open(path);
         if (const GgufMetadata* md = ggufMetadata(*model))
             json = md->getString("bonsai.provenance").value_or("");
+        else if (model->format == Format::Safetensors) // the header's __metadata__, kept whole
+            for (const auto& [key, value] : model->metadata)
+                if (key == "bonsai.provenance")
+                    json = value;
     }
     if (json.empty())
         throw FileError(path, "records no provenance (the recipes and exports Bonsai writes do)");
