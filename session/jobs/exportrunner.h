@@ -1,8 +1,11 @@
 #pragma once
-// The export job, without widgets: the pre-export check of the open model for a format
-// (planned on the calling thread: it reads headers and the tokenizer, no weights) and the
-// writing of the file on the JobRunner's worker, with progress and cancel. The core writes
+// The export job, without widgets: the pre-export check of the open model for a format with
+// the quality predicted for the weights written (both on the JobRunner's worker, the
+// prediction with progress and cancel), and the writing of the file there, with progress and
+// cancel. The core writes
 // through a temporary file renamed at the end, so a cancelled or failed export leaves nothing.
+#include "exportprediction.h"
+
 #include "bonsai/export.h"
 
 #include <QObject>
@@ -28,12 +31,15 @@ public:
 
     JobRunner* runner() const { return m_runner; }
 
-    // The check, on the worker (the ONNX check computes every compressed layer): `done` runs on
-    // this object's thread with the plan, or with an empty plan and the core's message (no
-    // language model, no tokenizer, ...).
+    // The check, on the worker (the ONNX check computes every compressed layer): `planned` runs
+    // on this object's thread with the plan, or with an empty plan and the core's message (no
+    // language model, no tokenizer, ...); then the plan's configurations are evaluated on
+    // `data` (the runner's progress; cancel() stops it, as cancelled()) and `predicted` runs
+    // with the prediction (or the hint which data to choose).
     quint64 check(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
-                  bonsai::ExportFormat format, bonsai::ExportOptions options,
-                  std::function<void(const bonsai::ExportPlan& plan, const QString& error)> done);
+                  bonsai::ExportFormat format, bonsai::ExportOptions options, ExportPredictionData data,
+                  std::function<void(const bonsai::ExportPlan& plan, const QString& error)> planned,
+                  std::function<void(const ExportPrediction&)> predicted);
 
     // Writes the export; `done` runs on this object's thread with the plan of what was written.
     // Failure and cancellation come as the runner's failed() / cancelled().
@@ -44,6 +50,7 @@ public:
 
 private:
     JobRunner* m_runner;
+    std::shared_ptr<ExportPredictor> m_predictor; // used on the worker only (one job at a time)
 };
 
 } // namespace bonsai::ui

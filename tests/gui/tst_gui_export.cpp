@@ -2,11 +2,22 @@
 // such type) with the layer named in its table and the Export button off; storing the nearest
 // type turns every weight into Q8_0 and the export writes a GGUF Bonsai reads back with those
 // types and the size the dialog announced; a cancelled export leaves the whole file or none.
+// While a tensor cannot be stored there is no prediction; once it can, the dialog predicts the
+// perplexity the core gives on the Perplexity dock's text for the plan's configurations. On the
+// demo CNN with the Evaluation dock's data set, the dialog predicts the accuracy the core
+// Evaluator gives for the plan's configurations (and the uncompressed model's), and the check
+// table's columns fit its width at 1366x768.
+#include "evalpanel.h"
 #include "exportdialog.h"
 #include "exportfeature.h"
 #include "mainwindow.h"
+#include "perplexitypanel.h"
 
+#include "bonsai/dataset.h"
+#include "bonsai/evaluate.h"
+#include "bonsai/llm.h"
 #include "bonsai/model.h"
+#include "bonsai/tokenizer.h"
 #include "bonsai/presets.h"
 
 #include <QAction>
@@ -38,6 +49,8 @@ private slots:
         QStandardPaths::setTestModeEnabled(true);
         QSettings().clear();
     }
+
+    void predictsAccuracy();
 
     void checkAndExport()
     {
@@ -71,10 +84,37 @@ private slots:
             impossible += table->item(r, 4)->text() == QStringLiteral("impossible");
         QCOMPARE(impossible, 29);
         QVERIFY(dialog->findChild<QLabel*>(QStringLiteral("exportSummary"))->text().contains(QStringLiteral("29 tensor")));
+        QTRY_VERIFY_WITH_TIMEOUT(!dialog->isPredicting(), 30000);
+        auto* prediction = dialog->findChild<QLabel*>(QStringLiteral("exportPrediction"));
+        QVERIFY2(prediction->text().contains(QStringLiteral("cannot be stored")), qPrintable(prediction->text()));
 
         QSignalSpy checked(dialog, &ExportDialog::checked);
+        QSignalSpy predicted(dialog, &ExportDialog::predicted);
         dialog->setAcceptMapping(true);
         QTRY_COMPARE_WITH_TIMEOUT(checked.size(), 1, 30000);
+        // The perplexity on the Perplexity dock's text, as the core gives it for the plan's
+        // configurations (Q8_0 weights) with the dock's context and chunks.
+        QTRY_COMPARE_WITH_TIMEOUT(predicted.size(), 1, 120000);
+        const bonsai::PerplexityOptions popt = w.perplexityPanel()->options();
+        const QString text = w.perplexityPanel()->textFile();
+        QVERIFY(!text.isEmpty());
+        {
+            const auto lmModel = bonsai::Model::open(BONSAI_TEST_DATA "/tiny-llama");
+            const bonsai::LanguageModel lm(*lmModel);
+            const auto r = lm.perplexity(lm.tokenizer().encode(bonsai::readTextFile(text.toStdString())),
+                                         dialog->plan().configs, popt);
+            QCOMPARE(dialog->prediction().metric, bonsai::ui::ExportPrediction::Metric::Perplexity);
+            QCOMPARE(dialog->prediction().value, r.perplexity);
+            QCOMPARE(dialog->prediction().uncompressed, r.basePerplexity);
+            QVERIFY(r.perplexity != r.basePerplexity);
+            QLocale grouped; // thousands grouped, as the window shows counts
+            grouped.setNumberOptions(QLocale::DefaultNumberOptions);
+            QCOMPARE(prediction->text(), QStringLiteral("Predicted perplexity: %1 (uncompressed %2) on %3 tokens of %4")
+                                             .arg(r.perplexity, 0, 'f', 4)
+                                             .arg(r.basePerplexity, 0, 'f', 4)
+                                             .arg(grouped.toString(qulonglong(r.tokens)))
+                                             .arg(QFileInfo(text).fileName()));
+        }
         QVERIFY(button->isEnabled());
         for (int r = 0; r < table->rowCount(); ++r)
             if (table->item(r, 0)->text().contains(QStringLiteral("proj")))
@@ -89,6 +129,13 @@ private slots:
         QCOMPARE(QFileInfo(out).size(), announced);
         const auto back = bonsai::Model::open(out.toStdString());
         QCOMPARE(back->tensors[size_t(back->findTensor("blk.2.ffn_up.weight"))].dtype, bonsai::DType::Q8_0);
+        dialog->resize(1300, 700); // within a 1366x768 screen
+        // Wider: the names fit whole again, and Why still ends inside the table.
+        int longest = 0;
+        for (int r = 0; r < table->rowCount(); ++r)
+            longest = std::max(longest, table->fontMetrics().horizontalAdvance(table->item(r, 0)->text()));
+        QTRY_VERIFY(table->columnWidth(0) > longest);
+        QVERIFY(table->columnViewportPosition(6) + table->columnWidth(6) <= table->viewport()->width());
         if (qEnvironmentVariableIsSet("BONSAI_SNAPSHOT_DIR"))
             dialog->grab().save(qEnvironmentVariable("BONSAI_SNAPSHOT_DIR") + QStringLiteral("/export-dialog.png"));
 
@@ -112,6 +159,73 @@ private slots:
         }
     }
 };
+
+void TstGuiExport::predictsAccuracy()
+{
+    const QString data = QStringLiteral("/usr/share/datasets/fashion-mnist");
+    if (!QFileInfo::exists(data))
+        QSKIP("the Fashion-MNIST test set is not installed");
+    MainWindow w;
+    w.setErrorDialogsEnabled(false);
+    w.resize(1366, 768);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QSignalSpy opened(&w, &MainWindow::modelOpened);
+    w.openPath(QStringLiteral(BONSAI_DEMO_MODEL));
+    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 60000);
+    w.evalPanel()->setDataset(data);
+    w.evalPanel()->setLimit(1000);
+    QTemporaryDir dir;
+    const QString recipe = dir.filePath(QStringLiteral("r.json"));
+    QFile f(recipe);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(R"({"bonsai_recipe": 1, "defaults": {"precision": "int4", "granularity": "group", "group_size": 32},
+                "rules": [{"match": "^fc2$", "precision": "int3", "granularity": "channel"}]})");
+    f.close();
+    QVERIFY(w.applyRecipeFile(recipe));
+
+    ExportDialog* dialog = w.exportFeature()->openDialog();
+    QVERIFY(dialog);
+    dialog->resize(1300, 700); // within a 1366x768 screen
+    QSignalSpy predicted(dialog, &ExportDialog::predicted);
+    QTRY_COMPARE_WITH_TIMEOUT(predicted.size(), 1, 120000); // computed on the worker
+    QVERIFY(dialog->isChecked());
+    const auto& p = dialog->prediction();
+    QCOMPARE(p.metric, bonsai::ui::ExportPrediction::Metric::Accuracy);
+
+    // The core Evaluator on the plan's configurations, in this thread, independently.
+    const auto model = bonsai::Model::open(BONSAI_DEMO_MODEL);
+    const auto set = bonsai::openDataset(data.toStdString());
+    bonsai::EvalOptions opt;
+    opt.limit = 1000;
+    bonsai::Evaluator ev(*model, *set, opt);
+    const double compressed = ev.evaluate(dialog->plan().configs).metrics.top1;
+    const double uncompressed = ev.reference().metrics.top1;
+    QCOMPARE(p.value, compressed);
+    QCOMPARE(p.uncompressed, uncompressed);
+    QCOMPARE(p.samples, qint64(1000));
+    QVERIFY(compressed != uncompressed);
+    const QString label = dialog->findChild<QLabel*>(QStringLiteral("exportPrediction"))->text();
+    const QString expected = QStringLiteral("Predicted accuracy: %1% (uncompressed %2%) on 1,000 test images of fashion-mnist")
+                                 .arg(100 * compressed, 0, 'f', 2)
+                                 .arg(100 * uncompressed, 0, 'f', 2);
+    QCOMPARE(label, expected);
+
+    // The check table fits: the Why column ends inside the table, and wraps.
+    auto* table = dialog->findChild<QTableWidget*>(QStringLiteral("exportCheck"));
+    QTRY_VERIFY(table->isVisible());
+    const int last = table->columnCount() - 1;
+    QVERIFY2(table->columnViewportPosition(last) + table->columnWidth(last) <= table->viewport()->width(),
+             qPrintable(QStringLiteral("%1 + %2 > %3")
+                            .arg(table->columnViewportPosition(last))
+                            .arg(table->columnWidth(last))
+                            .arg(table->viewport()->width())));
+    QVERIFY(table->columnWidth(last) >= table->viewport()->width() / 4);
+    // layer1's reason is longer than the column: its row grows to the wrapped lines (fc1 has none).
+    QVERIFY2(table->rowHeight(0) > table->rowHeight(2), qPrintable(table->item(0, last)->text()));
+    if (qEnvironmentVariableIsSet("BONSAI_SNAPSHOT_DIR"))
+        dialog->grab().save(qEnvironmentVariable("BONSAI_SNAPSHOT_DIR") + QStringLiteral("/export-dialog-onnx.png"));
+}
 
 QTEST_MAIN(TstGuiExport)
 #include "tst_gui_export.moc"
