@@ -7,6 +7,7 @@
 // demo CNN with the Evaluation dock's data set, the dialog predicts the accuracy the core
 // Evaluator gives for the plan's configurations (and the uncompressed model's), and the check
 // table's columns fit its width at 1366x768.
+#include "compressiondocument.h"
 #include "evalpanel.h"
 #include "exportdialog.h"
 #include "exportfeature.h"
@@ -19,8 +20,11 @@
 #include "bonsai/model.h"
 #include "bonsai/tokenizer.h"
 #include "bonsai/presets.h"
+#include "bonsai/provenance.h"
 
 #include <QAction>
+#include <QCryptographicHash>
+#include <QDirIterator>
 #include <QCheckBox>
 #include <QDir>
 #include <QLabel>
@@ -41,6 +45,27 @@ static const bool forceOffscreen = [] {
     return true;
 }();
 
+// Debian's Fashion-MNIST folder, or empty when it is not installed.
+static QString fashionMnist()
+{
+    const QString dir = QString::fromStdString(bonsai::defaultDatasetDir());
+    return QFileInfo::exists(dir) ? dir : QString();
+}
+
+// The demo CNN in a shown 1366x768 window, once it is open, with `data` in the Evaluation dock.
+static bool openDemo(MainWindow& w, const QString& data)
+{
+    w.setErrorDialogsEnabled(false);
+    w.resize(1366, 768);
+    w.show();
+    QSignalSpy opened(&w, &MainWindow::modelOpened);
+    w.openPath(QStringLiteral(BONSAI_DEMO_MODEL));
+    if (!QTest::qWaitForWindowExposed(&w) || !QTest::qWaitFor([&] { return opened.size() == 1; }, 60000))
+        return false;
+    w.evalPanel()->setDataset(data);
+    return true;
+}
+
 class TstGuiExport : public QObject {
     Q_OBJECT
 private slots:
@@ -51,6 +76,7 @@ private slots:
     }
 
     void predictsAccuracy();
+    void savedRecipeRecordsProvenance();
 
     void checkAndExport()
     {
@@ -127,6 +153,11 @@ private slots:
         button->click();
         QTRY_COMPARE_WITH_TIMEOUT(exported.size(), 1, 60000);
         QCOMPARE(QFileInfo(out).size(), announced);
+        // The file records the text its perplexity was predicted on.
+        const bonsai::Provenance recorded = bonsai::readRecordedProvenance(out.toStdString());
+        QCOMPARE(recorded.calibration.size(), size_t(1));
+        QCOMPARE(recorded.calibration[0].use, std::string("perplexity"));
+        QCOMPARE(QString::fromStdString(recorded.calibration[0].path), QFileInfo(text).absoluteFilePath());
         const auto back = bonsai::Model::open(out.toStdString());
         QCOMPARE(back->tensors[size_t(back->findTensor("blk.2.ffn_up.weight"))].dtype, bonsai::DType::Q8_0);
         dialog->resize(1300, 700); // within a 1366x768 screen
@@ -162,18 +193,11 @@ private slots:
 
 void TstGuiExport::predictsAccuracy()
 {
-    const QString data = QStringLiteral("/usr/share/datasets/fashion-mnist");
-    if (!QFileInfo::exists(data))
+    const QString data = fashionMnist();
+    if (data.isEmpty())
         QSKIP("the Fashion-MNIST test set is not installed");
     MainWindow w;
-    w.setErrorDialogsEnabled(false);
-    w.resize(1366, 768);
-    w.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&w));
-    QSignalSpy opened(&w, &MainWindow::modelOpened);
-    w.openPath(QStringLiteral(BONSAI_DEMO_MODEL));
-    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 60000);
-    w.evalPanel()->setDataset(data);
+    QVERIFY(openDemo(w, data));
     w.evalPanel()->setLimit(1000);
     QTemporaryDir dir;
     const QString recipe = dir.filePath(QStringLiteral("r.json"));
@@ -225,6 +249,63 @@ void TstGuiExport::predictsAccuracy()
     QVERIFY2(table->rowHeight(0) > table->rowHeight(2), qPrintable(table->item(0, last)->text()));
     if (qEnvironmentVariableIsSet("BONSAI_SNAPSHOT_DIR"))
         dialog->grab().save(qEnvironmentVariable("BONSAI_SNAPSHOT_DIR") + QStringLiteral("/export-dialog-onnx.png"));
+}
+
+static QByteArray sha256Of(const QString& path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return {};
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    h.addData(&f);
+    return h.result().toHex();
+}
+
+// File > Save Recipe with GPTQ layers: the recipe is written in the background (the window is
+// still modified when the call returns), then records the model file with the SHA-256 Qt's
+// QCryptographicHash gives, and the Evaluation dock's data set as the calibration data (its
+// digest: the SHA-256 of the sha256sum listing of its files, built here with Qt).
+void TstGuiExport::savedRecipeRecordsProvenance()
+{
+    const QString data = fashionMnist();
+    if (data.isEmpty())
+        QSKIP("the Fashion-MNIST test set is not installed");
+    MainWindow w;
+    QVERIFY(openDemo(w, data));
+    w.applyPreset(bonsai::Preset::Int4Group128Gptq);
+    QVERIFY(w.isWindowModified());
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("gptq.recipe.json"));
+    QSignalSpy saved(&w, &MainWindow::recipeSaved);
+    QVERIFY(w.saveRecipeTo(path));
+    QVERIFY(w.isWindowModified()); // not yet: the digests are computed on the worker
+    QTRY_COMPARE_WITH_TIMEOUT(saved.size(), 1, 60000);
+    QVERIFY(!w.isWindowModified());
+
+    const bonsai::Provenance p = bonsai::readRecordedProvenance(path.toStdString());
+    const QString model = QFileInfo(QStringLiteral(BONSAI_DEMO_MODEL)).absoluteFilePath();
+    bool named = false;
+    for (const auto& f : p.files)
+        if (QString::fromStdString(f.path) == model) {
+            named = true;
+            QCOMPARE(QByteArray::fromStdString(f.sha256), sha256Of(model));
+            QCOMPARE(qint64(f.bytes), QFileInfo(model).size());
+        }
+    QVERIFY(named);
+
+    QCOMPARE(p.calibration.size(), size_t(1));
+    const bonsai::ProvenanceCalibration& c = p.calibration[0];
+    QCOMPARE(QString::fromStdString(c.path), QFileInfo(data).absoluteFilePath());
+    QCOMPARE(c.use, std::string("gptq"));
+    QCOMPARE(c.samples, int64_t(w.document()->config(0).calibSamples));
+    QStringList files;
+    for (QDirIterator it(data, QDir::Files, QDirIterator::Subdirectories); it.hasNext();)
+        files << QDir(data).relativeFilePath(it.next());
+    std::sort(files.begin(), files.end(), [](const QString& a, const QString& b) { return a.toUtf8() < b.toUtf8(); });
+    QByteArray listing;
+    for (const QString& f : files)
+        listing += sha256Of(QDir(data).filePath(f)) + "  " + f.toUtf8() + "\n";
+    QCOMPARE(QByteArray::fromStdString(c.sha256), QCryptographicHash::hash(listing, QCryptographicHash::Sha256).toHex());
 }
 
 QTEST_MAIN(TstGuiExport)

@@ -223,8 +223,7 @@ void ExportDialog::replan()
 {
     if (m_running)
         return;
-    bonsai::ExportOptions options;
-    options.acceptMapping = m_mapping->isChecked();
+    const bonsai::ExportOptions options = exportOptions();
     m_planned = false;
     m_predicting = true;
     m_prediction = {};
@@ -393,12 +392,25 @@ void ExportDialog::browse()
         m_path->setText(path);
 }
 
+bonsai::ExportOptions ExportDialog::exportOptions() const
+{
+    bonsai::ExportOptions options;
+    options.acceptMapping = m_mapping->isChecked();
+    // The file records the data its quality is predicted on (hashed on the worker when
+    // written); the check plans the file with that record, so its size is exact.
+    const bool onnx = m_model->format == bonsai::Format::Onnx;
+    const QString data = onnx ? m_data.eval.dataset : m_data.text;
+    if (!data.isEmpty() && QFileInfo::exists(data))
+        options.calibration.push_back({data.toStdString(), onnx ? "accuracy" : "perplexity", 0, {},
+                                       onnx ? m_data.eval.limit : m_data.maxChunks, 0});
+    return options;
+}
+
 void ExportDialog::startExport()
 {
     if (!isWritable() || m_running)
         return;
-    bonsai::ExportOptions options;
-    options.acceptMapping = m_mapping->isChecked();
+    bonsai::ExportOptions options = exportOptions();
     // The path was chosen here (a save dialog asks before replacing a file).
     options.overwrite = true;
     m_running = true;

@@ -65,6 +65,7 @@ private:
     void browse();
     void finish(bool ok, const QString& message);
     bonsai::ExportFormat format() const;
+    bonsai::ExportOptions exportOptions() const; // as checked, and as written
 
     std::shared_ptr<const bonsai::Model> m_model;
     std::vector<bonsai::LayerConfig> m_configs;
