@@ -2,7 +2,6 @@
 // Provenance of an export or a recipe: the Bonsai version that made it, when, and the files it
 // came from (the model's files and the calibration data), each with its size and SHA-256, so
 // that `bonsai-cli verify` can tell later whether a model and its data are the ones recorded.
-#include "bonsai/layer_config.h"
 #include "bonsai/progress.h"
 
 #include <cstdint>
@@ -49,10 +48,6 @@ struct Provenance {
 // The files a model was read from: the file or the shards, external data, and the folder's
 // config.json and tokenizer files.
 std::vector<std::string> modelFiles(const Model& model);
-
-// The calibration `configs` need: "gptq", "awq" or "gptq, awq" (empty: none), and in
-// `samples` the most calibration samples (chunks) a layer takes.
-std::string calibrationUse(const std::vector<LayerConfig>& configs, int64_t* samples = nullptr);
 
 // The SHA-256 and size of a calibration file or folder (see ProvenanceCalibration); progress
 // over its bytes, Cancelled when it says so; FileError when it cannot be read.

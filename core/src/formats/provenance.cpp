@@ -114,21 +114,6 @@ uint64_t dataBytes(const std::string& path)
 
 } // namespace
 
-std::string calibrationUse(const std::vector<LayerConfig>& configs, int64_t* samples)
-{
-    bool gptq = false, awq = false;
-    int64_t most = 0;
-    for (const auto& c : configs)
-        if (c.needsCalibration()) {
-            gptq |= c.method == QuantMethod::GPTQ;
-            awq |= c.method == QuantMethod::AWQ;
-            most = std::max<int64_t>(most, c.calibSamples);
-        }
-    if (samples)
-        *samples = most;
-    return gptq && awq ? "gptq, awq" : gptq ? "gptq" : awq ? "awq" : "";
-}
-
 std::string calibrationDigest(const std::string& path, uint64_t* bytes, const ProgressFn& progress)
 {
     const auto files = dataFiles(path);
