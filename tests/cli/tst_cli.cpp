@@ -255,6 +255,12 @@ void TstCli::exportPredictsAccuracy()
                                 .toUtf8();
     QVERIFY2(text.out.contains(line), text.out.constData());
 
+    // Without --dataset: eval's default data set (the same folder here).
+    auto byDefault = runCli({QStringLiteral("export"), demo, QStringLiteral("--recipe"), recipe, QStringLiteral("--format"),
+                             QStringLiteral("onnx"), QStringLiteral("--check"), QStringLiteral("--limit"),
+                             QStringLiteral("1000")});
+    QVERIFY2(byDefault.out.contains(line), byDefault.out.constData());
+
     auto refused = runCli({QStringLiteral("export"), QStringLiteral(BONSAI_TEST_DATA "/tiny-llama"),
                            QStringLiteral("--format"), QStringLiteral("gguf"), QStringLiteral("--check"),
                            QStringLiteral("--dataset"), data});

@@ -6,6 +6,7 @@
 //  - calibration data: a file's digest is sha256sum's, a folder's that of the listing
 //    sha256sum prints for its files (computed by the shell); an export records it, verify
 //    finds it matching, then changed (differs) or gone (missing), or at another path given;
+//    a safetensors export's folder keeps the record too;
 //  - a recipe keeps its "provenance" object through parse and toJson.
 #include "bonsai/error.h"
 #include "bonsai/export.h"
@@ -159,6 +160,22 @@ private slots:
         r = verifyProvenance(p, *model);
         QVERIFY(!r.ok);
         QVERIFY2(joined(r).find("(perplexity): missing") != std::string::npos, joined(r).c_str());
+    }
+
+    void safetensorsExportRecords()
+    {
+        const std::string text = testutil::writeTemp("prov-st.txt", "a text to predict on\n");
+        ExportOptions o;
+        o.overwrite = true;
+        o.calibration.push_back({text, "perplexity", 0, {}, 0, 0});
+        const std::string out = testutil::tempPath("prov-st");
+        fs::remove_all(out);
+        exportModel(*Model::open(testutil::dataPath("tiny-llama")), {}, ExportFormat::Safetensors, out, o);
+        const Provenance p = readRecordedProvenance(out); // the folder's model.safetensors header
+        QCOMPARE(p.calibration.size(), size_t(1));
+        const auto sum = testutil::runProgram(QStringLiteral("sha256sum"), {QString::fromStdString(text)});
+        QCOMPARE(p.calibration[0].sha256, sum.out.left(64).toStdString());
+        QVERIFY(verifyProvenance(p, *Model::open(testutil::dataPath("tiny-llama"))).ok);
     }
 
     void recipeKeepsProvenance()
