@@ -97,24 +97,25 @@ int cmdExport(const Args& in)
         data = bonsai::openDataset(datasetPath);
         evaluator = std::make_unique<bonsai::Evaluator>(*model, *data, eopt);
         options.calibration.push_back({datasetPath, "accuracy", 0, {}, evaluator->sampleCount(), 0});
-        // The evaluation calibrates GPTQ/AWQ layers on the first samples of the same data.
-        int64_t calibSamples = 0;
-        if (const std::string use = bonsai::calibrationUse(configs, &calibSamples); !use.empty())
-            options.calibration.push_back({datasetPath, use, 0, {}, calibSamples, 0});
     }
     const bonsai::ExportPlan plan = bonsai::planExport(*model, configs, *format, options);
 
+    // Only a plan that can be written has weights to predict the quality of.
     std::optional<bonsai::PerplexityResult> predicted;
-    if (lm)
+    if (lm && plan.writable())
         predicted = lm->perplexity(tokens, plan.configs, popt);
     std::optional<AccuracyPrediction> accuracy;
-    if (evaluator) {
+    if (evaluator && plan.writable()) {
         const bonsai::EvalResult r = evaluator->evaluate(plan.configs);
         accuracy = AccuracyPrediction{r.metrics.top1, evaluator->reference().metrics.top1, r.samples};
     }
-    const char* hint = onnx && !accuracy    ? "for a predicted accuracy, give --dataset PATH (a data set bonsai-cli eval reads)"
-                       : !onnx && !predicted && bonsai::isLanguageModel(*model) ? "for a predicted perplexity, give --text FILE"
-                                             : nullptr;
+    const char* hint = nullptr;
+    if (!plan.writable() && (lm || evaluator))
+        hint = "no prediction while a tensor cannot be stored (the export would be refused)";
+    else if (onnx && !evaluator)
+        hint = "for a predicted accuracy, give --dataset PATH (a data set bonsai-cli eval reads)";
+    else if (!onnx && !lm && bonsai::isLanguageModel(*model))
+        hint = "for a predicted perplexity, give --text FILE";
 
     bool written = false;
     if (!checkOnly && plan.writable()) {
