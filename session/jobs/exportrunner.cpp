@@ -14,35 +14,45 @@ ExportRunner::ExportRunner(QObject* parent)
 
 ExportRunner::~ExportRunner() { m_runner->cancel(); }
 
+namespace {
+
+struct Checked {
+    bonsai::ExportPlan plan;
+    QString error;
+};
+
+} // namespace
+
 quint64 ExportRunner::check(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
-                            bonsai::ExportFormat format, bonsai::ExportOptions options, ExportPredictionData data,
-                            std::function<void(const bonsai::ExportPlan&, const QString&)> planned,
-                            std::function<void(const ExportPrediction&)> predicted)
+                            bonsai::ExportFormat format, bonsai::ExportOptions options,
+                            std::function<void(const bonsai::ExportPlan&, const QString&)> done)
+{
+    return m_runner->start<Checked>(
+        tr("Checking the export"),
+        [model = std::move(model), configs = std::move(configs), format, options](JobControl&) {
+            Checked c;
+            try {
+                c.plan = bonsai::planExport(*model, configs, format, options);
+            } catch (const bonsai::Error& e) {
+                c.error = QString::fromStdString(e.what());
+            } catch (const std::exception& e) {
+                c.error = QStringLiteral("%1: %2").arg(QString::fromStdString(model->path), QString::fromStdString(e.what()));
+            }
+            return c;
+        },
+        this, [done = std::move(done)](const Checked& c) { done(c.plan, c.error); });
+}
+
+quint64 ExportRunner::predict(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
+                              ExportPredictionData data, std::function<void(const ExportPrediction&)> done)
 {
     return m_runner->start<ExportPrediction>(
-        tr("Checking the export"),
-        [model = std::move(model), configs = std::move(configs), format, options, data = std::move(data),
-         predictor = m_predictor, planned = std::move(planned)](JobControl& c) {
-            bonsai::ExportPlan plan;
-            QString error;
-            try {
-                plan = bonsai::planExport(*model, configs, format, options);
-            } catch (const bonsai::Error& e) {
-                error = QString::fromStdString(e.what());
-            } catch (const std::exception& e) {
-                error = QStringLiteral("%1: %2").arg(QString::fromStdString(model->path), QString::fromStdString(e.what()));
-            }
-            c.post([planned, plan, error] { planned(plan, error); });
-            if (!error.isEmpty())
-                return ExportPrediction{};
-            if (!plan.writable()) {
-                ExportPrediction none;
-                none.hint = tr("No prediction while a tensor cannot be stored: the export would be refused.");
-                return none;
-            }
-            return predictor->predict(model, plan.configs, data, [&c](double f) { return c.progress(f); });
+        tr("Predicting the exported model's quality"),
+        [model = std::move(model), configs = std::move(configs), data = std::move(data),
+         predictor = m_predictor](JobControl& c) {
+            return predictor->predict(model, configs, data, [&c](double f) { return c.progress(f); });
         },
-        this, std::move(predicted));
+        this, std::move(done));
 }
 
 quint64 ExportRunner::start(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,

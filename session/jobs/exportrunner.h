@@ -31,15 +31,18 @@ public:
 
     JobRunner* runner() const { return m_runner; }
 
-    // The check, on the worker (the ONNX check computes every compressed layer): `planned` runs
-    // on this object's thread with the plan, or with an empty plan and the core's message (no
-    // language model, no tokenizer, ...); then the plan's configurations are evaluated on
-    // `data` (the runner's progress; cancel() stops it, as cancelled()) and `predicted` runs
-    // with the prediction (or the hint which data to choose).
+    // The check, on the worker (the ONNX check computes every compressed layer): `done` runs on
+    // this object's thread with the plan, or with an empty plan and the core's message (no
+    // language model, no tokenizer, ...).
     quint64 check(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
-                  bonsai::ExportFormat format, bonsai::ExportOptions options, ExportPredictionData data,
-                  std::function<void(const bonsai::ExportPlan& plan, const QString& error)> planned,
-                  std::function<void(const ExportPrediction&)> predicted);
+                  bonsai::ExportFormat format, bonsai::ExportOptions options,
+                  std::function<void(const bonsai::ExportPlan& plan, const QString& error)> done);
+
+    // The quality of a plan's configurations on `data`, on the worker with the runner's
+    // progress; cancel() stops it (as cancelled()). `done` runs on this object's thread with
+    // the prediction, or the hint which data to choose.
+    quint64 predict(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
+                    ExportPredictionData data, std::function<void(const ExportPrediction&)> done);
 
     // Writes the export; `done` runs on this object's thread with the plan of what was written.
     // Failure and cancellation come as the runner's failed() / cancelled().

@@ -249,6 +249,30 @@ void TstGuiExport::predictsAccuracy()
     QVERIFY2(table->rowHeight(0) > table->rowHeight(2), qPrintable(table->item(0, last)->text()));
     if (qEnvironmentVariableIsSet("BONSAI_SNAPSHOT_DIR"))
         dialog->grab().save(qEnvironmentVariable("BONSAI_SNAPSHOT_DIR") + QStringLiteral("/export-dialog-onnx.png"));
+
+    // Stop as soon as the check is shown: the prediction stops, the check stands and the
+    // export stays possible.
+    ExportDialog* again = w.exportFeature()->openDialog();
+    connect(again, &ExportDialog::checked, again, &ExportDialog::stopPrediction);
+    QSignalSpy againPredicted(again, &ExportDialog::predicted);
+    QTRY_COMPARE_WITH_TIMEOUT(againPredicted.size(), 1, 120000);
+    const QString after = again->findChild<QLabel*>(QStringLiteral("exportPrediction"))->text();
+    QVERIFY2(after.startsWith(QStringLiteral("Prediction stopped")), qPrintable(after));
+    QCOMPARE(again->prediction().metric, bonsai::ui::ExportPrediction::Metric::None);
+    QVERIFY(again->isChecked() && again->isWritable());
+
+    // Export while the prediction runs: the export supersedes it and writes the file, of the
+    // size the check announced (its record of the data set included).
+    ExportDialog* third = w.exportFeature()->openDialog();
+    QTemporaryDir outDir;
+    const QString out = outDir.filePath(QStringLiteral("cnn.onnx"));
+    third->setPath(out);
+    connect(third, &ExportDialog::checked, third, &ExportDialog::startExport);
+    QSignalSpy written(third, &ExportDialog::exported);
+    QTRY_COMPARE_WITH_TIMEOUT(written.size(), 1, 60000);
+    QVERIFY(third->findChild<QLabel*>(QStringLiteral("exportPrediction"))->text().contains(QStringLiteral("stopped by the export")));
+    QCOMPARE(QFileInfo(out).size(), qint64(third->plan().fileBytes));
+    QVERIFY(!again->isPredicting());
 }
 
 static QByteArray sha256Of(const QString& path)

@@ -181,8 +181,6 @@ ExportDialog::ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vect
             m_stop->hide();
             clearJobProgress(m_progress);
             showPanelMessage(m_message, msg, true);
-            if (!m_planned) // the check itself did not finish
-                emit checked();
             emit predicted();
         }
     };
@@ -193,7 +191,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const bonsai::Model> model, std::vect
             m_predicting = false;
             m_stop->hide();
             clearJobProgress(m_progress);
-            m_predictionLabel->setText(tr("Prediction stopped: the check above stands; change a setting to predict again."));
+            m_predictionLabel->setText(tr("Prediction stopped; the check above stands (change a setting to predict again)."));
             emit predicted();
         }
     };
@@ -225,15 +223,30 @@ void ExportDialog::replan()
         return;
     const bonsai::ExportOptions options = exportOptions();
     m_planned = false;
-    m_predicting = true;
+    m_predicting = false;
     m_prediction = {};
+    m_stop->hide();
     m_export->setEnabled(false);
     m_summary->setText(tr("Checking what %1 can store…").arg(m_format->currentText()));
+    m_predictionLabel->setText(tr("The prediction follows the check."));
+    m_job = 0; // the job this one supersedes reports no cancellation here
+    m_job = m_runner->check(m_model, m_configs, format(), options,
+                            [this](const bonsai::ExportPlan& plan, const QString& error) { showPlan(plan, error); });
+}
+
+void ExportDialog::predict()
+{
+    if (!m_plan.writable()) {
+        ExportPrediction none;
+        none.hint = tr("No prediction while a tensor cannot be stored: the export would be refused.");
+        showPrediction(none);
+        return;
+    }
+    m_predicting = true;
+    m_stop->show();
     m_predictionLabel->setText(tr("Predicting the quality of the weights written…"));
-    m_job = m_runner->check(
-        m_model, m_configs, format(), options, m_data,
-        [this](const bonsai::ExportPlan& plan, const QString& error) { showPlan(plan, error); },
-        [this](const ExportPrediction& p) { showPrediction(p); });
+    m_job = 0;
+    m_job = m_runner->predict(m_model, m_plan.configs, m_data, [this](const ExportPrediction& p) { showPrediction(p); });
 }
 
 void ExportDialog::stopPrediction()
@@ -286,10 +299,10 @@ void ExportDialog::showPlan(const bonsai::ExportPlan& plan, const QString& error
         m_summary->setText(tr("This model cannot be exported in this format."));
         showPanelMessage(m_message, error, true);
         m_export->setEnabled(false);
+        m_predictionLabel->clear();
         emit checked();
         return;
     }
-    m_stop->setVisible(m_predicting); // the check stands; its prediction may be stopped
     m_table->setRowCount(int(m_plan.tensors.size()));
     int changed = 0, impossible = 0;
     for (int r = 0; r < int(m_plan.tensors.size()); ++r) {
@@ -335,6 +348,7 @@ void ExportDialog::showPlan(const bonsai::ExportPlan& plan, const QString& error
     m_summary->setText(size + QLatin1Char(' ') + state + (notes.isEmpty() ? QString() : QLatin1Char('\n') + notes.join(QLatin1Char('\n'))));
     showPanelMessage(m_message, QString(), false);
     m_export->setEnabled(isWritable() && !m_running);
+    predict(); // started before checked() is told, so that a receiver of it may stop it
     emit checked();
 }
 
@@ -425,6 +439,7 @@ void ExportDialog::startExport()
         m_stop->hide();
         m_predictionLabel->setText(tr("Prediction stopped by the export."));
     }
+    m_job = 0;
     m_job = m_runner->start(m_model, m_configs, format(), path, options, [this, path](const bonsai::ExportPlan& plan) {
         showJobDone(m_progress, double(m_clock.elapsed()) / 1000.0);
         finish(true, tr("Exported %1 (%2).").arg(path, formatBytes(plan.fileBytes)));

@@ -57,7 +57,8 @@ signals:
     void exportFailed(const QString& message);
 
 private:
-    void replan(); // starts the check on the worker
+    void replan();  // starts the check on the worker
+    void predict(); // then the prediction of the plan's quality
     void showPlan(const bonsai::ExportPlan& plan, const QString& error);
     void showPrediction(const ExportPrediction& p);
     void fitColumns(); // the Why column gets the room the others leave
