@@ -1,9 +1,8 @@
 #pragma once
-// The export job, without widgets: the pre-export check of the open model for a format with
-// the quality predicted for the weights written (both on the JobRunner's worker, the
-// prediction with progress and cancel), and the writing of the file there, with progress and
-// cancel. The core writes
-// through a temporary file renamed at the end, so a cancelled or failed export leaves nothing.
+// The export job, without widgets: the pre-export check of the open model for a format, the
+// quality predicted for the weights written (with progress and cancel), and the writing of the
+// file (with progress and cancel), each on the JobRunner's worker. The core writes through a
+// temporary file renamed at the end, so a cancelled or failed export leaves nothing.
 #include "exportprediction.h"
 
 #include "bonsai/export.h"

@@ -121,6 +121,7 @@ bool RecipeFeature::saveRecipeTo(const QString& path)
     }
     const int state = m_doc->saveState();
     m_window->statusBar()->showMessage(tr("Saving the recipe: SHA-256 of the model's files…"));
+    m_saveJob = 0; // a save this one supersedes reports nothing
     m_saveJob = m_saver->start(m_doc->model(), m_doc->toRecipe(), calibrationData(), path,
                                [this, path, state](const bonsai::Provenance& p) {
                                    m_doc->markSaved(path, state);
