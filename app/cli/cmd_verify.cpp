@@ -15,13 +15,15 @@ namespace cli {
 int cmdVerify(const Args& in)
 {
     Args args = in;
-    const char* usage = "bonsai-cli verify RECORD MODEL [--json]   (RECORD: a recipe .json or a GGUF export)";
+    const char* usage = "bonsai-cli verify RECORD MODEL [--calibration PATH] [--json]   (RECORD: a recipe .json or an export)";
     const bool asJson = takeFlag(args, "--json");
+    std::string calibration;
+    takeOption(args, "--calibration", calibration);
     expectPositional(args, 2, usage);
     const std::string record = args[0];
     const bonsai::Provenance p = bonsai::readRecordedProvenance(record);
     const auto model = bonsai::Model::open(args[1]);
-    const bonsai::VerifyResult r = bonsai::verifyProvenance(p, *model);
+    const bonsai::VerifyResult r = bonsai::verifyProvenance(p, *model, calibration);
     if (asJson) {
         nlohmann::ordered_json j;
         j["ok"] = r.ok;
@@ -33,7 +35,7 @@ int cmdVerify(const Args& in)
         std::printf("%s: made by %s on %s\n", record.c_str(), p.tool.c_str(), p.created.c_str());
         for (const auto& l : r.lines)
             std::printf("  %s\n", l.c_str());
-        std::printf("%s\n", r.ok ? "verified: the model is the one recorded" : "NOT the recorded model");
+        std::printf("%s\n", r.ok ? "verified: the model and data are the ones recorded" : "NOT the recorded model or data");
     }
     return r.ok ? 0 : 1;
 }

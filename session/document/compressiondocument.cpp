@@ -176,6 +176,28 @@ bonsai::LayerConfig CompressionDocument::mostCommonConfig() const
     return best;
 }
 
+bonsai::Recipe CompressionDocument::toRecipe() const
+{
+    std::vector<std::string> names;
+    if (m_model)
+        for (const auto& l : m_model->layers)
+            names.push_back(l.name);
+    return bonsai::Recipe::fromConfigs(names, m_configs, mostCommonConfig());
+}
+
+int CompressionDocument::saveState() const { return m_undo->index(); }
+
+void CompressionDocument::markSaved(const QString& path, int state)
+{
+    endDrag();
+    if (m_undo->index() == state)
+        m_undo->setClean();
+    if (m_recipePath != path) {
+        m_recipePath = path;
+        emit recipePathChanged(path);
+    }
+}
+
 bool CompressionDocument::saveRecipe(const QString& path)
 {
     m_error.clear();
@@ -183,21 +205,13 @@ bool CompressionDocument::saveRecipe(const QString& path)
         m_error = tr("No model is open.");
         return false;
     }
-    std::vector<std::string> names;
-    for (const auto& l : m_model->layers)
-        names.push_back(l.name);
     try {
-        bonsai::Recipe::fromConfigs(names, m_configs, mostCommonConfig()).save(path.toStdString());
+        toRecipe().save(path.toStdString());
     } catch (const std::exception& e) {
         m_error = QString::fromUtf8(e.what());
         return false;
     }
-    endDrag();
-    m_undo->setClean();
-    if (m_recipePath != path) {
-        m_recipePath = path;
-        emit recipePathChanged(path);
-    }
+    markSaved(path, saveState());
     return true;
 }
 

@@ -55,7 +55,13 @@ public:
     // Recipes. On failure nothing changes and lastError() names the file and key.
     bool applyRecipe(const bonsai::Recipe& recipe, const QString& text);
     bool loadRecipe(const QString& path);
-    bool saveRecipe(const QString& path);
+    bool saveRecipe(const QString& path); // at once, without provenance
+    // What saveRecipe writes (without provenance), and the state it was taken in: markSaved()
+    // after writing it elsewhere (a background save) marks the document clean if nothing
+    // changed since, and takes `path` as the recipe's.
+    bonsai::Recipe toRecipe() const;
+    int saveState() const;
+    void markSaved(const QString& path, int state);
     QString recipePath() const { return m_recipePath; }
     QString lastError() const { return m_error; }
     QStringList lastWarnings() const { return m_warnings; } // of the last loaded recipe

@@ -66,6 +66,7 @@ EvalPrepared EvalEngine::prepare()
     m_evaluator = std::make_unique<bonsai::Evaluator>(*m_model, *m_data, opt);
     m_prepared.preprocessing = qstr(m_evaluator->preprocess().describe());
     m_prepared.samples = m_evaluator->sampleCount();
+    m_prepared.format = qstr(m_data->format());
     m_prepared.dataset = tr("%1, %2 samples, %3 classes")
                              .arg(qstr(m_data->format()), formatCount(uint64_t(m_data->size())))
                              .arg(m_data->numClasses());

@@ -34,6 +34,7 @@ QString evaluationUnsupportedReason(const bonsai::Model& model);
 struct EvalPrepared {
     QString preprocessing; // Preprocess::describe()
     QString dataset;       // "IDX, 10,000 samples, 10 classes"
+    QString format;        // Dataset::format(): "IDX", "npz", "npy", "image folder"
     qint64 samples = 0;    // evaluated per run (after the limit)
 };
 
@@ -45,6 +46,7 @@ public:
     EvalEngine& operator=(const EvalEngine&) = delete;
 
     const EvalSettings& settings() const { return m_settings; }
+    const std::shared_ptr<const bonsai::Model>& model() const { return m_model; }
     // Opens the data set and checks it against the model (first use only). Throws
     // bonsai::Error with a readable message when either cannot be used.
     EvalPrepared prepare();

@@ -7,7 +7,10 @@
 
 namespace bonsai::ui {
 
-ExportRunner::ExportRunner(QObject* parent) : QObject(parent), m_runner(new JobRunner(this)) {}
+ExportRunner::ExportRunner(QObject* parent)
+    : QObject(parent), m_runner(new JobRunner(this)), m_predictor(std::make_shared<ExportPredictor>())
+{
+}
 
 ExportRunner::~ExportRunner() { m_runner->cancel(); }
 
@@ -38,6 +41,18 @@ quint64 ExportRunner::check(std::shared_ptr<const bonsai::Model> model, std::vec
             return c;
         },
         this, [done = std::move(done)](const Checked& c) { done(c.plan, c.error); });
+}
+
+quint64 ExportRunner::predict(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,
+                              ExportPredictionData data, std::function<void(const ExportPrediction&)> done)
+{
+    return m_runner->start<ExportPrediction>(
+        tr("Predicting the exported model's quality"),
+        [model = std::move(model), configs = std::move(configs), data = std::move(data),
+         predictor = m_predictor](JobControl& c) {
+            return predictor->predict(model, configs, data, [&c](double f) { return c.progress(f); });
+        },
+        this, std::move(done));
 }
 
 quint64 ExportRunner::start(std::shared_ptr<const bonsai::Model> model, std::vector<bonsai::LayerConfig> configs,

@@ -1,4 +1,5 @@
-// bonsai-cli: info --json, tensor --npy, stats, export's check and formats, and errors, run as a separate process.
+// bonsai-cli: info --json, tensor --npy, stats, export's check, formats and predicted accuracy,
+// verify of the calibration data, a full disk, and errors, run as a separate process.
 #include "testutil.h"
 
 #include "bonsai/half.h"
@@ -24,6 +25,8 @@ private slots:
     void exportCheck();
     void exportPackedAndRecipe();
     void exportToFullDisk();
+    void exportPredictsAccuracy();
+    void verifyCalibration();
 
 private:
     std::string model_;
@@ -234,6 +237,99 @@ void TstCli::exportPackedAndRecipe()
     QVERIFY(recipe.err.contains("model.embed_tokens.weight"));
     QVERIFY(!recipe.err.contains("--accept-mapping"));
     QCOMPARE(nlohmann::json::parse(recipe.out.toStdString())["problems"].size(), size_t(1));
+// export --check --dataset on the demo CNN: every layer stored as configured (INT4 groups,
+// INT8 channels), so the predicted accuracy is what `eval` gives for the recipe, and the
+// uncompressed one what `eval` gives without one (another command, another process).
+void TstCli::exportPredictsAccuracy()
+{
+    const QString demo = QStringLiteral(BONSAI_DEMO_MODEL);
+    const QString data = QStringLiteral("/usr/share/datasets/fashion-mnist");
+    if (!QFileInfo::exists(data))
+        QSKIP("the Fashion-MNIST test set is not installed");
+    const QString recipe = QString::fromStdString(testutil::writeTemp("predict.json", R"({"bonsai_recipe": 1,
+        "defaults": {"precision": "int4", "granularity": "group", "group_size": 32},
+        "rules": [{"match": "^(layer1\\.conv|fc2)$", "precision": "int8", "granularity": "channel"}]})"));
+    const QStringList limit{QStringLiteral("--dataset"), data, QStringLiteral("--limit"), QStringLiteral("1000"),
+                            QStringLiteral("--json")};
+    auto check = runCli(QStringList{QStringLiteral("export"), demo, QStringLiteral("--recipe"), recipe,
+                                    QStringLiteral("--format"), QStringLiteral("onnx"), QStringLiteral("--check")} +
+                        limit);
+    QVERIFY2(check.exitCode == 0, check.err.constData());
+    const auto j = nlohmann::json::parse(check.out.toStdString());
+    QCOMPARE(j["tensors"].size(), size_t(4));
+    for (const auto& t : j["tensors"])
+        QCOMPARE(t["status"].get<std::string>(), std::string("as configured"));
+    const auto& p = j["predicted"];
+    QCOMPARE(p["metric"].get<std::string>(), std::string("accuracy"));
+    QCOMPARE(p["samples"].get<int64_t>(), int64_t(1000));
+
+    auto eval = runCli(QStringList{QStringLiteral("eval"), demo, QStringLiteral("--recipe"), recipe} + limit);
+    auto plain = runCli(QStringList{QStringLiteral("eval"), demo} + limit);
+    QCOMPARE(eval.exitCode, 0);
+    QCOMPARE(plain.exitCode, 0);
+    const double compressed = nlohmann::json::parse(eval.out.toStdString())["accuracy"].get<double>();
+    const double uncompressed = nlohmann::json::parse(plain.out.toStdString())["accuracy"].get<double>();
+    QCOMPARE(p["value"].get<double>(), compressed);
+    QCOMPARE(p["uncompressed"].get<double>(), uncompressed);
+    QVERIFY(compressed != uncompressed); // the recipe changes the model measurably
+
+    // The text names both, as eval prints them (two decimals).
+    auto text = runCli({QStringLiteral("export"), demo, QStringLiteral("--recipe"), recipe, QStringLiteral("--format"),
+                        QStringLiteral("onnx"), QStringLiteral("--check"), QStringLiteral("--dataset"), data,
+                        QStringLiteral("--limit"), QStringLiteral("1000")});
+    const QByteArray line = QStringLiteral("predicted accuracy: %1% (uncompressed %2%) on 1000 samples")
+                                .arg(100 * compressed, 0, 'f', 2)
+                                .arg(100 * uncompressed, 0, 'f', 2)
+                                .toUtf8();
+    QVERIFY2(text.out.contains(line), text.out.constData());
+
+    // Without --dataset: eval's default data set (the same folder here).
+    auto byDefault = runCli({QStringLiteral("export"), demo, QStringLiteral("--recipe"), recipe, QStringLiteral("--format"),
+                             QStringLiteral("onnx"), QStringLiteral("--check"), QStringLiteral("--limit"),
+                             QStringLiteral("1000")});
+    QVERIFY2(byDefault.out.contains(line), byDefault.out.constData());
+
+    auto refused = runCli({QStringLiteral("export"), QStringLiteral(BONSAI_TEST_DATA "/tiny-llama"),
+                           QStringLiteral("--format"), QStringLiteral("gguf"), QStringLiteral("--check"),
+                           QStringLiteral("--dataset"), data});
+    QCOMPARE(refused.exitCode, 2);
+    QVERIFY(refused.err.contains("--text"));
+}
+
+// An export predicted on a text records it (path, SHA-256); verify finds it matching, then
+// differing once the text changed, and matching a copy of the original given by --calibration.
+void TstCli::verifyCalibration()
+{
+    const QString llama = QStringLiteral(BONSAI_TEST_DATA "/tiny-llama");
+    const std::string original = "the cat sat on the mat and the dog sat on the log\n";
+    const QString text = QString::fromStdString(testutil::writeTemp("verify-text.txt", original));
+    const QString out = QString::fromStdString(testutil::tempPath("verify.gguf"));
+    auto exported = runCli({QStringLiteral("export"), llama, QStringLiteral("--format"), QStringLiteral("gguf"),
+                            QStringLiteral("--out"), out, QStringLiteral("--force"), QStringLiteral("--text"), text,
+                            QStringLiteral("--ctx"), QStringLiteral("8")});
+    QVERIFY2(exported.exitCode == 0, exported.err.constData());
+    QVERIFY(exported.out.contains("predicted perplexity"));
+
+    auto same = runCli({QStringLiteral("verify"), out, llama});
+    QVERIFY2(same.exitCode == 0, same.out.constData());
+    QVERIFY2(same.out.contains("verify-text.txt (perplexity): matches"), same.out.constData());
+
+    testutil::writeTemp("verify-text.txt", "the cat sat on the mat and the dog sat on the fog\n");
+    auto changed = runCli({QStringLiteral("verify"), out, llama, QStringLiteral("--json")});
+    QCOMPARE(changed.exitCode, 1);
+    const auto j = nlohmann::json::parse(changed.out.toStdString());
+    QCOMPARE(j["ok"].get<bool>(), false);
+    QString lines;
+    for (const auto& l : j["lines"])
+        lines += QString::fromStdString(l.get<std::string>()) + QLatin1Char('\n');
+    QVERIFY2(lines.contains(QStringLiteral("verify-text.txt (perplexity): differs (SHA-256")), qPrintable(lines));
+    QVERIFY2(lines.contains(QStringLiteral("model.safetensors: matches")), qPrintable(lines));
+
+    std::filesystem::create_directories(testutil::tempPath("verify-copy"));
+    const QString copy = QString::fromStdString(testutil::writeTemp("verify-copy/verify-text.txt", original));
+    auto given = runCli({QStringLiteral("verify"), out, llama, QStringLiteral("--calibration"), copy});
+    QVERIFY2(given.exitCode == 0, given.out.constData());
+    QVERIFY2(given.out.contains(copy.toUtf8() + " (perplexity): matches"), given.out.constData());
 }
 
 QTEST_GUILESS_MAIN(TstCli)

@@ -204,7 +204,7 @@ private slots:
         QCOMPARE(w.document()->config(0).precision.bits, 8);
         const QString path = testutil::tempDir() + QStringLiteral("/int8.json");
         QVERIFY(w.saveRecipeTo(path));
-        QVERIFY(!w.isWindowModified());
+        QTRY_VERIFY_WITH_TIMEOUT(!w.isWindowModified(), 30000); // hashed and written in the background
         QVERIFY(w.windowTitle().contains(QStringLiteral("int8.json")));
         QTRY_VERIFY_WITH_TIMEOUT(w.estimator()->isComplete(), 30000);
         QVERIFY2(w.compressionChart()->titleText().contains(QStringLiteral("smaller")),

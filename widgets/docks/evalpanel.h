@@ -46,6 +46,7 @@ public:
 
     void setDataset(const QString& path); // also the split and limit below; re-checks the data
     QString dataset() const;
+    EvalSettings settings() const;        // the data set, split and limit chosen
     void setSplit(const QString& split);
     void setLimit(qint64 samples);
     void setAutoEvaluate(bool on);
@@ -92,7 +93,6 @@ private:
     void setRunning(bool running);
     void browse(bool folder);
     void saveDialog(bool csv);
-    EvalSettings settings() const;
 
     CompressionDocument* m_doc;
     JobRunner* m_runner;

@@ -251,6 +251,7 @@ void PerplexityPanel::clearResults()
 void PerplexityPanel::setTextFile(const QString& path) { m_text->setText(path); }
 QString PerplexityPanel::textFile() const { return m_text->text().trimmed(); }
 void PerplexityPanel::setCalibrationFile(const QString& path) { m_calibration->setText(path); }
+QString PerplexityPanel::calibrationFile() const { return m_calibration->text().trimmed(); }
 void PerplexityPanel::setContextLength(int tokens) { m_ctx->setValue(tokens); }
 void PerplexityPanel::setMaxChunks(qint64 chunks) { m_maxChunks->setValue(int(chunks)); }
 QString PerplexityPanel::message() const { return m_message->text(); }
@@ -287,7 +288,7 @@ void PerplexityPanel::start()
     request.configs = m_doc->configs();
     request.options = options();
     request.text = textPath;
-    request.calibration = m_calibration->text().trimmed();
+    request.calibration = calibrationFile();
     const QString label = QString::fromStdString(bonsai::runLabel(request.configs));
 
     m_result.reset();

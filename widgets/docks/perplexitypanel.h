@@ -45,6 +45,7 @@ public:
     QString textFile() const;
     // Empty: the evaluated text.
     void setCalibrationFile(const QString& path);
+    QString calibrationFile() const; // empty: the text
     void setContextLength(int tokens);
     void setMaxChunks(qint64 chunks); // 0: all
     // What Start runs (calibrationTokens are filled in on the worker).

@@ -1,8 +1,10 @@
 #include "exportfeature.h"
 
 #include "compressiondocument.h"
+#include "evalpanel.h"
 #include "exportdialog.h"
 #include "mainwindow.h"
+#include "perplexitypanel.h"
 
 #include <QAction>
 #include <QMenu>
@@ -35,7 +37,16 @@ ExportDialog* ExportFeature::openDialog()
         return m_dialog;
     }
     delete m_dialog;
-    m_dialog = new ExportDialog(m_doc->model(), m_doc->configs(), m_window);
+    // The prediction uses the data chosen in the window's Evaluation and Perplexity docks.
+    ExportPredictionData data;
+    data.eval = m_window->evalPanel()->settings();
+    const PerplexityPanel* perplexity = m_window->perplexityPanel();
+    data.text = perplexity->textFile().trimmed();
+    const bonsai::PerplexityOptions popt = perplexity->options();
+    data.ctx = popt.ctx;
+    data.maxChunks = popt.maxChunks;
+    data.calibration = perplexity->calibrationFile();
+    m_dialog = new ExportDialog(m_doc->model(), m_doc->configs(), std::move(data), m_window);
     m_dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(m_dialog, &ExportDialog::exported, m_window, [this](const QString& path, qint64) {
         m_window->statusBar()->showMessage(tr("Exported %1").arg(path), 10000);

@@ -98,6 +98,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_compression, &CompressionFeature::previewShown, this, &MainWindow::previewShown);
     connect(m_compression, &CompressionFeature::estimatesReady, this, &MainWindow::estimatesReady);
     connect(m_recipes, &RecipeFeature::recipeFailed, this, &MainWindow::recipeFailed);
+    connect(m_recipes, &RecipeFeature::recipeSaved, this, &MainWindow::recipeSaved);
     connect(m_doc, &CompressionDocument::modifiedChanged, this, &MainWindow::updateTitle);
     connect(m_doc, &CompressionDocument::recipePathChanged, this, &MainWindow::updateTitle);
     m_windowLayout = new WindowLayout(this, m_mainSplitter, m_leftSplitter, m_summary);

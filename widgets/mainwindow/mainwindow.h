@@ -97,7 +97,7 @@ public:
     // Recipes: applying one is an undoable step; on error the core's message (naming the
     // file and key) is shown, nothing changes and the result is false.
     bool applyRecipeFile(const QString& path);
-    bool saveRecipeTo(const QString& path);
+    bool saveRecipeTo(const QString& path); // in the background: recipeSaved() or recipeFailed()
     // Evaluation, recovery and perplexity (language models).
     EvalPanel* evalPanel() const;
     RecoverPanel* recoverPanel() const;
@@ -113,6 +113,7 @@ signals:
     void previewShown(int layer);       // the current layer's preview arrived
     void estimatesReady();              // every layer's compressed size is known
     void recipeFailed(const QString& message);
+    void recipeSaved(const QString& path); // written, with its provenance
 
 protected:
     void closeEvent(QCloseEvent* event) override;

@@ -1,9 +1,18 @@
 #include "recipefeature.h"
 
 #include "compressiondocument.h"
+#include "evalengine.h"
+#include "evalpanel.h"
+#include "jobrunner.h"
 #include "mainwindow.h"
+#include "panelutil.h"
+#include "perplexitypanel.h"
+#include "recipesaver.h"
+
+#include "bonsai/model.h"
 
 #include <QDir>
+#include <QEventLoop>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMenu>
@@ -16,8 +25,21 @@ namespace bonsai::ui {
 static const auto RecipeDirKey = QStringLiteral("lastRecipeDirectory");
 
 RecipeFeature::RecipeFeature(MainWindow* window, CompressionDocument* doc)
-    : QObject(window), m_window(window), m_doc(doc)
+    : QObject(window), m_window(window), m_doc(doc), m_saver(new RecipeSaver(this))
 {
+    JobHandlers handlers;
+    handlers.progress = [this](double f, double) {
+        m_window->statusBar()->showMessage(tr("Saving the recipe: SHA-256 of the model's files… %1").arg(percentText(f)));
+    };
+    handlers.failed = [this](const QString& message) {
+        m_window->reportError(tr("Could not save recipe"), message);
+        emit recipeFailed(message);
+    };
+    handlers.cancelled = [this] {
+        m_window->statusBar()->showMessage(tr("Recipe not saved (cancelled)"), 5000);
+        emit recipeFailed(tr("cancelled"));
+    };
+    connectCurrentJob(m_saver->runner(), this, m_saveJob, std::move(handlers));
 }
 
 void RecipeFeature::addActions(QMenu* file)
@@ -72,14 +94,66 @@ void RecipeFeature::openRecipeDialog()
     applyRecipeFile(path);
 }
 
+std::vector<bonsai::ProvenanceCalibration> RecipeFeature::calibrationData() const
+{
+    int64_t samples = 0;
+    const std::string use = bonsai::calibrationUse(m_doc->configs(), &samples);
+    if (use.empty() || !m_doc->model())
+        return {};
+    QString path;
+    if (m_doc->model()->format == bonsai::Format::Onnx) {
+        path = m_window->evalPanel()->settings().dataset;
+    } else {
+        path = m_window->perplexityPanel()->calibrationFile();
+        if (path.isEmpty())
+            path = m_window->perplexityPanel()->textFile().trimmed();
+    }
+    if (path.isEmpty())
+        return {};
+    return {{path.toStdString(), use, 0, {}, samples, 0}};
+}
+
 bool RecipeFeature::saveRecipeTo(const QString& path)
 {
-    if (!m_doc->saveRecipe(path)) {
-        m_window->reportError(tr("Could not save recipe"), m_doc->lastError());
+    if (!m_doc->model()) {
+        m_window->reportError(tr("Could not save recipe"), tr("No model is open."));
         return false;
     }
-    m_window->statusBar()->showMessage(tr("Saved recipe %1").arg(path), 5000);
+    const int state = m_doc->saveState();
+    m_window->statusBar()->showMessage(tr("Saving the recipe: SHA-256 of the model's files…"));
+    m_saveJob = 0; // a save this one supersedes reports nothing
+    m_saveJob = m_saver->start(m_doc->model(), m_doc->toRecipe(), calibrationData(), path,
+                               [this, path, state](const bonsai::Provenance& p) {
+                                   m_doc->markSaved(path, state);
+                                   m_window->statusBar()->showMessage(
+                                       tr("Saved recipe %1 (provenance: %n file(s) with SHA-256)", "",
+                                          int(p.files.size() + p.calibration.size()))
+                                           .arg(path),
+                                       5000);
+                                   emit recipeSaved(path);
+                               });
     return true;
+}
+
+bool RecipeFeature::isSaving() const { return m_saver->isBusy(); }
+
+bool RecipeFeature::saveAndWait()
+{
+    bool ended = false, ok = false;
+    QEventLoop loop;
+    const auto saved = connect(this, &RecipeFeature::recipeSaved, &loop, [&] {
+        ended = ok = true;
+        loop.quit();
+    });
+    const auto failed = connect(this, &RecipeFeature::recipeFailed, &loop, [&] {
+        ended = true;
+        loop.quit();
+    });
+    if (saveRecipe() && !ended)
+        loop.exec(QEventLoop::ExcludeUserInputEvents);
+    disconnect(saved);
+    disconnect(failed);
+    return ok;
 }
 
 bool RecipeFeature::saveRecipe()
@@ -111,7 +185,7 @@ bool RecipeFeature::maybeDiscardChanges()
         tr("The compression settings have unsaved changes. Save them as a recipe?"),
         QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
     if (answer == QMessageBox::Save)
-        return saveRecipe();
+        return saveAndWait();
     return answer == QMessageBox::Discard;
 }
 

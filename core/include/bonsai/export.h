@@ -29,7 +29,7 @@
 // Other RoPE scalings (yarn, ...) are not read from config.json, and so not exported. Each
 // weight is stored in the GGUF type its configuration chose, quantized by Bonsai's bit-exact
 // block quantizers (bonsai/ggml_blocks.h), and the export's provenance (key bonsai.provenance: Bonsai's version, the source model's
-// files with their SHA-256, the options; see bonsai/provenance.h).
+// files with their SHA-256, the options, the calibration data; see bonsai/provenance.h).
 // Settings GGUF cannot store are impossible unless ExportOptions::acceptMapping takes the
 // nearest GGUF type the plan proposes: integer and NF4/FP8 precisions map to the block type of
 // their width (int8 -> Q8_0, int4 -> Q4_0 / Q4_1 when asymmetric, ...); a K type on rows that
@@ -97,6 +97,7 @@
 #include "bonsai/layer_config.h"
 #include "bonsai/model.h"
 #include "bonsai/progress.h"
+#include "bonsai/provenance.h"
 
 #include <cstdint>
 #include <optional>
@@ -141,6 +142,9 @@ struct ExportOptions {
     bool acceptMapping = false; // store what GGUF cannot as the nearest type it can
     bool overwrite = false;     // replace an existing output file
     DType floatType = DType::F32; // safetensors (dense and packed): F32, F16 or BF16
+    // Recorded in the file's provenance with their SHA-256: the data GPTQ/AWQ layers were
+    // calibrated on, and the data the prediction of the check was measured on.
+    std::vector<ProvenanceCalibration> calibration;
 };
 
 // The pre-export check. `configs` has one entry per Model::layers entry (empty: unchanged).

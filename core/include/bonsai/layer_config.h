@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bonsai {
 
@@ -70,5 +71,9 @@ struct LayerConfig {
     // GPTQ or AWQ on an integer precision: the layer needs calibration data.
     bool needsCalibration() const { return precision.kind == PrecisionKind::Int && method != QuantMethod::RTN; }
 };
+
+// The calibration `configs` need: "gptq", "awq" or "gptq, awq" (empty: none), and in
+// `samples` the most calibration samples (chunks) a layer takes.
+std::string calibrationUse(const std::vector<LayerConfig>& configs, int64_t* samples = nullptr);
 
 } // namespace bonsai

@@ -1,6 +1,8 @@
 #pragma once
 // SHA-256 (FIPS 180-4), for the provenance of exports and recipes: which model files and
 // calibration data a result came from.
+#include "bonsai/progress.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -23,7 +25,8 @@ private:
 };
 
 std::string sha256Hex(std::string_view bytes);
-// The digest of a whole file, read through a memory map in pieces (FileError naming it).
-std::string sha256File(const std::string& path);
+// The digest of a whole file, read through a memory map in pieces (FileError naming it);
+// progress over its bytes after each piece (Cancelled when it says so).
+std::string sha256File(const std::string& path, const ProgressFn& progress = {});
 
 } // namespace bonsai

@@ -101,7 +101,7 @@ std::string sha256Hex(std::string_view bytes)
     return s.hexDigest();
 }
 
-std::string sha256File(const std::string& path)
+std::string sha256File(const std::string& path, const ProgressFn& progress)
 {
     const auto file = MappedFile::open(path);
     Sha256 s;
@@ -111,6 +111,7 @@ std::string sha256File(const std::string& path)
         file->adviseSequential(off, n);
         s.update(file->data() + off, n);
         file->adviseDontNeed(off, n);
+        reportProgress(progress, double(off + n) / double(file->size()));
     }
     return s.hexDigest();
 }

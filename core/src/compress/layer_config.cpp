@@ -1,5 +1,6 @@
 #include "bonsai/layer_config.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -78,6 +79,21 @@ std::optional<QuantMethod> parseMethod(std::string_view s)
 bool LayerConfig::isIdentity() const
 {
     return precision.kind == PrecisionKind::FP32 && !hasSparsity() && !hasRank();
+}
+
+std::string calibrationUse(const std::vector<LayerConfig>& configs, int64_t* samples)
+{
+    bool gptq = false, awq = false;
+    int64_t most = 0;
+    for (const auto& c : configs)
+        if (c.needsCalibration()) {
+            gptq |= c.method == QuantMethod::GPTQ;
+            awq |= c.method == QuantMethod::AWQ;
+            most = std::max<int64_t>(most, c.calibSamples);
+        }
+    if (samples)
+        *samples = most;
+    return gptq && awq ? "gptq, awq" : gptq ? "gptq" : awq ? "awq" : "";
 }
 
 } // namespace bonsai

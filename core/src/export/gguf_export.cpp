@@ -335,7 +335,7 @@ std::vector<float> llama3RopeFactors(const LlmConfig& c)
 Provenance exportProvenance(const Model& model, ExportFormat format, const ExportOptions& options, bool hash,
                             const ProgressFn& progress)
 {
-    Provenance p = makeProvenance(model, {}, hash, progress);
+    Provenance p = makeProvenance(model, options.calibration, hash, progress);
     p.options.push_back("format " + std::string(exportFormatName(format)));
     if (options.acceptMapping)
         p.options.push_back("accept mapping");

@@ -25,9 +25,15 @@ std::string Provenance::toJson() const
     auto& fl = j["files"] = nlohmann::ordered_json::array();
     for (const auto& f : files)
         fl.push_back({{"path", f.path}, {"role", f.role}, {"bytes", f.bytes}, {"sha256", f.sha256}});
-    if (calibrationSamples > 0) {
-        j["calibration_samples"] = calibrationSamples;
-        j["seed"] = seed;
+    if (!calibration.empty()) {
+        auto& cl = j["calibration"] = nlohmann::ordered_json::array();
+        for (const auto& c : calibration)
+            cl.push_back({{"path", c.path},
+                          {"use", c.use},
+                          {"bytes", c.bytes},
+                          {"sha256", c.sha256},
+                          {"samples", c.samples},
+                          {"seed", c.seed}});
     }
     j["options"] = options;
     return j.dump();
@@ -43,8 +49,11 @@ Provenance Provenance::fromJson(const std::string& json, const std::string& sour
         for (const auto& f : j.at("files"))
             p.files.push_back({f.at("path").get<std::string>(), f.at("role").get<std::string>(),
                                f.at("bytes").get<uint64_t>(), f.at("sha256").get<std::string>()});
-        p.calibrationSamples = j.value("calibration_samples", int64_t(0));
-        p.seed = j.value("seed", uint64_t(0));
+        if (j.contains("calibration"))
+            for (const auto& c : j.at("calibration"))
+                p.calibration.push_back({c.at("path").get<std::string>(), c.at("use").get<std::string>(),
+                                         c.at("bytes").get<uint64_t>(), c.at("sha256").get<std::string>(),
+                                         c.value("samples", int64_t(0)), c.value("seed", uint64_t(0))});
         if (j.contains("options"))
             p.options = j.at("options").get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
@@ -74,7 +83,60 @@ std::vector<std::string> modelFiles(const Model& model)
     return out;
 }
 
-Provenance makeProvenance(const Model& model, const std::vector<std::string>& calibrationFiles, bool hash,
+namespace {
+
+// The regular files below a folder, by relative path in byte order (a file: itself, "").
+std::vector<std::pair<std::string, std::string>> dataFiles(const std::string& path)
+{
+    std::error_code ec;
+    std::vector<std::pair<std::string, std::string>> out; // relative, absolute
+    if (fs::is_regular_file(path, ec))
+        return {{std::string(), path}};
+    if (!fs::is_directory(path, ec))
+        throw FileError(path, "no such file or folder");
+    for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec))
+            out.emplace_back(fs::relative(it->path(), path, ec).generic_string(), it->path().string());
+    if (ec)
+        throw FileError(path, "cannot list the folder: " + ec.message());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+uint64_t dataBytes(const std::string& path)
+{
+    uint64_t total = 0;
+    std::error_code ec;
+    for (const auto& [rel, abs] : dataFiles(path))
+        total += fs::file_size(abs, ec);
+    return total;
+}
+
+} // namespace
+
+std::string calibrationDigest(const std::string& path, uint64_t* bytes, const ProgressFn& progress)
+{
+    const auto files = dataFiles(path);
+    const uint64_t total = dataBytes(path);
+    if (bytes)
+        *bytes = total;
+    std::string listing;
+    uint64_t done = 0;
+    std::error_code ec;
+    for (const auto& [rel, abs] : files) {
+        const uint64_t n = fs::file_size(abs, ec);
+        const std::string digest = sha256File(abs, [&](double f) {
+            return !progress || !total || progress(double(done) / double(total) + f * double(n) / double(total));
+        });
+        if (rel.empty())
+            return digest;
+        listing += digest + "  " + rel + "\n";
+        done += n;
+    }
+    return sha256Hex(listing);
+}
+
+Provenance makeProvenance(const Model& model, const std::vector<ProvenanceCalibration>& calibration, bool hash,
                           const ProgressFn& progress)
 {
     Provenance p;
@@ -85,27 +147,36 @@ Provenance makeProvenance(const Model& model, const std::vector<std::string>& ca
     gmtime_r(&now, &utc);
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
     p.created = stamp;
-    std::vector<std::pair<std::string, std::string>> todo;
-    for (const auto& f : modelFiles(model))
-        todo.emplace_back(f, "model");
-    for (const auto& f : calibrationFiles)
-        todo.emplace_back(fs::absolute(f).string(), "calibration");
+    const std::vector<std::string> files = modelFiles(model);
     uint64_t total = 0, done = 0;
     std::error_code ec;
-    for (const auto& [path, role] : todo)
-        total += fs::file_size(path, ec);
-    for (const auto& [path, role] : todo) {
+    for (const auto& f : files)
+        total += fs::file_size(f, ec);
+    for (const auto& c : calibration)
+        total += dataBytes(fs::absolute(c.path).string());
+    // Progress over all the bytes; `n` are the bytes of the file being hashed.
+    auto within = [&](uint64_t n) {
+        return [&, n](double f) {
+            return !progress || !total || progress((double(done) + f * double(n)) / double(total));
+        };
+    };
+    for (const auto& path : files) {
         ProvenanceFile f;
         f.path = path;
-        f.role = role;
+        f.role = "model";
         f.bytes = fs::file_size(path, ec);
         if (ec)
             throw FileError(path, "cannot read its size: " + ec.message());
-        f.sha256 = hash ? sha256File(path) : std::string(64, '0');
+        f.sha256 = hash ? sha256File(path, within(f.bytes)) : std::string(64, '0');
         done += f.bytes;
-        if (hash && total)
-            reportProgress(progress, double(done) / double(total));
         p.files.push_back(std::move(f));
+    }
+    for (ProvenanceCalibration c : calibration) {
+        c.path = fs::absolute(c.path).string();
+        c.bytes = dataBytes(c.path);
+        c.sha256 = hash ? calibrationDigest(c.path, nullptr, within(c.bytes)) : std::string(64, '0');
+        done += c.bytes;
+        p.calibration.push_back(std::move(c));
     }
     return p;
 }
@@ -126,13 +197,57 @@ Provenance readRecordedProvenance(const std::string& path)
         const auto model = Model::open(path);
         if (const GgufMetadata* md = ggufMetadata(*model))
             json = md->getString("bonsai.provenance").value_or("");
+        else if (model->format == Format::Safetensors) // the header's __metadata__, kept whole
+            for (const auto& [key, value] : model->metadata)
+                if (key == "bonsai.provenance")
+                    json = value;
     }
     if (json.empty())
         throw FileError(path, "records no provenance (the recipes and exports Bonsai writes do)");
     return Provenance::fromJson(json, path);
 }
 
-VerifyResult verifyProvenance(const Provenance& recorded, const Model& model)
+namespace {
+
+void verifyCalibration(const Provenance& recorded, const std::string& given, VerifyResult& r)
+{
+    if (recorded.calibration.empty()) {
+        if (!given.empty())
+            r.lines.push_back("calibration " + given + ": none recorded (the record names no calibration data)");
+        return;
+    }
+    size_t chosen = 0; // the record --calibration stands for: the one of its file name, else the first
+    const std::string givenName = fs::path(given).filename().string();
+    for (size_t i = 0; i < recorded.calibration.size(); ++i)
+        if (!given.empty() && fs::path(recorded.calibration[i].path).filename().string() == givenName) {
+            chosen = i;
+            break;
+        }
+    std::error_code ec;
+    for (size_t i = 0; i < recorded.calibration.size(); ++i) {
+        const ProvenanceCalibration& c = recorded.calibration[i];
+        const std::string path = !given.empty() && i == chosen ? given : c.path;
+        const std::string label = "calibration " + path + " (" + c.use + ")";
+        if (!fs::exists(path, ec)) {
+            r.ok = false;
+            r.lines.push_back(label + ": missing");
+            continue;
+        }
+        uint64_t bytes = 0;
+        const std::string digest = calibrationDigest(path, &bytes);
+        if (digest != c.sha256) {
+            r.ok = false;
+            r.lines.push_back(label + ": differs (SHA-256 " + digest.substr(0, 12) + "…, " + std::to_string(bytes) +
+                              " bytes; recorded " + c.sha256.substr(0, 12) + "…, " + std::to_string(c.bytes) + " bytes)");
+        } else {
+            r.lines.push_back(label + ": matches (SHA-256 " + digest.substr(0, 12) + "…)");
+        }
+    }
+}
+
+} // namespace
+
+VerifyResult verifyProvenance(const Provenance& recorded, const Model& model, const std::string& calibrationPath)
 {
     VerifyResult r;
     std::vector<std::string> present = modelFiles(model);
@@ -150,15 +265,12 @@ VerifyResult verifyProvenance(const Provenance& recorded, const Model& model)
                 continue;
             }
         } else {
-            path = f.path;
-            if (!fs::is_regular_file(path, ec)) {
-                r.ok = false;
-                r.lines.push_back(f.path + " (" + f.role + "): missing");
-                continue;
-            }
+            r.ok = false;
+            r.lines.push_back(name(f.path) + ": unknown role '" + f.role + "'");
+            continue;
         }
         const uint64_t bytes = fs::file_size(path, ec);
-        const std::string label = f.role == "model" ? name(f.path) : f.path + " (" + f.role + ")";
+        const std::string label = name(f.path);
         if (bytes != f.bytes) {
             r.ok = false;
             r.lines.push_back(label + ": differs (" + std::to_string(bytes) + " bytes, recorded " +
@@ -180,6 +292,7 @@ VerifyResult verifyProvenance(const Provenance& recorded, const Model& model)
         if (!known)
             r.lines.push_back(name(q) + ": not recorded (new in " + model.path + ")");
     }
+    verifyCalibration(recorded, calibrationPath, r);
     return r;
 }
 

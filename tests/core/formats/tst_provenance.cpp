@@ -3,6 +3,10 @@
 //    file, coreutils' sha256sum; fed in odd pieces the same as at once;
 //  - a GGUF export records Bonsai's version and the model's files with size and SHA-256;
 //    verify finds them unchanged, names a changed config.json and a missing tokenizer;
+//  - calibration data: a file's digest is sha256sum's, a folder's that of the listing
+//    sha256sum prints for its files (computed by the shell); an export records it, verify
+//    finds it matching, then changed (differs) or gone (missing), or at another path given;
+//    a safetensors export's folder keeps the record too;
 //  - a recipe keeps its "provenance" object through parse and toJson.
 #include "bonsai/error.h"
 #include "bonsai/export.h"
@@ -93,20 +97,103 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(FileError, readRecordedProvenance(testutil::dataPath("tiny-llama/model.safetensors")));
     }
 
+    void calibrationDigests()
+    {
+        fs::remove_all(testutil::tempPath("calib"));
+        fs::create_directories(testutil::tempPath("calib/sub"));
+        const std::string text = testutil::writeTemp("calib/a.txt", "The quick brown fox jumps over the lazy dog.\n");
+        testutil::writeTemp("calib/sub/b.bin", std::string(100000, '\x07'));
+        testutil::writeTemp("calib/B.txt", "upper case sorts first\n");
+        const auto one = testutil::runProgram(QStringLiteral("sha256sum"), {QString::fromStdString(text)});
+        uint64_t bytes = 0;
+        QCOMPARE(calibrationDigest(text, &bytes), one.out.left(64).toStdString());
+        QCOMPARE(bytes, uint64_t(45));
+        const QString folder = QString::fromStdString(fs::path(text).parent_path().string());
+        const auto listing = testutil::runProgram(
+            QStringLiteral("bash"),
+            {QStringLiteral("-c"), QStringLiteral("cd '%1' && find . -type f -printf '%P\\n' | LC_ALL=C sort | "
+                                                  "xargs sha256sum | sha256sum").arg(folder)});
+        QCOMPARE(listing.exitCode, 0);
+        QCOMPARE(calibrationDigest(folder.toStdString(), &bytes), listing.out.left(64).toStdString());
+        QCOMPARE(bytes, uint64_t(45 + 100000 + 23));
+        QVERIFY_THROWS_EXCEPTION(FileError, calibrationDigest(testutil::tempPath("calib/none")));
+    }
+
+    void exportRecordsCalibration()
+    {
+        const std::string text = testutil::writeTemp("prov-calib.txt", "Once upon a time there was a small model.\n");
+        const auto model = Model::open(testutil::dataPath("tiny-llama"));
+        ExportOptions o;
+        o.overwrite = true;
+        o.calibration.push_back({text, "perplexity", 0, {}, 4, 0});
+        const std::string out = testutil::tempPath("prov-calib.gguf");
+        const ExportPlan plan = exportModel(*model, {}, ExportFormat::Gguf, out, o);
+        QCOMPARE(uint64_t(fs::file_size(out)), plan.fileBytes);
+        const Provenance p = readRecordedProvenance(out);
+        QCOMPARE(p.calibration.size(), size_t(1));
+        const ProvenanceCalibration& c = p.calibration[0];
+        QCOMPARE(c.path, fs::absolute(text).string());
+        QCOMPARE(c.use, std::string("perplexity"));
+        QCOMPARE(c.samples, int64_t(4));
+        QCOMPARE(c.bytes, uint64_t(fs::file_size(text)));
+        const auto sum = testutil::runProgram(QStringLiteral("sha256sum"), {QString::fromStdString(text)});
+        QCOMPARE(c.sha256, sum.out.left(64).toStdString());
+
+        auto joined = [](const VerifyResult& r) {
+            std::string s;
+            for (const auto& l : r.lines)
+                s += l + "\n";
+            return s;
+        };
+        VerifyResult r = verifyProvenance(p, *model);
+        QVERIFY2(r.ok, joined(r).c_str());
+        QVERIFY2(joined(r).find("prov-calib.txt (perplexity): matches") != std::string::npos, joined(r).c_str());
+        fs::create_directories(testutil::tempPath("elsewhere"));
+        const std::string copy = testutil::writeTemp("elsewhere/prov-calib.txt", testutil::readFile(text));
+        r = verifyProvenance(p, *model, copy);
+        QVERIFY2(r.ok && joined(r).find(copy + " (perplexity): matches") != std::string::npos, joined(r).c_str());
+        testutil::writeTemp("prov-calib.txt", "Once upon a time there was a large model.\n");
+        r = verifyProvenance(p, *model);
+        QVERIFY(!r.ok);
+        QVERIFY2(joined(r).find("(perplexity): differs (SHA-256") != std::string::npos, joined(r).c_str());
+        fs::remove(text);
+        r = verifyProvenance(p, *model);
+        QVERIFY(!r.ok);
+        QVERIFY2(joined(r).find("(perplexity): missing") != std::string::npos, joined(r).c_str());
+    }
+
+    void safetensorsExportRecords()
+    {
+        const std::string text = testutil::writeTemp("prov-st.txt", "a text to predict on\n");
+        ExportOptions o;
+        o.overwrite = true;
+        o.calibration.push_back({text, "perplexity", 0, {}, 0, 0});
+        const std::string out = testutil::tempPath("prov-st");
+        fs::remove_all(out);
+        exportModel(*Model::open(testutil::dataPath("tiny-llama")), {}, ExportFormat::Safetensors, out, o);
+        const Provenance p = readRecordedProvenance(out); // the folder's model.safetensors header
+        QCOMPARE(p.calibration.size(), size_t(1));
+        const auto sum = testutil::runProgram(QStringLiteral("sha256sum"), {QString::fromStdString(text)});
+        QCOMPARE(p.calibration[0].sha256, sum.out.left(64).toStdString());
+        QVERIFY(verifyProvenance(p, *Model::open(testutil::dataPath("tiny-llama"))).ok);
+    }
+
     void recipeKeepsProvenance()
     {
         Provenance p;
         p.tool = "bonsai test";
         p.created = "2026-12-02T00:00:00Z";
         p.files.push_back({"/data/x.safetensors", "model", 12, std::string(64, 'a')});
-        p.calibrationSamples = 32;
-        p.seed = 7;
+        p.calibration.push_back({"/data/calib.txt", "gptq", 40, std::string(64, 'b'), 32, 7});
         const std::string text = R"({"bonsai_recipe":1,"defaults":{"precision":"int8"},"provenance":)" + p.toJson() + "}";
         const Recipe r = Recipe::parse(text, "r.json");
         const Recipe again = Recipe::parse(r.toJson(), "again");
         const Provenance q = Provenance::fromJson(again.provenance, "again");
         QCOMPARE(q.toJson(), p.toJson());
-        QCOMPARE(q.calibrationSamples, int64_t(32));
+        QCOMPARE(q.calibration.size(), size_t(1));
+        QCOMPARE(q.calibration[0].samples, int64_t(32));
+        QCOMPARE(q.calibration[0].seed, uint64_t(7));
+        QCOMPARE(q.calibration[0].use, std::string("gptq"));
         const std::string path = testutil::writeTemp("with-provenance.json", r.toJson());
         QCOMPARE(readRecordedProvenance(path).files.at(0).sha256, std::string(64, 'a'));
         QVERIFY_THROWS_EXCEPTION(FileError, Recipe::parse(R"({"bonsai_recipe":1,"provenance":3})", "bad"));
