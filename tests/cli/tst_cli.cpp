@@ -237,6 +237,8 @@ void TstCli::exportPackedAndRecipe()
     QVERIFY(recipe.err.contains("model.embed_tokens.weight"));
     QVERIFY(!recipe.err.contains("--accept-mapping"));
     QCOMPARE(nlohmann::json::parse(recipe.out.toStdString())["problems"].size(), size_t(1));
+}
+
 // export --check --dataset on the demo CNN: every layer stored as configured (INT4 groups,
 // INT8 channels), so the predicted accuracy is what `eval` gives for the recipe, and the
 // uncompressed one what `eval` gives without one (another command, another process).
@@ -332,7 +334,6 @@ void TstCli::verifyCalibration()
     QVERIFY2(given.out.contains(copy.toUtf8() + " (perplexity): matches"), given.out.constData());
 }
 
-QTEST_GUILESS_MAIN(TstCli)
 // A disk that fills up during the export (a file size limit, with SIGXFSZ ignored so that
 // write() fails as on a full disk): a message naming the file, exit 1, nothing left behind,
 // for every format (one file, or a checkpoint folder).
@@ -361,4 +362,5 @@ void TstCli::exportToFullDisk()
     }
 }
 
+QTEST_GUILESS_MAIN(TstCli)
 #include "tst_cli.moc"

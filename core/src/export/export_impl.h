@@ -28,6 +28,9 @@ Provenance exportProvenance(const Model& model, ExportFormat format, const Expor
                             const ProgressFn& progress = {});
 // The reconstructed weight of a layer (compressLayer, in the weight's own layout).
 std::vector<float> reconstructLayer(const Model& model, int layer, const LayerConfig& c);
+// Exports take no calibration data: a GPTQ/AWQ configuration is written (and predicted) with
+// round-to-nearest codes. Sets c.method to RTN and returns the reason, or "" when unchanged.
+std::string withoutCalibration(LayerConfig& c);
 // Integer codes with their scales and zero points (per tensor, per channel or per group of
 // `group` values along a row of the weight's matrix form) that dequantize, (q - zero) * scale,
 // to exactly `values` (the layer's evaluated weight, integer precision); or the reason why not.

@@ -18,6 +18,16 @@ std::vector<float> reconstructLayer(const Model& model, int layer, const LayerCo
     return out;
 }
 
+std::string withoutCalibration(LayerConfig& c)
+{
+    if (!c.needsCalibration())
+        return {};
+    const std::string m(methodName(c.method));
+    c.method = QuantMethod::RTN;
+    return m + " needs calibration data, which the export does not take: round-to-nearest codes written (and "
+               "predicted)";
+}
+
 namespace {
 
 // What the precision step saw (the layer after sparsity) and what it made (`values`), in matrix

@@ -224,14 +224,16 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
     for (size_t li = 0; li < model.layers.size(); ++li) {
         const Layer& l = model.layers[li];
         const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
-        const LayerConfig c = li < configs.size() ? configs[li] : LayerConfig{};
+        const LayerConfig configured = li < configs.size() ? configs[li] : LayerConfig{};
+        LayerConfig c = configured;
+        const std::string uncalibrated = withoutCalibration(c);
         const std::vector<uint64_t>& dropRowsOf = pruning.rows[li];
         const std::vector<uint64_t>& dropColsOf = pruning.cols[li];
         ExportTensorPlan tp;
         tp.source = t.name;
         tp.target = t.name;
         tp.layer = static_cast<int>(li);
-        tp.configured = describe(c);
+        tp.configured = describe(configured);
         auto impossible = [&](const std::string& why) {
             tp.status = StoreStatus::Impossible;
             tp.reason = why;
@@ -457,6 +459,8 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
         tp.bytes = stored.bytes;
         plan.configs[li] = c;
         std::vector<std::string> changes;
+        if (!uncalibrated.empty())
+            changes.push_back(uncalibrated);
         if (kind == PrecisionKind::Int && c.precision.bits < stored.containerBits)
             changes.push_back("int" + std::to_string(c.precision.bits) + " codes in " +
                               std::to_string(stored.containerBits) + "-bit containers (the same values; the file is not "

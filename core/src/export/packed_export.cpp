@@ -95,11 +95,8 @@ bool planPackedLayer(const Model& model, int layer, LayerConfig& c, DType floatT
     if (c.hasSparsity())
         changes.push_back("pruned weights stored as zero codes (no sparse layout: the file is not smaller)");
     const std::vector<float>& scales = fp8 ? fcodes.scale : codes.scale;
-    if (c.needsCalibration()) { // the export has no calibration data: compressLayer rounds to nearest
-        changes.push_back(std::string(methodName(c.method)) +
-                          " needs calibration data, which the export does not take: round-to-nearest codes written");
-        c.method = QuantMethod::RTN;
-    }
+    if (const std::string why = withoutCalibration(c); !why.empty())
+        changes.push_back(why);
     if (floatType == DType::BF16)
         for (float s : scales)
             if (bf16ToFloat(floatToBf16(s)) != s) {

@@ -85,9 +85,11 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
         const DType stored = isFloat ? dtype : t.dtype;
         tp.stored = isFloat ? stName(dtype) : std::string(dtypeName(t.dtype));
         if (tp.layer >= 0) {
-            const LayerConfig c = static_cast<size_t>(tp.layer) < configs.size() ? configs[static_cast<size_t>(tp.layer)]
-                                                                                  : LayerConfig{};
+            LayerConfig c = static_cast<size_t>(tp.layer) < configs.size() ? configs[static_cast<size_t>(tp.layer)]
+                                                                            : LayerConfig{};
             tp.configured = describe(c);
+            // (the packed layout says so in planPackedLayer)
+            const std::string uncalibrated = packedFormat ? std::string() : withoutCalibration(c);
             plan.configs[static_cast<size_t>(tp.layer)] = c;
             std::vector<PackedTensor> parts;
             const bool linear = model.layers[static_cast<size_t>(tp.layer)].op == "Linear";
@@ -117,6 +119,10 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
                             "store Linear weights only";
             } else if (!c.isIdentity()) {
                 tp.reason = "dequantized: stored dense at full size";
+            }
+            if (!uncalibrated.empty()) {
+                tp.status = StoreStatus::Changed;
+                tp.reason = uncalibrated + "; " + tp.reason;
             }
         } else {
             tp.configured = "—";

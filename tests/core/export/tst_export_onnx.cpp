@@ -42,6 +42,9 @@ private slots:
         QTest::newRow("int8 per tensor") << R"({"bonsai_recipe":1,"defaults":{"precision":"int8","granularity":"tensor"}})"
                                          << "INT8 per axis + DequantizeLinear"; // BatchNormalization folded: a scale per channel
         QTest::newRow("fp16") << R"({"bonsai_recipe":1,"defaults":{"precision":"fp16"}})" << "F16";
+        // GPTQ needs calibration data the export does not take: round-to-nearest codes, predicted so.
+        QTest::newRow("gptq as rtn") << R"({"bonsai_recipe":1,"defaults":{"precision":"int4","granularity":"group","group_size":32,"method":"gptq"}})"
+                                     << "INT4 blocks of 32 + DequantizeLinear";
     }
 
     void opensItsOwnExport()
@@ -54,6 +57,13 @@ private slots:
         const std::string path = testutil::tempPath(QTest::currentDataTag() + std::string(".onnx"));
         const ExportPlan plan = exportModel(*model_, configs, ExportFormat::Onnx, path, o);
         const auto exported = Model::open(path);
+        for (size_t i = 0; i < plan.configs.size(); ++i)
+            if (configs[i].method == QuantMethod::GPTQ) {
+                QCOMPARE(plan.configs[i].method, QuantMethod::RTN);
+                QCOMPARE(plan.tensors[i].status, StoreStatus::Changed);
+                QVERIFY2(plan.tensors[i].reason.find("gptq needs calibration data") != std::string::npos,
+                         plan.tensors[i].reason.c_str());
+            }
         // The same layers, in the same order, under the source's weight names.
         QCOMPARE(exported->layers.size(), model_->layers.size());
         for (size_t i = 0; i < model_->layers.size(); ++i) {
