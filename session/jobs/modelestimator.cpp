@@ -22,9 +22,9 @@ static bonsai::LayerResult identityResult(const bonsai::Model& model, size_t i, 
     r.name = layer.name;
     r.config = c;
     r.params = r.keptValues = t.numel;
-    r.originalBits = r.compressedBits = t.nbytes * 8;
+    r.originalBits = r.compressedBits = t.storedBytes() * 8;
     if (layer.bias >= 0)
-        r.biasBits = model.tensors[static_cast<size_t>(layer.bias)].nbytes * 8;
+        r.biasBits = model.tensors[static_cast<size_t>(layer.bias)].storedBytes() * 8;
     r.error.relFrobenius = 0;
     r.error.sqnrDb = INFINITY;
     r.error.cosine = 1;
@@ -98,7 +98,7 @@ uint64_t ModelEstimator::compressedBytes() const
     for (size_t i = 0; i < m_results.size(); ++i) {
         if (!m_results[i])
             continue;
-        total -= model->tensors[static_cast<size_t>(model->layers[i].weight)].nbytes;
+        total -= model->tensors[static_cast<size_t>(model->layers[i].weight)].storedBytes();
         total += (m_results[i]->compressedBits + 7) / 8;
     }
     return total;

@@ -67,7 +67,7 @@ void LayerTableModel::rebuild()
             r.channelAxis = l.outAxis;
             if (l.bias >= 0 && static_cast<size_t>(l.bias) < tensors.size()) {
                 r.params += tensors[static_cast<size_t>(l.bias)].numel;
-                r.bytes += tensors[static_cast<size_t>(l.bias)].nbytes;
+                r.bytes += tensors[static_cast<size_t>(l.bias)].storedBytes();
             }
             r.share = static_cast<double>(r.bytes) / total;
             m_rows.push_back(std::move(r));

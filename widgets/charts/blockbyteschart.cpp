@@ -229,8 +229,8 @@ void BlockBytesChart::rebuild()
                 b.label = key == -1 ? tr("emb") : key == INT32_MAX ? tr("head") : QString::number(key);
                 b.compressed = true;
             }
-            uint64_t bytes = ts[static_cast<size_t>(l.weight)].nbytes;
-            uint64_t bias = l.bias >= 0 ? ts[static_cast<size_t>(l.bias)].nbytes : 0;
+            uint64_t bytes = ts[static_cast<size_t>(l.weight)].storedBytes();
+            uint64_t bias = l.bias >= 0 ? ts[static_cast<size_t>(l.bias)].storedBytes() : 0;
             const bonsai::LayerResult* r = m_estimator->result(static_cast<int>(li));
             const uint64_t after = r ? (r->compressedBits + 7) / 8 + r->biasBits / 8 : 0;
             b.compressed = b.compressed && r;

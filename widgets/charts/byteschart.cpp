@@ -93,9 +93,9 @@ void BytesChart::setModel(const std::shared_ptr<const bonsai::Model>& model)
     if (model) {
         const auto& ts = model->tensors;
         for (const auto& l : model->layers) {
-            uint64_t b = l.weight >= 0 ? ts[static_cast<size_t>(l.weight)].nbytes : 0;
+            uint64_t b = l.weight >= 0 ? ts[static_cast<size_t>(l.weight)].storedBytes() : 0;
             if (l.bias >= 0)
-                b += ts[static_cast<size_t>(l.bias)].nbytes;
+                b += ts[static_cast<size_t>(l.bias)].storedBytes();
             layers.push_back({qstr(l.name), b});
             byOp[qstr(l.op)] += b;
             inLayers += b;

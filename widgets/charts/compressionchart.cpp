@@ -52,7 +52,7 @@ void CompressionChart::rebuild()
     // The largest layers by original weight bytes, largest at the top.
     std::vector<int> order(model->layers.size());
     std::iota(order.begin(), order.end(), 0);
-    auto weightBytes = [&](int l) { return model->tensors[static_cast<size_t>(model->layers[static_cast<size_t>(l)].weight)].nbytes; };
+    auto weightBytes = [&](int l) { return model->tensors[static_cast<size_t>(model->layers[static_cast<size_t>(l)].weight)].storedBytes(); };
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return weightBytes(a) > weightBytes(b); });
     order.resize(std::min<size_t>(order.size(), TopLayers));
 

@@ -92,7 +92,8 @@ void PreviewForm::setResult(const PreviewResult& p)
     m_orig->setText(formatBytes(before));
     m_size->setText(tr("%1 (%2×)").arg(formatBytes(after)).arg(after ? double(before) / double(after) : 0.0, 0, 'f', 2));
     m_bits->setText(tr("%1 (was %2)").arg(r.bitsPerWeight(), 0, 'f', 2)
-                        .arg(r.params ? double(r.originalBits) / double(r.params) : 0.0, 0, 'f', 0));
+                        .arg(r.params ? double(r.originalBits) / double(r.params) : 0.0, 0, 'f',
+                             r.params && r.originalBits % r.params ? 2 : 0)); // "was 16", "was 4.50"
     m_rel->setText(QString::number(r.error.relFrobenius, 'g', 4));
     m_sqnr->setText(std::isfinite(r.error.sqnrDb) ? tr("%1 dB").arg(r.error.sqnrDb, 0, 'f', 2) : tr("∞ (exact)"));
     m_cosine->setText(QString::number(r.error.cosine, 'f', 5));

@@ -261,7 +261,7 @@ LayerResult compressLayer(const Model& model, int layerIndex, const LayerConfig&
     r.params = t.numel;
     r.originalBits = t.storedBytes() * 8;
     if (layer.bias >= 0)
-        r.biasBits = model.tensors[static_cast<size_t>(layer.bias)].nbytes * 8;
+        r.biasBits = model.tensors[static_cast<size_t>(layer.bias)].storedBytes() * 8;
 
     uint64_t rows = 0, cols = 0;
     const std::vector<float> original = layerMatrix(model, layer, rows, cols);
