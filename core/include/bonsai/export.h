@@ -38,7 +38,8 @@
 // GGUF tensors are dense: with the mapping accepted, pruned weights (unstructured, N:M,
 // channels) are written densely as zeros in types whose blocks keep a zero exact (F32, F16,
 // BF16, Q8_0, Q6_K, Q5_0, Q4_0, Q3_K; the file is not smaller); types with a minimum (Q4_1,
-// Q5_1, Q2_K, Q4_K, Q5_K) and low rank are impossible.
+// Q5_1, Q2_K, Q4_K, Q5_K) are impossible; low rank is written densely as the F32 product U V
+// (the factors' precision not applied).
 //
 // Tensor types (llama.cpp's `llama-quantize --tensor-type-file`): one `^name$=type` line per
 // weight of the GGUF plan, so that llama-quantize, run on an unchanged (F32/F16) GGUF export,

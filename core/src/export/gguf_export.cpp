@@ -104,10 +104,16 @@ bool blocksFit(DType t, uint64_t cols) { return cols % dtypeInfo(t).blockElems =
 // Sparsity: the pruned weights written densely, as zeros, when the type keeps them exact.
 Choice choose(const LayerConfig& c, DType source, uint64_t cols, bool acceptMapping)
 {
-    if (c.hasRank()) {
+    if (c.hasRank()) { // the dense product U V, in F32: the evaluated values exactly
         Choice ch;
-        ch.status = StoreStatus::Impossible;
-        ch.reason = "GGUF stores dense tensors: low rank cannot be kept (clear it, or export to ONNX)";
+        ch.type = DType::F32;
+        ch.sparse = true;
+        std::string why = "low rank written densely as the F32 product U V (GGUF has no factor layout: the file is "
+                          "larger than the factors)";
+        if (c.precision.kind != PrecisionKind::FP32)
+            why += "; the factors' " + shortPrecision(c) + " is not applied";
+        ch.status = acceptMapping ? StoreStatus::Changed : StoreStatus::Impossible;
+        ch.reason = acceptMapping ? why : why + " (accept the mapping to export it so)";
         return ch;
     }
     if (!c.hasSparsity())
@@ -219,7 +225,7 @@ void permuteRows(uint8_t* data, uint64_t rows, uint64_t rowBytes, int64_t heads)
 }
 
 // Writes the tensor's values in `type` (row by row along the last axis).
-// `pruned`: the layer whose sparsity (of configuration `c`) is written densely.
+// `pruned`: the layer whose sparsity or low rank (of configuration `c`) is written densely.
 void encode(const Model& model, int tensor, DType type, bool copy, uint8_t* dst, int pruned = -1,
             const LayerConfig& c = {})
 {

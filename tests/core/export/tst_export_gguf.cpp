@@ -131,6 +131,8 @@ private slots:
         // Pruned weights written densely as the zeros Bonsai evaluated (types without a minimum).
         QTest::newRow("2:4 q8_0 mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"q8_0","sparsity_pattern":"2:4"}})"
                                          << true << "Q8_0";
+        QTest::newRow("rank 16 mapped") << R"({"bonsai_recipe":1,"defaults":{"rank":16}})"
+                                        << true << "F32";
         QTest::newRow("50% q4_0 mapped") << R"({"bonsai_recipe":1,"defaults":{"precision":"q4_0","sparsity":0.5}})"
                                          << true << "Q4_0";
     }
@@ -204,9 +206,14 @@ private slots:
         const auto minimum = configsOf(*hf_, R"({"bonsai_recipe":1,"rules":[{"match":"up_proj","precision":"q4_1","sparsity":0.3},
             {"match":"down_proj","rank":8,"precision":"q8_0"}]})");
         const ExportPlan mp = planExport(*hf_, minimum, ExportFormat::Gguf, map);
-        QCOMPARE(mp.problems().size(), size_t(8));
+        QCOMPARE(mp.problems().size(), size_t(4)); // low rank is written densely with the mapping
         QVERIFY2(mp.problems()[0].find("Q4_1 blocks have a minimum") != std::string::npos, mp.problems()[0].c_str());
-        QVERIFY2(mp.problems()[1].find("low rank cannot be kept") != std::string::npos, mp.problems()[1].c_str());
+        const ExportPlan unmapped = planExport(*hf_, minimum, ExportFormat::Gguf);
+        QCOMPARE(unmapped.problems().size(), size_t(8));
+        QVERIFY2(unmapped.problems()[1].find("low rank written densely as the F32 product") != std::string::npos,
+                 unmapped.problems()[1].c_str());
+        QVERIFY2(unmapped.problems()[1].find("q8_0 is not applied (accept the mapping") != std::string::npos,
+                 unmapped.problems()[1].c_str());
 
         // An existing output is kept without overwrite.
         const std::string existing = testutil::writeTemp("export/existing.gguf", "keep me");
