@@ -4,6 +4,9 @@
 #include "bonsai/model.h"
 #include "bonsai/sha256.h"
 #include "formats/gguf.h"
+#include "formats/onnx_model.h"
+
+#include <onnx/onnx-ml.pb.h>
 
 #include <nlohmann/json.hpp>
 
@@ -197,7 +200,11 @@ Provenance readRecordedProvenance(const std::string& path)
         const auto model = Model::open(path);
         if (const GgufMetadata* md = ggufMetadata(*model))
             json = md->getString("bonsai.provenance").value_or("");
-        else if (model->format == Format::Safetensors) // the header's __metadata__, kept whole
+        else if (const onnx::ModelProto* proto = onnxProto(*model)) { // metadata_props, whole
+            for (const auto& p : proto->metadata_props())
+                if (p.key() == "bonsai.provenance")
+                    json = p.value();
+        } else if (model->format == Format::Safetensors) // the header's __metadata__, kept whole
             for (const auto& [key, value] : model->metadata)
                 if (key == "bonsai.provenance")
                     json = value;

@@ -9,6 +9,7 @@
 #include "bonsai/evaluate.h"
 #include "bonsai/export.h"
 #include "bonsai/model.h"
+#include "bonsai/provenance.h"
 #include "bonsai/recipe.h"
 
 #include "testutil.h"
@@ -102,6 +103,10 @@ private slots:
                 differ += got[k] != expected[k];
             QCOMPARE(differ, size_t(0));
         }
+        // The export's record (metadata_props, read whole) names the demo model, which verifies.
+        const VerifyResult v = verifyProvenance(readRecordedProvenance(path), *model_);
+        QVERIFY(v.ok);
+        QVERIFY(!v.lines.empty() && v.lines[0].find("fashion_cnn.onnx: matches") != std::string::npos);
         // Bonsai's executor runs the exported graph to the predicted accuracy.
         EvalOptions eo;
         eo.limit = 3000;
