@@ -2,15 +2,18 @@
 // on an IDX image set (gzip or raw), preprocessed as Bonsai's data sets are: uint8 / 255,
 // NCHW [N, 1, H, W].
 //
-// usage: node onnx_accuracy.mjs MODEL.onnx IMAGES.idx3[.gz] LABELS.idx1[.gz] [--basic]
+// usage: node onnx_accuracy.mjs MODEL.onnx IMAGES.idx3[.gz] LABELS.idx1[.gz] [--basic] [--exact]
 //   --basic: graph optimizations at "basic" only (the default level is "all").
+//   --exact: the session config entry session.qdq_matmulnbits_accuracy_level = "1", so that a
+//            DequantizeLinear -> MatMul rewritten into MatMulNBits keeps float activations
+//            (by default ORT computes it with 8-bit activations).
 // Prints {"accuracy", "samples", "correct"}.
 import fs from "node:fs";
 import zlib from "node:zlib";
 import ort from "onnxruntime-node";
 
 const args = process.argv.slice(2);
-const basic = args.includes("--basic");
+const basic = args.includes("--basic"), exact = args.includes("--exact");
 const [modelPath, imagesPath, labelsPath] = args.filter((a) => !a.startsWith("--"));
 const read = (p) => (p.endsWith(".gz") ? zlib.gunzipSync(fs.readFileSync(p)) : fs.readFileSync(p));
 const images = read(imagesPath), labels = read(labelsPath);
@@ -21,6 +24,7 @@ if (labels.readUInt32BE(4) !== n) throw new Error("image and label counts differ
 const session = await ort.InferenceSession.create(modelPath, {
     intraOpNumThreads: 2, interOpNumThreads: 1,
     graphOptimizationLevel: basic ? "basic" : "all",
+    ...(exact ? {extra: {session: {qdq_matmulnbits_accuracy_level: "1"}}} : {}),
 });
 const input = session.inputNames[0], output = session.outputNames[0];
 const batch = 500;
