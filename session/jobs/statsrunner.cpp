@@ -86,7 +86,11 @@ void StatsRunner::request(int tensor, int channelAxis, const QString& label)
         }
         return out;
     };
-    QtConcurrent::run(&m_pool, job).then(this, [this](const Outcome& o) { onDone(o); });
+    // Delivered through the event loop even when the job is done before then() attaches (the
+    // continuation would run inside this call, before a newer request could supersede it).
+    QtConcurrent::run(&m_pool, job).then(this, [this](const Outcome& o) {
+        QMetaObject::invokeMethod(this, [this, o] { onDone(o); }, Qt::QueuedConnection);
+    });
 }
 
 void StatsRunner::onDone(const Outcome& o)
