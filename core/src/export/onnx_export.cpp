@@ -461,7 +461,7 @@ ExportPlan buildOnnx(const Model& model, const std::vector<LayerConfig>& configs
         std::vector<std::string> changes;
         if (!uncalibrated.empty())
             changes.push_back(uncalibrated);
-        if (kind == PrecisionKind::Int && c.precision.bits < stored.containerBits)
+        if (kind == PrecisionKind::Int && static_cast<uint32_t>(c.precision.bits) < stored.containerBits)
             changes.push_back("int" + std::to_string(c.precision.bits) + " codes in " +
                               std::to_string(stored.containerBits) + "-bit containers (the same values; the file is not "
                               "smaller)");

@@ -8,6 +8,7 @@
 // ONNX_NAMESPACE=onnx).
 #include "bonsai/model.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,13 @@ struct ChannelRoute {
     std::string problem;        // why the channels cannot be removed (consumer == -1)
 };
 ChannelRoute channelRoute(const Model& m, int layer);
+
+// Weights stored as QDQ: DequantizeLinear(codes, scale[, zero point]) of initializers, a
+// Reshape to a constant shape after it, and Cast(FLOAT16 initializer, to FLOAT) become one
+// tensor named after the weight the graph's nodes read (the executor skips the nodes that
+// compute it); the initializers they consumed are no tensors of their own any more.
+// `packed4`: the names of INT4/UINT4 initializers (unpacked to I8/U8 by the reader).
+void foldOnnxDequantize(Model& m, const onnx::GraphProto& g, const std::set<std::string>& packed4);
 
 // Replaces the external-data references of `graph`'s initializers (a copy of m's main graph)
 // by the bytes the reader mapped, so that the graph serializes into one self-contained file.
