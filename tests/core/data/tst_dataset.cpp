@@ -63,7 +63,9 @@ using testutil::npyBytes;
 std::string zip(const std::vector<std::pair<std::string, std::string>>& members, bool deflated)
 {
     std::string out, cd;
-    for (const auto& [name, data] : members) {
+    for (const auto& member : members) {
+        const std::string& name = member.first; // not a structured binding: lambdas capture it
+        const std::string& data = member.second;
         const std::string body = deflated ? deflateBytes(data, -15) : data;
         const auto crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(data.data()),
                                                      static_cast<uInt>(data.size())));
