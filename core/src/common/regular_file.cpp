@@ -93,36 +93,33 @@ std::string readRegularFile(const std::string& path, uint64_t maxBytes, const st
 {
     uint64_t size = 0;
     const int fd = openRegularFile(path, &size);
-    const auto tooLarge = [&] {
-        ::close(fd);
-        throw FileError(path, what + " larger than " + megabytes(maxBytes));
-    };
-    if (size > maxBytes)
-        tooLarge();
-    std::string bytes(static_cast<size_t>(size), '\0');
-    size_t done = 0;
-    for (;;) {
-        if (done == bytes.size()) { // the file may have grown since fstat
-            if (bytes.size() >= maxBytes + 1)
-                tooLarge();
-            bytes.resize(std::min<uint64_t>(maxBytes + 1, std::max<uint64_t>(4096, bytes.size() * 2)));
+    std::string bytes;
+    std::string fault;
+    if (size > maxBytes) {
+        fault = what + " larger than " + megabytes(maxBytes);
+    } else {
+        bytes.reserve(static_cast<size_t>(size));
+        char buf[65536];
+        for (;;) { // to the end, which may have moved since fstat
+            const ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                fault = "cannot read: " + std::string(std::strerror(errno));
+                break;
+            }
+            if (n == 0)
+                break;
+            if (bytes.size() + static_cast<uint64_t>(n) > maxBytes) {
+                fault = what + " larger than " + megabytes(maxBytes);
+                break;
+            }
+            bytes.append(buf, static_cast<size_t>(n));
         }
-        const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            const int e = errno;
-            ::close(fd);
-            throw FileError(path, "cannot read: " + std::string(std::strerror(e)));
-        }
-        if (n == 0)
-            break;
-        done += static_cast<size_t>(n);
     }
     ::close(fd);
-    if (done > maxBytes)
-        throw FileError(path, what + " larger than " + megabytes(maxBytes));
-    bytes.resize(done);
+    if (!fault.empty())
+        throw FileError(path, fault);
     return bytes;
 }
 
