@@ -2,7 +2,9 @@
 #include "commands.h"
 
 #include "bonsai/error.h"
+#include "bonsai/fault.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 
@@ -58,6 +60,9 @@ int main(int argc, char** argv)
 {
     // Layers are compressed into large temporary buffers again and again: keep freed blocks
     // for reuse instead of returning (and re-faulting) them each time.
+    // A file size limit (ulimit -f) makes write() fail with EFBIG, reported with the file's name
+    // and its temporary removed, instead of killing the process mid-write.
+    std::signal(SIGXFSZ, SIG_IGN);
     mallopt(M_MMAP_MAX, 0); // all from the heap, so freed blocks are reused
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
@@ -100,7 +105,9 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "bonsai-cli %s: %s\n", cmd.c_str(), e.what());
         return 1;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "bonsai-cli %s: unexpected error: %s\n", cmd.c_str(), e.what());
+        // No raw exception text: the fault in words, naming the file the command works on.
+        const std::string subject = !args.empty() && args[0].rfind("--", 0) != 0 ? args[0] : std::string();
+        std::fprintf(stderr, "bonsai-cli %s: %s\n", cmd.c_str(), bonsai::userMessage(e, subject).c_str());
         return 1;
     }
 }

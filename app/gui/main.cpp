@@ -10,10 +10,14 @@
 #include <QSize>
 #include <QTextStream>
 
+#include <csignal>
 #include <malloc.h>
 
 int main(int argc, char** argv)
 {
+    // A file size limit (ulimit -f) makes write() fail with EFBIG, reported with the file's name
+    // and its temporary removed, instead of killing the process mid-write.
+    std::signal(SIGXFSZ, SIG_IGN);
     // Layers are compressed into large temporary buffers again and again: keep freed blocks
     // for reuse instead of returning (and re-faulting) them each time.
     mallopt(M_MMAP_MAX, 0); // all from the heap, so freed blocks are reused

@@ -2,6 +2,8 @@
 
 #include "setconfigscommand.h"
 
+#include "formatting.h"
+
 #include "bonsai/compress.h"
 #include "bonsai/model.h"
 #include "bonsai/recipe.h"
@@ -125,7 +127,7 @@ bool CompressionDocument::applyRecipe(const bonsai::Recipe& recipe, const QStrin
         for (const auto& w : recipe.warnings(*m_model))
             m_warnings << QString::fromStdString(w);
     } catch (const std::exception& e) {
-        m_error = QString::fromUtf8(e.what());
+        m_error = errorText(e);
         return false;
     }
     QList<int> all;
@@ -143,7 +145,7 @@ bool CompressionDocument::loadRecipe(const QString& path)
         if (!applyRecipe(recipe, tr("Open Recipe %1").arg(QFileInfo(path).fileName())))
             return false;
     } catch (const std::exception& e) {
-        m_error = QString::fromUtf8(e.what()); // the core's message names the file and key
+        m_error = errorText(e, path); // the core's message names the file and key
         return false;
     }
     endDrag();
@@ -208,7 +210,7 @@ bool CompressionDocument::saveRecipe(const QString& path)
     try {
         toRecipe().save(path.toStdString());
     } catch (const std::exception& e) {
-        m_error = QString::fromUtf8(e.what());
+        m_error = errorText(e, path, "to save");
         return false;
     }
     markSaved(path, saveState());

@@ -1,5 +1,7 @@
 #include "exportprediction.h"
 
+#include "formatting.h"
+
 #include "bonsai/error.h"
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
@@ -56,7 +58,7 @@ ExportPrediction ExportPredictor::predict(const std::shared_ptr<const bonsai::Mo
         throw;
     } catch (const std::exception& e) {
         p.metric = ExportPrediction::Metric::None;
-        p.error = QString::fromStdString(e.what());
+        p.error = errorText(e);
     }
     return p;
 }

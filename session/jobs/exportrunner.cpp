@@ -2,6 +2,8 @@
 
 #include "jobrunner.h"
 
+#include "formatting.h"
+
 #include "bonsai/error.h"
 #include "bonsai/model.h"
 
@@ -33,10 +35,8 @@ quint64 ExportRunner::check(std::shared_ptr<const bonsai::Model> model, std::vec
             Checked c;
             try {
                 c.plan = bonsai::planExport(*model, configs, format, options);
-            } catch (const bonsai::Error& e) {
-                c.error = QString::fromStdString(e.what());
             } catch (const std::exception& e) {
-                c.error = QStringLiteral("%1: %2").arg(QString::fromStdString(model->path), QString::fromStdString(e.what()));
+                c.error = errorText(e, QString::fromStdString(model->path));
             }
             return c;
         },

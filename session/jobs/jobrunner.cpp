@@ -1,6 +1,7 @@
 #include "jobrunner.h"
 
 #include "bonsai/progress.h"
+#include "formatting.h"
 
 #include <QThread>
 
@@ -89,7 +90,7 @@ quint64 JobRunner::startErased(const QString& label, Erased work)
             } catch (const bonsai::Cancelled&) {
                 wasCancelled = true;
             } catch (const std::exception& e) {
-                error = QString::fromUtf8(e.what());
+                error = errorText(e);
             } catch (...) {
                 error = QStringLiteral("unexpected error");
             }

@@ -2,6 +2,8 @@
 
 #include "compressiondocument.h"
 
+#include "formatting.h"
+
 #include "bonsai/model.h"
 
 #include <QElapsedTimer>
@@ -156,14 +158,14 @@ void ModelEstimator::startNow()
                 } catch (const bonsai::Cancelled&) {
                     throw;
                 } catch (const std::exception& e) {
-                    out.errors[i] = QString::fromUtf8(e.what());
+                    out.errors[i] = errorText(e);
                 }
             }
         } catch (const bonsai::Cancelled&) {
             out.cancelled = true;
         } catch (const std::exception& e) {
             for (auto& err : out.errors)
-                err = QString::fromUtf8(e.what());
+                err = errorText(e);
         }
         return out;
     };

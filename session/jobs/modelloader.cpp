@@ -1,6 +1,7 @@
 #include "modelloader.h"
 
 #include "bonsai/model.h"
+#include "formatting.h"
 
 #include <QThread>
 #include <QtConcurrent/QtConcurrentRun>
@@ -25,7 +26,7 @@ void ModelLoader::open(const QString& path)
         try {
             out.model = bonsai::Model::open(path.toStdString());
         } catch (const std::exception& e) {
-            out.error = QString::fromUtf8(e.what());
+            out.error = errorText(e, path, "to load");
         } catch (...) {
             out.error = path + QStringLiteral(": unknown error");
         }

@@ -1,5 +1,7 @@
 #include "previewrunner.h"
 
+#include "formatting.h"
+
 #include "bonsai/model.h"
 
 #include <QThread>
@@ -76,7 +78,7 @@ PreviewResult PreviewRunner::compute(const bonsai::Model& model, int layer, cons
         out.original = histogram(original, lo, hi, Bins);
         out.compressed = histogram(reconstructed, lo, hi, Bins);
     } catch (const std::exception& e) {
-        out.error = QString::fromUtf8(e.what());
+        out.error = errorText(e);
     }
     return out;
 }

@@ -87,7 +87,7 @@ QString RecoveryRunner::unsupportedReason(const bonsai::Model* model)
             return tr("Recovery cannot train this model: no backward pass for %1.").arg(names.join(QStringLiteral(", ")));
         }
     } catch (const std::exception& e) {
-        return tr("Recovery cannot train this model: %1.").arg(QString::fromUtf8(e.what()));
+        return tr("Recovery cannot train this model: %1.").arg(errorText(e));
     }
     return {};
 }
@@ -100,7 +100,7 @@ bool RecoveryRunner::save(const bonsai::Model& model, const bonsai::RecoverResul
         return true;
     } catch (const std::exception& e) {
         if (error)
-            *error = QString::fromUtf8(e.what());
+            *error = errorText(e);
         return false;
     }
 }

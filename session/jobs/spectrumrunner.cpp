@@ -1,5 +1,7 @@
 #include "spectrumrunner.h"
 
+#include "formatting.h"
+
 #include "bonsai/compress.h"
 #include "bonsai/model.h"
 
@@ -56,7 +58,7 @@ void SpectrumRunner::request(int layer)
             const auto w = bonsai::layerMatrix(*model, model->layers.at(static_cast<size_t>(layer)), rows, cols);
             out.spectrum = std::make_shared<const bonsai::Spectrum>(bonsai::singularSpectrum(w.data(), rows, cols, TopK));
         } catch (const std::exception& e) {
-            out.error = QString::fromUtf8(e.what());
+            out.error = errorText(e);
         }
         return out;
     }).then(this, [this, layer, model, id](const Out& out) {

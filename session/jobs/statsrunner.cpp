@@ -1,5 +1,7 @@
 #include "statsrunner.h"
 
+#include "formatting.h"
+
 #include "bonsai/model.h"
 
 #include <QElapsedTimer>
@@ -82,7 +84,7 @@ void StatsRunner::request(int tensor, int channelAxis, const QString& label)
         } catch (const bonsai::Cancelled&) {
             out.cancelled = true;
         } catch (const std::exception& e) {
-            out.error = QString::fromUtf8(e.what());
+            out.error = errorText(e);
         }
         return out;
     };

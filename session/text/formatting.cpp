@@ -1,5 +1,6 @@
 #include "formatting.h"
 
+#include "bonsai/fault.h"
 #include "bonsai/model.h"
 
 #include <QCoreApplication>
@@ -21,6 +22,11 @@ static QLocale numberLocale()
 QString qstr(std::string_view s)
 {
     return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size()));
+}
+
+QString errorText(const std::exception& e, const QString& path, const char* doing)
+{
+    return QString::fromStdString(bonsai::userMessage(e, path.toStdString(), doing));
 }
 
 QString formatCount(uint64_t n)

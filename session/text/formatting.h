@@ -1,9 +1,10 @@
 #pragma once
 // Text formatting shared by the views: counts with thousands separators, IEC byte sizes,
-// shapes, percentages and the dtype mix of a model.
+// shapes, percentages, the dtype mix of a model and error messages.
 #include <QString>
 
 #include <cstdint>
+#include <exception>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +21,9 @@ QString formatShape(const std::vector<int64_t>& shape);  // "768 × 3072"
 QString formatPercent(double fraction, int decimals = 1); // 0.125 -> "12.5%"
 QString formatValue(double v);                           // 4 significant digits
 QString dtypeMix(const bonsai::Model& model);            // "F16 98.7%, F32 1.3%"
+// What to show for an exception: a bonsai::Error's message (it names its file); any other
+// fault in words, never its raw text ("model.onnx: not enough memory to load (...)").
+QString errorText(const std::exception& e, const QString& path = {}, const char* doing = "");
 // Shortens long names in the middle, keeping the distinctive ends.
 QString elideMiddle(const QString& s, int maxChars);
 

@@ -3,7 +3,6 @@
 #include "mainwindow.h"
 #include "screenshotdriver.h"
 
-#include <QPixmap>
 #include <QTimer>
 
 namespace bonsai::ui {
@@ -45,9 +44,7 @@ void JobScreenshot::grabWhenDone()
         if (m_done || !m_window)
             return;
         m_done = true;
-        const QPixmap pixmap = m_window->grab();
-        if (pixmap.isNull() || !pixmap.save(m_out, "PNG")) {
-            m_error = tr("could not write the screenshot to %1").arg(m_out);
+        if (!saveScreenshot(m_window->grab(), m_out, &m_error)) {
             emit finished(1);
             return;
         }

@@ -6,7 +6,8 @@
 #include "modelestimator.h"
 #include "previewrunner.h"
 
-#include <QPixmap>
+#include <QCoreApplication>
+#include <QSaveFile>
 #include <QTimer>
 
 namespace bonsai::ui {
@@ -58,6 +59,21 @@ void ScreenshotDriver::grabWhenReady()
     grabSoon();
 }
 
+bool saveScreenshot(const QPixmap& pixmap, const QString& path, QString* error)
+{
+    QString fault;
+    QSaveFile file(path);
+    if (pixmap.isNull())
+        fault = QStringLiteral("the window could not be grabbed");
+    else if (!file.open(QIODevice::WriteOnly) || !pixmap.save(&file, "PNG") || !file.commit())
+        fault = file.errorString();
+    else
+        return true;
+    *error = QCoreApplication::translate("bonsai::ui::ScreenshotDriver", "could not write the screenshot to %1: %2")
+                 .arg(path, fault);
+    return false;
+}
+
 void ScreenshotDriver::grabSoon()
 {
     // Let layouts and chart geometry settle before grabbing.
@@ -68,9 +84,9 @@ void ScreenshotDriver::grabNow()
 {
     if (m_done || !m_window)
         return;
-    const QPixmap pixmap = m_window->grab();
-    if (pixmap.isNull() || !pixmap.save(m_out, "PNG")) {
-        fail(tr("could not write the screenshot to %1").arg(m_out), 1);
+    QString error;
+    if (!saveScreenshot(m_window->grab(), m_out, &error)) {
+        fail(error, 1);
         return;
     }
     m_done = true;

@@ -3,6 +3,7 @@
 // opens MODEL, applies the recipe, selects the largest layer, waits for its statistics, its
 // compression preview and the model's compressed sizes, and saves the window as a PNG.
 #include <QObject>
+#include <QPixmap>
 #include <QPointer>
 #include <QSize>
 #include <QString>
@@ -10,6 +11,10 @@
 namespace bonsai::ui {
 
 class MainWindow;
+
+// Writes the window's grab as PNG to `path` through QSaveFile (all or nothing: a failed write
+// leaves no file); false with the message, naming the file and the fault, in *error.
+bool saveScreenshot(const QPixmap& pixmap, const QString& path, QString* error);
 
 class ScreenshotDriver : public QObject {
     Q_OBJECT

@@ -9,7 +9,8 @@ namespace bonsai {
 
 class MappedFile {
 public:
-    // Throws FileError when the file cannot be opened or mapped.
+    // Throws FileError when the file cannot be opened or mapped or is no regular file (a FIFO,
+    // device or directory is refused without blocking).
     static std::shared_ptr<MappedFile> open(const std::string& path);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <filesystem>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,12 +45,22 @@ void AtomicFile::commit()
 {
     if (std::fflush(f_) != 0 || fsync(fileno(f_)) != 0)
         throw FileError(path_, std::string("write failed: ") + std::strerror(errno));
-    std::fclose(f_);
+    const int closed = std::fclose(f_);
     f_ = nullptr;
+    if (closed != 0)
+        throw FileError(path_, std::string("write failed: ") + std::strerror(errno));
     ::chmod(tmp_.c_str(), 0644);
+    // Fails when the folder was removed or made read-only meanwhile: the temporary goes too.
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
         throw FileError(path_, std::string("cannot rename into place: ") + std::strerror(errno));
     committed_ = true;
+    // The rename itself lasts once the folder's entry is on disk.
+    const std::string dir = std::filesystem::path(path_).parent_path().string();
+    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        ::close(dfd);
+    }
 }
 
 void writeFileAtomically(const std::string& path, const std::string& bytes)

@@ -1,35 +1,23 @@
 #include "bonsai/mapped_file.h"
 
 #include "bonsai/error.h"
+#include "common/regular_file.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace bonsai {
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path)
 {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        ::close(fd);
-        throw FileError(path, std::string("cannot stat: ") + std::strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        throw FileError(path, "not a regular file");
-    }
+    uint64_t size = 0;
+    const int fd = openRegularFile(path, &size);
     std::shared_ptr<MappedFile> f(new MappedFile);
     f->path_ = path;
-    f->size_ = static_cast<uint64_t>(st.st_size);
+    f->size_ = size;
     if (f->size_ > 0) {
         void* p = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {

@@ -1,14 +1,13 @@
 #include "bonsai/recipe.h"
 
 #include "common/atomic_file.h"
+#include "common/regular_file.h"
 #include "bonsai/error.h"
 #include "bonsai/model.h"
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 namespace bonsai {
 
@@ -310,14 +309,7 @@ Recipe Recipe::parse(const std::string& text, const std::string& source)
 
 Recipe Recipe::load(const std::string& path)
 {
-    std::ifstream f(path, std::ios::binary);
-    if (!f)
-        throw FileError(path, "cannot open recipe");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (ss.str().size() > (64u << 20))
-        throw FileError(path, "recipe larger than 64 MB");
-    return parse(ss.str(), path);
+    return parse(readRegularFile(path, uint64_t(64) << 20, "recipe"), path);
 }
 
 std::string Recipe::toJson() const

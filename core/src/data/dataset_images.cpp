@@ -4,6 +4,7 @@
 // centres, no antialiasing). Opening lists the folders and reads every image's header (a file
 // that is no image is reported then); pixels are decoded per batch and kept up to a cap.
 #include "bonsai/dataset.h"
+#include "common/regular_file.h"
 
 #include <stb_image.h>
 
@@ -11,9 +12,9 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -77,9 +78,12 @@ public:
             classNames_.push_back(cls.filename().string());
             for (const fs::path& img : images) {
                 int w = 0, h = 0, comp = 0;
-                std::FILE* f = std::fopen(img.c_str(), "rb");
-                if (!f)
+                const int fd = openRegularFile(img.string());
+                std::FILE* f = fdopen(fd, "rb");
+                if (!f) {
+                    ::close(fd);
                     throw FileError(img.string(), "cannot open the image");
+                }
                 const int ok = stbi_info_from_file(f, &w, &h, &comp);
                 std::fclose(f);
                 if (!ok)
@@ -142,18 +146,12 @@ private:
                 return it->second;
         }
         const std::string& path = files_[static_cast<size_t>(index)];
-        std::ifstream f(path, std::ios::binary | std::ios::ate);
-        if (!f)
-            throw FileError(path, "cannot open the image");
-        const auto size = static_cast<std::streamoff>(f.tellg());
-        if (size <= 0 || size > (std::streamoff(1) << 30))
-            throw FileError(path, "empty or too large image file");
-        std::vector<uint8_t> bytes(static_cast<size_t>(size));
-        f.seekg(0);
-        if (!f.read(reinterpret_cast<char*>(bytes.data()), size))
-            throw FileError(path, "cannot read the image");
+        const std::string bytes = readRegularFile(path, uint64_t(1) << 30, "image file");
+        if (bytes.empty())
+            throw FileError(path, "empty image file");
         int w = 0, h = 0, comp = 0;
-        uint8_t* px = stbi_load_from_memory(bytes.data(), static_cast<int>(size), &w, &h, &comp, channels);
+        uint8_t* px = stbi_load_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()), &w, &h, &comp, channels);
         if (!px)
             throw FileError(path, "cannot decode the image (" + reason() + ")");
         auto img = std::make_shared<Image>();

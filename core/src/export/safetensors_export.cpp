@@ -7,6 +7,7 @@
 #include "bonsai/error.h"
 #include "bonsai/half.h"
 #include "common/atomic_file.h"
+#include "common/regular_file.h"
 #include "export/export_impl.h"
 
 #include <nlohmann/json.hpp>
@@ -14,8 +15,6 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace bonsai::detail {
 
@@ -150,13 +149,12 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
     std::error_code ec;
     out.extraFiles.clear();
     const fs::path config = dir / "config.json";
-    if (fs::is_regular_file(config, ec)) {
-        std::ifstream in(config, std::ios::binary);
-        std::ostringstream s;
-        s << in.rdbuf();
+    if (fs::exists(fs::symlink_status(config, ec))) {
+        requireInsideFolder(config.string(), dir.string());
+        const std::string text = readRegularFile(config.string(), kMaxSideFileBytes, "config.json");
         nlohmann::ordered_json j;
         try {
-            j = nlohmann::ordered_json::parse(s.str());
+            j = nlohmann::ordered_json::parse(text);
         } catch (const nlohmann::json::exception& e) {
             throw FileError(config.string(), std::string("not valid JSON: ") + e.what());
         }
@@ -176,11 +174,9 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
         plan.notes.push_back("no config.json beside the checkpoint: the export has none either");
     }
     for (const char* name : kCopied)
-        if (fs::is_regular_file(dir / name, ec)) {
-            std::ifstream in(dir / name, std::ios::binary);
-            std::ostringstream s;
-            s << in.rdbuf();
-            out.extraFiles.emplace_back(name, s.str());
+        if (fs::exists(fs::symlink_status(dir / name, ec))) {
+            requireInsideFolder((dir / name).string(), dir.string());
+            out.extraFiles.emplace_back(name, readRegularFile((dir / name).string(), kMaxSideFileBytes, name));
         }
     for (const auto& [name, text] : out.extraFiles)
         plan.notes.push_back("with " + name + " (" + std::to_string(text.size()) + " bytes)");

@@ -5,12 +5,13 @@
 #include "bonsai/half.h"
 #include "bonsai/readers.h"
 #include "bonsai/ggml_blocks.h"
+#include "common/regular_file.h"
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
+#include <unistd.h>
 
 #if defined(__F16C__)
 #include <immintrin.h>
@@ -295,12 +296,11 @@ std::unique_ptr<Model> Model::open(const std::string& p)
         return readSafetensors(p);
     char head[16] = {};
     {
-        std::ifstream f(p, std::ios::binary);
-        if (!f)
-            throw FileError(p, "cannot open for reading");
-        f.read(head, sizeof head);
-        if (f.gcount() < 8)
-            throw FileError(p, "truncated: the file has only " + std::to_string(f.gcount()) +
+        const int fd = openRegularFile(p); // a FIFO or device is refused, never read
+        const ssize_t got = ::pread(fd, head, sizeof head, 0);
+        ::close(fd);
+        if (got < 8)
+            throw FileError(p, "truncated: the file has only " + std::to_string(std::max<ssize_t>(got, 0)) +
                                    " bytes, too few for any model format");
     }
     if (std::memcmp(head, "GGUF", 4) == 0)

@@ -15,6 +15,7 @@
 #include "bonsai/error.h"
 #include "bonsai/readers.h"
 #include "common/atomic_file.h"
+#include "common/regular_file.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <onnx/onnx-ml.pb.h>
@@ -402,6 +403,7 @@ private:
             file = it->second;
         } else {
             try {
+                requireInsideFolder(full, dir_.string());
                 file = MappedFile::open(full);
             } catch (const FileError& e) {
                 fail("tensor '" + t.name + "': external data file '" + location + "' (" + full +

@@ -6,16 +6,15 @@
 #include "bonsai/error.h"
 #include "bonsai/model.h"
 #include "bonsai/readers.h"
+#include "common/regular_file.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 namespace bonsai {
 
@@ -129,11 +128,13 @@ void readShard(Model& model, const std::string& path, const std::set<std::string
 void readConfig(Model& model, const fs::path& dir)
 {
     const fs::path cfg = dir / "config.json";
-    std::ifstream f(cfg);
-    if (!f)
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(cfg, ec)))
         return;
+    requireInsideFolder(cfg.string(), dir.string());
+    const std::string text = readRegularFile(cfg.string(), kMaxSideFileBytes, "config.json");
     try {
-        json j = json::parse(f);
+        json j = json::parse(text);
         for (const char* key : {"model_type", "architectures", "hidden_size", "num_hidden_layers",
                                 "num_attention_heads", "vocab_size", "torch_dtype"})
             if (j.contains(key))
@@ -147,12 +148,10 @@ void readConfig(Model& model, const fs::path& dir)
 void readIndex(Model& model, const fs::path& indexPath)
 {
     const std::string ip = indexPath.string();
-    std::ifstream f(indexPath);
-    if (!f)
-        throw FileError(ip, "cannot open for reading");
+    const std::string text = readRegularFile(ip, kMaxSideFileBytes, "index");
     json j;
     try {
-        j = json::parse(f);
+        j = json::parse(text);
     } catch (const json::exception& e) {
         throw FileError(ip, std::string("bad index JSON: ") + e.what());
     }
@@ -176,6 +175,7 @@ void readIndex(Model& model, const fs::path& indexPath)
         std::error_code ec;
         if (!fs::exists(sp, ec))
             throw FileError(ip, "missing shard '" + shard + "'");
+        requireInsideFolder(sp.string(), dir.string());
         readShard(model, sp.string(), &names, model.files.empty());
         for (const auto& n : names)
             if (model.findTensor(n) < 0)
@@ -210,8 +210,10 @@ std::unique_ptr<Model> readSafetensors(const std::string& path)
             if (files.empty())
                 throw FileError(path, "directory holds no .safetensors files");
             std::sort(files.begin(), files.end());
-            for (const auto& f : files)
+            for (const auto& f : files) {
+                requireInsideFolder(f.string(), path);
                 readShard(*model, f.string(), nullptr, true);
+            }
         }
         readConfig(*model, p);
     } else if (path.ends_with(".json")) {

@@ -1,5 +1,6 @@
 // LlmConfig from a Hugging Face config.json or from GGUF metadata, checked against the tensors.
 #include "bonsai/error.h"
+#include "common/regular_file.h"
 #include "formats/gguf.h"
 #include "bonsai/llm.h"
 
@@ -7,7 +8,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <numbers>
 #include <sstream>
 
@@ -40,12 +40,16 @@ int64_t requireInt(const nlohmann::json& j, const char* key, const std::string& 
 LlmConfig fromHuggingFace(const Model& model)
 {
     const std::string file = (fs::path(checkpointDir(model)) / "config.json").string();
-    std::ifstream in(file);
-    if (!in)
-        throw FileError(file, "cannot open the checkpoint's config.json (a language model needs it)");
+    std::string text;
+    try {
+        requireInsideFolder(file, checkpointDir(model));
+        text = readRegularFile(file, kMaxSideFileBytes, "config.json");
+    } catch (const FileError& e) {
+        throw FileError(file, e.fault() + " (a language model needs the checkpoint's config.json)");
+    }
     nlohmann::json j;
     try {
-        j = nlohmann::json::parse(in);
+        j = nlohmann::json::parse(text);
     } catch (const std::exception& e) {
         throw FileError(file, std::string("not valid JSON: ") + e.what());
     }
@@ -152,16 +156,10 @@ LlmConfig fromGguf(const Model& model, const GgufMetadata& md)
 
 std::string readTextFile(const std::string& path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw FileError(path, "cannot open the text file");
-    std::ostringstream s;
-    s << in.rdbuf();
-    if (in.bad())
-        throw FileError(path, "cannot read the text file");
-    if (s.str().empty())
+    std::string text = readRegularFile(path, uint64_t(1) << 30, "text file");
+    if (text.empty())
         throw FileError(path, "the text file is empty");
-    return s.str();
+    return text;
 }
 
 LlmConfig LlmConfig::fromModel(const Model& model)

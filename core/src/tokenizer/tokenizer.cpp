@@ -6,13 +6,12 @@
 
 #include "bonsai/error.h"
 #include "bonsai/model.h"
+#include "common/regular_file.h"
 #include "tokenizer/tokenizer_impl.h"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace bonsai {
 
@@ -62,12 +61,7 @@ private:
 
 std::string readFile(const std::string& path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw FileError(path, "cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return readRegularFile(path, kMaxSideFileBytes, "tokenizer file");
 }
 
 } // namespace
@@ -118,6 +112,8 @@ std::unique_ptr<Tokenizer> Tokenizer::forModel(const Model& model)
     const fs::path dir = fs::is_directory(p, ec) ? p : p.parent_path();
     const std::string dirName = dir.empty() ? std::string(".") : dir.string();
 
+    for (const char* name : {"tokenizer.model", "tokenizer.json", "config.json"})
+        requireInsideFolder((dir / name).string(), dirName);
     std::unique_ptr<Tokenizer> tok;
     if (fs::exists(dir / "tokenizer.model", ec))
         tok = fromSentencePiece((dir / "tokenizer.model").string());

@@ -7,13 +7,12 @@
 // post-processor's template or, failing that, conventional added-token names. An NFC
 // normalizer (Qwen2) is accepted and not applied: input text is assumed to be NFC already.
 #include "bonsai/error.h"
+#include "common/regular_file.h"
 #include "tokenizer/tokenizer_impl.h"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace bonsai {
 
@@ -92,16 +91,10 @@ void templateIds(const json& pp, BpeSpec& spec, int32_t& bos, int32_t& eos)
 
 detail::BpeSpec detail::readTokenizerJson(const std::string& path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        std::error_code ec;
-        throw FileError(path, std::filesystem::exists(path, ec) ? "cannot open" : "no such file");
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
+    const std::string text = readRegularFile(path, kMaxSideFileBytes, "tokenizer.json");
     json j;
     try {
-        j = json::parse(ss.str());
+        j = json::parse(text);
     } catch (const json::exception& e) {
         throw FileError(path, std::string("not valid JSON: ") + e.what());
     }
