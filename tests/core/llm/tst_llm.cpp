@@ -127,6 +127,7 @@ private slots:
     void gptqBeatsRtn_data();
     void gptqBeatsRtn();
     void awqRuns();
+    void awqOnOutlierChannels();
     void cancel();
     void badCheckpoints();
     void cliPpl();
@@ -313,6 +314,74 @@ void TstLlm::awqRuns()
     QVERIFY(!awq.notes.empty());
     if (!kSanitized)
         QVERIFY(awq.perplexity < rtn.perplexity * 1.01);
+}
+
+// Outlier channels made by a function-preserving rewrite of the checkpoint: in every block,
+// hidden channels 5 and 77 of both RMSNorm weights are multiplied by 64 and the matching input
+// columns of q/k/v and gate/up divided by 64. The model computes the same function (its
+// perplexity must not move), but those projections now read two channels 64x larger than the
+// rest through weights 64x smaller: round-to-nearest in groups of 32 loses them, AWQ's scales
+// must give them back. Measured on 12 chunks: RTN's perplexity excess over FP32 0.75 (0.41 on
+// the original checkpoint), AWQ's 0.19; alpha 0.80-0.95 for every q/k/v and gate/up group.
+void TstLlm::awqOnOutlierChannels()
+{
+    const float k = 64.0f;
+    const int64_t outliers[] = {5, 77}, hidden = 128;
+    std::vector<testutil::StEntry> entries;
+    for (size_t t = 0; t < model_->tensors.size(); ++t) {
+        const auto& info = model_->tensors[t];
+        std::vector<float> v = model_->readFloat(int(t));
+        const std::string& n = info.name;
+        const bool norm = n.find("input_layernorm") != std::string::npos ||
+                          n.find("post_attention_layernorm") != std::string::npos;
+        const bool reads = n.find("q_proj") != std::string::npos || n.find("k_proj") != std::string::npos ||
+                           n.find("v_proj") != std::string::npos || n.find("gate_proj") != std::string::npos ||
+                           n.find("up_proj") != std::string::npos;
+        for (int64_t c : outliers) {
+            if (norm)
+                v[size_t(c)] *= k;
+            if (reads)
+                for (size_t r = 0; r < v.size() / size_t(hidden); ++r)
+                    v[r * size_t(hidden) + size_t(c)] /= k;
+        }
+        entries.push_back({n, "F32", info.shape, testutil::floatBytes(v)});
+    }
+    const std::string dir = testutil::tempPath("outlier-llama");
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/model.safetensors", std::ios::binary) << testutil::makeSafetensors(entries);
+    for (const char* f : {"config.json", "tokenizer.model"})
+        std::filesystem::copy_file(fixture(f), dir + "/" + f, std::filesystem::copy_options::overwrite_existing);
+    const auto model = Model::open(dir);
+    const LanguageModel lm(*model);
+
+    PerplexityOptions opt;
+    opt.maxChunks = kSanitizedChunks;
+    opt.calibrationTokens = calibTokens_;
+    const PerplexityResult rtn = lm.perplexity(evalTokens_, projections(*model, QuantMethod::RTN, 4), opt);
+    opt.compareToBase = false;
+    const PerplexityResult awq = lm.perplexity(evalTokens_, projections(*model, QuantMethod::AWQ, 4), opt);
+    // The original checkpoint's numbers on these 12 chunks, from the NumPy reference.
+    const double origBase = klReference(true)["perplexity_base"].get<double>(),
+                 origRtn = klReference(true)["perplexity_compressed"].get<double>();
+    qInfo("outlier channels, INT4 g32 on %lld chunks: FP32 %.4f (original checkpoint %.4f), RTN %.4f (original "
+          "checkpoint %.4f), AWQ %.4f", (long long)opt.maxChunks, rtn.basePerplexity, origBase, rtn.perplexity, origRtn,
+          awq.perplexity);
+    for (const auto& n : awq.notes)
+        qInfo("  %s", n.c_str());
+    QVERIFY(std::abs(rtn.basePerplexity / origBase - 1) < 1e-4);
+    QCOMPARE(awq.compressedBytes, rtn.compressedBytes);
+    // The outliers hurt RTN, and AWQ at the same size recovers most of it.
+    QVERIFY(rtn.perplexity - rtn.basePerplexity > 1.5 * (origRtn - origBase));
+    QVERIFY(awq.perplexity - rtn.basePerplexity < 0.5 * (rtn.perplexity - rtn.basePerplexity));
+    // The projections that read the outliers chose strong scales (alpha >= 0.5) in every block.
+    int scaled = 0;
+    for (const auto& n : awq.notes) {
+        const size_t at = n.find("AWQ alpha ");
+        if (at != std::string::npos &&
+            (n.find("q_proj, k_proj, v_proj") != std::string::npos || n.find("gate_proj, up_proj") != std::string::npos))
+            scaled += std::stod(n.substr(at + 10)) >= 0.5;
+    }
+    QCOMPARE(scaled, 8);
 }
 
 void TstLlm::cancel()
