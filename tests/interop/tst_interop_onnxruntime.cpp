@@ -21,6 +21,8 @@
 
 #include "testutil.h"
 
+#include <nlohmann/json.hpp>
+
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QtTest>
@@ -80,6 +82,38 @@ private slots:
         QCOMPARE(qRound(ort * 10000), 9166);
         QCOMPARE(bonsai.samples, int64_t(10000));
         QCOMPARE(bonsai.metrics.top1Correct, int64_t(9166));
+    }
+
+    // bonsai-cli recover --json: accuracy_before is the compressed model's accuracy (ONNX
+    // Runtime on the ONNX export of the same recipe), accuracy_after the recovered model's (ONNX
+    // Runtime on the file --out wrote); both on the 10,000 test images, as equal counts.
+    void recoverJsonMatchesRuntime()
+    {
+        const char* recipeJson = R"({"bonsai_recipe":1,"defaults":{"precision":"int4","granularity":"channel"}})";
+        const std::string recipe = testutil::writeTemp("recover_int4.json", recipeJson);
+        const std::string out = testutil::tempPath("recovered_int4.onnx");
+        const auto r = testutil::runCli({QStringLiteral("recover"), QStringLiteral(BONSAI_DEMO_MODEL), QStringLiteral("--recipe"),
+                                         QString::fromStdString(recipe), QStringLiteral("--method"), QStringLiteral("qat"),
+                                         QStringLiteral("--steps"), QStringLiteral("5"), QStringLiteral("--limit"),
+                                         QStringLiteral("320"), QStringLiteral("--out"), QString::fromStdString(out),
+                                         QStringLiteral("--json")},
+                                        600000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(j["epochs"].size(), size_t(1));
+        QCOMPARE(j["epochs"][0]["steps"].get<int64_t>(), int64_t(5));
+
+        const auto configs = resolveConfigs(*model_, Recipe::parse(recipeJson, "test recipe"));
+        ExportOptions o;
+        o.overwrite = true;
+        const std::string compressed = testutil::tempPath("recover_before_int4.onnx");
+        exportModel(*model_, configs, ExportFormat::Onnx, compressed, o);
+        const double before = ortAccuracy(compressed, false, true), after = ortAccuracy(out, false, true);
+        qInfo("recover --json: accuracy_before %.4f (ONNX Runtime %.4f), accuracy_after %.4f (ONNX Runtime %.4f)",
+              j["accuracy_before"].get<double>(), before, j["accuracy_after"].get<double>(), after);
+        QVERIFY(std::abs(j["accuracy_before"].get<double>() - before) < kSameCount);
+        QVERIFY(std::abs(j["accuracy_after"].get<double>() - after) < kSameCount);
+        QVERIFY(std::abs(after - before) > kSameCount); // the five steps changed the model
     }
 
     void accuracyAsPredicted_data()
