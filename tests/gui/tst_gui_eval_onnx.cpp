@@ -16,6 +16,9 @@
 
 #include <QFile>
 #include <QFileInfo>
+#include <QImage>
+#include <QSet>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QUndoStack>
 
@@ -85,6 +88,25 @@ void writeCentroidModel(const QString& out)
     const std::string path = mlp("centroid.onnx", int(d), int(2 * k), int(k), w1, b1, w2, b2);
     QFile::remove(out);
     QVERIFY(QFile::copy(QString::fromStdString(path), out));
+}
+
+// The fields of one CSV line (RFC 4180: a quoted field may hold commas and doubled quotes).
+QStringList csvFields(const QString& line)
+{
+    QStringList out{QString()};
+    bool quoted = false;
+    for (qsizetype i = 0; i < line.size(); ++i) {
+        const QChar c = line[i];
+        if (quoted && c == QLatin1Char('"') && i + 1 < line.size() && line[i + 1] == QLatin1Char('"'))
+            out.back() += c, ++i;
+        else if (c == QLatin1Char('"'))
+            quoted = !quoted;
+        else if (c == QLatin1Char(',') && !quoted)
+            out << QString();
+        else
+            out.back() += c;
+    }
+    return out;
 }
 
 } // namespace
@@ -225,6 +247,27 @@ void TstGuiEvalOnnx::exportsCharts()
             const QByteArray bytes = f.readAll();
             QVERIFY(bytes.size() > 1000);
             QVERIFY(std::strcmp(ext, "svg") ? bytes.startsWith("\x89PNG") : bytes.contains("<svg"));
+            if (!std::strcmp(ext, "svg")) {
+                const QRegularExpression text(QStringLiteral("<text[^>]*>([^<]*)</text>"));
+                QStringList texts;
+                for (auto it = text.globalMatch(QString::fromUtf8(bytes)); it.hasNext();)
+                    texts << it.next().captured(1).trimmed();
+                qInfo("chart %d texts: %s", int(chart), qPrintable(texts.join(QStringLiteral(" | "))));
+                if (chart == EvalPanel::TradeoffTab) // the axes as the chart names them
+                    QVERIFY(texts.contains(QStringLiteral("compressed model size (B)")) &&
+                            texts.contains(QStringLiteral("accuracy (%)")));
+                if (chart == EvalPanel::LayerErrorTab) // the one compressed layer's SQNR, as evaluated
+                    QVERIFY2(texts.contains(QString::number(panel.lastResult()->layerErrors.at(0).sqnrDb, 'f', 1)),
+                             qPrintable(texts.join(QLatin1Char('|'))));
+            } else {
+                QImage img;
+                QVERIFY(img.loadFromData(bytes, "PNG"));
+                QSet<QRgb> colours;
+                for (int y = 0; y < img.height(); y += 4)
+                    for (int x = 0; x < img.width(); x += 4)
+                        colours.insert(img.pixel(x, y));
+                QVERIFY2(colours.size() > 8, qPrintable(QString::number(colours.size()))); // drawn, not blank
+            }
         }
     }
     QString error;
@@ -232,7 +275,27 @@ void TstGuiEvalOnnx::exportsCharts()
     QVERIFY(error.contains(QStringLiteral(".svg")));
     const QString csv = QString::fromStdString(testutil::tempPath("t.csv"));
     QVERIFY(panel.saveCsv(csv));
-    QVERIFY(QFileInfo(csv).size() > 60);
+    // The CSV by content: the header, then one row per trade-off point with the document's numbers.
+    QFile in(csv);
+    QVERIFY(in.open(QIODevice::ReadOnly | QIODevice::Text));
+    const QStringList lines = QString::fromUtf8(in.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QCOMPARE(lines.value(0), QStringLiteral("label,compressed_bytes,ratio,top1,top1_ci_lo,top1_ci_hi,agreement,kl_nats,seconds"));
+    const auto& points = panel.tradeoffs()->points();
+    QCOMPARE(lines.size(), int(points.size()) + 1);
+    for (size_t i = 0; i < points.size(); ++i) {
+        const QStringList f = csvFields(lines[int(i) + 1]);
+        QCOMPARE(f.size(), 9);
+        QCOMPARE(f[0], points[i].label);
+        const auto& r = points[i].result;
+        QCOMPARE(f[1].toULongLong(), r.compressedBytes);
+        auto near = [](const QString& field, double v) { return std::abs(field.toDouble() - v) <= 1e-7 * std::max(1.0, std::abs(v)); };
+        QVERIFY(near(f[2], double(r.originalBytes) / double(r.compressedBytes)));
+        QVERIFY(near(f[3], double(r.metrics.top1Correct) / double(r.samples)));
+        QVERIFY(near(f[4], r.metrics.top1Ci.lo) && near(f[5], r.metrics.top1Ci.hi));
+        QVERIFY(f[4].toDouble() <= f[3].toDouble() && f[3].toDouble() <= f[5].toDouble());
+        QVERIFY(near(f[6], double(r.metrics.agree) / double(r.samples)));
+        QVERIFY(near(f[7], r.metrics.meanKl));
+    }
 }
 
 void TstGuiEvalOnnx::errors()

@@ -3,8 +3,9 @@
 // accuracy under ONNX Runtime (graph optimizations "all" with the session config entry
 // session.qdq_matmulnbits_accuracy_level "1", so that a rewritten MatMulNBits keeps float
 // activations; and the default session, and "basic" optimizations) equals the accuracy
-// Bonsai predicts for the plan's configurations within 0.05 points (5 of 10,000 images), and
-// the file is the size the check announced. Recipes: INT8 per channel, FP16, 2:4 + INT8,
+// Bonsai predicts for the plan's configurations: the same count of the 10,000 images (INT8
+// per channel moves the accuracy by 3 images, FP16 by 1: a looser bound would not see them;
+// measured: equal in every case and session), and the file is the size the check announced. Recipes: INT8 per channel, FP16, 2:4 + INT8,
 // INT4 per channel asymmetric (8-bit containers), INT8 per tensor, 50% unstructured in FP32,
 // INT4 group 32 and group 128 asymmetric (blocked DequantizeLinear, opset 21; the Conv's
 // [out, in*kh*kw] groups stored 2-D and reshaped), low rank (two Gemm, or a k x k Conv with r
@@ -20,6 +21,8 @@
 
 #include "testutil.h"
 
+#include <nlohmann/json.hpp>
+
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QtTest>
@@ -32,6 +35,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kInterop = BONSAI_INTEROP_DIR;
+// Half an image of the 10,000 test images: the top-1 counts must be equal.
+constexpr double kSameCount = 0.5 / 10000;
 
 double ortAccuracy(const std::string& onnx, bool basic, bool exact = false)
 {
@@ -63,6 +68,52 @@ private slots:
         model_ = Model::open(BONSAI_DEMO_MODEL);
         data_ = openDataset(defaultDatasetPath());
         eval_ = std::make_unique<Evaluator>(*model_, *data_);
+    }
+
+    // The demo model's accuracy as README.md and resources/demo state it (91.66% of the
+    // 10,000 Fashion-MNIST test images): ONNX Runtime on the bundled file itself, and Bonsai's
+    // uncompressed evaluation, both give 9,166 correct.
+    void demoAccuracyAsStated()
+    {
+        const double ort = ortAccuracy(BONSAI_DEMO_MODEL, false);
+        const EvalResult bonsai = eval_->reference();
+        qInfo("demo model: ONNX Runtime %.2f%%, Bonsai %lld of %lld", 100 * ort, (long long)bonsai.metrics.top1Correct,
+              (long long)bonsai.samples);
+        QCOMPARE(qRound(ort * 10000), 9166);
+        QCOMPARE(bonsai.samples, int64_t(10000));
+        QCOMPARE(bonsai.metrics.top1Correct, int64_t(9166));
+    }
+
+    // bonsai-cli recover --json: accuracy_before is the compressed model's accuracy (ONNX
+    // Runtime on the ONNX export of the same recipe), accuracy_after the recovered model's (ONNX
+    // Runtime on the file --out wrote); both on the 10,000 test images, as equal counts.
+    void recoverJsonMatchesRuntime()
+    {
+        const char* recipeJson = R"({"bonsai_recipe":1,"defaults":{"precision":"int4","granularity":"channel"}})";
+        const std::string recipe = testutil::writeTemp("recover_int4.json", recipeJson);
+        const std::string out = testutil::tempPath("recovered_int4.onnx");
+        const auto r = testutil::runCli({QStringLiteral("recover"), QStringLiteral(BONSAI_DEMO_MODEL), QStringLiteral("--recipe"),
+                                         QString::fromStdString(recipe), QStringLiteral("--method"), QStringLiteral("qat"),
+                                         QStringLiteral("--steps"), QStringLiteral("5"), QStringLiteral("--limit"),
+                                         QStringLiteral("320"), QStringLiteral("--out"), QString::fromStdString(out),
+                                         QStringLiteral("--json")},
+                                        600000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(j["epochs"].size(), size_t(1));
+        QCOMPARE(j["epochs"][0]["steps"].get<int64_t>(), int64_t(5));
+
+        const auto configs = resolveConfigs(*model_, Recipe::parse(recipeJson, "test recipe"));
+        ExportOptions o;
+        o.overwrite = true;
+        const std::string compressed = testutil::tempPath("recover_before_int4.onnx");
+        exportModel(*model_, configs, ExportFormat::Onnx, compressed, o);
+        const double before = ortAccuracy(compressed, false, true), after = ortAccuracy(out, false, true);
+        qInfo("recover --json: accuracy_before %.4f (ONNX Runtime %.4f), accuracy_after %.4f (ONNX Runtime %.4f)",
+              j["accuracy_before"].get<double>(), before, j["accuracy_after"].get<double>(), after);
+        QVERIFY(std::abs(j["accuracy_before"].get<double>() - before) < kSameCount);
+        QVERIFY(std::abs(j["accuracy_after"].get<double>() - after) < kSameCount);
+        QVERIFY(std::abs(after - before) > kSameCount); // the five steps changed the model
     }
 
     void accuracyAsPredicted_data()
@@ -110,9 +161,9 @@ private slots:
               "session %.2f%%, basic optimizations %.2f%%); uncompressed %.2f%%; %s",
               QTest::currentDataTag(), 100 * bonsai, 100 * exact, 100 * ort, 100 * basic, 100 * base,
               qPrintable(QStringLiteral("%1 bytes").arg(plan.fileBytes)));
-        QVERIFY(std::abs(exact - bonsai) <= 0.0005);
-        QVERIFY(std::abs(ort - bonsai) <= 0.0005);
-        QVERIFY(std::abs(basic - bonsai) <= 0.0005);
+        QVERIFY(std::abs(exact - bonsai) < kSameCount);
+        QVERIFY(std::abs(ort - bonsai) < kSameCount);
+        QVERIFY(std::abs(basic - bonsai) < kSameCount);
         // Removed channels and low-rank factors make the file smaller than the dense export.
         if (recipe.contains(QStringLiteral("rank")) || recipe.contains(QStringLiteral("channels"))) {
             std::vector<LayerConfig> dense = configs;
@@ -156,7 +207,7 @@ private slots:
         const double ort = ortAccuracy(path, false);
         const double base = eval_->evaluate(none).metrics.top1;
         qInfo("folded: ONNX Runtime %.2f%%, Bonsai %.2f%%; %zu notes", 100 * ort, 100 * base, plan.notes.size());
-        QVERIFY(std::abs(ort - base) <= 0.0005);
+        QVERIFY(std::abs(ort - base) < kSameCount);
     }
 
     void refused()

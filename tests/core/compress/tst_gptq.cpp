@@ -17,6 +17,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -412,6 +413,68 @@ private slots:
             QCOMPARE(static_cast<int>(mx - res.scales.begin()), 3);
             QVERIFY(std::fabs(std::sqrt(double(*mn) * *mx) - 1.0) < 1e-5);
         }
+    }
+
+    void awqSearchByHand()
+    {
+        // A 4 x 6 layer whose inputs have exactly known mean |x| per channel, two of them outliers
+        // (x = +-m_j, signs alternating): the search worked out here in plain loops. For alpha =
+        // a / 10: s_j = m_j^alpha / sqrt(min m^alpha * max m^alpha); W' = Q(W diag s) diag(s)^-1
+        // with Q the symmetric INT3 per-row rule of quantize.h (scale = fp16(max|t| / 3), q =
+        // clamp(round(t / scale), -3, 3)); error = ||X (W - W')^T||^2 / (n rows). AWQ must pick
+        // the alpha of the smallest error, with its scales and error, and beat RTN (alpha = 0).
+        const int64_t rows = 4, cols = 6, n = 8;
+        const double m[cols] = {1.0, 0.5, 12.0, 1.0, 0.25, 30.0};
+        std::vector<float> x(static_cast<size_t>(n * cols));
+        for (int64_t k = 0; k < n; ++k)
+            for (int64_t j = 0; j < cols; ++j)
+                x[static_cast<size_t>(k * cols + j)] = float(((k + j) % 2 ? -1 : 1) * ((k / 2 + j) % 3 ? 1 : -1) * m[j]);
+        const std::vector<float> w0 = {0.31f, -0.12f, 0.05f, 0.22f, -0.27f, 0.04f,  -0.08f, 0.19f, -0.03f, 0.11f, 0.29f, 0.06f,
+                                       0.14f, 0.25f, 0.07f, -0.33f, 0.02f, -0.05f, -0.21f, -0.04f, 0.09f, 0.17f, -0.15f, 0.08f};
+        auto handError = [&](double alpha, std::vector<float>& scales) {
+            double lo = 1e300, hi = 0;
+            for (double mj : m)
+                lo = std::min(lo, std::max(std::pow(mj, alpha), 1e-4)), hi = std::max(hi, std::max(std::pow(mj, alpha), 1e-4));
+            scales.resize(cols);
+            for (int64_t j = 0; j < cols; ++j)
+                scales[size_t(j)] = float(std::max(std::pow(m[j], alpha), 1e-4) / std::sqrt(lo * hi));
+            std::vector<float> q(w0.size());
+            for (int64_t r = 0; r < rows; ++r) {
+                float amax = 0;
+                for (int64_t j = 0; j < cols; ++j)
+                    amax = std::max(amax, std::fabs(w0[size_t(r * cols + j)] * scales[size_t(j)]));
+                const float sc = h16(amax / 3.0f);
+                for (int64_t j = 0; j < cols; ++j) {
+                    const float t = w0[size_t(r * cols + j)] * scales[size_t(j)];
+                    q[size_t(r * cols + j)] = std::clamp(std::nearbyint(t / sc), -3.0f, 3.0f) * sc / scales[size_t(j)];
+                }
+            }
+            return outputError(x, n, w0, q, rows, cols) / double(n * rows);
+        };
+        double best = 1e300, bestAlpha = -1, rtn = 0, second = 1e300;
+        std::vector<float> bestScales, sc;
+        for (int a = 0; a < 10; ++a) {
+            const double e = handError(a / 10.0, sc);
+            if (a == 0)
+                rtn = e;
+            if (e < best)
+                second = best, best = e, bestAlpha = a / 10.0, bestScales = sc;
+            else
+                second = std::min(second, e);
+        }
+        qInfo("hand search: alpha %.1f, error %.6g (next best %.6g), RTN %.6g", bestAlpha, best, second, rtn);
+        QVERIFY(second > best * 1.01); // a clear winner: float rounding cannot change the choice
+        QVERIFY(bestAlpha > 0 && best < 0.5 * rtn);
+        std::vector<float> w = w0;
+        AwqOptions o;
+        o.grid = 10;
+        const auto res = awqQuantize({{w.data(), rows}}, cols, x.data(), n, icfg(3, Granularity::PerChannel, true), o);
+        QCOMPARE(res.alpha, bestAlpha);
+        for (int64_t j = 0; j < cols; ++j)
+            QVERIFY(std::fabs(res.scales[size_t(j)] / bestScales[size_t(j)] - 1) < 1e-6);
+        QVERIFY(std::fabs(res.error / best - 1) < 1e-4);
+        QVERIFY(std::fabs(res.rtnError / rtn - 1) < 1e-4);
+        QVERIFY(std::fabs(outputError(x, n, w0, w, rows, cols) / double(n * rows) / best - 1) < 1e-4);
     }
 
     void awqSharedScalesAcrossLayers()

@@ -2,6 +2,11 @@
 // Model + OnnxExecutor. Cases with ops the engine does not run, or with inputs/outputs other
 // than float/int64/bool tensors, are skipped (and counted per op); every other case must
 // match the reference outputs (rtol 1e-3, atol 1e-5 for float; exact for int64 and bool).
+// The cases that pass are pinned per suite in tests/data/onnx-conformance/<suite>.txt: a
+// listed case that fails or is now skipped (a reader or operator regression) fails the test,
+// and so does a passing case missing from the list (add it when an operator is added).
+#include "testutil.h"
+
 #include "bonsai/error.h"
 #include "bonsai/model.h"
 #include "bonsai/onnx_exec.h"
@@ -18,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 using namespace bonsai;
@@ -126,6 +132,17 @@ std::string compare(const Value& got, const Value& want, float rtol = 1e-3f, flo
     return {};
 }
 
+// The pinned passing cases of a suite: one case name per line, '#' starts a comment line.
+std::set<std::string> pinnedCases(const std::string& suite)
+{
+    std::set<std::string> names;
+    std::istringstream in(testutil::readFile(testutil::dataPath("onnx-conformance/" + suite + ".txt")));
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty() && line[0] != '#')
+            names.insert(line);
+    return names;
+}
+
 } // namespace
 
 class TestOnnxConformance : public QObject {
@@ -152,6 +169,8 @@ private:
         std::sort(cases.begin(), cases.end());
         int passed = 0, skippedOp = 0, skippedType = 0;
         std::map<std::string, int> skippedPerOp;
+        std::map<std::string, std::string> notPassed; // case -> why
+        std::set<std::string> passedNames;
         std::vector<std::string> failures;
         for (const auto& dir : cases) {
             const std::string name = dir.filename().string();
@@ -160,6 +179,7 @@ private:
                 model = Model::open((dir / "model.onnx").string());
             } catch (const Error& e) {
                 ++skippedType; // e.g. string tensors only
+                notPassed[name] = std::string("skipped: the model does not open: ") + e.what();
                 continue;
             }
             const auto& g = onnxProto(*model)->graph();
@@ -171,12 +191,17 @@ private:
             const auto ops = OnnxExecutor::unsupportedOps(*model);
             if (!ops.empty()) {
                 ++skippedOp;
-                for (const auto& op : ops)
+                std::string list;
+                for (const auto& op : ops) {
                     ++skippedPerOp[op];
+                    list += " " + op;
+                }
+                notPassed[name] = "skipped: unsupported op" + list;
                 continue;
             }
             if (!plain) {
                 ++skippedType;
+                notPassed[name] = "skipped: an input or output is not a float, int64 or bool tensor";
                 continue;
             }
             std::string failure;
@@ -221,10 +246,13 @@ private:
             } catch (const std::exception& e) {
                 failure = e.what();
             }
-            if (failure.empty())
+            if (failure.empty()) {
                 ++passed;
-            else
+                passedNames.insert(name);
+            } else {
                 failures.push_back(name + ": " + failure);
+                notPassed[name] = "failed: " + failure;
+            }
         }
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -240,6 +268,27 @@ private:
         for (const auto& f : failures)
             all += f + "\n";
         QVERIFY2(failures.empty(), all.c_str());
+
+        const std::string suite = fs::path(root).filename().string();
+        const std::set<std::string> pinned = pinnedCases(suite);
+        // One line per case (a QVERIFY2 message is cut at a few hundred characters).
+        int lost = 0, added = 0;
+        for (const auto& name : pinned)
+            if (!passedNames.count(name)) {
+                ++lost;
+                qWarning("pinned case no longer passes: %s: %s", name.c_str(),
+                         notPassed.count(name) ? notPassed[name].c_str() : "no such case");
+            }
+        for (const auto& name : passedNames)
+            if (!pinned.count(name)) {
+                ++added;
+                qWarning("passing case missing from tests/data/onnx-conformance/%s.txt: %s", suite.c_str(), name.c_str());
+            }
+        QVERIFY2(lost == 0, qPrintable(QStringLiteral("%1 pinned cases of %2 no longer pass (listed above)")
+                                           .arg(lost).arg(QString::fromStdString(suite))));
+        QVERIFY2(added == 0, qPrintable(QStringLiteral("%1 passing cases of %2 are not in its list (listed above)")
+                                            .arg(added).arg(QString::fromStdString(suite))));
+        QCOMPARE(passed, int(pinned.size()));
     }
 };
 

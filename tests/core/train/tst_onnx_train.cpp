@@ -84,6 +84,88 @@ TrainData synthetic(int64_t n, uint64_t seed)
 class TestTrain : public QObject {
     Q_OBJECT
 private slots:
+    // Softmax regression (Gemm 4 -> 3) on 5 fixed samples, three steps on the same batch, each
+    // worked out here: loss = mean_n (logsumexp(z_n) - z_n[y_n]), dL/dW = (P - Y)^T X / N,
+    // dL/db = mean_n (p_n - y_n); SGD with momentum and L2 weight decay on W (not b), and Adam
+    // with bias correction. The trainer's returned losses and weights must match.
+    void firstStepsByHand_data()
+    {
+        QTest::addColumn<bool>("adam");
+        QTest::newRow("sgd, momentum 0.9, weight decay 0.05") << false;
+        QTest::newRow("adam") << true;
+    }
+
+    void firstStepsByHand()
+    {
+        QFETCH(bool, adam);
+        constexpr int N = 5, F = 4, C = 3;
+        std::vector<double> w = {0.2, -0.1, 0.05, 0.3, -0.25, 0.15, 0.1, -0.05, 0.0, 0.2, -0.3, 0.1}, b = {0.1, -0.2, 0.05};
+        const std::vector<float> x = {1.0f, 0.5f, -0.3f, 0.2f, -0.4f, 1.2f, 0.7f, -1.0f, 0.3f, -0.8f, 0.9f, 0.4f,
+                                      -1.1f, 0.2f, 0.1f, 0.6f, 0.5f, 0.5f, -0.6f, -0.2f};
+        const std::vector<int64_t> y = {0, 1, 2, 1, 0};
+        auto m = newModel();
+        auto* g = m.mutable_graph();
+        addInput(g, "x", {-1, F});
+        *g->add_initializer() = rawFloat("fc.w", {C, F}, std::vector<float>(w.begin(), w.end()));
+        *g->add_initializer() = rawFloat("fc.b", {C}, std::vector<float>(b.begin(), b.end()));
+        setInt(addNode(g, "Gemm", {"x", "fc.w", "fc.b"}, {"logits"}, "fc"), "transB", 1);
+        g->add_output()->set_name("logits");
+        const auto model = Model::open(save("train_softmax_regression.onnx", m));
+        TrainOptions o;
+        o.optimizer = adam ? TrainOptions::Optimizer::Adam : TrainOptions::Optimizer::Sgd;
+        o.lr = adam ? 0.01 : 0.1;
+        o.weightDecay = adam ? 0.0 : 0.05;
+        Trainer tr(*model, o);
+        std::vector<double> mw(w.size()), vw(w.size()), mb(b.size()), vb(b.size());
+        for (int t = 1; t <= 3; ++t) {
+            double loss = 0;
+            std::vector<double> gw(w.size()), gb(b.size());
+            for (int n = 0; n < N; ++n) {
+                double z[C], mx = -1e300, sum = 0;
+                for (int c = 0; c < C; ++c) {
+                    z[c] = b[size_t(c)];
+                    for (int f = 0; f < F; ++f)
+                        z[c] += w[size_t(c * F + f)] * x[size_t(n * F + f)];
+                    mx = std::max(mx, z[c]);
+                }
+                for (double v : z)
+                    sum += std::exp(v - mx);
+                loss += (mx + std::log(sum) - z[y[size_t(n)]]) / N;
+                for (int c = 0; c < C; ++c) {
+                    const double d = (std::exp(z[c] - mx) / sum - (c == y[size_t(n)] ? 1.0 : 0.0)) / N;
+                    gb[size_t(c)] += d;
+                    for (int f = 0; f < F; ++f)
+                        gw[size_t(c * F + f)] += d * x[size_t(n * F + f)];
+                }
+            }
+            auto update = [&](std::vector<double>& p, std::vector<double>& grad, std::vector<double>& m1,
+                              std::vector<double>& m2, double decay) {
+                for (size_t i = 0; i < p.size(); ++i) {
+                    if (adam) {
+                        m1[i] = 0.9 * m1[i] + 0.1 * grad[i];
+                        m2[i] = 0.999 * m2[i] + 0.001 * grad[i] * grad[i];
+                        const double mh = m1[i] / (1 - std::pow(0.9, t)), vh = m2[i] / (1 - std::pow(0.999, t));
+                        p[i] -= o.lr * mh / (std::sqrt(vh) + 1e-8);
+                    } else {
+                        m1[i] = 0.9 * m1[i] + grad[i] + decay * p[i];
+                        p[i] -= o.lr * m1[i];
+                    }
+                }
+            };
+            update(w, gw, mw, vw, o.weightDecay);
+            update(b, gb, mb, vb, 0.0);
+            const double got = tr.step({x.data(), y.data(), N});
+            QVERIFY2(std::abs(got - loss) < 1e-6, qPrintable(QStringLiteral("step %1: loss %2, by hand %3").arg(t).arg(got).arg(loss)));
+            const auto& tw = tr.value("fc.w");
+            const auto& tb = tr.value("fc.b");
+            for (size_t i = 0; i < w.size(); ++i)
+                QVERIFY2(std::abs(tw[i] - w[i]) < 1e-6, qPrintable(QStringLiteral("step %1 fc.w[%2]: %3, by hand %4").arg(t).arg(i).arg(tw[i]).arg(w[i])));
+            for (size_t i = 0; i < b.size(); ++i)
+                QVERIFY2(std::abs(tb[i] - b[i]) < 1e-6, qPrintable(QStringLiteral("step %1 fc.b[%2]: %3, by hand %4").arg(t).arg(i).arg(tb[i]).arg(b[i])));
+        }
+        QCOMPARE(tr.steps(), int64_t(3));
+    }
+
     void adamLossFalls()
     {
         auto model = smallCnn();
