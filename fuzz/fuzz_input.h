@@ -90,6 +90,9 @@ void expectOnlyBonsaiErrors(F&& f)
     } catch (const bonsai::Error& e) {
         // A refusal must explain itself: no library text that means nothing to the user.
         const std::string_view what = e.what();
+        static const bool verbose = std::getenv("BONSAI_FUZZ_VERBOSE") != nullptr;
+        if (verbose) // for checking that seeds are accepted: replay_<name> with it set
+            std::fprintf(stderr, "refused: %s\n", e.what());
         for (const char* raw : {"[json.exception", "stoi", "stol", "stoull", "_M_range_check",
                                 "bad_alloc", "vector::", "basic_string::", "out_of_range"})
             if (what.find(raw) != std::string_view::npos) {

@@ -6,6 +6,7 @@
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
 #include "bonsai/tokenizer.h"
+#include "fuzz_input.h"
 
 #include <memory>
 
@@ -27,17 +28,14 @@ template <class Make>
 void exerciseTokenizer(Make&& make)
 {
     std::unique_ptr<Tokenizer> tok;
-    try {
-        tok = make();
-    } catch (const bonsai::Error&) {
-        return;
-    }
-    useTokenizer(*tok);
+    expectOnlyBonsaiErrors([&] { tok = make(); });
+    if (tok)
+        useTokenizer(*tok);
 }
 
 inline void exerciseLanguageModel(const Model& model)
 {
-    try {
+    expectOnlyBonsaiErrors([&] {
         LanguageModel lm(model);
         useTokenizer(lm.tokenizer());
         const LlmConfig& c = lm.config();
@@ -46,8 +44,7 @@ inline void exerciseLanguageModel(const Model& model)
             const int32_t v = static_cast<int32_t>(c.vocab);
             (void)lm.logits({0, v - 1, v / 2});
         }
-    } catch (const bonsai::Error&) {
-    }
+    });
 }
 
 } // namespace bonsai::fuzz

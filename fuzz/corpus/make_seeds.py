@@ -252,7 +252,7 @@ def main():
     hf = safetensors(llm_tensors(False))
     cfg = json.dumps(HF_CONFIG, indent=1).encode()
     out("llm_checkpoint/llama_bpe.bin", cfg + PART + hf + PART + tokenizer_json())
-    grouped = dict(HF_CONFIG, num_key_value_heads=None, head_dim=HD,
+    grouped = dict(HF_CONFIG, max_position_embeddings=None, head_dim=HD,
                    rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 32})
     out("llm_checkpoint/llama3_rope.bin", json.dumps(grouped).encode() + PART + hf + PART + tokenizer_json())
