@@ -6,6 +6,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
+    bonsai::fuzz::noteInput(data, size);
     const std::string path = bonsai::fuzz::writeInput("model.gguf", data, size);
     bonsai::fuzz::expectOnlyBonsaiErrors([&] {
         auto model = bonsai::readGguf(path);

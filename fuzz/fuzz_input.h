@@ -46,6 +46,18 @@ inline std::string writeInput(const std::string& name, const uint8_t* data, size
     return p.string();
 }
 
+// The input being run, noted by each harness first: a refusal may quote it (nlohmann's parse
+// errors show what they last read), so text found in the input is no sign of a raw exception.
+inline std::string_view& currentInput()
+{
+    static std::string_view input;
+    return input;
+}
+inline void noteInput(const uint8_t* data, size_t size)
+{
+    currentInput() = std::string_view(reinterpret_cast<const char*>(data), size);
+}
+
 // Removes every file of workDir() (a harness that writes several files starts each input
 // from an empty folder, so that no file of an earlier input is read).
 inline void clearWorkDir()
@@ -95,7 +107,7 @@ void expectOnlyBonsaiErrors(F&& f)
             std::fprintf(stderr, "refused: %s\n", e.what());
         for (const char* raw : {"[json.exception", "stoi", "stol", "stoull", "_M_range_check",
                                 "bad_alloc", "vector::", "basic_string::", "out_of_range"})
-            if (what.find(raw) != std::string_view::npos) {
+            if (what.find(raw) != std::string_view::npos && currentInput().find(raw) == std::string_view::npos) {
                 std::fprintf(stderr, "refusal carries raw library text (%s): %s\n", raw, e.what());
                 std::abort();
             }

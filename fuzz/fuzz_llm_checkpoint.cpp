@@ -8,6 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
+    bonsai::fuzz::noteInput(data, size);
     const auto parts = bonsai::fuzz::splitParts(data, size);
     bonsai::fuzz::clearWorkDir();
     bonsai::fuzz::writeInput("config.json", parts[0]);

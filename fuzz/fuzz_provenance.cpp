@@ -7,6 +7,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
+    bonsai::fuzz::noteInput(data, size);
     const std::string text(reinterpret_cast<const char*>(data), size);
     bonsai::fuzz::expectOnlyBonsaiErrors([&] {
         const bonsai::Provenance p = bonsai::Provenance::fromJson(text, "provenance.json");

@@ -6,6 +6,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
+    bonsai::fuzz::noteInput(data, size);
     const auto parts = bonsai::fuzz::splitParts(data, size);
     bonsai::fuzz::clearWorkDir();
     const std::string index = bonsai::fuzz::writeInput("model.safetensors.index.json", parts[0]);

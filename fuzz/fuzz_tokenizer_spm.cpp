@@ -6,6 +6,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
+    bonsai::fuzz::noteInput(data, size);
     const std::string path = bonsai::fuzz::writeInput("tokenizer.model", data, size);
     bonsai::fuzz::expectOnlyBonsaiErrors([&] {
         bonsai::fuzz::exerciseTokenizer([&] { return bonsai::Tokenizer::fromSentencePiece(path); });
