@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the generated fuzz seeds (run from anywhere; rewrites them in place).
+"""Writes the generated fuzz seeds (run from anywhere; rewrites them in place), and the
+regression inputs of the faults fixed by hand (fuzz/regressions/<name>/<fault>.*), each a seed
+with one fault put in.
 
 Independent of Bonsai's code: GGUF, safetensors and SentencePiece ModelProto bytes are packed
 here from the formats' specifications. Every seed is a valid file (or set of files) that the
@@ -152,6 +154,11 @@ def llm_tensors(gguf_names):
 
 
 def gguf_llm(tokenizer):
+    tensors = [(n, list(reversed(s)), 0, d) for n, s, d in llm_tensors(True)]
+    return gguf(gguf_llm_kvs(tokenizer), tensors)
+
+
+def gguf_llm_kvs(tokenizer):
     kvs = [("general.architecture", STRING, "llama"), ("llama.embedding_length", U32, H),
            ("llama.feed_forward_length", U32, FF), ("llama.block_count", U32, 1),
            ("llama.attention.head_count", U32, HEADS), ("llama.attention.head_count_kv", U32, KV),
@@ -169,8 +176,7 @@ def gguf_llm(tokenizer):
                 ("tokenizer.ggml.merges", ARRAY, (STRING, ["H e", "l l"])),
                 ("tokenizer.ggml.token_type", ARRAY, (I32, [1] * 10 + [3, 3])),
                 ("tokenizer.ggml.bos_token_id", U32, 10), ("tokenizer.ggml.eos_token_id", U32, 11)]
-    tensors = [(n, list(reversed(s)), 0, d) for n, s, d in llm_tensors(True)]
-    return gguf(kvs, tensors)
+    return kvs
 
 
 # --- safetensors ---------------------------------------------------------------------------
@@ -298,5 +304,80 @@ def main():
         json.dumps(index, indent=1).encode() + PART + safetensors(a) + PART + safetensors(b))
 
 
+def regression(name, data):
+    path = os.path.join(os.path.dirname(HERE), "regressions", name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def regressions():
+    hf = safetensors(llm_tensors(False))
+    tok = tokenizer_json()
+
+    def checkpoint(**changes):
+        return json.dumps(dict(HF_CONFIG, **changes)).encode() + PART + hf + PART + tok
+
+    # config.json: numbers that size loops and allocations, divide, or have the wrong type.
+    regression("llm_checkpoint/layers_1e6.bin", checkpoint(num_hidden_layers=1000000))
+    regression("llm_checkpoint/vocab_2e40.bin", checkpoint(vocab_size=1 << 40))
+    regression("llm_checkpoint/kv_heads_0.bin", checkpoint(num_key_value_heads=0))
+    regression("llm_checkpoint/head_dim_0.bin", checkpoint(num_attention_heads=16))
+    regression("llm_checkpoint/heads_overflow.bin", checkpoint(num_attention_heads=1 << 62, head_dim=1 << 62))
+    regression("llm_checkpoint/max_positions_string.bin", checkpoint(max_position_embeddings="64"))
+    regression("llm_checkpoint/model_type_number.bin", checkpoint(model_type=5))
+    regression("llm_checkpoint/rope_factor_string.bin", checkpoint(rope_scaling={"rope_type": "llama3", "factor": "8"}))
+    regression("llm_checkpoint/eps_negative.bin", checkpoint(rms_norm_eps=-1))
+
+    # GGUF language model and tokenizer metadata.
+    def gguf_with(tokenizer, edits):
+        """gguf_llm's seed with metadata values replaced: {key: (type, value)}."""
+        data = gguf_llm_kvs(tokenizer)
+        for k, (t, v) in edits.items():
+            data = [(kk, tt, vv) for kk, tt, vv in data if kk != k] + ([(k, t, v)] if t is not None else [])
+        tensors = [(n, list(reversed(sh)), 0, d) for n, sh, d in llm_tensors(True)]
+        return gguf(data, tensors)
+
+    regression("gguf_llm/token_type_strings.gguf",
+               gguf_with("llama", {"tokenizer.ggml.token_type": (ARRAY, (STRING, [str(t) for t in SPM_TYPES]))}))
+    regression("gguf_llm/scores_strings.gguf",
+               gguf_with("llama", {"tokenizer.ggml.scores": (ARRAY, (STRING, ["0"] * len(SPM_TOKENS)))}))
+    regression("gguf_llm/bos_beyond_vocab.gguf", gguf_with("llama", {"tokenizer.ggml.bos_token_id": (U32, 70000)}))
+    regression("gguf_llm/kv_heads_0.gguf", gguf_with("llama", {"llama.attention.head_count_kv": (U32, 0)}))
+    regression("gguf_llm/kv_heads_string.gguf", gguf_with("llama", {"llama.attention.head_count_kv": (STRING, "1")}))
+    regression("gguf_llm/blocks_1e6.gguf", gguf_with("llama", {"llama.block_count": (U32, 1000000)}))
+    regression("gguf_llm/merges_ints.gguf", gguf_with("gpt2", {"tokenizer.ggml.merges": (ARRAY, (I32, [1, 2]))}))
+    regression("gguf_llm/byte_piece_not_hex.gguf",
+               gguf_with("llama", {"tokenizer.ggml.tokens": (ARRAY, (STRING, SPM_TOKENS[:10] + ["<0xZZ>", "<0x-1>"])),
+                                   "tokenizer.ggml.token_type": (ARRAY, (I32, SPM_TYPES[:10] + [6, 6]))}))
+
+    # tokenizer.json: ids that sized tables by themselves, fields of the wrong type.
+    t = json.loads(tok)
+    t["added_tokens"][0]["id"] = 2147483647
+    regression("tokenizer_json/added_id_int32_max.json", json.dumps(t).encode())
+    t = json.loads(tok)
+    t["model"]["vocab"]["He"] = 16777216
+    regression("tokenizer_json/vocab_id_2e24.json", json.dumps(t).encode())
+    t = json.loads(tok)
+    t["post_processor"]["special_tokens"]["<s>"]["ids"] = [4000000000]
+    regression("tokenizer_json/template_id_beyond.json", json.dumps(t).encode())
+    t = json.loads(tok)
+    t["added_tokens"][1]["content"] = 5
+    regression("tokenizer_json/content_number.json", json.dumps(t).encode())
+
+    # tokenizer.model: byte pieces whose text is no <0xHH> (stoi threw; <0x-1> wrote before the table).
+    regression("tokenizer_spm/byte_piece_not_hex.model",
+               spm_model([("<unk>", 0, 2), ("<0xZZ>", 0, 6), ("<0x-1>", 0, 6), ("<0x41>", 0, 6)], True))
+
+    # Provenance and recipes.
+    regression("provenance/bytes_string.json",
+               b'{"tool":"t","created":"c","files":[{"path":"p","role":"model","bytes":"1","sha256":"ab"}]}')
+    regression("provenance/files_object.json", b'{"tool":"t","created":"c","files":{}}')
+    regression("recipe/nested_star.json", b'{"bonsai_recipe":1,"rules":[{"match":"(.*)*x"}]}')
+    regression("recipe/deep_groups.json",
+               b'{"bonsai_recipe":1,"rules":[{"match":"' + b"(" * 400 + b"a" + b")" * 400 + b'"}]}')
+
+
 if __name__ == "__main__":
     main()
+    regressions()

@@ -72,7 +72,10 @@ void templateIds(const json& pp, BpeSpec& spec, int32_t& bos, int32_t& eos)
         if (st.contains(name) && st[name].contains("ids") && !st[name]["ids"].empty() &&
             st[name]["ids"][0].is_number_integer()) {
             const int64_t id = st[name]["ids"][0].get<int64_t>();
-            return id >= 0 && id <= INT32_MAX ? static_cast<int32_t>(id) : INT32_MAX; // refused by the caller
+            if (id < 0 || id > INT32_MAX)
+                throw FileError(spec.source, "post_processor: special token '" + name + "' has id " +
+                                                 std::to_string(id) + ", not a token id");
+            return static_cast<int32_t>(id);
         }
         for (const auto& a : spec.added)
             if (a.content == name)

@@ -141,6 +141,18 @@ private slots:
         expectRefusal([&] { Tokenizer::fromTokenizerJson(r); }, {r, "added_tokens[0]", "string"});
         const std::string s = file("id_missing.json", R"({"content": "<s>"})");
         expectRefusal([&] { Tokenizer::fromTokenizerJson(s); }, {s, "added_tokens[0]", "'id'"});
+
+        // The post-processor's template names ids of its own.
+        std::string t = testutil::readFile(ok);
+        t.insert(t.rfind('}'), R"(, "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}},
+            {"Sequence": {"id": "A"}}], "special_tokens": {"<s>": {"ids": [IDS]}}})");
+        const size_t at = t.find("IDS");
+        const std::string u = testutil::writeTemp("template_huge.json", std::string(t).replace(at, 3, "4000000000"));
+        expectRefusal([&] { Tokenizer::fromTokenizerJson(u); }, {u, "post_processor", "'<s>'", "4000000000"});
+        const std::string v = testutil::writeTemp("template_beyond.json", std::string(t).replace(at, 3, "9"));
+        expectRefusal([&] { Tokenizer::fromTokenizerJson(v); }, {v, "post_processor", "id 9", "4 ids"});
+        const std::string w = testutil::writeTemp("template_ok.json", std::string(t).replace(at, 3, "3"));
+        QCOMPARE(Tokenizer::fromTokenizerJson(w)->bos(), 3);
     }
 
     // A SentencePiece piece typed "byte" whose text is not "<0xHH>" raised stoi's exception
