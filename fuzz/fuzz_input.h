@@ -4,6 +4,7 @@
 // std::out_of_range, std::bad_alloc, "stoi") would reach the user as unexplained text, so it
 // aborts and libFuzzer reports it as a crash.
 #include "bonsai/error.h"
+#include "bonsai/model.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -12,7 +13,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <unistd.h>
+#include <vector>
 
 namespace bonsai::fuzz {
 
@@ -43,17 +46,83 @@ inline std::string writeInput(const std::string& name, const uint8_t* data, size
     return p.string();
 }
 
-// Runs `f`; a bonsai::Error is an accepted refusal, anything else aborts.
+// The input being run, noted by each harness first: a refusal may quote it (nlohmann's parse
+// errors show what they last read), so text found in the input is no sign of a raw exception.
+inline std::string_view& currentInput()
+{
+    static std::string_view input;
+    return input;
+}
+inline void noteInput(const uint8_t* data, size_t size)
+{
+    currentInput() = std::string_view(reinterpret_cast<const char*>(data), size);
+}
+
+// Removes every file of workDir() (a harness that writes several files starts each input
+// from an empty folder, so that no file of an earlier input is read).
+inline void clearWorkDir()
+{
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(workDir(), ec))
+        std::filesystem::remove_all(e.path(), ec);
+}
+
+// The parts of an input that stands for several files: the bytes between occurrences of
+// kPartSeparator (in the harnesses' dictionaries too). One part when there is none.
+inline constexpr std::string_view kPartSeparator = "\n#PART#\n";
+inline std::vector<std::string> splitParts(const uint8_t* data, size_t size)
+{
+    const std::string_view all(reinterpret_cast<const char*>(data), size);
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (;;) {
+        const size_t at = all.find(kPartSeparator, start);
+        if (at == std::string_view::npos) {
+            parts.emplace_back(all.substr(start));
+            return parts;
+        }
+        parts.emplace_back(all.substr(start, at - start));
+        start = at + kPartSeparator.size();
+    }
+}
+
+// Writes `bytes` to workDir()/name and returns the path.
+inline std::string writeInput(const std::string& name, const std::string& bytes)
+{
+    return writeInput(name, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+// Runs `f`; a bonsai::Error is an accepted refusal (unless its message carries a library's
+// raw exception text), anything else aborts.
 template <class F>
 void expectOnlyBonsaiErrors(F&& f)
 {
     try {
         f();
-    } catch (const bonsai::Error&) {
+    } catch (const bonsai::Error& e) {
+        // A refusal must explain itself: no library text that means nothing to the user.
+        const std::string_view what = e.what();
+        static const bool verbose = std::getenv("BONSAI_FUZZ_VERBOSE") != nullptr;
+        if (verbose) // for checking that seeds are accepted: replay_<name> with it set
+            std::fprintf(stderr, "refused: %s\n", e.what());
+        for (const char* raw : {"[json.exception", "stoi", "stol", "stoull", "_M_range_check",
+                                "bad_alloc", "vector::", "basic_string::", "out_of_range"})
+            if (what.find(raw) != std::string_view::npos && currentInput().find(raw) == std::string_view::npos) {
+                std::fprintf(stderr, "refusal carries raw library text (%s): %s\n", raw, e.what());
+                std::abort();
+            }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "raw exception escaped: %s\n", e.what());
         std::abort();
     }
+}
+
+// Reads every tensor of up to 2^20 elements as floats (dequantizing blocks, converting types).
+inline void readSmallTensors(const Model& model)
+{
+    for (size_t i = 0; i < model.tensors.size(); ++i)
+        if (model.tensors[i].numel <= (1u << 20))
+            model.readFloat(static_cast<int>(i));
 }
 
 } // namespace bonsai::fuzz

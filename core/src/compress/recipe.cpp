@@ -1,6 +1,7 @@
 #include "bonsai/recipe.h"
 
 #include "common/atomic_file.h"
+#include "common/json_fault.h"
 #include "common/regular_file.h"
 #include "bonsai/error.h"
 #include "bonsai/model.h"
@@ -250,6 +251,62 @@ std::string escapeRegex(const std::string& s)
     return out;
 }
 
+// Why a rule's `match` cannot be used, or empty. std::regex matches by backtracking, with a
+// recursion per step: a repeated group that itself repeats or alternates ("(.*)*",
+// "(a|ab)+") takes time exponential in the layer name's length, and deep nesting overflows
+// the stack while compiling. Such patterns are refused; layer-name patterns never need them.
+std::string matchPatternFault(const std::string& re)
+{
+    constexpr size_t kMaxLength = 1024;
+    constexpr int kMaxDepth = 16;
+    if (re.size() > kMaxLength)
+        return "is longer than " + std::to_string(kMaxLength) + " characters";
+    struct Group {
+        size_t start;
+        bool repeats = false; // holds a quantifier or an alternation
+    };
+    std::vector<Group> open;
+    bool topRepeats = false;
+    for (size_t i = 0; i < re.size(); ++i) {
+        const char c = re[i];
+        if (c == '\\') {
+            ++i;
+            continue;
+        }
+        if (c == '[') { // a class: to its closing bracket
+            size_t j = i + 1;
+            if (j < re.size() && re[j] == '^')
+                ++j;
+            if (j < re.size() && re[j] == ']')
+                ++j;
+            while (j < re.size() && re[j] != ']')
+                j += re[j] == '\\' ? 2 : 1;
+            i = j;
+            continue;
+        }
+        bool& repeats = open.empty() ? topRepeats : open.back().repeats;
+        if (c == '(') {
+            if (open.size() >= static_cast<size_t>(kMaxDepth))
+                return "nests groups more than " + std::to_string(kMaxDepth) + " deep";
+            open.push_back({i});
+        } else if (c == ')' && !open.empty()) {
+            const Group g = open.back();
+            open.pop_back();
+            const char next = i + 1 < re.size() ? re[i + 1] : '\0';
+            if (g.repeats && (next == '*' || next == '+' || next == '{'))
+                return "repeats the group \"" + re.substr(g.start, i - g.start + 2) +
+                       "\", which itself repeats or alternates (matching could take exponential time)";
+            if (!open.empty())
+                open.back().repeats |= g.repeats;
+            if (next == '*' || next == '+' || next == '{' || next == '?')
+                (open.empty() ? topRepeats : open.back().repeats) = true;
+        } else if (c == '*' || c == '+' || c == '{' || c == '|' || (c == '?' && i > 0 && re[i - 1] != '(')) {
+            repeats = true;
+        }
+    }
+    return {};
+}
+
 } // namespace
 
 Recipe Recipe::parse(const std::string& text, const std::string& source)
@@ -258,7 +315,7 @@ Recipe Recipe::parse(const std::string& text, const std::string& source)
     try {
         j = json::parse(text);
     } catch (const json::exception& e) {
-        throw FileError(source, std::string("not valid JSON: ") + e.what());
+        throw FileError(source, "not valid JSON: " + jsonFault(e));
     }
     if (!j.is_object())
         throw FileError(source, "a recipe must be a JSON object");
@@ -292,6 +349,8 @@ Recipe Recipe::parse(const std::string& text, const std::string& source)
                     fail(source, where, "missing key 'match' (a regular expression over layer names)");
                 RecipeRule rr;
                 rr.match = expectString(rule["match"], source, where, "match");
+                if (const std::string fault = matchPatternFault(rr.match); !fault.empty())
+                    fail(source, where, "key 'match' \"" + rr.match.substr(0, 80) + "\" " + fault);
                 try {
                     std::regex test(rr.match, std::regex::ECMAScript);
                 } catch (const std::regex_error& e) {

@@ -84,7 +84,22 @@ struct GgufMetadata {
     std::optional<std::string> getString(std::string_view key) const;
     // The string elements of a string array, or nullptr.
     const std::vector<std::string>* getStrings(std::string_view key) const;
+
+    // Typed reads for what a model's metadata configures: nullopt (nullptr) only when the key
+    // is absent; a value of another type (an array of strings where integers belong, a string
+    // where a number belongs) is refused with FileError(path, "metadata key '<key>' is <found>,
+    // not <wanted>"), never read as absent.
+    std::optional<int64_t> requireTypedInt(std::string_view key, const std::string& path) const;
+    std::optional<double> requireTypedNumber(std::string_view key, const std::string& path) const;
+    std::optional<bool> requireTypedBool(std::string_view key, const std::string& path) const;
+    std::optional<std::string> requireTypedString(std::string_view key, const std::string& path) const;
+    const std::vector<std::string>* requireTypedStrings(std::string_view key, const std::string& path) const;
+    // A numeric (or Bool) array of exactly `count` elements.
+    const GgufValue* requireTypedNumbers(std::string_view key, uint64_t count, const std::string& path) const;
 };
+
+// A value's type as a message names it: "u32", "string", "an array of 3 string".
+std::string ggufTypeText(const GgufValue& v);
 
 // The ggml type id (ggml.h's enum ggml_type) a storage type is written as; nullopt for types
 // GGUF has no id for (the unsigned integers, Bool, FP8).

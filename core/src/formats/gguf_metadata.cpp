@@ -1,6 +1,7 @@
 // GgufValue and GgufMetadata: typed access to the key/value pairs the GGUF reader parsed.
 #include "formats/gguf.h"
 
+#include "bonsai/error.h"
 #include "bonsai/model.h"
 
 #include <algorithm>
@@ -260,6 +261,88 @@ const std::vector<std::string>* GgufMetadata::getStrings(std::string_view key) c
     if (!v || !v->isArray() || v->elemType != GgufType::String)
         return nullptr;
     return &v->strings;
+}
+
+std::string ggufTypeText(const GgufValue& v)
+{
+    if (!v.isArray())
+        return std::string(ggufTypeName(v.type));
+    return "an array of " + std::to_string(v.count) + " " + std::string(ggufTypeName(v.elemType));
+}
+
+namespace {
+
+[[noreturn]] void wrongType(std::string_view key, const GgufValue& v, const char* wanted, const std::string& path)
+{
+    throw FileError(path, "metadata key '" + std::string(key) + "' is " + ggufTypeText(v) + ", not " + wanted);
+}
+
+} // namespace
+
+std::optional<int64_t> GgufMetadata::requireTypedInt(std::string_view key, const std::string& path) const
+{
+    const GgufValue* v = find(key);
+    if (!v)
+        return std::nullopt;
+    if (!v->isInteger())
+        wrongType(key, *v, "an integer", path);
+    if (const auto i = v->asInt())
+        return i;
+    throw FileError(path, "metadata key '" + std::string(key) + "' is " + v->display() +
+                              ", beyond the range of a signed 64-bit integer");
+}
+
+std::optional<double> GgufMetadata::requireTypedNumber(std::string_view key, const std::string& path) const
+{
+    const GgufValue* v = find(key);
+    if (!v)
+        return std::nullopt;
+    if (!v->isInteger() && v->type != GgufType::F32 && v->type != GgufType::F64)
+        wrongType(key, *v, "a number", path);
+    return v->asDouble();
+}
+
+std::optional<bool> GgufMetadata::requireTypedBool(std::string_view key, const std::string& path) const
+{
+    const GgufValue* v = find(key);
+    if (!v)
+        return std::nullopt;
+    if (v->type != GgufType::Bool)
+        wrongType(key, *v, "a bool", path);
+    return v->u != 0;
+}
+
+std::optional<std::string> GgufMetadata::requireTypedString(std::string_view key, const std::string& path) const
+{
+    const GgufValue* v = find(key);
+    if (!v)
+        return std::nullopt;
+    if (!v->isString())
+        wrongType(key, *v, "a string", path);
+    return v->str;
+}
+
+const std::vector<std::string>* GgufMetadata::requireTypedStrings(std::string_view key, const std::string& path) const
+{
+    const GgufValue* v = find(key);
+    if (!v)
+        return nullptr;
+    if (!v->isArray() || v->elemType != GgufType::String)
+        wrongType(key, *v, "an array of strings", path);
+    return &v->strings;
+}
+
+const GgufValue* GgufMetadata::requireTypedNumbers(std::string_view key, uint64_t count, const std::string& path) const
+{
+    const GgufValue* v = find(key);
+    if (!v)
+        return nullptr;
+    if (!v->isArray() || !isNumericType(v->elemType))
+        wrongType(key, *v, "an array of numbers", path);
+    if (v->count != count)
+        throw FileError(path, "metadata key '" + std::string(key) + "' has " + std::to_string(v->count) +
+                                  " elements, not the " + std::to_string(count) + " expected");
+    return v;
 }
 
 const GgufMetadata* ggufMetadata(const Model& model)

@@ -3,6 +3,7 @@
 #include "bonsai/error.h"
 #include "bonsai/model.h"
 #include "bonsai/sha256.h"
+#include "common/json_fault.h"
 #include "formats/gguf.h"
 #include "formats/onnx_model.h"
 
@@ -45,22 +46,62 @@ std::string Provenance::toJson() const
 Provenance Provenance::fromJson(const std::string& json, const std::string& source)
 {
     Provenance p;
+    nlohmann::json j;
     try {
-        const auto j = nlohmann::json::parse(json);
-        p.tool = j.at("tool").get<std::string>();
-        p.created = j.at("created").get<std::string>();
-        for (const auto& f : j.at("files"))
-            p.files.push_back({f.at("path").get<std::string>(), f.at("role").get<std::string>(),
-                               f.at("bytes").get<uint64_t>(), f.at("sha256").get<std::string>()});
-        if (j.contains("calibration"))
-            for (const auto& c : j.at("calibration"))
-                p.calibration.push_back({c.at("path").get<std::string>(), c.at("use").get<std::string>(),
-                                         c.at("bytes").get<uint64_t>(), c.at("sha256").get<std::string>(),
-                                         c.value("samples", int64_t(0)), c.value("seed", uint64_t(0))});
-        if (j.contains("options"))
-            p.options = j.at("options").get<std::vector<std::string>>();
+        j = nlohmann::json::parse(json);
     } catch (const nlohmann::json::exception& e) {
-        throw FileError(source, std::string("bad provenance record: ") + e.what());
+        throw FileError(source, "bad provenance record: not valid JSON: " + jsonFault(e));
+    }
+    // The field being read, named when it is missing or has the wrong type.
+    std::string field = "the record";
+    auto fault = [&](const std::string& what) { return FileError(source, "bad provenance record: " + what); };
+    auto get = [&](const nlohmann::json& o, const std::string& at, const char* key) -> const nlohmann::json& {
+        field = at + key;
+        return o.at(key);
+    };
+    // The objects of the array j[key], each as `at` names it ("files[3].").
+    auto objects = [&](const char* key, const auto& each) {
+        field = key;
+        const auto& a = j.at(key);
+        if (!a.is_array())
+            throw fault("field '" + field + "' must be an array");
+        for (size_t i = 0; i < a.size(); ++i) {
+            field = std::string(key) + "[" + std::to_string(i) + "]";
+            if (!a[i].is_object())
+                throw fault("field '" + field + "' must be an object");
+            each(a[i], field + ".");
+        }
+    };
+    try {
+        if (!j.is_object())
+            throw fault("not a JSON object");
+        p.tool = get(j, "", "tool").get<std::string>();
+        p.created = get(j, "", "created").get<std::string>();
+        objects("files", [&](const nlohmann::json& f, const std::string& at) {
+            ProvenanceFile pf;
+            pf.path = get(f, at, "path").get<std::string>();
+            pf.role = get(f, at, "role").get<std::string>();
+            pf.bytes = get(f, at, "bytes").get<uint64_t>();
+            pf.sha256 = get(f, at, "sha256").get<std::string>();
+            p.files.push_back(std::move(pf));
+        });
+        if (j.contains("calibration"))
+            objects("calibration", [&](const nlohmann::json& c, const std::string& at) {
+                ProvenanceCalibration pc;
+                pc.path = get(c, at, "path").get<std::string>();
+                pc.use = get(c, at, "use").get<std::string>();
+                pc.bytes = get(c, at, "bytes").get<uint64_t>();
+                pc.sha256 = get(c, at, "sha256").get<std::string>();
+                field = at + "samples";
+                pc.samples = c.value("samples", int64_t(0));
+                field = at + "seed";
+                pc.seed = c.value("seed", uint64_t(0));
+                p.calibration.push_back(std::move(pc));
+            });
+        if (j.contains("options"))
+            p.options = get(j, "", "options").get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+        throw FileError(source, "bad provenance record: field '" + field + "': " + jsonFault(e));
     }
     return p;
 }
@@ -194,7 +235,7 @@ Provenance readRecordedProvenance(const std::string& path)
             if (j.is_object() && j.contains("provenance"))
                 json = j["provenance"].dump();
         } catch (const nlohmann::json::exception& e) {
-            throw FileError(path, std::string("not valid JSON: ") + e.what());
+            throw FileError(path, "not valid JSON: " + jsonFault(e));
         }
     } else {
         const auto model = Model::open(path);

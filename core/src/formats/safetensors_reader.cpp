@@ -6,6 +6,7 @@
 #include "bonsai/error.h"
 #include "bonsai/model.h"
 #include "bonsai/readers.h"
+#include "common/json_fault.h"
 #include "common/regular_file.h"
 
 #include <nlohmann/json.hpp>
@@ -46,7 +47,7 @@ void readShard(Model& model, const std::string& path, const std::set<std::string
     try {
         header = json::parse(text, text + n);
     } catch (const json::exception& e) {
-        throw FileError(path, std::string("bad header JSON: ") + e.what());
+        throw FileError(path, "bad header JSON: " + jsonFault(e));
     }
     if (!header.is_object())
         throw FileError(path, "bad header: the JSON is not an object");
@@ -141,7 +142,7 @@ void readConfig(Model& model, const fs::path& dir)
                 model.metadata.emplace_back(std::string("config.") + key,
                                             j[key].is_string() ? j[key].get<std::string>() : j[key].dump());
     } catch (const json::exception& e) {
-        throw FileError(cfg.string(), std::string("bad JSON: ") + e.what());
+        throw FileError(cfg.string(), "bad JSON: " + jsonFault(e));
     }
 }
 
@@ -153,7 +154,7 @@ void readIndex(Model& model, const fs::path& indexPath)
     try {
         j = json::parse(text);
     } catch (const json::exception& e) {
-        throw FileError(ip, std::string("bad index JSON: ") + e.what());
+        throw FileError(ip, "bad index JSON: " + jsonFault(e));
     }
     if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
         throw FileError(ip, "index has no \"weight_map\" object");

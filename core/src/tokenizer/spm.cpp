@@ -92,6 +92,19 @@ size_t utf8Length(std::string_view s)
     return n;
 }
 
+// The byte a byte piece "<0xAB>" stands for; -1 for any other text (a file may label any
+// piece a byte).
+int bytePieceValue(std::string_view p)
+{
+    if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>')
+        return -1;
+    auto hex = [](char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    const int hi = hex(p[3]), lo = hex(p[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 constexpr std::string_view kSpace = "\xE2\x96\x81"; // U+2581, SentencePiece's visible space
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
@@ -202,8 +215,9 @@ Processor::Processor(Vocabulary v) : v_(std::move(v))
             reserved_.emplace(p, i);
         if (t == PieceType::UserDefined)
             userDefined_.push_back(p);
-        if (t == PieceType::Byte && p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>')
-            byteIds_[std::stoi(p.substr(3, 2), nullptr, 16)] = i;
+        if (t == PieceType::Byte)
+            if (const int b = bytePieceValue(p); b >= 0)
+                byteIds_[b] = i;
     }
     if (!v_.precompiledCharsmap.empty()) {
         const std::string& m = v_.precompiledCharsmap;
@@ -407,8 +421,8 @@ std::string Processor::decode(const std::vector<int32_t>& ids) const
         if (t == PieceType::Control)
             continue;
         const std::string& p = v_.pieces[size_t(id)];
-        if (t == PieceType::Byte && p.size() == 6) {
-            out += static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16));
+        if (const int b = t == PieceType::Byte ? bytePieceValue(p) : -1; b >= 0) {
+            out += static_cast<char>(b);
             continue;
         }
         if (t == PieceType::Unknown) {

@@ -6,6 +6,7 @@
 
 #include "bonsai/error.h"
 #include "bonsai/model.h"
+#include "common/json_fault.h"
 #include "common/regular_file.h"
 #include "tokenizer/tokenizer_impl.h"
 
@@ -130,7 +131,7 @@ std::unique_ptr<Tokenizer> Tokenizer::forModel(const Model& model)
         try {
             config = nlohmann::json::parse(readFile(configPath.string()));
         } catch (const nlohmann::json::exception& e) {
-            throw FileError(configPath.string(), std::string("bad JSON: ") + e.what());
+            throw FileError(configPath.string(), "bad JSON: " + jsonFault(e));
         }
         auto idOf = [&](const char* key, int32_t& dst) {
             if (!config.is_object() || !config.contains(key))

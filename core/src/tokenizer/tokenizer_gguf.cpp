@@ -21,10 +21,26 @@ namespace {
 enum TokenType : int64_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4,
                            kUnused = 5, kByte = 6 };
 
-int32_t optionalId(const GgufMetadata& md, const char* key, size_t n)
+// A token id key (bos/eos/unknown): -1 when absent; refused when not an integer or outside
+// the vocabulary.
+int32_t optionalId(const GgufMetadata& md, const char* key, size_t n, const std::string& path)
 {
-    const auto v = md.getInt(key);
-    return v && *v >= 0 && static_cast<uint64_t>(*v) < n ? static_cast<int32_t>(*v) : -1;
+    const auto v = md.requireTypedInt(key, path);
+    if (!v)
+        return -1;
+    if (*v < 0 || static_cast<uint64_t>(*v) >= n)
+        throw FileError(path, std::string("metadata key '") + key + "' is " + std::to_string(*v) +
+                                  ", outside the vocabulary of " + std::to_string(n) + " tokens");
+    return static_cast<int32_t>(*v);
+}
+
+// tokenizer.ggml.token_type: one number per token (nullopt when absent).
+std::optional<std::vector<int64_t>> tokenTypes(const GgufMetadata& md, size_t n, const std::string& path)
+{
+    const GgufValue* t = md.requireTypedNumbers("tokenizer.ggml.token_type", n, path);
+    if (!t)
+        return std::nullopt;
+    return t->toInts();
 }
 
 std::unique_ptr<Tokenizer> sentencePieceFromGguf(const GgufMetadata& md,
@@ -33,21 +49,13 @@ std::unique_ptr<Tokenizer> sentencePieceFromGguf(const GgufMetadata& md,
 {
     const size_t n = tokens.size();
     std::vector<float> scores(n, 0.0f);
-    if (const GgufValue* s = md.find("tokenizer.ggml.scores")) {
-        if (!s->isArray() || s->count != n)
-            throw FileError(path, "tokenizer.ggml.scores does not have one score per token");
+    if (const GgufValue* s = md.requireTypedNumbers("tokenizer.ggml.scores", n, path))
         scores = s->toFloats();
-    }
-    std::vector<int64_t> types(n, kNormal);
-    if (const GgufValue* t = md.find("tokenizer.ggml.token_type")) {
-        if (!t->isArray() || t->count != n)
-            throw FileError(path, "tokenizer.ggml.token_type does not have one type per token");
-        types = t->toInts();
-    }
+    const std::vector<int64_t> types = tokenTypes(md, n, path).value_or(std::vector<int64_t>(n, kNormal));
 
-    const int32_t bos = optionalId(md, "tokenizer.ggml.bos_token_id", n);
-    const int32_t eos = optionalId(md, "tokenizer.ggml.eos_token_id", n);
-    const int32_t unk = optionalId(md, "tokenizer.ggml.unknown_token_id", n);
+    const int32_t bos = optionalId(md, "tokenizer.ggml.bos_token_id", n, path);
+    const int32_t eos = optionalId(md, "tokenizer.ggml.eos_token_id", n, path);
+    const int32_t unk = optionalId(md, "tokenizer.ggml.unknown_token_id", n, path);
 
     spm::Vocabulary v;
     v.modelType = 2; // BPE
@@ -67,11 +75,14 @@ std::unique_ptr<Tokenizer> sentencePieceFromGguf(const GgufMetadata& md,
         throw FileError(path, "SentencePiece vocabulary in GGUF metadata has no unknown token");
     v.bosId = bos;
     v.eosId = eos;
-    if (const GgufValue* c = md.find("tokenizer.ggml.precompiled_charsmap");
-        c && c->isArray() && (c->elemType == GgufType::U8 || c->elemType == GgufType::I8))
+    if (const GgufValue* c = md.find("tokenizer.ggml.precompiled_charsmap")) {
+        if (!c->isArray() || (c->elemType != GgufType::U8 && c->elemType != GgufType::I8))
+            throw FileError(path, "metadata key 'tokenizer.ggml.precompiled_charsmap' is " + ggufTypeText(*c) +
+                                      ", not an array of bytes");
         v.precompiledCharsmap.assign(c->raw.begin(), c->raw.end());
-    v.addDummyPrefix = md.getBool("tokenizer.ggml.add_space_prefix").value_or(true);
-    v.removeExtraWhitespaces = md.getBool("tokenizer.ggml.remove_extra_whitespaces").value_or(false);
+    }
+    v.addDummyPrefix = md.requireTypedBool("tokenizer.ggml.add_space_prefix", path).value_or(true);
+    v.removeExtraWhitespaces = md.requireTypedBool("tokenizer.ggml.remove_extra_whitespaces", path).value_or(false);
     v.escapeWhitespaces = true;
     return detail::makeSentencePiece(std::move(v), path, std::move(source), bos, eos);
 }
@@ -84,7 +95,7 @@ std::unique_ptr<Tokenizer> bpeFromGguf(const GgufMetadata& md,
     spec.source = std::move(source);
     const size_t n = tokens.size();
     spec.vocab = tokens;
-    const auto* merges = md.getStrings("tokenizer.ggml.merges");
+    const auto* merges = md.requireTypedStrings("tokenizer.ggml.merges", path);
     if (!merges)
         throw FileError(path, "tokenizer.ggml.model is \"gpt2\" but tokenizer.ggml.merges is "
                               "missing");
@@ -95,27 +106,24 @@ std::unique_ptr<Tokenizer> bpeFromGguf(const GgufMetadata& md,
             throw FileError(path, "tokenizer.ggml.merges entry \"" + m + "\" is not two pieces");
         spec.merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
     }
-    if (const GgufValue* t = md.find("tokenizer.ggml.token_type")) {
-        if (!t->isArray() || t->count != n)
-            throw FileError(path, "tokenizer.ggml.token_type does not have one type per token");
-        const auto types = t->toInts();
+    if (const auto types = tokenTypes(md, n, path)) {
         for (size_t i = 0; i < n; ++i)
-            if ((types[i] == kControl || types[i] == kUserDefined) && !tokens[i].empty())
-                spec.added.push_back({tokens[i], static_cast<int32_t>(i), types[i] == kControl});
+            if (((*types)[i] == kControl || (*types)[i] == kUserDefined) && !tokens[i].empty())
+                spec.added.push_back({tokens[i], static_cast<int32_t>(i), (*types)[i] == kControl});
     }
 
     // Files from before the key existed use GPT-2's regex.
-    const std::string pre = md.getString("tokenizer.ggml.pre").value_or("default");
+    const std::string pre = md.requireTypedString("tokenizer.ggml.pre", path).value_or("default");
     const auto known = detail::llamaCppPre(pre);
     if (!known)
         throw FileError(path, "unsupported tokenizer.ggml.pre \"" + pre +
                                   "\" (supported: gpt2/default, llama-bpe/llama3, qwen2)");
     spec.pattern = known->pattern;
     spec.ignoreMerges = known->ignoreMerges; // as llama.cpp does for this pre-tokenizer
-    spec.addPrefixSpace = md.getBool("tokenizer.ggml.add_space_prefix").value_or(false);
-    spec.unk = optionalId(md, "tokenizer.ggml.unknown_token_id", n);
-    spec.bos = optionalId(md, "tokenizer.ggml.bos_token_id", n);
-    spec.eos = optionalId(md, "tokenizer.ggml.eos_token_id", n);
+    spec.addPrefixSpace = md.requireTypedBool("tokenizer.ggml.add_space_prefix", path).value_or(false);
+    spec.unk = optionalId(md, "tokenizer.ggml.unknown_token_id", n, path);
+    spec.bos = optionalId(md, "tokenizer.ggml.bos_token_id", n, path);
+    spec.eos = optionalId(md, "tokenizer.ggml.eos_token_id", n, path);
     return detail::makeBpeTokenizer(std::move(spec));
 }
 
@@ -152,10 +160,10 @@ std::unique_ptr<Tokenizer> Tokenizer::fromGguf(const Model& model)
     const GgufMetadata* md = ggufMetadata(model);
     if (!md)
         throw FileError(model.path, "not a GGUF model: no GGUF tokenizer metadata");
-    const auto kind = md->getString("tokenizer.ggml.model");
+    const auto kind = md->requireTypedString("tokenizer.ggml.model", model.path);
     if (!kind)
         throw FileError(model.path, "GGUF metadata has no tokenizer (tokenizer.ggml.model missing)");
-    const auto* tokens = md->getStrings("tokenizer.ggml.tokens");
+    const auto* tokens = md->requireTypedStrings("tokenizer.ggml.tokens", model.path);
     if (!tokens || tokens->empty())
         throw FileError(model.path, "GGUF metadata has no tokenizer.ggml.tokens");
     std::string source = "GGUF metadata of " + model.path;

@@ -7,11 +7,13 @@
 // post-processor's template or, failing that, conventional added-token names. An NFC
 // normalizer (Qwen2) is accepted and not applied: input text is assumed to be NFC already.
 #include "bonsai/error.h"
+#include "common/json_fault.h"
 #include "common/regular_file.h"
 #include "tokenizer/tokenizer_impl.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
 
 namespace bonsai {
@@ -67,8 +69,13 @@ void templateIds(const json& pp, BpeSpec& spec, int32_t& bos, int32_t& eos)
     auto idOf = [&](const std::string& name) -> int32_t {
         const auto& st = pp.value("special_tokens", json::object());
         if (st.contains(name) && st[name].contains("ids") && !st[name]["ids"].empty() &&
-            st[name]["ids"][0].is_number_integer())
-            return st[name]["ids"][0].get<int32_t>();
+            st[name]["ids"][0].is_number_integer()) {
+            const int64_t id = st[name]["ids"][0].get<int64_t>();
+            if (id < 0 || id > INT32_MAX)
+                throw FileError(spec.source, "post_processor: special token '" + name + "' has id " +
+                                                 std::to_string(id) + ", not a token id");
+            return static_cast<int32_t>(id);
+        }
         for (const auto& a : spec.added)
             if (a.content == name)
                 return a.id;
@@ -96,11 +103,13 @@ detail::BpeSpec detail::readTokenizerJson(const std::string& path)
     try {
         j = json::parse(text);
     } catch (const json::exception& e) {
-        throw FileError(path, std::string("not valid JSON: ") + e.what());
+        throw FileError(path, "not valid JSON: " + jsonFault(e));
     }
 
     BpeSpec spec;
     spec.source = path;
+    // The field being read, named when a value has the wrong type.
+    std::string field = "model";
     try {
         if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
             throw FileError(path, "no \"model\" object (not a Hugging Face tokenizer.json)");
@@ -112,15 +121,20 @@ detail::BpeSpec detail::readTokenizerJson(const std::string& path)
         if (!model.contains("vocab") || !model["vocab"].is_object())
             throw FileError(path, "BPE model has no vocab object");
 
-        for (const auto& [piece, idv] : model["vocab"].items()) {
+        // Ids are dense: each below the vocabulary's size (so that memory follows the file).
+        const json& vocab = model["vocab"];
+        for (const auto& [piece, idv] : vocab.items()) {
+            field = "model.vocab[\"" + piece + "\"]";
             const int64_t id = idv.get<int64_t>();
-            if (id < 0 || id > (1 << 24))
+            if (id < 0 || static_cast<uint64_t>(id) >= vocab.size())
                 throw FileError(path, "vocab id " + std::to_string(id) + " of \"" + piece +
-                                          "\" out of range");
+                                          "\" is outside the vocabulary of " + std::to_string(vocab.size()) +
+                                          " entries");
             if (static_cast<size_t>(id) >= spec.vocab.size())
                 spec.vocab.resize(static_cast<size_t>(id) + 1);
             spec.vocab[static_cast<size_t>(id)] = piece;
         }
+        field = "model.merges";
         for (const auto& m : model.value("merges", json::array())) {
             if (m.is_string()) {
                 const std::string s = m.get<std::string>();
@@ -134,15 +148,27 @@ detail::BpeSpec detail::readTokenizerJson(const std::string& path)
                 throw FileError(path, "merge " + m.dump() + " is not two pieces");
             }
         }
+        field = "model.ignore_merges";
         spec.ignoreMerges = model.value("ignore_merges", false);
 
-        for (const auto& a : j.value("added_tokens", json::array())) {
+        // Added tokens extend the vocabulary: ids below its size plus their count.
+        const json added = j.value("added_tokens", json::array());
+        field = "added_tokens";
+        const uint64_t idLimit = spec.vocab.size() + added.size();
+        for (size_t k = 0; k < added.size(); ++k) {
+            const json& a = added.at(k);
+            field = "added_tokens[" + std::to_string(k) + "]";
             BpeSpec::Added t;
             t.content = a.at("content").get<std::string>();
-            t.id = a.at("id").get<int32_t>();
+            const int64_t id = a.at("id").get<int64_t>();
+            if (id < 0 || static_cast<uint64_t>(id) >= idLimit)
+                throw FileError(path, field + ": id " + std::to_string(id) + " is outside the " +
+                                          std::to_string(idLimit) + " ids of the vocabulary and added tokens");
+            t.id = static_cast<int32_t>(id);
             t.special = a.value("special", false);
             spec.added.push_back(std::move(t));
         }
+        field = "model.unk_token";
         if (model.contains("unk_token") && model["unk_token"].is_string()) {
             const std::string unk = model["unk_token"].get<std::string>();
             for (size_t id = 0; id < spec.vocab.size(); ++id)
@@ -150,8 +176,10 @@ detail::BpeSpec detail::readTokenizerJson(const std::string& path)
                     spec.unk = static_cast<int32_t>(id);
         }
 
+        field = "normalizer";
         checkNormalizer(j.value("normalizer", json()), path);
 
+        field = "pre_tokenizer";
         const json preTokenizer = j.value("pre_tokenizer", json()); // outlives the pointers
         std::vector<const json*> pre;
         collectPreTokenizers(preTokenizer, pre);
@@ -192,7 +220,12 @@ detail::BpeSpec detail::readTokenizerJson(const std::string& path)
             throw FileError(path, "BPE model without a ByteLevel pre-tokenizer (only byte-level "
                                   "BPE is supported)");
 
+        field = "post_processor";
         templateIds(j.value("post_processor", json()), spec, spec.bos, spec.eos);
+        for (const int32_t id : {spec.bos, spec.eos})
+            if (id >= 0 && static_cast<uint64_t>(id) >= idLimit)
+                throw FileError(path, "post_processor: special token id " + std::to_string(id) +
+                                          " is outside the " + std::to_string(idLimit) + " ids of the vocabulary");
         // Without a template, conventional names. Qwen2 and GPT-2 have no BOS token of their
         // own (bos() = -1); their config.json names <|endoftext|>, which forModel applies.
         auto byName = [&](std::initializer_list<const char*> names) -> int32_t {
@@ -207,7 +240,7 @@ detail::BpeSpec detail::readTokenizerJson(const std::string& path)
         if (spec.eos < 0)
             spec.eos = byName({"<|end_of_text|>", "</s>", "<|endoftext|>", "<eos>"});
     } catch (const json::exception& e) {
-        throw FileError(path, std::string("malformed tokenizer.json: ") + e.what());
+        throw FileError(path, "field '" + field + "': " + jsonFault(e));
     }
     return spec;
 }

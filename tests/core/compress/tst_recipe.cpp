@@ -101,6 +101,12 @@ void TstRecipe::errors_data()
     QTest::newRow("rules type") << R"({"bonsai_recipe":1,"rules":{}})" << "'rules' must be an array";
     QTest::newRow("rule no match") << R"({"bonsai_recipe":1,"rules":[{"precision":"int8"}]})" << "rule 1: missing key 'match'";
     QTest::newRow("bad regex") << R"({"bonsai_recipe":1,"rules":[{"match":"fc("}]})" << "invalid regular expression";
+    // Patterns whose backtracking is exponential in the layer name's length, or that nest
+    // deep enough to overflow the stack while compiling, are refused before use.
+    QTest::newRow("nested star") << R"({"bonsai_recipe":1,"rules":[{"match":"(.*)*x"}]})" << "rule 1: key 'match' \"(.*)*x\" repeats the group \"(.*)*\"";
+    QTest::newRow("repeated alternation") << R"({"bonsai_recipe":1,"rules":[{"match":"^(a|ab)+$"}]})" << "repeats the group \"(a|ab)+\"";
+    QTest::newRow("deep nesting") << QString(R"({"bonsai_recipe":1,"rules":[{"match":"%1a%2"}]})").arg(QString(17, '('), QString(17, ')')) << "nests groups more than 16 deep";
+    QTest::newRow("long pattern") << QString(R"({"bonsai_recipe":1,"rules":[{"match":"%1"}]})").arg(QString(1025, 'a')) << "longer than 1024 characters";
     QTest::newRow("unknown key") << R"({"bonsai_recipe":1,"rules":[{"match":"a","bitz":4}]})" << "rule 1: unknown key 'bitz'";
     QTest::newRow("precision value") << R"({"bonsai_recipe":1,"defaults":{"precision":"int9"}})" << "defaults: key 'precision': unknown value \"int9\"";
     QTest::newRow("precision type") << R"({"bonsai_recipe":1,"defaults":{"precision":8}})" << "key 'precision' must be a string";

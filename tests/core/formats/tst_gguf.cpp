@@ -11,6 +11,7 @@
 #include <QtTest>
 
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <tuple>
 
@@ -83,6 +84,7 @@ private slots:
     void readAllValueAndTensorTypes();
     void alignment64();
     void corruptFiles();
+    void typedMetadataRefusesOtherTypes();
     void truncatedAtEveryLength();
     void randomByteDamageNeverCrashes();
 };
@@ -288,6 +290,54 @@ void TstGguf::alignment64()
     QCOMPARE(ggufMetadata(*m32)->dataOffset % 32, uint64_t(0));
 }
 
+// What configures a model is read with the typed getters: a value of another type is refused
+// naming the file, the key, the type found and the type wanted (never taken as absent).
+void TstGguf::typedMetadataRefusesOtherTypes()
+{
+    GgufWriter w;
+    w.kv("n", tU32, scalar<uint32_t>(7));
+    w.kv("big", tU64, scalar<uint64_t>(uint64_t(1) << 63));
+    w.kv("s", tString, str("7"));
+    w.kv("f", tF32, scalar<float>(0.5f));
+    w.kv("flag", tBool, scalar<uint8_t>(1));
+    w.kv("names", tArray, stringArray({"a", "b"}));
+    w.kv("ints", tArray, numberArray<int32_t>(tI32, {1, 2, 3}));
+    const std::string path = testutil::writeTemp("typed.gguf", w.build());
+    auto m = readGguf(path);
+    const GgufMetadata& md = *ggufMetadata(*m);
+    QCOMPARE(md.requireTypedInt("n", path), std::optional<int64_t>(7));
+    QCOMPARE(md.requireTypedNumber("n", path), std::optional<double>(7));
+    QCOMPARE(md.requireTypedNumber("f", path), std::optional<double>(0.5));
+    QCOMPARE(md.requireTypedBool("flag", path), std::optional<bool>(true));
+    QCOMPARE(md.requireTypedString("s", path), std::optional<std::string>("7"));
+    QCOMPARE(md.requireTypedStrings("names", path)->size(), size_t(2));
+    QCOMPARE(md.requireTypedNumbers("ints", 3, path)->count, uint64_t(3));
+    QVERIFY(!md.requireTypedInt("absent", path));
+    QVERIFY(!md.requireTypedNumbers("absent", 3, path));
+
+    auto refusal = [&](const std::function<void()>& f) -> std::string {
+        try {
+            f();
+        } catch (const FileError& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    const std::string pre = path + ": metadata key ";
+    QCOMPARE(refusal([&] { md.requireTypedInt("s", path); }), pre + "'s' is string, not an integer");
+    QCOMPARE(refusal([&] { md.requireTypedInt("f", path); }), pre + "'f' is f32, not an integer");
+    QCOMPARE(refusal([&] { md.requireTypedInt("big", path); }),
+             pre + "'big' is 9223372036854775808, beyond the range of a signed 64-bit integer");
+    QCOMPARE(refusal([&] { md.requireTypedNumber("names", path); }), pre + "'names' is an array of 2 string, not a number");
+    QCOMPARE(refusal([&] { md.requireTypedBool("n", path); }), pre + "'n' is u32, not a bool");
+    QCOMPARE(refusal([&] { md.requireTypedString("ints", path); }), pre + "'ints' is an array of 3 i32, not a string");
+    QCOMPARE(refusal([&] { md.requireTypedStrings("ints", path); }),
+             pre + "'ints' is an array of 3 i32, not an array of strings");
+    QCOMPARE(refusal([&] { md.requireTypedNumbers("names", 2, path); }),
+             pre + "'names' is an array of 2 string, not an array of numbers");
+    QCOMPARE(refusal([&] { md.requireTypedNumbers("ints", 4, path); }), pre + "'ints' has 3 elements, not the 4 expected");
+}
+
 void TstGguf::corruptFiles()
 {
     const std::string good = validWriter().build();
@@ -297,7 +347,7 @@ void TstGguf::corruptFiles()
     bad[3] = 'X';
     expectFault("magic.gguf", bad, "bad magic");
     expectFault("v1.gguf", header(1, 0, 0), "version 1");
-    expectFault("v9.gguf", header(9, 0, 0), "unsupported GGUF version 9");
+    expectFault("v9.gguf", header(9, 0, 0), "unsupported GGUF version 9 (only versions 2 and 3)");
     std::string be = "GGUF";
     be += std::string("\x00\x00\x00\x03", 4);
     be += std::string(16, '\0');

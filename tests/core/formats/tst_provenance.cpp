@@ -27,6 +27,38 @@ namespace fs = std::filesystem;
 class TstProvenance : public QObject {
     Q_OBJECT
 private slots:
+    // A damaged record is refused naming the source and the field, not in nlohmann's words.
+    void recordFaultsNameTheField()
+    {
+        auto fault = [](const std::string& json) -> std::string {
+            try {
+                Provenance::fromJson(json, "recipe.json");
+            } catch (const FileError& e) {
+                return e.what();
+            }
+            return "accepted";
+        };
+        const std::string file = R"({"path": "m", "role": "model", "bytes": 1, "sha256": "ab"})";
+        const std::string ok = R"({"tool": "t", "created": "c", "files": [)" + file + "]}";
+        QCOMPARE(Provenance::fromJson(ok, "recipe.json").files.size(), size_t(1));
+        for (const auto& [json, field] : std::vector<std::pair<std::string, std::string>>{
+                 {R"({"created": "c", "files": []})", "field 'tool'"},
+                 {R"({"tool": 3, "created": "c", "files": []})", "field 'tool'"},
+                 {R"({"tool": "t", "created": "c", "files": {}})", "field 'files'"},
+                 {R"({"tool": "t", "created": "c", "files": [{"path": "m", "role": "model", "bytes": "1", "sha256": "ab"}]})",
+                  "field 'files[0].bytes'"},
+                 {R"({"tool": "t", "created": "c", "files": [], "calibration": [{"path": "p"}]})",
+                  "field 'calibration[0].use'"},
+                 {R"({"tool": "t", "created": "c", "files": [], "options": [1]})", "field 'options'"},
+                 {R"([1, 2])", "not a JSON object"},
+                 {R"({"tool": )", "not valid JSON"}}) {
+            const std::string what = fault(json);
+            QVERIFY2(what.starts_with("recipe.json: bad provenance record: ") && what.find(field) != std::string::npos,
+                     (json + " -> " + what).c_str());
+            QVERIFY2(what.find("[json.exception") == std::string::npos, what.c_str());
+        }
+    }
+
     void sha256Vectors()
     {
         QCOMPARE(sha256Hex(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));

@@ -1,0 +1,15 @@
+// Hugging Face tokenizer.json (byte-level BPE): vocabulary, merges, added tokens,
+// pre-tokenizer and post-processor; the tokenizer then encodes and decodes a short text.
+#include "bonsai/tokenizer.h"
+#include "fuzz_input.h"
+#include "fuzz_llm_run.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
+{
+    bonsai::fuzz::noteInput(data, size);
+    const std::string path = bonsai::fuzz::writeInput("tokenizer.json", data, size);
+    bonsai::fuzz::expectOnlyBonsaiErrors([&] {
+        bonsai::fuzz::exerciseTokenizer([&] { return bonsai::Tokenizer::fromTokenizerJson(path); });
+    });
+    return 0;
+}
