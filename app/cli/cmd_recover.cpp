@@ -97,6 +97,8 @@ int cmdRecover(const Args& in)
 
     if (!asJson) {
         std::printf("recovering %s with %s on %s\n", args[0].c_str(), methodS.c_str(), trainSet->path().c_str());
+        for (const auto& note : bonsai::recoverNotes(o.method, configs))
+            std::printf("note: %s\n", note.c_str());
         std::fflush(stdout);
     }
     const auto r = bonsai::recover(*model, configs, *trainSet, *testSet, o);
@@ -106,6 +108,7 @@ int cmdRecover(const Args& in)
     j["method"] = methodS;
     j["accuracy_before"] = r.accuracyBefore;
     j["accuracy_after"] = r.accuracyAfter;
+    j["notes"] = r.notes;
     auto& je = j["epochs"] = nlohmann::ordered_json::array();
     for (const auto& e : r.epochs) {
         nlohmann::ordered_json x{{"round", e.round}, {"epoch", e.epoch}, {"loss", e.loss},

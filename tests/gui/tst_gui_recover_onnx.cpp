@@ -1,6 +1,7 @@
 // The recovery panel on a small MLP written by the test with a synthetic 4-class data set
 // (.npy files): a QAT run through the panel reports what recover() returns for the same
-// options, Cancel stops a run, and a safetensors model is explained instead of trained.
+// options, Cancel stops a run, a safetensors model is explained instead of trained, and the
+// note says what a method applies only after training.
 #include "onnx_build.h"
 
 #include "compressiondocument.h"
@@ -50,6 +51,7 @@ private slots:
     void safetensorsIsExplained();
     void untrainableOnnxIsExplained();
     void menuOpensTheDock();
+    void noteSaysWhatIsAppliedAfterTraining();
 
 private:
     void setUp(CompressionDocument& doc, RecoverPanel& panel);
@@ -233,6 +235,21 @@ void TstGuiRecoverOnnx::menuOpensTheDock()
     QVERIFY(open->isEnabled());
     open->trigger();
     QVERIFY(dock->isVisibleTo(&w));
+}
+
+void TstGuiRecoverOnnx::noteSaysWhatIsAppliedAfterTraining()
+{
+    CompressionDocument doc;
+    RecoverPanel panel(&doc);
+    setUp(doc, panel); // INT3 everywhere
+    panel.setMethod(RecoverMethod::Finetune);
+    QCOMPARE(panel.note(), QStringLiteral("Note: finetune trains float weights; the recipe's INT3 quantization is "
+                                          "applied after training \u2014 use qat or distill to train through it."));
+    panel.setMethod(RecoverMethod::Distill);
+    QVERIFY2(panel.note().isEmpty(), qPrintable(panel.note()));
+    panel.setMethod(RecoverMethod::Finetune);
+    doc.edit({0, 1}, [](LayerConfig& c) { c.precision = {}; c.sparsity = 0.5; }, QStringLiteral("pruned"));
+    QVERIFY2(panel.note().isEmpty(), qPrintable(panel.note())); // follows the configuration
 }
 
 QTEST_MAIN(TstGuiRecoverOnnx)

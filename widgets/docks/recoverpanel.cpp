@@ -25,6 +25,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QStringList>
 #include <QValueAxis>
 #include <QVBoxLayout>
 
@@ -39,6 +40,7 @@ RecoverPanel::RecoverPanel(CompressionDocument* doc, QWidget* parent)
     const QString data = defaultEvalDataset();
     m_train->setText(data);
     connect(m_doc, &CompressionDocument::modelReset, this, &RecoverPanel::onModelReset);
+    connect(m_doc, &CompressionDocument::configChanged, this, &RecoverPanel::updateNote);
     connectCurrentJob(m_job->runner(), this, m_jobId,
                       {.progress = [this](double f, double eta) { showJobProgress(m_progress, tr("Training"), f, eta); },
                        .failed = [this](const QString& msg) {
@@ -96,16 +98,23 @@ void RecoverPanel::buildUi()
     m_method->addItem(tr("Quantization-aware training (QAT)"), int(bonsai::RecoverMethod::Qat));
     m_method->addItem(tr("Knowledge distillation"), int(bonsai::RecoverMethod::Distill));
     m_method->addItem(tr("Lottery ticket (iterative pruning)"), int(bonsai::RecoverMethod::Lottery));
-    m_method->setItemData(0, tr("Keep training the compressed weights (pruned weights stay zero) so "
-                                "the rest of the network adapts to what was removed."), Qt::ToolTipRole);
+    m_method->setItemData(0, tr("Keep training the compressed weights as float values (pruned weights "
+                                "stay zero) so the rest of the network adapts to what was removed; "
+                                "a quantizing configuration is applied again after training."), Qt::ToolTipRole);
     m_method->setItemData(1, tr("Train with the quantization simulated in the forward pass, so the "
                                 "weights learn values that survive rounding."), Qt::ToolTipRole);
-    m_method->setItemData(2, tr("Train the compressed model to imitate the softened outputs of the "
-                                "uncompressed model (the teacher), not just the labels."), Qt::ToolTipRole);
+    m_method->setItemData(2, tr("Train the compressed model, its quantization simulated as in QAT, to "
+                                "imitate the softened outputs of the uncompressed model (the teacher), "
+                                "not just the labels."), Qt::ToolTipRole);
     m_method->setItemData(3, tr("Prune the smallest weights a little at a time, rewind the survivors "
                                 "to their starting values and retrain after each round."), Qt::ToolTipRole);
     m_method->setToolTip(tr("How the accuracy lost to compression is won back by a short training run."));
     form->addRow(tr("Method:"), m_method);
+    m_note = new QLabel(settings);
+    m_note->setWordWrap(true);
+    m_note->setVisible(false);
+    m_note->setToolTip(tr("What the chosen method does with the compression as configured."));
+    form->addRow(m_note);
 
     m_epochs = new QSpinBox(settings);
     m_epochs->setRange(1, 1000);
@@ -250,7 +259,19 @@ void RecoverPanel::onMethodChanged()
     m_alpha->setEnabled(m == bonsai::RecoverMethod::Distill);
     m_rounds->setEnabled(m == bonsai::RecoverMethod::Lottery);
     m_sparsity->setEnabled(m == bonsai::RecoverMethod::Lottery);
+    updateNote();
 }
+
+void RecoverPanel::updateNote()
+{
+    QStringList notes;
+    for (const auto& n : bonsai::recoverNotes(bonsai::RecoverMethod(m_method->currentData().toInt()), m_doc->configs()))
+        notes << tr("Note: %1.").arg(QString::fromStdString(n));
+    m_note->setText(notes.join(QLatin1Char('\n')));
+    m_note->setVisible(!notes.isEmpty());
+}
+
+QString RecoverPanel::note() const { return m_note->text(); }
 
 void RecoverPanel::onModelReset()
 {
@@ -276,6 +297,7 @@ void RecoverPanel::onModelReset()
         s->clear();
     clearJobProgress(m_progress);
     m_start->setEnabled(canStart());
+    updateNote();
     emit readyChanged(canStart(), unsupportedReason());
 }
 

@@ -2,7 +2,8 @@
 // The recovery panel: short training runs that win back the accuracy the current compression
 // configuration costs (recover.h): fine-tuning, quantization-aware training, distillation from
 // the uncompressed model, or lottery-ticket pruning. Settings (method, epochs, learning rate,
-// T and alpha, rounds and target sparsity, sample limits), Start / Cancel, progress with an
+// T and alpha, rounds and target sparsity, sample limits), a note when the method does not
+// train through the configured quantization, Start / Cancel, progress with an
 // ETA, loss and accuracy curves per epoch, the accuracy before and after, and saving the
 // recovered ONNX model. Errors and models that cannot be trained are explained in the panel.
 // The jobs themselves are a RecoveryRunner's (session layer).
@@ -57,6 +58,10 @@ public:
     QString unsupportedReason() const; // why Start cannot run (empty when it can)
 
     QString message() const; // the error or status shown
+    // What the chosen method does with the configured compression that may surprise
+    // (recoverNotes: finetune applies a quantizing recipe only after training), shown under
+    // the method; empty when there is nothing to say.
+    QString note() const;
     const bonsai::RecoverResult* result() const { return m_result.get(); }
     QString resultLabel() const { return m_label; } // "QAT 1 epoch"
     // The configuration the result was trained for (one per layer).
@@ -76,6 +81,7 @@ private:
     void buildUi();
     void onModelReset();
     void onMethodChanged();
+    void updateNote();
     void onFinished(const std::shared_ptr<bonsai::RecoverResult>& result, const QString& label);
     void showCurves(const bonsai::RecoverResult& r);
     void showResult(); // m_result: progress "Done in", accuracy, curves, Save enabled
@@ -101,6 +107,7 @@ private:
     QLineEdit* m_train = nullptr;
     QLineEdit* m_test = nullptr;
     QComboBox* m_method = nullptr;
+    QLabel* m_note = nullptr;
     QSpinBox* m_epochs = nullptr;
     QDoubleSpinBox* m_lr = nullptr;
     QDoubleSpinBox* m_temperature = nullptr;

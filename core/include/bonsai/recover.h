@@ -4,15 +4,21 @@
 //
 //  - Finetune: starts from the compressed weights (compressLayer's reconstruction of every
 //    layer of the recipe), pins pruned weights at zero and removed channels removed (masks),
-//    trains with cross-entropy.
-//  - Qat (quantization-aware training): latent float weights start from the uncompressed
-//    model; the forward pass uses each layer's configured fake quantization (the quantize.h
-//    kernel at the layer's precision and granularity, as compressLayer applies it to a dense
-//    matrix), gradients pass straight through (STE); sparsity masks are kept. Rank reduction
-//    is not simulated during training (it is applied at the end).
-//  - Distill: as Finetune, with the uncompressed model as teacher: its logits (inference mode,
-//    computed once for every training sample) enter the loss
-//    alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) + (1 - alpha) * CE.
+//    trains them as float values with cross-entropy. A quantizing recipe is applied after
+//    training only (recoverNotes says so): at low bit widths re-rounding the trained values
+//    undoes most of what the training changed; Qat and Distill train through it.
+//  - Qat (quantization-aware training): every layer whose precision quantizes keeps latent
+//    float weights that start from the uncompressed model; the forward pass uses the layer's
+//    configured fake quantization of them (the quantize.h kernel at the layer's precision and
+//    granularity, as compressLayer applies it to a dense matrix; only the kept rows of a layer
+//    whose channels are pruned), gradients pass straight through (STE); sparsity masks are
+//    kept. A layer the recipe does not quantize starts from its compressed values, as in
+//    Finetune. Rank reduction is not simulated during training (it is applied at the end).
+//  - Distill: the student trains exactly as in Qat (same start values, same fake-quantized
+//    forward pass, same masks), with the uncompressed model as teacher: its logits (inference
+//    mode, computed once for every training sample) enter the loss
+//    alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T)) + (1 - alpha) * CE, where z_s and
+//    the cross-entropy are those of the fake-quantized student. With alpha = 0 it is Qat.
 //  - Lottery: iterative magnitude pruning with rewinding. Round i of k prunes the prunable
 //    weights (the weights of every layer of the model) to s_i = 1 - (1 - target)^(i / k) with
 //    ONE GLOBAL magnitude threshold (exactly round(s_i * N) of the N weights; masks only grow),
@@ -90,7 +96,15 @@ struct RecoverResult {
     std::vector<RecoverRound> rounds;
     double seconds = 0;
     WeightMap weights;          // every trained parameter and buffer, compressed as configured
+    std::vector<std::string> notes; // recoverNotes(method, configs)
 };
+
+// What `method` does with the recipe that a user may not expect, one sentence each (empty:
+// nothing to say): Finetune and Lottery train float weights, so a quantizing recipe is only
+// applied after training ("finetune trains float weights; the recipe's INT2 quantization is
+// applied after training - use qat or distill to train through it"); no method simulates
+// rank reduction during training.
+std::vector<std::string> recoverNotes(RecoverMethod method, const std::vector<LayerConfig>& configs);
 
 // Runs a recovery. `configs`: one per model layer (resolveConfigs). Throws Error when the
 // model is not ONNX, cannot be trained (the message lists ops without a backward pass), when

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -38,6 +39,33 @@ std::optional<RecoverMethod> parseRecoverMethod(std::string_view name)
     return std::nullopt;
 }
 
+std::vector<std::string> recoverNotes(RecoverMethod method, const std::vector<LayerConfig>& configs)
+{
+    std::vector<std::string> notes;
+    const std::string name = recoverMethodName(method);
+    if (method == RecoverMethod::Finetune || method == RecoverMethod::Lottery) {
+        std::vector<std::string> precisions; // the recipe's quantizing precisions, in layer order
+        for (const auto& c : configs) {
+            if (c.precision.kind == PrecisionKind::FP32)
+                continue;
+            std::string p = precisionName(c.precision);
+            std::transform(p.begin(), p.end(), p.begin(), [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+            if (std::find(precisions.begin(), precisions.end(), p) == precisions.end())
+                precisions.push_back(std::move(p));
+        }
+        if (!precisions.empty()) {
+            std::string list;
+            for (size_t i = 0; i < precisions.size(); ++i)
+                list += (i == 0 ? "" : i + 1 == precisions.size() ? " and " : ", ") + precisions[i];
+            notes.push_back(name + " trains float weights; the recipe's " + list +
+                            " quantization is applied after training \u2014 use qat or distill to train through it");
+        }
+    }
+    if (std::any_of(configs.begin(), configs.end(), [](const LayerConfig& c) { return c.hasRank(); }))
+        notes.push_back(name + " trains full-rank weights; the recipe's rank reduction is applied after training");
+    return notes;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -55,6 +83,34 @@ struct LayerPlan {
     bool forceMask = false;          // compress with matrixMask (lottery, global scope)
     std::vector<uint64_t> keptRows;  // structured pruning: the kept output channels (empty: all)
 };
+
+// Whether a layer trains through its quantization (Qat, Distill): latent float weights from
+// the uncompressed model, the forward pass on their fake quantization (fakeQuantizeLatent).
+bool trainsThroughQuantization(RecoverMethod m, const LayerConfig& c)
+{
+    return (m == RecoverMethod::Qat || m == RecoverMethod::Distill) && c.precision.kind != PrecisionKind::FP32;
+}
+
+// The weights the forward pass of a layer trained through its quantization uses: the latent
+// values (weight layout) quantized as compressLayer quantizes the dense matrix (only the kept
+// rows of a layer whose channels are pruned), pruned weights exactly zero.
+void fakeQuantizeLatent(const LayerPlan& p, const float* latent, float* forward, size_t n)
+{
+    std::vector<float> m(n);
+    layoutToMatrix(p.shape, p.outAxis, latent, m.data());
+    if (!p.keptRows.empty()) { // as compressLayer: only the kept rows are stored
+        std::vector<float> kept = compactRows(m.data(), p.rows, p.cols, p.keptRows);
+        fakeQuantize(p.config, kept.data(), p.keptRows.size(), p.cols);
+        std::fill(m.begin(), m.end(), 0.0f);
+        for (size_t k = 0; k < p.keptRows.size(); ++k)
+            std::memcpy(&m[p.keptRows[k] * p.cols], &kept[k * p.cols], p.cols * sizeof(float));
+    } else {
+        fakeQuantize(p.config, m.data(), p.rows, p.cols);
+        if (!p.matrixMask.empty()) // pruned weights stay exactly zero
+            applyMask(m.data(), m.size(), p.matrixMask, m.data());
+    }
+    matrixToLayout(p.shape, p.outAxis, m.data(), forward);
+}
 
 class Recovery {
 public:
@@ -86,6 +142,7 @@ public:
         const auto t0 = Clock::now();
         RecoverResult r;
         r.method = o_.method;
+        r.notes = recoverNotes(o_.method, configs_);
         {
             EvalOptions eo;
             eo.quickSamples = 0;
@@ -195,44 +252,30 @@ private:
             }
             if (!lr.removedChannels.empty())
                 student_->maskChannels(p.weight, std::vector<int64_t>(lr.removedChannels.begin(), lr.removedChannels.end()));
-            if (o_.method == RecoverMethod::Finetune || o_.method == RecoverMethod::Distill)
+            if (!lottery && !trainsThroughQuantization(o_.method, cfg))
                 startValues_[p.weight] = std::move(rec);
             plans_.push_back(std::move(p));
         }
     }
 
+    // Start values, and the fake-quantized forward pass of the layers trained through their
+    // quantization (Qat, Distill; gradients pass straight through to the latent weights).
     void setUpCompressedTraining()
     {
         for (const auto& [name, values] : startValues_)
             student_->setValue(name, values);
-        if (o_.method != RecoverMethod::Qat)
-            return;
         std::map<std::string, const LayerPlan*> byName;
         for (const auto& p : plans_)
-            if (p.config.precision.kind != PrecisionKind::FP32)
+            if (trainsThroughQuantization(o_.method, p.config))
                 byName[p.weight] = &p;
+        if (byName.empty())
+            return;
         student_->setWeightTransform([byName](const std::string& name, const std::vector<int64_t>&,
                                               const float* latent, float* forward, size_t n) {
-            const auto it = byName.find(name);
-            if (it == byName.end()) {
+            if (const auto it = byName.find(name); it != byName.end())
+                fakeQuantizeLatent(*it->second, latent, forward, n);
+            else
                 std::memcpy(forward, latent, n * sizeof(float));
-                return;
-            }
-            const LayerPlan& p = *it->second;
-            std::vector<float> m(n);
-            layoutToMatrix(p.shape, p.outAxis, latent, m.data());
-            if (!p.keptRows.empty()) { // as compressLayer: only the kept rows are stored
-                std::vector<float> kept = compactRows(m.data(), p.rows, p.cols, p.keptRows);
-                fakeQuantize(p.config, kept.data(), p.keptRows.size(), p.cols);
-                std::fill(m.begin(), m.end(), 0.0f);
-                for (size_t k = 0; k < p.keptRows.size(); ++k)
-                    std::memcpy(&m[p.keptRows[k] * p.cols], &kept[k * p.cols], p.cols * sizeof(float));
-            } else {
-                fakeQuantize(p.config, m.data(), p.rows, p.cols);
-                if (!p.matrixMask.empty()) // pruned weights stay exactly zero
-                    applyMask(m.data(), m.size(), p.matrixMask, m.data());
-            }
-            matrixToLayout(p.shape, p.outAxis, m.data(), forward);
         });
     }
 

@@ -323,6 +323,53 @@ private slots:
                  qPrintable(QString("%1 vs %2").arg(r.epochs[0].loss, 0, 'g', 10).arg(expected, 0, 'g', 10)));
     }
 
+    void distillWithoutTeacherIsQat()
+    {
+        // alpha = 0 leaves only the cross-entropy of the fake-quantized student: distillation
+        // then trains exactly as QAT does (same start, same forward pass, same steps).
+        auto& f = fixture();
+        std::vector<LayerConfig> configs(2, intConfig(3, Granularity::PerChannel));
+        configs[1].sparsity = 0.5;
+        RecoverOptions o;
+        o.method = RecoverMethod::Qat;
+        o.epochs = 2;
+        o.lr = 3e-3;
+        o.evalEachEpoch = false;
+        const auto qat = recover(*f.model, configs, *f.train, *f.test, o);
+        o.method = RecoverMethod::Distill;
+        o.alpha = 0;
+        const auto distill = recover(*f.model, configs, *f.train, *f.test, o);
+        QVERIFY(qat.weights == distill.weights);
+        QCOMPARE(distill.accuracyAfter, qat.accuracyAfter);
+        QVERIFY(qat.accuracyAfter > qat.accuracyBefore);
+    }
+
+    void notesSayWhatIsAppliedAfterTraining()
+    {
+        auto& f = fixture();
+        const auto int2 = allLayers(*f.model, intConfig(2, Granularity::PerChannel));
+        const std::string after = " quantization is applied after training \u2014 use qat or distill to train through it";
+        QCOMPARE(recoverNotes(RecoverMethod::Finetune, int2),
+                 std::vector<std::string>{"finetune trains float weights; the recipe's INT2" + after});
+        QVERIFY(recoverNotes(RecoverMethod::Qat, int2).empty());
+        QVERIFY(recoverNotes(RecoverMethod::Distill, int2).empty());
+        std::vector<LayerConfig> mixed = int2;
+        mixed[1].precision = Precision{PrecisionKind::NF4, 0, DType::Q8_0};
+        mixed[1].rank = 2;
+        QCOMPARE(recoverNotes(RecoverMethod::Lottery, mixed),
+                 (std::vector<std::string>{"lottery trains float weights; the recipe's INT2 and NF4" + after,
+                                           "lottery trains full-rank weights; the recipe's rank reduction is applied "
+                                           "after training"}));
+        LayerConfig pruned;
+        pruned.sparsity = 0.5;
+        QVERIFY(recoverNotes(RecoverMethod::Finetune, allLayers(*f.model, pruned)).empty());
+        RecoverOptions o;
+        o.method = RecoverMethod::Finetune;
+        o.steps = 1;
+        o.evalLimit = 10;
+        QCOMPARE(recover(*f.model, int2, *f.train, *f.test, o).notes, recoverNotes(RecoverMethod::Finetune, int2));
+    }
+
     void lotteryReachesTargetSparsity()
     {
         auto& f = fixture();
@@ -420,6 +467,21 @@ private slots:
         QCOMPARE(j["out"].get<std::string>(), out);
         auto back = Model::open(out);
         QCOMPARE(weightsAccuracy(*back, {}, *f.test), j["accuracy_after"].get<double>());
+
+        QVERIFY(j["notes"].empty());
+        // Finetune says that the INT2 quantization is applied after training only.
+        const std::vector<std::string> notes = recoverNotes(RecoverMethod::Finetune, allLayers(*f.model, intConfig(2, Granularity::PerTensor)));
+        QCOMPARE(notes.size(), size_t(1));
+        const QStringList common = {"recover", QString::fromStdString(f.modelPath), "--recipe",
+                                    QString::fromStdString(recipe), "--method", "finetune", "--steps", "1",
+                                    "--eval-limit", "10", "--dataset", QString::fromStdString(f.trainPath),
+                                    "--out", QString::fromStdString(out)};
+        r = testutil::runCli(common + QStringList{"--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(nlohmann::json::parse(r.out.toStdString())["notes"].get<std::vector<std::string>>(), notes);
+        r = testutil::runCli(common);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.out.contains(QByteArray::fromStdString("note: " + notes[0] + "\n")), r.out.constData());
 
         // Errors: unknown method, non-ONNX model, missing --out.
         r = testutil::runCli({"recover", QString::fromStdString(f.modelPath), "--recipe", QString::fromStdString(recipe),
