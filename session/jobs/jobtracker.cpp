@@ -2,7 +2,7 @@
 
 #include <QCoreApplication>
 #include <QEvent>
-#include <QThread>
+#include <QPointer>
 
 namespace bonsai::ui {
 
@@ -54,27 +54,37 @@ void JobWorker::loop()
     }
 }
 
+JobMailbox::JobMailbox() : m_wakeUp(new QEvent(QEvent::User)) {}
+
+JobMailbox::~JobMailbox() { delete m_wakeUp; } // one in flight is deleted by Qt with its receiver
+
 void JobMailbox::push(std::function<void()> call)
 {
+    QEvent* wakeUp = nullptr;
     {
         std::lock_guard lock(m_mutex);
         m_calls.push_back(std::move(call));
+        std::swap(wakeUp, m_wakeUp);
     }
-    // The wake-up carries nothing: the call itself went through m_mutex.
-    QCoreApplication::postEvent(this, new QEvent(QEvent::User));
+    if (wakeUp) // else one is on its way and will run this call too
+        QCoreApplication::postEvent(this, wakeUp);
 }
 
 void JobMailbox::customEvent(QEvent*)
 {
-    std::function<void()> call;
+    std::deque<std::function<void()>> calls;
     {
         std::lock_guard lock(m_mutex);
-        if (m_calls.empty())
-            return;
-        call = std::move(m_calls.front());
-        m_calls.pop_front();
+        calls.swap(m_calls);
+        if (!m_wakeUp)
+            m_wakeUp = new QEvent(QEvent::User); // the next push posts it
     }
-    call(); // may delete this mailbox's tracker: nothing of this object is used after it
+    const QPointer<JobMailbox> self(this);
+    for (auto& call : calls) {
+        call();
+        if (!self)
+            return; // a call deleted the tracker: its remaining calls are dropped with it
+    }
 }
 
 JobTracker::JobTracker(QObject* context) : m_mailbox(std::make_unique<JobMailbox>()), m_worker(std::make_unique<JobWorker>())

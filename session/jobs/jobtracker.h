@@ -55,18 +55,22 @@ private:
     std::thread m_thread;
 };
 
-// Calls queued from any thread, run one per wake-up on this object's thread in the order
-// they came.
+// Calls queued from any thread, run on this object's thread in the order they came. One
+// wake-up event is in flight at a time, and it is allocated on this object's thread (Qt
+// frees it here after delivery), so no memory changes threads through Qt alone.
 class JobMailbox : public QObject {
 public:
+    JobMailbox();
+    ~JobMailbox() override;
     void push(std::function<void()> call);
 
 protected:
-    void customEvent(QEvent* event) override; // a wake-up: runs the oldest call
+    void customEvent(QEvent* event) override; // the wake-up: runs the calls queued so far
 
 private:
-    std::mutex m_mutex;
+    std::mutex m_mutex; // guards the fields below
     std::deque<std::function<void()>> m_calls;
+    QEvent* m_wakeUp; // the next wake-up to post; nullptr while one is in flight
 };
 
 class JobTracker {
