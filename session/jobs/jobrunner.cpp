@@ -40,8 +40,7 @@ bool JobControl::progress(double fraction)
         eta = m_eta;
     }
     JobRunner* t = m_target;
-    const quint64 id = m_id;
-    QMetaObject::invokeMethod(t, [t, id, f, eta] { t->onProgress(id, f, eta); }, Qt::QueuedConnection);
+    m_target->m_jobs.post(m_id, [t, id = m_id, f, eta] { emit t->progress(id, f, eta); });
     return !isCancelled();
 }
 
@@ -59,16 +58,12 @@ void JobControl::post(std::function<void()> deliver)
         m_target->m_jobs.post(m_id, std::move(deliver));
 }
 
-JobRunner::JobRunner(QObject* parent) : QObject(parent)
-{
-    m_pool.setMaxThreadCount(1); // one job at a time; they may share state
-    m_pool.setExpiryTimeout(-1); // keep the worker (and its thread-local caches)
-}
+JobRunner::JobRunner(QObject* parent) : QObject(parent) {}
 
 JobRunner::~JobRunner()
 {
     m_jobs.cancel();
-    m_pool.waitForDone();
+    m_jobs.waitForIdle();
 }
 
 quint64 JobRunner::startErased(const QString& label, Erased work)
@@ -79,29 +74,31 @@ quint64 JobRunner::startErased(const QString& label, Erased work)
     ctl->m_target = this;
     ctl->m_id = m_jobs.start();
     emit started(ctl->m_id, label);
-    m_pool.start([ctl, work = std::move(work)] {
+    struct Outcome {
         std::function<void()> deliver;
         QString error;
-        bool wasCancelled = ctl->isCancelled(); // superseded before it began: never runs
-        if (!wasCancelled) {
-            ctl->m_clock.start();
-            try {
-                deliver = work(*ctl);
-            } catch (const bonsai::Cancelled&) {
-                wasCancelled = true;
-            } catch (const std::exception& e) {
-                error = errorText(e);
-            } catch (...) {
-                error = QStringLiteral("unexpected error");
+        bool wasCancelled = false;
+    };
+    m_jobs.run(
+        [ctl, work = std::move(work)] {
+            Outcome out;
+            out.wasCancelled = ctl->isCancelled(); // superseded before it began: never runs
+            if (!out.wasCancelled) {
+                ctl->m_clock.start();
+                try {
+                    out.deliver = work(*ctl);
+                } catch (const bonsai::Cancelled&) {
+                    out.wasCancelled = true;
+                } catch (const std::exception& e) {
+                    out.error = errorText(e);
+                } catch (...) {
+                    out.error = QStringLiteral("unexpected error");
+                }
             }
-        }
-        wasCancelled = wasCancelled || ctl->isCancelled();
-        JobRunner* t = ctl->m_target;
-        const quint64 id = ctl->m_id;
-        QMetaObject::invokeMethod(
-            t, [t, id, deliver, error, wasCancelled] { t->onDone(id, deliver, error, wasCancelled); },
-            Qt::QueuedConnection);
-    });
+            out.wasCancelled = out.wasCancelled || ctl->isCancelled();
+            return out;
+        },
+        [this, id = ctl->m_id](const Outcome& o) { onDone(id, o.deliver, o.error, o.wasCancelled); });
     return ctl->m_id;
 }
 
@@ -112,12 +109,6 @@ void JobRunner::cancel()
     const JobTracker::Id id = m_jobs.currentId();
     m_jobs.cancel();
     emit cancelled(id);
-}
-
-void JobRunner::onProgress(quint64 id, double fraction, double eta)
-{
-    if (m_jobs.isCurrent(id))
-        emit progress(id, fraction, eta);
 }
 
 void JobRunner::onDone(quint64 id, const std::function<void()>& deliver, const QString& error,

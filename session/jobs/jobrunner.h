@@ -18,7 +18,6 @@
 #include <QObject>
 #include <QPointer>
 #include <QString>
-#include <QThreadPool>
 
 #include <atomic>
 #include <functional>
@@ -84,7 +83,7 @@ public:
     bool isBusy() const { return m_jobs.isBusy(); }
     quint64 currentId() const { return m_jobs.currentId(); }
     // Waits (processing no events) until the worker is idle; for tests and shutdown.
-    void waitForIdle() { m_pool.waitForDone(); }
+    void waitForIdle() { m_jobs.waitForIdle(); }
 
 signals:
     void started(quint64 id, const QString& label);
@@ -97,12 +96,10 @@ signals:
 private:
     using Erased = std::function<std::function<void()>(JobControl&)>;
     quint64 startErased(const QString& label, Erased work);
-    void onProgress(quint64 id, double fraction, double eta);
     void onDone(quint64 id, const std::function<void()>& deliver, const QString& error, bool wasCancelled);
     friend class JobControl;
 
-    QThreadPool m_pool;
-    JobTracker m_jobs{this}; // the current job; a superseded or cancelled one is not current
+    JobTracker m_jobs{this}; // the current job and the worker; a superseded or cancelled job is not current
 };
 
 } // namespace bonsai::ui

@@ -9,7 +9,6 @@
 #include <QElapsedTimer>
 
 #include <cmath>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace bonsai::ui {
 
@@ -37,7 +36,6 @@ static bonsai::LayerResult identityResult(const bonsai::Model& model, size_t i, 
 ModelEstimator::ModelEstimator(CompressionDocument* doc, QObject* parent)
     : QObject(parent), m_doc(doc)
 {
-    m_pool.setMaxThreadCount(1);
     m_debounce.setSingleShot(true);
     m_debounce.setInterval(DebounceMs);
     connect(&m_debounce, &QTimer::timeout, this, &ModelEstimator::startNow);
@@ -55,7 +53,7 @@ ModelEstimator::ModelEstimator(CompressionDocument* doc, QObject* parent)
 ModelEstimator::~ModelEstimator()
 {
     m_jobs.cancel();
-    m_pool.waitForDone();
+    m_jobs.waitForIdle();
 }
 
 void ModelEstimator::schedule()
@@ -169,11 +167,7 @@ void ModelEstimator::startNow()
         }
         return out;
     };
-    // Delivered through the event loop even when the job is done before then() attaches (the
-    // continuation would run inside this call, before a newer request could supersede it).
-    QtConcurrent::run(&m_pool, job).then(this, [this](const Outcome& o) {
-        QMetaObject::invokeMethod(this, [this, o] { onDone(o); }, Qt::QueuedConnection);
-    });
+    m_jobs.run(job, [this](const Outcome& o) { onDone(o); });
 }
 
 void ModelEstimator::onDone(const Outcome& o)

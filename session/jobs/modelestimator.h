@@ -10,7 +10,6 @@
 
 #include <QObject>
 #include <QString>
-#include <QThreadPool>
 #include <QTimer>
 
 #include <memory>
@@ -58,7 +57,6 @@ private:
     CompressionDocument* m_doc;
     std::vector<std::optional<bonsai::LayerResult>> m_results;
     std::vector<QString> m_errors;
-    QThreadPool m_pool;
     QTimer m_debounce;
     JobTracker m_jobs{this};
     bool m_complete = false;

@@ -4,7 +4,6 @@
 #include "formatting.h"
 
 #include <QThread>
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace bonsai::ui {
 
@@ -12,7 +11,7 @@ ModelLoader::ModelLoader(QObject* parent) : QObject(parent) {}
 
 ModelLoader::~ModelLoader()
 {
-    m_pending.waitForFinished(); // opening cannot be interrupted, but it is short
+    m_jobs.waitForIdle(); // opening cannot be interrupted, but it is short
 }
 
 void ModelLoader::open(const QString& path)
@@ -32,7 +31,7 @@ void ModelLoader::open(const QString& path)
         }
         return out;
     };
-    m_pending = QtConcurrent::run(job).then(this, [this](const Outcome& o) {
+    m_jobs.run(job, [this](const Outcome& o) {
         if (!m_jobs.finish(o.id))
             return; // a newer request is on its way
         if (o.model)

@@ -3,7 +3,6 @@
 // (JobTracker): an earlier one's model or error is dropped.
 #include "jobtracker.h"
 
-#include <QFuture>
 #include <QObject>
 #include <QString>
 
@@ -36,8 +35,7 @@ private:
         QString error;
     };
 
-    JobTracker m_jobs{this};
-    QFuture<void> m_pending;
+    JobTracker m_jobs{this}; // opens one file at a time
 };
 
 } // namespace bonsai::ui

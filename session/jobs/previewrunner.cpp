@@ -5,16 +5,15 @@
 #include "bonsai/model.h"
 
 #include <QThread>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
 
 namespace bonsai::ui {
 
-PreviewRunner::PreviewRunner(QObject* parent) : QObject(parent) { m_pool.setMaxThreadCount(1); }
+PreviewRunner::PreviewRunner(QObject* parent) : QObject(parent) {}
 
-PreviewRunner::~PreviewRunner() { m_pool.waitForDone(); }
+PreviewRunner::~PreviewRunner() { m_jobs.waitForIdle(); }
 
 void PreviewRunner::setModel(std::shared_ptr<const bonsai::Model> model)
 {
@@ -93,14 +92,14 @@ void PreviewRunner::startNext()
     const JobTracker::Id id = m_jobs.start();
     emit started(req.layer);
     auto model = m_model;
-    QtConcurrent::run(&m_pool, [model, req, cache = m_rankCache] { return compute(*model, req.layer, req.config, cache.get()); })
-        .then(this, [this, id](const PreviewResult& r) {
-            m_running = false;
-            const bool current = m_jobs.finish(id) && r.layer == m_wantedLayer;
-            if (current)
-                emit finished(r);
-            startNext(); // the newest request made while this one ran
-        });
+    m_jobs.run([model, req, cache = m_rankCache] { return compute(*model, req.layer, req.config, cache.get()); },
+               [this, id](const PreviewResult& r) {
+                   m_running = false;
+                   const bool current = m_jobs.finish(id) && r.layer == m_wantedLayer;
+                   if (current)
+                       emit finished(r);
+                   startNext(); // the newest request made while this one ran
+               });
 }
 
 } // namespace bonsai::ui

@@ -11,7 +11,6 @@
 #include <QMetaType>
 #include <QObject>
 #include <QString>
-#include <QThreadPool>
 
 #include <memory>
 #include <optional>
@@ -58,7 +57,6 @@ private:
 
     std::shared_ptr<const bonsai::Model> m_model;
     std::optional<Request> m_pending;
-    QThreadPool m_pool;
     std::shared_ptr<bonsai::RankCache> m_rankCache = std::make_shared<bonsai::RankCache>();
     JobTracker m_jobs{this};
     int m_wantedLayer = -1;

@@ -5,19 +5,15 @@
 #include "bonsai/compress.h"
 #include "bonsai/model.h"
 
-#include <QtConcurrent/QtConcurrentRun>
 
 namespace bonsai::ui {
 
-SpectrumRunner::SpectrumRunner(QObject* parent) : QObject(parent)
-{
-    m_pool.setMaxThreadCount(1);
-}
+SpectrumRunner::SpectrumRunner(QObject* parent) : QObject(parent) {}
 
 SpectrumRunner::~SpectrumRunner()
 {
     m_jobs.cancel(); // queued jobs return at once
-    m_pool.waitForDone();
+    m_jobs.waitForIdle();
 }
 
 void SpectrumRunner::setModel(std::shared_ptr<const bonsai::Model> model)
@@ -49,7 +45,7 @@ void SpectrumRunner::request(int layer)
         QString error;
     };
     auto model = m_model;
-    QtConcurrent::run(&m_pool, [model, layer, cancelled = m_jobs.cancelCheck(id)] {
+    auto job = [model, layer, cancelled = m_jobs.cancelCheck(id)] {
         Out out;
         if (cancelled())
             return out; // stale before it started
@@ -61,7 +57,8 @@ void SpectrumRunner::request(int layer)
             out.error = errorText(e);
         }
         return out;
-    }).then(this, [this, layer, model, id](const Out& out) {
+    };
+    m_jobs.run(job, [this, layer, model, id](const Out& out) {
         if (model != m_model)
             return; // another model was opened meanwhile
         if (out.spectrum)

@@ -8,7 +8,6 @@
 
 #include <QHash>
 #include <QObject>
-#include <QThreadPool>
 
 #include <memory>
 
@@ -39,7 +38,6 @@ signals:
 private:
     std::shared_ptr<const bonsai::Model> m_model;
     QHash<int, std::shared_ptr<const bonsai::Spectrum>> m_cache;
-    QThreadPool m_pool;
     JobTracker m_jobs{this};
 };
 

@@ -6,21 +6,17 @@
 
 #include <QElapsedTimer>
 #include <QThread>
-#include <QtConcurrent/QtConcurrentRun>
 
 #include <mutex>
 
 namespace bonsai::ui {
 
-StatsRunner::StatsRunner(QObject* parent) : QObject(parent)
-{
-    m_pool.setMaxThreadCount(1);
-}
+StatsRunner::StatsRunner(QObject* parent) : QObject(parent) {}
 
 StatsRunner::~StatsRunner()
 {
     m_jobs.cancel(); // whatever runs stops at its next check
-    m_pool.waitForDone();
+    m_jobs.waitForIdle();
 }
 
 void StatsRunner::setModel(std::shared_ptr<const bonsai::Model> model)
@@ -88,11 +84,7 @@ void StatsRunner::request(int tensor, int channelAxis, const QString& label)
         }
         return out;
     };
-    // Delivered through the event loop even when the job is done before then() attaches (the
-    // continuation would run inside this call, before a newer request could supersede it).
-    QtConcurrent::run(&m_pool, job).then(this, [this](const Outcome& o) {
-        QMetaObject::invokeMethod(this, [this, o] { onDone(o); }, Qt::QueuedConnection);
-    });
+    m_jobs.run(job, [this](const Outcome& o) { onDone(o); });
 }
 
 void StatsRunner::onDone(const Outcome& o)

@@ -6,10 +6,8 @@
 #include "jobtracker.h"
 #include "statsresult.h"
 
-#include <QFuture>
 #include <QHash>
 #include <QObject>
-#include <QThreadPool>
 
 #include <memory>
 
@@ -53,8 +51,7 @@ private:
 
     std::shared_ptr<const bonsai::Model> m_model;
     QHash<quint64, StatsResult> m_cache;
-    QThreadPool m_pool; // one job at a time; stale jobs return at their first check
-    JobTracker m_jobs{this};
+    JobTracker m_jobs{this}; // one job at a time; stale jobs return at their first check
 };
 
 } // namespace bonsai::ui

@@ -1,6 +1,7 @@
 // JobTracker, the session layer's "newest request wins": ids, supersession as cancellation,
-// delivery through a queued call only while a job is current; and the runners built on it
-// (ModelLoader, StatsRunner) reporting only their newest request. No widgets.
+// delivery through a queued call only while a job is current, jobs on its worker with results
+// through the event loop; and the runners built on it (ModelLoader, StatsRunner) reporting
+// only their newest request. No widgets.
 #include "jobtracker.h"
 #include "modelloader.h"
 #include "statsrunner.h"
@@ -84,6 +85,33 @@ private slots:
         jobs.post(current, [&] { delivered << QStringLiteral("current"); });
         QCoreApplication::processEvents();
         QCOMPARE(delivered, QStringList{QStringLiteral("current")});
+    }
+
+    // run(): the job on the worker, its result on the context's thread only through the event
+    // loop, even when the job is over long before (a continuation run inside the request could
+    // report before a newer request superseded it); jobs run in the order they came.
+    void runDeliversThroughTheEventLoop()
+    {
+        QObject context;
+        JobTracker jobs(&context);
+        QList<int> order;
+        QList<int> delivered;
+        for (int i = 0; i < 3; ++i)
+            jobs.run([i, &order] { order << i; return i * i; }, [&delivered](const int& r) { delivered << r; });
+        jobs.waitForIdle(); // every job is done and its result queued
+        QCOMPARE(order, (QList<int>{0, 1, 2}));
+        QVERIFY(delivered.isEmpty());
+        QCoreApplication::processEvents();
+        QCOMPARE(delivered, (QList<int>{0, 1, 4}));
+        // A queued result is dropped with the tracker.
+        bool late = false;
+        {
+            JobTracker doomed(&context);
+            doomed.run([] { return 1; }, [&late](const int&) { late = true; });
+            doomed.waitForIdle();
+        }
+        QCoreApplication::processEvents();
+        QVERIFY(!late);
     }
 
     void loaderReportsNewestOpenOnly()
