@@ -49,7 +49,11 @@ void expectOnlyBonsaiErrors(F&& f)
 {
     try {
         f();
-    } catch (const bonsai::Error&) {
+    } catch (const bonsai::Error& e) {
+        // BONSAI_FUZZ_VERBOSE=1 shows the refusals (to see how deep the seeds get).
+        static const bool verbose = std::getenv("BONSAI_FUZZ_VERBOSE") != nullptr;
+        if (verbose)
+            std::fprintf(stderr, "refused: %s\n", e.what());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "raw exception escaped: %s\n", e.what());
         std::abort();
