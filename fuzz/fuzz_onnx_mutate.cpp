@@ -142,7 +142,17 @@ void mutate(onnx::ModelProto& m, Bytes& b)
                     t->clear_dims();
                     t->add_dims(count);
                 } else if (t->dims_size()) {
-                    t->set_dims(b.byte() % t->dims_size(), b.integer());
+                    // A new dim, mostly small, with the data resized to match when it stays
+                    // small (else the reader's count check is what gets tested).
+                    const int k = b.byte() % t->dims_size();
+                    t->set_dims(k, b.byte() % 4 ? int64_t(b.byte() % 9) : b.integer());
+                    int64_t n = 1;
+                    for (const int64_t d : t->dims())
+                        n = d < 0 || d > 4096 || n * d > 4096 ? -1 : n * d;
+                    if (n >= 0 && t->data_type() == onnx::TensorProto::INT64)
+                        t->mutable_int64_data()->Resize(static_cast<int>(n), 1);
+                    else if (n >= 0)
+                        t->mutable_float_data()->Resize(static_cast<int>(n), 0.5f);
                 }
             }
             break;
@@ -160,16 +170,17 @@ void mutate(onnx::ModelProto& m, Bytes& b)
             if (g->node_size())
                 g->mutable_node(which % g->node_size())->set_op_type(pick(kOps, b.byte()));
             break;
-        case 6: // rewire an input of a node to another value of the graph
-            if (g->node_size()) {
-                auto* n = g->mutable_node(which % g->node_size());
-                const auto& src = g->node(b.byte() % g->node_size());
+        case 6: // rewire an input of a node to the output of an earlier node (no cycle)
+            if (g->node_size() > 1) {
+                const int t = 1 + which % (g->node_size() - 1);
+                auto* n = g->mutable_node(t);
+                const auto& src = g->node(b.byte() % t);
                 if (n->input_size() && src.output_size())
                     n->set_input(b.byte() % n->input_size(), src.output(0));
             }
             break;
-        case 7:
-            m.mutable_opset_import(0)->set_version(static_cast<int64_t>(which % 24));
+        case 7: // mostly an opset the reader accepts, sometimes one it refuses
+            m.mutable_opset_import(0)->set_version(which % 8 ? 1 + which % 23 : which % 40);
             break;
         default: // drop or add a node input
             if (g->node_size()) {

@@ -212,6 +212,23 @@ void TstOnnxErrors::badDequantize()
     QCOMPARE(int4->tensors[0].storedType(), std::string("INT4 blocks of 3 + DequantizeLinear"));
     QCOMPARE(int4->readFloat(0)[0], 3 * 0.5f);  // low nibble 3
     QCOMPARE(int4->readFloat(0)[1], 1 * 0.5f);  // high nibble 1
+
+    // Blocks along an empty axis (codes [0, 6]): no blocks, so two scales are two too many
+    // (the block count divided by the axis length before).
+    onnx::ModelProto empty = newModel();
+    auto* g = empty.mutable_graph();
+    auto* q = g->add_initializer();
+    q->set_name("w_q");
+    q->set_data_type(onnx::TensorProto::INT8);
+    q->add_dims(0);
+    q->add_dims(6);
+    q->set_raw_data("");
+    *g->add_initializer() = rawFloat("w_scale", {2}, {0.5f, 0.5f});
+    auto* dq = addNode(g, "DequantizeLinear", {"w_q", "w_scale"}, {"w"}, "dq");
+    setInt(dq, "axis", 0);
+    setInt(dq, "block_size", 3);
+    addNode(g, "MatMul", {"x", "w"}, {"y"});
+    EXPECT_FILE_ERROR(openError(save("qdq_empty.onnx", empty)), "node 'dq': scale 'w_scale' has 2 values where the input's axis 0 needs 0");
 }
 
 void TstOnnxErrors::deepNesting()
