@@ -194,13 +194,19 @@ inline const Value& needFloat(const std::vector<const Value*>& in, size_t k, con
     return v;
 }
 
-// The elements of an int64 (or float) tensor as int64.
+template <class T> T saturatingCast(double v);
+
+// The elements of an int64 (or float: truncated and saturated, NaN as 0) tensor as int64.
 inline std::vector<int64_t> toInts(const Value& v)
 {
     if (v.type == Value::Type::Int64)
         return v.i;
-    if (v.type == Value::Type::Float)
-        return std::vector<int64_t>(v.f.begin(), v.f.end());
+    if (v.type == Value::Type::Float) {
+        std::vector<int64_t> r(v.f.size());
+        for (size_t k = 0; k < r.size(); ++k)
+            r[k] = saturatingCast<int64_t>(v.f[k]);
+        return r;
+    }
     return std::vector<int64_t>(v.b.begin(), v.b.end());
 }
 

@@ -92,6 +92,7 @@ private slots:
     void reshapeOverflow();
     void integerArithmetic();
     void extremeSliceSteps();
+    void floatShapeInputs();
     void splitParts();
     void duplicateGraphInput();
 };
@@ -265,6 +266,20 @@ void TstOnnxExecErrors::extremeSliceSteps()
     QCOMPARE(runModel(slice({4}, {lo}, {lo}), {x})[0].f, (std::vector<float>{4}));
     QCOMPARE(runModel(slice({1}, {4}, {3}), {x})[0].f, (std::vector<float>{1}));
     QCOMPARE(runModel(slice({hi}, {lo}, {-2}), {x})[0].f, (std::vector<float>{4, 2, 0}));
+}
+
+void TstOnnxExecErrors::floatShapeInputs()
+{
+    // Shapes given as floats are truncated and saturated into int64 (NaN reads as 0, which
+    // Reshape takes as "copy the input dim"); converting NaN or 1e30 directly is undefined.
+    const auto reshape = [](std::vector<float> shape) {
+        return oneNode("Reshape", {"shape"}, [&](onnx::GraphProto* g, onnx::NodeProto*) {
+            *g->add_initializer() = rawFloat("shape", {static_cast<int64_t>(shape.size())}, shape);
+        });
+    };
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    QCOMPARE(runModel(reshape({nan, 32.9f}), {xValue()})[0].shape, (std::vector<int64_t>{1, 32}));
+    EXPECT_NODE_ERROR(execError(reshape({1e30f, 32}), xValue()), "Reshape", "cannot reshape");
 }
 
 void TstOnnxExecErrors::splitParts()
