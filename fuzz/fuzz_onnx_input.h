@@ -102,12 +102,11 @@ inline void planAndRun(const Model& model)
                 inputs.push_back(std::move(v));
             }
             ex.run(inputs);
+        } catch (const ExecInternalError& e) {
+            std::fprintf(stderr, "a kernel let a raw exception through: %s\n", e.what());
+            std::abort();
         } catch (const bonsai::Error& e) {
             expectNamesFile(e, model.path);
-            if (std::strstr(e.what(), "internal error (")) {
-                std::fprintf(stderr, "a kernel let a raw exception through: %s\n", e.what());
-                std::abort();
-            }
             throw;
         }
     });

@@ -539,9 +539,8 @@ void OnnxExecutor::run(Store& store, size_t from, size_t to, const RunOptions& o
         } catch (const std::bad_alloc&) {
             throw FileError(model_.path, where() + ": out of memory");
         } catch (const std::exception& e) {
-            // A kernel let a library exception through: a bug, named as one (the fuzz
-            // harnesses look for this text).
-            throw FileError(model_.path, where() + ": internal error (" + e.what() + ")");
+            // A kernel let a library exception through: a bug, named as one.
+            throw ExecInternalError(model_.path, where() + ": internal error (" + e.what() + ")");
         }
         for (size_t j = 0; j < n.outputs.size(); ++j)
             if (!n.outputs[j].empty())
