@@ -21,6 +21,24 @@ namespace bonsai {
 
 namespace {
 
+// stb_image sizes its PNG buffer from each chunk's length before reading the chunk: a length
+// beyond the file made it allocate gigabytes for a 100-byte file. Every chunk must fit.
+void checkPngChunks(const std::string& path, const std::vector<uint8_t>& b)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (b.size() < 8 || !std::equal(sig, sig + 8, b.begin()))
+        return; // not a PNG
+    for (uint64_t at = 8; at + 8 <= b.size();) {
+        const uint64_t len = uint64_t(b[at]) << 24 | uint64_t(b[at + 1]) << 16 | uint64_t(b[at + 2]) << 8 | b[at + 3];
+        if (len > b.size() - at - 8)
+            throw FileError(path, "PNG chunk at byte " + std::to_string(at) + " claims " +
+                                      std::to_string(len) + " bytes, past the end of the file");
+        if (b[at + 4] == 'I' && b[at + 5] == 'E' && b[at + 6] == 'N' && b[at + 7] == 'D')
+            return;
+        at += 12 + len; // length, type, data, CRC
+    }
+}
+
 bool imageExtension(const fs::path& p)
 {
     std::string e = p.extension().string();
@@ -152,6 +170,7 @@ private:
         f.seekg(0);
         if (!f.read(reinterpret_cast<char*>(bytes.data()), size))
             throw FileError(path, "cannot read the image");
+        checkPngChunks(path, bytes);
         int w = 0, h = 0, comp = 0;
         uint8_t* px = stbi_load_from_memory(bytes.data(), static_cast<int>(size), &w, &h, &comp, channels);
         if (!px)
