@@ -39,6 +39,17 @@ void checkPngChunks(const std::string& path, const std::vector<uint8_t>& b)
     }
 }
 
+// Largest image decoded (stb_image allocates width x height x 4 bytes from the header alone,
+// whatever the file's size): 2^26 pixels, 256 MB decoded.
+constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
+
+void checkImageSize(const std::string& path, int w, int h)
+{
+    if (w <= 0 || h <= 0 || int64_t(w) * h > kMaxImagePixels)
+        throw FileError(path, "image of " + std::to_string(w) + "x" + std::to_string(h) +
+                                  " pixels (at most " + std::to_string(kMaxImagePixels) + " are read)");
+}
+
 bool imageExtension(const fs::path& p)
 {
     std::string e = p.extension().string();
@@ -102,6 +113,7 @@ public:
                 std::fclose(f);
                 if (!ok)
                     throw FileError(img.string(), "not a readable image (" + reason() + ")");
+                checkImageSize(img.string(), w, h);
                 if (files_.empty())
                     first_ = {comp <= 2 ? 1 : 3, h, w};
                 files_.push_back(img.string());
@@ -172,6 +184,8 @@ private:
             throw FileError(path, "cannot read the image");
         checkPngChunks(path, bytes);
         int w = 0, h = 0, comp = 0;
+        if (stbi_info_from_memory(bytes.data(), static_cast<int>(size), &w, &h, &comp))
+            checkImageSize(path, w, h);
         uint8_t* px = stbi_load_from_memory(bytes.data(), static_cast<int>(size), &w, &h, &comp, channels);
         if (!px)
             throw FileError(path, "cannot decode the image (" + reason() + ")");
