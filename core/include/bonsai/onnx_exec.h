@@ -45,6 +45,13 @@ struct Value {
 std::string_view valueTypeName(Value::Type t); // "float", "int64", "bool"
 std::string shapeString(const std::vector<int64_t>& shape); // "[1, 3, -1]" ("?" for -1)
 
+// Raised by run() when a kernel let a library exception through (std::out_of_range, ...): a
+// bug in the engine rather than in the file, still naming the file and the node.
+class ExecInternalError : public FileError {
+public:
+    using FileError::FileError;
+};
+
 // One planned node.
 struct ExecNode {
     std::string op;    // op type ("Conv", ...); for a fused node, the op of its first node

@@ -22,6 +22,35 @@ namespace bonsai {
 
 namespace {
 
+// stb_image sizes its PNG buffer from each chunk's length before reading the chunk: a length
+// beyond the file made it allocate gigabytes for a 100-byte file. Every chunk must fit.
+void checkPngChunks(const std::string& path, const std::vector<uint8_t>& b)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (b.size() < 8 || !std::equal(sig, sig + 8, b.begin()))
+        return; // not a PNG
+    for (uint64_t at = 8; at + 8 <= b.size();) {
+        const uint64_t len = uint64_t(b[at]) << 24 | uint64_t(b[at + 1]) << 16 | uint64_t(b[at + 2]) << 8 | b[at + 3];
+        if (len > b.size() - at - 8)
+            throw FileError(path, "PNG chunk at byte " + std::to_string(at) + " claims " +
+                                      std::to_string(len) + " bytes, past the end of the file");
+        if (b[at + 4] == 'I' && b[at + 5] == 'E' && b[at + 6] == 'N' && b[at + 7] == 'D')
+            return;
+        at += 12 + len; // length, type, data, CRC
+    }
+}
+
+// Largest image decoded (stb_image allocates width x height x 4 bytes from the header alone,
+// whatever the file's size): 2^26 pixels, 256 MB decoded.
+constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
+
+void checkImageSize(const std::string& path, int w, int h)
+{
+    if (w <= 0 || h <= 0 || int64_t(w) * h > kMaxImagePixels)
+        throw FileError(path, "image of " + std::to_string(w) + "x" + std::to_string(h) +
+                                  " pixels (at most " + std::to_string(kMaxImagePixels) + " are read)");
+}
+
 bool imageExtension(const fs::path& p)
 {
     std::string e = p.extension().string();
@@ -88,6 +117,7 @@ public:
                 std::fclose(f);
                 if (!ok)
                     throw FileError(img.string(), "not a readable image (" + reason() + ")");
+                checkImageSize(img.string(), w, h);
                 if (files_.empty())
                     first_ = {comp <= 2 ? 1 : 3, h, w};
                 files_.push_back(img.string());
@@ -146,12 +176,16 @@ private:
                 return it->second;
         }
         const std::string& path = files_[static_cast<size_t>(index)];
-        const std::string bytes = readRegularFile(path, uint64_t(1) << 30, "image file");
-        if (bytes.empty())
+        const std::string text = readRegularFile(path, uint64_t(1) << 30, "image file");
+        if (text.empty())
             throw FileError(path, "empty image file");
+        const std::vector<uint8_t> bytes(text.begin(), text.end());
+        checkPngChunks(path, bytes);
+        const int size = static_cast<int>(bytes.size());
         int w = 0, h = 0, comp = 0;
-        uint8_t* px = stbi_load_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()), &w, &h, &comp, channels);
+        if (stbi_info_from_memory(bytes.data(), size, &w, &h, &comp))
+            checkImageSize(path, w, h);
+        uint8_t* px = stbi_load_from_memory(bytes.data(), size, &w, &h, &comp, channels);
         if (!px)
             throw FileError(path, "cannot decode the image (" + reason() + ")");
         auto img = std::make_shared<Image>();

@@ -55,7 +55,12 @@ std::vector<Fusion> planFusion(const onnx::GraphProto& g, const ExecOptions& opt
         const auto all = [](const std::vector<int64_t>& v, int64_t x) {
             return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
         };
-        const WindowAttrs w = readWindowAttrs(at, true);
+        WindowAttrs w;
+        try {
+            w = readWindowAttrs(at, true);
+        } catch (const Error&) {
+            continue; // out-of-range attributes: planning the MaxPool itself reports them
+        }
         at.ignore("storage_order");
         const std::vector<int64_t>& kernel = w.kernel;
         const std::vector<int64_t>& strides = w.strides;

@@ -73,6 +73,12 @@ std::optional<Value::Type> valueType(int32_t t)
     }
 }
 
+// "node 'name' (Op)" for messages about a node of the file.
+std::string nodeLabel(const onnx::NodeProto& n)
+{
+    return "node '" + n.name() + "' (" + n.op_type() + ")";
+}
+
 } // namespace
 
 namespace {
@@ -170,7 +176,8 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
             for (const auto& d : tt.shape().dim())
                 in.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
         }
-        impl.inputIndex[in.name] = impl.inputs.size();
+        if (!impl.inputIndex.emplace(in.name, impl.inputs.size()).second)
+            throw FileError(model.path, "graph input '" + in.name + "' is declared twice");
         inputNames.push_back(in.name);
         available.insert(in.name);
         impl.inputs.push_back(std::move(in));
@@ -260,6 +267,10 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
                 }
             } catch (const Unsupported& e) {
                 impl.unsupported.push_back(label + ": " + e.what());
+            } catch (const std::bad_alloc&) {
+                throw FileError(model.path, nodeLabel(n) + ": out of memory while planning");
+            } catch (const std::exception& e) {
+                throw FileError(model.path, nodeLabel(n) + ": " + e.what());
             }
         }
         planned.push_back(std::move(p));
@@ -270,7 +281,7 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
     for (size_t k = 0; k < planned.size(); ++k)
         for (const auto& o : planned[k].node.outputs)
             if (!o.empty() && !producedBy.emplace(o, k).second)
-                throw Error(model.path + ": value '" + o + "' is produced by two nodes");
+                throw FileError(model.path, "value '" + o + "' is produced by two nodes");
     std::vector<size_t> pending(planned.size(), 0);
     std::vector<std::vector<size_t>> consumers(planned.size());
     for (size_t k = 0; k < planned.size(); ++k) {
@@ -281,7 +292,7 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
                 ++pending[k];
                 consumers[it->second].push_back(k);
             } else if (!available.count(in)) {
-                throw Error(model.path + ": node '" + planned[k].node.name + "' (" +
+                throw FileError(model.path, "node '" + planned[k].node.name + "' (" +
                             planned[k].node.op + ") reads '" + in +
                             "', which is neither a graph input, a weight nor a node output");
             }
@@ -311,10 +322,10 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
                 ready.push(c);
     }
     if (nodes.size() != planned.size())
-        throw Error(model.path + ": the graph has a cycle");
+        throw FileError(model.path, "the graph has a cycle");
     for (const auto& o : outputNames)
         if (!producedBy.count(o) && !available.count(o))
-            throw Error(model.path + ": graph output '" + o + "' is never produced");
+            throw FileError(model.path, "graph output '" + o + "' is never produced");
 }
 
 OnnxExecutor::OnnxExecutor(const Model& model, const ExecOptions& options)
@@ -329,7 +340,7 @@ OnnxExecutor::OnnxExecutor(const Model& model, const ExecOptions& options)
         std::string s;
         for (const auto& r : u)
             s += (s.empty() ? "" : "; ") + r;
-        throw Error(model.path + ": cannot run the model, unsupported: " + s);
+        throw FileError(model.path, "cannot run the model, unsupported: " + s);
     }
 }
 
@@ -456,12 +467,12 @@ void OnnxExecutor::checkInput(const std::string& name, const Value& v) const
         size_t have = 0;
         visitType(v.type, [&](auto tag) { have = elems<typename decltype(tag)::type>(v).size(); });
         if (have != v.numel())
-            throw Error("input '" + name + "' has " + std::to_string(have) +
+            throw FileError(model_.path, "input '" + name + "' has " + std::to_string(have) +
                         " elements but its shape " + shapeString(v.shape) + " needs " +
                         std::to_string(v.numel()));
         return;
     }
-    throw Error("input '" + name + "' is " + std::string(valueTypeName(v.type)) + " " +
+    throw FileError(model_.path, "input '" + name + "' is " + std::string(valueTypeName(v.type)) + " " +
                 shapeString(v.shape) + ", the model expects " + expected);
 }
 
@@ -504,7 +515,7 @@ void OnnxExecutor::run(Store& store, size_t from, size_t to, const RunOptions& o
             if (impl_->inputIndex.count(name)) {
                 if (!ins[j] || !store.count(name)) {
                     const auto& gi = impl_->inputs[impl_->inputIndex.at(name)];
-                    throw Error("input '" + name + "' is missing (the model expects " +
+                    throw FileError(model_.path, "input '" + name + "' is missing (the model expects " +
                                 std::string(valueTypeName(gi.type)) + " " +
                                 (gi.hasShape ? shapeString(gi.shape) : "of any shape") + ")");
                 }
@@ -512,7 +523,7 @@ void OnnxExecutor::run(Store& store, size_t from, size_t to, const RunOptions& o
                     checkInput(name, *ins[j]);
             }
             if (!ins[j])
-                throw Error(where() + ": value '" + name + "' is not in the store");
+                throw FileError(model_.path, where() + ": value '" + name + "' is not in the store");
         }
         // Reuse the buffers of values this node produced in an earlier run.
         outs.clear();
@@ -523,10 +534,13 @@ void OnnxExecutor::run(Store& store, size_t from, size_t to, const RunOptions& o
                     outs[j] = std::move(it->second);
         try {
             impl_->kernels[k](ins, outs);
+        } catch (const Error& e) {
+            throw FileError(model_.path, where() + ": " + e.what());
         } catch (const std::bad_alloc&) {
-            throw Error(where() + ": out of memory");
+            throw FileError(model_.path, where() + ": out of memory");
         } catch (const std::exception& e) {
-            throw Error(where() + ": " + e.what());
+            // A kernel let a library exception through: a bug, named as one.
+            throw ExecInternalError(model_.path, where() + ": internal error (" + e.what() + ")");
         }
         for (size_t j = 0; j < n.outputs.size(); ++j)
             if (!n.outputs[j].empty())
@@ -548,7 +562,7 @@ void OnnxExecutor::run(Store& store, size_t from, size_t to, const RunOptions& o
 std::vector<Value> OnnxExecutor::run(const std::vector<Value>& inputs) const
 {
     if (inputs.size() != inputNames_.size())
-        throw Error("the model has " + std::to_string(inputNames_.size()) + " inputs, " +
+        throw FileError(model_.path, "the model has " + std::to_string(inputNames_.size()) + " inputs, " +
                     std::to_string(inputs.size()) + " given");
     Store store;
     for (size_t k = 0; k < inputs.size(); ++k) {
@@ -565,7 +579,7 @@ std::vector<Value> OnnxExecutor::run(const std::vector<Value>& inputs) const
         } else {
             const Value* v = lookup(store, name);
             if (!v)
-                throw Error("graph output '" + name + "' was not produced");
+                throw FileError(model_.path, "graph output '" + name + "' was not produced");
             out.push_back(*v);
         }
     }

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -137,11 +138,34 @@ template <class F> decltype(auto) visitType(Value::Type t, F&& f)
     }
 }
 
+// Largest tensor the executor computes, a value or a kernel's scratch buffer: 2^30 bytes.
+// Shapes come from the file (Reshape, Expand, Tile, ConstantOfShape, Range, Pad, attributes),
+// so every allocation they size is checked against it first.
+inline constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 30;
+
+// Element count of `shape` for elements of `elemBytes` bytes; Error naming `what` and the
+// shape when a dim is negative or the tensor would be larger than kMaxTensorBytes.
+inline size_t checkedElements(const std::vector<int64_t>& shape, size_t elemBytes,
+                              const char* what = "output")
+{
+    const auto n = checkedNumel(shape, kMaxTensorBytes / elemBytes);
+    if (!n)
+        fail(std::string(what) + " shape " + shapeString(shape) +
+             " has a negative dim or more than " + std::to_string(kMaxTensorBytes / elemBytes) +
+             " elements of " + std::to_string(elemBytes) + " bytes");
+    return static_cast<size_t>(*n);
+}
+
+inline size_t elementBytes(Value::Type t)
+{
+    return t == Value::Type::Float ? sizeof(float) : t == Value::Type::Int64 ? sizeof(int64_t) : 1;
+}
+
 // Sets type and shape and sizes the element vector (keeping its capacity); the other
-// vectors are cleared.
+// vectors are cleared. Error when the shape is negative or too large (checkedElements).
 inline void prepare(Value& v, Value::Type t, std::vector<int64_t> shape)
 {
-    const auto n = static_cast<size_t>(numel(shape));
+    const size_t n = checkedElements(shape, elementBytes(t));
     v.type = t;
     v.shape = std::move(shape);
     v.f.clear();
@@ -170,14 +194,38 @@ inline const Value& needFloat(const std::vector<const Value*>& in, size_t k, con
     return v;
 }
 
-// The elements of an int64 (or float) tensor as int64.
+template <class T> T saturatingCast(double v);
+
+// The elements of an int64 (or float: truncated and saturated, NaN as 0) tensor as int64.
 inline std::vector<int64_t> toInts(const Value& v)
 {
     if (v.type == Value::Type::Int64)
         return v.i;
-    if (v.type == Value::Type::Float)
-        return std::vector<int64_t>(v.f.begin(), v.f.end());
+    if (v.type == Value::Type::Float) {
+        std::vector<int64_t> r(v.f.size());
+        for (size_t k = 0; k < r.size(); ++k)
+            r[k] = saturatingCast<int64_t>(v.f[k]);
+        return r;
+    }
     return std::vector<int64_t>(v.b.begin(), v.b.end());
+}
+
+// v as T: float as is; integers rounded toward zero and clamped to T's range (NaN: 0).
+template <class T> T saturatingCast(double v)
+{
+    if constexpr (std::is_same_v<T, float>) {
+        return static_cast<float>(v);
+    } else {
+        if (!(v == v))
+            return T(0);
+        const double lo = static_cast<double>(std::numeric_limits<T>::lowest());
+        const double hi = static_cast<double>(std::numeric_limits<T>::max());
+        if (v <= lo)
+            return std::numeric_limits<T>::lowest();
+        if (v >= hi)
+            return std::numeric_limits<T>::max();
+        return static_cast<T>(v);
+    }
 }
 
 inline double scalarOf(const Value& v, const char* what)

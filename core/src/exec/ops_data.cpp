@@ -7,6 +7,9 @@
 namespace bonsai::exec {
 namespace {
 
+// Largest pad accepted (either sign): more than any value's dims, small enough not to overflow.
+constexpr int64_t kMaxPad = int64_t(1) << 40;
+
 // Calls f(outIndex, inOffset) for every output element of a strided view: out dims `oshape`,
 // input offset = base + sum(idx[d] * st[d]).
 template <class F>
@@ -141,14 +144,20 @@ Kernel makeSplit(PlanContext& c)
         if (fromInput && in.size() > 1 && in[1])
             split = toInts(*in[1]);
         const auto n = static_cast<int64_t>(out.size());
+        if (n < 1)
+            fail("Split needs at least one output");
         if (split.empty()) {
             const int64_t chunk = (dim + n - 1) / n;
             for (int64_t k = 0; k < n; ++k)
                 split.push_back(std::max<int64_t>(0, std::min(chunk, dim - k * chunk)));
         }
         int64_t total = 0;
-        for (auto s : split)
+        for (auto s : split) {
+            if (s < 0 || s > dim)
+                fail("split " + shapeString(split) + " has a part outside [0, " +
+                     std::to_string(dim) + "]");
             total += s;
+        }
         if (static_cast<int64_t>(split.size()) != n || total != dim)
             fail("split " + shapeString(split) + " does not divide axis size " + std::to_string(dim) +
                  " into " + std::to_string(n) + " outputs");
@@ -221,17 +230,21 @@ Kernel makeSlice(PlanContext& c)
                 b += dim;
             if (e < 0)
                 e += dim;
-            if (s > 0) {
+            // Starts and ends are clamped to the axis; a step longer than the axis takes one
+            // element, as a step of the axis length does (so strides cannot overflow).
+            const int64_t m = s > 0 ? std::min(s, std::max<int64_t>(dim, 1))
+                                    : -std::min(-(s + 1), std::max<int64_t>(dim, 1) - 1) - 1;
+            if (m > 0) {
                 b = std::clamp<int64_t>(b, 0, dim);
                 e = std::clamp<int64_t>(e, 0, dim);
-                oshape[a] = e > b ? (e - b + s - 1) / s : 0;
+                oshape[a] = e > b ? (e - b - 1) / m + 1 : 0;
             } else {
                 b = std::clamp<int64_t>(b, 0, dim - 1);
                 e = std::clamp<int64_t>(e, -1, dim - 1);
-                oshape[a] = b > e ? (b - e - s - 1) / -s : 0;
+                oshape[a] = b > e ? (b - e - 1) / -m + 1 : 0;
             }
             st0[a] = b;
-            step[a] = s;
+            step[a] = m;
         }
         const auto inSt = stridesOf(x.shape);
         int64_t base = 0;
@@ -285,6 +298,10 @@ Kernel makePad(PlanContext& c)
         }
         if (static_cast<int64_t>(pads.size()) != 2 * r)
             fail("pads has " + std::to_string(pads.size()) + " entries for rank " + std::to_string(r));
+        for (const int64_t p : pads)
+            if (p < -kMaxPad || p > kMaxPad)
+                fail("pad " + std::to_string(p) + " is outside [-" + std::to_string(kMaxPad) +
+                     ", " + std::to_string(kMaxPad) + "]");
         std::vector<int64_t> oshape(static_cast<size_t>(r));
         for (size_t d = 0; d < static_cast<size_t>(r); ++d) {
             oshape[d] = x.shape[d] + pads[d] + pads[d + static_cast<size_t>(r)];
@@ -300,7 +317,7 @@ Kernel makePad(PlanContext& c)
             using T = typename decltype(tag)::type;
             const T* src = elems<T>(x).data();
             T* dst = elems<T>(out[0]).data();
-            const T fill = static_cast<T>(value);
+            const T fill = saturatingCast<T>(value);
             std::vector<int64_t> idx(static_cast<size_t>(r), 0);
             for (int64_t k = 0; k < n; ++k) {
                 int64_t off = 0;
@@ -345,8 +362,13 @@ Kernel makeTile(PlanContext&)
         if (reps.size() != x.shape.size())
             fail("repeats must have one entry per axis");
         std::vector<int64_t> oshape(x.shape.size());
-        for (size_t d = 0; d < oshape.size(); ++d)
+        for (size_t d = 0; d < oshape.size(); ++d) {
+            const int64_t most = static_cast<int64_t>(kMaxTensorBytes) / std::max<int64_t>(x.shape[d], 1);
+            if (reps[d] < 0 || reps[d] > most)
+                fail("repeats " + shapeString(reps) + ": entry " + std::to_string(d) +
+                     " is outside [0, " + std::to_string(most) + "]");
             oshape[d] = x.shape[d] * reps[d];
+        }
         prepare(out[0], x.type, oshape);
         const auto inSt = stridesOf(x.shape);
         const int64_t n = numel(oshape);

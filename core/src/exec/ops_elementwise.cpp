@@ -3,6 +3,7 @@
 #include "exec/onnx_exec_ops.h"
 
 #include <cmath>
+#include <functional>
 
 namespace bonsai::exec {
 namespace {
@@ -200,6 +201,17 @@ Kernel makeIsSpecial(PlanContext& c, bool nan)
 
 enum class Bin { Add, Sub, Mul, Div, Pow };
 
+// f(x, y) for floats; for integers computed on the unsigned type, so it wraps.
+template <class T, class F> T wrap(T x, T y, F f)
+{
+    if constexpr (std::is_integral_v<T>) {
+        using U = std::make_unsigned_t<T>;
+        return static_cast<T>(static_cast<U>(f(static_cast<U>(x), static_cast<U>(y))));
+    } else {
+        return f(x, y);
+    }
+}
+
 Kernel makeBinary(PlanContext& c, Bin op)
 {
     if (c.opset < 7) {
@@ -228,7 +240,7 @@ Kernel makeBinary(PlanContext& c, Bin op)
                 else
                     broadcast2(ptr<int64_t>(a), a.shape, ptr<TB>(b), b.shape, ptr<int64_t>(out[0]),
                                so, [](int64_t x, TB y) {
-                                   return static_cast<int64_t>(
+                                   return saturatingCast<int64_t>(
                                        std::pow(static_cast<double>(x), static_cast<double>(y)));
                                });
             });
@@ -246,9 +258,10 @@ Kernel makeBinary(PlanContext& c, Bin op)
             const T* pb = ptr<T>(b);
             T* po = ptr<T>(out[0]);
             switch (op) {
-            case Bin::Add: broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) { return T(x + y); }); break;
-            case Bin::Sub: broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) { return T(x - y); }); break;
-            case Bin::Mul: broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) { return T(x * y); }); break;
+            // int64 arithmetic wraps around (two's complement) instead of overflowing.
+            case Bin::Add: broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) { return wrap<T>(x, y, std::plus<>()); }); break;
+            case Bin::Sub: broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) { return wrap<T>(x, y, std::minus<>()); }); break;
+            case Bin::Mul: broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) { return wrap<T>(x, y, std::multiplies<>()); }); break;
             case Bin::Div:
                 if constexpr (std::is_same_v<T, float>) {
                     broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) { return x / y; });
@@ -256,7 +269,10 @@ Kernel makeBinary(PlanContext& c, Bin op)
                     for (size_t k = 0; k < b.numel(); ++k)
                         if (pb[k] == 0)
                             fail("integer division by zero");
-                    broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) { return T(x / y); });
+                    broadcast2(pa, a.shape, pb, b.shape, po, so, [](T x, T y) {
+                        // The one quotient int64 cannot hold wraps too.
+                        return x == std::numeric_limits<T>::min() && y == T(-1) ? x : T(x / y);
+                    });
                 }
                 break;
             default: break;
@@ -381,7 +397,7 @@ Kernel makeVariadic(PlanContext& c, Var op)
                     switch (op) {
                     case Var::Max: return std::isnan(static_cast<double>(y)) || y > x ? y : x;
                     case Var::Min: return std::isnan(static_cast<double>(y)) || y < x ? y : x;
-                    default: return T(x + y);
+                    default: return wrap<T>(x, y, std::plus<>());
                     }
                 };
                 broadcast2(ptr<T>(acc), so, ptr<T>(v), v.shape, ptr<T>(next), so, f);
@@ -418,9 +434,9 @@ Kernel makeClip(PlanContext& c)
                 hi = std::numeric_limits<float>::infinity();
             }
             if (in.size() > 1 && in[1])
-                lo = static_cast<T>(scalarOf(*in[1], "min"));
+                lo = saturatingCast<T>(scalarOf(*in[1], "min"));
             if (in.size() > 2 && in[2])
-                hi = static_cast<T>(scalarOf(*in[2], "max"));
+                hi = saturatingCast<T>(scalarOf(*in[2], "max"));
             const auto& src = elems<T>(x);
             auto& dst = elems<T>(out[0]);
             for (size_t k = 0; k < src.size(); ++k)

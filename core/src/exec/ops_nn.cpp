@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <limits>
 #include <span>
 
 namespace bonsai::exec {
@@ -47,9 +48,7 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
 {
     ConvAttrs a;
     a.win = planWindowAttrs(c, false);
-    a.group = c.attrs.i("group", 1);
-    if (a.group < 1)
-        throw Unsupported("group < 1");
+    a.group = c.attrs.i("group", 1, 1, std::numeric_limits<int32_t>::max());
     return [a, e](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& x = needFloat(in, 0, "X");
         const Value& w = needFloat(in, 1, "W");
@@ -90,6 +89,9 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
                                g.s[2] == 1 && g.pb[0] == 0 && g.pb[1] == 0 && g.pb[2] == 0 &&
                                P == inSp;
         const bool depthwise = Cg == 1 && Mg == 1;
+        // Scratch sizes are checked here: an Error inside the parallel region would terminate.
+        const size_t colElems = pointwise || depthwise ? 0 : checkedElements({Kg, P}, sizeof(float), "im2col buffer");
+        const size_t tmpElems = e.pool ? checkedElements({M, P}, sizeof(float), "pooling buffer") : 0;
         const float* X = x.f.data();
         const float* W = w.f.data();
         const float* B = bias ? bias->f.data() : nullptr;
@@ -101,7 +103,7 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
         const auto image = [&](int64_t n, std::vector<float>& col, std::vector<float>& tmp) {
             float* yimg = Y + n * M * P;
             if (e.pool) {
-                tmp.resize(static_cast<size_t>(M * P));
+                tmp.resize(tmpElems);
                 yimg = tmp.data();
             }
             for (int64_t gi = 0; gi < G; ++gi) {
@@ -137,7 +139,7 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
                 }
                 const float* cols = xin;
                 if (!pointwise) {
-                    col.resize(static_cast<size_t>(Kg * P));
+                    col.resize(colElems);
                     im2col(xin, Cg, g, col.data());
                     cols = col.data();
                 }

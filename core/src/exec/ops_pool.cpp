@@ -37,6 +37,12 @@ Kernel makePool(PlanContext& c, bool isMax)
         (!a.win.dilations.empty() && a.win.dilations.size() != sr) ||
         (!a.win.pads.empty() && a.win.pads.size() != 2 * sr))
         throw Unsupported("attribute lengths differ from kernel_shape");
+    // As ONNX Runtime: a pad as large as the window would only add windows of padding (and
+    // lets a huge kernel_shape loop over nothing but padding).
+    for (size_t q = 0; q < a.win.pads.size(); ++q)
+        if (a.win.pads[q] >= a.win.kernel[q % sr])
+            throw Error("pads " + shapeString(a.win.pads) + " must be smaller than kernel_shape " +
+                        shapeString(a.win.kernel));
     return [a](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& x = needFloat(in, 0, "X");
         const int64_t sr = static_cast<int64_t>(a.win.kernel.size());

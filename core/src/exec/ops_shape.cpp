@@ -14,7 +14,8 @@ namespace {
 // Copies x into out with a new shape (same element count).
 void reshaped(const Value& x, std::vector<int64_t> shape, Value& out)
 {
-    if (numel(shape) != static_cast<int64_t>(x.numel()))
+    const auto n = checkedNumel(shape);
+    if (!n || *n != x.numel())
         fail("cannot reshape " + shapeString(x.shape) + " to " + shapeString(shape));
     prepare(out, x.type, std::move(shape));
     visitType(x.type, [&](auto tag) {
@@ -35,7 +36,7 @@ Kernel makeReshape(PlanContext& c)
     return [=](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& x = need(in, 0, "data");
         std::vector<int64_t> shape = legacy ? attrShape : toInts(need(in, 1, "shape"));
-        int64_t known = 1;
+        uint64_t known = 1;
         int infer = -1;
         for (size_t k = 0; k < shape.size(); ++k) {
             if (shape[k] == 0 && !allowZero) {
@@ -50,14 +51,16 @@ Kernel makeReshape(PlanContext& c)
                 infer = static_cast<int>(k);
             } else if (shape[k] < 0) {
                 fail("invalid shape " + shapeString(shape));
+            } else if (known != 0 && static_cast<uint64_t>(shape[k]) > uint64_t(INT64_MAX) / known) {
+                fail("cannot reshape " + shapeString(x.shape) + " to " + shapeString(shape));
             } else {
-                known *= shape[k];
+                known *= static_cast<uint64_t>(shape[k]);
             }
         }
         if (infer >= 0) {
-            if (known == 0 || static_cast<int64_t>(x.numel()) % known)
+            if (known == 0 || x.numel() % known)
                 fail("cannot reshape " + shapeString(x.shape) + " to " + shapeString(shape));
-            shape[static_cast<size_t>(infer)] = static_cast<int64_t>(x.numel()) / known;
+            shape[static_cast<size_t>(infer)] = static_cast<int64_t>(x.numel() / known);
         }
         reshaped(x, shape, out[0]);
     };
@@ -347,9 +350,14 @@ Kernel makeDropout(PlanContext& c)
 Value scalarTensor(const onnx::TensorProto& t)
 {
     using TP = onnx::TensorProto;
-    if (numel(std::span(t.dims().data(), static_cast<size_t>(t.dims().size()))) != 1)
+    const auto n = checkedNumel(std::span(t.dims().data(), static_cast<size_t>(t.dims().size())));
+    if (!n || *n != 1)
         throw Unsupported("value must have one element");
     const std::string& raw = t.raw_data();
+    const auto one = [](int count) {
+        if (count != 1)
+            throw Unsupported("malformed value tensor");
+    };
     const auto rawAs = [&](auto zero) {
         decltype(zero) v{};
         if (raw.size() != sizeof v)
@@ -359,14 +367,24 @@ Value scalarTensor(const onnx::TensorProto& t)
     };
     switch (t.data_type()) {
     case TP::FLOAT:
+        if (!t.has_raw_data())
+            one(t.float_data_size());
         return Value::floats({1}, {t.has_raw_data() ? rawAs(0.0f) : t.float_data(0)});
     case TP::DOUBLE:
+        if (!t.has_raw_data())
+            one(t.double_data_size());
         return Value::floats({1}, {static_cast<float>(t.has_raw_data() ? rawAs(0.0) : t.double_data(0))});
     case TP::INT64:
+        if (!t.has_raw_data())
+            one(t.int64_data_size());
         return Value::ints({1}, {t.has_raw_data() ? rawAs(int64_t(0)) : t.int64_data(0)});
     case TP::INT32:
+        if (!t.has_raw_data())
+            one(t.int32_data_size());
         return Value::ints({1}, {t.has_raw_data() ? rawAs(int32_t(0)) : t.int32_data(0)});
     case TP::BOOL:
+        if (!t.has_raw_data())
+            one(t.int32_data_size());
         return Value::bools({1}, {uint8_t((t.has_raw_data() ? rawAs(uint8_t(0)) : t.int32_data(0)) != 0)});
     default: throw Unsupported("value of data type " + std::to_string(t.data_type()));
     }
@@ -429,15 +447,28 @@ Kernel makeRange(PlanContext&)
         const Value& s = need(in, 0, "start");
         const double start = scalarOf(s, "start"), limit = scalarOf(need(in, 1, "limit"), "limit"),
                      delta = scalarOf(need(in, 2, "delta"), "delta");
-        if (delta == 0)
-            fail("delta is 0");
-        const int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
+        if (delta == 0 || !std::isfinite(delta) || !std::isfinite(start) || !std::isfinite(limit))
+            fail("start " + std::to_string(start) + ", limit " + std::to_string(limit) +
+                 " and delta " + std::to_string(delta) + " must be finite, delta not 0");
+        if (s.type == Value::Type::Bool)
+            fail("start must be a number, not bool");
+        const double count = std::max(0.0, std::ceil((limit - start) / delta));
+        const double most = static_cast<double>(kMaxTensorBytes / elementBytes(s.type));
+        if (!(count <= most))
+            fail("start " + std::to_string(start) + ", limit " + std::to_string(limit) +
+                 " and delta " + std::to_string(delta) + " make more than " +
+                 std::to_string(static_cast<uint64_t>(most)) + " elements");
+        const auto n = static_cast<int64_t>(count);
         prepare(out[0], s.type, {n});
+        // Integers wrap as two's complement rather than overflow (deltas beyond int64 are
+        // refused by the count above when they matter).
+        const auto idelta = static_cast<uint64_t>(static_cast<int64_t>(std::clamp(delta, -9.2e18, 9.2e18)));
         for (int64_t k = 0; k < n; ++k) {
             if (s.type == Value::Type::Float)
                 out[0].f[static_cast<size_t>(k)] = static_cast<float>(s.f[0] + static_cast<float>(k) * static_cast<float>(delta));
             else
-                out[0].i[static_cast<size_t>(k)] = s.i[0] + k * static_cast<int64_t>(delta);
+                out[0].i[static_cast<size_t>(k)] = static_cast<int64_t>(
+                    static_cast<uint64_t>(s.i[0]) + static_cast<uint64_t>(k) * idelta);
         }
     };
 }

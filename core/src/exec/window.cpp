@@ -37,10 +37,10 @@ WindowAttrs readWindowAttrs(OnnxAttrs& attrs, bool pooling)
 {
     WindowAttrs a;
     a.autoPad = attrs.s("auto_pad", "NOTSET");
-    a.kernel = attrs.ints("kernel_shape");
-    a.strides = attrs.ints("strides");
-    a.pads = attrs.ints("pads");
-    a.dilations = attrs.ints("dilations");
+    a.kernel = attrs.ints("kernel_shape", 1, kMaxWindowAttr);
+    a.strides = attrs.ints("strides", 1, kMaxWindowAttr);
+    a.pads = attrs.ints("pads", 0, kMaxWindowAttr);
+    a.dilations = attrs.ints("dilations", 1, kMaxWindowAttr);
     if (pooling)
         a.ceilMode = attrs.i("ceil_mode", 0) != 0;
     return a;

@@ -30,7 +30,12 @@ struct WindowAttrs {
 
 class OnnxAttrs;
 
-// Reads auto_pad, kernel_shape, strides, pads and dilations (pooling: also ceil_mode) of a node.
+// Largest kernel_shape, strides, dilations and pads value accepted (kernel, strides and
+// dilations are at least 1, pads at least 0): window arithmetic then cannot overflow.
+inline constexpr int64_t kMaxWindowAttr = int64_t(1) << 20;
+
+// Reads auto_pad, kernel_shape, strides, pads and dilations (pooling: also ceil_mode) of a
+// node; Error for a value outside those ranges.
 WindowAttrs readWindowAttrs(OnnxAttrs& attrs, bool pooling);
 
 // Geometry for input spatial dims `in` and kernel dims `k` (Conv: from W; pooling: from

@@ -3,6 +3,11 @@
 // trainer, the evaluator's calibration and the layer listing. A missing attribute gives the
 // caller's default. The reader records every name asked for, so a caller can list the
 // attributes it never looked at (the executor rejects nodes with such attributes).
+// The ranged readers refuse values outside [lo, hi] with an Error naming the attribute, the
+// value and the range (callers add the file and the node): every attribute that divides,
+// sizes a loop or an allocation is read through them.
+#include "bonsai/error.h"
+
 #include <onnx/onnx-ml.pb.h>
 
 #include <cstdint>
@@ -45,6 +50,20 @@ public:
         const auto* a = find(name);
         return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : def;
     }
+    int64_t i(const std::string& name, int64_t def, int64_t lo, int64_t hi)
+    {
+        const int64_t v = i(name, def);
+        checkRange(name, v, lo, hi);
+        return v;
+    }
+    std::vector<int64_t> ints(const std::string& name, int64_t lo, int64_t hi,
+                              std::vector<int64_t> def = {})
+    {
+        std::vector<int64_t> v = ints(name, std::move(def));
+        for (const int64_t x : v)
+            checkRange(name, x, lo, hi);
+        return v;
+    }
     std::vector<float> floats(const std::string& name, std::vector<float> def = {})
     {
         const auto* a = find(name);
@@ -63,6 +82,13 @@ public:
     }
 
 private:
+    static void checkRange(const std::string& name, int64_t v, int64_t lo, int64_t hi)
+    {
+        if (v < lo || v > hi)
+            throw Error("attribute '" + name + "' value " + std::to_string(v) + " is outside [" +
+                        std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
+
     const onnx::NodeProto& node_;
     std::set<std::string> read_;
 };

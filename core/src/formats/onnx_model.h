@@ -20,6 +20,12 @@ class NodeProto;
 
 namespace bonsai {
 
+// ONNX IR versions and default-domain opsets the reader accepts (others: FileError naming
+// the version and this range).
+inline constexpr int64_t kOnnxMinIrVersion = 3;
+inline constexpr int64_t kOnnxMaxIrVersion = 11;
+inline constexpr int64_t kOnnxMaxOpset = 23;
+
 // Deepest nesting of subgraphs (If/Loop/Scan bodies, ...) that the reader accepts.
 inline constexpr int kOnnxMaxSubgraphDepth = 16;
 

@@ -76,7 +76,7 @@ void foldOnnxDequantize(Model& m, const onnx::GraphProto& g, const std::set<std:
                     d->inner *= static_cast<uint64_t>(q->shape[k]);
                 const auto dim = static_cast<uint64_t>(q->shape[static_cast<size_t>(axis)]);
                 uint64_t want = dim;
-                if (d->block > 0)
+                if (d->block > 0 && dim > 0)
                     want = q->numel / dim * ((dim + static_cast<uint64_t>(d->block) - 1) / static_cast<uint64_t>(d->block));
                 else if (d->block < 0)
                     fail("DequantizeLinear node '" + n.name() + "': block_size " + std::to_string(d->block) +

@@ -115,6 +115,7 @@ public:
 
     void read()
     {
+        checkVersions();
         if (!proto_.has_graph())
             fail("the model has no graph");
         const auto& g = proto_.graph();
@@ -127,6 +128,24 @@ public:
 
 private:
     [[noreturn]] void fail(const std::string& fault) const { throw FileError(m_.path, fault); }
+
+    // The IR version and the default domain's opset must be ones the reader and the executor
+    // know: a newer file may mean fields or op semantics they would misread.
+    void checkVersions() const
+    {
+        const auto range = [](int64_t lo, int64_t hi) {
+            return " (supported: " + std::to_string(lo) + " to " + std::to_string(hi) + ")";
+        };
+        const int64_t ir = proto_.ir_version();
+        if (ir < kOnnxMinIrVersion || ir > kOnnxMaxIrVersion)
+            fail("ONNX IR version " + std::to_string(ir) + " is not supported" +
+                 range(kOnnxMinIrVersion, kOnnxMaxIrVersion));
+        for (const auto& op : proto_.opset_import())
+            if ((op.domain().empty() || op.domain() == "ai.onnx") &&
+                (op.version() < 1 || op.version() > kOnnxMaxOpset))
+                fail("opset " + std::to_string(op.version()) + " of the default ONNX domain is not supported" +
+                     range(1, kOnnxMaxOpset));
+    }
 
     void skip(const std::string& name, const std::string& why)
     {

@@ -17,6 +17,7 @@ private slots:
     void badTensors();
     void deepNesting();
     void badDequantize();
+    void unsupportedVersions();
 };
 
 void TstOnnxErrors::externalDataErrors()
@@ -211,6 +212,23 @@ void TstOnnxErrors::badDequantize()
     QCOMPARE(int4->tensors[0].storedType(), std::string("INT4 blocks of 3 + DequantizeLinear"));
     QCOMPARE(int4->readFloat(0)[0], 3 * 0.5f);  // low nibble 3
     QCOMPARE(int4->readFloat(0)[1], 1 * 0.5f);  // high nibble 1
+
+    // Blocks along an empty axis (codes [0, 6]): no blocks, so two scales are two too many
+    // (the block count divided by the axis length before).
+    onnx::ModelProto empty = newModel();
+    auto* g = empty.mutable_graph();
+    auto* q = g->add_initializer();
+    q->set_name("w_q");
+    q->set_data_type(onnx::TensorProto::INT8);
+    q->add_dims(0);
+    q->add_dims(6);
+    q->set_raw_data("");
+    *g->add_initializer() = rawFloat("w_scale", {2}, {0.5f, 0.5f});
+    auto* dq = addNode(g, "DequantizeLinear", {"w_q", "w_scale"}, {"w"}, "dq");
+    setInt(dq, "axis", 0);
+    setInt(dq, "block_size", 3);
+    addNode(g, "MatMul", {"x", "w"}, {"y"});
+    EXPECT_FILE_ERROR(openError(save("qdq_empty.onnx", empty)), "node 'dq': scale 'w_scale' has 2 values where the input's axis 0 needs 0");
 }
 
 void TstOnnxErrors::deepNesting()
@@ -229,6 +247,39 @@ void TstOnnxErrors::deepNesting()
     }
     addInit(g, "deep", {2, 2}, 0.0f);
     EXPECT_FILE_ERROR(openError(save("deep.onnx", m)), "nested");
+}
+
+void TstOnnxErrors::unsupportedVersions()
+{
+    // A valid one-node model with each IR version / default-domain opset: outside the range
+    // the reader knows it is refused, naming the file, the version and the supported range.
+    const auto model = [](int64_t ir, int64_t opset) {
+        onnx::ModelProto m = newModel("versions");
+        m.set_ir_version(ir);
+        m.mutable_opset_import(0)->set_version(opset);
+        auto* g = m.mutable_graph();
+        addInput(g, "x", {1, 4});
+        addNode(g, "Relu", {"x"}, {"y"});
+        addOutput(g, "y");
+        return m;
+    };
+    const auto check = [](const std::string& path, const char* a, const char* b) {
+        const QString e = openError(path);
+        EXPECT_FILE_ERROR(e, "not supported");
+        QVERIFY2(e.startsWith(QString::fromStdString(path + ": ")), qPrintable(e));
+        QVERIFY2(e.contains(QLatin1String(a)) && e.contains(QLatin1String(b)), qPrintable(e));
+    };
+    check(save("ir2.onnx", model(2, 13)), "IR version 2", "supported: 3 to 11");
+    check(save("ir0.onnx", model(0, 13)), "IR version 0", "supported: 3 to 11");
+    check(save("ir99.onnx", model(99, 13)), "IR version 99", "supported: 3 to 11");
+    check(save("opset0.onnx", model(8, 0)), "opset 0", "supported: 1 to 23");
+    check(save("opset99.onnx", model(8, 99)), "opset 99", "supported: 1 to 23");
+    // The edges are accepted; another domain's opset is not the default domain's.
+    QVERIFY(openError(save("ir3.onnx", model(3, 1))).isEmpty());
+    QVERIFY(openError(save("ir11.onnx", model(11, 23))).isEmpty());
+    onnx::ModelProto ml = model(8, 17);
+    ml.mutable_opset_import(1)->set_version(99);
+    QVERIFY(openError(save("ml99.onnx", ml)).isEmpty());
 }
 
 QTEST_APPLESS_MAIN(TstOnnxErrors)
