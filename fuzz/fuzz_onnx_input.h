@@ -42,6 +42,7 @@ inline void expectNamesFile(const bonsai::Error& e, const std::string& path)
 inline std::unique_ptr<Model> readFuzzedOnnx(const uint8_t* data, size_t size)
 {
     writeExternalData();
+    noteInput(data, size); // names from the model (an op type, a node) may be quoted in refusals
     const std::string path = writeInput("model.onnx", data, size);
     std::unique_ptr<Model> model;
     expectOnlyBonsaiErrors([&] {
