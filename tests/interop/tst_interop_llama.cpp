@@ -332,6 +332,16 @@ private slots:
               100 * (usual.perplexity / predicted.perplexity - 1));
         QVERIFY(std::abs(exact.perplexity / predicted.perplexity - 1) < 0.002);
 
+        // End to end: Bonsai opens the quantized GGUF itself (its reader, block dequantization
+        // and metadata), and its perplexity on those weights is llama.cpp's on the same file.
+        const auto gguf = Model::open(path);
+        const LanguageModel fromFile(*gguf);
+        const auto read = fromFile.perplexity(tokens_, {}, opt);
+        QCOMPARE(read.tokens, predicted.tokens);
+        qInfo("%s: Bonsai on the GGUF file %.4f (%+.4f%% from llama.cpp)", QTest::currentDataTag(),
+              read.perplexity, 100 * (read.perplexity / exact.perplexity - 1));
+        QVERIFY(std::abs(read.perplexity / exact.perplexity - 1) < 0.002);
+
         // Byte for byte: llama.cpp's quantizer on the same weights.
         sameBytesAsGgml(hf, plan, path, lm.config());
     }

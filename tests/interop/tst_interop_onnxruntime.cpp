@@ -116,6 +116,34 @@ private slots:
         QVERIFY(std::abs(after - before) > kSameCount); // the five steps changed the model
     }
 
+    // bonsai-cli train itself: a short seeded run. The accuracy it reports for the file it
+    // wrote is ONNX Runtime's on that file, and the same seed writes the same model again.
+    void trainCliMatchesRuntime()
+    {
+        const auto train = [](const std::string& out) {
+            const auto r = testutil::runCli({QStringLiteral("train"), QStringLiteral("--out"), QString::fromStdString(out),
+                                             QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--limit"),
+                                             QStringLiteral("1000"), QStringLiteral("--seed"), QStringLiteral("3"),
+                                             QStringLiteral("--json")},
+                                            600000);
+            if (r.exitCode != 0)
+                qWarning("%s", r.err.constData());
+            return r.exitCode == 0 ? nlohmann::json::parse(r.out.toStdString()) : nlohmann::json();
+        };
+        const std::string a = testutil::tempPath("trained_a.onnx"), b = testutil::tempPath("trained_b.onnx");
+        const auto j = train(a);
+        QVERIFY(!j.is_null());
+        QCOMPARE(j["epochs"].size(), size_t(1));
+        const double reported = j["test_accuracy"].get<double>(), runtime = ortAccuracy(a, false, true);
+        qInfo("train --json: test accuracy %.4f after one epoch on 1000 images (ONNX Runtime on the file %.4f)",
+              reported, runtime);
+        QVERIFY(std::abs(reported - runtime) < kSameCount);
+        QVERIFY(std::abs(j["epochs"][0]["test_accuracy"].get<double>() - runtime) < kSameCount);
+        QVERIFY(runtime > 0.3); // learned: chance is 0.1
+        QVERIFY(!train(b).is_null());
+        QCOMPARE(testutil::readFile(b), testutil::readFile(a));
+    }
+
     void accuracyAsPredicted_data()
     {
         QTest::addColumn<QString>("recipe");
