@@ -11,6 +11,7 @@
 #include "bonsai/error.h"
 #include "bonsai/llm.h"
 #include "bonsai/tokenizer.h"
+#include "common/json_fault.h"
 #include "export/export_impl.h"
 #include "export/gguf_file.h"
 #include "tokenizer/spm.h"
@@ -95,7 +96,7 @@ TokenizerConfig readTokenizerConfig(const fs::path& path)
     try {
         j = nlohmann::json::parse(readTextFile(path.string()));
     } catch (const nlohmann::json::exception& e) {
-        throw FileError(path.string(), std::string("not valid JSON: ") + e.what());
+        throw FileError(path.string(), "not valid JSON: " + jsonFault(e));
     }
     if (!j.is_object())
         throw FileError(path.string(), "not a JSON object");
@@ -127,7 +128,7 @@ int32_t configId(const fs::path& dir, const char* key)
         if (j.is_object() && j.contains(key) && j[key].is_number_integer() && j[key].get<int64_t>() >= 0)
             return j[key].get<int32_t>();
     } catch (const nlohmann::json::exception& e) {
-        throw FileError(path.string(), std::string("not valid JSON: ") + e.what());
+        throw FileError(path.string(), "not valid JSON: " + jsonFault(e));
     }
     return -1;
 }

@@ -7,6 +7,7 @@
 #include "bonsai/error.h"
 #include "bonsai/half.h"
 #include "common/atomic_file.h"
+#include "common/json_fault.h"
 #include "common/regular_file.h"
 #include "export/export_impl.h"
 
@@ -156,7 +157,7 @@ ExportPlan buildSafetensors(const Model& model, const std::vector<LayerConfig>& 
         try {
             j = nlohmann::ordered_json::parse(text);
         } catch (const nlohmann::json::exception& e) {
-            throw FileError(config.string(), std::string("not valid JSON: ") + e.what());
+            throw FileError(config.string(), "not valid JSON: " + jsonFault(e));
         }
         j["torch_dtype"] = torchName(dtype);
         if (packedFormat && std::find(packed.begin(), packed.end(), true) != packed.end()) {
