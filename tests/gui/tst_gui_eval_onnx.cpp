@@ -253,6 +253,12 @@ void TstGuiEvalOnnx::exportsCharts()
                 for (auto it = text.globalMatch(QString::fromUtf8(bytes)); it.hasNext();)
                     texts << it.next().captured(1).trimmed();
                 qInfo("chart %d texts: %s", int(chart), qPrintable(texts.join(QStringLiteral(" | "))));
+                // The tabs behind the trade-off chart were never laid out: exported at a size
+                // of their own, every title and label whole, none elided.
+                for (const QString& t : texts)
+                    QVERIFY2(chart == EvalPanel::TradeoffTab || !t.endsWith(QChar(0x2026)) && !t.endsWith(QStringLiteral("&#8230;")) &&
+                                 !t.endsWith(QStringLiteral("...")),
+                             qPrintable(t));
                 if (chart == EvalPanel::TradeoffTab) // the axes as the chart names them
                     QVERIFY(texts.contains(QStringLiteral("compressed model size (B)")) &&
                             texts.contains(QStringLiteral("accuracy (%)")));

@@ -4,6 +4,7 @@
 #include <QChartView>
 #include <QCoreApplication>
 #include <QFileInfo>
+#include <QGraphicsLayout>
 #include <QImage>
 #include <QPainter>
 #include <QSaveFile>
@@ -21,10 +22,29 @@ bool saveChartImage(QChartView* view, const QString& path, QString* error)
         return false;
     };
     QSize size = view->size();
+    bool offScreen = false;
     if (!view->isVisible() || size.width() < 100 || size.height() < 100) {
-        size = QSize(900, 560); // never laid out on screen: give it a readable size
+        // Not on screen (a tab behind another): a hidden view defers its resize, so the chart
+        // would be drawn as last laid out, its titles and axis labels elided. Lay the chart
+        // itself out at a readable size for the export, then give it back to the view.
+        size = QSize(900, 560);
+        offScreen = true;
         view->resize(size);
+        if (QChart* chart = view->chart()) {
+            chart->resize(size);
+            if (QGraphicsLayout* layout = chart->layout())
+                layout->activate();
+            view->scene()->setSceneRect(QRectF(QPointF(0, 0), size));
+            chart->setPos(0, 0);
+        }
     }
+    const auto draw = [&](QPainter& painter) {
+        const QRectF target(QPointF(0, 0), size);
+        if (offScreen && view->scene())
+            view->scene()->render(&painter, target, target);
+        else
+            view->render(&painter, target, QRect(QPoint(0, 0), size));
+    };
     QByteArray bytes;
     const QString suffix = QFileInfo(path).suffix().toLower();
     if (suffix == QLatin1String("svg")) {
@@ -37,7 +57,7 @@ bool saveChartImage(QChartView* view, const QString& path, QString* error)
         svg.setTitle(view->chart() ? view->chart()->title() : QString());
         svg.setDescription(tr("Chart saved by Bonsai"));
         QPainter painter(&svg);
-        view->render(&painter, QRectF(QPointF(0, 0), size), QRect(QPoint(0, 0), size));
+        draw(painter);
     } else if (suffix == QLatin1String("png")) {
         const qreal dpr = view->devicePixelRatioF();
         QImage image(size * dpr, QImage::Format_ARGB32_Premultiplied);
@@ -46,7 +66,7 @@ bool saveChartImage(QChartView* view, const QString& path, QString* error)
         {
             QPainter painter(&image);
             painter.setRenderHint(QPainter::Antialiasing);
-            view->render(&painter, QRectF(QPointF(0, 0), size), QRect(QPoint(0, 0), size));
+            draw(painter);
         }
         QBuffer buffer(&bytes);
         buffer.open(QIODevice::WriteOnly);
