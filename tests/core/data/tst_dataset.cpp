@@ -377,6 +377,25 @@ private slots:
         const std::string corrupt = folder("images_corrupt");
         const std::string bad = writeIn(corrupt, "x/bad.png", "this is not a PNG");
         expectError([&] { openDataset(corrupt); }, bad, "not a readable image");
+
+        // Hostile headers: stb_image would allocate what they claim, whatever the file's size.
+        // A PNG whose IDAT chunk claims 2^31-1 bytes (the file has 70-odd) is refused, naming
+        // the chunk's offset and length; a GIF header claiming 18747 x 16708 pixels in 13 bytes
+        // is refused when the folder opens, naming the limit.
+        std::string bigChunk = std::string(std::istreambuf_iterator<char>(
+                                               *std::make_unique<std::ifstream>(root + "/dog/b.png", std::ios::binary)),
+                                           {});
+        const size_t idat = bigChunk.find("IDAT");
+        QVERIFY(idat != std::string::npos && idat >= 4);
+        bigChunk.replace(idat - 4, 4, std::string("\x7f\xff\xff\xff", 4));
+        const std::string hostile = folder("images_hostile");
+        const std::string chunk = writeIn(hostile, "k/chunk.png", bigChunk);
+        const auto dh = openDataset(hostile);
+        expectError([&] { batch(*dh, {1, 3, 2, 2}, 0, 1); }, chunk,
+                    "PNG chunk at byte " + std::to_string(idat - 4) + " claims 2147483647 bytes, past the end of the file");
+        const std::string huge = folder("images_huge");
+        const std::string gif = writeIn(huge, "k/huge.gif", std::string("GIF89a\x3b\x49\x44\x41\x00\x00\x00", 13));
+        expectError([&] { openDataset(huge); }, gif, "image of 18747x16708 pixels (at most 67108864 are read)");
     }
 
     void brokenIdx()
