@@ -3,6 +3,8 @@
 // "[json.exception.<kind>.<id>] " prefix, which means nothing to a user.
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +19,20 @@ inline std::string jsonFault(const nlohmann::json::exception& e)
             what.remove_prefix(close + 2);
     }
     return std::string(what);
+}
+
+// The value as an integer when it is one that fits int64_t; nullopt for anything else. A float
+// (even 2.0 or 1e300) is no id, count or size: nlohmann's get<int64_t>() would convert it, and
+// out of range that conversion is undefined.
+inline std::optional<int64_t> jsonInt64(const nlohmann::json& v)
+{
+    if (v.is_number_unsigned()) {
+        const uint64_t u = v.get<uint64_t>();
+        return u <= uint64_t(INT64_MAX) ? std::optional<int64_t>(static_cast<int64_t>(u)) : std::nullopt;
+    }
+    if (v.is_number_integer())
+        return v.get<int64_t>();
+    return std::nullopt;
 }
 
 } // namespace bonsai

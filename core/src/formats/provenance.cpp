@@ -59,6 +59,13 @@ Provenance Provenance::fromJson(const std::string& json, const std::string& sour
         field = at + key;
         return o.at(key);
     };
+    // A byte count: a non-negative integer (a float or a negative number is refused).
+    auto bytes = [&](const nlohmann::json& o, const std::string& at) -> uint64_t {
+        const auto n = jsonInt64(get(o, at, "bytes"));
+        if (!n || *n < 0)
+            throw fault("field '" + field + "' must be a non-negative integer, not " + o.at("bytes").dump());
+        return static_cast<uint64_t>(*n);
+    };
     // The objects of the array j[key], each as `at` names it ("files[3].").
     auto objects = [&](const char* key, const auto& each) {
         field = key;
@@ -81,7 +88,7 @@ Provenance Provenance::fromJson(const std::string& json, const std::string& sour
             ProvenanceFile pf;
             pf.path = get(f, at, "path").get<std::string>();
             pf.role = get(f, at, "role").get<std::string>();
-            pf.bytes = get(f, at, "bytes").get<uint64_t>();
+            pf.bytes = bytes(f, at);
             pf.sha256 = get(f, at, "sha256").get<std::string>();
             p.files.push_back(std::move(pf));
         });
@@ -90,7 +97,7 @@ Provenance Provenance::fromJson(const std::string& json, const std::string& sour
                 ProvenanceCalibration pc;
                 pc.path = get(c, at, "path").get<std::string>();
                 pc.use = get(c, at, "use").get<std::string>();
-                pc.bytes = get(c, at, "bytes").get<uint64_t>();
+                pc.bytes = bytes(c, at);
                 pc.sha256 = get(c, at, "sha256").get<std::string>();
                 field = at + "samples";
                 pc.samples = c.value("samples", int64_t(0));

@@ -125,7 +125,10 @@ detail::BpeSpec detail::readTokenizerJson(const std::string& path)
         const json& vocab = model["vocab"];
         for (const auto& [piece, idv] : vocab.items()) {
             field = "model.vocab[\"" + piece + "\"]";
-            const int64_t id = idv.get<int64_t>();
+            const auto idv64 = jsonInt64(idv);
+            if (!idv64)
+                throw FileError(path, field + ": id " + idv.dump() + " is not an integer");
+            const int64_t id = *idv64;
             if (id < 0 || static_cast<uint64_t>(id) >= vocab.size())
                 throw FileError(path, "vocab id " + std::to_string(id) + " of \"" + piece +
                                           "\" is outside the vocabulary of " + std::to_string(vocab.size()) +
@@ -160,7 +163,10 @@ detail::BpeSpec detail::readTokenizerJson(const std::string& path)
             field = "added_tokens[" + std::to_string(k) + "]";
             BpeSpec::Added t;
             t.content = a.at("content").get<std::string>();
-            const int64_t id = a.at("id").get<int64_t>();
+            const auto id64 = jsonInt64(a.at("id"));
+            if (!id64)
+                throw FileError(path, field + ": id " + a.at("id").dump() + " is not an integer");
+            const int64_t id = *id64;
             if (id < 0 || static_cast<uint64_t>(id) >= idLimit)
                 throw FileError(path, field + ": id " + std::to_string(id) + " is outside the " +
                                           std::to_string(idLimit) + " ids of the vocabulary and added tokens");

@@ -139,6 +139,11 @@ private slots:
         expectRefusal([&] { Tokenizer::fromTokenizerJson(q); }, {q, "vocab id 16777216", "\"ab\"", "3 entries"});
         const std::string r = file("content_number.json", R"({"id": 3, "content": 5})");
         expectRefusal([&] { Tokenizer::fromTokenizerJson(r); }, {r, "added_tokens[0]", "string"});
+        // Floats are no ids (converting 1e300 to an integer is undefined): found by the fuzzer.
+        const std::string fa = file("float_added.json", R"({"id": 1e300, "content": "<s>"})");
+        expectRefusal([&] { Tokenizer::fromTokenizerJson(fa); }, {fa, "added_tokens[0]", "1e+300", "not an integer"});
+        const std::string fv = file("float_vocab.json", "", "\"ab\": 2.0");
+        expectRefusal([&] { Tokenizer::fromTokenizerJson(fv); }, {fv, "model.vocab[\"ab\"]", "2.0", "not an integer"});
         const std::string s = file("id_missing.json", R"({"content": "<s>"})");
         expectRefusal([&] { Tokenizer::fromTokenizerJson(s); }, {s, "added_tokens[0]", "'id'"});
 
