@@ -261,7 +261,6 @@ private slots:
     void bpeGgufMatchesJson();
     void bpeLargeText();
     void forModel();
-    void badInput();
 };
 
 void TstTokenizer::sentencePieceMatchesReference()
@@ -573,32 +572,6 @@ void TstTokenizer::forModel()
     g.str("general.architecture", "llama");
     auto noTok = g.open("no_tokenizer.gguf");
     expectFileError([&] { Tokenizer::forModel(*noTok); }, noTok->path, "tokenizer.ggml.model");
-}
-
-void TstTokenizer::badInput()
-{
-    const std::string missing = testutil::tempPath("does_not_exist.model");
-    expectFileError([&] { Tokenizer::fromSentencePiece(missing); }, missing, "no such file");
-    const std::string full = testutil::readFile(tinyLlama("tokenizer.model"));
-    const std::string truncated = testutil::writeTemp("truncated.model", full.substr(0, 1000));
-    expectFileError([&] { Tokenizer::fromSentencePiece(truncated); }, truncated,
-                    "not a valid SentencePiece model");
-    const std::string empty = testutil::writeTemp("empty.model", "");
-    expectFileError([&] { Tokenizer::fromSentencePiece(empty); }, empty, "empty");
-    const std::string text = testutil::writeTemp("text.model", "hello, not a model\n");
-    expectFileError([&] { Tokenizer::fromSentencePiece(text); }, text, "SentencePiece");
-
-    const std::string missingJson = testutil::tempPath("missing_tokenizer.json");
-    expectFileError([&] { Tokenizer::fromTokenizerJson(missingJson); }, missingJson, "no such file");
-    expectFileError([&] { Tokenizer::fromTokenizerJson(tokData("not_json.json")); },
-                    tokData("not_json.json"), "not valid JSON");
-    expectFileError([&] { Tokenizer::fromTokenizerJson(tokData("wordpiece.json")); },
-                    tokData("wordpiece.json"), "WordPiece");
-    // A Split with a regex that is neither GPT-2's nor Llama 3's / Qwen2's.
-    auto j = nlohmann::json::parse(testutil::readFile(tokData("bpe_llama3.json")));
-    j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+|[^\\w\\s]+";
-    const std::string odd = testutil::writeTemp("odd_regex.json", j.dump());
-    expectFileError([&] { Tokenizer::fromTokenizerJson(odd); }, odd, "\\w+|[^\\w\\s]+");
 }
 
 QTEST_APPLESS_MAIN(TstTokenizer)

@@ -11,6 +11,8 @@
 
 #include <QtTest>
 
+#include <nlohmann/json.hpp>
+
 #include <functional>
 
 using namespace bonsai;
@@ -178,6 +180,31 @@ private slots:
         QCOMPARE(tok->vocabSize(), 4);
         QCOMPARE(tok->decode({3}), std::string("A"));
         (void)tok->decode({1, 2});
+    }
+    // Missing, truncated, empty and foreign tokenizer files.
+    void badFiles()
+    {
+        const std::string missing = testutil::tempPath("does_not_exist.model");
+        expectRefusal([&] { Tokenizer::fromSentencePiece(missing); }, {missing, "no such file"});
+        const std::string full = testutil::readFile(testutil::dataPath("tiny-llama/tokenizer.model"));
+        const std::string truncated = testutil::writeTemp("truncated.model", full.substr(0, 1000));
+        expectRefusal([&] { Tokenizer::fromSentencePiece(truncated); }, {truncated, "not a valid SentencePiece model"});
+        const std::string empty = testutil::writeTemp("empty.model", "");
+        expectRefusal([&] { Tokenizer::fromSentencePiece(empty); }, {empty, "empty"});
+        const std::string text = testutil::writeTemp("text.model", "hello, not a model\n");
+        expectRefusal([&] { Tokenizer::fromSentencePiece(text); }, {text, "SentencePiece"});
+
+        const std::string missingJson = testutil::tempPath("missing_tokenizer.json");
+        expectRefusal([&] { Tokenizer::fromTokenizerJson(missingJson); }, {missingJson, "no such file"});
+        const std::string notJson = testutil::dataPath("tokenizers/not_json.json");
+        expectRefusal([&] { Tokenizer::fromTokenizerJson(notJson); }, {notJson, "not valid JSON"});
+        const std::string wordPiece = testutil::dataPath("tokenizers/wordpiece.json");
+        expectRefusal([&] { Tokenizer::fromTokenizerJson(wordPiece); }, {wordPiece, "WordPiece"});
+        // A Split with a regex that is neither GPT-2's nor Llama 3's / Qwen2's.
+        auto j = nlohmann::json::parse(testutil::readFile(testutil::dataPath("tokenizers/bpe_llama3.json")));
+        j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+|[^\\w\\s]+";
+        const std::string odd = testutil::writeTemp("odd_regex.json", j.dump());
+        expectRefusal([&] { Tokenizer::fromTokenizerJson(odd); }, {odd, "\\w+|[^\\w\\s]+"});
     }
 };
 
