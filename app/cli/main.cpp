@@ -25,6 +25,10 @@ const char* kUsage =
     "  eval MODEL [--dataset PATH] [--recipe R.json | --preset KEY] [--limit N] [--json]\n"
     "                                      accuracy of an ONNX classifier (default data:\n"
     "                                      the Fashion-MNIST test set)\n"
+    "  search MODEL (--budget-bpw B | --budget-bytes N | --max-kl X | --max-drop D) --out R.json\n"
+    "         [--match REGEX] [--dataset D | --text F] [--calib F] [--candidates C.json] [--target FORMAT] [--json]\n"
+    "                                      the per-layer precision, sparsity and rank that fit\n"
+    "                                      a budget best (measured sensitivities, exact solver)\n"
     "  train --out OUT.onnx [--epochs N] [--seed S] [--batch B] [--lr X] [--json]\n"
     "                                      train the demo CNN on Fashion-MNIST, write ONNX\n"
     "  recover MODEL --recipe R.json --method finetune|qat|distill|lottery --out OUT.onnx [--json]\n"
@@ -96,6 +100,8 @@ int main(int argc, char** argv)
             return cli::cmdExport(args);
         if (cmd == "verify")
             return cli::cmdVerify(args);
+        if (cmd == "search")
+            return cli::cmdSearch(args);
         std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const cli::UsageError& e) {

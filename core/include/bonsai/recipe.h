@@ -48,6 +48,12 @@ struct ConfigPatch {
     bool empty() const;
     // The patch that turns `base` into `target` (keys that differ).
     static ConfigPatch diff(const LayerConfig& base, const LayerConfig& target);
+
+    // A JSON object of recipe keys ("precision", "rank", ...; no "match"): FileError(source,
+    // "<where>: ...") on unknown keys, values or types. `ignored` keys are skipped.
+    static ConfigPatch fromJson(const std::string& objectJson, const std::string& source,
+                                const std::string& where, const std::vector<std::string>& ignored = {});
+    std::string toJson() const; // the same keys, one line
 };
 
 struct RecipeRule {
@@ -69,6 +75,9 @@ public:
     std::vector<RecipeRule> rules;
     // "provenance": where the recipe came from (bonsai/provenance.h, as JSON); empty: none.
     std::string provenance;
+    // "search": the budget search's candidates, ties and layer filter (bonsai/search.h, as
+    // JSON, checked there); empty: none.
+    std::string search;
 
     LayerConfig resolve(const std::string& layerName) const;
     // Warnings such as rules that match no layer of the model.

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <regex>
 
 namespace bonsai {
@@ -111,7 +112,8 @@ int64_t expectInt(const json& v, const std::string& source, const std::string& w
     return v.get<int64_t>();
 }
 
-ConfigPatch parsePatch(const json& obj, const std::string& source, const std::string& where, bool allowMatch)
+ConfigPatch parsePatch(const json& obj, const std::string& source, const std::string& where, bool allowMatch,
+                       const std::vector<std::string>& ignored = {})
 {
     if (!obj.is_object())
         fail(source, where, "must be an object");
@@ -119,7 +121,7 @@ ConfigPatch parsePatch(const json& obj, const std::string& source, const std::st
     for (auto it = obj.begin(); it != obj.end(); ++it) {
         const std::string& k = it.key();
         const json& v = it.value();
-        if (k == "match" && allowMatch) {
+        if ((k == "match" && allowMatch) || std::find(ignored.begin(), ignored.end(), k) != ignored.end()) {
             continue;
         } else if (k == "precision") {
             const auto s = expectString(v, source, where, "precision");
@@ -240,6 +242,27 @@ ojson patchJson(const ConfigPatch& p)
     return j;
 }
 
+} // namespace
+
+ConfigPatch ConfigPatch::fromJson(const std::string& text, const std::string& source, const std::string& where,
+                                  const std::vector<std::string>& ignored)
+{
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        throw FileError(source, where + ": not valid JSON: " + jsonFault(e));
+    }
+    return parsePatch(j, source, where, false, ignored);
+}
+
+std::string ConfigPatch::toJson() const
+{
+    return patchJson(*this).dump();
+}
+
+namespace {
+
 std::string escapeRegex(const std::string& s)
 {
     std::string out;
@@ -335,6 +358,12 @@ Recipe Recipe::parse(const std::string& text, const std::string& source)
             r.provenance = it->dump();
             continue;
         }
+        if (k == "search") {
+            if (!it->is_object())
+                throw FileError(source, "key 'search' must be an object");
+            r.search = it->dump();
+            continue;
+        }
         if (k == "defaults") {
             r.defaults = parsePatch(it.value(), source, "defaults", false);
         } else if (k == "rules") {
@@ -360,7 +389,7 @@ Recipe Recipe::parse(const std::string& text, const std::string& source)
                 r.rules.push_back(std::move(rr));
             }
         } else {
-            throw FileError(source, "unknown key '" + k + "' (expected bonsai_recipe, defaults, rules, provenance)");
+            throw FileError(source, "unknown key '" + k + "' (expected bonsai_recipe, defaults, rules, search, provenance)");
         }
     }
     return r;
@@ -386,6 +415,8 @@ std::string Recipe::toJson() const
         rs.push_back(std::move(o));
     }
     j["rules"] = std::move(rs);
+    if (!search.empty())
+        j["search"] = ojson::parse(search);
     if (!provenance.empty())
         j["provenance"] = ojson::parse(provenance);
     return j.dump(2) + "\n";

@@ -147,7 +147,7 @@ RowMat LanguageModel::Impl::embed(const std::vector<LlmSeq>& seqs, int64_t T, Ll
 
 void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat& x, LlmWeights& w,
                                         const CalibrateFn& calibrate,
-                                        const std::function<void(int)>& afterBlock) const
+                                        const std::function<void(int)>& afterBlock, int64_t firstBlock) const
 {
     const int64_t T = x.rows(), hd = cfg.headDim, nh = cfg.heads, nkv = cfg.kvHeads;
     const int64_t rep = nh / nkv, half = hd / 2;
@@ -195,7 +195,7 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
         }
     };
 
-    for (int64_t bi = 0; bi < cfg.layers; ++bi) {
+    for (int64_t bi = firstBlock; bi < cfg.layers; ++bi) {
         const LlmBlock& blk = blocks[static_cast<size_t>(bi)];
         rmsNorm(x, blk.attnNorm, cfg.rmsEps, h);
         if (calibrate)
@@ -277,10 +277,8 @@ const LlmConfig& LanguageModel::config() const { return impl_->cfg; }
 const Tokenizer& LanguageModel::tokenizer() const { return *impl_->tokenizer; }
 const Model& LanguageModel::model() const { return impl_->model; }
 
-namespace {
-
 // Sequences for chunks [first, last) of `tokens`: [BOS] + chunk[0 .. len-2] as inputs.
-std::vector<LlmSeq> makeSeqs(const std::vector<int32_t>& tokens, int64_t ctx, int64_t first, int64_t last,
+std::vector<LlmSeq> makeLlmSeqs(const std::vector<int32_t>& tokens, int64_t ctx, int64_t first, int64_t last,
                              int32_t bos, int64_t& T)
 {
     std::vector<LlmSeq> seqs;
@@ -302,16 +300,9 @@ std::vector<LlmSeq> makeSeqs(const std::vector<int32_t>& tokens, int64_t ctx, in
     return seqs;
 }
 
-struct RowStats {
-    double nll = 0;
-    double baseNll = 0;
-    double kl = 0;
-    int64_t agree = 0;
-};
-
 // Log-softmax statistics of one sequence's logits: NLL of the targets and, against base
 // logits when given, KL(base || compressed) and top-1 agreement.
-RowStats scoreRows(const RowMat& logits, const RowMat* base, const std::vector<int32_t>& target)
+LlmRowStats scoreLlmRows(const RowMat& logits, const RowMat* base, const std::vector<int32_t>& target)
 {
     double nll = 0, baseNll = 0, klSum = 0;
     int64_t agree = 0;
@@ -343,10 +334,8 @@ RowStats scoreRows(const RowMat& logits, const RowMat* base, const std::vector<i
             agree += argB == argC ? 1 : 0;
         }
     }
-    return RowStats{nll, baseNll, klSum, agree};
+    return LlmRowStats{nll, baseNll, klSum, agree};
 }
-
-} // namespace
 
 std::vector<float> LanguageModel::logits(const std::vector<int32_t>& ids, const std::vector<LayerConfig>& configs,
                                          const std::vector<int32_t>& calibrationTokens) const
@@ -368,7 +357,7 @@ std::vector<float> LanguageModel::logits(const std::vector<int32_t>& ids, const 
         const int64_t ctx = 128;
         const int64_t chunks = std::min<int64_t>(samples, (static_cast<int64_t>(calibrationTokens.size()) + ctx - 1) / ctx);
         int64_t T = 0;
-        const auto seqs = makeSeqs(calibrationTokens, ctx, 0, chunks, m.bos, T);
+        const auto seqs = makeLlmSeqs(calibrationTokens, ctx, 0, chunks, m.bos, T);
         calibrateLlm(m, w, seqs, T, {});
     }
     std::vector<LlmSeq> seqs(1);
@@ -427,7 +416,7 @@ PerplexityResult LanguageModel::perplexity(const std::vector<int32_t>& tokens, c
 
     if (calibChunks > 0) {
         int64_t T = 0;
-        const auto seqs = makeSeqs(calibTokens, ctx, 0, calibChunks, m.bos, T);
+        const auto seqs = makeLlmSeqs(calibTokens, ctx, 0, calibChunks, m.bos, T);
         report("calibrating");
         calibrateLlm(m, comp, seqs, T, [&](int block) {
             done += double(T);
@@ -446,7 +435,7 @@ PerplexityResult LanguageModel::perplexity(const std::vector<int32_t>& tokens, c
         while (last < chunks && (last + 1 - next) * ctx <= std::max<int64_t>(opt.batchTokens, ctx))
             ++last;
         int64_t T = 0;
-        const auto seqs = makeSeqs(tokens, ctx, next, last, m.bos, T);
+        const auto seqs = makeLlmSeqs(tokens, ctx, next, last, m.bos, T);
         auto afterBlock = [&](int block) {
             done += double(T);
             report("evaluating chunks " + std::to_string(next + 1) + "-" + std::to_string(last) + ", block " +
@@ -466,7 +455,7 @@ PerplexityResult LanguageModel::perplexity(const std::vector<int32_t>& tokens, c
             RowMat lb;
             if (compare)
                 lb = m.headLogits(xb, s.offset, s.len, baseHead);
-            const RowStats st = scoreRows(lc, compare ? &lb : nullptr, s.target);
+            const LlmRowStats st = scoreLlmRows(lc, compare ? &lb : nullptr, s.target);
             nll += st.nll;
             baseNll += st.baseNll;
             kl += st.kl;

@@ -92,11 +92,29 @@ struct LanguageModel::Impl {
     // with each group of linear layers (indices into LlmBlock::layer) and their common input
     // before they are used (GPTQ/AWQ calibration).
     using CalibrateFn = std::function<void(int block, const std::vector<int>& group, const RowMat& input)>;
+    // With firstBlock > 0, x holds the input of that block and the earlier ones are skipped
+    // (an incremental run after a change in that block or later).
     void blocksForward(const std::vector<LlmSeq>& seqs, RowMat& x, LlmWeights& w,
-                       const CalibrateFn& calibrate, const std::function<void(int block)>& afterBlock) const;
+                       const CalibrateFn& calibrate, const std::function<void(int block)>& afterBlock,
+                       int64_t firstBlock = 0) const;
     // Logits of rows [offset, offset+len) of the final hidden states.
     RowMat headLogits(const RowMat& x, int64_t offset, int64_t len, const float* head) const;
 };
+
+// Sequences for chunks [first, last) of `tokens` (chunks of ctx): [BOS] + chunk[0 .. len-2]
+// as inputs, the chunk as targets; T receives the total rows.
+std::vector<LlmSeq> makeLlmSeqs(const std::vector<int32_t>& tokens, int64_t ctx, int64_t first, int64_t last,
+                                int32_t bos, int64_t& T);
+
+struct LlmRowStats {
+    double nll = 0;     // summed over the rows
+    double baseNll = 0;
+    double kl = 0;      // summed KL(base || compressed), nats
+    int64_t agree = 0;  // rows whose top-1 matches the base's
+};
+// Log-softmax statistics of one sequence's logits: NLL of the targets and, against base
+// logits when given, KL(base || compressed) and top-1 agreement.
+LlmRowStats scoreLlmRows(const RowMat& logits, const RowMat* base, const std::vector<int32_t>& target);
 
 // GPTQ/AWQ calibration of the compressed weights on calibration sequences (llm_calibrate.cpp).
 void calibrateLlm(const LanguageModel::Impl& m, LlmWeights& w, const std::vector<LlmSeq>& seqs,
