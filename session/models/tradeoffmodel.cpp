@@ -167,11 +167,18 @@ void TradeoffModel::setMetric(TradeoffMetric metric)
         return;
     beginResetModel();
     m_metric = metric;
+    m_predicted.clear();
     m_points.clear();
     m_front.clear();
     m_current = -1;
     endResetModel();
     emit headerDataChanged(Qt::Horizontal, 0, NUM_COLUMNS - 1);
+}
+
+void TradeoffModel::setPredictedFront(std::vector<PredictedPoint> front)
+{
+    m_predicted = std::move(front);
+    emit predictedFrontChanged();
 }
 
 void TradeoffModel::clear()

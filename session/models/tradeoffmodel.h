@@ -32,6 +32,15 @@ struct TradeoffPoint {
     }
 };
 
+// A point of a front the budget search predicts (not measured): the whole model's size and
+// the metric predicted for it (top-1 accuracy as a fraction, or perplexity).
+struct PredictedPoint {
+    uint64_t compressedBytes = 0, originalBytes = 0;
+    double metric = 0;
+    double bitsPerWeight = 0; // over the searched layers
+    double predictedKl = 0;   // nats
+};
+
 // Indices of the non-dominated points, by increasing size: a point is dominated when another
 // is no larger and no less accurate (top-1; perplexity: no higher), and strictly better in one
 // of the two.
@@ -60,6 +69,10 @@ public:
     const std::vector<TradeoffPoint>& points() const { return m_points; }
     const TradeoffPoint& point(int row) const { return m_points.at(size_t(row)); }
     const std::vector<int>& front() const { return m_front; }
+    // The budget search's predicted front, drawn beside the measured points (kept until the
+    // metric changes or another front comes; clear() keeps it).
+    void setPredictedFront(std::vector<PredictedPoint> front);
+    const std::vector<PredictedPoint>& predictedFront() const { return m_predicted; }
     // The configuration being edited: the row evaluated with exactly it is the current row
     // (drawn ringed, its table row bold); -1 when it has not been evaluated.
     void setCurrentConfigs(const std::vector<bonsai::LayerConfig>& configs);
@@ -73,12 +86,14 @@ public:
 
 signals:
     void currentRowChanged(int row);
+    void predictedFrontChanged();
 
 private:
     void updateCurrent();
 
     std::vector<TradeoffPoint> m_points;
     std::vector<int> m_front;
+    std::vector<PredictedPoint> m_predicted;
     TradeoffMetric m_metric = TradeoffMetric::Top1;
     std::vector<bonsai::LayerConfig> m_currentConfigs;
     int m_current = -1;
