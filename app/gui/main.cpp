@@ -4,6 +4,7 @@
 #include "mainwindow.h"
 #include "perplexityscreenshot.h"
 #include "screenshotdriver.h"
+#include "searchscreenshot.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -55,6 +56,12 @@ int main(int argc, char** argv)
                        "recipe's) on the default text, a few chunks, and save the window with "
                        "the perplexity dock."));
     parser.addOption(perplexity);
+    const QCommandLineOption search(
+        QStringLiteral("search"),
+        QStringLiteral("With --screenshot: measure MODEL's sensitivity map (a few samples of the "
+                       "default data set or text), solve the default budget and save the window "
+                       "with the budget search dock."));
+    parser.addOption(search);
     const QCommandLineOption size(
         QStringLiteral("size"),
         QStringLiteral("With --screenshot: the window's size in pixels, e.g. 1366x768 (default "
@@ -87,12 +94,16 @@ int main(int argc, char** argv)
         driver.setRecipe(parser.value(recipe));
         bonsai::ui::EvalScreenshot evalShot(&window, &driver, parser.value(screenshot));
         bonsai::ui::PerplexityScreenshot pplShot(&window, &driver, parser.value(screenshot));
+        bonsai::ui::SearchScreenshot searchShot(&window, &driver, parser.value(screenshot));
         auto finish = [](int code, const QString& error) {
             if (code != 0)
                 QTextStream(stderr) << "bonsai: " << error << '\n';
             QCoreApplication::exit(code);
         };
-        if (parser.isSet(perplexity))
+        if (parser.isSet(search))
+            QObject::connect(&searchShot, &bonsai::ui::SearchScreenshot::finished, &app,
+                             [&](int code) { finish(code, searchShot.errorString()); });
+        else if (parser.isSet(perplexity))
             QObject::connect(&pplShot, &bonsai::ui::PerplexityScreenshot::finished, &app,
                              [&](int code) { finish(code, pplShot.errorString()); });
         else if (parser.isSet(evaluate))
@@ -102,7 +113,9 @@ int main(int argc, char** argv)
             QObject::connect(&driver, &bonsai::ui::ScreenshotDriver::finished, &app,
                              [&](int code) { finish(code, driver.errorString()); });
         driver.start(shotSize);
-        if (parser.isSet(perplexity))
+        if (parser.isSet(search))
+            searchShot.start();
+        else if (parser.isSet(perplexity))
             pplShot.start();
         else if (parser.isSet(evaluate))
             evalShot.start();

@@ -30,6 +30,7 @@ TradeoffChart::TradeoffChart(TradeoffModel* model, QWidget* parent) : QChartView
         rebuild();
     });
     connect(m_model, &TradeoffModel::currentRowChanged, this, &TradeoffChart::rebuild);
+    connect(m_model, &TradeoffModel::predictedFrontChanged, this, &TradeoffChart::rebuild);
     rebuild();
 }
 
@@ -94,6 +95,20 @@ QScatterSeries* referenceMark(const QString& name, const QPointF& at)
     ref->setBorderColor(QColor(0x30, 0x30, 0x30));
     ref->append(at);
     return ref;
+}
+
+// The budget search's predicted front: a dashed line with small open markers (predicted, not
+// measured). `percent`: the metric is a fraction shown in percent.
+QLineSeries* predictedSeries(const std::vector<PredictedPoint>& front, double scale, bool percent)
+{
+    auto* line = new QLineSeries;
+    line->setName(QObject::tr("predicted front (budget search)"));
+    QPen pen(QColor(0x8e, 0x44, 0xad), 1.5, Qt::DashLine);
+    line->setPen(pen);
+    line->setPointsVisible(true);
+    for (const auto& p : front)
+        line->append(double(p.compressedBytes) / scale, percent ? 100 * p.metric : p.metric);
+    return line;
 }
 
 void finishLegend(QChart* chart, const std::vector<QScatterSeries*>& labels)
@@ -209,7 +224,8 @@ void TradeoffChart::rebuild()
     auto* chart = new QChart;
     chart->setMargins(QMargins(2, 2, 2, 2));
     const auto& points = m_model->points();
-    if (points.empty()) {
+    const auto& predicted = m_model->predictedFront();
+    if (points.empty() && predicted.empty()) {
         chart->setTitle(m_model->metric() == TradeoffMetric::Perplexity
                             ? tr("Measure the perplexity of configurations to compare them against size here.")
                             : tr("Evaluate configurations to compare accuracy against size here."));
@@ -219,6 +235,8 @@ void TradeoffChart::rebuild()
     uint64_t maxBytes = 0;
     for (const auto& p : points)
         maxBytes = std::max(maxBytes, p.result.originalBytes);
+    for (const auto& p : predicted)
+        maxBytes = std::max(maxBytes, p.originalBytes);
     m_scale = maxBytes >= (1u << 20) ? double(1 << 20) : maxBytes >= 1024 ? 1024.0 : 1.0;
     m_unit = m_scale > 1024 ? QStringLiteral("MiB") : m_scale > 1 ? QStringLiteral("KiB") : QStringLiteral("B");
     if (m_model->metric() == TradeoffMetric::Perplexity) {
@@ -246,6 +264,11 @@ void TradeoffChart::rebuild()
     for (int r : m_model->front())
         front->append(valueOf(r));
     chart->addSeries(front);
+    if (!predicted.empty()) {
+        chart->addSeries(predictedSeries(predicted, m_scale, true));
+        for (const auto& p : predicted)
+            lo = std::min(lo, 100 * p.metric);
+    }
     if (m_reference) {
         chart->addSeries(referenceMark(tr("uncompressed (top-1)"),
                                        {double(m_reference->originalBytes) / m_scale, 100 * m_reference->metrics.top1}));
@@ -287,6 +310,7 @@ void TradeoffChart::rebuild()
 void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
 {
     const auto& points = m_model->points();
+    const auto& predicted = m_model->predictedFront();
     auto* ppl = new QScatterSeries;
     ppl->setName(tr("perplexity"));
     ppl->setMarkerSize(10);
@@ -305,6 +329,13 @@ void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
     for (int r : m_model->front())
         front->append(valueOf(r));
     chart->addSeries(front);
+    if (!predicted.empty()) {
+        chart->addSeries(predictedSeries(predicted, m_scale, false));
+        for (const auto& p : predicted) {
+            lo = std::min(lo, p.metric);
+            hi = std::max(hi, p.metric);
+        }
+    }
     if (withBase) {
         chart->addSeries(referenceMark(tr("uncompressed"),
                                        {double(withBase->result.originalBytes) / m_scale, withBase->basePerplexity}));

@@ -13,6 +13,7 @@
 #include "exportfeature.h"
 #include "recipefeature.h"
 #include "recoveryfeature.h"
+#include "searchfeature.h"
 #include "statsrunner.h"
 #include "summarypanel.h"
 #include "helpdialogs.h"
@@ -94,6 +95,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_evaluation = new EvaluationFeature(this, m_doc);
     m_recovery = new RecoveryFeature(this, m_doc, m_evaluation, m_compression->estimator());
     m_perplexity = new PerplexityFeature(this, m_doc, m_evaluation);
+    m_search = new SearchFeature(this, m_doc, m_evaluation, m_perplexity);
     createMenus();
     connect(m_compression, &CompressionFeature::previewShown, this, &MainWindow::previewShown);
     connect(m_compression, &CompressionFeature::estimatesReady, this, &MainWindow::estimatesReady);
@@ -140,6 +142,9 @@ RecoverPanel* MainWindow::recoverPanel() const { return m_recovery->panel(); }
 PerplexityPanel* MainWindow::perplexityPanel() const { return m_perplexity->panel(); }
 QDockWidget* MainWindow::perplexityDock() const { return m_perplexity->dock(); }
 void MainWindow::showPerplexityDock() { m_perplexity->showDock(); }
+SearchPanel* MainWindow::searchPanel() const { return m_search->panel(); }
+QDockWidget* MainWindow::searchDock() const { return m_search->dock(); }
+void MainWindow::showSearchDock() { m_search->showDock(); }
 
 void MainWindow::reportError(const QString& title, const QString& message)
 {
@@ -339,6 +344,7 @@ void MainWindow::createMenus()
     m_evaluation->addActions(evaluate);
     m_recovery->addActions(evaluate);
     m_perplexity->addActions(evaluate);
+    m_search->addActions(evaluate);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* start = help->addAction(tr("&Quick Start"), this, [this] { showQuickStart(this); });

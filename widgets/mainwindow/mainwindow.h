@@ -2,7 +2,7 @@
 // The Bonsai main window: opens models (dialog, recent files, drag and drop, command line),
 // lays out the layer table, the overview and the selected layer's statistics, and assembles
 // the features, each of which owns its dock, actions and wiring and talks to the compression
-// document: the compression editor, recipes, evaluation, recovery and perplexity. The window
+// document: the compression editor, recipes, evaluation, recovery, perplexity and the budget search. The window
 // keeps the File, Evaluate and Help menus and hands them to the features. The accessors
 // reach the features' parts (tests, screenshots).
 #include <QMainWindow>
@@ -43,6 +43,8 @@ class RecipeFeature;
 class ExportFeature;
 class RecoverPanel;
 class RecoveryFeature;
+class SearchFeature;
+class SearchPanel;
 class StatsRunner;
 class SummaryPanel;
 class WindowLayout;
@@ -104,6 +106,10 @@ public:
     PerplexityPanel* perplexityPanel() const;
     QDockWidget* perplexityDock() const;
     void showPerplexityDock();
+    // The budget search (sensitivity map, budget, pins).
+    SearchPanel* searchPanel() const;
+    QDockWidget* searchDock() const;
+    void showSearchDock();
 
 signals:
     void modelOpened(const QString& path);
@@ -154,6 +160,7 @@ private:
     EvaluationFeature* m_evaluation = nullptr;
     RecoveryFeature* m_recovery = nullptr;
     PerplexityFeature* m_perplexity = nullptr;
+    SearchFeature* m_search = nullptr;
     WindowLayout* m_windowLayout = nullptr; // View menu, default and remembered layout
     QString m_modelFile;
     QString m_lastError;

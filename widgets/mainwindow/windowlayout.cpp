@@ -95,7 +95,7 @@ WindowLayout::WindowLayout(QMainWindow* window, QSplitter* main, QSplitter* left
       m_menu(new QMenu(tr("&View"), window))
 {
     m_menu->setObjectName(QStringLiteral("viewMenu"));
-    for (const char* name : {InspectorDock, "evalDock", "perplexityDock", "recoverDock"})
+    for (const char* name : {InspectorDock, "evalDock", "perplexityDock", "recoverDock", "searchDock"})
         if (QDockWidget* d = dock(name))
             m_menu->addAction(d->toggleViewAction());
     m_overviewAction = m_menu->addAction(tr("Model &Overview"));

@@ -1,5 +1,5 @@
 #pragma once
-// Base of the screenshots that run a job first (`--evaluate`, `--perplexity`): after the
+// Base of the screenshots that run a job first (`--evaluate`, `--perplexity`, `--search`): after the
 // ScreenshotDriver has saved the window and the model is open, startJob() runs the panel's
 // job; once it has reported (jobDone()) the window is saved again, over the first shot.
 // finished(0) when both shots were written and the job succeeded, else finished(non-zero)

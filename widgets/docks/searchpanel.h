@@ -1,0 +1,155 @@
+#pragma once
+// The budget search panel: which configuration each layer should get for a size or quality
+// budget. Settings (the calibration data, taken from the Evaluation dock's data set or the
+// Perplexity dock's text; samples; export target; candidates), Measure / Cancel with progress
+// and an ETA, then the budget (size, bits per weight, or a bound on the predicted ΔKL) as a
+// slider and a number: each move re-solves and gives the document the solution (one undo
+// step per drag). The sensitivity map fills live while measuring; a click on a cell pins the
+// layer to that candidate (again: unpins; also a context menu), each an undo step. The
+// chosen layer's explanation shows in its tooltip and in the line under the map. Until data
+// is chosen and measured, the map's place says what to do. The state is a BudgetSearch, the
+// job a SensitivityRunner (session layer).
+#include "bonsai/search.h"
+
+#include <QWidget>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QMenu;
+class QModelIndex;
+class QProgressBar;
+class QPushButton;
+class QSlider;
+class QSpinBox;
+class QStackedWidget;
+class QTableView;
+class QToolButton;
+
+namespace bonsai::ui {
+
+class BudgetSearch;
+class CompressionDocument;
+class SensitivityLegend;
+class SensitivityModel;
+class SensitivityRunner;
+struct SensitivitySnapshot;
+
+class SearchPanel : public QWidget {
+    Q_OBJECT
+public:
+    // Where the calibration data comes from: a path (empty: none chosen yet) and the dock
+    // that chooses it ("Evaluation", "Perplexity").
+    struct DataChoice {
+        QString path;
+        QString dock;
+    };
+    using DataSource = std::function<DataChoice()>;
+
+    explicit SearchPanel(CompressionDocument* doc, QWidget* parent = nullptr);
+    ~SearchPanel() override;
+
+    void setDataSource(DataSource source);
+    void refreshData(); // reads the data source again (also when shown and before measuring)
+    QString dataPath() const { return m_data.path; }
+    void setSamples(qint64 samples); // 0: the core's default
+    void setTarget(const QString& target); // "", "gguf", "onnx", "safetensors-packed"
+    // The candidates offered (all checked); defaultCandidates(target) until set.
+    void setCandidates(const std::vector<bonsai::SearchCandidate>& candidates);
+    std::vector<bonsai::SearchCandidate> candidates() const; // the checked ones
+    void setCacheDir(const QString& dir); // empty: the core's default
+
+    void measure();
+    void cancel();
+    bool isBusy() const;
+    bool canMeasure() const; // a model and data are chosen
+
+    void setBudgetKind(bonsai::BudgetKind kind);
+    bonsai::BudgetKind budgetKind() const;
+    void setBudgetValue(double value); // in the kind's unit: bytes, bits/weight, nats
+    double budgetValue() const;
+    void setSliderPosition(int position); // 0..SliderSteps, as a user drag would end there
+    static constexpr int SliderSteps = 1000;
+
+    // A click on a cell: pins the layer to its candidate, or unpins it.
+    void activateCell(const QModelIndex& index);
+
+    BudgetSearch* search() const { return m_search; }
+    SensitivityModel* model() const { return m_model; }
+    QTableView* view() const { return m_view; }
+    SensitivityRunner* runner() const { return m_runner; }
+    QString message() const;      // the status or error line
+    QString emptyText() const;    // what the map's place says while there is no map
+    bool isMapShown() const;
+    QString detailText() const;   // the line under the map
+    QString solutionText() const; // the solution's summary
+
+signals:
+    void measured();  // a measurement completed (and its solution applied)
+    void measureFailed(const QString& message);
+    void measureCancelled();
+    void runningChanged(bool running);
+    void readyChanged(bool canMeasure);
+
+protected:
+    void showEvent(QShowEvent* event) override;
+
+private:
+    QWidget* buildSettings();
+    QWidget* buildMap();
+    void onModelReset();
+    void onSnapshot(const SensitivitySnapshot& s);
+    void onDone(const SensitivitySnapshot& s);
+    void onSolved();
+    void setRunning(bool running);
+    void showMessage(const QString& text, bool error);
+    void updateEmptyState();
+    void updateDetail();
+    void rebuildCandidateMenu(const std::vector<bonsai::SearchCandidate>& all);
+    void updateCandidateButton();
+    void updateBudgetRange();
+    void onSliderMoved(int position);
+    void onSpinEdited();
+    double valueAt(int position) const;
+    int positionOf(double value) const;
+    double spinScale() const; // spin box unit per budget unit (bytes shown in KiB or MiB)
+    void showContextMenu(const QPoint& pos);
+
+    CompressionDocument* m_doc;
+    BudgetSearch* m_search;
+    SensitivityModel* m_model;
+    SensitivityRunner* m_runner;
+    DataSource m_source;
+    DataChoice m_data;
+    quint64 m_jobId = 0;
+    QString m_stage;
+    QString m_cacheDir;
+    std::pair<double, double> m_range{0, 0};
+    bool m_budgetChosen = false; // the user (or a caller) set a budget
+    bool m_syncing = false;      // slider and spin box follow each other
+
+    QLabel* m_dataLabel = nullptr;
+    QSpinBox* m_samples = nullptr;
+    QComboBox* m_target = nullptr;
+    QToolButton* m_candidateButton = nullptr;
+    QMenu* m_candidateMenu = nullptr;
+    QPushButton* m_measure = nullptr;
+    QPushButton* m_cancel = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QLabel* m_message = nullptr;
+    QComboBox* m_kind = nullptr;
+    QSlider* m_slider = nullptr;
+    QDoubleSpinBox* m_value = nullptr;
+    QLabel* m_solution = nullptr;
+    QStackedWidget* m_stack = nullptr;
+    QLabel* m_empty = nullptr;
+    QTableView* m_view = nullptr;
+    SensitivityLegend* m_legend = nullptr;
+    QLabel* m_detail = nullptr;
+};
+
+} // namespace bonsai::ui
