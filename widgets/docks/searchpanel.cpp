@@ -438,12 +438,14 @@ void SearchPanel::onSolved()
     if (std::isfinite(s.predictedDelta))
         metric = t->languageModel ? tr(" · perplexity %1").arg(signedText(s.predictedDelta, 3))
                                   : tr(" · accuracy %1 points").arg(signedText(100 * s.predictedDelta, 2));
-    m_solution->setText(tr("Solution: %1 in %2 layers, %3 bits/weight · predicted ΔKL %4 nats%5%6")
+    m_solution->setText(tr("Solution: %1 in %2 layers, %3 bits/weight · predicted ΔKL %4 nats%5")
                             .arg(formatBytes(s.bytes))
                             .arg(t->layers.size())
                             .arg(s.bitsPerWeight, 0, 'f', 2)
                             .arg(s.predictedKl, 0, 'g', 3)
-                            .arg(metric, s.optimal ? tr(" · optimal") : QString()));
+                            .arg(metric));
+    m_solution->setToolTip(s.optimal ? tr("Proven optimal for the predicted ΔKL (the layers' sum).")
+                                     : tr("The best found; not proven optimal."));
     updateDetail();
 }
 
