@@ -1,4 +1,5 @@
 // Data movement ops: Gather, Concat, Split, Slice, Pad, Tile.
+#include "exec/axis_walk.h"
 #include "exec/onnx_exec_ops.h"
 
 #include <algorithm>
@@ -10,18 +11,31 @@ namespace {
 // Largest pad accepted (either sign): more than any value's dims, small enough not to overflow.
 constexpr int64_t kMaxPad = int64_t(1) << 40;
 
-// Calls f(outIndex, inOffset) for every output element of a strided view: out dims `oshape`,
-// input offset = base + sum(idx[d] * st[d]).
-template <class F>
-void forStrided(const std::vector<int64_t>& oshape, const std::vector<int64_t>& st, int64_t base, F f)
+// Copies a strided view of src into dst (row-major, out dims `oshape`): the input offset of
+// an element is base + sum(idx[d] * st[d]). One step of index arithmetic per innermost row;
+// a row of stride 1 is one copy.
+template <class T>
+void copyStrided(const T* src, T* dst, const std::vector<int64_t>& oshape, const std::vector<int64_t>& st,
+                 int64_t base)
 {
     const int64_t n = numel(oshape);
+    if (n == 0)
+        return;
+    if (oshape.empty()) {
+        dst[0] = src[base];
+        return;
+    }
     const size_t r = oshape.size();
+    const int64_t len = oshape[r - 1], step = st[r - 1];
     std::vector<int64_t> idx(r, 0);
     int64_t off = base;
-    for (int64_t k = 0; k < n; ++k) {
-        f(k, off);
-        for (size_t d = r; d-- > 0;) {
+    for (int64_t k = 0; k < n; k += len) {
+        if (step == 1)
+            std::copy_n(src + off, len, dst + k);
+        else
+            for (int64_t j = 0; j < len; ++j)
+                dst[k + j] = src[off + j * step];
+        for (size_t d = r - 1; d-- > 0;) {
             ++idx[d];
             off += st[d];
             if (idx[d] < oshape[d])
@@ -75,6 +89,12 @@ Kernel makeGather(PlanContext& c)
             using T = typename decltype(tag)::type;
             const T* src = elems<T>(data).data();
             T* dst = elems<T>(out[0]).data();
+            if (inner == 1) {
+                for (int64_t o = 0; o < outer; ++o)
+                    for (int64_t j = 0; j < ni; ++j)
+                        dst[o * ni + j] = src[o * dim + idx[static_cast<size_t>(j)]];
+                return;
+            }
             for (int64_t o = 0; o < outer; ++o)
                 for (int64_t j = 0; j < ni; ++j)
                     std::copy_n(src + (o * dim + idx[static_cast<size_t>(j)]) * inner, inner,
@@ -257,9 +277,7 @@ Kernel makeSlice(PlanContext& c)
         prepare(out[0], x.type, oshape);
         visitType(x.type, [&](auto tag) {
             using T = typename decltype(tag)::type;
-            const T* src = elems<T>(x).data();
-            T* dst = elems<T>(out[0]).data();
-            forStrided(oshape, st, base, [&](int64_t k, int64_t off) { dst[k] = src[off]; });
+            copyStrided(elems<T>(x).data(), elems<T>(out[0]).data(), oshape, st, base);
         });
     };
 }
@@ -312,44 +330,20 @@ Kernel makePad(PlanContext& c)
         }
         prepare(out[0], x.type, oshape);
         const auto inSt = stridesOf(x.shape);
-        const int64_t n = numel(oshape);
+        std::vector<AxisMap> axes(static_cast<size_t>(r));
+        for (size_t d = 0; d < axes.size(); ++d) {
+            AxisMap& a = axes[d];
+            a.kind = mode == "constant" ? AxisMap::Kind::Constant
+                     : mode == "edge" || x.shape[d] == 1 ? AxisMap::Kind::Edge
+                                                          : AxisMap::Kind::Reflect;
+            a.n = x.shape[d];
+            a.out = oshape[d];
+            a.before = pads[d];
+            a.stride = inSt[d];
+        }
         visitType(x.type, [&](auto tag) {
             using T = typename decltype(tag)::type;
-            const T* src = elems<T>(x).data();
-            T* dst = elems<T>(out[0]).data();
-            const T fill = saturatingCast<T>(value);
-            std::vector<int64_t> idx(static_cast<size_t>(r), 0);
-            for (int64_t k = 0; k < n; ++k) {
-                int64_t off = 0;
-                bool inside = true;
-                for (size_t d = 0; d < static_cast<size_t>(r); ++d) {
-                    int64_t i = idx[d] - pads[d];
-                    const int64_t dim = x.shape[d];
-                    if (i < 0 || i >= dim) {
-                        if (mode == "constant") {
-                            inside = false;
-                            break;
-                        }
-                        if (mode == "edge") {
-                            i = std::clamp<int64_t>(i, 0, dim - 1);
-                        } else if (dim == 1) {
-                            i = 0;
-                        } else {
-                            const int64_t period = 2 * (dim - 1);
-                            i = ((i % period) + period) % period;
-                            if (i >= dim)
-                                i = period - i;
-                        }
-                    }
-                    off += i * inSt[d];
-                }
-                dst[k] = inside ? src[off] : fill;
-                for (size_t d = static_cast<size_t>(r); d-- > 0;) {
-                    if (++idx[d] < oshape[d])
-                        break;
-                    idx[d] = 0;
-                }
-            }
+            walkAxes(axes, elems<T>(x).data(), elems<T>(out[0]).data(), saturatingCast<T>(value));
         });
     };
 }
@@ -370,21 +364,10 @@ Kernel makeTile(PlanContext&)
             oshape[d] = x.shape[d] * reps[d];
         }
         prepare(out[0], x.type, oshape);
-        const auto inSt = stridesOf(x.shape);
-        const int64_t n = numel(oshape);
-        const size_t r = oshape.size();
+        const auto axes = wrapAxes(x.shape, oshape);
         visitType(x.type, [&](auto tag) {
             using T = typename decltype(tag)::type;
-            const T* src = elems<T>(x).data();
-            T* dst = elems<T>(out[0]).data();
-            for (int64_t k = 0; k < n; ++k) {
-                int64_t rem = k, off = 0;
-                for (size_t d = r; d-- > 0;) {
-                    off += ((rem % oshape[d]) % x.shape[d]) * inSt[d];
-                    rem /= oshape[d];
-                }
-                dst[k] = src[off];
-            }
+            walkAxes(axes, elems<T>(x).data(), elems<T>(out[0]).data());
         });
     };
 }

@@ -347,16 +347,31 @@ Kernel makeWhere(PlanContext&)
             const T* px = ptr<T>(x);
             const T* py = ptr<T>(y);
             T* po = ptr<T>(out[0]);
-            for (int64_t k = 0; k < n; ++k) {
-                int64_t rem = k, oc = 0, ox = 0, oy = 0;
-                for (size_t d = so.size(); d-- > 0;) {
-                    const int64_t idx = rem % so[d];
-                    rem /= so[d];
-                    oc += idx * sc[d];
-                    ox += idx * sx[d];
-                    oy += idx * sy[d];
+            const uint8_t* pc = c.b.data();
+            if (so.empty()) {
+                if (n)
+                    po[0] = pc[0] ? px[0] : py[0];
+                return;
+            }
+            // Row by row along the last axis; the offsets of the next row by one odometer step.
+            const size_t r = so.size();
+            const int64_t len = so[r - 1], ic = sc[r - 1], ix = sx[r - 1], iy = sy[r - 1];
+            std::vector<int64_t> idx(r, 0);
+            int64_t oc = 0, ox = 0, oy = 0;
+            for (int64_t k = 0; k < n; k += len) {
+                for (int64_t j = 0; j < len; ++j)
+                    po[k + j] = pc[oc + j * ic] ? px[ox + j * ix] : py[oy + j * iy];
+                for (size_t d = r - 1; d-- > 0;) {
+                    oc += sc[d];
+                    ox += sx[d];
+                    oy += sy[d];
+                    if (++idx[d] < so[d])
+                        break;
+                    oc -= sc[d] * so[d];
+                    ox -= sx[d] * so[d];
+                    oy -= sy[d] * so[d];
+                    idx[d] = 0;
                 }
-                po[k] = c.b[static_cast<size_t>(oc)] ? px[ox] : py[oy];
             }
         });
     };

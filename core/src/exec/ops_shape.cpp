@@ -1,5 +1,6 @@
 // Shape and type ops: Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Shape, Size, Cast,
 // CastLike, Identity, Dropout (inference), Constant, ConstantOfShape, Expand, Range.
+#include "exec/axis_walk.h"
 #include "exec/onnx_exec_ops.h"
 
 #include "bonsai/half.h"
@@ -422,21 +423,11 @@ Kernel makeExpand(PlanContext&)
     return [](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& x = need(in, 0, "input");
         const auto so = broadcastShapes(x.shape, toInts(need(in, 1, "shape")));
-        const auto st = broadcastStrides(x.shape, so);
         prepare(out[0], x.type, so);
-        const int64_t n = numel(so);
+        const auto axes = wrapAxes(x.shape, so);
         visitType(x.type, [&](auto tag) {
             using T = typename decltype(tag)::type;
-            const T* src = elems<T>(x).data();
-            T* dst = elems<T>(out[0]).data();
-            for (int64_t k = 0; k < n; ++k) {
-                int64_t rem = k, off = 0;
-                for (size_t d = so.size(); d-- > 0;) {
-                    off += (rem % so[d]) * st[d];
-                    rem /= so[d];
-                }
-                dst[k] = src[off];
-            }
+            walkAxes(axes, elems<T>(x).data(), elems<T>(out[0]).data());
         });
     };
 }
