@@ -2,8 +2,8 @@
 // minute, so a read that blocks fails instead of hanging): a FIFO or device given as the
 // model, recipe, text or data set is refused at once naming it; a fault that is no Bonsai
 // error (memory running out while loading) is told in words naming the file, never as raw
-// exception text; a file size limit or a missing folder while writing gives exit 1, a message
-// naming the output and no file left behind.
+// exception text; a file size limit, a missing folder or a folder the user may not write into
+// while writing gives exit 1, a message naming the output and no file left behind.
 #include "testutil.h"
 
 #include <QtTest>
@@ -56,6 +56,7 @@ private slots:
     void outOfMemoryInWords();
     void fileSizeLimitWithoutTrap();
     void missingOutputFolder();
+    void readOnlyOutputFolder();
 };
 
 void TstCliFaults::nonRegularInputs()
@@ -134,6 +135,24 @@ void TstCliFaults::missingOutputFolder()
                             kWatchdogMs),
                      npy, "No such file or directory");
     QVERIFY(!fs::exists(dir));
+}
+
+void TstCliFaults::readOnlyOutputFolder()
+{
+    // As root, bonsai-cli runs as 'nobody' (root writes into a folder of mode 0555 regardless).
+    const std::string dir = testutil::readOnlyFolder("cli-readonly", {{"out.onnx", "old"}});
+    const QString out = QString::fromStdString(dir + "/out.onnx");
+    std::string why;
+    const auto r = testutil::runCliUnprivileged({QStringLiteral("export"), kCnn, QStringLiteral("--preset"), QStringLiteral("int8"),
+                                                 QStringLiteral("--format"), QStringLiteral("onnx"), QStringLiteral("--out"), out,
+                                                 QStringLiteral("--force")},
+                                                &why, kWatchdogMs);
+    testutil::makeWritable(dir);
+    if (!r)
+        QSKIP(qPrintable(QString::fromStdString("no unprivileged user to run as: " + why)));
+    EXPECT_CLI_ERROR(*r, out, "Permission denied");
+    QCOMPARE(testutil::dirEntries(dir), std::vector<std::string>{"out.onnx"});
+    QCOMPARE(testutil::readFile(dir + "/out.onnx"), std::string("old"));
 }
 
 QTEST_GUILESS_MAIN(TstCliFaults)

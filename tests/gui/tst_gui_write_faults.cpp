@@ -1,6 +1,6 @@
 // Faults while writing, in the window: saving a recipe or exporting the trade-off table and the
-// charts (CSV, PNG, SVG) into a folder that was removed, or under a path that is a file, says
-// what failed (the message names the file and the fault), keeps the document as it was (still
+// charts (CSV, PNG, SVG) into a folder that was removed, or under a path that is a file (and
+// the exports into a folder the user may not write into), says what failed (the message names the file and the fault), keeps the document as it was (still
 // modified, the same configurations) and leaves no file behind.
 #include "compressiondocument.h"
 #include "evalpanel.h"
@@ -100,19 +100,48 @@ void TstGuiWriteFaults::chartAndTableExport()
     panel.resize(1000, 400);
     panel.show();
     doc.setModel(std::shared_ptr<const bonsai::Model>(bonsai::Model::open(BONSAI_DEMO_MODEL)));
-    for (const char* file : {"chart.svg", "chart.png", "table.csv"}) {
+    const auto exportTo = [&](const QString& path, QString* error) {
+        return path.endsWith(QLatin1String(".csv")) ? panel.saveCsv(path, error)
+                                                    : panel.saveChart(EvalPanel::TradeoffTab, path, error);
+    };
+    const char* const files[] = {"chart.svg", "chart.png", "table.csv"};
+    for (const char* file : files) {
         const Destinations d = destinations(std::string("export-") + file, QString::fromLatin1(file));
         for (const QString& path : {d.removed, d.underFile}) {
             QString error;
-            const bool ok = path.endsWith(QLatin1String(".csv")) ? panel.saveCsv(path, &error)
-                                                                : panel.saveChart(EvalPanel::TradeoffTab, path, &error);
-            QVERIFY2(!ok, qPrintable(path));
+            QVERIFY2(!exportTo(path, &error), qPrintable(path));
             QVERIFY2(error.contains(path), qPrintable(error));
             QVERIFY2(error.contains(QStringLiteral("No such file or directory")) || error.contains(QStringLiteral("Not a directory")),
                      qPrintable(error));
             QVERIFY(!QFileInfo::exists(path));
         }
     }
+
+    // A folder the user may not write into. As root, the exports run with the file identity
+    // of 'nobody' (root writes into a folder of mode 0555 regardless).
+    const std::string dir = testutil::readOnlyFolder("export-readonly", {{"kept.txt", "old"}});
+    QStringList errors;
+    std::string why;
+    const bool ran = testutil::runWithNobodysFileAccess(
+                         [&] {
+                             for (const char* file : files) {
+                                 QString error;
+                                 if (exportTo(QString::fromStdString(dir + "/" + file), &error))
+                                     error = QStringLiteral("saved ") + QLatin1String(file);
+                                 errors += error;
+                             }
+                             return std::string();
+                         },
+                         &why)
+                         .has_value();
+    testutil::makeWritable(dir);
+    if (!ran)
+        QSKIP(qPrintable(QString::fromStdString("no unprivileged user to write as: " + why)));
+    for (int k = 0; k < 3; ++k) {
+        QVERIFY2(errors[k].contains(QString::fromStdString(dir + "/" + files[k])), qPrintable(errors[k]));
+        QVERIFY2(errors[k].contains(QStringLiteral("Permission denied")), qPrintable(errors[k]));
+    }
+    QCOMPARE(testutil::dirEntries(dir), std::vector<std::string>{"kept.txt"});
 }
 
 QTEST_MAIN(TstGuiWriteFaults)

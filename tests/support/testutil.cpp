@@ -12,6 +12,12 @@
 #include <memory>
 #include <random>
 
+#include <grp.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace testutil {
 
 QString tempDir()
@@ -56,11 +62,11 @@ std::string dataPath(const std::string& name)
     return std::string(BONSAI_TEST_DATA) + "/" + name;
 }
 
-CliResult runProgram(const QString& program, const QStringList& args, const QString& workDir, int timeoutMs)
+namespace {
+
+// Starts p on program and args and waits for its end (killed after timeoutMs).
+CliResult runProcess(QProcess& p, const QString& program, const QStringList& args, int timeoutMs)
 {
-    QProcess p;
-    if (!workDir.isEmpty())
-        p.setWorkingDirectory(workDir);
     p.start(program, args);
     CliResult r;
     if (!p.waitForFinished(timeoutMs)) {
@@ -75,9 +81,163 @@ CliResult runProgram(const QString& program, const QStringList& args, const QStr
     return r;
 }
 
+} // namespace
+
+CliResult runProgram(const QString& program, const QStringList& args, const QString& workDir, int timeoutMs)
+{
+    QProcess p;
+    if (!workDir.isEmpty())
+        p.setWorkingDirectory(workDir);
+    return runProcess(p, program, args, timeoutMs);
+}
+
 CliResult runCli(const QStringList& args, int timeoutMs)
 {
     return runProgram(QStringLiteral(BONSAI_CLI_PATH), args, {}, timeoutMs);
+}
+
+namespace {
+
+constexpr uid_t kNobody = 65534;
+constexpr int kCannotDrop = 97; // exit status of a child that could not drop root's privileges
+
+// Becomes 'nobody' for good (this process only; call it in a child). Async-signal-safe; false
+// with the failing call in *what.
+bool dropToNobody(const char** what)
+{
+    if (setgroups(0, nullptr) != 0) {
+        *what = "setgroups";
+        return false;
+    }
+    if (setresgid(kNobody, kNobody, kNobody) != 0) {
+        *what = "setresgid";
+        return false;
+    }
+    if (setresuid(kNobody, kNobody, kNobody) != 0) {
+        *what = "setresuid";
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+std::string readOnlyFolder(const std::string& name, const std::vector<std::pair<std::string, std::string>>& files)
+{
+    namespace fs = std::filesystem;
+    fs::permissions(tempDir().toStdString(), fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
+    const std::string dir = tempPath(name);
+    if (fs::exists(dir))
+        makeWritable(dir);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& [file, bytes] : files) {
+        std::ofstream f(dir + "/" + file, std::ios::binary | std::ios::trunc);
+        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    fs::permissions(dir, fs::perms(0555));
+    return dir;
+}
+
+void makeWritable(const std::string& folder)
+{
+    std::filesystem::permissions(folder, std::filesystem::perms(0755));
+}
+
+std::optional<std::string> runUnprivileged(const std::function<std::string()>& f, std::string* why)
+{
+    if (geteuid() != 0)
+        return f();
+    int fds[2];
+    if (pipe(fds) != 0) {
+        *why = "pipe failed";
+        return std::nullopt;
+    }
+    const pid_t pid = fork();
+    if (pid < 0) {
+        *why = "fork failed";
+        return std::nullopt;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        const char* what = nullptr;
+        std::string text;
+        int status = 0;
+        if (dropToNobody(&what)) {
+            text = f();
+        } else {
+            text = std::string(what) + ": " + std::strerror(errno);
+            status = kCannotDrop;
+        }
+        for (size_t at = 0; at < text.size();) {
+            const ssize_t n = write(fds[1], text.data() + at, text.size() - at);
+            if (n <= 0)
+                break;
+            at += static_cast<size_t>(n);
+        }
+        _exit(status);
+    }
+    close(fds[1]);
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+        text.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kCannotDrop) {
+        *why = "cannot become uid " + std::to_string(kNobody) + ": " + text;
+        return std::nullopt;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        *why = "the unprivileged child did not exit normally (status " + std::to_string(status) + ")";
+        return std::nullopt;
+    }
+    return text;
+}
+
+std::optional<std::string> runWithNobodysFileAccess(const std::function<std::string()>& f, std::string* why)
+{
+    if (geteuid() != 0)
+        return f();
+    setfsgid(kNobody);
+    setfsuid(kNobody);
+    struct Restore {
+        ~Restore()
+        {
+            setfsuid(0);
+            setfsgid(0);
+        }
+    } restore;
+    // Each call returns the identity before it: asking to set an invalid one reads it.
+    if (setfsuid(static_cast<uid_t>(-1)) != static_cast<int>(kNobody) ||
+        setfsgid(static_cast<gid_t>(-1)) != static_cast<int>(kNobody)) {
+        *why = "setfsuid/setfsgid did not change the file identity";
+        return std::nullopt;
+    }
+    return f();
+}
+
+std::optional<CliResult> runCliUnprivileged(const QStringList& args, std::string* why, int timeoutMs)
+{
+    if (geteuid() != 0)
+        return runCli(args, timeoutMs);
+    QProcess p;
+    p.setChildProcessModifier([] {
+        const char* what = nullptr;
+        if (!dropToNobody(&what)) {
+            const char msg[] = "cannot drop privileges: ";
+            (void)!write(2, msg, sizeof msg - 1);
+            (void)!write(2, what, std::strlen(what));
+            _exit(kCannotDrop);
+        }
+    });
+    CliResult r = runProcess(p, QStringLiteral(BONSAI_CLI_PATH), args, timeoutMs);
+    if (r.exitCode == kCannotDrop && r.err.startsWith("cannot drop privileges")) {
+        *why = r.err.toStdString();
+        return std::nullopt;
+    }
+    return r;
 }
 
 } // namespace testutil

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,29 @@ struct CliResult {
 CliResult runProgram(const QString& program, const QStringList& args, const QString& workDir = {},
                      int timeoutMs = 120000);
 CliResult runCli(const QStringList& args, int timeoutMs = 120000);
+
+// Unwritable folders. Root writes into a folder of mode 0555 regardless, so when the tests run
+// as root the write is made by a process that has become the unprivileged user 'nobody' (uid
+// and gid 65534, no supplementary groups): a forked child, or bonsai-cli started as that user.
+// Not root: the caller's own process, as it is.
+//
+// tempDir()/name made afresh, holding `files` (name, bytes), mode 0555 and owned by the
+// caller (root's, so not 'nobody''s); tempDir() is made searchable for others to reach it.
+std::string readOnlyFolder(const std::string& name, const std::vector<std::pair<std::string, std::string>>& files);
+// Gives a readOnlyFolder back its write permission (so the temporary directory can be removed).
+void makeWritable(const std::string& folder);
+// f's text, computed without root's privileges (in a forked child that dropped them when the
+// caller is root); nullopt, with the reason in *why, when they could not be dropped.
+std::optional<std::string> runUnprivileged(const std::function<std::string()>& f, std::string* why);
+// f's text, computed in this thread with the file identity of 'nobody' when the caller is root
+// (setfsuid and setfsgid, which change only the calling thread and take its capabilities to
+// override file permissions for the time): for code that cannot run in a forked child, as Qt's
+// painting, which waits on its thread pool's threads (a child has none). nullopt, with the
+// reason in *why, when the identity could not be changed.
+std::optional<std::string> runWithNobodysFileAccess(const std::function<std::string()>& f, std::string* why);
+// runCli without root's privileges; nullopt, with the reason in *why, when they could not be
+// dropped.
+std::optional<CliResult> runCliUnprivileged(const QStringList& args, std::string* why, int timeoutMs = 120000);
 
 } // namespace testutil
 
