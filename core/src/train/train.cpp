@@ -40,20 +40,30 @@ std::vector<size_t> slotsOf(const TrainNode& n)
     return all;
 }
 
-void parseAttrs(TrainNode& n)
+// The attributes the backward passes use: window attributes of the window ops only (a Pad
+// before opset 11 has a `pads` attribute of its own, negative to crop). An attribute out of
+// range is a FileError naming the model file and the node, as the executor's are.
+void parseAttrs(TrainNode& n, const std::string& path)
 {
     if (!n.proto)
         return;
-    OnnxAttrs at(*n.proto);
-    n.win = readWindowAttrs(at, true);
-    n.group = at.i("group", n.group);
-    n.countIncludePad = at.i("count_include_pad", n.countIncludePad) != 0;
-    n.ta = at.i("transA", n.ta) != 0;
-    n.tb = at.i("transB", n.tb) != 0;
-    n.alpha = at.f("alpha", n.alpha);
-    n.beta = at.f("beta", n.beta);
-    n.eps = at.f("epsilon", n.eps);
-    n.momentum = at.f("momentum", n.momentum);
+    try {
+        OnnxAttrs at(*n.proto);
+        if (n.op == "Conv" || n.op == "MaxPool" || n.op == "AveragePool")
+            n.win = readWindowAttrs(at, n.op != "Conv");
+        n.group = at.i("group", n.group);
+        n.countIncludePad = at.i("count_include_pad", n.countIncludePad) != 0;
+        n.ta = at.i("transA", n.ta) != 0;
+        n.tb = at.i("transB", n.tb) != 0;
+        n.alpha = at.f("alpha", n.alpha);
+        n.beta = at.f("beta", n.beta);
+        n.eps = at.f("epsilon", n.eps);
+        n.momentum = at.f("momentum", n.momentum);
+    } catch (const FileError&) {
+        throw;
+    } catch (const Error& e) {
+        throw FileError(path, nodeLabel(n) + ": " + e.what());
+    }
 }
 
 bool isFloatTensor(const Model& m, const std::string& name)
@@ -100,7 +110,7 @@ void plan(Trainer::Impl& im, std::vector<std::string>& unsupported)
                 n.proto = it->second;
                 break;
             }
-        parseAttrs(n);
+        parseAttrs(n, im.model.path);
         const auto slots = slotsOf(n);
         for (size_t s : slots) {
             if (s >= n.in.size() || n.in[s].empty())

@@ -33,6 +33,13 @@ struct TrainNode {
     std::vector<float> mean, invStd;
 };
 
+// "node 'name' (Op)" for messages about a node of the model file (an unnamed node by its
+// first output), as the executor words them.
+inline std::string nodeLabel(const TrainNode& n)
+{
+    return "node '" + (n.name.empty() && !n.out.empty() ? n.out[0] : n.name) + "' (" + n.op + ")";
+}
+
 struct TrainParam {
     std::string name;
     std::vector<int64_t> shape;

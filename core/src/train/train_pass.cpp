@@ -244,8 +244,7 @@ double Trainer::Impl::lossAndBackward(const TrainBatch& b)
                 throw Error("no backward pass");
             }
         } catch (const Error& e) {
-            throw Error("training: backward of " + op + " node '" + (n.name.empty() ? n.out[0] : n.name) +
-                        "': " + e.what());
+            throw FileError(model.path, "training: backward of " + nodeLabel(n) + ": " + e.what());
         }
     }
     if (opt.inputGradient) {

@@ -1,6 +1,6 @@
 // Training engine: short seeded runs whose loss falls (Adam, SGD), determinism, masks kept
 // through training, weight transforms, rewinding, distillation, the ONNX write-back and the
-// demo CNN.
+// demo CNN; errors about a node name the model file and the node.
 #include "bonsai/error.h"
 #include "bonsai/model.h"
 #include "bonsai/onnx_exec.h"
@@ -377,6 +377,54 @@ private slots:
         int64_t label = 3; // 3 classes
         TrainBatch b{x.data(), &label, 1, nullptr};
         QVERIFY_THROWS_EXCEPTION(Error, tr.step(b));
+    }
+
+    // A Pad before opset 11 has a `pads` attribute (negative crops), not a window: it trains.
+    // The trainer read window attributes from every node, and refused it naming only the
+    // attribute ("attribute 'pads' value -1 is outside [0, ...]").
+    void legacyPadAttribute()
+    {
+        std::mt19937_64 rng(3);
+        auto m = newModel();
+        m.mutable_opset_import(0)->set_version(10);
+        auto* g = m.mutable_graph();
+        addInput(g, "x", {-1, 1, 8, 8});
+        randInit(g, "fc.w", {64, 3}, rng, 0.1f);
+        setInts(addNode(g, "Pad", {"x"}, {"p"}, "crop"), "pads", {0, 0, -1, -1, 0, 0, 1, 1});
+        addNode(g, "Flatten", {"p"}, {"f"}, "flatten");
+        addNode(g, "MatMul", {"f", "fc.w"}, {"logits"}, "fc");
+        g->add_output()->set_name("logits");
+        const auto model = Model::open(save("train_legacy_pad.onnx", m));
+        Trainer tr(*model);
+        std::vector<float> x(2 * 64, 0.25f);
+        int64_t labels[2] = {0, 2};
+        QVERIFY(std::isfinite(tr.step(TrainBatch{x.data(), labels, 2, nullptr})));
+    }
+
+    // An error of a node's backward pass names the model file and the node, as the executor's.
+    void errorsNameFileAndNode()
+    {
+        std::mt19937_64 rng(4);
+        auto m = newModel();
+        auto* g = m.mutable_graph();
+        addInput(g, "x", {-1, 2, 4});
+        randInit(g, "w", {1, 4, 3}, rng, 0.1f); // batch dim 1 against the input's N: no backward
+        addNode(g, "MatMul", {"x", "w"}, {"y"}, "mm");
+        addNode(g, "Flatten", {"y"}, {"logits"}, "flatten");
+        g->add_output()->set_name("logits");
+        const std::string path = save("train_broadcast_matmul.onnx", m);
+        const auto model = Model::open(path);
+        Trainer tr(*model);
+        std::vector<float> x(2 * 8, 0.5f);
+        int64_t labels[2] = {1, 5};
+        try {
+            tr.step(TrainBatch{x.data(), labels, 2, nullptr});
+            QFAIL("the broadcast MatMul trained");
+        } catch (const FileError& e) {
+            const QString msg = QString::fromUtf8(e.what());
+            QVERIFY2(msg.startsWith(QString::fromStdString(path + ": training: backward of node 'mm' (MatMul): ")),
+                     qPrintable(msg));
+        }
     }
 };
 
