@@ -112,6 +112,7 @@ struct SensitivityTable {
 // model's text (the first `samples` chunks of `ctx` tokens).
 struct SensitivityOptions {
     std::string dataPath;        // data set (classifier) or text file (language model)
+    std::string split;           // a data set folder's split: "test" (default) or "train"
     int64_t samples = 0;         // 0: 1000 images, or 16 chunks
     int ctx = 128;
     std::string target;          // export target ("" gguf onnx safetensors-packed)
@@ -147,10 +148,16 @@ SensitivityTable measureSensitivity(const Model& model, const Recipe& recipe, co
 
 enum class BudgetKind : uint8_t { Bytes, BitsPerWeight, MaxKl, MaxDrop };
 
+// What a size budget minimizes: the summed KL (robust: every token's whole distribution), or
+// the summed metric change (accuracy drop, perplexity increase: the number users report, but
+// noisier, and a layer can seem to improve it by chance).
+enum class SearchObjective : uint8_t { Kl, Metric };
+
 struct SearchBudget {
     BudgetKind kind = BudgetKind::BitsPerWeight;
     double value = 4.0; // bytes, bits per weight over the searched layers, nats, or the
                         // metric drop (accuracy points as a fraction, or perplexity increase)
+    SearchObjective objective = SearchObjective::Kl; // size budgets: what is minimized
 };
 
 struct SearchChoice {

@@ -15,15 +15,18 @@ namespace {
 class ClassifierMeter final : public SensitivityMeter {
 public:
     ClassifierMeter(const Model& model, const std::vector<LayerConfig>& reference, const SensitivityOptions& o)
-        : data_(openDataset(o.dataPath.empty() ? defaultDatasetPath() : o.dataPath))
     {
+        DatasetOptions dopt;
+        if (!o.split.empty())
+            dopt.split = o.split;
+        data_ = openDataset(o.dataPath.empty() ? defaultDatasetPath() : o.dataPath, dopt);
         EvalOptions eo;
         eo.limit = o.samples > 0 ? o.samples : 1000;
         eo.quickSamples = 0;
         eval_ = std::make_unique<Evaluator>(model, *data_, eo);
         const EvalResult r = eval_->evaluate(reference);
         refRun_ = {r.metrics.meanKl, r.metrics.top1};
-        key_ = calibrationDigest(data_->path()) + " samples " + std::to_string(r.samples);
+        key_ = calibrationDigest(data_->path()) + " split " + dopt.split + " samples " + std::to_string(r.samples);
     }
 
     bool languageModel() const override { return false; }

@@ -123,15 +123,15 @@ Problem makeProblem(const SensitivityTable& t, const std::vector<int>& pins, con
 }
 
 // Fills each group's items: minimize `value` subject to sum `cost` <= capacity.
-void setItems(Problem& p, bool sizeBudget, bool dropBound)
+void setItems(Problem& p, bool sizeBudget, bool useDrop)
 {
     for (size_t g = 0; g < p.groups.size(); ++g) {
         auto& items = p.mckp[g].items;
         items.clear();
         for (size_t c = 0; c < p.bytes[g].size(); ++c) {
-            const double q = dropBound ? p.drop[g][c] : p.kl[g][c];
+            const double q = useDrop ? p.drop[g][c] : p.kl[g][c];
             if (sizeBudget)
-                items.push_back({p.bytes[g][c], p.kl[g][c]});
+                items.push_back({p.bytes[g][c], q});
             else
                 items.push_back({std::isnan(q) ? q : std::max(0.0, q), p.bytes[g][c]});
         }
@@ -189,10 +189,13 @@ SearchSolution solveSearch(const SensitivityTable& t, const SearchBudget& budget
     SearchSolution s;
     Problem p = makeProblem(t, pins, ties);
     const bool sizeBudget = budget.kind == BudgetKind::Bytes || budget.kind == BudgetKind::BitsPerWeight;
-    setItems(p, sizeBudget, budget.kind == BudgetKind::MaxDrop);
+    setItems(p, sizeBudget,
+             sizeBudget ? budget.objective == SearchObjective::Metric : budget.kind == BudgetKind::MaxDrop);
     const uint64_t params = searchedParams(t);
     const double capacity = budget.kind == BudgetKind::BitsPerWeight ? budget.value * double(params) / 8.0 : budget.value;
-    const MckpResult r = solveMckp(p.mckp, capacity);
+    MckpOptions mo;
+    mo.maxNodes = 200000; // interactive: adversarial tables stop near 100 ms with the best found
+    const MckpResult r = solveMckp(p.mckp, capacity, mo);
     s.choices.assign(t.layers.size(), SearchChoice{});
     if (!r.feasible) {
         s.message = sizeBudget ? "no choice of the candidates fits the budget"
