@@ -28,10 +28,15 @@
 #if defined(__AVX512F__) && defined(__F16C__)
 // GCC 12 reports its own _mm512_undefined_ps() placeholders as maybe-uninitialized when the
 // intrinsics are inlined (GCC bug 105593); the diagnostic state of the header lines decides.
+// Clang has no such warning (nor that bug).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #endif
 
 #if defined(__clang__)
@@ -76,7 +81,8 @@ void quantQ8_0(const float* x, uint64_t nb, uint8_t* y)
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
         const float d = amax / 127.0f;
         const float id = d != 0 ? 1.0f / d : 0.0f;
-        const uint16_t h = static_cast<uint16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT)); // RNE, as floatToFp16
+        // RNE, as floatToFp16 (_cvtss_sh's, without the compound literal of clang's macro)
+        const auto h = static_cast<uint16_t>(_mm_cvtsi128_si32(_mm_cvtps_ph(_mm_set_ss(d), _MM_FROUND_TO_NEAREST_INT)));
         std::memcpy(y, &h, 2);
         const __m512 vid = _mm512_set1_ps(id);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(y + 2), q8Round(_mm512_mul_ps(a, vid)));

@@ -100,7 +100,6 @@ void fp8Run(const float* x, float* y, uint64_t n, float scale)
         std::fill(y, y + n, 0.0f);
         return;
     }
-#pragma omp simd
     for (uint64_t i = 0; i < n; ++i) {
         const float v = x[i] / scale;
         y[i] = (E4M3 ? roundE4M3(v) : roundE5M2(v)) * scale;
@@ -167,11 +166,9 @@ void fakeQuantFloat(const float* w, uint64_t rows, uint64_t cols, FloatFormat fm
         for (int64_t c = 0; c < chunks; ++c) {
             const uint64_t b = static_cast<uint64_t>(c) * kChunk, e = std::min(n, b + kChunk);
             if (half) {
-#pragma omp simd
                 for (uint64_t i = b; i < e; ++i)
                     out[i] = roundFp16(w[i]);
             } else {
-#pragma omp simd
                 for (uint64_t i = b; i < e; ++i)
                     out[i] = roundBf16(w[i]);
             }
