@@ -30,4 +30,7 @@ uint64_t ggmlStorageBits(DType t, uint64_t n);
 // block size of t.
 void dequantizeBlocks(DType t, const uint8_t* src, uint64_t n, float* dst);
 
+// The eight 6-bit scales and mins of the 12-byte scale block of a Q4_K / Q5_K super-block.
+void unpackScaleMinK4(const uint8_t* scales, int sc[8], int mn[8]);
+
 } // namespace bonsai

@@ -36,6 +36,22 @@
 
 namespace bonsai {
 
+// The 12-byte scale/min block of Q4_K and Q5_K: eight 6-bit scales and eight 6-bit mins.
+// For sub-block k < 4: scale = s[k] & 63, min = s[k + 4] & 63. For k >= 4 the low four bits
+// come from s[k + 4] (scale: low nibble, min: high nibble) and the top two bits from the
+// top two bits of s[k - 4] (scale) and s[k] (min).
+void unpackScaleMinK4(const uint8_t* s, int sc[8], int mn[8])
+{
+    for (int k = 0; k < 4; ++k) {
+        sc[k] = s[k] & 63;
+        mn[k] = s[k + 4] & 63;
+    }
+    for (int k = 4; k < 8; ++k) {
+        sc[k] = (s[k + 4] & 0x0F) | ((s[k - 4] >> 6) << 4);
+        mn[k] = (s[k + 4] >> 4) | ((s[k] >> 6) << 4);
+    }
+}
+
 namespace {
 
 inline float halfAt(const uint8_t* p)
@@ -181,22 +197,6 @@ void dequantQ3_K(const uint8_t* b, uint64_t nb, float* y)
                 }
             }
         }
-    }
-}
-
-// The 12-byte scale/min block of Q4_K and Q5_K: eight 6-bit scales and eight 6-bit mins.
-// For sub-block k < 4: scale = s[k] & 63, min = s[k + 4] & 63. For k >= 4 the low four bits
-// come from s[k + 4] (scale: low nibble, min: high nibble) and the top two bits from the
-// top two bits of s[k - 4] (scale) and s[k] (min).
-inline void unpackScaleMinK4(const uint8_t* s, int sc[8], int mn[8])
-{
-    for (int k = 0; k < 4; ++k) {
-        sc[k] = s[k] & 63;
-        mn[k] = s[k + 4] & 63;
-    }
-    for (int k = 4; k < 8; ++k) {
-        sc[k] = (s[k + 4] & 0x0F) | ((s[k - 4] >> 6) << 4);
-        mn[k] = (s[k + 4] >> 4) | ((s[k] >> 6) << 4);
     }
 }
 

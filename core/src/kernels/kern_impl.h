@@ -1,0 +1,36 @@
+#pragma once
+// Internals of the packed-weight kernels (kernels.cpp dispatches to one of kern_scalar.cpp,
+// kern_avx2.cpp, kern_avx512.cpp). Plain data only: the ISA translation units are compiled
+// with their own instruction-set flags and must share no inline code with the rest.
+#include "bonsai/ggml_blocks.h" // unpackScaleMinK4 (defined out of line, in quant)
+
+#include <cstdint>
+
+namespace bonsai::kern {
+
+enum Format : int { kF32 = 0, kQ8_0, kQ4_0, kQ4_K, kQ6_K, kInt8, kInt4 };
+
+// One product y = x W^T on int8 activations: weight rows r0..r1 of every activation row.
+struct Args {
+    int format = kF32;
+    const uint8_t* w = nullptr; // row r at w + r * rowBytes
+    uint64_t rowBytes = 0;
+    int64_t cols = 0;
+    const float* scales = nullptr;  // Int8/Int4: groupsPerRow per row
+    const float* offsets = nullptr; // Int4: s * z per group
+    int64_t groupSize = 0, groupsPerRow = 0;
+    // Activations (kernels.h QuantizedActivations): row i's codes at aq + i * cols, chunk
+    // scales at ad + i * cols / 32, 16-group sums times scale at am16 + i * cols / 16.
+    const int8_t* aq = nullptr;
+    const float* ad = nullptr;
+    const float* am16 = nullptr;
+    int64_t n = 0;
+    float* y = nullptr; // y[i * ldy + r]
+    int64_t ldy = 0;
+};
+
+void rowsScalar(const Args& a, int64_t r0, int64_t r1);
+void rowsAvx2(const Args& a, int64_t r0, int64_t r1);
+void rowsAvx512(const Args& a, int64_t r0, int64_t r1);
+
+} // namespace bonsai::kern
