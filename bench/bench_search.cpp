@@ -22,6 +22,7 @@
 #include "bonsai/tokenizer.h"
 
 #include "bench_util.h"
+#include "../core/src/search/mckp.h"
 
 #include <nlohmann/json.hpp>
 
@@ -41,7 +42,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kSource = BONSAI_SOURCE_DIR;
-const double kBudgets[] = {4.0, 3.0, 2.5};
+const double kBudgets[] = {4.0, 3.0, 2.75};
 SearchObjective gObjective = SearchObjective::Kl; // --objective-metric: minimize the perplexity change
 int64_t gLlmChunks = 0; // --chunks N: calibration chunks of 128 tokens (0: the default, 16)
 
@@ -122,7 +123,7 @@ bool compareUniform(const char* title, const Model& model, const SensitivityTabl
         uniform.push_back({table.candidates[c].name, 8 * bytes / params, ev.metric(solutionConfigs(model, none, table, s))});
     }
     const SensitivityTable precision = restrict(table, precisionOnly(table));
-    std::printf("\n%s: base %s, %zu layers, %zu candidates, %zu cells measured\n", title, ev.text(table.baseMetric).c_str(),
+    std::printf("\n%s: base %s on the calibration data, %zu layers, %zu candidates, %zu cells measured\n", title, ev.text(table.baseMetric).c_str(),
                 table.layers.size(), table.candidates.size(), table.measuredCells());
     std::printf("%8s  %-28s %10s  %-24s %10s  %-22s %10s\n", "budget", "searched (bits/w)", "metric", "best uniform that fits",
                 "metric", "precision-only (bits/w)", "metric");
@@ -153,6 +154,57 @@ bool compareUniform(const char* title, const Model& model, const SensitivityTabl
     std::printf("searched >= every uniform configuration that fits: %s; better than the best at one budget: %s; "
                 "joint beats precision-only at one budget: %s\n",
                 allOk ? "yes" : "NO", anyBetter ? "yes" : "NO", jointWins ? "yes" : "no");
+    // The budget (bits per weight, 0.05 apart) where the joint search's predicted KL is furthest
+    // below the precision-only search's, measured.
+    double bestB = 0, bestGain = 0;
+    for (double b = 1.0; b <= 16.0; b += 0.05) {
+        const SearchSolution s = solveSearch(table, {BudgetKind::BitsPerWeight, b});
+        const SearchSolution p = solveSearch(precision, {BudgetKind::BitsPerWeight, b});
+        if (!s.feasible)
+            continue;
+        const double gain = p.feasible ? 1 - s.predictedKl / p.predictedKl : 1.0;
+        if (gain > bestGain + 1e-12) {
+            bestGain = gain;
+            bestB = b;
+        }
+    }
+    if (bestGain > 0) {
+        const SearchSolution s = solveSearch(table, {BudgetKind::BitsPerWeight, bestB});
+        const SearchSolution p = solveSearch(precision, {BudgetKind::BitsPerWeight, bestB});
+        const double ms = ev.metric(solutionConfigs(model, none, table, s));
+        std::string choice;
+        for (size_t l = 0; l < s.choices.size(); ++l)
+            choice += (l ? ", " : "") + table.candidates[static_cast<size_t>(s.choices[l].candidate)].name;
+        std::printf("largest predicted gain of the joint search: at %.2f bits/w, joint KL %.5f measured %s (%s) vs "
+                    "precision-only %s\n",
+                    bestB, s.predictedKl, ev.text(ms).c_str(), choice.c_str(),
+                    p.feasible ? (ev.text(ev.metric(solutionConfigs(model, none, precision, p))) + " (KL " +
+                                  std::to_string(p.predictedKl) + ")").c_str()
+                               : "infeasible (nothing that small)");
+    } else {
+        std::printf("the joint search never predicts less KL than the precision-only search at any budget\n");
+    }
+    // Why the joint search does or does not differ: on how many layers each sparsity or rank
+    // candidate is a corner of the lower convex hull of (bytes, measured KL), where a solver
+    // could take it.
+    std::printf("sparsity and rank candidates on a layer's (bytes, KL) lower convex hull:");
+    for (size_t c = 0; c < table.candidates.size(); ++c) {
+        const auto& p = table.candidates[c].patch;
+        if (!p.sparsity && !p.pattern && !p.rank && !p.energy)
+            continue;
+        int on = 0, applicable = 0;
+        for (size_t l = 0; l < table.layers.size(); ++l) {
+            MckpGroup g;
+            for (size_t k = 0; k < table.candidates.size(); ++k)
+                g.items.push_back({table.cells[l][k].applicable ? double(table.cells[l][k].bytes) : NAN,
+                                   table.predictedKl(l, k)});
+            const auto hull = lowerHull(g);
+            on += std::find(hull.begin(), hull.end(), static_cast<int>(c)) != hull.end();
+            applicable += table.cells[l][c].applicable;
+        }
+        std::printf(" %s %d/%d;", table.candidates[c].name.c_str(), on, applicable);
+    }
+    std::printf("\n");
     return allOk && anyBetter;
 }
 
