@@ -254,14 +254,16 @@ void TstGuiEvalOnnx::exportsCharts()
                     texts << it.next().captured(1).trimmed();
                 qInfo("chart %d texts: %s", int(chart), qPrintable(texts.join(QStringLiteral(" | "))));
                 // The tabs behind the trade-off chart were never laid out: exported at a size
-                // of their own, every title and label whole, none elided.
+                // of their own, every title and label whole, none elided; the trade-off
+                // chart's legend too (in rows under the plot).
                 for (const QString& t : texts)
-                    QVERIFY2(chart == EvalPanel::TradeoffTab || !t.endsWith(QChar(0x2026)) && !t.endsWith(QStringLiteral("&#8230;")) &&
+                    QVERIFY2(!t.endsWith(QChar(0x2026)) && !t.endsWith(QStringLiteral("&#8230;")) &&
                                  !t.endsWith(QStringLiteral("...")),
                              qPrintable(t));
-                if (chart == EvalPanel::TradeoffTab) // the axes as the chart names them
-                    QVERIFY(texts.contains(QStringLiteral("compressed model size (B)")) &&
-                            texts.contains(QStringLiteral("accuracy (%)")));
+                if (chart == EvalPanel::TradeoffTab) // the axes and the legend as the chart names them
+                    for (const char* name : {"compressed model size (B)", "accuracy (%)", "Pareto front (top-1)",
+                                             "uncompressed (top-1)", "agreement", "top-1 accuracy", "current configuration"})
+                        QVERIFY2(texts.contains(QString::fromUtf8(name)), name);
                 if (chart == EvalPanel::LayerErrorTab) // the one compressed layer's SQNR, as evaluated
                     QVERIFY2(texts.contains(QString::number(panel.lastResult()->layerErrors.at(0).sqnrDb, 'f', 1)),
                              qPrintable(texts.join(QLatin1Char('|'))));

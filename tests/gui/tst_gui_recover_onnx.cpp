@@ -1,7 +1,8 @@
 // The recovery panel on a small MLP written by the test with a synthetic 4-class data set
 // (.npy files): a QAT run through the panel reports what recover() returns for the same
-// options, Cancel stops a run, a safetensors model is explained instead of trained, and the
-// note says what a method applies only after training.
+// options, Cancel stops a run, a safetensors model is explained instead of trained, the
+// note says what a method applies only after training, and the training curves' legend is
+// whole in a 1366x768 window.
 #include "onnx_build.h"
 
 #include "compressiondocument.h"
@@ -14,7 +15,10 @@
 #include "bonsai/recover.h"
 
 #include <QAction>
+#include <QChartView>
 #include <QDockWidget>
+#include <QGraphicsTextItem>
+#include <QLegend>
 #include <QSignalSpy>
 
 #include <filesystem>
@@ -51,6 +55,7 @@ private slots:
     void safetensorsIsExplained();
     void untrainableOnnxIsExplained();
     void menuOpensTheDock();
+    void curvesLegendWholeAt1366();
     void noteSaysWhatIsAppliedAfterTraining();
 
 private:
@@ -235,6 +240,48 @@ void TstGuiRecoverOnnx::menuOpensTheDock()
     QVERIFY(open->isEnabled());
     open->trigger();
     QVERIFY(dock->isVisibleTo(&w));
+}
+
+void TstGuiRecoverOnnx::curvesLegendWholeAt1366()
+{
+    bonsai::ui::MainWindow w;
+    w.setErrorDialogsEnabled(false);
+    w.resize(1366, 768);
+    w.show();
+    QSignalSpy opened(&w, &bonsai::ui::MainWindow::modelOpened);
+    w.openPath(QString::fromStdString(mlpFile()));
+    QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 30000);
+    auto* dock = w.findChild<QDockWidget*>(QStringLiteral("recoverDock"));
+    QVERIFY(dock);
+    dock->show();
+    dock->raise();
+    auto* view = dock->findChild<QChartView*>();
+    QVERIFY(view);
+    QTRY_VERIFY(view->isVisible() && view->width() > 0);
+    QApplication::processEvents();
+    // Each entry's text as the legend draws it: the series' name, not elided.
+    QStringList texts;
+    const std::function<void(QGraphicsItem*)> collect = [&](QGraphicsItem* item) {
+        for (QGraphicsItem* c : item->childItems()) {
+            if (auto* t = dynamic_cast<QGraphicsTextItem*>(c); t && c->isVisible())
+                texts << t->toPlainText();
+            collect(c);
+        }
+    };
+    collect(view->chart()->legend());
+    QStringList names;
+    for (QAbstractSeries* series : view->chart()->series())
+        names << series->name();
+    QCOMPARE(names.size(), 3);
+    QVERIFY2(texts == names, qPrintable(texts.join(QStringLiteral(" | ")) + QStringLiteral(" at a chart width of ") +
+                                        QString::number(view->width())));
+    // Inside the chart, under the plot.
+    const QRectF legend = view->chart()->legend()->geometry();
+    QVERIFY2(view->chart()->rect().contains(legend) && legend.top() >= view->chart()->plotArea().bottom(),
+             qPrintable(QStringLiteral("legend %1,%2 %3x%4 in %5x%6, plot bottom %7")
+                            .arg(legend.x()).arg(legend.y()).arg(legend.width()).arg(legend.height())
+                            .arg(view->chart()->rect().width()).arg(view->chart()->rect().height())
+                            .arg(view->chart()->plotArea().bottom())));
 }
 
 void TstGuiRecoverOnnx::noteSaysWhatIsAppliedAfterTraining()

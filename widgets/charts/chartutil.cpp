@@ -5,6 +5,8 @@
 #include <QCategoryAxis>
 #include <QChart>
 #include <QChartView>
+#include <QGraphicsLayout>
+#include <QLegend>
 
 #include <algorithm>
 #include <cmath>
@@ -64,6 +66,50 @@ void replaceChart(QChartView* view, QChart* chart)
     QChart* old = view->chart();
     view->setChart(chart);
     delete old;
+}
+
+namespace {
+
+// Lowest edge of the legend's visible items (its entries), in the legend's coordinates.
+qreal contentBottom(const QLegend* legend, const QGraphicsItem* item)
+{
+    qreal bottom = 0;
+    for (const QGraphicsItem* c : item->childItems())
+        if (c->isVisible())
+            bottom = std::max({bottom, legend->mapRectFromItem(c, c->boundingRect()).bottom(), contentBottom(legend, c)});
+    return bottom;
+}
+
+} // namespace
+
+void wrapLegendBelow(QChart* chart)
+{
+    QLegend* legend = chart->legend();
+    legend->detachFromChart(); // a detached legend lays its entries out in rows
+    legend->setAlignment(Qt::AlignTop); // rows from the top of its rectangle down
+    legend->setBackgroundVisible(false);
+    const QMargins base = chart->margins();
+    const auto place = [chart, legend, base] {
+        const QRectF r = chart->rect();
+        if (!legend->isVisible() || r.width() < 40) {
+            chart->setMargins(base);
+            return;
+        }
+        const qreal side = 8, gap = 4;
+        // Laid out in the whole chart first to see how many rows the entries take.
+        legend->setGeometry(QRectF(r.left() + side, r.top(), r.width() - 2 * side, r.height()));
+        if (legend->layout())
+            legend->layout()->activate();
+        qreal h = std::ceil(contentBottom(legend, legend));
+        legend->setGeometry(QRectF(r.left() + side, r.bottom() - h - gap, r.width() - 2 * side, h));
+        h = std::max(h, legend->geometry().height()); // not below the legend's minimum height
+        legend->setGeometry(QRectF(r.left() + side, r.bottom() - h - gap, r.width() - 2 * side, h));
+        if (legend->layout())
+            legend->layout()->activate();
+        chart->setMargins(QMargins(base.left(), base.top(), base.right(), base.bottom() + int(h + gap)));
+    };
+    QObject::connect(chart, &QGraphicsWidget::geometryChanged, legend, place);
+    place();
 }
 
 } // namespace bonsai::ui

@@ -27,4 +27,10 @@ std::pair<double, QString> byteUnitFor(uint64_t maxBytes);
 // Replaces the view's chart and deletes the old one.
 void replaceChart(QChartView* view, QChart* chart);
 
+// Keeps the chart's legend under the plot in as many rows as its entries need at the chart's
+// width, placed again whenever the chart is resized (Qt's legend attached at the bottom keeps
+// one row and elides the entries that do not fit: "Pareto front (to..."). Call once the
+// series and their markers are final.
+void wrapLegendBelow(QChart* chart);
+
 } // namespace bonsai::ui

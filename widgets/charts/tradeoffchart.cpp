@@ -113,11 +113,11 @@ QLineSeries* predictedSeries(const std::vector<PredictedPoint>& front, double sc
 
 void finishLegend(QChart* chart, const std::vector<QScatterSeries*>& labels)
 {
-    chart->legend()->setAlignment(Qt::AlignBottom);
     chart->legend()->setMarkerShape(QLegend::MarkerShapeFromSeries); // star, square, circle, ring
     for (QScatterSeries* l : labels)
         for (QLegendMarker* m : chart->legend()->markers(l))
             m->setVisible(false);
+    wrapLegendBelow(chart); // in rows under the plot: whole entries in a narrow dock
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "recoverpanel.h"
 
+#include "chartutil.h"
 #include "compressiondocument.h"
 #include "bonsai/model.h"
 #include "evalengine.h"
@@ -240,6 +241,7 @@ void RecoverPanel::buildUi()
     m_loss->attachAxis(yLoss);
     m_trainAcc->attachAxis(yAcc);
     m_testAcc->attachAxis(yAcc);
+    wrapLegendBelow(chart); // whole entries in a 1366-px screen's side dock
     m_chartView = new QChartView(chart, this);
     m_chartView->setRenderHint(QPainter::Antialiasing);
     m_chartView->setMinimumSize(280, 200); // fits a 1366-px screen's side dock with its scroll bar

@@ -18,10 +18,21 @@ void EvalScreenshot::startJob()
     connect(panel, &EvalPanel::evaluated, this, [this] { jobDone(); });
     connect(panel, &EvalPanel::evaluationFailed, this,
             [this](const QString& msg) { jobDone(tr("evaluation failed: %1").arg(msg)); });
-    if (auto* dock = qobject_cast<QDockWidget*>(panel->parentWidget()))
-        dock->show(); // also for models that cannot run: the panel says why
+    showJobDock(); // also for models that cannot run: the panel says why
     panel->showTab(EvalPanel::TradeoffTab);
     panel->evaluate();
+}
+
+void EvalScreenshot::showJobDock()
+{
+    // The panel sits in the dock's content (possibly inside a scroll area).
+    QWidget* w = window()->evalPanel();
+    while (w && !qobject_cast<QDockWidget*>(w))
+        w = w->parentWidget();
+    if (auto* dock = qobject_cast<QDockWidget*>(w)) {
+        dock->show();
+        dock->raise(); // in front of the docks tabbed with it
+    }
 }
 
 } // namespace bonsai::ui

@@ -13,6 +13,7 @@ public:
 
 protected:
     void startJob() override;
+    void showJobDock() override;
 };
 
 } // namespace bonsai::ui

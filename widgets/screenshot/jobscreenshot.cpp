@@ -44,6 +44,7 @@ void JobScreenshot::grabWhenDone()
         if (m_done || !m_window)
             return;
         m_done = true;
+        showJobDock();
         if (!saveScreenshot(m_window->grab(), m_out, &m_error)) {
             emit finished(1);
             return;

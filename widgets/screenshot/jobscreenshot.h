@@ -31,6 +31,9 @@ protected:
     virtual void startJob() = 0;
     // The job ended; a non-empty `error` fails the screenshot (the window is still saved).
     void jobDone(const QString& error = {});
+    // Just before the second shot: bring the job's dock to the front (the window may have
+    // raised another since).
+    virtual void showJobDock() {}
     MainWindow* window() const { return m_window; }
 
 private:
