@@ -417,6 +417,18 @@ bool llamaMixes()
         std::printf("%-8s KL to the uncompressed model on eval.txt (Bonsai): llama.cpp's mix %.6f (ppl %.4f), searched %.6f "
                     "(ppl %.4f, predicted KL on the calibration text %.6f); uncompressed ppl %.4f\n",
                     name, theirKl.kl, theirKl.perplexity, ourKl.kl, ourKl.perplexity, s.predictedKl, ourKl.basePerplexity);
+        // Paired over the chunks: the mean difference of the per-chunk NLL and its standard error.
+        double md = 0, m2 = 0;
+        const size_t n = std::min(ourKl.chunkPerplexity.size(), theirKl.chunkPerplexity.size());
+        for (size_t i = 0; i < n; ++i) {
+            const double d = std::log(ourKl.chunkPerplexity[i]) - std::log(theirKl.chunkPerplexity[i]);
+            md += d;
+            m2 += d * d;
+        }
+        md /= double(n);
+        const double se = std::sqrt(std::max(0.0, m2 / double(n) - md * md) / double(n - 1));
+        std::printf("%-8s per-chunk NLL, searched minus llama.cpp's mix: %+.6f nats (standard error %.6f over %zu chunks)\n",
+                    name, md, se, n);
         const bool win = layerBytes(*om, t) <= budget && ourLlama < theirLlama;
         std::printf("%-8s searched beats llama.cpp's mix at equal or smaller size (llama.cpp's own perplexity): %s "
                     "(file %llu vs %llu bytes)\n",

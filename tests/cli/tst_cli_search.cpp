@@ -1,0 +1,130 @@
+// bonsai-cli search on the tiny-llama fixture: the recipe it writes fits the budget (bytes by
+// the compression engine), gives the perplexity it reports (bonsai-cli ppl with that recipe),
+// records its provenance and search; --match keeps the other layers as the recipe had them;
+// a KL bound is met by the measured sensitivities; bad arguments are refused in words.
+#include "bonsai/compress.h"
+#include "bonsai/model.h"
+#include "bonsai/recipe.h"
+
+#include "testutil.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QtTest>
+
+using namespace bonsai;
+using testutil::runCli;
+
+class TstCliSearch : public QObject {
+    Q_OBJECT
+
+    QString model_, calib_, eval_, candidates_, cache_;
+
+    QStringList base(const QString& out) const
+    {
+        return {QStringLiteral("search"), model_, QStringLiteral("--text"), eval_, QStringLiteral("--calib"), calib_,
+                QStringLiteral("--samples"), QStringLiteral("2"), QStringLiteral("--limit"), QStringLiteral("4"),
+                QStringLiteral("--candidates"), candidates_, QStringLiteral("--cache"), cache_, QStringLiteral("--out"),
+                out, QStringLiteral("--force"), QStringLiteral("--json")};
+    }
+
+private slots:
+    void initTestCase()
+    {
+        model_ = QString::fromStdString(testutil::dataPath("tiny-llama"));
+        calib_ = QString::fromStdString(testutil::dataPath("tiny-llama/calib.txt"));
+        eval_ = QString::fromStdString(testutil::dataPath("tiny-llama/eval.txt"));
+        candidates_ = QString::fromStdString(testutil::writeTemp("candidates.json", R"({"candidates":[
+            {"name":"q8_0","precision":"q8_0"},
+            {"name":"int4 g32","precision":"int4","granularity":"group","group_size":32},
+            {"name":"int2 g32","precision":"int2","granularity":"group","group_size":32}]})"));
+        cache_ = QString::fromStdString(testutil::tempPath("cache"));
+    }
+
+    void budgetBitsPerWeight()
+    {
+        const QString out = QString::fromStdString(testutil::tempPath("bpw.json"));
+        QStringList args = base(out);
+        args << QStringLiteral("--budget-bpw") << QStringLiteral("4");
+        const auto r = runCli(args, 300000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        QVERIFY(j[QStringLiteral("bits_per_weight")].toDouble() <= 4.0);
+        QVERIFY(j[QStringLiteral("optimal")].toBool());
+
+        // The recipe: its layers' bytes by the compression engine are the reported bytes, and
+        // fit 4 bits per weight.
+        auto model = Model::open(model_.toStdString());
+        const Recipe recipe = Recipe::load(out.toStdString());
+        QVERIFY(!recipe.provenance.empty());
+        QVERIFY(recipe.provenance.find("search: budget 4 bits per weight") != std::string::npos);
+        QVERIFY(recipe.search.find("int2 g32") != std::string::npos);
+        const ModelResult mr = compressModel(*model, resolveConfigs(*model, recipe));
+        uint64_t bytes = 0, params = 0;
+        for (const auto& l : mr.layers) {
+            bytes += (l.compressedBits + 7) / 8;
+            params += l.params;
+        }
+        QCOMPARE(qulonglong(bytes), qulonglong(j[QStringLiteral("bytes")].toDouble()));
+        QVERIFY(8.0 * double(bytes) / double(params) <= 4.0);
+
+        // bonsai-cli ppl with the written recipe measures the perplexity search reported.
+        const auto p = runCli({QStringLiteral("ppl"), model_, QStringLiteral("--text"), eval_, QStringLiteral("--recipe"),
+                               out, QStringLiteral("--chunks"), QStringLiteral("4"), QStringLiteral("--json")});
+        QVERIFY2(p.exitCode == 0, p.err.constData());
+        const QJsonObject pj = QJsonDocument::fromJson(p.out).object();
+        QCOMPARE(pj[QStringLiteral("perplexity")].toDouble(), j[QStringLiteral("perplexity")].toDouble());
+        QCOMPARE(pj[QStringLiteral("kl")].toDouble(), j[QStringLiteral("kl")].toDouble());
+        QVERIFY(j[QStringLiteral("front")].toArray().size() >= 3);
+    }
+
+    void matchAndKlBound()
+    {
+        // Only the MLP layers are searched; the recipe's default (fp16) stays on the others.
+        const std::string baseRecipe = testutil::writeTemp("base.json", R"({"bonsai_recipe":1,"defaults":{"precision":"fp16"}})");
+        const QString out = QString::fromStdString(testutil::tempPath("kl.json"));
+        QStringList args = base(out);
+        args << QStringLiteral("--max-kl") << QStringLiteral("0.002") << QStringLiteral("--match") << QStringLiteral("mlp")
+             << QStringLiteral("--recipe") << QString::fromStdString(baseRecipe);
+        const auto r = runCli(args, 300000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        const QJsonArray layers = j[QStringLiteral("layers")].toArray();
+        QCOMPARE(layers.size(), 12);
+        double kl = 0;
+        for (const auto& l : layers) {
+            QVERIFY(l.toObject()[QStringLiteral("layer")].toString().contains(QStringLiteral("mlp")));
+            kl += l.toObject()[QStringLiteral("kl")].toDouble();
+        }
+        QVERIFY(kl <= 0.002 * (1 + 1e-9));
+        QVERIFY(std::abs(kl - j[QStringLiteral("predicted_kl")].toDouble()) <= 1e-12);
+        auto model = Model::open(model_.toStdString());
+        const auto configs = resolveConfigs(*model, Recipe::load(out.toStdString()));
+        for (size_t i = 0; i < model->layers.size(); ++i)
+            if (model->layers[i].name.find("mlp") == std::string::npos)
+                QVERIFY2(configs[i].precision.kind == PrecisionKind::FP16, model->layers[i].name.c_str());
+    }
+
+    void refusals()
+    {
+        const QString out = QString::fromStdString(testutil::tempPath("x.json"));
+        auto refused = [&](QStringList extra, const char* words) {
+            QStringList args = base(out);
+            args << extra;
+            const auto r = runCli(args);
+            return r.exitCode != 0 && r.err.contains(words);
+        };
+        QVERIFY(refused({}, "give exactly one of --budget-bpw"));
+        QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("4"), QStringLiteral("--max-kl"), QStringLiteral("1")},
+                        "give exactly one"));
+        QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("four")}, "non-negative number"));
+        QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("4"), QStringLiteral("--target"), QStringLiteral("tflite")},
+                        "--target must be"));
+        QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("0.5")}, "fits the budget"));
+        QVERIFY(!QFile::exists(out));
+    }
+};
+
+QTEST_GUILESS_MAIN(TstCliSearch)
+#include "tst_cli_search.moc"
