@@ -84,49 +84,6 @@ static_assert(sizeof(QuantizeParams) == 64 && offsetof(QuantizeParams, ttOverrid
 using DefaultParams = QuantizeParams (*)();
 using ModelQuantize = uint32_t (*)(const char* in, const char* out, const QuantizeParams* params);
 
-// A Llama checkpoint folder whose rows are multiples of 256 (the K types' block): 2 blocks,
-// hidden 256, 4 heads (2 KV), MLP 512, the fixture's vocabulary and tokenizer, Gaussian
-// weights (std 0.05; norms 1 ± 0.1) from fixed seeds.
-std::string writeWideLlama()
-{
-    const std::string dir = testutil::tempPath("wide-llama");
-    fs::create_directories(dir);
-    std::vector<testutil::StEntry> t;
-    unsigned seed = 1;
-    auto add = [&](const std::string& name, std::vector<int64_t> shape, float mean, float sigma) {
-        int64_t n = 1;
-        for (int64_t d : shape)
-            n *= d;
-        std::vector<float> v = testutil::gaussian(size_t(n), seed++, sigma);
-        for (float& x : v)
-            x += mean;
-        t.push_back({name, "F32", shape, testutil::floatBytes(v)});
-    };
-    add("model.embed_tokens.weight", {1024, 256}, 0, 0.05f);
-    for (int b = 0; b < 2; ++b) {
-        const std::string p = "model.layers." + std::to_string(b) + ".";
-        add(p + "input_layernorm.weight", {256}, 1, 0.1f);
-        add(p + "self_attn.q_proj.weight", {256, 256}, 0, 0.05f);
-        add(p + "self_attn.k_proj.weight", {128, 256}, 0, 0.05f);
-        add(p + "self_attn.v_proj.weight", {128, 256}, 0, 0.05f);
-        add(p + "self_attn.o_proj.weight", {256, 256}, 0, 0.05f);
-        add(p + "post_attention_layernorm.weight", {256}, 1, 0.1f);
-        add(p + "mlp.gate_proj.weight", {512, 256}, 0, 0.05f);
-        add(p + "mlp.up_proj.weight", {512, 256}, 0, 0.05f);
-        add(p + "mlp.down_proj.weight", {256, 512}, 0, 0.05f);
-    }
-    add("model.norm.weight", {256}, 1, 0.1f);
-    add("lm_head.weight", {1024, 256}, 0, 0.05f); // untied: llama.cpp's output.weight
-    testutil::writeTemp("wide-llama/model.safetensors", testutil::makeSafetensors(t));
-    testutil::writeTemp("wide-llama/config.json", R"({"architectures":["LlamaForCausalLM"],"model_type":"llama",
-        "hidden_size":256,"intermediate_size":512,"num_hidden_layers":2,"num_attention_heads":4,
-        "num_key_value_heads":2,"rms_norm_eps":1e-05,"rope_theta":10000.0,"vocab_size":1024,
-        "max_position_embeddings":512,"tie_word_embeddings":false,"bos_token_id":1,"eos_token_id":2})");
-    fs::copy_file(testutil::dataPath("tiny-llama/tokenizer.model"), dir + "/tokenizer.model",
-                  fs::copy_options::overwrite_existing);
-    return dir;
-}
-
 // `blocks` super-blocks of 256 values of varied kinds, so that every branch of the quantizers'
 // searches is taken: Gaussians from 1e-4 to 30, heavy tails (cubed Gaussians) whose 16-value
 // sub-blocks differ widely in magnitude, uniform, all positive, all negative, one outlier,
@@ -220,7 +177,7 @@ private slots:
                  "node-llama-cpp is not installed in tests/interop/node_modules: run .ci/install-deps");
         hf_ = Model::open(testutil::dataPath("tiny-llama"));
         lm_ = std::make_unique<LanguageModel>(*hf_);
-        wide_ = Model::open(writeWideLlama());
+        wide_ = Model::open(testutil::writeWideLlama());
         wideLm_ = std::make_unique<LanguageModel>(*wide_);
         const auto all = lm_->tokenizer().encode(testutil::readFile(testutil::dataPath("tiny-llama/eval.txt")));
         tokens_.assign(all.begin(), all.begin() + kCtx * kChunks);

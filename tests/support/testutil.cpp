@@ -315,4 +315,47 @@ std::vector<float> gaussian(size_t n, unsigned seed, float sigma)
     return v;
 }
 
+// A Llama checkpoint folder whose rows are multiples of 256 (the K types' block): 2 blocks,
+// hidden 256, 4 heads (2 KV), MLP 512, the fixture's vocabulary and tokenizer, Gaussian
+// weights (std 0.05; norms 1 ± 0.1) from fixed seeds.
+std::string writeWideLlama()
+{
+    const std::string dir = tempPath("wide-llama");
+    std::filesystem::create_directories(dir);
+    std::vector<StEntry> t;
+    unsigned seed = 1;
+    auto add = [&](const std::string& name, std::vector<int64_t> shape, float mean, float sigma) {
+        int64_t n = 1;
+        for (int64_t d : shape)
+            n *= d;
+        std::vector<float> v = gaussian(size_t(n), seed++, sigma);
+        for (float& x : v)
+            x += mean;
+        t.push_back({name, "F32", shape, floatBytes(v)});
+    };
+    add("model.embed_tokens.weight", {1024, 256}, 0, 0.05f);
+    for (int b = 0; b < 2; ++b) {
+        const std::string p = "model.layers." + std::to_string(b) + ".";
+        add(p + "input_layernorm.weight", {256}, 1, 0.1f);
+        add(p + "self_attn.q_proj.weight", {256, 256}, 0, 0.05f);
+        add(p + "self_attn.k_proj.weight", {128, 256}, 0, 0.05f);
+        add(p + "self_attn.v_proj.weight", {128, 256}, 0, 0.05f);
+        add(p + "self_attn.o_proj.weight", {256, 256}, 0, 0.05f);
+        add(p + "post_attention_layernorm.weight", {256}, 1, 0.1f);
+        add(p + "mlp.gate_proj.weight", {512, 256}, 0, 0.05f);
+        add(p + "mlp.up_proj.weight", {512, 256}, 0, 0.05f);
+        add(p + "mlp.down_proj.weight", {256, 512}, 0, 0.05f);
+    }
+    add("model.norm.weight", {256}, 1, 0.1f);
+    add("lm_head.weight", {1024, 256}, 0, 0.05f); // untied: llama.cpp's output.weight
+    writeTemp("wide-llama/model.safetensors", makeSafetensors(t));
+    writeTemp("wide-llama/config.json", R"({"architectures":["LlamaForCausalLM"],"model_type":"llama",
+        "hidden_size":256,"intermediate_size":512,"num_hidden_layers":2,"num_attention_heads":4,
+        "num_key_value_heads":2,"rms_norm_eps":1e-05,"rope_theta":10000.0,"vocab_size":1024,
+        "max_position_embeddings":512,"tie_word_embeddings":false,"bos_token_id":1,"eos_token_id":2})");
+    std::filesystem::copy_file(dataPath("tiny-llama/tokenizer.model"), dir + "/tokenizer.model",
+                               std::filesystem::copy_options::overwrite_existing);
+    return dir;
+}
+
 } // namespace testutil

@@ -90,5 +90,9 @@ std::vector<float> permuteHeadRows(const std::vector<float>& w, int64_t rows, in
 // n samples of N(0, sigma²) from a std::mt19937 seeded with `seed` (the same values on every
 // run and platform with libstdc++).
 std::vector<float> gaussian(size_t n, unsigned seed, float sigma = 1.0f);
+// A Llama checkpoint folder (temporary "wide-llama") whose rows are multiples of 256 (the K
+// types' block): 2 blocks, hidden 256, 4 heads (2 KV), MLP 512, the fixture's vocabulary and
+// tokenizer, Gaussian weights (std 0.05; norms 1 +- 0.1) from fixed seeds. Returns the folder.
+std::string writeWideLlama();
 
 } // namespace testutil

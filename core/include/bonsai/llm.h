@@ -163,6 +163,7 @@ public:
                                 const PerplexityCallback& progress = {}) const;
 
     struct Impl;
+    const Impl& impl() const { return *impl_; } // internals (core/src/llm)
 
 private:
     std::unique_ptr<Impl> impl_;

@@ -35,7 +35,16 @@ std::vector<float> readVector(const Model& m, const std::string& name, int64_t e
     return m.readFloat(t);
 }
 
-void rmsNorm(RowMat& x, const std::vector<float>& weight, double eps, RowMat& out)
+void addBias(RowMat& y, const std::vector<float>& bias)
+{
+    if (bias.empty())
+        return;
+    y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias.data(), static_cast<Eigen::Index>(bias.size()));
+}
+
+} // namespace
+
+void llmRmsNorm(const RowMat& x, const std::vector<float>& weight, double eps, RowMat& out)
 {
     out.resize(x.rows(), x.cols());
     const int64_t n = x.cols();
@@ -52,14 +61,35 @@ void rmsNorm(RowMat& x, const std::vector<float>& weight, double eps, RowMat& ou
     }
 }
 
-void addBias(RowMat& y, const std::vector<float>& bias)
+void llmRopeRow(float* row, int64_t heads, int64_t hd, const float* cosP, const float* sinP, RopeStyle style)
 {
-    if (bias.empty())
-        return;
-    y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias.data(), static_cast<Eigen::Index>(bias.size()));
+    const int64_t half = hd / 2;
+    for (int64_t hh = 0; hh < heads; ++hh) {
+        float* xh = row + hh * hd;
+        for (int64_t i = 0; i < half; ++i) {
+            const float c = cosP[i], sn = sinP[i];
+            float& a = style == RopeStyle::Neox ? xh[i] : xh[2 * i];
+            float& b = style == RopeStyle::Neox ? xh[i + half] : xh[2 * i + 1];
+            const float x1 = a, x2 = b;
+            a = x1 * c - x2 * sn;
+            b = x2 * c + x1 * sn;
+        }
+    }
 }
 
-} // namespace
+void llmSoftmaxPrefix(float* row, int64_t seen, int64_t len)
+{
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < seen; ++j)
+        mx = std::max(mx, row[j]);
+    Eigen::Map<Eigen::ArrayXf> r(row, seen);
+    r = (r - mx).exp(); // Eigen's vectorised exp
+    const float inv = 1.0f / r.sum();
+    for (int64_t j = 0; j < seen; ++j)
+        row[j] *= inv;
+    for (int64_t j = seen; j < len; ++j)
+        row[j] = 0;
+}
 
 LanguageModel::Impl::Impl(const Model& m) : model(m), cfg(LlmConfig::fromModel(m))
 {
@@ -180,24 +210,14 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
             const LlmSeq& s = seqs[si];
             for (int64_t pos = 0; pos < s.len; ++pos) {
                 float* row = m.row(s.offset + pos).data();
-                for (int64_t hh = 0; hh < heads; ++hh) {
-                    float* xh = row + hh * hd;
-                    for (int64_t i = 0; i < half; ++i) {
-                        const float c = cosT[size_t(pos * half + i)], sn = sinT[size_t(pos * half + i)];
-                        float& a = cfg.rope == RopeStyle::Neox ? xh[i] : xh[2 * i];
-                        float& b = cfg.rope == RopeStyle::Neox ? xh[i + half] : xh[2 * i + 1];
-                        const float x1 = a, x2 = b;
-                        a = x1 * c - x2 * sn;
-                        b = x2 * c + x1 * sn;
-                    }
-                }
+                llmRopeRow(row, heads, hd, cosT.data() + pos * half, sinT.data() + pos * half, cfg.rope);
             }
         }
     };
 
     for (int64_t bi = firstBlock; bi < cfg.layers; ++bi) {
         const LlmBlock& blk = blocks[static_cast<size_t>(bi)];
-        rmsNorm(x, blk.attnNorm, cfg.rmsEps, h);
+        llmRmsNorm(x, blk.attnNorm, cfg.rmsEps, h);
         if (calibrate)
             calibrate(static_cast<int>(bi), {kQ, kK, kV}, h);
         linear(h, blk.layer[kQ], q);
@@ -220,17 +240,7 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
             const auto V = v.block(s.offset, kvh * hd, s.len, hd);
             RowMat S = (Q * K.transpose()) * scale;
             for (int64_t i = 0; i < s.len; ++i) {
-                float* row = S.row(i).data();
-                float mx = -std::numeric_limits<float>::infinity();
-                for (int64_t j = 0; j <= i; ++j)
-                    mx = std::max(mx, row[j]);
-                Eigen::Map<Eigen::ArrayXf> r(row, i + 1);
-                r = (r - mx).exp(); // Eigen's vectorised exp
-                const float inv = 1.0f / r.sum();
-                for (int64_t j = 0; j <= i; ++j)
-                    row[j] *= inv;
-                for (int64_t j = i + 1; j < s.len; ++j)
-                    row[j] = 0;
+                llmSoftmaxPrefix(S.row(i).data(), i + 1, s.len);
             }
             attn.block(s.offset, head * hd, s.len, hd).noalias() = S * V;
         }
@@ -239,7 +249,7 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
         linear(attn, blk.layer[kO], h);
         x += h;
 
-        rmsNorm(x, blk.mlpNorm, cfg.rmsEps, h);
+        llmRmsNorm(x, blk.mlpNorm, cfg.rmsEps, h);
         if (calibrate)
             calibrate(static_cast<int>(bi), {kGate, kUp}, h);
         linear(h, blk.layer[kGate], g);
@@ -257,7 +267,7 @@ void LanguageModel::Impl::blocksForward(const std::vector<LlmSeq>& seqs, RowMat&
             afterBlock(static_cast<int>(bi));
     }
     RowMat normed;
-    rmsNorm(x, finalNorm, cfg.rmsEps, normed);
+    llmRmsNorm(x, finalNorm, cfg.rmsEps, normed);
     x.swap(normed);
 }
 

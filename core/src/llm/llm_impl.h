@@ -101,6 +101,15 @@ struct LanguageModel::Impl {
     RowMat headLogits(const RowMat& x, int64_t offset, int64_t len, const float* head) const;
 };
 
+// RMS normalisation of each row of x times `weight` into out (sums of squares in double).
+void llmRmsNorm(const RowMat& x, const std::vector<float>& weight, double eps, RowMat& out);
+
+// Rotary embedding of the `heads` heads (hd values each) of one row at one position, cosP/sinP
+// holding that position's hd / 2 values.
+void llmRopeRow(float* row, int64_t heads, int64_t hd, const float* cosP, const float* sinP, RopeStyle style);
+// Softmax over row[0, seen) in place; row[seen, len) set to 0 (a causal attention row).
+void llmSoftmaxPrefix(float* row, int64_t seen, int64_t len);
+
 // Sequences for chunks [first, last) of `tokens` (chunks of ctx): [BOS] + chunk[0 .. len-2]
 // as inputs, the chunk as targets; T receives the total rows.
 std::vector<LlmSeq> makeLlmSeqs(const std::vector<int32_t>& tokens, int64_t ctx, int64_t first, int64_t last,

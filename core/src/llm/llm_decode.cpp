@@ -1,0 +1,312 @@
+// LlmDecoder: KV-cached generation on packed weights (bonsai/llm_decode.h).
+#include "bonsai/llm_decode.h"
+
+#include "bonsai/compress.h"
+#include "bonsai/error.h"
+#include "bonsai/kernels.h"
+#include "llm/llm_impl.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+
+namespace bonsai {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+enum Part { kPartHead = 7, kPartAttention = 8, kPartOther = 9 };
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// A pure GGUF block precision the kernels have (no sparsity or low rank on top).
+bool ggmlKernelConfig(const LayerConfig& c, int64_t cols)
+{
+    if (c.precision.kind != PrecisionKind::Ggml || c.hasSparsity() || c.hasRank())
+        return false;
+    const DType t = c.precision.ggml;
+    return (t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K || t == DType::Q6_K) &&
+           cols % int64_t(dtypeInfo(t).blockElems) == 0;
+}
+
+} // namespace
+
+const char* DecodeTimes::partName(int i)
+{
+    static const char* names[kParts] = {"attn.q", "attn.k", "attn.v",  "attn.o",    "mlp.gate",
+                                        "mlp.up", "mlp.down", "head", "attention", "other"};
+    return i >= 0 && i < kParts ? names[i] : "?";
+}
+
+double DecodeTimes::total() const
+{
+    double s = 0;
+    for (double v : seconds)
+        s += v;
+    return s;
+}
+
+struct LlmDecoder::Impl {
+    const LanguageModel::Impl& m;
+    DecodeOptions opt;
+    LlmWeights weights; // embedding rows (and compressed weights while binding)
+    std::vector<float> embedScratch;
+    std::map<int, PackedMatrix> packed; // by Model::layers index
+    std::vector<std::string> notes;
+    int64_t maxCtx = 0, pos = 0;
+    // Per block: K and V of every sequence, [seq][position][kvHeads * headDim].
+    std::vector<std::vector<float>> kCache, vCache;
+    DecodeTimes times;
+
+    Impl(const LanguageModel::Impl& model, const std::vector<LayerConfig>& configs, const DecodeOptions& o)
+        : m(model), opt(o), weights(model.model, &configs, 0)
+    {
+        if (opt.batch < 1)
+            throw Error("decoder: the batch must be at least 1 sequence");
+        maxCtx = opt.maxContext > 0 ? opt.maxContext
+                                    : std::min<int64_t>(4096, m.cfg.maxPositions > 0 ? m.cfg.maxPositions : 4096);
+        bool calib = false;
+        for (size_t i = 0; i < configs.size(); ++i)
+            calib |= weights.needsCalibration(static_cast<int>(i));
+        if (calib) {
+            if (opt.calibrationTokens.empty())
+                throw Error("decoder: GPTQ/AWQ layers need calibration tokens");
+            int samples = 1;
+            for (const LayerConfig& c : configs)
+                if (c.needsCalibration())
+                    samples = std::max(samples, c.calibSamples);
+            const int64_t ctx = 128;
+            const int64_t chunks =
+                std::min<int64_t>(samples, (static_cast<int64_t>(opt.calibrationTokens.size()) + ctx - 1) / ctx);
+            int64_t T = 0;
+            const auto seqs = makeLlmSeqs(opt.calibrationTokens, ctx, 0, chunks, m.bos, T);
+            calibrateLlm(m, weights, seqs, T, {});
+        }
+        for (const LlmBlock& b : m.blocks)
+            for (int li : b.layer)
+                bind(li, configs);
+        bind(m.headLayer, configs);
+        const size_t per = size_t(opt.batch * maxCtx * m.cfg.kvHeads * m.cfg.headDim);
+        kCache.assign(m.blocks.size(), std::vector<float>(per));
+        vCache.assign(m.blocks.size(), std::vector<float>(per));
+    }
+
+    void bind(int li, const std::vector<LayerConfig>& configs)
+    {
+        if (packed.count(li))
+            return;
+        const Model& model = m.model;
+        const Layer& l = model.layers[static_cast<size_t>(li)];
+        const TensorInfo& t = model.tensors[static_cast<size_t>(l.weight)];
+        const int64_t rows = t.shape[0], cols = t.shape[1];
+        const LayerConfig* c = weights.config(li);
+        PackedMatrix pm;
+        if (!c || c->isIdentity()) {
+            const bool aligned = t.dtype != DType::F32 || reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0;
+            if (PackedMatrix::viewable(t.dtype) && !t.dequant && aligned && cols % 32 == 0)
+                pm = PackedMatrix::view(t.dtype, t.data, rows, cols);
+            else
+                pm = PackedMatrix::fromFloat(model.readFloat(l.weight), rows, cols);
+        } else if (ggmlKernelConfig(*c, cols)) {
+            pm = PackedMatrix::quantizeGgml(c->precision.ggml, model.readFloat(l.weight).data(), rows, cols);
+        } else {
+            std::vector<float> scratch;
+            const float* wq = weights.get(li, scratch);
+            if (c->precision.kind == PrecisionKind::Int && !c->hasRank()) {
+                const int64_t group = c->granularity == Granularity::Group ? int64_t(c->groupSize) : cols;
+                pm = PackedMatrix::packInt(wq, rows, cols, c->precision.bits, c->symmetric, group);
+            }
+            if (pm.empty()) {
+                notes.push_back(l.name + ": kept as FP32 rows (no packed kernel for " + precisionName(c->precision) +
+                                (c->hasSparsity() || c->hasRank() ? " with sparsity or low rank" : "") +
+                                (c->granularity == Granularity::Group ? ", groups of " + std::to_string(c->groupSize)
+                                                                       : std::string()) +
+                                ")");
+                pm = PackedMatrix::fromFloat(std::vector<float>(wq, wq + rows * cols), rows, cols);
+            }
+        }
+        packed.emplace(li, std::move(pm));
+    }
+
+    void linear(int li, const RowMat& in, RowMat& out, int part)
+    {
+        const auto t0 = Clock::now();
+        const PackedMatrix& w = packed.at(li);
+        out.resize(in.rows(), w.rows());
+        if (opt.floatActivations)
+            packedMatmulFloat(w, in.data(), in.rows(), out.data());
+        else
+            packedMatmul(w, in.data(), in.rows(), out.data());
+        times.seconds[size_t(part)] += since(t0);
+    }
+
+    std::vector<float> forward(const std::vector<int32_t>& ids, bool allLogits);
+};
+
+std::vector<float> LlmDecoder::Impl::forward(const std::vector<int32_t>& ids, bool allLogits)
+{
+    const LlmConfig& cfg = m.cfg;
+    const int64_t B = opt.batch, T = static_cast<int64_t>(ids.size());
+    if (T == 0 || T % B != 0)
+        throw Error("decoder: " + std::to_string(T) + " ids do not split into " + std::to_string(B) + " sequences");
+    const int64_t L = T / B;
+    if (pos + L > maxCtx)
+        throw Error("decoder: " + std::to_string(pos + L) + " positions exceed the cache of " +
+                    std::to_string(maxCtx));
+    const int64_t H = cfg.hidden, hd = cfg.headDim, nh = cfg.heads, nkv = cfg.kvHeads, half = hd / 2;
+    const int64_t rep = nh / nkv, kvw = nkv * hd;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    auto t0 = Clock::now();
+    RowMat x(T, H);
+    for (int64_t r = 0; r < T; ++r) {
+        const int32_t id = ids[size_t(r)];
+        if (id < 0 || id >= cfg.vocab)
+            throw Error("token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(cfg.vocab));
+        weights.embeddingRow(m.embedLayer, id, H, x.row(r).data(), embedScratch);
+    }
+    // cos/sin of the new positions, computed as the full forward pass computes them.
+    std::vector<float> cosT(size_t(L * half)), sinT(cosT.size());
+    for (int64_t i = 0; i < L; ++i)
+        for (int64_t f = 0; f < half; ++f) {
+            const float ang = static_cast<float>(pos + i) * m.invFreq[size_t(f)];
+            cosT[size_t(i * half + f)] = std::cos(ang);
+            sinT[size_t(i * half + f)] = std::sin(ang);
+        }
+    times.seconds[kPartOther] += since(t0);
+
+    auto rope = [&](RowMat& mat, int64_t heads) {
+#pragma omp parallel for schedule(static) if (T > 4)
+        for (int64_t r = 0; r < T; ++r) {
+            const int64_t i = r % L;
+            float* row = mat.row(r).data();
+            llmRopeRow(row, heads, hd, cosT.data() + i * half, sinT.data() + i * half, cfg.rope);
+        }
+    };
+    auto addBias = [](RowMat& y, const std::vector<float>& bias) {
+        if (!bias.empty())
+            y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias.data(), static_cast<Eigen::Index>(bias.size()));
+    };
+
+    RowMat h, q, k, v, attn(T, nh * hd), g, u;
+    const int64_t ctx = pos + L;
+    for (size_t bi = 0; bi < m.blocks.size(); ++bi) {
+        const LlmBlock& blk = m.blocks[bi];
+        t0 = Clock::now();
+        llmRmsNorm(x, blk.attnNorm, cfg.rmsEps, h);
+        times.seconds[kPartOther] += since(t0);
+        linear(blk.layer[kQ], h, q, kQ);
+        linear(blk.layer[kK], h, k, kK);
+        linear(blk.layer[kV], h, v, kV);
+        t0 = Clock::now();
+        addBias(q, blk.qBias);
+        addBias(k, blk.kBias);
+        addBias(v, blk.vBias);
+        rope(q, nh);
+        rope(k, nkv);
+        float* kc = kCache[bi].data();
+        float* vc = vCache[bi].data();
+        for (int64_t r = 0; r < T; ++r) {
+            const int64_t s = r / L, p = pos + r % L;
+            std::copy_n(k.row(r).data(), kvw, kc + (s * maxCtx + p) * kvw);
+            std::copy_n(v.row(r).data(), kvw, vc + (s * maxCtx + p) * kvw);
+        }
+        using Strided = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
+        const int64_t pairs = B * nh;
+#pragma omp parallel for schedule(dynamic) if (pairs * ctx * L > 4096)
+        for (int64_t pi = 0; pi < pairs; ++pi) {
+            const int64_t s = pi / nh, head = pi % nh, kvh = head / rep;
+            const auto Q = q.block(s * L, head * hd, L, hd);
+            const Strided K(kc + s * maxCtx * kvw + kvh * hd, ctx, hd, Eigen::OuterStride<>(kvw));
+            const Strided V(vc + s * maxCtx * kvw + kvh * hd, ctx, hd, Eigen::OuterStride<>(kvw));
+            RowMat S = (Q * K.transpose()) * scale;
+            for (int64_t i = 0; i < L; ++i)
+                llmSoftmaxPrefix(S.row(i).data(), pos + i + 1, ctx); // causal: positions 0 .. pos + i
+            attn.block(s * L, head * hd, L, hd).noalias() = S * V;
+        }
+        times.seconds[kPartAttention] += since(t0);
+        linear(blk.layer[kO], attn, h, kO);
+        t0 = Clock::now();
+        x += h;
+        llmRmsNorm(x, blk.mlpNorm, cfg.rmsEps, h);
+        times.seconds[kPartOther] += since(t0);
+        linear(blk.layer[kGate], h, g, kGate);
+        linear(blk.layer[kUp], h, u, kUp);
+        t0 = Clock::now();
+#pragma omp parallel for schedule(static) if (T > 4)
+        for (int64_t r = 0; r < T; ++r) {
+            auto gr = g.row(r).array();
+            gr = gr / (1.0f + (-gr).exp()) * u.row(r).array(); // SiLU(gate) * up
+        }
+        times.seconds[kPartOther] += since(t0);
+        linear(blk.layer[kDown], g, h, kDown);
+        t0 = Clock::now();
+        x += h;
+        times.seconds[kPartOther] += since(t0);
+    }
+    pos += L;
+
+    t0 = Clock::now();
+    RowMat last;
+    if (allLogits || L == 1) {
+        last.swap(x);
+    } else {
+        last.resize(B, H);
+        for (int64_t s = 0; s < B; ++s)
+            last.row(s) = x.row(s * L + L - 1);
+    }
+    RowMat normed, logits;
+    llmRmsNorm(last, m.finalNorm, cfg.rmsEps, normed);
+    times.seconds[kPartOther] += since(t0);
+    linear(m.headLayer, normed, logits, kPartHead);
+    return std::vector<float>(logits.data(), logits.data() + logits.size());
+}
+
+LlmDecoder::LlmDecoder(const LanguageModel& lm, const std::vector<LayerConfig>& configs, const DecodeOptions& options)
+    : impl_(std::make_unique<Impl>(lm.impl(), configs, options))
+{
+}
+LlmDecoder::~LlmDecoder() = default;
+
+std::vector<float> LlmDecoder::forward(const std::vector<int32_t>& ids, bool allLogits)
+{
+    return impl_->forward(ids, allLogits);
+}
+void LlmDecoder::reset() { impl_->pos = 0; }
+int64_t LlmDecoder::position() const { return impl_->pos; }
+int64_t LlmDecoder::batch() const { return impl_->opt.batch; }
+int64_t LlmDecoder::maxContext() const { return impl_->maxCtx; }
+const std::vector<std::string>& LlmDecoder::notes() const { return impl_->notes; }
+const DecodeTimes& LlmDecoder::times() const { return impl_->times; }
+void LlmDecoder::resetTimes() { impl_->times = {}; }
+
+uint64_t LlmDecoder::weightBytes() const
+{
+    uint64_t b = 0;
+    for (const auto& [li, pm] : impl_->packed)
+        b += pm.bytes();
+    return b;
+}
+
+uint64_t LlmDecoder::cacheBytes() const
+{
+    uint64_t b = 0;
+    for (const auto& c : impl_->kCache)
+        b += c.size() * sizeof(float) * 2;
+    return b;
+}
+
+std::string LlmDecoder::weightSummary() const
+{
+    std::map<std::string, int> count;
+    for (const auto& [li, pm] : impl_->packed)
+        ++count[std::string(packedFormatName(pm.format()))];
+    std::string s;
+    for (const auto& [name, n] : count)
+        s += (s.empty() ? "" : ", ") + name + ": " + std::to_string(n) + (n == 1 ? " layer" : " layers");
+    return s;
+}
+
+} // namespace bonsai
