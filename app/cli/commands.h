@@ -30,6 +30,7 @@ int cmdPpl(const Args& args);
 int cmdExport(const Args& args);
 int cmdVerify(const Args& args);
 int cmdSearch(const Args& args);
+int cmdSpeed(const Args& args);
 
 // Per-layer configurations from --recipe R.json or --preset KEY (at most one of them).
 // "--preset help" sets listPresets: the command prints printPresets() and exits 0.

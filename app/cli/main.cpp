@@ -22,7 +22,7 @@ const char* kUsage =
     "  compress MODEL (--recipe R.json | --preset KEY) [--json]\n"
     "                                      apply a recipe or preset: per-layer size and\n"
     "                                      error, totals (--preset help lists the presets)\n"
-    "  eval MODEL [--dataset PATH] [--recipe R.json | --preset KEY] [--limit N] [--json]\n"
+    "  eval MODEL [--dataset PATH] [--recipe R.json | --preset KEY] [--limit N] [--deploy] [--json]\n"
     "                                      accuracy of an ONNX classifier (default data:\n"
     "                                      the Fashion-MNIST test set)\n"
     "  search MODEL (--budget-bpw B | --budget-bytes N | --max-kl X | --max-drop D) --out R.json\n"
@@ -37,6 +37,11 @@ const char* kUsage =
     "                                      perplexity of a language model (Llama, Mistral,\n"
     "                                      Qwen2; safetensors folder or GGUF), KL and top-1\n"
     "                                      agreement against the uncompressed model\n"
+    "  speed MODEL [--recipe R.json | --preset KEY] [--batch N] [--threads T] [--prompt N]\n"
+    "        [--tokens N] [--repeats N] [--json]\n"
+    "                                      inference speed on packed low-bit kernels: prefill\n"
+    "                                      and KV-cached decode tokens/s (language models) or\n"
+    "                                      latency and throughput (ONNX), per part, memory\n"
     "  export MODEL (--recipe R.json | --preset KEY) --format gguf|tensor-types|onnx|safetensors|\n"
     "         safetensors-packed|llm-compressor\n"
     "         --out PATH [--check] [--accept-mapping] [--force] [--text FILE] [--json]\n"
@@ -102,6 +107,8 @@ int main(int argc, char** argv)
             return cli::cmdVerify(args);
         if (cmd == "search")
             return cli::cmdSearch(args);
+        if (cmd == "speed")
+            return cli::cmdSpeed(args);
         std::fprintf(stderr, "bonsai-cli: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
         return 2;
     } catch (const cli::UsageError& e) {
