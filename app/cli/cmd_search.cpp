@@ -167,7 +167,7 @@ int cmdSearch(const Args& in)
 
     const auto t0 = std::chrono::steady_clock::now();
     double lastPrint = -1;
-    const bonsai::SensitivityTable table = bonsai::measureSensitivity(
+    bonsai::SensitivityTable table = bonsai::measureSensitivity(
         *model, recipe, spec, so, [&](const bonsai::SensitivityTable&, const bonsai::SensitivityProgress& p) {
             if (asJson)
                 return true;
@@ -184,9 +184,11 @@ int cmdSearch(const Args& in)
         std::fputc('\n', stderr);
     const double measureSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    const bonsai::SearchSolution sol = bonsai::solveSearch(table, budget, {}, spec.ties);
+    // Solved, checked on the calibration data, and solved again where layers interact.
+    const bonsai::RefineResult refine = bonsai::refineSearch(*model, recipe, table, budget, so, {}, spec.ties);
+    const bonsai::SearchSolution& sol = refine.solution;
     if (!sol.feasible)
-        throw bonsai::Error(sol.message);
+        throw bonsai::Error(sol.message.empty() ? "no choice of the candidates fits the budget" : sol.message);
     const auto configs = bonsai::solutionConfigs(*model, recipe, table, sol);
     const RealMetric real = evaluateConfigs(*model, configs, data, so.ctx, evalLimit);
     const auto front = bonsai::searchFront(table, 16, {}, spec.ties);
@@ -220,6 +222,9 @@ int cmdSearch(const Args& in)
         j["predicted_kl"] = sol.predictedKl;
         j["predicted_delta"] = sol.predictedDelta;
         j["optimal"] = sol.optimal;
+        j["calibration_kl"] = refine.measuredKl;
+        j["refine_rounds"] = refine.rounds;
+        j["refine_notes"] = refine.notes;
         j["kl"] = real.kl;
         j[table.metricName] = real.metric;
         j["base_" + table.metricName] = real.baseMetric;
@@ -256,7 +261,10 @@ int cmdSearch(const Args& in)
     }
     std::printf("\nsearched layers: %s, %.3f bits per weight%s\n", humanBytes(sol.bytes).c_str(), sol.bitsPerWeight,
                 sol.optimal ? " (optimal for the predicted KL)" : "");
-    std::printf("predicted KL:    %.6f nats (sum of the layers')\n", sol.predictedKl);
+    std::printf("predicted KL:    %.6f nats (sum of the layers'), measured on the calibration data %.6f\n",
+                sol.predictedKl, refine.measuredKl);
+    for (const auto& n : refine.notes)
+        std::printf("check:           %s\n", n.c_str());
     std::printf("measured:        %s %s (uncompressed %s), KL %.6f nats, model %s -> %s\n", table.metricName.c_str(),
                 metricText(lm, real.metric).c_str(), metricText(lm, real.baseMetric).c_str(), real.kl,
                 humanBytes(real.originalBytes).c_str(), humanBytes(real.compressedBytes).c_str());

@@ -99,9 +99,13 @@ struct SensitivityTable {
     std::vector<uint64_t> baseBytes; // their bytes as configured by the base recipe
     std::vector<LayerConfig> base;   // their configuration from the base recipe
     std::vector<std::vector<SensitivityCell>> cells; // [layer][candidate]
+    // Per layer, the factor its cells' KL is multiplied by for the solver: 1, or what a joint
+    // measure of its group (refineSearch) found against the sum of the single-layer measures.
+    std::vector<double> interaction;
 
     // The quality the solver uses for a cell: the measured KL, else the estimate scaled by
     // the median ratio of KL to estimate over the measured cells; NaN when not applicable.
+    // Times the layer's interaction factor.
     double predictedKl(size_t layer, size_t candidate) const;
     double estimateScale() const;
     size_t measuredCells() const;
@@ -188,6 +192,23 @@ std::vector<LayerConfig> solutionConfigs(const Model& model, const Recipe& recip
 // A recipe that gives the solution's configurations (one anchored rule per changed layer).
 Recipe solutionRecipe(const Model& model, const Recipe& recipe, const SensitivityTable& table,
                       const SearchSolution& solution);
+
+// The solution checked for real: the configuration is evaluated on the calibration data; where
+// the measured KL misses the predicted sum by more than `threshold` (relative), the chosen
+// layers of each group (a transformer block; consecutive pairs of a classifier's layers) are
+// measured together, each group's cells are scaled by its joint KL over its summed singles
+// (SensitivityTable::interaction), and the budget is solved again, for up to `rounds` rounds.
+struct RefineResult {
+    SearchSolution solution;
+    double predictedKl = 0;  // of the first solution
+    double measuredKl = 0;   // of the final solution, on the calibration data
+    double measuredMetric = 0;
+    int rounds = 0;          // re-solves made
+    std::vector<std::string> notes;
+};
+RefineResult refineSearch(const Model& model, const Recipe& recipe, SensitivityTable& table, const SearchBudget& budget,
+                          const SensitivityOptions& options, const std::vector<int>& pins = {},
+                          const std::vector<std::string>& ties = {}, double threshold = 0.25, int rounds = 2);
 
 struct FrontPoint {
     double bitsPerWeight = 0;

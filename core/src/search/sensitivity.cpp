@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -37,10 +39,11 @@ double SensitivityTable::estimateScale() const
 double SensitivityTable::predictedKl(size_t layer, size_t candidate) const
 {
     const SensitivityCell& c = cells[layer][candidate];
+    const double factor = layer < interaction.size() ? interaction[layer] : 1.0;
     if (!c.applicable)
         return kNotMeasured;
     if (c.measured())
-        return c.kl;
+        return c.kl * factor;
     if (std::isnan(c.estimate))
         return kNotMeasured;
     // The layer's own ratio of KL to estimate where it has measures, else the model's.
@@ -53,7 +56,7 @@ double SensitivityTable::predictedKl(size_t layer, size_t candidate) const
         std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
         scale = ratios[ratios.size() / 2];
     }
-    return c.estimate * scale;
+    return c.estimate * scale * factor;
 }
 
 size_t SensitivityTable::measuredCells() const
@@ -327,6 +330,80 @@ SensitivityTable measureSensitivity(const Model& model, const Recipe& recipe, co
     cache.save();
     report("done", 1.0);
     return t;
+}
+
+RefineResult refineSearch(const Model& model, const Recipe& recipe, SensitivityTable& t, const SearchBudget& budget,
+                          const SensitivityOptions& options, const std::vector<int>& pins,
+                          const std::vector<std::string>& ties, double threshold, int rounds)
+{
+    RefineResult out;
+    out.solution = solveSearch(t, budget, pins, ties);
+    out.predictedKl = out.solution.predictedKl;
+    if (!out.solution.feasible)
+        return out;
+    std::vector<LayerConfig> reference = resolveConfigs(model, recipe);
+    for (int i : t.layerIndex)
+        reference[static_cast<size_t>(i)] = LayerConfig{};
+    std::unique_ptr<SensitivityMeter> meter =
+        t.languageModel ? makeLlmMeter(model, reference, options) : makeClassifierMeter(model, reference, options);
+    // Groups of interacting layers: a transformer block, or two consecutive classifier layers.
+    std::vector<std::vector<size_t>> groups;
+    std::map<int, size_t> byBlock;
+    for (size_t l = 0; l < t.layers.size(); ++l) {
+        const auto info = llmLayerInfo(t.layers[l]);
+        const int block = t.languageModel && info ? info->block : static_cast<int>(l / 2);
+        if (block < 0) {
+            groups.push_back({l});
+            continue;
+        }
+        auto [it, added] = byBlock.emplace(block, groups.size());
+        if (added)
+            groups.push_back({});
+        groups[it->second].push_back(l);
+    }
+    if (t.interaction.size() != t.layers.size())
+        t.interaction.assign(t.layers.size(), 1.0);
+    auto configsOf = [&](const SearchSolution& s, const std::vector<size_t>* only) {
+        std::vector<LayerConfig> c = reference;
+        for (size_t l = 0; l < t.layers.size(); ++l) {
+            if (only && std::find(only->begin(), only->end(), l) == only->end())
+                continue;
+            LayerConfig& x = c[static_cast<size_t>(t.layerIndex[l])];
+            x = t.base[l];
+            t.candidates[static_cast<size_t>(s.choices[l].candidate)].patch.applyTo(x);
+        }
+        return c;
+    };
+    for (;;) {
+        const MeterRun m = meter->run(configsOf(out.solution, nullptr), -1);
+        out.measuredKl = m.kl;
+        out.measuredMetric = m.metric;
+        const double predicted = out.solution.predictedKl;
+        const double miss = predicted > 0 ? std::abs(m.kl - predicted) / std::max(m.kl, predicted) : 0.0;
+        char line[160];
+        std::snprintf(line, sizeof line, "round %d: predicted KL %.6g, measured %.6g (%.0f%% apart)", out.rounds,
+                      predicted, m.kl, 100 * miss);
+        out.notes.push_back(line);
+        if (miss <= threshold || out.rounds >= rounds)
+            break;
+        for (const auto& g : groups) {
+            if (g.size() < 2)
+                continue;
+            double sum = 0;
+            for (size_t l : g)
+                sum += t.predictedKl(l, static_cast<size_t>(out.solution.choices[l].candidate));
+            // One block's layers (or a classifier's pair): the run starts at the first of them.
+            const double joint = meter->run(configsOf(out.solution, &g), t.layerIndex[g.front()]).kl;
+            if (sum > 0 && joint > 0)
+                for (size_t l : g)
+                    t.interaction[l] *= joint / sum;
+        }
+        out.solution = solveSearch(t, budget, pins, ties);
+        ++out.rounds;
+        if (!out.solution.feasible)
+            break;
+    }
+    return out;
 }
 
 } // namespace bonsai

@@ -76,17 +76,19 @@ public:
     MeterRun run(const std::vector<LayerConfig>& configs, int changed) override
     {
         LlmWeights w(model_, &configs, uint64_t(1) << 30);
-        RowMat x;
-        if (w.needsCalibration(changed)) {
-            // GPTQ/AWQ: calibrated on the chunks themselves, from the embeddings.
+        bool calibrated = false;
+        for (size_t i = 0; i < configs.size(); ++i)
+            calibrated |= w.needsCalibration(static_cast<int>(i));
+        if (calibrated) // GPTQ/AWQ: calibrated on the chunks themselves, from the embeddings
             calibrateLlm(impl_, w, seqs_, T_, {});
-        }
-        const bool headOnly = changed == impl_.headLayer && changed != impl_.embedLayer;
+        RowMat x;
+        const bool headOnly = changed >= 0 && changed == impl_.headLayer && changed != impl_.embedLayer;
+        auto block = changed >= 0 ? blockOf_.find(changed) : blockOf_.end();
         if (headOnly) {
             x = finalHidden_;
-        } else if (auto it = blockOf_.find(changed); it != blockOf_.end() && !w.needsCalibration(changed)) {
-            x = blockInput_[static_cast<size_t>(it->second)];
-            impl_.blocksForward(seqs_, x, w, {}, {}, it->second);
+        } else if (block != blockOf_.end() && !calibrated) {
+            x = blockInput_[static_cast<size_t>(block->second)];
+            impl_.blocksForward(seqs_, x, w, {}, {}, block->second);
         } else {
             x = impl_.embed(seqs_, T_, w);
             impl_.blocksForward(seqs_, x, w, {}, {});

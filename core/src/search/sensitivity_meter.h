@@ -27,7 +27,7 @@ public:
     virtual std::string metricName() const = 0;
     virtual MeterRun reference() const = 0;
     // The reference configuration with layer `changed` set as `configs` says (every other
-    // entry equal to the reference's).
+    // entry equal to the reference's); changed = -1: any layers changed (a whole run).
     virtual MeterRun run(const std::vector<LayerConfig>& configs, int changed) = 0;
     // Per input column of the layer's weight (rows x cols view), the mean square of its input
     // on the calibration data under the reference; empty when not known.

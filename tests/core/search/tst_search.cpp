@@ -364,6 +364,52 @@ private slots:
         QCOMPARE(bits / 8, s.bytes);
     }
 
+    void refineMeasuresBlocksTogether()
+    {
+        // Threshold 0 forces one round: each block's chosen layers are measured together (here
+        // checked against a whole perplexity run with exactly those layers compressed), the
+        // block's cells scaled by joint / sum, and the budget solved again.
+        SearchSpec spec = SearchSpec::parse(kThree, "test");
+        SensitivityTable t = measureSensitivity(*llm_, Recipe(), spec, llmOptions());
+        const SearchBudget budget{BudgetKind::BitsPerWeight, 3.5};
+        const SearchSolution first = solveSearch(t, budget);
+        const RefineResult r = refineSearch(*llm_, Recipe(), t, budget, llmOptions(), {}, {}, 0.0, 1);
+        QCOMPARE(r.rounds, 1);
+        QCOMPARE(r.predictedKl, first.predictedKl);
+        QCOMPARE(t.interaction.size(), t.layers.size());
+
+        LanguageModel lm(*llm_);
+        const auto tokens = lm.tokenizer().encode(readTextFile(calib_));
+        PerplexityOptions po;
+        po.maxChunks = 2;
+        for (int block = 0; block < 4; ++block) {
+            std::vector<LayerConfig> configs(llm_->layers.size());
+            double sum = 0;
+            std::vector<size_t> members;
+            for (size_t l = 0; l < t.layers.size(); ++l) {
+                if (t.layers[l].find("layers." + std::to_string(block) + ".") == std::string::npos)
+                    continue;
+                members.push_back(l);
+                const auto c = static_cast<size_t>(first.choices[l].candidate);
+                spec.candidates[c].patch.applyTo(configs[static_cast<size_t>(t.layerIndex[l])]);
+                sum += t.cells[l][c].kl;
+            }
+            QCOMPARE(members.size(), size_t(7));
+            const double joint = lm.perplexity(tokens, configs, po).kl;
+            for (size_t l : members)
+                QVERIFY2(std::abs(t.interaction[l] - joint / sum) <= 1e-6 * joint / sum,
+                         qPrintable(QStringLiteral("block %1: %2 vs %3").arg(block).arg(t.interaction[l]).arg(joint / sum)));
+        }
+        // The embedding is a group of its own: unchanged.
+        QCOMPARE(t.interaction[0], 1.0);
+        // The final solution is the solver's on the scaled table, and its measured KL is a
+        // whole run's.
+        const SearchSolution again = solveSearch(t, budget);
+        QCOMPARE(r.solution.predictedKl, again.predictedKl);
+        const auto configs = solutionConfigs(*llm_, Recipe(), t, r.solution);
+        QVERIFY(std::abs(r.measuredKl - lm.perplexity(tokens, configs, po).kl) <= 1e-6 * r.measuredKl);
+    }
+
     void classifierCells()
     {
         auto model = Model::open(BONSAI_DEMO_MODEL);
