@@ -260,9 +260,13 @@ int cmdSearch(const Args& in)
                     humanBytes(table.cells[l][c].bytes).c_str(), table.predictedKl(l, c));
     }
     std::printf("\nsearched layers: %s, %.3f bits per weight%s\n", humanBytes(sol.bytes).c_str(), sol.bitsPerWeight,
-                sol.optimal ? " (optimal for the predicted KL)" : "");
+                sol.optimal ? " (optimal for the prediction)" : "");
     std::printf("predicted KL:    %.6f nats (sum of the layers'), measured on the calibration data %.6f\n",
                 sol.predictedKl, refine.measuredKl);
+    if (budget.kind == bonsai::BudgetKind::MaxDrop)
+        std::printf("predicted drop:  %s (sum of the layers'), measured on the calibration data %s -> %s\n",
+                    lm ? (std::to_string(sol.predictedDelta)).c_str() : (std::to_string(100 * sol.predictedDelta) + " points").c_str(),
+                    metricText(lm, table.baseMetric).c_str(), metricText(lm, refine.measuredMetric).c_str());
     for (const auto& n : refine.notes)
         std::printf("check:           %s\n", n.c_str());
     std::printf("measured:        %s %s (uncompressed %s), KL %.6f nats, model %s -> %s\n", table.metricName.c_str(),
