@@ -5,6 +5,9 @@
 #include "searchpanel.h"
 #include "sensitivitymodel.h"
 
+#include "bonsai/llm.h"
+#include "compressiondocument.h"
+
 #include <QTableView>
 
 namespace bonsai::ui {
@@ -40,7 +43,9 @@ void SearchScreenshot::startJob()
     connect(panel, &SearchPanel::measureFailed, this,
             [this](const QString& msg) { jobDone(tr("budget search failed: %1").arg(msg)); });
     window()->showSearchDock(); // also without data: the panel says what to do
-    panel->setSamples(Samples);
+    // A few text chunks for a language model (each is 128 tokens), a few hundred images otherwise.
+    const auto* doc = window()->document();
+    panel->setSamples(doc->model() && bonsai::isLanguageModel(*doc->model()) ? LlmChunks : Samples);
     if (panel->canMeasure())
         panel->measure();
     else

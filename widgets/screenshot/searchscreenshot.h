@@ -12,6 +12,7 @@ class SearchScreenshot : public JobScreenshot {
     Q_OBJECT
 public:
     static constexpr int Samples = 200;
+    static constexpr int LlmChunks = 4;
 
     SearchScreenshot(MainWindow* window, ScreenshotDriver* driver, QString outPath, QObject* parent = nullptr);
 
