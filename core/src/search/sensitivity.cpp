@@ -7,6 +7,7 @@
 #include "bonsai/export.h"
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
+#include "search/grouping.h"
 #include "search/mckp.h"
 #include "search/sensitivity_cache.h"
 #include "search/sensitivity_meter.h"
@@ -347,20 +348,11 @@ RefineResult refineSearch(const Model& model, const Recipe& recipe, SensitivityT
     std::unique_ptr<SensitivityMeter> meter =
         t.languageModel ? makeLlmMeter(model, reference, options) : makeClassifierMeter(model, reference, options);
     // Groups of interacting layers: a transformer block, or two consecutive classifier layers.
-    std::vector<std::vector<size_t>> groups;
-    std::map<int, size_t> byBlock;
-    for (size_t l = 0; l < t.layers.size(); ++l) {
+    const auto groups = groupInOrder(t.layers.size(), [&](size_t l) {
         const auto info = llmLayerInfo(t.layers[l]);
         const int block = t.languageModel && info ? info->block : static_cast<int>(l / 2);
-        if (block < 0) {
-            groups.push_back({l});
-            continue;
-        }
-        auto [it, added] = byBlock.emplace(block, groups.size());
-        if (added)
-            groups.push_back({});
-        groups[it->second].push_back(l);
-    }
+        return block < 0 ? std::string() : std::to_string(block);
+    });
     if (t.interaction.size() != t.layers.size())
         t.interaction.assign(t.layers.size(), 1.0);
     auto configsOf = [&](const SearchSolution& s, const std::vector<size_t>* only) {

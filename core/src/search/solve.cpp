@@ -5,6 +5,7 @@
 
 #include "bonsai/compress.h"
 #include "bonsai/model.h"
+#include "search/grouping.h"
 #include "search/mckp.h"
 
 #include <algorithm>
@@ -67,20 +68,7 @@ struct Drops {
 // Groups of layers that share one choice (a tie), in order of their first layer.
 std::vector<std::vector<size_t>> tieGroups(const SensitivityTable& t, const std::vector<std::string>& ties)
 {
-    std::vector<std::vector<size_t>> groups;
-    std::map<std::string, size_t> byKey;
-    for (size_t l = 0; l < t.layers.size(); ++l) {
-        const std::string key = tieKey(t.layers[l], ties);
-        if (key.empty()) {
-            groups.push_back({l});
-            continue;
-        }
-        auto [it, added] = byKey.emplace(key, groups.size());
-        if (added)
-            groups.push_back({});
-        groups[it->second].push_back(l);
-    }
-    return groups;
+    return groupInOrder(t.layers.size(), [&](size_t l) { return tieKey(t.layers[l], ties); });
 }
 
 struct Problem {
