@@ -105,7 +105,7 @@ private slots:
             names << dep.trimmed().section(QLatin1Char(' '), 0, 0);
         // The Debian 12 packages of the shared libraries the two programs link.
         for (const char* pkg : {"libqt6core6", "libqt6gui6", "libqt6widgets6", "libqt6charts6",
-                                "libqt6svg6", "libonnx1", "libprotobuf32", "libgomp1", "zlib1g",
+                                "libqt6svg6", "libonnx1", "libprotobuf32", "libgomp1", "zlib1g", "libdnnl2",
                                 "libstb0"})
             QVERIFY2(names.contains(QLatin1String(pkg)),
                      qPrintable(QLatin1String(pkg) + QStringLiteral(" not in ") + names.join(u' ')));

@@ -2,8 +2,9 @@
 // ONNX inference engine: executes the main graph of a Model read by readOnnx() in FP32.
 //
 // Values are float32 tensors, int64 tensors (shapes, indices; every integer type of the graph
-// is computed as int64) or bool tensors. Heavy ops use Eigen (GEMM on row-major buffers; Conv
-// as im2col + GEMM) and OpenMP. The executor plans the graph once (topological order, parsed
+// is computed as int64) or bool tensors. Conv, Gemm, MatMul and pooling run through oneDNN
+// (exec/dnnl_ops.h), with Eigen kernels (GEMM on row-major buffers; Conv as im2col + GEMM) for
+// what oneDNN does not take; the rest is plain C++ and OpenMP. The executor plans the graph once (topological order, parsed
 // attributes, the index of each node's consumers); running reads and writes a Store of values
 // by name, so callers can cache activations and re-run only a range of nodes.
 //
@@ -26,6 +27,14 @@
 
 namespace bonsai {
 
+// Symmetric integer codes of a weight (OnnxExecutor::setWeight): value = codes * scale of its
+// channel along `axis` (one scale: per tensor). Codes in the weight's own layout.
+struct QuantizedWeight {
+    std::vector<int8_t> codes;
+    std::vector<float> scales;
+    int axis = 0;
+};
+
 // A tensor value: row-major, outermost dimension first. Exactly one of f / i / b holds the
 // elements (the one of `type`).
 struct Value {
@@ -35,6 +44,12 @@ struct Value {
     std::vector<float> f;
     std::vector<int64_t> i;
     std::vector<uint8_t> b; // 0 or 1
+    // Set by the executor on the weights it holds, 0 on every computed value: a number no
+    // other weight content ever had, so kernels may cache what they derive from a weight
+    // (a reordered or BatchNorm-folded copy) under it.
+    uint64_t weightVersion = 0;
+    // A weight's integer codes, when setWeight gave them (deploy mode runs from them).
+    std::shared_ptr<const QuantizedWeight> quantized;
 
     size_t numel() const;
     static Value floats(std::vector<int64_t> shape, std::vector<float> values);
@@ -64,8 +79,19 @@ struct ExecNode {
 struct ExecOptions {
     // Fold Conv -> Relu -> MaxPool chains into one node (the intermediate values are then
     // never stored). Values listed in `keep` (and graph outputs) are never folded away.
+    // Conv -> BatchNormalization chains fold the normalization into the convolution's weights
+    // and bias, and a Conv whose output only feeds an Add (a residual) adds the other operand
+    // in its epilogue, when `fuse` is on.
     bool fuse = true;
     std::unordered_set<std::string> keep;
+    // Deploy mode: Conv, Gemm and MatMul whose weight has integer codes (setWeight with a
+    // QuantizedWeight of 8 bits) run in INT8 from those codes, their input activations
+    // quantized per call (per tensor, unsigned when non-negative) and accumulated in int32.
+    // Results then differ from fake quantization by the activations' rounding.
+    bool deploy = false;
+    // Conv, Gemm, MatMul and pooling through oneDNN (off: the plain Eigen kernels only, e.g.
+    // as a reference).
+    bool onednn = true;
 };
 
 class OnnxExecutor {
@@ -105,6 +131,9 @@ public:
     // Weight overrides. `values` must have the tensor's element count; the tensor must be a
     // float tensor of the model. Throws Error otherwise.
     void setWeight(const std::string& tensorName, std::vector<float> values);
+    // The same, with the integer codes `values` came from (deploy mode runs from them); their
+    // count must be the tensor's and `axis` within its rank, the scales one or its dim.
+    void setWeight(const std::string& tensorName, std::vector<float> values, QuantizedWeight codes);
     void clearWeight(const std::string& tensorName);
     void clearWeights();
 

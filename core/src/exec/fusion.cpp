@@ -33,49 +33,88 @@ std::vector<Fusion> planFusion(const onnx::GraphProto& g, const ExecOptions& opt
         auto it = readers.find(n.output(0));
         return it != readers.end() && it->second.size() == 1 ? it->second[0] : -1;
     };
+    const auto plain = [](const onnx::NodeProto& n, const char* op) {
+        return n.op_type() == op && defaultDomain(n) && n.output_size() == 1;
+    };
     for (int k = 0; k < g.node_size(); ++k) {
         const auto& conv = g.node(k);
         if (conv.op_type() != "Conv" || !defaultDomain(conv) || f[static_cast<size_t>(k)].absorbed)
             continue;
-        const int r = sole(conv);
-        if (r < 0 || r <= k || g.node(r).op_type() != "Relu" || !defaultDomain(g.node(r)) ||
-            g.node(r).attribute_size() != 0 || g.node(r).output_size() != 1)
-            continue;
         Fusion& head = f[static_cast<size_t>(k)];
-        head.epilogue.relu = true;
-        head.last = r;
-        f[static_cast<size_t>(r)].absorbed = true;
-        const int p = sole(g.node(r));
-        if (p < 0 || p <= r)
-            continue;
-        const auto& pool = g.node(p);
-        if (pool.op_type() != "MaxPool" || !defaultDomain(pool) || pool.output_size() != 1)
-            continue;
-        OnnxAttrs at(pool);
-        const auto all = [](const std::vector<int64_t>& v, int64_t x) {
-            return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
-        };
-        WindowAttrs w;
-        try {
-            w = readWindowAttrs(at, true);
-        } catch (const Error&) {
-            continue; // out-of-range attributes: planning the MaxPool itself reports them
+        int at = k;           // the chain's last node so far
+        int r = sole(conv);
+        // BatchNormalization in inference form (one output, no training_mode).
+        if (r > at && plain(g.node(r), "BatchNormalization") && g.node(r).input_size() == 5) {
+            OnnxAttrs bn(g.node(r));
+            try {
+                head.epilogue.bnEpsilon = bn.f("epsilon", 1e-5f);
+                bn.ignore("momentum");
+                const bool ok = bn.i("training_mode", 0) == 0 && bn.i("spatial", 1) == 1 &&
+                                bn.unread().empty();
+                if (ok) {
+                    head.epilogue.bn = true;
+                    head.bnNode = r;
+                    at = r;
+                    r = sole(g.node(r));
+                }
+            } catch (const Error&) {
+                // out-of-range attributes: planning the node itself reports them
+            }
         }
-        at.ignore("storage_order");
-        const std::vector<int64_t>& kernel = w.kernel;
-        const std::vector<int64_t>& strides = w.strides;
-        const bool ok = all(w.pads, 0) && all(w.dilations, 1) &&
-                        (w.autoPad == "NOTSET" || w.autoPad == "VALID") && !w.ceilMode &&
-                        at.unread().empty();
-        if (!ok || kernel.size() != 2 || (!strides.empty() && strides.size() != 2))
+        // Add of another value (a residual).
+        if (r > at && plain(g.node(r), "Add") && g.node(r).input_size() == 2) {
+            const auto& add = g.node(r);
+            const std::string& mine = g.node(at).output(0);
+            const bool first = add.input(0) == mine, second = add.input(1) == mine;
+            if (first != second && add.attribute_size() == 0) {
+                head.epilogue.add = true;
+                head.addOther = add.input(first ? 1 : 0);
+                at = r;
+                r = sole(add);
+            }
+        }
+        if (r > at && plain(g.node(r), "Relu") && g.node(r).attribute_size() == 0) {
+            head.epilogue.relu = true;
+            at = r;
+            const int p = sole(g.node(r));
+            if (p > at && plain(g.node(p), "MaxPool")) {
+                const auto& pool = g.node(p);
+                OnnxAttrs pa(pool);
+                const auto all = [](const std::vector<int64_t>& v, int64_t x) {
+                    return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
+                };
+                WindowAttrs w;
+                bool read = true;
+                try {
+                    w = readWindowAttrs(pa, true);
+                } catch (const Error&) {
+                    read = false; // out-of-range attributes: planning the MaxPool itself reports them
+                }
+                if (read) {
+                    pa.ignore("storage_order");
+                    const bool ok = all(w.pads, 0) && all(w.dilations, 1) &&
+                                    (w.autoPad == "NOTSET" || w.autoPad == "VALID") && !w.ceilMode &&
+                                    pa.unread().empty();
+                    if (ok && w.kernel.size() == 2 && (w.strides.empty() || w.strides.size() == 2)) {
+                        head.epilogue.pool = true;
+                        head.epilogue.kh = w.kernel[0];
+                        head.epilogue.kw = w.kernel[1];
+                        head.epilogue.sh = w.strides.empty() ? 1 : w.strides[0];
+                        head.epilogue.sw = w.strides.empty() ? 1 : w.strides[1];
+                        at = p;
+                    }
+                }
+            }
+        }
+        if (at == k)
             continue;
-        head.epilogue.pool = true;
-        head.epilogue.kh = kernel[0];
-        head.epilogue.kw = kernel[1];
-        head.epilogue.sh = strides.empty() ? 1 : strides[0];
-        head.epilogue.sw = strides.empty() ? 1 : strides[1];
-        head.last = p;
-        f[static_cast<size_t>(p)].absorbed = true;
+        head.last = at;
+        // Every node of the chain after the Conv is absorbed (each is its predecessor's sole reader).
+        for (int q = sole(conv);; q = sole(g.node(q))) {
+            f[static_cast<size_t>(q)].absorbed = true;
+            if (q == at)
+                break;
+        }
     }
     return f;
 }

@@ -1,7 +1,7 @@
 #pragma once
-// Planning-time operator fusion: Conv -> Relu [-> MaxPool] chains whose intermediate values
-// nobody else reads run as one kernel (makeFusedConv). planFusion() only marks the chains; the
-// planner builds the kernels.
+// Planning-time operator fusion: Conv [-> BatchNormalization] [-> Add] [-> Relu [-> MaxPool]]
+// chains whose intermediate values nobody else reads run as one kernel (makeFusedConv).
+// planFusion() only marks the chains; the planner builds the kernels.
 #include "bonsai/onnx_exec.h"
 #include "exec/onnx_exec_ops.h"
 
@@ -16,6 +16,8 @@ struct Fusion {
     bool absorbed = false; // folded into an earlier node
     int last = -1;         // for a Conv head: the last node folded into it
     ConvEpilogue epilogue;
+    int bnNode = -1;       // the folded BatchNormalization, if any
+    std::string addOther;  // the Add's other operand, if an Add is folded
 };
 
 // Finds the chains in g; values in graphOutputs or options.keep are never fused away.

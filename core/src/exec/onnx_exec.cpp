@@ -7,6 +7,7 @@
 #include "exec/onnx_exec_ops.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <queue>
@@ -95,11 +96,19 @@ template <class T> void readInts(const TensorInfo& t, std::vector<int64_t>& out)
 
 } // namespace
 
+// A number for Value::weightVersion that no weight had before.
+static uint64_t newWeightVersion()
+{
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 // A model tensor as a Value: integer types widen to int64, float types convert to float.
 static Value tensorValue(const Model& model, int tensor)
 {
     const auto& t = model.tensors[static_cast<size_t>(tensor)];
     Value v;
+    v.weightVersion = newWeightVersion();
     v.shape = t.shape;
     if (t.dequant) {
         v.type = Value::Type::Float;
@@ -234,8 +243,21 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
         p.node.name = n.name();
         p.node.inputs.assign(n.input().begin(), n.input().end());
         p.node.outputs.assign(n.output().begin(), n.output().end());
+        ConvEpilogue epilogue = fu.epilogue;
         if (fu.last >= 0) {
             p.node.outputs.assign(g.node(fu.last).output().begin(), g.node(fu.last).output().end());
+            if (epilogue.bn || epilogue.add)
+                p.node.inputs.resize(std::max<size_t>(p.node.inputs.size(), 3));
+            if (epilogue.bn) {
+                const auto& bn = g.node(fu.bnNode);
+                p.node.inputs.insert(p.node.inputs.end(), bn.input().begin() + 1, bn.input().end());
+                p.node.fused.push_back("BatchNormalization");
+            }
+            if (epilogue.add) {
+                epilogue.addAt = p.node.inputs.size();
+                p.node.inputs.push_back(fu.addOther);
+                p.node.fused.push_back("Add");
+            }
             if (fu.epilogue.relu)
                 p.node.fused.push_back("Relu");
             if (fu.epilogue.pool)
@@ -256,8 +278,10 @@ static void planGraph(const Model& model, const ExecOptions& options, std::vecto
                                 const int t = model.findTensor(name);
                                 return t >= 0 ? &weight(t) : nullptr;
                             }};
+            ctx.deploy = options.deploy;
+            ctx.onednn = options.onednn;
             try {
-                p.kernel = fu.last >= 0 ? makeFusedConv(ctx, fu.epilogue) : it->second(ctx);
+                p.kernel = fu.last >= 0 ? makeFusedConv(ctx, epilogue) : it->second(ctx);
                 const auto unread = ctx.attrs.unread();
                 if (!unread.empty()) {
                     std::string s;
@@ -403,7 +427,23 @@ void OnnxExecutor::setWeight(const std::string& tensorName, std::vector<float> v
     v.type = Value::Type::Float;
     v.shape = ti.shape;
     v.f = std::move(values);
+    v.weightVersion = newWeightVersion();
     impl_->overrides[tensorName] = std::move(v);
+}
+
+void OnnxExecutor::setWeight(const std::string& tensorName, std::vector<float> values, QuantizedWeight codes)
+{
+    const int t = model_.findTensor(tensorName);
+    if (t < 0)
+        throw Error("setWeight: the model has no tensor '" + tensorName + "'");
+    const size_t rank = t >= 0 ? model_.tensors[static_cast<size_t>(t)].shape.size() : 0;
+    if (codes.codes.size() != values.size() || codes.axis < 0 || static_cast<size_t>(codes.axis) >= std::max<size_t>(rank, 1) ||
+        (codes.scales.size() != 1 &&
+         (rank == 0 || static_cast<int64_t>(codes.scales.size()) !=
+                           model_.tensors[static_cast<size_t>(t)].shape[static_cast<size_t>(codes.axis)])))
+        throw Error("setWeight: the codes of '" + tensorName + "' do not fit its shape");
+    setWeight(tensorName, std::move(values));
+    impl_->overrides[tensorName].quantized = std::make_shared<const QuantizedWeight>(std::move(codes));
 }
 
 void OnnxExecutor::clearWeight(const std::string& tensorName)
@@ -543,8 +583,11 @@ void OnnxExecutor::run(Store& store, size_t from, size_t to, const RunOptions& o
             throw ExecInternalError(model_.path, where() + ": internal error (" + e.what() + ")");
         }
         for (size_t j = 0; j < n.outputs.size(); ++j)
-            if (!n.outputs[j].empty())
+            if (!n.outputs[j].empty()) {
+                outs[j].weightVersion = 0; // a computed value, even a weight's copy
+                outs[j].quantized.reset();
                 store.insert_or_assign(n.outputs[j], std::move(outs[j]));
+            }
         if (options.dropDead) {
             const auto droppable = [&](const std::string& name) {
                 return !name.empty() && !impl_->outputSet.count(name) && !options.keep.count(name);

@@ -39,6 +39,8 @@ struct PlanContext {
     OnnxAttrs attrs; // the planner rejects nodes with attributes their factory did not read
     // Value of input k when it is a model tensor (an initializer or Constant), else nullptr.
     std::function<const Value*(size_t)> constant;
+    bool deploy = false; // ExecOptions::deploy
+    bool onednn = true;  // ExecOptions::onednn
 
     bool hasInput(size_t k) const
     {
@@ -62,9 +64,15 @@ void addNormOps(Registry& r);        // ops_norm.cpp: normalizations, softmax, r
 void addShapeOps(Registry& r);       // ops_shape.cpp
 void addDataOps(Registry& r);        // ops_data.cpp: Gather, Pad, Slice, Split, Concat, ...
 
-// Work the planner folds into a Conv: a following Relu, then a following 2-D MaxPool without
-// padding, dilation or ceil_mode (kernel kh x kw, strides sh, sw).
+// Work the planner folds into a Conv, in this order: a following BatchNormalization (folded
+// into the weights and bias: its scale, bias, mean and var are the fused node's inputs 3..6),
+// an Add of another value (a residual: input `addAt`, numpy-broadcast to the output), a Relu,
+// then a 2-D MaxPool without padding, dilation or ceil_mode (kernel kh x kw, strides sh, sw).
 struct ConvEpilogue {
+    bool bn = false;
+    float bnEpsilon = 1e-5f;
+    bool add = false;
+    size_t addAt = 0;
     bool relu = false;
     bool pool = false;
     int64_t kh = 1, kw = 1, sh = 1, sw = 1;

@@ -1,6 +1,8 @@
 // Conv (im2col + Eigen GEMM, direct for depthwise), Gemm and MatMul.
 #include "exec/onnx_exec_ops.h"
 
+#include "exec/dnnl_ops.h"
+
 #include "common/eigen.h"
 
 #include <omp.h>
@@ -49,7 +51,7 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
     ConvAttrs a;
     a.win = planWindowAttrs(c, false);
     a.group = c.attrs.i("group", 1, 1, std::numeric_limits<int32_t>::max());
-    return [a, e](const std::vector<const Value*>& in, std::vector<Value>& out) {
+    Kernel plain = [a, e](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& x = needFloat(in, 0, "X");
         const Value& w = needFloat(in, 1, "W");
         const Value* bias = in.size() > 2 ? in[2] : nullptr;
@@ -95,6 +97,44 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
         const float* X = x.f.data();
         const float* W = w.f.data();
         const float* B = bias ? bias->f.data() : nullptr;
+        // A folded BatchNormalization: scaled weights, a new bias.
+        std::vector<float> bnScale, bnBias, wFolded;
+        if (e.bn) {
+            foldBatchNorm(bias, needFloat(in, 3, "scale"), needFloat(in, 4, "B"), needFloat(in, 5, "input_mean"),
+                          needFloat(in, 6, "input_var"), e.bnEpsilon, M, bnScale, bnBias);
+            wFolded.resize(w.f.size());
+            const size_t per = w.f.size() / static_cast<size_t>(std::max<int64_t>(M, 1));
+            for (size_t k = 0; k < wFolded.size(); ++k)
+                wFolded[k] = w.f[k] * bnScale[k / per];
+            W = wFolded.data();
+            B = bnBias.data();
+        }
+        // A folded residual Add: the other operand broadcast to the convolution's output.
+        const float* R = nullptr;
+        std::vector<float> expanded;
+        if (e.add) {
+            const Value& other = needFloat(in, e.addAt, "the Add's other operand");
+            std::vector<int64_t> ys = {N, M};
+            for (int64_t j = 0; j < sr; ++j)
+                ys.push_back(g.out[3 - sr + j]);
+            if (broadcastShapes(other.shape, ys) != ys)
+                fail("the Add's operand " + shapeString(other.shape) + " does not broadcast to " + shapeString(ys));
+            if (other.shape == ys) {
+                R = other.f.data();
+            } else {
+                expanded.resize(checkedElements(ys, sizeof(float), "Add buffer"));
+                const auto st = broadcastStrides(other.shape, ys);
+                for (size_t k = 0; k < expanded.size(); ++k) {
+                    size_t rem = k, off = 0;
+                    for (size_t d = ys.size(); d-- > 0;) {
+                        off += (rem % static_cast<size_t>(ys[d])) * static_cast<size_t>(st[d]);
+                        rem /= static_cast<size_t>(ys[d]);
+                    }
+                    expanded[k] = other.f[off];
+                }
+                R = expanded.data();
+            }
+        }
         float* Y = out[0].f.data();
         if (P == 0 || N == 0 || M == 0)
             return;
@@ -152,6 +192,9 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
                             row[p] += bv;
                     }
             }
+            if (R)
+                for (int64_t k = 0; k < M * P; ++k)
+                    yimg[k] += R[n * M * P + k];
             if (e.relu)
                 for (int64_t k = 0; k < M * P; ++k)
                     yimg[k] = std::max(yimg[k], 0.0f);
@@ -174,6 +217,7 @@ Kernel makeConv(PlanContext& c, ConvEpilogue e)
                 image(n, col, tmp);
         }
     };
+    return c.onednn ? makeDnnlConv(a.win, a.group, e, c.deploy, std::move(plain)) : plain;
 }
 
 // --- Gemm ---
@@ -184,7 +228,7 @@ Kernel makeGemm(PlanContext& c)
     const bool ta = c.attrs.i("transA", 0) != 0, tb = c.attrs.i("transB", 0) != 0;
     if (c.opset < 7)
         c.attrs.ignore("broadcast");
-    return [=](const std::vector<const Value*>& in, std::vector<Value>& out) {
+    Kernel plain = [=](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& A = needFloat(in, 0, "A");
         const Value& B = needFloat(in, 1, "B");
         const Value* C = in.size() > 2 ? in[2] : nullptr;
@@ -219,13 +263,14 @@ Kernel makeGemm(PlanContext& c)
         }
         gemm(ta, tb, M, N, K, alpha, A.f.data(), B.f.data(), acc, Y);
     };
+    return c.onednn ? makeDnnlGemm(alpha, beta, ta, tb, c.deploy, std::move(plain)) : plain;
 }
 
 // --- MatMul ---
 
-Kernel makeMatMul(PlanContext&)
+Kernel makeMatMul(PlanContext& c)
 {
-    return [](const std::vector<const Value*>& in, std::vector<Value>& out) {
+    Kernel plain = [](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& A = needFloat(in, 0, "A");
         const Value& B = needFloat(in, 1, "B");
         if (A.shape.empty() || B.shape.empty())
@@ -276,6 +321,7 @@ Kernel makeMatMul(PlanContext&)
             gemm(false, false, M, N, K, 1.0f, A.f.data() + offset(b, stA) * M * K,
                  B.f.data() + offset(b, stB) * K * N, false, Y + b * M * N);
     };
+    return c.onednn ? makeDnnlMatMul(c.deploy, std::move(plain)) : plain;
 }
 
 } // namespace

@@ -1,6 +1,8 @@
 // MaxPool, AveragePool (1-3 spatial dims), GlobalAveragePool, GlobalMaxPool.
 #include "exec/onnx_exec_ops.h"
 
+#include "exec/dnnl_ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -43,7 +45,7 @@ Kernel makePool(PlanContext& c, bool isMax)
         if (a.win.pads[q] >= a.win.kernel[q % sr])
             throw Error("pads " + shapeString(a.win.pads) + " must be smaller than kernel_shape " +
                         shapeString(a.win.kernel));
-    return [a](const std::vector<const Value*>& in, std::vector<Value>& out) {
+    Kernel plain = [a](const std::vector<const Value*>& in, std::vector<Value>& out) {
         const Value& x = needFloat(in, 0, "X");
         const int64_t sr = static_cast<int64_t>(a.win.kernel.size());
         if (static_cast<int64_t>(x.shape.size()) != sr + 2)
@@ -117,6 +119,7 @@ Kernel makePool(PlanContext& c, bool isMax)
                     }
         }
     };
+    return c.onednn ? makeDnnlPool(a.win, a.isMax, a.countIncludePad, std::move(plain)) : plain;
 }
 
 Kernel makeGlobalPool(bool isMax)
