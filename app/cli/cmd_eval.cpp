@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -20,8 +21,9 @@ int cmdEval(const Args& in)
     Args args = in;
     const char* usage =
         "bonsai-cli eval MODEL [--dataset PATH] [--labels PATH] [--split test|train] [--recipe R.json | --preset KEY] "
-        "[--limit N] [--batch N] [--json]";
+        "[--limit N] [--batch N] [--deploy] [--json]";
     const bool asJson = takeFlag(args, "--json");
+    const bool deploy = takeFlag(args, "--deploy");
     std::string dataset = bonsai::defaultDatasetPath(), labels, split = "test", limit = "0", batch = "256";
     takeOption(args, "--dataset", dataset);
     takeOption(args, "--labels", labels);
@@ -44,6 +46,7 @@ int cmdEval(const Args& in)
     if (opt.limit < 0 || opt.batch < 1 || opt.batch > 65536)
         throw UsageError("--limit must be >= 0 and --batch between 1 and 65536");
     opt.quickSamples = 0;
+    opt.deploy = deploy;
 
     // Everything is checked before any work starts.
     auto model = bonsai::Model::open(args[0]);
@@ -52,6 +55,9 @@ int cmdEval(const Args& in)
     dopt.split = split;
     auto data = bonsai::openDataset(dataset, dopt);
     const auto configs = resolveConfigs(source, *model, "eval");
+    // One evaluation: the uncompressed model's is the whole run, nothing to cache for another.
+    if (std::all_of(configs.begin(), configs.end(), [](const bonsai::LayerConfig& c) { return c.isIdentity(); }))
+        opt.incremental = false;
     bonsai::Evaluator ev(*model, *data, opt);
     const auto r = ev.evaluate(configs);
     const auto& m = r.metrics;
@@ -72,6 +78,8 @@ int cmdEval(const Args& in)
             le[e.layer] = std::isfinite(e.sqnrDb) ? nlohmann::ordered_json(e.sqnrDb) : nlohmann::ordered_json(nullptr);
         if (!r.notes.empty())
             j["notes"] = r.notes;
+        if (deploy)
+            j["int8_layers"] = r.int8Layers;
         std::puts(j.dump(2).c_str());
         return 0;
     }
@@ -87,6 +95,8 @@ int cmdEval(const Args& in)
     std::printf("agreement:     %.2f%% with the uncompressed model\n", 100 * m.agreement);
     std::printf("mean KL:       %.6f nats\n", m.meanKl);
     std::printf("time:          %.3f s\n", r.seconds);
+    if (deploy)
+        std::printf("deploy:        %zu layer(s) in INT8\n", r.int8Layers.size());
     for (const auto& e : r.layerErrors)
         std::printf("  output SQNR of %-40s %8.2f dB\n", e.layer.c_str(), e.sqnrDb);
     for (const auto& note : r.notes)

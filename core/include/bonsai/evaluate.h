@@ -32,6 +32,11 @@ struct EvalOptions {
     uint64_t cacheBytes = 1ull << 30;  // activation cache cap
     int64_t quickSamples = 1000;       // progressive first estimate (0: none)
     bool incremental = true;           // use cached boundaries when possible
+    // Deploy mode: layers compressed to symmetric INT8 (per channel or per tensor) run from
+    // their integer codes with activations quantized per batch (ExecOptions::deploy), as a
+    // deployed INT8 model computes; the others as usual. Results then differ from the fake
+    // quantization by the activations' rounding.
+    bool deploy = false;
 };
 
 struct LayerOutputError {
@@ -52,6 +57,7 @@ struct EvalResult {
     // (not sequentially on already-quantized earlier layers). Notes on the calibrated layers,
     // "layer: note" (what was used, or why round-to-nearest was used instead).
     std::vector<std::string> notes;
+    std::vector<std::string> int8Layers; // deploy mode: the layers that ran in INT8
     size_t startNode = 0;       // node the compressed pass started from (incremental)
     bool complete = false;      // false for progressive partial results
 };

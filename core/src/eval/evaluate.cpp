@@ -32,6 +32,72 @@ uint64_t valueBytes(const Value& v)
 // Rows of AWQ calibration inputs kept per layer (evenly strided over all rows).
 constexpr int64_t kAwqRows = 4096;
 
+ExecOptions execOptions(const EvalOptions& o)
+{
+    ExecOptions e;
+    e.deploy = o.deploy;
+    return e;
+}
+
+// The 8-bit codes of a layer compressed to symmetric INT8 per channel or per tensor, read back
+// from the values it computes with (`rec`, codes times scales); nullopt for any other
+// configuration, or when the values are not such a grid (e.g. a rank-reduced product).
+std::optional<QuantizedWeight> int8Codes(const Model& model, const Layer& layer, const LayerConfig& c,
+                                         const std::vector<float>& rec)
+{
+    if (c.precision.kind != PrecisionKind::Int || c.precision.bits != 8 || !c.symmetric || c.hasRank() ||
+        (c.granularity != Granularity::PerChannel && c.granularity != Granularity::PerTensor))
+        return std::nullopt;
+    const TensorInfo& t = model.tensors[static_cast<size_t>(layer.weight)];
+    if (layer.outAxis < 0 || static_cast<size_t>(layer.outAxis) >= t.shape.size())
+        return std::nullopt;
+    const bool perTensor = c.granularity == Granularity::PerTensor;
+    const AxisSplit sp = splitAtAxis(t.shape, layer.outAxis);
+    const uint64_t channels = perTensor ? 1 : sp.channels;
+    // Element k belongs to channel (k / inner) % channels of the layout [outer, channels, inner].
+    const uint64_t inner = perTensor ? rec.size() : sp.inner;
+    QuantizedWeight q;
+    q.axis = layer.outAxis;
+    q.codes.resize(rec.size());
+    q.scales.assign(channels, 0.0f);
+    std::vector<float> amax(channels, 0.0f);
+    for (size_t k = 0; k < rec.size(); ++k) {
+        const size_t ch = perTensor ? 0 : (k / inner) % channels;
+        amax[ch] = std::max(amax[ch], std::fabs(rec[k]));
+    }
+    // The largest code is 127 unless the codes were chosen otherwise (GPTQ): then the first
+    // divisor under it that makes every value an integer multiple.
+    for (uint64_t ch = 0; ch < channels; ++ch)
+        if (amax[ch] == 0.0f)
+            q.scales[ch] = 1.0f;
+    for (int top = 127; top >= 64; --top) {
+        std::vector<uint8_t> grid(channels, 1);
+        bool pending = false;
+        for (size_t k = 0; k < rec.size(); ++k) {
+            const size_t ch = perTensor ? 0 : (k / inner) % channels;
+            if (q.scales[ch] != 0.0f || !grid[ch])
+                continue;
+            const float v = rec[k] * static_cast<float>(top) / amax[ch];
+            grid[ch] = std::fabs(v - std::nearbyint(v)) <= 1e-3f;
+        }
+        for (uint64_t ch = 0; ch < channels; ++ch) {
+            if (q.scales[ch] == 0.0f && grid[ch])
+                q.scales[ch] = amax[ch] / static_cast<float>(top);
+            pending = pending || q.scales[ch] == 0.0f;
+        }
+        if (!pending)
+            break;
+    }
+    for (float sc : q.scales)
+        if (sc == 0.0f)
+            return std::nullopt;
+    for (size_t k = 0; k < rec.size(); ++k) {
+        const size_t ch = perTensor ? 0 : (k / inner) % channels;
+        q.codes[k] = static_cast<int8_t>(std::clamp(std::nearbyint(rec[k] / q.scales[ch]), -127.0f, 127.0f));
+    }
+    return q;
+}
+
 } // namespace
 
 struct Evaluator::Impl {
@@ -75,13 +141,15 @@ struct Evaluator::Impl {
 
     // Compressed weights already applied, per layer.
     std::vector<std::optional<LayerConfig>> applied;
+    std::vector<bool> int8; // deploy mode: the layer's weight has its codes
     std::vector<LayerResult> appliedResult;
     // Channel pruning removes channels: the consumer's input columns for them are zero (the
     // columns zeroed in the applied weight, per layer), as in the exported graph.
     std::vector<std::vector<uint64_t>> zeroedColumns;
     std::map<size_t, ChannelRoute> routes;
 
-    Impl(const Model& m, const Dataset& d, const EvalOptions& o) : model(m), data(d), opt(o), exec(checked(m))
+    Impl(const Model& m, const Dataset& d, const EvalOptions& o)
+        : model(m), data(d), opt(o), exec(checked(m), execOptions(o))
     {
         if (exec.inputNames().size() != 1)
             throw Error("evaluation needs a model with one input; " + m.path + " has " +
@@ -118,6 +186,7 @@ struct Evaluator::Impl {
         for (size_t k : boundaries)
             live[k] = liveAt(k);
         applied.assign(m.layers.size(), std::nullopt);
+        int8.assign(m.layers.size(), false);
         zeroedColumns.assign(m.layers.size(), {});
         appliedResult.resize(m.layers.size());
     }
@@ -431,8 +500,10 @@ struct Evaluator::Impl {
                     std::vector<float> rec = model.readFloat(model.layers[i].weight);
                     zeroColumns(i, zero, rec, appliedResult[i]);
                     exec.setWeight(weightName[i], std::move(rec));
+                    int8[i] = false;
                 } else if (configs[i].isIdentity()) {
                     exec.clearWeight(weightName[i]);
+                    int8[i] = false;
                     appliedResult[i] = compressLayer(model, static_cast<int>(i), configs[i]);
                 } else {
                     std::vector<float> rec;
@@ -454,11 +525,20 @@ struct Evaluator::Impl {
                                                          " samples of the evaluation data");
                     if (!zero.empty())
                         zeroColumns(i, zero, rec, appliedResult[i]);
-                    exec.setWeight(weightName[i], std::move(rec));
+                    std::optional<QuantizedWeight> codes;
+                    if (opt.deploy)
+                        codes = int8Codes(model, model.layers[i], configs[i], rec);
+                    if (codes)
+                        exec.setWeight(weightName[i], std::move(rec), std::move(*codes));
+                    else
+                        exec.setWeight(weightName[i], std::move(rec));
+                    int8[i] = codes.has_value();
                 }
                 applied[i] = configs[i];
             }
             zeroedColumns[i] = zero;
+            if (int8[i])
+                r.int8Layers.push_back(model.layers[i].name);
             if (configs[i].needsCalibration())
                 for (const auto& note : appliedResult[i].notes)
                     r.notes.push_back(model.layers[i].name + ": " + note);
@@ -531,6 +611,20 @@ EvalResult Evaluator::evaluate(const std::vector<LayerConfig>& configs, const Pr
     Metrics metrics;
     const int64_t quick = d.opt.quickSamples;
     const std::vector<int64_t>& allLabels = d.data.labels();
+    if (firstChanged == SIZE_MAX) {
+        // Nothing changed: the compressed pass would be the reference pass again.
+        for (int64_t b = 0; b < d.batches(); ++b) {
+            const int64_t first = b * d.opt.batch, count = std::min(d.opt.batch, d.n - first);
+            metrics.add({d.refLogits.data() + first * d.classes, count, d.classes, allLabels.data() + first,
+                         d.refLogits.data() + first * d.classes});
+        }
+        reportProgress(mainProgress, 1.0);
+        r.samples = d.n;
+        r.metrics = metrics.snapshot();
+        r.seconds = nowSeconds() - t0;
+        r.complete = true;
+        return r;
+    }
     OnnxExecutor::Store store; // reused across batches: the executor reuses its buffers
     for (int64_t b = 0; b < d.batches(); ++b) {
         const double frac = static_cast<double>(b) / static_cast<double>(d.batches());
