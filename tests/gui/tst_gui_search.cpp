@@ -3,13 +3,19 @@
 // bytes are compressLayer's for that layer and candidate, moving the budget gives the
 // document the solver's choice (checked against solveSearch on the same table), a pin is one
 // undo step (undo restores the previous choice), a second run comes from the cache, Cancel
-// stops a run, and without data the dock says what to do.
+// stops a run, and without data the dock says what to do. On a 1366 × 768 screen the dock
+// leaves the layer details' charts their labels whole.
 #include "budgetsearch.h"
+#include "channelrangeview.h"
 #include "compressiondocument.h"
 #include "evalpanel.h"
 #include "formatting.h"
+#include "histogramview.h"
 #include "jobrunner.h"
+#include "layerdetailsview.h"
 #include "mainwindow.h"
+#include "modelestimator.h"
+#include "previewrunner.h"
 #include "searchpanel.h"
 #include "sensitivitymodel.h"
 #include "sensitivityrunner.h"
@@ -18,11 +24,15 @@
 #include "bonsai/compress.h"
 #include "bonsai/dataset.h"
 #include "bonsai/model.h"
+#include "bonsai/presets.h"
 #include "bonsai/search.h"
 
 #include <QAbstractItemModelTester>
+#include <QChart>
+#include <QChartView>
 #include <QDockWidget>
 #include <QFileInfo>
+#include <QGraphicsTextItem>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -77,6 +87,7 @@ private slots:
     void emptyStateSaysWhatToDo();
     void measureSolvePin();
     void cancelStops();
+    void laptopScreenKeepsChartsWhole();
 
 private:
     // The demo CNN in a shown window with `data` in the Evaluation dock.
@@ -270,6 +281,54 @@ void TstGuiSearch::cancelStops()
     QVERIFY2(panel->message().startsWith(QStringLiteral("Cancelled")), qPrintable(panel->message()));
     const auto* t = panel->search()->table();
     QVERIFY(t->measuredCells() < t->applicableCells());
+}
+
+// The dock opens below the central area of a 1366 × 768 window (a laptop screen): the
+// histogram (with the compressed overlay and its legend) and the channel ranges keep every
+// text whole, the layer details scrolling rather than squeezing them ("..." tick labels).
+void TstGuiSearch::laptopScreenKeepsChartsWhole()
+{
+    MainWindow w;
+    w.setErrorDialogsEnabled(false);
+    w.resize(1366, 768);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QSignalSpy opened(&w, &MainWindow::modelOpened);
+    QSignalSpy stats(&w, &MainWindow::statsShown);
+    QSignalSpy preview(&w, &MainWindow::previewShown);
+    w.openPath(QStringLiteral(BONSAI_DEMO_MODEL));
+    QVERIFY(QTest::qWaitFor([&] { return opened.size() == 1; }, 60000));
+    QVERIFY(QTest::qWaitFor([&] { return !stats.isEmpty(); }, 60000));
+    preview.clear();
+    w.applyPreset(bonsai::Preset::Int4Group128);
+    QVERIFY(QTest::qWaitFor([&] {
+        return !preview.isEmpty() && !w.previewRunner()->isBusy() && w.estimator()->isComplete() &&
+               !w.estimator()->isBusy();
+    }, 120000));
+    w.showSearchDock();
+    QTest::qWait(200); // layouts and chart geometry settle
+    QCOMPARE(w.dockWidgetArea(w.searchDock()), Qt::BottomDockWidgetArea);
+    QVERIFY(w.searchDock()->isVisible());
+    // Its panel whole: the settings, the budget row and three rows of the map.
+    QVERIFY2(w.searchPanel()->height() >= w.searchPanel()->compactHeight(),
+             qPrintable(QStringLiteral("%1 < %2").arg(w.searchPanel()->height()).arg(w.searchPanel()->compactHeight())));
+    QVERIFY(w.details()->histogram()->hasOverlay());
+    QStringList problems;
+    for (QChartView* v : {w.details()->histogram()->chartView(), w.details()->channelRanges()->chartView()}) {
+        QVERIFY(v->chart() && !v->chart()->series().isEmpty());
+        for (QGraphicsItem* item : v->scene()->items()) {
+            auto* text = dynamic_cast<QGraphicsTextItem*>(item);
+            if (text && text->isVisible() &&
+                (text->toPlainText().contains(QChar(0x2026)) || text->toPlainText().contains(QStringLiteral("..."))))
+                problems << v->objectName() + QStringLiteral(": \"") + text->toPlainText() + QLatin1Char('"');
+        }
+    }
+    // The histogram's plot is more than a sliver.
+    const QRectF plot = w.details()->histogram()->chartView()->chart()->plotArea();
+    if (plot.height() < 60)
+        problems << QStringLiteral("histogram plot %1 px high").arg(plot.height(), 0, 'f', 0);
+    if (!problems.isEmpty())
+        QFAIL(qPrintable(problems.join(QStringLiteral("\n  "))));
 }
 
 QTEST_MAIN(TstGuiSearch)

@@ -27,6 +27,8 @@ ChannelRangeView::ChannelRangeView(QWidget* parent)
     m_view->setObjectName(QStringLiteral("channelRangeView"));
     m_view->setRenderHint(QPainter::Antialiasing);
     m_view->setChart(new QChart);
+    // Tall enough that the plot fits the vertical axis title and the tick labels stay whole.
+    m_view->setMinimumHeight(fontMetrics().lineSpacing() * 16);
     m_stack->addWidget(m_message);
     m_stack->addWidget(m_view);
     auto* layout = new QVBoxLayout(this);

@@ -35,6 +35,9 @@ HistogramView::HistogramView(QWidget* parent)
     m_view->setObjectName(QStringLiteral("histogramView"));
     m_view->setRenderHint(QPainter::Antialiasing);
     m_view->setChart(new QChart);
+    // Title, legend, a readable plot, tick labels and axis title: shorter, QtCharts elides
+    // the tick labels and the axis titles to "...".
+    m_view->setMinimumHeight(fontMetrics().lineSpacing() * 15);
     m_stack->addWidget(m_message);
     m_stack->addWidget(m_view);
 

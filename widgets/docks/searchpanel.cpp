@@ -23,6 +23,7 @@
 #include <QMenu>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSlider>
 #include <QSpinBox>
 #include <QStackedWidget>
@@ -30,6 +31,7 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace bonsai::ui {
@@ -236,6 +238,24 @@ QWidget* SearchPanel::buildMap()
     m_detail->setMinimumWidth(200);
     v->addWidget(m_detail);
     return box;
+}
+
+int SearchPanel::compactHeight() const
+{
+    const int line = fontMetrics().lineSpacing();
+    const QWidget* settings = m_legend->parentWidget();
+    // The status line may wrap to two lines once measured ("… (71 from the cache)").
+    const int settingsHeight = settings->minimumSizeHint().height() +
+                               std::max(0, 2 * line - m_message->minimumSizeHint().height());
+    const QLayout* column = m_solution->parentWidget()->layout();
+    const int spacing = std::max(0, column->spacing());
+    constexpr int MapRows = 3;
+    const int mapHeight = std::max(m_kind->sizeHint().height(), m_value->sizeHint().height()) + 2 * line +
+                          std::max(m_view->horizontalHeader()->sizeHint().height(), 2 * line + 6) + // "int4 / g32"
+                          MapRows * m_view->verticalHeader()->defaultSectionSize() +
+                          m_view->horizontalScrollBar()->sizeHint().height() + 2 * m_view->frameWidth() + 3 * spacing;
+    const QMargins margins = layout()->contentsMargins();
+    return std::max(settingsHeight, mapHeight) + margins.top() + margins.bottom();
 }
 
 void SearchPanel::setDataSource(DataSource source)

@@ -87,6 +87,10 @@ public:
     bool isMapShown() const;
     QString detailText() const;   // the line under the map
     QString solutionText() const; // the solution's summary
+    // The least height that shows the settings (with a two-line status), the budget row, the
+    // solution line, the map's header and three rows and the explanation line: the height the
+    // panel opens at below the layer details of a low window.
+    int compactHeight() const;
 
 signals:
     void measured();  // a measurement completed (and its solution applied)

@@ -18,6 +18,8 @@
 #include <QDockWidget>
 #include <QMenu>
 
+#include <algorithm>
+
 namespace bonsai::ui {
 
 SearchFeature::SearchFeature(MainWindow* window, CompressionDocument* doc, EvaluationFeature* evaluation,
@@ -75,8 +77,17 @@ void SearchFeature::showDock()
     const bool wasVisible = m_dock->isVisible();
     m_dock->setVisible(true);
     m_dock->raise();
-    if (!wasVisible)
-        m_window->resizeDocks({m_dock}, {bottomDockHeight(m_window, m_dock)}, Qt::Vertical);
+    if (!wasVisible) {
+        // A low window (a laptop screen): only the height the panel needs (its settings, the
+        // budget row, three rows of the map and the explanation line, plus the dock's title
+        // bar), so the layer details above keep their histogram readable; the map scrolls.
+        int height = bottomDockHeight(m_window, m_dock);
+        if (m_window->height() < WindowLayout::CompactHeight) {
+            const int titleBar = m_dock->minimumSizeHint().height() - m_dock->widget()->minimumSizeHint().height();
+            height = std::min(height, m_panel->compactHeight() + std::max(0, titleBar));
+        }
+        m_window->resizeDocks({m_dock}, {height}, Qt::Vertical);
+    }
 }
 
 } // namespace bonsai::ui

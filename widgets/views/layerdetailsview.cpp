@@ -4,13 +4,40 @@
 #include "histogramview.h"
 #include "statsform.h"
 
+#include <QEvent>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace bonsai::ui {
+
+namespace {
+
+// Scrolls vertically only: as wide as its content needs at least (with room for the scroll
+// bar), any height.
+class ColumnScrollArea : public QScrollArea {
+public:
+    using QScrollArea::QScrollArea;
+
+    QSize minimumSizeHint() const override
+    {
+        const QSize base = QScrollArea::minimumSizeHint();
+        const QWidget* w = widget();
+        if (!w)
+            return base;
+        const int width = w->minimumSizeHint().expandedTo(w->minimumSize()).width() +
+                          verticalScrollBar()->sizeHint().width() + 2 * frameWidth();
+        return {std::max(base.width(), width), base.height()};
+    }
+};
+
+} // namespace
 
 LayerDetailsView::LayerDetailsView(QWidget* parent)
     : QWidget(parent), m_title(new QLabel(this)), m_histogram(new HistogramView(this)),
@@ -45,12 +72,39 @@ LayerDetailsView::LayerDetailsView(QWidget* parent)
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
     split->setChildrenCollapsible(false);
+    // 3 : 2 of whatever height the column has (the splitter first gets its minimum inside the
+    // scroll area, and growing from there left the channel ranges at theirs), until the user
+    // drags the handle.
+    m_split = split;
+    split->installEventFilter(this);
+    connect(split, &QSplitter::splitterMoved, this, [this] { m_splitMoved = true; });
+
+    // The charts keep the height their labels need (QtCharts elides tick labels and axis titles
+    // to "..." in a squeezed chart): below the sum of those minimums, as under a bottom dock on a
+    // laptop screen, the column scrolls instead of squeezing them. Above it the splitter fills
+    // the column and no scroll bar shows.
+    auto* scroll = new ColumnScrollArea(this);
+    scroll->setObjectName(QStringLiteral("detailsScroll"));
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setWidget(split);
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_title);
-    layout->addWidget(split, 1);
+    layout->addWidget(scroll, 1);
     clear();
+}
+
+bool LayerDetailsView::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == m_split && event->type() == QEvent::Resize && !m_splitMoved) {
+        const int total = m_split->height() - m_split->handleWidth();
+        const int top = total * 3 / 5;
+        m_split->setSizes({top, total - top});
+    }
+    return QWidget::eventFilter(watched, event);
 }
 
 void LayerDetailsView::addBelowHistogram(QWidget* w) { m_histogramColumn->addWidget(w); }

@@ -6,6 +6,7 @@
 #include <QWidget>
 
 class QLabel;
+class QSplitter;
 class QVBoxLayout;
 
 namespace bonsai::ui {
@@ -31,8 +32,13 @@ public:
     ChannelRangeView* channelRanges() const { return m_channels; }
     StatsForm* statsForm() const { return m_form; }
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
 private:
     QLabel* m_title;
+    QSplitter* m_split;
+    bool m_splitMoved = false; // the user dragged the handle between the histogram and the rest
     QVBoxLayout* m_histogramColumn;
     HistogramView* m_histogram;
     StatsForm* m_form;
