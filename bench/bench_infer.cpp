@@ -5,9 +5,7 @@
 // dense 1600->128 + relu, dense 128->10; random weights, built as an ONNX file here.
 // 10,000 random 28x28 images in batches of 256, on 1 and 2 threads.
 // Options: --images N, --batch B.
-#define ONNX_ML 1
-#define ONNX_NAMESPACE onnx
-#define ONNX_API
+#include "bench_onnx.h"
 #include "bench_util.h"
 
 #include "bonsai/error.h"
@@ -18,85 +16,32 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
-#include <onnx/onnx-ml.pb.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <string>
 
 namespace {
 
 using namespace bonsai;
+using bench::intAttr;
+using bench::ints;
+using bench::node;
 
 std::mt19937 rng(42);
 
 void addInit(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims, float scale)
 {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    size_t n = 1;
-    for (auto d : dims) {
-        t->add_dims(d);
-        n *= static_cast<size_t>(d);
-    }
-    std::normal_distribution<float> dist(0.0f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v)
-        x = dist(rng);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), n * sizeof(float)));
-}
-
-onnx::NodeProto* node(onnx::GraphProto* g, const std::string& op, std::vector<std::string> in,
-                      const std::string& out)
-{
-    auto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_name(out);
-    for (auto& s : in)
-        n->add_input(s);
-    n->add_output(out);
-    return n;
-}
-
-void ints(onnx::NodeProto* n, const std::string& name, std::vector<int64_t> v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (auto x : v)
-        a->add_ints(x);
-}
-
-void intAttr(onnx::NodeProto* n, const std::string& name, int64_t v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
+    bench::addInit(g, rng, name, std::move(dims), scale);
 }
 
 std::string writeModel()
 {
-    onnx::ModelProto m;
-    m.set_ir_version(8);
+    onnx::ModelProto m = bench::newModel("cnn", "image", {1, 28, 28}, "logits");
     m.set_producer_name("bench_infer");
-    auto* op = m.add_opset_import();
-    op->set_domain("");
-    op->set_version(17);
     auto* g = m.mutable_graph();
-    g->set_name("cnn");
-    auto* in = g->add_input();
-    in->set_name("image");
-    auto* tt = in->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    tt->mutable_shape()->add_dim()->set_dim_param("N");
-    for (int d : {1, 28, 28})
-        tt->mutable_shape()->add_dim()->set_dim_value(d);
-    g->add_output()->set_name("logits");
     addInit(g, "conv1.weight", {32, 1, 3, 3}, 0.3f);
     addInit(g, "conv1.bias", {32}, 0.1f);
     addInit(g, "conv2.weight", {64, 32, 3, 3}, 0.06f);
@@ -119,12 +64,7 @@ std::string writeModel()
     intAttr(node(g, "Gemm", {"flat", "fc1.weight", "fc1.bias"}, "d1"), "transB", 1);
     node(g, "Relu", {"d1"}, "r3");
     intAttr(node(g, "Gemm", {"r3", "fc2.weight", "fc2.bias"}, "logits"), "transB", 1);
-    const auto path = (std::filesystem::temp_directory_path() /
-                       ("bench_infer_" + std::to_string(::getpid()) + ".onnx")).string();
-    std::ofstream out(path, std::ios::binary);
-    if (!m.SerializeToOstream(&out))
-        throw Error("cannot write " + path);
-    return path;
+    return bench::saveModel(m, "bench_infer");
 }
 
 // Best-of-3 GFLOP/s of a 2048^3 single-precision GEMM through Eigen.
