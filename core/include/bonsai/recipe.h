@@ -26,6 +26,11 @@ namespace bonsai {
 
 class Model;
 
+// Why a layer-name pattern (a rule's or a search's `match`) cannot be used, or empty: too long,
+// too deeply nested, or a repeated group that itself repeats or alternates ("(.*)*"), which
+// std::regex would match in time exponential in the name's length.
+std::string matchPatternFault(const std::string& re);
+
 // The keys one rule (or the defaults) sets.
 struct ConfigPatch {
     std::optional<Precision> precision;

@@ -278,6 +278,8 @@ std::string escapeRegex(const std::string& s)
 // recursion per step: a repeated group that itself repeats or alternates ("(.*)*",
 // "(a|ab)+") takes time exponential in the layer name's length, and deep nesting overflows
 // the stack while compiling. Such patterns are refused; layer-name patterns never need them.
+} // namespace
+
 std::string matchPatternFault(const std::string& re)
 {
     constexpr size_t kMaxLength = 1024;
@@ -329,8 +331,6 @@ std::string matchPatternFault(const std::string& re)
     }
     return {};
 }
-
-} // namespace
 
 Recipe Recipe::parse(const std::string& text, const std::string& source)
 {

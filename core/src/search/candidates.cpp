@@ -128,6 +128,8 @@ SearchSpec SearchSpec::parse(const std::string& text, const std::string& source)
             if (!it->is_string())
                 throw FileError(source, "search: key 'match' must be a string (a regular expression over layer names)");
             s.match = it->get<std::string>();
+            if (const std::string fault = matchPatternFault(s.match); !fault.empty())
+                throw FileError(source, "search: key 'match' \"" + s.match.substr(0, 80) + "\" " + fault);
             try {
                 std::regex test(s.match, std::regex::ECMAScript);
             } catch (const std::regex_error& e) {

@@ -171,6 +171,7 @@ private slots:
         QVERIFY(refused(R"({"candidates":[]})", "non-empty"));
         QVERIFY(refused(R"({"tie":["qk"]})", "qkv or gate_up"));
         QVERIFY(refused("{\"match\":\"[a\"}", "invalid regular expression"));
+        QVERIFY(refused("{\"match\":\"(.*)*x\"}", "key 'match'"));
     }
 
     void llmCellsEqualWholeRuns()
