@@ -104,7 +104,9 @@ void walkAxis(const std::vector<AxisMap>& axes, const std::vector<int64_t>& bloc
         const int64_t c1 = std::clamp<int64_t>(a.before + a.n, c0, hi);
         for (int64_t i = lo; i < c0; ++i)
             dst[i] = src[a.source(i) * a.stride];
-        if (a.stride == 1)
+        if (c1 <= c0)
+            ; // nothing read in order (an empty input has no data pointer to offset)
+        else if (a.stride == 1)
             std::copy_n(src + (c0 - a.before), c1 - c0, dst + c0);
         else
             for (int64_t i = c0; i < c1; ++i)
@@ -113,7 +115,7 @@ void walkAxis(const std::vector<AxisMap>& axes, const std::vector<int64_t>& bloc
             dst[i] = src[a.source(i) * a.stride];
     } else {
         for (int64_t i = lo; i < hi; ++i)
-            walkAxis(axes, block, d + 1, src + a.source(i) * a.stride, dst + i * b, fill);
+            walkAxis(axes, block, d + 1, src ? src + a.source(i) * a.stride : src, dst + i * b, fill);
     }
     if (a.kind == AxisMap::Kind::Constant) {
         std::fill_n(dst, lo * b, fill);
