@@ -85,6 +85,7 @@ SensitivityTable restrict(const SensitivityTable& t, const SearchSpec& s)
         for (size_t l = 0; l < t.cells.size(); ++l)
             r.cells[l].push_back(t.cells[l][c]);
     }
+    r.updateEstimateScale();
     return r;
 }
 

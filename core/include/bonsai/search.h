@@ -105,9 +105,11 @@ struct SensitivityTable {
 
     // The quality the solver uses for a cell: the measured KL, else the estimate scaled by
     // the median ratio of KL to estimate over the measured cells; NaN when not applicable.
-    // Times the layer's interaction factor.
+    // Times the layer's interaction factor. Uses klPerEstimate, not a fresh median: O(candidates).
     double predictedKl(size_t layer, size_t candidate) const;
-    double estimateScale() const;
+    double estimateScale() const;         // the median computed over every cell
+    double klPerEstimate = 1.0;           // estimateScale() as of the last change to the cells
+    void updateEstimateScale() { klPerEstimate = estimateScale(); }
     size_t measuredCells() const;
     size_t applicableCells() const;
 };

@@ -52,7 +52,7 @@ double SensitivityTable::predictedKl(size_t layer, size_t candidate) const
     for (const auto& o : cells[layer])
         if (o.applicable && o.measured() && o.estimate > 0 && o.kl > 0)
             ratios.push_back(o.kl / o.estimate);
-    double scale = estimateScale();
+    double scale = klPerEstimate;
     if (!ratios.empty()) {
         std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
         scale = ratios[ratios.size() / 2];
@@ -224,6 +224,7 @@ SensitivityTable measureSensitivity(const Model& model, const Recipe& recipe, co
 
     SensitivityProgress pr;
     auto report = [&](const std::string& stage, double fraction, int layer = -1, int cand = -1) {
+        t.updateEstimateScale();
         pr.stage = stage;
         pr.fraction = fraction;
         pr.layer = layer;
