@@ -18,12 +18,12 @@
 
 namespace bonsai::ui {
 
-// Pins before and after one pin or unpin; the configurations it led to are the document's
-// own command, pushed after it in the same macro.
-class SearchPinCommand : public QUndoCommand {
+// The pins and ties before and after one pin, unpin or tie change; the configurations it led
+// to are the document's own command, pushed after it in the same macro.
+class SearchEditCommand : public QUndoCommand {
 public:
-    SearchPinCommand(BudgetSearch* search, std::vector<int> before, std::vector<int> after, quint64 tableKey,
-                     const QString& text)
+    SearchEditCommand(BudgetSearch* search, BudgetSearch::Edit before, BudgetSearch::Edit after, quint64 tableKey,
+                      const QString& text)
         : QUndoCommand(text), m_search(search), m_before(std::move(before)), m_after(std::move(after)),
           m_tableKey(tableKey)
     {
@@ -31,17 +31,17 @@ public:
     void undo() override
     {
         if (m_search)
-            m_search->setPinsFromCommand(m_before, m_tableKey);
+            m_search->setFromCommand(m_before, m_tableKey);
     }
     void redo() override
     {
         if (m_search)
-            m_search->setPinsFromCommand(m_after, m_tableKey);
+            m_search->setFromCommand(m_after, m_tableKey);
     }
 
 private:
     QPointer<BudgetSearch> m_search;
-    std::vector<int> m_before, m_after;
+    BudgetSearch::Edit m_before, m_after;
     quint64 m_tableKey;
 };
 
@@ -208,7 +208,7 @@ std::pair<double, double> BudgetSearch::budgetRange(bonsai::BudgetKind kind) con
             if (kind == bonsai::BudgetKind::MaxKl)
                 v = t.predictedKl(r, c);
             else if (kind == bonsai::BudgetKind::MaxDrop)
-                v = dropOf(t, cell);
+                v = dropOf(t, cell) < 0 ? 0.0 : dropOf(t, cell); // no layer counts as a gain (NaN stays)
             if (std::isnan(v))
                 continue;
             rowLo = std::min(rowLo, v);
@@ -302,13 +302,18 @@ void BudgetSearch::applySolution(const bonsai::SearchSolution& solution, const Q
     emit choicesChanged(); // the explanations changed even where the configurations did not
 }
 
-void BudgetSearch::setPinsFromCommand(const std::vector<int>& pins, quint64 tableKey)
+void BudgetSearch::setFromCommand(const Edit& edit, quint64 tableKey)
 {
-    if (tableKey != m_tableKey || pins.size() != m_pins.size() || pins == m_pins)
-        return; // another table since: its pins are its own
-    m_pins = pins;
-    // The solution for these pins (the document's own command restores the configurations):
-    // so the explanations are those of the choices shown.
+    // Pins belong to the table they were set on; ties to any table.
+    const bool pins = tableKey == m_tableKey && edit.pins.size() == m_pins.size() && edit.pins != m_pins;
+    const bool ties = edit.ties != m_ties;
+    if (!pins && !ties)
+        return;
+    if (pins)
+        m_pins = edit.pins;
+    m_ties = edit.ties;
+    // The solution for these pins and ties (the document's own command restores the
+    // configurations): so the explanations are those of the choices shown.
     if (m_table) {
         try {
             m_solution = bonsai::solveSearch(*m_table, m_budget, m_pins, m_ties);
@@ -317,9 +322,23 @@ void BudgetSearch::setPinsFromCommand(const std::vector<int>& pins, quint64 tabl
             m_solution.message = errorText(e).toStdString();
         }
     }
-    emit pinsChanged();
+    if (pins)
+        emit pinsChanged();
+    if (ties)
+        emit tiesChanged();
+    emit solved();
     emit choicesChanged();
     updateFront();
+}
+
+void BudgetSearch::pushEdit(const Edit& after, const QString& text)
+{
+    QUndoStack* undo = m_doc->undoStack();
+    undo->beginMacro(text);
+    undo->push(new SearchEditCommand(this, {m_pins, m_ties}, after, m_tableKey, text)); // sets them
+    if (m_table)
+        solveWith(text, CompressionDocument::NoMerge);
+    undo->endMacro();
 }
 
 void BudgetSearch::pin(int row, int candidate)
@@ -334,14 +353,20 @@ void BudgetSearch::pin(int row, int candidate)
     if (after == m_pins)
         return;
     const QString layer = qstr(m_table->layers[size_t(row)]);
-    const QString text = candidate >= 0
-                             ? tr("Pin %1 to %2").arg(layer, qstr(m_table->candidates[size_t(candidate)].name))
-                             : tr("Unpin %1").arg(layer);
-    QUndoStack* undo = m_doc->undoStack();
-    undo->beginMacro(text);
-    undo->push(new SearchPinCommand(this, m_pins, after, m_tableKey, text)); // sets the pins
-    solveWith(text, CompressionDocument::NoMerge);
-    undo->endMacro();
+    pushEdit({after, m_ties}, candidate >= 0
+                                  ? tr("Pin %1 to %2").arg(layer, qstr(m_table->candidates[size_t(candidate)].name))
+                                  : tr("Unpin %1").arg(layer));
+}
+
+void BudgetSearch::setTies(const std::vector<std::string>& ties)
+{
+    if (ties == m_ties)
+        return;
+    QStringList names;
+    for (const auto& t : ties)
+        names << qstr(t);
+    pushEdit({m_pins, ties}, ties.empty() ? tr("Untie the search's layers")
+                                          : tr("Tie %1 in the search").arg(names.join(QStringLiteral(", "))));
 }
 
 void BudgetSearch::unpin(int row) { pin(row, -1); }
@@ -391,7 +416,8 @@ std::vector<PredictedPoint> BudgetSearch::predictedFront() const
         searchedBase += b;
     const uint64_t total = model->totalBytes();
     for (const auto& f : m_front) {
-        const double metric = m_table->baseMetric + f.predictedDelta;
+        // predictedDelta is a drop: accuracy falls by it, perplexity rises by it.
+        const double metric = m_table->baseMetric + (m_table->languageModel ? f.predictedDelta : -f.predictedDelta);
         if (!std::isfinite(metric))
             continue;
         PredictedPoint p;

@@ -42,7 +42,11 @@ public:
     bool isComplete() const { return m_complete; }
     void clear(); // no table (a new model)
 
-    void setTies(const std::vector<std::string>& ties) { m_ties = ties; }
+    // Tied groups ("qkv", "gate_up": bonsai::tieKey): layers of a group share one candidate.
+    // An undoable step with the re-solve it leads to.
+    void setTies(const std::vector<std::string>& ties);
+    // Without undo or solving: a new model's default ties.
+    void setTiesQuiet(const std::vector<std::string>& ties) { m_ties = ties; }
     const std::vector<std::string>& ties() const { return m_ties; }
 
     // The budget: solves and applies (merged with the previous budget edit of this drag; end
@@ -86,13 +90,19 @@ public:
 signals:
     void tableChanged(bool shapeChanged);
     void pinsChanged();
+    void tiesChanged();
     void solved();          // a new solution (it may change the document)
     void choicesChanged();  // the document's configuration of searched layers changed
     void frontChanged();
 
 private:
-    friend class SearchPinCommand;
-    void setPinsFromCommand(const std::vector<int>& pins, quint64 tableKey);
+    friend class SearchEditCommand;
+    struct Edit { // what a pin or tie command sets
+        std::vector<int> pins;
+        std::vector<std::string> ties;
+    };
+    void setFromCommand(const Edit& edit, quint64 tableKey);
+    void pushEdit(const Edit& after, const QString& text);
     void applySolution(const bonsai::SearchSolution& solution, const QString& text, int mergeKey);
     void solveWith(const QString& text, int mergeKey);
     void updateFront();

@@ -3,7 +3,9 @@
 // bytes are compressLayer's for that layer and candidate, moving the budget gives the
 // document the solver's choice (checked against solveSearch on the same table), a pin is one
 // undo step (undo restores the previous choice), a second run comes from the cache, Cancel
-// stops a run, and without data the dock says what to do. On a 1366 × 768 screen the dock
+// stops a run, and without data the dock says what to do. The accuracy-drop bound gives the
+// smallest configuration whose summed drop holds (against every combination), and the tied
+// groups of a language model get one candidate each (undoable). On a 1366 × 768 screen the dock
 // leaves the layer details' charts their labels whole.
 #include "budgetsearch.h"
 #include "channelrangeview.h"
@@ -30,6 +32,8 @@
 #include <QAbstractItemModelTester>
 #include <QChart>
 #include <QChartView>
+#include <QDoubleSpinBox>
+#include <QRegularExpression>
 #include <QDockWidget>
 #include <QFileInfo>
 #include <QGraphicsTextItem>
@@ -86,6 +90,8 @@ private slots:
 
     void emptyStateSaysWhatToDo();
     void measureSolvePin();
+    void maxDropIsTheSmallestThatHolds();
+    void tiesGiveOneChoicePerGroup();
     void cancelStops();
     void laptopScreenKeepsChartsWhole();
 
@@ -102,6 +108,15 @@ private:
             return false;
         w.evalPanel()->setDataset(data);
         return true;
+    }
+    // Measures `panel` on `samples` samples of `candidates` and waits for the map.
+    static bool measureWith(SearchPanel* panel, const std::vector<bonsai::SearchCandidate>& candidates, int samples)
+    {
+        panel->setCandidates(candidates);
+        panel->setSamples(samples);
+        QSignalSpy measured(panel, &SearchPanel::measured);
+        panel->measure();
+        return QTest::qWaitFor([&] { return measured.size() == 1; }, 180000) && panel->isMapShown();
     }
     static QString fashionMnist()
     {
@@ -251,6 +266,131 @@ void TstGuiSearch::measureSolvePin()
     panel->measure();
     QTRY_COMPARE_WITH_TIMEOUT(measured.size(), 2, 60000);
     QVERIFY2(panel->message().contains(QStringLiteral("16 from the cache")), qPrintable(panel->message()));
+}
+
+// The accuracy-drop bound: the document gets the configuration with the fewest bytes whose
+// summed drop (each layer's measured accuracy drop, a gain counted as none, as the solver
+// does) stays within the bound, checked against every combination of the 4 x 4 cells.
+void TstGuiSearch::maxDropIsTheSmallestThatHolds()
+{
+    const QString data = fashionMnist();
+    if (data.isEmpty())
+        QSKIP("Fashion-MNIST is not installed");
+    MainWindow w;
+    QVERIFY(openDemo(w, data));
+    w.showSearchDock();
+    SearchPanel* panel = w.searchPanel();
+    const auto candidates = someCandidates({"fp16", "int8", "int4 g32", "int2 g32"});
+    QVERIFY(measureWith(panel, candidates, 64));
+    const bonsai::SensitivityTable& t = *panel->search()->table();
+    const size_t L = t.layers.size(), C = t.candidates.size();
+    QCOMPARE(L, size_t(4));
+
+    panel->setBudgetKind(bonsai::BudgetKind::MaxDrop);
+    const auto [lo, hi] = panel->search()->budgetRange(bonsai::BudgetKind::MaxDrop);
+    QVERIFY(hi > lo);
+    for (double f : {0.0, 0.05, 0.2, 0.5, 1.0}) {
+        const double bound = lo + f * (hi - lo);
+        panel->setBudgetValue(bound);
+        QCOMPARE(panel->budgetKind(), bonsai::BudgetKind::MaxDrop);
+        // Brute force: every choice of a candidate per layer.
+        double bestBytes = INFINITY;
+        std::vector<size_t> pick(L, 0);
+        for (size_t n = 0, total = size_t(std::pow(double(C), double(L))); n < total; ++n) {
+            double drop = 0, bytes = 0;
+            for (size_t l = 0, k = n; l < L; ++l, k /= C) {
+                pick[l] = k % C;
+                drop += std::max(0.0, -t.cells[l][pick[l]].metricDelta);
+                bytes += double(t.cells[l][pick[l]].bytes);
+            }
+            if (drop <= bound + 1e-12)
+                bestBytes = std::min(bestBytes, bytes);
+        }
+        QVERIFY(std::isfinite(bestBytes)); // the range's low end is every layer's least drop
+        // The document's configuration, cell by cell.
+        double drop = 0, bytes = 0;
+        for (size_t l = 0; l < L; ++l) {
+            const int c = panel->search()->chosen(int(l));
+            QVERIFY2(c >= 0, qPrintable(QString::fromStdString(t.layers[l])));
+            drop += std::max(0.0, -t.cells[l][size_t(c)].metricDelta);
+            bytes += double(t.cells[l][size_t(c)].bytes);
+        }
+        QVERIFY2(drop <= bound + 1e-12, qPrintable(QStringLiteral("drop %1 > bound %2").arg(drop).arg(bound)));
+        QCOMPARE(bytes, bestBytes);
+        QVERIFY(panel->search()->solution().predictedDelta <= bound + 1e-12);
+    }
+    // The spin box shows the bound in accuracy points.
+    QVERIFY(panel->findChild<QDoubleSpinBox*>(QStringLiteral("searchBudgetValue"))->suffix().contains(QStringLiteral("points")));
+}
+
+// A language model's q/k/v and gate/up of one block get one candidate while tied (the
+// default); untying is one undo step, and undo ties them again.
+void TstGuiSearch::tiesGiveOneChoicePerGroup()
+{
+    MainWindow w;
+    w.setErrorDialogsEnabled(false);
+    w.resize(1400, 900);
+    w.show();
+    QSignalSpy opened(&w, &MainWindow::modelOpened);
+    w.openPath(QStringLiteral(BONSAI_TEST_DATA "/tiny-llama"));
+    QVERIFY(QTest::qWaitForWindowExposed(&w) && QTest::qWaitFor([&] { return opened.size() == 1; }, 60000));
+    w.showSearchDock();
+    SearchPanel* panel = w.searchPanel();
+    panel->setDataSource([] {
+        return SearchPanel::DataChoice{QStringLiteral(BONSAI_TEST_DATA "/tiny-llama/calib.txt"), QStringLiteral("Perplexity")};
+    });
+    QVERIFY(measureWith(panel, someCandidates({"fp16", "int8", "int4 g32", "int2 g32"}), 2));
+    bonsai::ui::BudgetSearch* search = panel->search();
+    const bonsai::SensitivityTable& t = *search->table();
+    QCOMPARE(panel->checkedTies(), (std::vector<std::string>{"qkv", "gate_up"}));
+
+    // Groups by the layer names: block number and q/k/v or gate/up.
+    const QRegularExpression re(QStringLiteral(R"(layers\.(\d+)\..*(q_proj|k_proj|v_proj|gate_proj|up_proj))"));
+    std::map<QString, std::vector<int>> groups;
+    for (size_t r = 0; r < t.layers.size(); ++r) {
+        const auto m = re.match(QString::fromStdString(t.layers[r]));
+        if (m.hasMatch())
+            groups[m.captured(1) + (m.captured(2).startsWith(QLatin1String("gate")) || m.captured(2).startsWith(QLatin1String("up"))
+                                        ? QStringLiteral(" gate_up")
+                                        : QStringLiteral(" qkv"))]
+                .push_back(int(r));
+    }
+    QCOMPARE(groups.size(), size_t(8)); // 4 blocks x (q/k/v, gate/up)
+    auto groupsAgree = [&] {
+        for (const auto& [key, rows] : groups)
+            for (int r : rows)
+                if (search->chosen(r) < 0 || search->chosen(r) != search->chosen(rows.front()))
+                    return false;
+        return true;
+    };
+    panel->setBudgetKind(bonsai::BudgetKind::BitsPerWeight);
+    int split = 0; // budgets at which the untied solution splits a group
+    for (double bpw : {3.0, 4.5, 6.0, 9.0}) {
+        panel->setBudgetValue(bpw);
+        QVERIFY2(groupsAgree(), qPrintable(QStringLiteral("at %1 bits/weight").arg(bpw)));
+        QVERIFY(search->solution().bitsPerWeight <= bpw + 1e-9);
+        const auto free = bonsai::solveSearch(t, {bonsai::BudgetKind::BitsPerWeight, bpw}); // untied
+        bool splits = false;
+        for (const auto& [key, rows] : groups)
+            for (int r : rows)
+                splits |= free.choices[size_t(r)].candidate != free.choices[size_t(rows.front())].candidate;
+        split += splits;
+    }
+    QVERIFY(split > 0); // the ties made a difference somewhere
+
+    // Untie: one undo step; the document gets the untied solution; undo ties again.
+    const std::vector<bonsai::LayerConfig> tied = w.document()->configs();
+    panel->setTies({});
+    QVERIFY(panel->checkedTies().empty());
+    QVERIFY(search->ties().empty());
+    const auto untied = bonsai::solveSearch(t, search->budget());
+    for (size_t r = 0; r < t.layers.size(); ++r)
+        QCOMPARE(search->chosen(int(r)), untied.choices[r].candidate);
+    QVERIFY(w.document()->undoStack()->undoText().startsWith(QStringLiteral("Untie")));
+    w.document()->undoStack()->undo();
+    QCOMPARE(panel->checkedTies(), (std::vector<std::string>{"qkv", "gate_up"}));
+    QCOMPARE(w.document()->configs(), tied);
+    QVERIFY(groupsAgree());
 }
 
 void TstGuiSearch::cancelStops()

@@ -13,6 +13,7 @@
 #include "bonsai/model.h"
 
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
@@ -62,6 +63,7 @@ SearchPanel::SearchPanel(CompressionDocument* doc, QWidget* parent)
     connect(m_search, &BudgetSearch::solved, this, &SearchPanel::onSolved);
     connect(m_search, &BudgetSearch::choicesChanged, this, &SearchPanel::updateDetail);
     connect(m_search, &BudgetSearch::pinsChanged, this, &SearchPanel::updateDetail);
+    connect(m_search, &BudgetSearch::tiesChanged, this, &SearchPanel::showTies);
     connect(m_model, &SensitivityModel::scaleChanged, m_legend, &SensitivityLegend::setScale);
     connectCurrentJob(m_runner->runner(), this, m_jobId,
                       {.progress = [this](double f, double eta) {
@@ -135,6 +137,18 @@ QWidget* SearchPanel::buildSettings()
     m_candidateButton->setMenu(m_candidateMenu);
     form->addRow(tr("Candidates:"), m_candidateButton);
 
+    auto* ties = new QHBoxLayout;
+    for (auto [key, label] : {std::pair{"qkv", tr("q/k/v")}, std::pair{"gate_up", tr("gate/up")}}) {
+        auto* box = new QCheckBox(label, settings);
+        box->setObjectName(QStringLiteral("searchTie_") + QLatin1String(key));
+        box->setProperty("tie", QString::fromLatin1(key));
+        connect(box, &QCheckBox::toggled, this, [this] { m_search->setTies(checkedTies()); });
+        ties->addWidget(box);
+        m_ties.push_back(box);
+    }
+    ties->addStretch(1);
+    form->addRow(tr("Tied:"), ties);
+
     m_measure = new QPushButton(tr("Measure"), settings);
     m_measure->setObjectName(QStringLiteral("searchMeasure"));
     m_measure->setToolTip(tr("Measure how much the model's outputs change (KL divergence) when each layer alone "
@@ -170,9 +184,11 @@ QWidget* SearchPanel::buildMap()
     m_kind->addItem(tr("Size"), int(bonsai::BudgetKind::Bytes));
     m_kind->addItem(tr("Bits per weight"), int(bonsai::BudgetKind::BitsPerWeight));
     m_kind->addItem(tr("Quality bound (ΔKL)"), int(bonsai::BudgetKind::MaxKl));
+    m_kind->addItem(tr("Accuracy drop"), int(bonsai::BudgetKind::MaxDrop)); // named per model on reset
     m_kind->setCurrentIndex(1);
-    m_kind->setToolTip(tr("Size and bits per weight: the best predicted quality that fits. Quality bound: the "
-                          "smallest size whose predicted ΔKL (the layers' sum) stays under it."));
+    m_kind->setToolTip(tr("Size and bits per weight: the best predicted quality that fits. Quality bounds: the "
+                          "smallest size whose predicted ΔKL, or accuracy drop (perplexity rise), summed over "
+                          "the layers, stays under it."));
     connect(m_kind, &QComboBox::currentIndexChanged, this, [this] { updateBudgetRange(); });
     m_slider = new QSlider(Qt::Horizontal, box);
     m_slider->setObjectName(QStringLiteral("searchBudgetSlider"));
@@ -455,9 +471,9 @@ void SearchPanel::onSolved()
     }
     m_solution->setStyleSheet(QString());
     QString metric;
-    if (std::isfinite(s.predictedDelta))
+    if (std::isfinite(s.predictedDelta)) // a drop: accuracy falls, perplexity rises
         metric = t->languageModel ? tr(" · perplexity %1").arg(signedText(s.predictedDelta, 3))
-                                  : tr(" · accuracy %1 points").arg(signedText(100 * s.predictedDelta, 2));
+                                  : tr(" · accuracy %1 points").arg(signedText(-100 * s.predictedDelta, 2));
     m_solution->setText(tr("Solution: %1 in %2 layers, %3 bits/weight · predicted ΔKL %4 nats%5")
                             .arg(formatBytes(s.bytes))
                             .arg(t->layers.size())
@@ -508,7 +524,10 @@ void SearchPanel::onModelReset()
     m_budgetChosen = false;
     const bool llm = isLlm(m_doc);
     m_samples->setSpecialValueText(llm ? tr("default (16 chunks)") : tr("default (1,000)"));
-    m_search->setTies(llm ? std::vector<std::string>{"qkv", "gate_up"} : std::vector<std::string>{});
+    m_search->setTiesQuiet(llm ? std::vector<std::string>{"qkv", "gate_up"} : std::vector<std::string>{});
+    showTies();
+    m_kind->setItemText(m_kind->findData(int(bonsai::BudgetKind::MaxDrop)),
+                        llm ? tr("Perplexity rise") : tr("Accuracy drop"));
     refreshData();
     updateDetail();
 }
@@ -532,6 +551,30 @@ void SearchPanel::updateDetail()
 }
 
 QString SearchPanel::detailText() const { return m_detail->text(); }
+
+std::vector<std::string> SearchPanel::checkedTies() const
+{
+    std::vector<std::string> out;
+    for (QCheckBox* box : m_ties)
+        if (box->isChecked())
+            out.push_back(box->property("tie").toString().toStdString());
+    return out;
+}
+
+void SearchPanel::showTies()
+{
+    const auto& ties = m_search->ties();
+    const bool llm = isLlm(m_doc);
+    for (QCheckBox* box : m_ties) {
+        const QSignalBlocker block(box);
+        box->setChecked(std::find(ties.begin(), ties.end(), box->property("tie").toString().toStdString()) != ties.end());
+        box->setEnabled(llm);
+        box->setToolTip(llm ? tr("The layers of each block's group get one candidate, as fused runtimes need.")
+                            : tr("Only language models have q/k/v and gate/up projections to tie."));
+    }
+}
+
+void SearchPanel::setTies(const std::vector<std::string>& ties) { m_search->setTies(ties); }
 
 void SearchPanel::activateCell(const QModelIndex& index)
 {
@@ -575,6 +618,8 @@ double SearchPanel::budgetValue() const { return m_value->value() / spinScale();
 
 double SearchPanel::spinScale() const
 {
+    if (budgetKind() == bonsai::BudgetKind::MaxDrop && !isLlm(m_doc))
+        return 100; // accuracy in points
     if (budgetKind() != bonsai::BudgetKind::Bytes)
         return 1;
     return m_range.second >= double(1 << 20) ? 1.0 / double(1 << 20) : 1.0 / 1024;
@@ -621,6 +666,11 @@ void SearchPanel::updateBudgetRange()
         m_value->setSuffix(tr(" bits/weight"));
         m_value->setSingleStep(0.1);
         break;
+    case bonsai::BudgetKind::MaxDrop:
+        m_value->setDecimals(isLlm(m_doc) ? 4 : 2);
+        m_value->setSuffix(isLlm(m_doc) ? tr(" perplexity") : tr(" points"));
+        m_value->setSingleStep(isLlm(m_doc) ? 0.01 : 0.1);
+        break;
     default:
         m_value->setDecimals(6);
         m_value->setSuffix(tr(" nats"));
@@ -636,6 +686,7 @@ void SearchPanel::updateBudgetRange()
     else if (s.feasible && m_search->budget().kind != kind)
         value = kind == bonsai::BudgetKind::Bytes ? double(s.bytes)
               : kind == bonsai::BudgetKind::BitsPerWeight ? s.bitsPerWeight
+              : kind == bonsai::BudgetKind::MaxDrop       ? s.predictedDelta
                                                             : s.predictedKl;
     value = std::clamp(value, m_range.first, m_range.second);
     m_value->setValue(value * scale);

@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -68,9 +69,13 @@ public:
     bool isBusy() const;
     bool canMeasure() const; // a model and data are chosen
 
+    // Tied groups ("qkv", "gate_up"), as the Tied check boxes set them: one undo step.
+    void setTies(const std::vector<std::string>& ties);
+    std::vector<std::string> checkedTies() const;
+
     void setBudgetKind(bonsai::BudgetKind kind);
     bonsai::BudgetKind budgetKind() const;
-    void setBudgetValue(double value); // in the kind's unit: bytes, bits/weight, nats
+    void setBudgetValue(double value); // in the kind's unit: bytes, bits/weight, nats, drop
     double budgetValue() const;
     void setSliderPosition(int position); // 0..SliderSteps, as a user drag would end there
     static constexpr int SliderSteps = 1000;
@@ -113,6 +118,7 @@ private:
     void showMessage(const QString& text, bool error);
     void updateEmptyState();
     void updateDetail();
+    void showTies(); // the check boxes from the search's ties
     void rebuildCandidateMenu(const std::vector<bonsai::SearchCandidate>& all);
     void updateCandidateButton();
     void updateBudgetRange();
@@ -141,6 +147,7 @@ private:
     QComboBox* m_target = nullptr;
     QToolButton* m_candidateButton = nullptr;
     QMenu* m_candidateMenu = nullptr;
+    std::vector<QCheckBox*> m_ties;
     QPushButton* m_measure = nullptr;
     QPushButton* m_cancel = nullptr;
     QProgressBar* m_progress = nullptr;

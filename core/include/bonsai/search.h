@@ -179,7 +179,8 @@ struct SearchSolution {
     uint64_t bytes = 0;       // searched layers' weight bytes
     double bitsPerWeight = 0; // over the searched layers
     double predictedKl = 0;   // sum of the layers' KL
-    double predictedDelta = 0; // sum of the layers' metric deltas
+    double predictedDelta = 0; // sum of the layers' metric drops (positive = worse: accuracy
+                               // fall as a fraction, or perplexity rise)
     std::string message;      // why infeasible
 };
 
