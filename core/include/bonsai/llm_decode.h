@@ -41,6 +41,9 @@ struct DecodeTimes {
     // q k v o gate up down (all blocks), head, attention (scores, softmax, values, RoPE, cache),
     // other (embedding, norms, SiLU, residuals).
     std::array<double, kParts> seconds{};
+    // Each linear layer's share of the parts above, by Model::layers index (0 for layers that
+    // did not run; sized on the first pass).
+    std::vector<double> layerSeconds;
     static const char* partName(int i); // "attn.q", ..., "head", "attention", "other"
     double total() const;
 };

@@ -139,7 +139,11 @@ struct LlmDecoder::Impl {
             packedMatmulFloat(w, in.data(), in.rows(), out.data());
         else
             packedMatmul(w, in.data(), in.rows(), out.data());
-        times.seconds[size_t(part)] += since(t0);
+        const double dt = since(t0);
+        times.seconds[size_t(part)] += dt;
+        if (times.layerSeconds.size() < m.model.layers.size())
+            times.layerSeconds.resize(m.model.layers.size());
+        times.layerSeconds[size_t(li)] += dt;
     }
 
     std::vector<float> forward(const std::vector<int32_t>& ids, bool allLogits);
