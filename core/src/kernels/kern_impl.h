@@ -20,10 +20,12 @@ struct Args {
     const float* offsets = nullptr; // Int4: s * z per group
     int64_t groupSize = 0, groupsPerRow = 0;
     // Activations (kernels.h QuantizedActivations): row i's codes at aq + i * cols, chunk
-    // scales at ad + i * cols / 32, 16-group sums times scale at am16 + i * cols / 16.
+    // scales at ad + i * cols / 32, 16-group sums times scale at am16 + i * cols / 16, chunk
+    // code sums at as32 + i * cols / 32.
     const int8_t* aq = nullptr;
     const float* ad = nullptr;
     const float* am16 = nullptr;
+    const int16_t* as32 = nullptr;
     int64_t n = 0;
     float* y = nullptr; // y[i * ldy + r]
     int64_t ldy = 0;

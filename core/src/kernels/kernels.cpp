@@ -418,6 +418,7 @@ void packedMatmul(const PackedMatrix& w, const float* x, int64_t n, float* y)
     a.aq = qa.q.data();
     a.ad = qa.d.data();
     a.am16 = qa.m16.data();
+    a.as32 = qa.s32.data();
     a.n = n;
     a.y = y;
     a.ldy = w.rows();

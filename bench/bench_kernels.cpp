@@ -1,0 +1,78 @@
+// Throughput of the packed-weight kernels alone (packedMatmul) on the shapes of a ~500M Llama
+// (hidden 1536, MLP 4096): matrix-vector (decode) and 128-row products (prefill), per format
+// and kernel level, in GOP/s (2 operations per weight and activation row) beside Eigen's FP32.
+//
+//   bench_kernels [--threads T] [--rows N] [--repeats N]
+#include "bench_util.h"
+
+#include "bonsai/kernels.h"
+
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+
+namespace {
+
+double timeIt(const std::function<void()>& f, int repeats)
+{
+    f(); // warm-up
+    std::vector<double> t;
+    for (int r = 0; r < repeats; ++r) {
+        const double t0 = bench::now();
+        f();
+        t.push_back(bench::now() - t0);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    int threads = 2, repeats = 7;
+    int64_t batch = 128;
+    for (int i = 1; i + 1 < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--threads")
+            threads = std::stoi(argv[++i]);
+        else if (a == "--rows")
+            batch = std::stoll(argv[++i]);
+        else if (a == "--repeats")
+            repeats = std::stoi(argv[++i]);
+    }
+    omp_set_num_threads(threads);
+    struct Shape {
+        int64_t rows, cols;
+    };
+    const Shape shapes[] = {{4096, 1536}, {1536, 4096}};
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::printf("%d threads, median of %d; GOP/s (2 per multiply-add)\n", threads, repeats);
+    for (const Shape& s : shapes) {
+        std::vector<float> w(size_t(s.rows * s.cols)), x(size_t(batch * s.cols)), y(size_t(batch * s.rows));
+        for (float& v : w)
+            v = 0.05f * nd(rng);
+        for (float& v : x)
+            v = nd(rng);
+        for (bonsai::DType t : {bonsai::DType::F32, bonsai::DType::Q8_0, bonsai::DType::Q4_K, bonsai::DType::Q6_K,
+                                bonsai::DType::Q4_0}) {
+            const bonsai::PackedMatrix m = bonsai::PackedMatrix::quantizeGgml(t, w.data(), s.rows, s.cols);
+            for (bonsai::KernelIsa isa : {bonsai::KernelIsa::Avx2, bonsai::KernelIsa::Avx512}) {
+                if (!bonsai::kernelIsaAvailable(isa) || (t == bonsai::DType::F32 && isa != bonsai::KernelIsa::Avx512))
+                    continue;
+                bonsai::setKernelIsa(isa);
+                const double ops1 = 2.0 * double(s.rows * s.cols);
+                const double t1 = timeIt([&] { bonsai::packedMatmul(m, x.data(), 1, y.data()); }, repeats * 10);
+                const double tn = timeIt([&] { bonsai::packedMatmul(m, x.data(), batch, y.data()); }, repeats);
+                std::printf("%5lld x %-5lld %-5s %-12s  1 row: %6.1f GOP/s %6.1f GB/s   %lld rows: %6.1f GOP/s\n",
+                            (long long)s.rows, (long long)s.cols, std::string(bonsai::dtypeInfo(t).name).c_str(),
+                            std::string(bonsai::kernelIsaName(isa)).c_str(), ops1 / t1 / 1e9,
+                            double(m.bytes()) / t1 / 1e9, (long long)batch, ops1 * double(batch) / tn / 1e9);
+                std::fflush(stdout);
+            }
+        }
+    }
+    return 0;
+}
