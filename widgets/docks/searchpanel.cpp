@@ -5,6 +5,8 @@
 #include "formatting.h"
 #include "jobrunner.h"
 #include "panelutil.h"
+#include "searchbudgetbar.h"
+#include "searchmap.h"
 #include "sensitivitydelegate.h"
 #include "sensitivitymodel.h"
 #include "sensitivityrunner.h"
@@ -15,19 +17,14 @@
 #include <QAction>
 #include <QCheckBox>
 #include <QComboBox>
-#include <QDoubleSpinBox>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
-#include <QHeaderView>
 #include <QLabel>
 #include <QMenu>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QScrollBar>
-#include <QSlider>
 #include <QSpinBox>
-#include <QStackedWidget>
 #include <QTableView>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -39,14 +36,7 @@ namespace bonsai::ui {
 
 namespace {
 
-constexpr double DefaultBitsPerWeight = 4.0;
-
 bool isLlm(const CompressionDocument* doc) { return doc->model() && bonsai::isLanguageModel(*doc->model()); }
-
-QString signedText(double v, int decimals)
-{
-    return (v >= 0 ? QStringLiteral("+") : QStringLiteral("−")) + QString::number(std::abs(v), 'f', decimals);
-}
 
 } // namespace
 
@@ -57,12 +47,17 @@ SearchPanel::SearchPanel(CompressionDocument* doc, QWidget* parent)
     setObjectName(QStringLiteral("searchPanel"));
     auto* layout = new QHBoxLayout(this); // settings beside the map (a side dock: above it)
     layout->addWidget(buildSettings());
-    layout->addWidget(buildMap(), 1);
+    auto* column = new QWidget(this);
+    auto* v = new QVBoxLayout(column);
+    v->setContentsMargins(0, 0, 0, 0);
+    m_budget = new SearchBudgetBar(m_search, column);
+    m_map = new SearchMap(m_search, m_model, column);
+    v->addWidget(m_budget);
+    v->addWidget(m_map, 1);
+    layout->addWidget(column, 1);
 
     connect(m_doc, &CompressionDocument::modelReset, this, &SearchPanel::onModelReset);
-    connect(m_search, &BudgetSearch::solved, this, &SearchPanel::onSolved);
-    connect(m_search, &BudgetSearch::choicesChanged, this, &SearchPanel::updateDetail);
-    connect(m_search, &BudgetSearch::pinsChanged, this, &SearchPanel::updateDetail);
+    connect(m_map, &SearchMap::mapReset, this, &SearchPanel::updateEmptyState);
     connect(m_search, &BudgetSearch::tiesChanged, this, &SearchPanel::showTies);
     connect(m_model, &SensitivityModel::scaleChanged, m_legend, &SensitivityLegend::setScale);
     connectCurrentJob(m_runner->runner(), this, m_jobId,
@@ -135,9 +130,11 @@ QWidget* SearchPanel::buildSettings()
                                      "uncheck those you do not want considered."));
     m_candidateMenu = new QMenu(m_candidateButton);
     m_candidateButton->setMenu(m_candidateMenu);
-    form->addRow(tr("Candidates:"), m_candidateButton);
-
+    // Tied groups beside the candidates: one row less in a low dock.
     auto* ties = new QHBoxLayout;
+    ties->addWidget(m_candidateButton);
+    ties->addSpacing(12);
+    ties->addWidget(new QLabel(tr("Tied:"), settings));
     for (auto [key, label] : {std::pair{"qkv", tr("q/k/v")}, std::pair{"gate_up", tr("gate/up")}}) {
         auto* box = new QCheckBox(label, settings);
         box->setObjectName(QStringLiteral("searchTie_") + QLatin1String(key));
@@ -147,7 +144,7 @@ QWidget* SearchPanel::buildSettings()
         m_ties.push_back(box);
     }
     ties->addStretch(1);
-    form->addRow(tr("Tied:"), ties);
+    form->addRow(tr("Candidates:"), ties);
 
     m_measure = new QPushButton(tr("Measure"), settings);
     m_measure->setObjectName(QStringLiteral("searchMeasure"));
@@ -174,88 +171,6 @@ QWidget* SearchPanel::buildSettings()
     return settings;
 }
 
-QWidget* SearchPanel::buildMap()
-{
-    auto* box = new QWidget(this);
-    auto* v = new QVBoxLayout(box);
-    v->setContentsMargins(0, 0, 0, 0);
-    m_kind = new QComboBox(box);
-    m_kind->setObjectName(QStringLiteral("searchBudgetKind"));
-    m_kind->addItem(tr("Size"), int(bonsai::BudgetKind::Bytes));
-    m_kind->addItem(tr("Bits per weight"), int(bonsai::BudgetKind::BitsPerWeight));
-    m_kind->addItem(tr("Quality bound (ΔKL)"), int(bonsai::BudgetKind::MaxKl));
-    m_kind->addItem(tr("Accuracy drop"), int(bonsai::BudgetKind::MaxDrop)); // named per model on reset
-    m_kind->setCurrentIndex(1);
-    m_kind->setToolTip(tr("Size and bits per weight: the best predicted quality that fits. Quality bounds: the "
-                          "smallest size whose predicted ΔKL, or accuracy drop (perplexity rise), summed over "
-                          "the layers, stays under it."));
-    connect(m_kind, &QComboBox::currentIndexChanged, this, [this] { updateBudgetRange(); });
-    m_slider = new QSlider(Qt::Horizontal, box);
-    m_slider->setObjectName(QStringLiteral("searchBudgetSlider"));
-    m_slider->setRange(0, SliderSteps);
-    m_slider->setToolTip(tr("Move to re-solve: the layers get the solution at once (one undo step per drag)."));
-    m_value = new QDoubleSpinBox(box);
-    m_value->setObjectName(QStringLiteral("searchBudgetValue"));
-    m_value->setKeyboardTracking(false);
-    m_value->setMinimumWidth(110);
-    auto* budgetRow = new QHBoxLayout;
-    budgetRow->addWidget(new QLabel(tr("Budget:"), box));
-    budgetRow->addWidget(m_kind);
-    budgetRow->addWidget(m_slider, 1);
-    budgetRow->addWidget(m_value);
-    v->addLayout(budgetRow);
-    connect(m_slider, &QSlider::valueChanged, this, &SearchPanel::onSliderMoved);
-    connect(m_slider, &QSlider::sliderReleased, this, [this] { m_doc->endDrag(); });
-    connect(m_value, &QDoubleSpinBox::valueChanged, this, &SearchPanel::onSpinEdited);
-    m_solution = new QLabel(box);
-    m_solution->setObjectName(QStringLiteral("searchSolution"));
-    m_solution->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_solution->setWordWrap(true);
-    m_solution->setMinimumWidth(200);
-    v->addWidget(m_solution);
-    m_stack = new QStackedWidget(box);
-    m_empty = new QLabel(m_stack);
-    m_empty->setObjectName(QStringLiteral("searchEmpty"));
-    m_empty->setAlignment(Qt::AlignCenter);
-    m_empty->setWordWrap(true);
-    m_empty->setMargin(16);
-    m_empty->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 11pt;"));
-    m_view = new QTableView(m_stack);
-    m_view->setObjectName(QStringLiteral("sensitivityMap"));
-    m_view->setModel(m_model);
-    m_view->setItemDelegate(new SensitivityDelegate(m_view));
-    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_view->setSelectionBehavior(QAbstractItemView::SelectItems);
-    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    m_view->setContextMenuPolicy(Qt::CustomContextMenu);
-    m_view->verticalHeader()->setVisible(false);
-    m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 7);
-    m_view->horizontalHeader()->setDefaultAlignment(Qt::AlignCenter);
-    m_view->horizontalHeader()->setHighlightSections(false);
-    m_view->setMouseTracking(true);
-    connect(m_view, &QTableView::clicked, this, &SearchPanel::activateCell);
-    connect(m_view, &QWidget::customContextMenuRequested, this, &SearchPanel::showContextMenu);
-    connect(m_view->selectionModel(), &QItemSelectionModel::currentChanged, this, [this] { updateDetail(); });
-    // Candidate columns all as wide as the widest size text; Layer and Choice fit their text.
-    m_view->horizontalHeader()->setDefaultSectionSize(
-        m_view->fontMetrics().horizontalAdvance(QStringLiteral("999.99 KiB")) + 18);
-    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
-        for (int c : {int(SensitivityModel::LayerColumn), int(SensitivityModel::ChoiceColumn)})
-            m_view->resizeColumnToContents(c);
-        updateEmptyState();
-    });
-    m_stack->addWidget(m_empty);
-    m_stack->addWidget(m_view);
-    v->addWidget(m_stack, 1);
-    m_detail = new QLabel(box);
-    m_detail->setObjectName(QStringLiteral("searchDetail"));
-    m_detail->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_detail->setWordWrap(true);
-    m_detail->setMinimumWidth(200);
-    v->addWidget(m_detail);
-    return box;
-}
-
 int SearchPanel::compactHeight() const
 {
     const int line = fontMetrics().lineSpacing();
@@ -263,13 +178,9 @@ int SearchPanel::compactHeight() const
     // The status line may wrap to two lines once measured ("… (71 from the cache)").
     const int settingsHeight = settings->minimumSizeHint().height() +
                                std::max(0, 2 * line - m_message->minimumSizeHint().height());
-    const QLayout* column = m_solution->parentWidget()->layout();
-    const int spacing = std::max(0, column->spacing());
     constexpr int MapRows = 3;
-    const int mapHeight = std::max(m_kind->sizeHint().height(), m_value->sizeHint().height()) + 2 * line +
-                          std::max(m_view->horizontalHeader()->sizeHint().height(), 2 * line + 6) + // "int4 / g32"
-                          MapRows * m_view->verticalHeader()->defaultSectionSize() +
-                          m_view->horizontalScrollBar()->sizeHint().height() + 2 * m_view->frameWidth() + 3 * spacing;
+    const int mapHeight = m_budget->compactHeight() + m_map->compactHeight(MapRows) +
+                          std::max(0, m_budget->parentWidget()->layout()->spacing());
     const QMargins margins = layout()->contentsMargins();
     return std::max(settingsHeight, mapHeight) + margins.top() + margins.bottom();
 }
@@ -430,8 +341,8 @@ void SearchPanel::onSnapshot(const SensitivitySnapshot& s)
     if (p.fromCache)
         text += tr(", %1 from the cache").arg(formatCount(p.fromCache));
     showMessage(text + tr(". Hatched cells are still estimates."), false);
-    if (!m_budgetChosen || m_range.first == m_range.second)
-        updateBudgetRange();
+    if (!m_budget->isBudgetChosen() || m_budget->isRangeEmpty())
+        m_budget->updateRange();
 }
 
 void SearchPanel::onDone(const SensitivitySnapshot& s)
@@ -449,43 +360,11 @@ void SearchPanel::onDone(const SensitivitySnapshot& s)
                             t->languageModel ? tr("text chunks") : tr("samples"), QFileInfo(m_data.path).fileName());
     text += p.fromCache ? tr(" (%1 from the cache).").arg(formatCount(p.fromCache)) : QStringLiteral(".");
     showMessage(text, false);
-    updateBudgetRange();
+    m_budget->updateRange();
     m_search->solve(); // the budget shown, as one undo step
-    m_view->resizeColumnToContents(SensitivityModel::ChoiceColumn);
+    m_map->view()->resizeColumnToContents(SensitivityModel::ChoiceColumn);
     emit measured();
 }
-
-void SearchPanel::onSolved()
-{
-    const auto& s = m_search->solution();
-    const auto* t = m_search->table();
-    if (!t) {
-        m_solution->clear();
-        return;
-    }
-    if (!s.feasible) {
-        m_solution->setStyleSheet(QStringLiteral("color: #b00020;"));
-        m_solution->setText(s.message.empty() ? tr("No configuration fits this budget.") : qstr(s.message));
-        updateDetail();
-        return;
-    }
-    m_solution->setStyleSheet(QString());
-    QString metric;
-    if (std::isfinite(s.predictedDelta)) // a drop: accuracy falls, perplexity rises
-        metric = t->languageModel ? tr(" · perplexity %1").arg(signedText(s.predictedDelta, 3))
-                                  : tr(" · accuracy %1 points").arg(signedText(-100 * s.predictedDelta, 2));
-    m_solution->setText(tr("Solution: %1 in %2 layers, %3 bits/weight · predicted ΔKL %4 nats%5")
-                            .arg(formatBytes(s.bytes))
-                            .arg(t->layers.size())
-                            .arg(s.bitsPerWeight, 0, 'f', 2)
-                            .arg(s.predictedKl, 0, 'g', 3)
-                            .arg(metric));
-    m_solution->setToolTip(s.optimal ? tr("Proven optimal for the predicted ΔKL (the layers' sum).")
-                                     : tr("The best found; not proven optimal."));
-    updateDetail();
-}
-
-QString SearchPanel::solutionText() const { return m_solution->text(); }
 
 QString SearchPanel::emptyText() const
 {
@@ -500,17 +379,14 @@ QString SearchPanel::emptyText() const
         .arg(QFileInfo(m_data.path).fileName());
 }
 
-bool SearchPanel::isMapShown() const { return m_stack->currentWidget() == m_view; }
+bool SearchPanel::isMapShown() const { return m_map->isMapShown(); }
 
 void SearchPanel::updateEmptyState()
 {
     const bool map = m_search->table() != nullptr;
-    m_empty->setText(emptyText());
-    m_stack->setCurrentWidget(map ? static_cast<QWidget*>(m_view) : m_empty);
+    m_map->showState(emptyText());
     m_legend->setVisible(map);
-    m_detail->setVisible(map);
-    for (QWidget* w : {static_cast<QWidget*>(m_kind), static_cast<QWidget*>(m_slider), static_cast<QWidget*>(m_value)})
-        w->setEnabled(map);
+    m_budget->setEnabled(map);
 }
 
 void SearchPanel::onModelReset()
@@ -520,37 +396,14 @@ void SearchPanel::onModelReset()
     setRunning(false);
     clearJobProgress(m_progress);
     showMessage(QString(), false);
-    m_solution->clear();
-    m_budgetChosen = false;
     const bool llm = isLlm(m_doc);
+    m_budget->reset(llm);
     m_samples->setSpecialValueText(llm ? tr("default (16 chunks)") : tr("default (1,000)"));
     m_search->setTiesQuiet(llm ? std::vector<std::string>{"qkv", "gate_up"} : std::vector<std::string>{});
     showTies();
-    m_kind->setItemText(m_kind->findData(int(bonsai::BudgetKind::MaxDrop)),
-                        llm ? tr("Perplexity rise") : tr("Accuracy drop"));
     refreshData();
-    updateDetail();
+    m_map->updateDetail();
 }
-
-void SearchPanel::updateDetail()
-{
-    const auto* t = m_search->table();
-    if (!t || t->layers.empty()) {
-        m_detail->clear();
-        return;
-    }
-    const QModelIndex current = m_view->currentIndex();
-    const int row = current.isValid() ? current.row() : -1;
-    if (row < 0) {
-        m_detail->setText(tr("Select a layer to see why it has its configuration; click a cell to pin the layer to it."));
-        return;
-    }
-    const QString layer = qstr(t->layers[size_t(row)]);
-    const QString pin = m_search->pinned(row) >= 0 ? tr(" (pinned)") : QString();
-    m_detail->setText(tr("%1%2: %3").arg(layer, pin, m_search->explanation(row)));
-}
-
-QString SearchPanel::detailText() const { return m_detail->text(); }
 
 std::vector<std::string> SearchPanel::checkedTies() const
 {
@@ -576,169 +429,16 @@ void SearchPanel::showTies()
 
 void SearchPanel::setTies(const std::vector<std::string>& ties) { m_search->setTies(ties); }
 
-void SearchPanel::activateCell(const QModelIndex& index)
-{
-    const int candidate = SensitivityModel::candidateOf(index.column());
-    if (!index.isValid() || candidate < 0 || !index.data(SensitivityModel::ApplicableRole).toBool())
-        return;
-    m_search->togglePin(index.row(), candidate);
-}
+// The budget and the map are their own widgets.
 
-void SearchPanel::showContextMenu(const QPoint& pos)
-{
-    const QModelIndex index = m_view->indexAt(pos);
-    if (!index.isValid())
-        return;
-    const int row = index.row();
-    const int candidate = SensitivityModel::candidateOf(index.column());
-    const auto* t = m_search->table();
-    QMenu menu(this);
-    if (candidate >= 0 && index.data(SensitivityModel::ApplicableRole).toBool() && m_search->pinned(row) != candidate)
-        menu.addAction(tr("Pin %1 to %2").arg(qstr(t->layers[size_t(row)]), qstr(t->candidates[size_t(candidate)].name)),
-                       this, [this, row, candidate] { m_search->pin(row, candidate); });
-    if (m_search->pinned(row) >= 0)
-        menu.addAction(tr("Unpin %1").arg(qstr(t->layers[size_t(row)])), this, [this, row] { m_search->unpin(row); });
-    if (menu.actions().isEmpty())
-        return;
-    menu.exec(m_view->viewport()->mapToGlobal(pos));
-}
-
-// --- The budget: slider positions, the spin box and the solver ---
-
-bonsai::BudgetKind SearchPanel::budgetKind() const { return bonsai::BudgetKind(m_kind->currentData().toInt()); }
-
-void SearchPanel::setBudgetKind(bonsai::BudgetKind kind)
-{
-    const int i = m_kind->findData(int(kind));
-    if (i >= 0)
-        m_kind->setCurrentIndex(i);
-}
-
-double SearchPanel::budgetValue() const { return m_value->value() / spinScale(); }
-
-double SearchPanel::spinScale() const
-{
-    if (budgetKind() == bonsai::BudgetKind::MaxDrop && !isLlm(m_doc))
-        return 100; // accuracy in points
-    if (budgetKind() != bonsai::BudgetKind::Bytes)
-        return 1;
-    return m_range.second >= double(1 << 20) ? 1.0 / double(1 << 20) : 1.0 / 1024;
-}
-
-double SearchPanel::valueAt(int position) const
-{
-    const auto [lo, hi] = m_range;
-    const double f = double(position) / SliderSteps;
-    if (budgetKind() == bonsai::BudgetKind::MaxKl) {
-        const double a = std::max(lo, 1e-9), b = std::max(hi, a);
-        return std::exp(std::log(a) + f * (std::log(b) - std::log(a)));
-    }
-    return lo + f * (hi - lo);
-}
-
-int SearchPanel::positionOf(double value) const
-{
-    const auto [lo, hi] = m_range;
-    double f = 0;
-    if (budgetKind() == bonsai::BudgetKind::MaxKl) {
-        const double a = std::max(lo, 1e-9), b = std::max(hi, a);
-        f = b > a ? (std::log(std::max(value, a)) - std::log(a)) / (std::log(b) - std::log(a)) : 0;
-    } else {
-        f = hi > lo ? (value - lo) / (hi - lo) : 0;
-    }
-    return int(std::lround(std::clamp(f, 0.0, 1.0) * SliderSteps));
-}
-
-void SearchPanel::updateBudgetRange()
-{
-    const bonsai::BudgetKind kind = budgetKind();
-    m_range = m_search->budgetRange(kind);
-    const double scale = spinScale();
-    m_syncing = true;
-    switch (kind) {
-    case bonsai::BudgetKind::Bytes:
-        m_value->setDecimals(scale < 1.0 / 1024 ? 3 : 2);
-        m_value->setSuffix(scale < 1.0 / 1024 ? tr(" MiB") : tr(" KiB"));
-        m_value->setSingleStep(scale < 1.0 / 1024 ? 0.1 : 1);
-        break;
-    case bonsai::BudgetKind::BitsPerWeight:
-        m_value->setDecimals(2);
-        m_value->setSuffix(tr(" bits/weight"));
-        m_value->setSingleStep(0.1);
-        break;
-    case bonsai::BudgetKind::MaxDrop:
-        m_value->setDecimals(isLlm(m_doc) ? 4 : 2);
-        m_value->setSuffix(isLlm(m_doc) ? tr(" perplexity") : tr(" points"));
-        m_value->setSingleStep(isLlm(m_doc) ? 0.01 : 0.1);
-        break;
-    default:
-        m_value->setDecimals(6);
-        m_value->setSuffix(tr(" nats"));
-        m_value->setSingleStep(0.0001);
-        break;
-    }
-    m_value->setRange(m_range.first * scale, m_range.second * scale);
-    // The value the document has now in this unit, else the budget asked for.
-    const auto& s = m_search->solution();
-    double value = m_search->budget().value;
-    if (!m_budgetChosen && kind == bonsai::BudgetKind::BitsPerWeight)
-        value = DefaultBitsPerWeight; // until a budget is chosen: the range may still grow
-    else if (s.feasible && m_search->budget().kind != kind)
-        value = kind == bonsai::BudgetKind::Bytes ? double(s.bytes)
-              : kind == bonsai::BudgetKind::BitsPerWeight ? s.bitsPerWeight
-              : kind == bonsai::BudgetKind::MaxDrop       ? s.predictedDelta
-                                                            : s.predictedKl;
-    value = std::clamp(value, m_range.first, m_range.second);
-    m_value->setValue(value * scale);
-    m_slider->setValue(positionOf(value));
-    m_syncing = false;
-    if (m_search->budget().kind != kind || !m_budgetChosen)
-        m_search->setBudgetQuiet({kind, value});
-    updateEmptyState();
-}
-
-void SearchPanel::onSliderMoved(int position)
-{
-    if (m_syncing || !m_search->table())
-        return;
-    const double value = valueAt(position);
-    m_syncing = true;
-    m_value->setValue(value * spinScale());
-    m_syncing = false;
-    m_budgetChosen = true;
-    m_search->setBudget({budgetKind(), value});
-    if (!m_slider->isSliderDown())
-        m_doc->endDrag(); // keys and clicks: a step each
-}
-
-void SearchPanel::onSpinEdited()
-{
-    if (m_syncing || !m_search->table())
-        return;
-    const double value = m_value->value() / spinScale();
-    m_syncing = true;
-    m_slider->setValue(positionOf(value));
-    m_syncing = false;
-    m_budgetChosen = true;
-    m_search->setBudget({budgetKind(), value});
-    m_doc->endDrag();
-}
-
-void SearchPanel::setBudgetValue(double value)
-{
-    m_syncing = true;
-    m_value->setValue(value * spinScale());
-    m_slider->setValue(positionOf(value));
-    m_syncing = false;
-    m_budgetChosen = true;
-    m_search->setBudget({budgetKind(), value});
-    m_doc->endDrag();
-}
-
-void SearchPanel::setSliderPosition(int position)
-{
-    m_slider->setValue(position);
-    m_doc->endDrag();
-}
+bonsai::BudgetKind SearchPanel::budgetKind() const { return m_budget->kind(); }
+void SearchPanel::setBudgetKind(bonsai::BudgetKind kind) { m_budget->setKind(kind); }
+double SearchPanel::budgetValue() const { return m_budget->value(); }
+void SearchPanel::setBudgetValue(double value) { m_budget->setValue(value); }
+void SearchPanel::setSliderPosition(int position) { m_budget->setSliderPosition(position); }
+QString SearchPanel::solutionText() const { return m_budget->solutionText(); }
+QTableView* SearchPanel::view() const { return m_map->view(); }
+void SearchPanel::activateCell(const QModelIndex& index) { m_map->activateCell(index); }
+QString SearchPanel::detailText() const { return m_map->detailText(); }
 
 } // namespace bonsai::ui

@@ -1,14 +1,15 @@
 #pragma once
 // The budget search panel: which configuration each layer should get for a size or quality
 // budget. Settings (the calibration data, taken from the Evaluation dock's data set or the
-// Perplexity dock's text; samples; export target; candidates), Measure / Cancel with progress
-// and an ETA, then the budget (size, bits per weight, or a bound on the predicted ΔKL) as a
-// slider and a number: each move re-solves and gives the document the solution (one undo
-// step per drag). The sensitivity map fills live while measuring; a click on a cell pins the
-// layer to that candidate (again: unpins; also a context menu), each an undo step. The
-// chosen layer's explanation shows in its tooltip and in the line under the map. Until data
-// is chosen and measured, the map's place says what to do. The state is a BudgetSearch, the
-// job a SensitivityRunner (session layer).
+// Perplexity dock's text; samples; export target; candidates; tied groups of a language
+// model's layers), Measure / Cancel with progress and an ETA; beside them the budget row
+// (SearchBudgetBar: size, bits per weight, or a bound on the predicted ΔKL or metric drop, as
+// a slider and a number; each move re-solves, one undo step per drag) and the sensitivity map
+// (SearchMap: fills live while measuring, a click pins a layer, the selected layer's
+// explanation under it). Until data is chosen and measured, the map's place says what to
+// do. The state is a BudgetSearch, the job a SensitivityRunner (session layer).
+#include "searchbudgetbar.h"
+
 #include "bonsai/search.h"
 
 #include <QWidget>
@@ -19,15 +20,12 @@
 
 class QCheckBox;
 class QComboBox;
-class QDoubleSpinBox;
 class QLabel;
 class QMenu;
 class QModelIndex;
 class QProgressBar;
 class QPushButton;
-class QSlider;
 class QSpinBox;
-class QStackedWidget;
 class QTableView;
 class QToolButton;
 
@@ -35,6 +33,7 @@ namespace bonsai::ui {
 
 class BudgetSearch;
 class CompressionDocument;
+class SearchMap;
 class SensitivityLegend;
 class SensitivityModel;
 class SensitivityRunner;
@@ -78,14 +77,14 @@ public:
     void setBudgetValue(double value); // in the kind's unit: bytes, bits/weight, nats, drop
     double budgetValue() const;
     void setSliderPosition(int position); // 0..SliderSteps, as a user drag would end there
-    static constexpr int SliderSteps = 1000;
+    static constexpr int SliderSteps = SearchBudgetBar::SliderSteps;
 
     // A click on a cell: pins the layer to its candidate, or unpins it.
     void activateCell(const QModelIndex& index);
 
     BudgetSearch* search() const { return m_search; }
     SensitivityModel* model() const { return m_model; }
-    QTableView* view() const { return m_view; }
+    QTableView* view() const;
     SensitivityRunner* runner() const { return m_runner; }
     QString message() const;      // the status or error line
     QString emptyText() const;    // what the map's place says while there is no map
@@ -109,25 +108,15 @@ protected:
 
 private:
     QWidget* buildSettings();
-    QWidget* buildMap();
     void onModelReset();
     void onSnapshot(const SensitivitySnapshot& s);
     void onDone(const SensitivitySnapshot& s);
-    void onSolved();
     void setRunning(bool running);
     void showMessage(const QString& text, bool error);
     void updateEmptyState();
-    void updateDetail();
     void showTies(); // the check boxes from the search's ties
     void rebuildCandidateMenu(const std::vector<bonsai::SearchCandidate>& all);
     void updateCandidateButton();
-    void updateBudgetRange();
-    void onSliderMoved(int position);
-    void onSpinEdited();
-    double valueAt(int position) const;
-    int positionOf(double value) const;
-    double spinScale() const; // spin box unit per budget unit (bytes shown in KiB or MiB)
-    void showContextMenu(const QPoint& pos);
 
     CompressionDocument* m_doc;
     BudgetSearch* m_search;
@@ -138,9 +127,6 @@ private:
     quint64 m_jobId = 0;
     QString m_stage;
     QString m_cacheDir;
-    std::pair<double, double> m_range{0, 0};
-    bool m_budgetChosen = false; // the user (or a caller) set a budget
-    bool m_syncing = false;      // slider and spin box follow each other
 
     QLabel* m_dataLabel = nullptr;
     QSpinBox* m_samples = nullptr;
@@ -152,15 +138,9 @@ private:
     QPushButton* m_cancel = nullptr;
     QProgressBar* m_progress = nullptr;
     QLabel* m_message = nullptr;
-    QComboBox* m_kind = nullptr;
-    QSlider* m_slider = nullptr;
-    QDoubleSpinBox* m_value = nullptr;
-    QLabel* m_solution = nullptr;
-    QStackedWidget* m_stack = nullptr;
-    QLabel* m_empty = nullptr;
-    QTableView* m_view = nullptr;
     SensitivityLegend* m_legend = nullptr;
-    QLabel* m_detail = nullptr;
+    SearchBudgetBar* m_budget = nullptr;
+    SearchMap* m_map = nullptr;
 };
 
 } // namespace bonsai::ui
