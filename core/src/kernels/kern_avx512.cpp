@@ -154,7 +154,7 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
             }
             xd[i] = a.ad[(i0 + i) * chunks + 8 * sb];
             const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.as32 + (i0 + i) * chunks + 8 * sb));
-            bs = _mm512_inserti32x4(bs, s, i);
+            bs = _mm512_mask_broadcast_i32x4(bs, __mmask16(0xF << (4 * i)), s); // lane i (i need not be a constant)
             xd4 = _mm512_mask_blend_ps(__mmask16(0xF << (4 * i)), xd4, _mm512_set1_ps(xd[i]));
         }
         for (int k = 0; k < R; ++k) {
