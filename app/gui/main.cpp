@@ -5,6 +5,7 @@
 #include "perplexityscreenshot.h"
 #include "screenshotdriver.h"
 #include "searchscreenshot.h"
+#include "speedscreenshot.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -62,6 +63,12 @@ int main(int argc, char** argv)
                        "default data set or text), solve the default budget and save the window "
                        "with the budget search dock."));
     parser.addOption(search);
+    const QCommandLineOption speed(
+        QStringLiteral("speed"),
+        QStringLiteral("With --screenshot: measure MODEL's speed on this machine, uncompressed and as "
+                       "configured (short settings), and save the window with the speed dock and the "
+                       "layer table's measured latencies."));
+    parser.addOption(speed);
     const QCommandLineOption size(
         QStringLiteral("size"),
         QStringLiteral("With --screenshot: the window's size in pixels, e.g. 1366x768 (default "
@@ -95,12 +102,16 @@ int main(int argc, char** argv)
         bonsai::ui::EvalScreenshot evalShot(&window, &driver, parser.value(screenshot));
         bonsai::ui::PerplexityScreenshot pplShot(&window, &driver, parser.value(screenshot));
         bonsai::ui::SearchScreenshot searchShot(&window, &driver, parser.value(screenshot));
+        bonsai::ui::SpeedScreenshot speedShot(&window, &driver, parser.value(screenshot));
         auto finish = [](int code, const QString& error) {
             if (code != 0)
                 QTextStream(stderr) << "bonsai: " << error << '\n';
             QCoreApplication::exit(code);
         };
-        if (parser.isSet(search))
+        if (parser.isSet(speed))
+            QObject::connect(&speedShot, &bonsai::ui::SpeedScreenshot::finished, &app,
+                             [&](int code) { finish(code, speedShot.errorString()); });
+        else if (parser.isSet(search))
             QObject::connect(&searchShot, &bonsai::ui::SearchScreenshot::finished, &app,
                              [&](int code) { finish(code, searchShot.errorString()); });
         else if (parser.isSet(perplexity))
@@ -113,7 +124,9 @@ int main(int argc, char** argv)
             QObject::connect(&driver, &bonsai::ui::ScreenshotDriver::finished, &app,
                              [&](int code) { finish(code, driver.errorString()); });
         driver.start(shotSize);
-        if (parser.isSet(search))
+        if (parser.isSet(speed))
+            speedShot.start();
+        else if (parser.isSet(search))
             searchShot.start();
         else if (parser.isSet(perplexity))
             pplShot.start();

@@ -25,7 +25,7 @@ void LayerTableModel::setCompression(CompressionDocument* doc, ModelEstimator* e
     if (m_doc) {
         connect(m_doc, &CompressionDocument::configChanged, this, &LayerTableModel::onConfigChanged);
         connect(m_doc, &CompressionDocument::modelReset, this,
-                [this] { emitColumnsChanged(Precision, BitsPerWeight); });
+                [this] { emitColumnsChanged(Precision, Latency); });
     }
     if (m_estimator)
         connect(m_estimator, &ModelEstimator::resultsChanged, this,
@@ -41,13 +41,20 @@ void LayerTableModel::emitColumnsChanged(int first, int last)
 
 void LayerTableModel::onConfigChanged(const QList<int>& layers)
 {
+    // One signal over the changed rows' span: a view whose columns fit their contents measures
+    // every row for each signal, so a signal per row made a 300-layer budget solve take seconds.
+    int first = rowCount(), last = -1;
     for (int l : layers) {
         if (l < 0 || static_cast<size_t>(l) >= m_rowOfLayer.size() || m_rowOfLayer[static_cast<size_t>(l)] < 0)
             continue;
         const int row = m_rowOfLayer[static_cast<size_t>(l)];
-        if (row < rowCount())
-            emit dataChanged(index(row, Precision), index(row, BitsPerWeight));
+        if (row < rowCount()) {
+            first = std::min(first, row);
+            last = std::max(last, row);
+        }
     }
+    if (first <= last)
+        emit dataChanged(index(first, Precision), index(last, Latency));
 }
 
 Qt::ItemFlags LayerTableModel::flags(const QModelIndex& index) const

@@ -37,6 +37,9 @@ void LayerTableModel::rebuild()
     m_rows.clear();
     m_rowOfLayer.clear();
     m_llm = false;
+    m_latency.clear();
+    m_originalLatency.clear();
+    m_latencyConfigs.clear();
     if (!m_model)
         return;
     m_llm = bonsai::isLanguageModel(*m_model);
@@ -190,6 +193,8 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const
     case LlmRoleRole: return r.llmRole;
     case GroupBandRole: return r.band;
     }
+    if (col == Latency && role != TensorRole && role != ChannelAxisRole && role != LayerRole)
+        return latencyData(r, role);
     if (col >= Precision && role != TensorRole && role != ChannelAxisRole && role != LayerRole)
         return compressionData(r, col, role);
     switch (role) {
@@ -247,6 +252,8 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
 {
     if (orientation != Qt::Horizontal || section < 0 || section >= NUM_COLUMNS)
         return {};
+    if (section == Latency)
+        return latencyHeader(role);
     if (section >= Precision)
         return compressionHeader(section, role);
     if (role == Qt::DisplayRole) {

@@ -7,6 +7,11 @@
 // Language models (bonsai::isLanguageModel) are listed in model order (embeddings, each
 // block's attention and MLP projections, output head) with short role names in the Name
 // column and their group ("Block 3 · attention") in the Group column.
+//
+// The Latency column shows each layer's measured time from the last speed measurement
+// (setMeasuredLatency), "—" before one; a layer whose configuration changed since is greyed.
+#include "bonsai/layer_config.h"
+
 #include <QAbstractTableModel>
 
 #include <functional>
@@ -27,7 +32,7 @@ class LayerTableModel : public QAbstractTableModel {
 public:
     enum Columns {
         Name, Group, Op, Shape, DType, Parameters, Bytes, Share,
-        Precision, Sparsity, Rank, Compressed, BitsPerWeight, NUM_COLUMNS
+        Precision, Sparsity, Rank, Compressed, BitsPerWeight, Latency, NUM_COLUMNS
     };
     enum Roles {
         SortRole = Qt::UserRole, // raw value: string, or number for numeric columns
@@ -65,6 +70,13 @@ public:
     bool setData(const QModelIndex& index, const QVariant& value, int role = Qt::EditRole) override;
     static bool isConfigColumn(int column) { return column >= Precision && column <= Rank; }
 
+    // The measured time of each layer (by Model::layers index, seconds, -1: not timed on its
+    // own) of the model compressed as `configs`, and of the original model; `per` says per
+    // what ("per batch of 1 image", "per decoded token"). Cleared with the model.
+    void setMeasuredLatency(std::vector<double> seconds, std::vector<double> originalSeconds,
+                            std::vector<bonsai::LayerConfig> configs, const QString& per);
+    bool hasMeasuredLatency() const { return !m_latency.empty(); }
+
 private:
     struct Row {
         QString name, op, shape, dtype;
@@ -85,6 +97,8 @@ private:
     QString toolTip(const Row& row) const;
     QVariant compressionData(const Row& row, int column, int role) const;
     QVariant compressionHeader(int section, int role) const;
+    QVariant latencyData(const Row& row, int role) const;
+    QVariant latencyHeader(int role) const;
     void onConfigChanged(const QList<int>& layers);
     void emitColumnsChanged(int first, int last);
 
@@ -96,6 +110,9 @@ private:
     CompressionDocument* m_doc = nullptr;
     ModelEstimator* m_estimator = nullptr;
     std::function<QList<int>()> m_selected;
+    std::vector<double> m_latency, m_originalLatency; // by layer; empty: not measured
+    std::vector<bonsai::LayerConfig> m_latencyConfigs;
+    QString m_latencyPer;
 };
 
 } // namespace bonsai::ui

@@ -37,6 +37,23 @@ std::vector<int> paretoFront(const std::vector<TradeoffPoint>& points, TradeoffM
     return front;
 }
 
+std::vector<int> latencyParetoFront(const std::vector<TradeoffPoint>& points, TradeoffMetric metric)
+{
+    // paretoFront over the measured points with their latency in nanoseconds as the "size".
+    std::vector<TradeoffPoint> measured;
+    std::vector<int> rows;
+    for (size_t r = 0; r < points.size(); ++r)
+        if (points[r].latencySeconds >= 0) {
+            measured.push_back(points[r]);
+            measured.back().result.compressedBytes = uint64_t(std::llround(points[r].latencySeconds * 1e9));
+            rows.push_back(int(r));
+        }
+    std::vector<int> front = paretoFront(measured, metric);
+    for (int& i : front)
+        i = rows[size_t(i)];
+    return front;
+}
+
 TradeoffModel::TradeoffModel(QObject* parent) : QAbstractTableModel(parent) {}
 
 int TradeoffModel::rowCount(const QModelIndex& parent) const
@@ -130,6 +147,8 @@ int TradeoffModel::add(TradeoffPoint point)
 {
     const int row = int(m_points.size());
     beginInsertRows({}, row, row);
+    if (point.latencySeconds < 0)
+        point.latencySeconds = latencyOf(point.configs);
     m_points.push_back(std::move(point));
     m_front = paretoFront(m_points, m_metric);
     endInsertRows();
@@ -179,6 +198,46 @@ void TradeoffModel::setPredictedFront(std::vector<PredictedPoint> front)
 {
     m_predicted = std::move(front);
     emit predictedFrontChanged();
+}
+
+namespace {
+
+// Configurations compare equal when they are, or when both leave every layer unchanged.
+bool sameConfigs(const std::vector<bonsai::LayerConfig>& a, const std::vector<bonsai::LayerConfig>& b)
+{
+    auto identity = [](const std::vector<bonsai::LayerConfig>& v) {
+        return std::all_of(v.begin(), v.end(), [](const bonsai::LayerConfig& c) { return c.isIdentity(); });
+    };
+    return a == b || (identity(a) && identity(b));
+}
+
+} // namespace
+
+double TradeoffModel::latencyOf(const std::vector<bonsai::LayerConfig>& configs) const
+{
+    for (auto it = m_latencies.rbegin(); it != m_latencies.rend(); ++it)
+        if (sameConfigs(it->first, configs))
+            return it->second;
+    return -1;
+}
+
+double TradeoffModel::uncompressedLatency() const { return latencyOf({}); }
+
+void TradeoffModel::setMeasuredLatency(const std::vector<bonsai::LayerConfig>& configs, double seconds)
+{
+    m_latencies.emplace_back(configs, seconds);
+    for (TradeoffPoint& p : m_points)
+        if (sameConfigs(p.configs, configs))
+            p.latencySeconds = seconds;
+    emit latencyChanged();
+}
+
+void TradeoffModel::clearMeasuredLatency()
+{
+    m_latencies.clear();
+    for (TradeoffPoint& p : m_points)
+        p.latencySeconds = -1;
+    emit latencyChanged();
 }
 
 void TradeoffModel::clear()

@@ -24,6 +24,9 @@ struct TradeoffPoint {
     // perplexity; result.metrics holds the top-1 agreement and the KL divergence.
     double perplexity = 0;
     double basePerplexity = 0;
+    // Measured on this machine by a speed run of exactly these configs (TradeoffModel::
+    // setMeasuredLatency): per batch (classifiers) or per decode step; -1 while not measured.
+    double latencySeconds = -1;
 
     double sizeMiB() const { return double(result.compressedBytes) / double(1 << 20); }
     double ratio() const
@@ -46,6 +49,8 @@ struct PredictedPoint {
 // of the two.
 std::vector<int> paretoFront(const std::vector<TradeoffPoint>& points,
                              TradeoffMetric metric = TradeoffMetric::Top1);
+// The same front against measured latency instead of size, over the points that have one.
+std::vector<int> latencyParetoFront(const std::vector<TradeoffPoint>& points, TradeoffMetric metric);
 
 class TradeoffModel : public QAbstractTableModel {
     Q_OBJECT
@@ -78,6 +83,14 @@ public:
     void setCurrentConfigs(const std::vector<bonsai::LayerConfig>& configs);
     int currentRow() const { return m_current; }
 
+    // A speed run's latency of `configs` (seconds; every layer unchanged: the uncompressed
+    // model): the rows evaluated with exactly them get it, and so do such rows added later.
+    // Kept until clearMeasuredLatency() (a new model), not by clear() (other data).
+    void setMeasuredLatency(const std::vector<bonsai::LayerConfig>& configs, double seconds);
+    // The uncompressed model's measured latency; -1 when not measured.
+    double uncompressedLatency() const;
+    void clearMeasuredLatency();
+
     // label, compressed_bytes, ratio, top1, top1_ci_lo, top1_ci_hi, agreement, kl_nats,
     // seconds; a header line, then one line per row.
     QString toCsv() const;
@@ -87,9 +100,11 @@ public:
 signals:
     void currentRowChanged(int row);
     void predictedFrontChanged();
+    void latencyChanged(); // a row's or the uncompressed model's measured latency
 
 private:
     void updateCurrent();
+    double latencyOf(const std::vector<bonsai::LayerConfig>& configs) const;
 
     std::vector<TradeoffPoint> m_points;
     std::vector<int> m_front;
@@ -97,6 +112,7 @@ private:
     TradeoffMetric m_metric = TradeoffMetric::Top1;
     std::vector<bonsai::LayerConfig> m_currentConfigs;
     int m_current = -1;
+    std::vector<std::pair<std::vector<bonsai::LayerConfig>, double>> m_latencies; // newest last
 };
 
 } // namespace bonsai::ui

@@ -8,6 +8,7 @@
 #include <QStringList>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 namespace bonsai::ui {
@@ -59,6 +60,46 @@ QString formatPercent(double fraction, int decimals)
 QString formatValue(double v)
 {
     return numberLocale().toString(v, 'g', 4);
+}
+
+namespace {
+
+// The unit a time is shown in (s, ms or µs: its value at least 1 there) and its decimals for
+// 3 significant digits.
+struct TimeUnit {
+    double scale;
+    QString name;
+};
+
+TimeUnit timeUnit(double seconds)
+{
+    const double a = std::abs(seconds);
+    if (a >= 1.0)
+        return {1.0, QStringLiteral("s")};
+    if (a >= 1e-3)
+        return {1e3, QStringLiteral("ms")};
+    return {1e6, QStringLiteral("µs")};
+}
+
+QString threeDigits(double v)
+{
+    const double a = std::abs(v);
+    return numberLocale().toString(v, 'f', a >= 100 ? 0 : a >= 10 ? 1 : 2);
+}
+
+} // namespace
+
+QString formatLatency(double seconds)
+{
+    const TimeUnit u = timeUnit(seconds);
+    return threeDigits(seconds * u.scale) + QLatin1Char(' ') + u.name;
+}
+
+QString formatLatencySpread(double median, double min, double max)
+{
+    const TimeUnit u = timeUnit(median);
+    return QStringLiteral("%1 (%2–%3) %4")
+        .arg(threeDigits(median * u.scale), threeDigits(min * u.scale), threeDigits(max * u.scale), u.name);
 }
 
 QString dtypeMix(const bonsai::Model& model)

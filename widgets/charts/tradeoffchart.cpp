@@ -5,6 +5,7 @@
 
 #include <QCategoryAxis>
 #include <QChart>
+#include <QComboBox>
 #include <QCursor>
 #include <QLegend>
 #include <QLegendMarker>
@@ -12,6 +13,7 @@
 #include <QScatterSeries>
 #include <QLineF>
 #include <QPen>
+#include <QSignalBlocker>
 #include <QStringList>
 #include <QToolTip>
 
@@ -31,7 +33,67 @@ TradeoffChart::TradeoffChart(TradeoffModel* model, QWidget* parent) : QChartView
     });
     connect(m_model, &TradeoffModel::currentRowChanged, this, &TradeoffChart::rebuild);
     connect(m_model, &TradeoffModel::predictedFrontChanged, this, &TradeoffChart::rebuild);
+    connect(m_model, &TradeoffModel::latencyChanged, this, [this] {
+        if (m_axis == XAxis::Latency)
+            rebuild();
+    });
+    m_toggle = new QComboBox(this);
+    m_toggle->setObjectName(QStringLiteral("tradeoffAxis"));
+    m_toggle->addItem(tr("vs size"));
+    m_toggle->addItem(tr("vs measured latency"));
+    m_toggle->setToolTip(tr("What the x axis shows: the compressed model's size, or the latency a speed "
+                            "run (Evaluate > Speed…) measured for the configuration on this machine."));
+    m_toggle->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    connect(m_toggle, &QComboBox::currentIndexChanged, this,
+            [this](int i) { setXAxis(i == 1 ? XAxis::Latency : XAxis::Size); });
     rebuild();
+}
+
+void TradeoffChart::setXAxis(XAxis axis)
+{
+    if (axis == m_axis)
+        return;
+    m_axis = axis;
+    const QSignalBlocker block(m_toggle);
+    m_toggle->setCurrentIndex(axis == XAxis::Latency ? 1 : 0);
+    rebuild();
+}
+
+void TradeoffChart::resizeEvent(QResizeEvent* event)
+{
+    QChartView::resizeEvent(event);
+    placeToggle();
+}
+
+void TradeoffChart::placeToggle()
+{
+    m_toggle->adjustSize();
+    m_toggle->move(width() - m_toggle->width() - 4, 2);
+    m_toggle->raise();
+}
+
+double TradeoffChart::xOf(const TradeoffPoint& p) const
+{
+    if (m_axis == XAxis::Size)
+        return double(p.result.compressedBytes) / m_scale;
+    return p.latencySeconds >= 0 ? p.latencySeconds / m_latencyScale : std::nan("");
+}
+
+QString TradeoffChart::xTitle() const
+{
+    if (m_axis == XAxis::Size)
+        return tr("compressed model size (%1)").arg(m_unit);
+    return m_model->metric() == TradeoffMetric::Perplexity
+               ? tr("measured latency per decode step (%1)").arg(m_latencyUnit)
+               : tr("measured latency per batch (%1)").arg(m_latencyUnit);
+}
+
+int TradeoffChart::drawnPointCount() const
+{
+    int n = 0;
+    for (const auto& p : m_model->points())
+        n += !std::isnan(xOf(p));
+    return n;
 }
 
 namespace {
@@ -135,8 +197,8 @@ QPointF TradeoffChart::valueOf(int row) const
 {
     const auto& p = m_model->point(row);
     if (m_model->metric() == TradeoffMetric::Perplexity)
-        return {double(p.result.compressedBytes) / m_scale, p.perplexity};
-    return {double(p.result.compressedBytes) / m_scale, 100 * p.result.metrics.top1};
+        return {xOf(p), p.perplexity};
+    return {xOf(p), 100 * p.result.metrics.top1};
 }
 
 int TradeoffChart::rowAt(const QPointF& value) const
@@ -145,7 +207,9 @@ int TradeoffChart::rowAt(const QPointF& value) const
     double bestD = INFINITY;
     for (int r = 0; r < m_model->rowCount(); ++r) {
         const auto& p = m_model->point(r);
-        const double x = double(p.result.compressedBytes) / m_scale;
+        const double x = xOf(p);
+        if (std::isnan(x))
+            continue;
         const bool ppl = m_model->metric() == TradeoffMetric::Perplexity;
         for (double y : {ppl ? p.perplexity : 100 * p.result.metrics.top1, 100 * p.result.metrics.agreement}) {
             if (ppl && y != p.perplexity)
@@ -166,7 +230,7 @@ QList<int> TradeoffChart::rowsNear(int row) const
     QList<int> rows;
     const QPointF at = chart()->mapToPosition(valueOf(row));
     for (int r = 0; r < m_model->rowCount(); ++r)
-        if (QLineF(chart()->mapToPosition(valueOf(r)), at).length() <= 8)
+        if (!std::isnan(valueOf(r).x()) && QLineF(chart()->mapToPosition(valueOf(r)), at).length() <= 8)
             rows << r;
     return rows;
 }
@@ -222,14 +286,18 @@ void TradeoffChart::setReference(const bonsai::EvalResult& reference)
 void TradeoffChart::rebuild()
 {
     auto* chart = new QChart;
-    chart->setMargins(QMargins(2, 2, 2, 2));
+    // Room above the plot for the axis toggle in the top right corner.
+    chart->setMargins(QMargins(2, m_toggle ? m_toggle->sizeHint().height() + 2 : 2, 2, 2));
+    const bool latency = m_axis == XAxis::Latency;
+    const bool ppl = m_model->metric() == TradeoffMetric::Perplexity;
     const auto& points = m_model->points();
-    const auto& predicted = m_model->predictedFront();
+    static const std::vector<PredictedPoint> none;
+    const auto& predicted = latency ? none : m_model->predictedFront(); // predicts sizes, not latencies
     if (points.empty() && predicted.empty()) {
-        chart->setTitle(m_model->metric() == TradeoffMetric::Perplexity
-                            ? tr("Measure the perplexity of configurations to compare them against size here.")
-                            : tr("Evaluate configurations to compare accuracy against size here."));
+        chart->setTitle(ppl ? tr("Measure the perplexity of configurations to plot them here.")
+                            : tr("Evaluate configurations to plot them here."));
         replaceChart(this, chart);
+        placeToggle();
         return;
     }
     uint64_t maxBytes = 0;
@@ -239,8 +307,26 @@ void TradeoffChart::rebuild()
         maxBytes = std::max(maxBytes, p.originalBytes);
     m_scale = maxBytes >= (1u << 20) ? double(1 << 20) : maxBytes >= 1024 ? 1024.0 : 1.0;
     m_unit = m_scale > 1024 ? QStringLiteral("MiB") : m_scale > 1 ? QStringLiteral("KiB") : QStringLiteral("B");
-    if (m_model->metric() == TradeoffMetric::Perplexity) {
-        rebuildPerplexity(chart, maxBytes);
+    double xMax = double(maxBytes) / m_scale;
+    if (latency) {
+        double most = m_model->uncompressedLatency();
+        for (const auto& p : points)
+            most = std::max(most, p.latencySeconds);
+        if (most <= 0) {
+            chart->setTitle(tr("Measure the speed (F9) of evaluated configurations."));
+            replaceChart(this, chart);
+            placeToggle();
+            return;
+        }
+        m_latencyScale = most >= 1 ? 1.0 : most >= 1e-3 ? 1e-3 : 1e-6;
+        m_latencyUnit = most >= 1 ? QStringLiteral("s") : most >= 1e-3 ? QStringLiteral("ms") : QStringLiteral("µs");
+        xMax = most / m_latencyScale;
+    }
+    const std::vector<int> frontRows = latency ? latencyParetoFront(points, m_model->metric()) : m_model->front();
+    const double refLatency = m_model->uncompressedLatency();
+    if (ppl) {
+        rebuildPerplexity(chart, xMax, frontRows, predicted);
+        placeToggle();
         return;
     }
 
@@ -254,14 +340,16 @@ void TradeoffChart::rebuild()
     double lo = 100;
     for (int r = 0; r < int(points.size()); ++r) {
         const auto& m = points[size_t(r)].result.metrics;
-        const double x = double(points[size_t(r)].result.compressedBytes) / m_scale;
+        const double x = xOf(points[size_t(r)]);
+        if (std::isnan(x))
+            continue;
         top1->append(x, 100 * m.top1);
         agree->append(x, 100 * m.agreement);
         lo = std::min({lo, 100 * m.top1, 100 * m.agreement});
     }
     auto* front = new QLineSeries;
     front->setName(tr("Pareto front (top-1)"));
-    for (int r : m_model->front())
+    for (int r : frontRows)
         front->append(valueOf(r));
     chart->addSeries(front);
     if (!predicted.empty()) {
@@ -269,23 +357,25 @@ void TradeoffChart::rebuild()
         for (const auto& p : predicted)
             lo = std::min(lo, 100 * p.metric);
     }
-    if (m_reference) {
-        chart->addSeries(referenceMark(tr("uncompressed (top-1)"),
-                                       {double(m_reference->originalBytes) / m_scale, 100 * m_reference->metrics.top1}));
+    const double refX = latency ? (refLatency >= 0 ? refLatency / m_latencyScale : std::nan(""))
+                                : m_reference ? double(m_reference->originalBytes) / m_scale : std::nan("");
+    if (m_reference && !std::isnan(refX)) {
+        chart->addSeries(referenceMark(tr("uncompressed (top-1)"), {refX, 100 * m_reference->metrics.top1}));
         lo = std::min(lo, 100 * m_reference->metrics.top1);
     }
     chart->addSeries(agree);
     chart->addSeries(top1);
-    if (m_model->currentRow() >= 0)
+    if (m_model->currentRow() >= 0 && !std::isnan(valueOf(m_model->currentRow()).x()))
         chart->addSeries(currentMark(valueOf(m_model->currentRow())));
-    auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
-    x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
+    auto* x = makeNiceAxis(0, xMax, 5);
+    x->setTitleText(xTitle());
     auto* y = makeNiceAxis(std::max(0.0, lo - 5), 100, 5, AxisLabels::Real, false);
     y->setMax(102); // room for the markers at 100%
     y->setTitleText(tr("accuracy (%)"));
     std::vector<std::pair<QPointF, QString>> texts;
     for (int r = 0; r < int(points.size()); ++r)
-        texts.emplace_back(valueOf(r), pointLabel(r));
+        if (!std::isnan(valueOf(r).x()))
+            texts.emplace_back(valueOf(r), pointLabel(r));
     const std::vector<QScatterSeries*> labels =
         addPointLabels(chart, std::move(texts), 0.02 * (x->max() - x->min()), 0.06 * (y->max() - y->min()));
     chart->addAxis(x, Qt::AlignBottom);
@@ -304,13 +394,15 @@ void TradeoffChart::rebuild()
     }
     finishLegend(chart, labels);
     replaceChart(this, chart);
+    placeToggle();
 }
 
 // Language models: perplexity (lower is better) against size, the front along the lower left.
-void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
+void TradeoffChart::rebuildPerplexity(QChart* chart, double xMax, const std::vector<int>& frontRows,
+                                      const std::vector<PredictedPoint>& predicted)
 {
     const auto& points = m_model->points();
-    const auto& predicted = m_model->predictedFront();
+    const bool latency = m_axis == XAxis::Latency;
     auto* ppl = new QScatterSeries;
     ppl->setName(tr("perplexity"));
     ppl->setMarkerSize(10);
@@ -318,6 +410,8 @@ void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
     const TradeoffPoint* withBase = nullptr;
     for (int r = 0; r < int(points.size()); ++r) {
         const QPointF v = valueOf(r);
+        if (std::isnan(v.x()))
+            continue;
         ppl->append(v);
         lo = std::min(lo, v.y());
         hi = std::max(hi, v.y());
@@ -326,7 +420,7 @@ void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
     }
     auto* front = new QLineSeries;
     front->setName(tr("Pareto front (lower is better)"));
-    for (int r : m_model->front())
+    for (int r : frontRows)
         front->append(valueOf(r));
     chart->addSeries(front);
     if (!predicted.empty()) {
@@ -336,17 +430,24 @@ void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
             hi = std::max(hi, p.metric);
         }
     }
-    if (withBase) {
-        chart->addSeries(referenceMark(tr("uncompressed"),
-                                       {double(withBase->result.originalBytes) / m_scale, withBase->basePerplexity}));
+    const double refLatency = m_model->uncompressedLatency();
+    const double refX = !withBase ? std::nan("")
+                        : latency ? (refLatency >= 0 ? refLatency / m_latencyScale : std::nan(""))
+                                  : double(withBase->result.originalBytes) / m_scale;
+    if (withBase && !std::isnan(refX)) {
+        chart->addSeries(referenceMark(tr("uncompressed"), {refX, withBase->basePerplexity}));
         lo = std::min(lo, withBase->basePerplexity);
         hi = std::max(hi, withBase->basePerplexity);
     }
     chart->addSeries(ppl);
-    if (m_model->currentRow() >= 0)
+    if (m_model->currentRow() >= 0 && !std::isnan(valueOf(m_model->currentRow()).x()))
         chart->addSeries(currentMark(valueOf(m_model->currentRow())));
-    auto* x = makeNiceAxis(0, double(maxBytes) / m_scale, 5);
-    x->setTitleText(tr("compressed model size (%1)").arg(m_unit));
+    if (hi < lo) { // only the uncompressed model drawn, or nothing
+        lo = 0;
+        hi = 1;
+    }
+    auto* x = makeNiceAxis(0, xMax, 5);
+    x->setTitleText(xTitle());
     const double pad = std::max(0.05 * (hi - lo), 0.02 * hi);
     auto* y = makeNiceAxis(std::max(0.0, lo - pad), hi + pad, 5);
     y->setTitleText(tr("perplexity"));
@@ -354,7 +455,8 @@ void TradeoffChart::rebuildPerplexity(QChart* chart, uint64_t maxBytes)
     // perplexities are too close for two lines of text share one label ("RTN … · AWQ …").
     std::vector<std::pair<QPointF, QString>> texts;
     for (int r = 0; r < int(points.size()); ++r)
-        texts.emplace_back(valueOf(r), pointLabel(r));
+        if (!std::isnan(valueOf(r).x()))
+            texts.emplace_back(valueOf(r), pointLabel(r));
     const std::vector<QScatterSeries*> labels = addPointLabels(chart, std::move(texts), 0, 0.08 * (y->max() - y->min()));
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);

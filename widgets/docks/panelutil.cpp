@@ -81,6 +81,17 @@ void showPanelMessage(QLabel* label, const QString& text, bool error)
     label->setStyleSheet(error ? QStringLiteral("color: #b00020;") : QString());
 }
 
+JobButtons makeJobButtons(const QString& startTip, const QString& cancelTip, QWidget* parent)
+{
+    JobButtons b{new QPushButton(tr("Start"), parent), new QPushButton(tr("Cancel"), parent), new QHBoxLayout};
+    b.start->setToolTip(startTip);
+    b.cancel->setToolTip(cancelTip);
+    b.cancel->setEnabled(false);
+    b.row->addWidget(b.start);
+    b.row->addWidget(b.cancel);
+    return b;
+}
+
 QHBoxLayout* pathRow(QLineEdit* edit, QPushButton* browse)
 {
     auto* row = new QHBoxLayout;

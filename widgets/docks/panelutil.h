@@ -36,6 +36,15 @@ void clearJobProgress(QProgressBar* bar);
 QLabel* makeMessageLabel(QWidget* parent);
 void showPanelMessage(QLabel* label, const QString& text, bool error);
 
+// A job panel's Start and Cancel buttons in a row (Cancel disabled until a job runs); the
+// caller adds what else the row holds.
+struct JobButtons {
+    QPushButton* start;
+    QPushButton* cancel;
+    QHBoxLayout* row;
+};
+JobButtons makeJobButtons(const QString& startTip, const QString& cancelTip, QWidget* parent);
+
 // `edit` stretched with `browse` beside it, for a form row.
 QHBoxLayout* pathRow(QLineEdit* edit, QPushButton* browse);
 

@@ -114,17 +114,13 @@ void PerplexityPanel::buildUi()
     connect(browseCalib, &QPushButton::clicked, this, [this] { browse(m_calibration, tr("Calibration Text")); });
     form->addRow(tr("Calibration:"), pathRow(m_calibration, browseCalib));
 
-    m_start = new QPushButton(tr("Start"), settings);
+    const JobButtons buttons = makeJobButtons(tr("Measure the perplexity of the model compressed as configured."),
+                                              tr("Stop the run; nothing is kept."), settings);
+    m_start = buttons.start;
+    m_cancel = buttons.cancel;
     m_start->setObjectName(QStringLiteral("perplexityStart"));
-    m_start->setToolTip(tr("Measure the perplexity of the model compressed as configured."));
-    m_cancel = new QPushButton(tr("Cancel"), settings);
-    m_cancel->setToolTip(tr("Stop the run; nothing is kept."));
-    m_cancel->setEnabled(false);
-    auto* row = new QHBoxLayout;
-    row->addWidget(m_start);
-    row->addWidget(m_cancel);
-    row->addStretch(1);
-    form->addRow(row);
+    buttons.row->addStretch(1);
+    form->addRow(buttons.row);
     connect(m_start, &QPushButton::clicked, this, &PerplexityPanel::start);
     connect(m_cancel, &QPushButton::clicked, this, &PerplexityPanel::cancel);
     connect(m_text, &QLineEdit::textChanged, this, [this] { m_start->setEnabled(canStart() && !isBusy()); });

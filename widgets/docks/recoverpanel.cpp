@@ -186,19 +186,16 @@ void RecoverPanel::buildUi()
     form->addRow(tr("Train limit:"), m_limit);
     form->addRow(tr("Test limit:"), m_testLimit);
 
-    m_start = new QPushButton(tr("Start"), settings);
-    m_start->setToolTip(tr("Train the model, compressed as configured, with the chosen method."));
-    m_cancel = new QPushButton(tr("Cancel"), settings);
-    m_cancel->setToolTip(tr("Stop the training run; nothing is kept."));
-    m_cancel->setEnabled(false);
+    const JobButtons buttons =
+        makeJobButtons(tr("Train the model, compressed as configured, with the chosen method."),
+                       tr("Stop the training run; nothing is kept."), settings);
+    m_start = buttons.start;
+    m_cancel = buttons.cancel;
     m_save = new QPushButton(tr("Save recovered model…"), settings);
     m_save->setToolTip(tr("Write the ONNX model with the recovered (and compressed) weights."));
     m_save->setEnabled(false);
-    row = new QHBoxLayout;
-    row->addWidget(m_start);
-    row->addWidget(m_cancel);
-    row->addWidget(m_save);
-    form->addRow(row);
+    buttons.row->addWidget(m_save);
+    form->addRow(buttons.row);
     connect(m_start, &QPushButton::clicked, this, &RecoverPanel::start);
     connect(m_cancel, &QPushButton::clicked, this, &RecoverPanel::cancel);
     connect(m_save, &QPushButton::clicked, this, &RecoverPanel::saveDialog);

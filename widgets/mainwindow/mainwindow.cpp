@@ -14,6 +14,7 @@
 #include "recipefeature.h"
 #include "recoveryfeature.h"
 #include "searchfeature.h"
+#include "speedfeature.h"
 #include "statsrunner.h"
 #include "summarypanel.h"
 #include "helpdialogs.h"
@@ -96,6 +97,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_recovery = new RecoveryFeature(this, m_doc, m_evaluation, m_compression->estimator());
     m_perplexity = new PerplexityFeature(this, m_doc, m_evaluation);
     m_search = new SearchFeature(this, m_doc, m_evaluation, m_perplexity);
+    m_speed = new SpeedFeature(this, m_doc, m_evaluation);
     createMenus();
     connect(m_compression, &CompressionFeature::previewShown, this, &MainWindow::previewShown);
     connect(m_compression, &CompressionFeature::estimatesReady, this, &MainWindow::estimatesReady);
@@ -145,6 +147,9 @@ void MainWindow::showPerplexityDock() { m_perplexity->showDock(); }
 SearchPanel* MainWindow::searchPanel() const { return m_search->panel(); }
 QDockWidget* MainWindow::searchDock() const { return m_search->dock(); }
 void MainWindow::showSearchDock() { m_search->showDock(); }
+SpeedPanel* MainWindow::speedPanel() const { return m_speed->panel(); }
+QDockWidget* MainWindow::speedDock() const { return m_speed->dock(); }
+void MainWindow::showSpeedDock() { m_speed->showDock(); }
 
 void MainWindow::reportError(const QString& title, const QString& message)
 {
@@ -345,6 +350,7 @@ void MainWindow::createMenus()
     m_recovery->addActions(evaluate);
     m_perplexity->addActions(evaluate);
     m_search->addActions(evaluate);
+    m_speed->addActions(evaluate);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* start = help->addAction(tr("&Quick Start"), this, [this] { showQuickStart(this); });

@@ -2,7 +2,7 @@
 // The Bonsai main window: opens models (dialog, recent files, drag and drop, command line),
 // lays out the layer table, the overview and the selected layer's statistics, and assembles
 // the features, each of which owns its dock, actions and wiring and talks to the compression
-// document: the compression editor, recipes, evaluation, recovery, perplexity and the budget search. The window
+// document: the compression editor, recipes, evaluation, recovery, perplexity, the budget search and speed. The window
 // keeps the File, Evaluate and Help menus and hands them to the features. The accessors
 // reach the features' parts (tests, screenshots).
 #include <QMainWindow>
@@ -45,6 +45,8 @@ class RecoverPanel;
 class RecoveryFeature;
 class SearchFeature;
 class SearchPanel;
+class SpeedFeature;
+class SpeedPanel;
 class StatsRunner;
 class SummaryPanel;
 class WindowLayout;
@@ -110,6 +112,10 @@ public:
     SearchPanel* searchPanel() const;
     QDockWidget* searchDock() const;
     void showSearchDock();
+    // Speed on this machine (latency, throughput, memory).
+    SpeedPanel* speedPanel() const;
+    QDockWidget* speedDock() const;
+    void showSpeedDock();
 
 signals:
     void modelOpened(const QString& path);
@@ -161,6 +167,7 @@ private:
     RecoveryFeature* m_recovery = nullptr;
     PerplexityFeature* m_perplexity = nullptr;
     SearchFeature* m_search = nullptr;
+    SpeedFeature* m_speed = nullptr;
     WindowLayout* m_windowLayout = nullptr; // View menu, default and remembered layout
     QString m_modelFile;
     QString m_lastError;

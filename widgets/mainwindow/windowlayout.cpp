@@ -28,7 +28,7 @@ const auto OverviewHiddenKey = QStringLiteral("window/overviewHidden");
 const auto PanelsUnlockedKey = QStringLiteral("window/panelsUnlocked");
 
 // The docks below the central area on tall windows, in tab order.
-const char* const BottomDocks[] = {"evalDock", "recoverDock", "perplexityDock"};
+const char* const BottomDocks[] = {"evalDock", "recoverDock", "perplexityDock", "speedDock"};
 const char* const InspectorDock = "inspectorDock";
 
 // Scrolls a panel only when the dock is smaller than the panel's minimum size. (A resizable
@@ -95,7 +95,7 @@ WindowLayout::WindowLayout(QMainWindow* window, QSplitter* main, QSplitter* left
       m_menu(new QMenu(tr("&View"), window))
 {
     m_menu->setObjectName(QStringLiteral("viewMenu"));
-    for (const char* name : {InspectorDock, "evalDock", "perplexityDock", "recoverDock", "searchDock"})
+    for (const char* name : {InspectorDock, "evalDock", "perplexityDock", "recoverDock", "searchDock", "speedDock"})
         if (QDockWidget* d = dock(name))
             m_menu->addAction(d->toggleViewAction());
     m_overviewAction = m_menu->addAction(tr("Model &Overview"));

@@ -135,6 +135,8 @@ LayerTableView::LayerTableView(QWidget* parent)
     // Precision, so a narrow table still shows them; the group, Sparsity and Rank follow.
     header->moveSection(header->visualIndex(LayerTableModel::Compressed), header->visualIndex(LayerTableModel::Precision) + 1);
     header->moveSection(header->visualIndex(LayerTableModel::BitsPerWeight), header->visualIndex(LayerTableModel::Compressed) + 1);
+    // The measured latency beside them once a speed run filled it.
+    header->moveSection(header->visualIndex(LayerTableModel::Latency), header->visualIndex(LayerTableModel::BitsPerWeight) + 1);
     // Language models' group (also shown by the shading and the group filter) after them.
     header->moveSection(header->visualIndex(LayerTableModel::Group), header->visualIndex(LayerTableModel::BitsPerWeight));
     header->setContextMenuPolicy(Qt::CustomContextMenu);

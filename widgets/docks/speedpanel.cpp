@@ -1,0 +1,437 @@
+#include "speedpanel.h"
+
+#include "compressiondocument.h"
+#include "formatting.h"
+#include "jobrunner.h"
+#include "panelutil.h"
+
+#include "bonsai/llm.h"
+#include "bonsai/model.h"
+
+#include <QFormLayout>
+#include <QBoxLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QStackedWidget>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <cmath>
+#include <functional>
+
+namespace bonsai::ui {
+
+namespace {
+
+// "2.35 (2.30–2.50) ms": the median and the range over the repeats.
+QString spreadText(const bonsai::Spread& s) { return formatLatencySpread(s.median, s.min, s.max); }
+
+// Two timings whose ranges over the repeats overlap: their difference is within the noise.
+bool overlap(const bonsai::Spread& a, const bonsai::Spread& b) { return a.min <= b.max && b.min <= a.max; }
+
+// "14,290 tokens/s", "603.2 tokens/s", "9.85 samples/s".
+QString rateText(double perSecond, const QString& unit)
+{
+    const QString n = perSecond >= 1000 ? formatCount(uint64_t(std::llround(perSecond)))
+                                        : QString::number(perSecond, 'f', perSecond >= 100 ? 1 : 2);
+    return QStringLiteral("%1 %2").arg(n, unit);
+}
+
+// How the configured value compares: "1.85× faster", "3.9× smaller"; `ratio` > 1 is better.
+QString changeText(double ratio, const QString& better, const QString& worse)
+{
+    if (!(ratio > 0) || std::isinf(ratio))
+        return QStringLiteral("—");
+    if (std::abs(ratio - 1) < 0.005)
+        return QObject::tr("same");
+    return ratio > 1 ? QStringLiteral("%1× %2").arg(ratio, 0, 'f', 2).arg(better)
+                     : QStringLiteral("%1× %2").arg(1 / ratio, 0, 'f', 2).arg(worse);
+}
+
+// A read-only cell; numbers (every column but the first) right-aligned.
+void setCell(QTableWidget* t, int row, int col, const QString& text, const QString& tip)
+{
+    auto* item = new QTableWidgetItem(text);
+    item->setToolTip(tip);
+    if (col > 0)
+        item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    t->setItem(row, col, item);
+}
+
+QTableWidget* makeTable(const QString& name, QWidget* parent)
+{
+    auto* t = new QTableWidget(parent);
+    t->setObjectName(name);
+    t->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    t->setSelectionBehavior(QAbstractItemView::SelectRows);
+    t->verticalHeader()->setVisible(false);
+    t->setWordWrap(false);
+    t->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    t->horizontalHeader()->setStretchLastSection(true);
+    return t;
+}
+
+} // namespace
+
+SpeedPanel::SpeedPanel(CompressionDocument* doc, QWidget* parent)
+    : QWidget(parent), m_doc(doc), m_job(new SpeedRunner(this))
+{
+    buildUi();
+    connect(m_doc, &CompressionDocument::modelReset, this, &SpeedPanel::onModelReset);
+    connectCurrentJob(m_job->runner(), this, m_jobId,
+                      {.progress = [this](double f, double eta) {
+                           showJobProgress(m_progress, m_stage.isEmpty() ? tr("Measuring") : m_stage, f, eta);
+                       },
+                       .failed = [this](const QString& msg) {
+                           setRunning(false);
+                           clearJobProgress(m_progress);
+                           showMessage(msg, true);
+                           emit measureFailed(msg);
+                       },
+                       .cancelled = [this] {
+                           setRunning(false);
+                           clearJobProgress(m_progress);
+                           showMessage(tr("Speed run cancelled; nothing was kept."), false);
+                           emit measureCancelled();
+                       }});
+    onModelReset();
+}
+
+SpeedPanel::~SpeedPanel()
+{
+    disconnect(m_job->runner(), nullptr, this, nullptr);
+    m_job->runner()->cancel();
+    m_job->runner()->waitForIdle();
+}
+
+void SpeedPanel::buildUi()
+{
+    auto* settings = new QWidget(this);
+    settings->setMaximumWidth(340);
+    auto* form = new QFormLayout(settings);
+    form->setRowWrapPolicy(QFormLayout::WrapLongRows);
+    form->setContentsMargins(0, 0, 0, 0);
+    auto spin = [&](int lo, int hi, int value, const QString& suffix, const QString& tip) {
+        auto* s = new QSpinBox(settings);
+        s->setRange(lo, hi);
+        s->setValue(value);
+        s->setSuffix(suffix);
+        s->setToolTip(tip);
+        return s;
+    };
+    m_batch = spin(1, 4096, 1, tr(" per run"),
+                   tr("Images per run (classifiers) or sequences decoded together (language models)."));
+    m_repeats = spin(1, 1000, 3, tr(" times"),
+                     tr("Timed repeats after one warm-up pass; the results are the median with the range. "
+                        "Classifiers are timed at least 5 times."));
+    m_prompt = spin(1, 8192, 128, tr(" tokens"), tr("Language models: the prompt each sequence is prefilled with."));
+    m_tokens = spin(1, 8192, 32, tr(" tokens"), tr("Language models: decode steps per repeat, one token each."));
+    form->addRow(tr("Batch:"), m_batch);
+    form->addRow(tr("Repeats:"), m_repeats);
+    m_promptLabel = new QLabel(tr("Prompt:"), settings);
+    m_tokensLabel = new QLabel(tr("Decode:"), settings);
+    form->addRow(m_promptLabel, m_prompt);
+    form->addRow(m_tokensLabel, m_tokens);
+
+    const JobButtons buttons = makeJobButtons(
+        tr("Measure the original model and the model compressed as configured, on this machine."),
+        tr("Stop the run; nothing is kept."), settings);
+    m_start = buttons.start;
+    m_cancel = buttons.cancel;
+    m_start->setObjectName(QStringLiteral("speedStart"));
+    buttons.row->addStretch(1);
+    form->addRow(buttons.row);
+    connect(m_start, &QPushButton::clicked, this, &SpeedPanel::start);
+    connect(m_cancel, &QPushButton::clicked, this, &SpeedPanel::cancel);
+    m_progress = makeJobProgressBar(tr("Progress of the run (the original model, then the configured one), "
+                                       "with an estimate of the time left."),
+                                    settings);
+    form->addRow(m_progress);
+    m_message = makeMessageLabel(settings);
+    form->addRow(m_message);
+
+    m_summary = makeTable(QStringLiteral("speedSummary"), this);
+    m_parts = makeTable(QStringLiteral("speedParts"), this);
+    m_tabs = new QTabWidget(this);
+    m_tabs->addTab(m_summary, tr("Summary"));
+    m_tabs->addTab(m_parts, tr("Per part"));
+    m_empty = new QLabel(this);
+    m_empty->setObjectName(QStringLiteral("speedEmpty"));
+    m_empty->setAlignment(Qt::AlignCenter);
+    m_empty->setWordWrap(true);
+    m_empty->setMargin(12);
+    m_empty->setForegroundRole(QPalette::PlaceholderText);
+    m_stack = new QStackedWidget(this);
+    m_stack->addWidget(m_empty);
+    m_stack->addWidget(m_tabs);
+
+    // Settings beside the results; the window puts the results below them in a side dock.
+    auto* layout = new QBoxLayout(QBoxLayout::LeftToRight, this);
+    layout->addWidget(settings);
+    layout->addWidget(m_stack, 1);
+}
+
+
+void SpeedPanel::showEmpty(const QString& text)
+{
+    m_empty->setText(text);
+    m_stack->setCurrentWidget(m_empty);
+}
+
+bool SpeedPanel::showsEmptyState() const { return m_stack->currentWidget() == m_empty; }
+
+void SpeedPanel::onModelReset()
+{
+    if (m_jobId) {
+        cancel();
+        setRunning(false);
+    }
+    const auto& model = m_doc->model();
+    m_unsupported = SpeedRunner::unsupportedReason(model.get());
+    m_result.reset();
+    clearJobProgress(m_progress);
+    const bool llm = model && bonsai::isLanguageModel(*model);
+    for (QWidget* w : {static_cast<QWidget*>(m_prompt), static_cast<QWidget*>(m_tokens),
+                       static_cast<QWidget*>(m_promptLabel), static_cast<QWidget*>(m_tokensLabel)})
+        w->setVisible(llm);
+    m_tabs->setTabText(1, llm ? tr("Per part") : tr("Per node"));
+    if (model && m_unsupported.isEmpty()) {
+        showMessage(tr("Ready: Start measures the original and the configured model on this machine."), false);
+        showEmpty(llm ? tr("Not measured yet.\nStart times prefill and decode (tokens/s), the latency of each decode "
+                           "step and of each part, and the memory the weights and the KV cache take.")
+                      : tr("Not measured yet.\nStart times a run of a batch (latency, samples/s) and each node on its "
+                           "own, and the memory the weights and activations take."));
+    } else {
+        showMessage(m_unsupported, model != nullptr);
+        showEmpty(m_unsupported);
+    }
+    m_start->setEnabled(canStart());
+    emit readyChanged(canStart());
+}
+
+bonsai::SpeedOptions SpeedPanel::options() const
+{
+    bonsai::SpeedOptions o;
+    o.batch = m_batch->value();
+    o.repeats = m_repeats->value();
+    o.prompt = m_prompt->value();
+    o.tokens = m_tokens->value();
+    return o;
+}
+
+void SpeedPanel::setOptions(const bonsai::SpeedOptions& o)
+{
+    m_batch->setValue(int(o.batch));
+    m_repeats->setValue(int(o.repeats));
+    m_prompt->setValue(int(o.prompt));
+    m_tokens->setValue(int(o.tokens));
+}
+
+QString SpeedPanel::message() const { return m_message->text(); }
+JobRunner* SpeedPanel::runner() const { return m_job->runner(); }
+bool SpeedPanel::isBusy() const { return m_jobId != 0 && m_job->runner()->isBusy(); }
+bool SpeedPanel::canStart() const { return m_doc->model() && m_unsupported.isEmpty(); }
+
+void SpeedPanel::start()
+{
+    if (!canStart()) {
+        const QString msg = m_unsupported.isEmpty() ? tr("No model is open.") : m_unsupported;
+        showMessage(msg, true);
+        emit measureFailed(msg);
+        return;
+    }
+    SpeedRequest request;
+    request.model = m_doc->model();
+    request.configs = m_doc->configs();
+    request.options = options();
+    m_stage.clear();
+    showMessage(tr("Measuring on this machine; other work on it slows the figures down."), false);
+    m_progress->setValue(0);
+    m_progress->setFormat(tr("Starting…"));
+    m_jobId = 0; // a cancelled predecessor reports under its own id
+    m_jobId = m_job->start(
+        request, this, [this](const QString& stage) { m_stage = stage; },
+        [this](const SpeedComparison& r) { onFinished(r); });
+    setRunning(true);
+}
+
+void SpeedPanel::cancel()
+{
+    if (m_jobId && m_job->runner()->isBusy())
+        m_job->runner()->cancel();
+}
+
+void SpeedPanel::setRunning(bool running)
+{
+    m_start->setEnabled(!running && canStart());
+    m_cancel->setEnabled(running);
+    if (!running)
+        m_jobId = 0;
+}
+
+void SpeedPanel::showMessage(const QString& text, bool error) { showPanelMessage(m_message, text, error); }
+
+void SpeedPanel::onFinished(const SpeedComparison& r)
+{
+    m_result = r;
+    setRunning(false);
+    m_progress->setValue(1000);
+    m_progress->setFormat(tr("Done"));
+    fillSummary(r);
+    fillParts(r);
+    m_stack->setCurrentWidget(m_tabs);
+    const bonsai::SpeedResult& o = *r.original;
+    QString msg = r.compressed() ? tr("Measured %1 and %2 with %3 threads.")
+                                       .arg(SpeedRunner::originalName(o), r.label)
+                                       .arg(o.threads)
+                                 : tr("No layer is compressed: the model was measured as it is, with %1 threads.")
+                                       .arg(o.threads);
+    if (o.kind == bonsai::SpeedResult::Kind::Classifier && r.compressed())
+        msg += tr(" The executor computes with the compressed layers' float32 values: compression changes the "
+                  "size, not this speed.");
+    for (const std::string& n : r.configured->notes)
+        msg += QLatin1Char('\n') + qstr(n);
+    showMessage(msg, false);
+    emit measured(r);
+}
+
+void SpeedPanel::fillSummary(const SpeedComparison& r)
+{
+    const bonsai::SpeedResult& a = *r.original;
+    const bonsai::SpeedResult& b = *r.configured;
+    const bool llm = a.kind == bonsai::SpeedResult::Kind::LanguageModel;
+    struct Line {
+        QString name, tip;
+        std::function<QString(const bonsai::SpeedResult&)> text;
+        std::function<double(const bonsai::SpeedResult&)> value; // for the change; empty: none
+        bool higherIsBetter = false;
+        QString better, worse;
+        // The timing the value comes from: when the two ranges overlap the change is noise.
+        std::function<bonsai::Spread(const bonsai::SpeedResult&)> timing = {};
+    };
+    const QString faster = tr("faster"), slower = tr("slower"), smaller = tr("smaller"), larger = tr("larger");
+    auto bytes = [](uint64_t n) { return formatBytes(n); };
+    std::vector<Line> lines;
+    if (llm) {
+        lines.push_back({tr("Weights"), tr("How the linear layers are stored for the kernels."),
+                         [](const auto& s) { return qstr(s.weightSummary); }, {}, false, {}, {}});
+        const auto prefill = [](const bonsai::SpeedResult& s) { return s.prefill; };
+        const auto step = [](const bonsai::SpeedResult& s) { return s.decodeStep; };
+        const QString prompt = tr("a prompt of %1 tokens × %2 sequences").arg(a.promptTokens).arg(a.batch);
+        lines.push_back({tr("Prefill"), tr("Tokens per second over %1.").arg(prompt),
+                         [](const auto& s) { return rateText(s.prefillTokensPerSecond, tr("tokens/s")); },
+                         [](const auto& s) { return s.prefillTokensPerSecond; }, true, faster, slower, prefill});
+        lines.push_back({tr("Prefill time"), tr("Time of %1: median (range) over the repeats.").arg(prompt),
+                         [](const auto& s) { return spreadText(s.prefill); },
+                         [](const auto& s) { return s.prefill.median; }, false, faster, slower, prefill});
+        lines.push_back({tr("Decode"), tr("Tokens per second of one sequence: one over the median decode step."),
+                         [](const auto& s) { return rateText(s.decodeTokensPerSecond, tr("tokens/s")); },
+                         [](const auto& s) { return s.decodeTokensPerSecond; }, true, faster, slower, step});
+        lines.push_back({tr("Decode step"),
+                         tr("Latency of one decode step of the batch: median (range) over %1 steps.")
+                             .arg(a.decodeSteps),
+                         [](const auto& s) { return spreadText(s.decodeStep); },
+                         [](const auto& s) { return s.decodeStep.median; }, false, faster, slower, step});
+        lines.push_back({tr("Throughput"), tr("Tokens per second over the batch of %1 sequences.").arg(a.batch),
+                         [](const auto& s) { return rateText(s.throughput, tr("tokens/s")); },
+                         [](const auto& s) { return s.throughput; }, true, faster, slower, step});
+    } else {
+        const auto run = [](const bonsai::SpeedResult& s) { return s.latency; };
+        lines.push_back({tr("Latency"),
+                         tr("Time of one run of a batch of %1: median (range) over %2 repeats.")
+                             .arg(a.batch)
+                             .arg(a.repeats),
+                         [](const auto& s) { return spreadText(s.latency); },
+                         [](const auto& s) { return s.latency.median; }, false, faster, slower, run});
+        lines.push_back({tr("Throughput"), tr("Images per second: the batch over the median latency."),
+                         [](const auto& s) { return rateText(s.throughput, tr("samples/s")); },
+                         [](const auto& s) { return s.throughput; }, true, faster, slower, run});
+    }
+    lines.push_back({tr("Resident weights"),
+                     llm ? tr("Memory of the linear layers' weights as the kernels use them (packed codes and scales).")
+                         : tr("The model's weights as stored; the executor computes with float32 values."),
+                     [bytes](const auto& s) { return bytes(s.weightBytes); },
+                     [](const auto& s) { return double(s.weightBytes); }, false, smaller, larger});
+    if (llm)
+        lines.push_back({tr("KV cache"), tr("Keys and values of every block for the prompt and the decoded tokens."),
+                         [bytes](const auto& s) { return bytes(s.kvCacheBytes); }, {}, false, {}, {}});
+    else
+        lines.push_back({tr("Activations"), tr("Every value one run computes, held at once."),
+                         [bytes](const auto& s) { return bytes(s.activationBytes); }, {}, false, {}, {}});
+    lines.push_back({tr("Peak memory"),
+                     tr("The largest resident memory of the whole Bonsai process so far (its models, "
+                        "caches and windows included), read after each measure."),
+                     [](const auto& s) { return formatBytes(uint64_t(s.peakRssBytes)); }, {}, false, {}, {}});
+
+    m_summary->clear();
+    m_summary->setColumnCount(r.compressed() ? 4 : 2);
+    QStringList header{tr("Measure"), SpeedRunner::originalName(a)};
+    if (r.compressed())
+        header << tr("Configured") << tr("Change");
+    m_summary->setHorizontalHeaderLabels(header);
+    if (auto* h = m_summary->horizontalHeaderItem(2))
+        h->setToolTip(r.label);
+    m_summary->setRowCount(int(lines.size()));
+    for (int i = 0; i < int(lines.size()); ++i) {
+        const Line& l = lines[size_t(i)];
+        auto put = [&](int col, const QString& text) { setCell(m_summary, i, col, text, l.tip); };
+        put(0, l.name);
+        put(1, l.text(a));
+        if (!r.compressed())
+            continue;
+        put(2, l.text(b));
+        QString change = QStringLiteral("—");
+        if (l.timing && overlap(l.timing(a), l.timing(b))) {
+            change = tr("within the noise");
+        } else if (l.value) {
+            const double va = l.value(a), vb = l.value(b);
+            change = changeText(l.higherIsBetter ? vb / va : va / vb, l.better, l.worse);
+        }
+        put(3, change);
+    }
+}
+
+void SpeedPanel::fillParts(const SpeedComparison& r)
+{
+    const bonsai::SpeedResult& a = *r.original;
+    const bonsai::SpeedResult& b = *r.configured;
+    const bool llm = a.kind == bonsai::SpeedResult::Kind::LanguageModel;
+    m_parts->clear();
+    m_parts->setColumnCount(r.compressed() ? 4 : 2);
+    QStringList header{llm ? tr("Part (per decoded token)") : tr("Node (per batch)"), SpeedRunner::originalName(a)};
+    if (r.compressed())
+        header << tr("Configured") << tr("Change");
+    m_parts->setHorizontalHeaderLabels(header);
+    const int rows = int(llm ? a.parts.size() : a.nodes.size());
+    m_parts->setRowCount(rows);
+    for (int i = 0; i < rows; ++i) {
+        QString name;
+        bonsai::Spread sa, sb;
+        if (llm) {
+            name = qstr(a.parts[size_t(i)].name);
+            sa = a.parts[size_t(i)].seconds;
+            sb = i < int(b.parts.size()) ? b.parts[size_t(i)].seconds : bonsai::Spread{};
+        } else {
+            const bonsai::NodeSpeed& n = a.nodes[size_t(i)];
+            name = n.name.empty() ? qstr(n.op) : QStringLiteral("%1 (%2)").arg(qstr(n.name), qstr(n.op));
+            sa = n.seconds;
+            sb = i < int(b.nodes.size()) ? b.nodes[size_t(i)].seconds : bonsai::Spread{};
+        }
+        auto put = [&](int col, const QString& text) {
+            setCell(m_parts, i, col, text, tr("Median (range) over the repeats."));
+        };
+        put(0, name);
+        put(1, spreadText(sa));
+        if (r.compressed()) {
+            put(2, spreadText(sb));
+            put(3, overlap(sa, sb) ? tr("within the noise") : changeText(sa.median / sb.median, tr("faster"), tr("slower")));
+        }
+    }
+}
+
+} // namespace bonsai::ui
