@@ -350,7 +350,7 @@ void SearchPanel::onDone(const SensitivitySnapshot& s)
     setRunning(false);
     showJobDone(m_progress, 0);
     m_progress->setFormat(tr("Done"));
-    m_search->setTable(s.table, true);
+    showTable(s.table);
     const auto& p = s.progress;
     const auto* t = m_search->table();
     const QString samples = m_samples->value() > 0 ? formatCount(uint64_t(m_samples->value()))
@@ -360,10 +360,15 @@ void SearchPanel::onDone(const SensitivitySnapshot& s)
                             t->languageModel ? tr("text chunks") : tr("samples"), QFileInfo(m_data.path).fileName());
     text += p.fromCache ? tr(" (%1 from the cache).").arg(formatCount(p.fromCache)) : QStringLiteral(".");
     showMessage(text, false);
+    emit measured();
+}
+
+void SearchPanel::showTable(std::shared_ptr<const bonsai::SensitivityTable> table)
+{
+    m_search->setTable(std::move(table), true);
     m_budget->updateRange();
     m_search->solve(); // the budget shown, as one undo step
     m_map->view()->resizeColumnToContents(SensitivityModel::ChoiceColumn);
-    emit measured();
 }
 
 QString SearchPanel::emptyText() const

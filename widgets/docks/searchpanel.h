@@ -64,6 +64,9 @@ public:
     void setCacheDir(const QString& dir); // empty: the core's default
 
     void measure();
+    // A finished table measured elsewhere (as a measurement's end shows it): the map, the
+    // budget's range and the solution for the budget shown (one undo step).
+    void showTable(std::shared_ptr<const bonsai::SensitivityTable> table);
     void cancel();
     bool isBusy() const;
     bool canMeasure() const; // a model and data are chosen
