@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/kern_impl.h"
 
@@ -38,6 +39,9 @@ namespace {
 inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
 
 #include "kernels/kern_simd.h"
+
+// Prefetch distance of the matrix-vector kernels (bytes ahead in a weight row).
+constexpr int kAhead = 2304;
 
 // [a x 8, b x 8]
 inline __m512 pairPs(float a, float b) { return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b)); }
@@ -70,10 +74,17 @@ inline void signedCodes(const Args& a, const uint8_t* row, int64_t r, int64_t c,
     }
 }
 
+// [p[0] x 8, p[1] x 8]
+inline __m512 pairAt(const float* p)
+{
+    const __m512i idx = _mm512_mask_blend_epi32(0xFF00, _mm512_setzero_si512(), _mm512_set1_epi32(1));
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)))));
+}
+
 template <int F, int R, int N>
 void signedTile(const Args& a, int64_t r0, int64_t i0)
 {
-    const int64_t chunks = a.cols / 32;
+    const int64_t chunks = a.cols / 32, step = static_cast<int64_t>(a.rowBytes) / chunks; // bytes per chunk
     const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512 acc[R][N];
     const uint8_t* rows[R];
@@ -83,21 +94,22 @@ void signedTile(const Args& a, int64_t r0, int64_t i0)
             acc[k][i] = _mm512_setzero_ps();
     }
     for (int64_t c = 0; c < chunks; c += 2) {
-        __m512i xu[N];
         __m512 xs[N];
-        for (int i = 0; i < N; ++i) {
-            xu[i] = _mm512_xor_si512(_mm512_loadu_si512(a.aq + (i0 + i) * a.cols + 32 * c), bias);
-            const float* d = a.ad + (i0 + i) * chunks + c;
-            xs[i] = pairPs(d[0], d[1]);
-        }
+        for (int i = 0; i < N; ++i)
+            xs[i] = pairAt(a.ad + (i0 + i) * chunks + c);
+#pragma GCC unroll 4
         for (int k = 0; k < R; ++k) {
+            if (N < 4) // matrix-vector: the weights stream from memory; ask for them early
+                for (int l = 0; l < 2; ++l)
+                    _mm_prefetch(reinterpret_cast<const char*>(rows[k]) + c * step + kAhead + 64 * l, _MM_HINT_T0);
             __m512i w;
             __m512 ws;
             signedCodes<F>(a, rows[k], r0 + k, c, w, ws);
             const __m512i start =
                 _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, w));
             for (int i = 0; i < N; ++i) {
-                const __m512i p = _mm512_dpbusd_epi32(start, xu[i], w);
+                const __m512i xu = _mm512_loadu_si512(a.aqx + (i0 + i) * a.cols + 32 * c); // x + 128
+                const __m512i p = _mm512_dpbusd_epi32(start, xu, w);
                 acc[k][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(ws, xs[i]), acc[k][i]);
             }
         }
@@ -127,38 +139,43 @@ inline __m128i q4kScaleMins(const uint8_t* p)
 // (lanes 8-15): the low and high nibbles of its bytes 0-63, then of 64-127.
 constexpr int kSub[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
 
+
 template <int R, int N>
 void q4kTile(const Args& a, int64_t r0, int64_t i0)
 {
+    constexpr int NB = (N + 3) / 4; // groups of four activation rows for the minimums
     const int64_t chunks = a.cols / 32, supers = a.cols / 256;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512i idx[4];
     for (int k = 0; k < 4; ++k)
         idx[k] = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(kSub[k][0]), _mm512_set1_epi32(kSub[k][1]));
-    __m512 acc[R][N], macc[R];
+    __m512 acc[R][N], macc[R][NB];
     for (int k = 0; k < R; ++k) {
-        macc[k] = _mm512_setzero_ps();
+        for (int g = 0; g < NB; ++g)
+            macc[k][g] = _mm512_setzero_ps();
         for (int i = 0; i < N; ++i)
             acc[k][i] = _mm512_setzero_ps();
     }
-    alignas(64) int8_t xv[N][4][64]; // activation codes in the code vectors' order
     for (int64_t sb = 0; sb < supers; ++sb) {
         float xd[N];
-        __m512i bs = _mm512_setzero_si512();                  // 128-bit lane i: row i's 32-element code sums
-        __m512 xd4 = _mm512_setzero_ps();                     // lanes 4i..4i+3: row i's scale
+        __m512i bs[NB];  // 128-bit lane i % 4: row i's 32-element code sums
+        __m512 xd4[NB];  // lanes 4 (i % 4) .. + 3: row i's scale
+        for (int g = 0; g < NB; ++g) {
+            bs[g] = _mm512_setzero_si512();
+            xd4[g] = _mm512_setzero_ps();
+        }
         for (int i = 0; i < N; ++i) {
-            const int8_t* x = a.aq + (i0 + i) * a.cols + 256 * sb;
-            for (int k = 0; k < 4; ++k) {
-                const int8_t* base = x + 128 * (k / 2) + 32 * (k % 2);
-                _mm512_store_si512(xv[i][k], join(load256(base), load256(base + 64)));
-            }
             xd[i] = a.ad[(i0 + i) * chunks + 8 * sb];
             const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.as32 + (i0 + i) * chunks + 8 * sb));
-            bs = _mm512_mask_broadcast_i32x4(bs, __mmask16(0xF << (4 * i)), s); // lane i (i need not be a constant)
-            xd4 = _mm512_mask_blend_ps(__mmask16(0xF << (4 * i)), xd4, _mm512_set1_ps(xd[i]));
+            bs[i / 4] = _mm512_inserti32x4(bs[i / 4], s, i % 4);
+            xd4[i / 4] = _mm512_mask_blend_ps(__mmask16(0xF << (4 * (i % 4))), xd4[i / 4], _mm512_set1_ps(xd[i]));
         }
+#pragma GCC unroll 4
         for (int k = 0; k < R; ++k) {
             const uint8_t* b = a.w + (r0 + k) * static_cast<int64_t>(a.rowBytes) + 144 * sb;
+            if (N < 4) // matrix-vector: the weights stream from memory; ask for them early
+                for (int l = 0; l < 3; ++l)
+                    _mm_prefetch(reinterpret_cast<const char*>(b) + kAhead + 64 * l, _MM_HINT_T0);
             const float d = h2f(b), dmin = h2f(b + 2);
             const __m128i sm = q4kScaleMins(b + 4);
             const __m512i sm32 = _mm512_cvtepu8_epi32(sm);
@@ -169,48 +186,57 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
             for (int j = 0; j < 4; ++j)
                 sc[j] = _mm512_permutexvar_epi32(idx[j], sm32);
             for (int i = 0; i < N; ++i) {
+                const int8_t* x = a.aqx + (i0 + i) * a.cols + 256 * sb; // sub-block order
                 __m512i s = _mm512_setzero_si512();
                 for (int j = 0; j < 4; ++j) {
-                    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[j], _mm512_load_si512(xv[i][j]));
+                    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[j], _mm512_loadu_si512(x + 64 * j));
                     s = _mm512_dpwssd_epi32(s, p, sc[j]);
                 }
                 acc[k][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * xd[i]), acc[k][i]);
             }
             const __m512i mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
-            macc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bs)),
-                                      _mm512_mul_ps(_mm512_set1_ps(dmin), xd4), macc[k]);
+            for (int g = 0; g < NB; ++g)
+                macc[k][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bs[g])),
+                                             _mm512_mul_ps(_mm512_set1_ps(dmin), xd4[g]), macc[k][g]);
         }
     }
     for (int k = 0; k < R; ++k) {
-        alignas(64) float m[16];
-        _mm512_store_ps(m, macc[k]);
-        for (int i = 0; i < N; ++i)
-            a.y[(i0 + i) * a.ldy + r0 + k] =
-                _mm512_reduce_add_ps(acc[k][i]) - ((m[4 * i] + m[4 * i + 1]) + (m[4 * i + 2] + m[4 * i + 3]));
+        alignas(64) float m[NB][16];
+        for (int g = 0; g < NB; ++g)
+            _mm512_store_ps(m[g], macc[k][g]);
+        for (int i = 0; i < N; ++i) {
+            const float* mi = m[i / 4] + 4 * (i % 4);
+            a.y[(i0 + i) * a.ldy + r0 + k] = _mm512_reduce_add_ps(acc[k][i]) - ((mi[0] + mi[1]) + (mi[2] + mi[3]));
+        }
     }
 }
 
-template <template <int, int> class T>
+// Tiles of R weight rows (then single rows) by N activation rows: wide ones (RW x NW) while at
+// least NW activation rows are left, then four, then the rest.
+template <template <int, int> class T, int RW, int NW>
 void tiles(const Args& a, int64_t r0, int64_t r1)
 {
-    constexpr int R = 4;
-    for (int64_t i0 = 0; i0 < a.n; i0 += 4) {
-        const int64_t n = a.n - i0 < 4 ? a.n - i0 : 4;
+    auto run = [&](auto rTag, auto nTag, int64_t i0) {
+        constexpr int R = decltype(rTag)::value, N = decltype(nTag)::value;
         int64_t r = r0;
         for (; r + R <= r1; r += R)
-            switch (n) {
-            case 1: T<R, 1>::run(a, r, i0); break;
-            case 2: T<R, 2>::run(a, r, i0); break;
-            case 3: T<R, 3>::run(a, r, i0); break;
-            default: T<R, 4>::run(a, r, i0); break;
-            }
+            T<R, N>::run(a, r, i0);
         for (; r < r1; ++r)
-            switch (n) {
-            case 1: T<1, 1>::run(a, r, i0); break;
-            case 2: T<1, 2>::run(a, r, i0); break;
-            case 3: T<1, 3>::run(a, r, i0); break;
-            default: T<1, 4>::run(a, r, i0); break;
-            }
+            T<1, N>::run(a, r, i0);
+    };
+    using I1 = std::integral_constant<int, 1>;
+    using I4 = std::integral_constant<int, 4>;
+    using IR = std::integral_constant<int, RW>;
+    int64_t i0 = 0;
+    for (; i0 + NW <= a.n; i0 += NW)
+        run(IR{}, std::integral_constant<int, NW>{}, i0);
+    for (; i0 + 4 <= a.n; i0 += 4)
+        run(I4{}, I4{}, i0);
+    switch (a.n - i0) {
+    case 3: run(I4{}, std::integral_constant<int, 3>{}, i0); break;
+    case 2: run(I4{}, std::integral_constant<int, 2>{}, i0); break;
+    case 1: run(I4{}, I1{}, i0); break;
+    default: break;
     }
 }
 
@@ -228,24 +254,43 @@ struct Q4K {
 
 } // namespace
 
-void rowsAvx512(const Args& a, int64_t r0, int64_t r1)
+bool arrangeAvx512(const Args& a, int8_t* out)
 {
-    const bool wide = a.cols % 64 == 0;
+    const int64_t total = a.n * a.cols;
     switch (a.format) {
     case kQ8_0:
-        if (wide)
-            return tiles<Signed<kQ8_0>::T>(a, r0, r1);
-        break;
     case kQ4_0:
-        if (wide)
-            return tiles<Signed<kQ4_0>::T>(a, r0, r1);
-        break;
-    case kInt8:
-        if (wide)
-            return tiles<Signed<kInt8>::T>(a, r0, r1);
-        break;
-    case kQ4_K: return tiles<Q4K>(a, r0, r1);
-    default: break;
+    case kInt8: {
+        if (a.cols % 64 != 0)
+            return false;
+        const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+        for (int64_t e = 0; e < total; e += 64)
+            _mm512_storeu_si512(out + e, _mm512_xor_si512(_mm512_loadu_si512(a.aq + e), bias));
+        return true;
+    }
+    case kQ4_K:
+        // Code vector k of a super-block: sub-blocks kSub[k][0] and kSub[k][1].
+        for (int64_t e = 0; e < total; e += 256)
+            for (int k = 0; k < 4; ++k) {
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + e + 64 * k), load256(a.aq + e + 32 * kSub[k][0]));
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + e + 64 * k + 32),
+                                    load256(a.aq + e + 32 * kSub[k][1]));
+            }
+        return true;
+    default: return false;
+    }
+}
+
+void rowsAvx512(const Args& a, int64_t r0, int64_t r1)
+{
+    if (a.aqx) {
+        switch (a.format) {
+        case kQ8_0: return tiles<Signed<kQ8_0>::T, 2, 8>(a, r0, r1);
+        case kQ4_0: return tiles<Signed<kQ4_0>::T, 2, 8>(a, r0, r1);
+        case kInt8: return tiles<Signed<kInt8>::T, 2, 8>(a, r0, r1);
+        case kQ4_K: return tiles<Q4K, 2, 8>(a, r0, r1);
+        default: break;
+        }
     }
     rowsSimd(a, r0, r1);
 }

@@ -26,6 +26,8 @@ struct Args {
     const float* ad = nullptr;
     const float* am16 = nullptr;
     const int16_t* as32 = nullptr;
+    // The codes rearranged for the AVX-512 kernels (arrangeAvx512), when those run.
+    const int8_t* aqx = nullptr;
     int64_t n = 0;
     float* y = nullptr; // y[i * ldy + r]
     int64_t ldy = 0;
@@ -34,5 +36,9 @@ struct Args {
 void rowsScalar(const Args& a, int64_t r0, int64_t r1);
 void rowsAvx2(const Args& a, int64_t r0, int64_t r1);
 void rowsAvx512(const Args& a, int64_t r0, int64_t r1);
+// Writes a.n * a.cols bytes: the activation codes as rowsAvx512 reads them for a.format (offset
+// to unsigned for the signed formats, Q4_K's sub-block order within each 256 block). Returns
+// false when rowsAvx512 reads the plain codes for this format (nothing written).
+bool arrangeAvx512(const Args& a, int8_t* out);
 
 } // namespace bonsai::kern

@@ -423,11 +423,17 @@ void packedMatmul(const PackedMatrix& w, const float* x, int64_t n, float* y)
     a.y = y;
     a.ldy = w.rows();
     const KernelIsa isa = kernelIsa();
+    if (isa == KernelIsa::Avx512) {
+        thread_local std::vector<int8_t> arranged;
+        arranged.resize(size_t(n * w.cols()));
+        if (kern::arrangeAvx512(a, arranged.data()))
+            a.aqx = arranged.data();
+    }
     void (*fn)(const kern::Args&, int64_t, int64_t) =
         isa == KernelIsa::Avx512 ? kern::rowsAvx512 : isa == KernelIsa::Avx2 ? kern::rowsAvx2 : kern::rowsScalar;
     // Tiles of weight rows: small enough to balance the threads, big enough to amortise.
     const int64_t rows = w.rows();
-    const int64_t tile = n == 1 ? std::max<int64_t>(8, rows / (omp_get_max_threads() * 8)) : 16;
+    const int64_t tile = n == 1 ? std::max<int64_t>(8, rows / (omp_get_max_threads() * 8)) / 4 * 4 : 16;
     const int64_t tiles = (rows + tile - 1) / tile;
 #pragma omp parallel for schedule(static) if (tiles > 1)
     for (int64_t t = 0; t < tiles; ++t)
