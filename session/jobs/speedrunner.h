@@ -28,12 +28,15 @@ struct SpeedRequest {
     bonsai::SpeedOptions options;
 };
 
-// Both measures of one run. When no layer is compressed, `configured` is `original`.
+// Both measures of one run. When no layer is compressed, `configured` is `original`; when the
+// original was not measured (originalSkipped says why), `original` is null.
 struct SpeedComparison {
     std::shared_ptr<const bonsai::SpeedResult> original, configured;
     std::vector<bonsai::LayerConfig> configs;
     QString label; // how the configured model is compressed ("int8 (all 4 layers)")
+    QString originalSkipped;
     bool compressed() const { return original != configured; }
+    bool both() const { return original && compressed(); }
 };
 
 class SpeedRunner : public QObject {
@@ -56,6 +59,11 @@ public:
     // What the original model's weights are: "FP32" when every bound layer is F32 (or a
     // classifier's float weights), else "original".
     static QString originalName(const bonsai::SpeedResult& original);
+    // Why the uncompressed language model is not measured beside the configured one: its
+    // weights as the decoder binds them (float rows for types without kernels) would take
+    // more than half of `physicalBytes`; empty when it fits.
+    static QString originalTooLarge(const bonsai::Model& model, uint64_t physicalBytes);
+    static uint64_t physicalMemoryBytes();
 
 private:
     JobRunner* m_runner;

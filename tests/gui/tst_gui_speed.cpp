@@ -5,7 +5,8 @@
 // layer changed afterwards is marked. The trade-off chart's toggle plots the evaluated
 // configurations against their measured latency (only those measured), and back against size.
 // A language model (tiny-llama) fills prefill/decode tokens/s and its ten parts. Cancel stops
-// a run; a new model clears the column. No timing value is asserted.
+// a run; a new model clears the column. A language model whose uncompressed weights would take
+// more than half the memory is measured only as configured. No timing value is asserted.
 #include "compressiondocument.h"
 #include "evalpanel.h"
 #include "formatting.h"
@@ -249,6 +250,20 @@ private slots:
         for (int li = 0; li < int(w.model()->layers.size()); ++li)
             QCOMPARE(latencyCell(w, li).data().toString(),
                      bonsai::ui::formatLatency(r->configured->layerSeconds[size_t(li)]));
+    }
+
+    void originalTooLargeIsNotMeasured()
+    {
+        // tiny-llama's weights are F32, bound in place: 4 bytes per weight of every layer.
+        auto model = bonsai::Model::open(testutil::dataPath("tiny-llama"));
+        uint64_t bytes = 0;
+        for (const bonsai::Layer& l : model->layers)
+            bytes += model->tensors[size_t(l.weight)].numel * 4;
+        using bonsai::ui::SpeedRunner;
+        QVERIFY(SpeedRunner::originalTooLarge(*model, 2 * bytes).isEmpty());
+        const QString why = SpeedRunner::originalTooLarge(*model, 2 * bytes - 2);
+        QVERIFY2(why.contains(bonsai::ui::formatBytes(bytes)), qPrintable(why));
+        QVERIFY(SpeedRunner::originalTooLarge(*bonsai::Model::open(BONSAI_DEMO_MODEL), 1).isEmpty()); // classifiers
     }
 
     void cancelStops()

@@ -285,12 +285,13 @@ void SpeedPanel::onFinished(const SpeedComparison& r)
     fillSummary(r);
     fillParts(r);
     m_stack->setCurrentWidget(m_tabs);
-    const bonsai::SpeedResult& o = *r.original;
-    QString msg = r.compressed() ? tr("Measured %1 and %2 with %3 threads.")
-                                       .arg(SpeedRunner::originalName(o), r.label)
-                                       .arg(o.threads)
-                                 : tr("No layer is compressed: the model was measured as it is, with %1 threads.")
-                                       .arg(o.threads);
+    const bonsai::SpeedResult& o = *r.configured;
+    QString msg = r.both() ? tr("Measured %1 and %2 with %3 threads.")
+                                 .arg(SpeedRunner::originalName(*r.original), r.label)
+                                 .arg(o.threads)
+                  : r.compressed() ? tr("Measured %1 with %2 threads. %3").arg(r.label).arg(o.threads).arg(r.originalSkipped)
+                                   : tr("No layer is compressed: the model was measured as it is, with %1 threads.")
+                                         .arg(o.threads);
     if (o.kind == bonsai::SpeedResult::Kind::Classifier && r.compressed())
         msg += tr(" The executor computes with the compressed layers' float32 values: compression changes the "
                   "size, not this speed.");
@@ -302,8 +303,7 @@ void SpeedPanel::onFinished(const SpeedComparison& r)
 
 void SpeedPanel::fillSummary(const SpeedComparison& r)
 {
-    const bonsai::SpeedResult& a = *r.original;
-    const bonsai::SpeedResult& b = *r.configured;
+    const bonsai::SpeedResult& a = *r.configured; // the settings are both measures'
     const bool llm = a.kind == bonsai::SpeedResult::Kind::LanguageModel;
     struct Line {
         QString name, tip;
@@ -368,67 +368,82 @@ void SpeedPanel::fillSummary(const SpeedComparison& r)
                         "caches and windows included), read after each measure."),
                      [](const auto& s) { return formatBytes(uint64_t(s.peakRssBytes)); }, {}, false, {}, {}});
 
+    const auto cols = columns(r);
     m_summary->clear();
-    m_summary->setColumnCount(r.compressed() ? 4 : 2);
-    QStringList header{tr("Measure"), SpeedRunner::originalName(a)};
-    if (r.compressed())
-        header << tr("Configured") << tr("Change");
+    m_summary->setColumnCount(int(cols.size()) + (r.both() ? 2 : 1));
+    QStringList header{tr("Measure")};
+    for (const auto& [name, result] : cols)
+        header << name;
+    if (r.both())
+        header << tr("Change");
     m_summary->setHorizontalHeaderLabels(header);
-    if (auto* h = m_summary->horizontalHeaderItem(2))
-        h->setToolTip(r.label);
     m_summary->setRowCount(int(lines.size()));
     for (int i = 0; i < int(lines.size()); ++i) {
         const Line& l = lines[size_t(i)];
         auto put = [&](int col, const QString& text) { setCell(m_summary, i, col, text, l.tip); };
         put(0, l.name);
-        put(1, l.text(a));
-        if (!r.compressed())
+        for (int c = 0; c < int(cols.size()); ++c)
+            put(c + 1, l.text(*cols[size_t(c)].second));
+        if (!r.both())
             continue;
-        put(2, l.text(b));
+        const bonsai::SpeedResult& b = *r.configured;
         QString change = QStringLiteral("—");
-        if (l.timing && overlap(l.timing(a), l.timing(b))) {
+        if (l.timing && overlap(l.timing(*r.original), l.timing(b))) {
             change = tr("within the noise");
         } else if (l.value) {
-            const double va = l.value(a), vb = l.value(b);
+            const double va = l.value(*r.original), vb = l.value(b);
             change = changeText(l.higherIsBetter ? vb / va : va / vb, l.better, l.worse);
         }
         put(3, change);
     }
 }
 
+std::vector<std::pair<QString, const bonsai::SpeedResult*>> SpeedPanel::columns(const SpeedComparison& r)
+{
+    std::vector<std::pair<QString, const bonsai::SpeedResult*>> cols;
+    if (r.original)
+        cols.emplace_back(SpeedRunner::originalName(*r.original), r.original.get());
+    if (r.compressed())
+        cols.emplace_back(tr("Configured"), r.configured.get());
+    return cols;
+}
+
 void SpeedPanel::fillParts(const SpeedComparison& r)
 {
-    const bonsai::SpeedResult& a = *r.original;
-    const bonsai::SpeedResult& b = *r.configured;
+    const auto cols = columns(r);
+    const bonsai::SpeedResult& a = *r.configured;
     const bool llm = a.kind == bonsai::SpeedResult::Kind::LanguageModel;
     m_parts->clear();
-    m_parts->setColumnCount(r.compressed() ? 4 : 2);
-    QStringList header{llm ? tr("Part (per decoded token)") : tr("Node (per batch)"), SpeedRunner::originalName(a)};
-    if (r.compressed())
-        header << tr("Configured") << tr("Change");
+    m_parts->setColumnCount(int(cols.size()) + (r.both() ? 2 : 1));
+    QStringList header{llm ? tr("Part (per decoded token)") : tr("Node (per batch)")};
+    for (const auto& [name, result] : cols)
+        header << name;
+    if (r.both())
+        header << tr("Change");
     m_parts->setHorizontalHeaderLabels(header);
     const int rows = int(llm ? a.parts.size() : a.nodes.size());
     m_parts->setRowCount(rows);
+    auto timing = [llm](const bonsai::SpeedResult& s, int i) {
+        const size_t k = size_t(i);
+        return llm ? (k < s.parts.size() ? s.parts[k].seconds : bonsai::Spread{})
+                   : (k < s.nodes.size() ? s.nodes[k].seconds : bonsai::Spread{});
+    };
     for (int i = 0; i < rows; ++i) {
         QString name;
-        bonsai::Spread sa, sb;
         if (llm) {
             name = qstr(a.parts[size_t(i)].name);
-            sa = a.parts[size_t(i)].seconds;
-            sb = i < int(b.parts.size()) ? b.parts[size_t(i)].seconds : bonsai::Spread{};
         } else {
             const bonsai::NodeSpeed& n = a.nodes[size_t(i)];
             name = n.name.empty() ? qstr(n.op) : QStringLiteral("%1 (%2)").arg(qstr(n.name), qstr(n.op));
-            sa = n.seconds;
-            sb = i < int(b.nodes.size()) ? b.nodes[size_t(i)].seconds : bonsai::Spread{};
         }
         auto put = [&](int col, const QString& text) {
             setCell(m_parts, i, col, text, tr("Median (range) over the repeats."));
         };
         put(0, name);
-        put(1, spreadText(sa));
-        if (r.compressed()) {
-            put(2, spreadText(sb));
+        for (int c = 0; c < int(cols.size()); ++c)
+            put(c + 1, spreadText(timing(*cols[size_t(c)].second, i)));
+        if (r.both()) {
+            const bonsai::Spread sa = timing(*r.original, i), sb = timing(*r.configured, i);
             put(3, overlap(sa, sb) ? tr("within the noise") : changeText(sa.median / sb.median, tr("faster"), tr("slower")));
         }
     }

@@ -11,6 +11,8 @@
 #include <QWidget>
 
 #include <optional>
+#include <utility>
+#include <vector>
 
 class QLabel;
 class QProgressBar;
@@ -57,6 +59,8 @@ private:
     void onFinished(const SpeedComparison& result);
     void fillSummary(const SpeedComparison& r);
     void fillParts(const SpeedComparison& r);
+    // The measures shown, with their column headers: the original, the configured, or both.
+    static std::vector<std::pair<QString, const bonsai::SpeedResult*>> columns(const SpeedComparison& r);
     void showMessage(const QString& text, bool error);
     void setRunning(bool running);
     void showEmpty(const QString& text);

@@ -29,10 +29,12 @@ SpeedFeature::SpeedFeature(MainWindow* window, CompressionDocument* doc, Evaluat
 
 void SpeedFeature::onMeasured(const SpeedComparison& r)
 {
-    const bool llm = r.original->kind == bonsai::SpeedResult::Kind::LanguageModel;
-    const QString per = llm ? tr("per decoded token") : tr("per batch of %n", nullptr, int(r.original->batch));
+    const bonsai::SpeedResult& c = *r.configured;
+    const bool llm = c.kind == bonsai::SpeedResult::Kind::LanguageModel;
+    const QString per = llm ? tr("per decoded token") : tr("per batch of %n", nullptr, int(c.batch));
     LayerTableView* table = m_window->layerTable();
-    table->tableModel()->setMeasuredLatency(r.configured->layerSeconds, r.original->layerSeconds, r.configs, per);
+    table->tableModel()->setMeasuredLatency(c.layerSeconds, r.original ? r.original->layerSeconds : std::vector<double>{},
+                                            r.configs, per);
     // The column may be hidden or out of a narrow table's view: then it moves next to the
     // precision, where the layer names stay in view beside it.
     QHeaderView* header = table->view()->header();
@@ -42,9 +44,10 @@ void SpeedFeature::onMeasured(const SpeedComparison& r)
         header->moveSection(header->visualIndex(LayerTableModel::Latency),
                             header->visualIndex(LayerTableModel::Precision) + 1);
     TradeoffModel* tradeoffs = m_evaluation->panel()->tradeoffs();
-    tradeoffs->setMeasuredLatency({}, r.original->latencySeconds());
+    if (r.original)
+        tradeoffs->setMeasuredLatency({}, r.original->latencySeconds());
     if (r.compressed())
-        tradeoffs->setMeasuredLatency(r.configs, r.configured->latencySeconds());
+        tradeoffs->setMeasuredLatency(r.configs, c.latencySeconds());
 }
 
 void SpeedFeature::addActions(QMenu* evaluate)
