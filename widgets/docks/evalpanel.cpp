@@ -170,7 +170,7 @@ QWidget* EvalPanel::buildResults()
     m_table->setToolTip(tr("Double-click a row to restore its configuration"));
     connect(m_table, &QTableView::doubleClicked, this,
             [this, proxy](const QModelIndex& i) { restore(proxy->mapToSource(i).row()); });
-    m_tabs->addTab(m_tradeoffChart, tr("Accuracy vs size"));
+    m_tabs->addTab(m_tradeoffChart, tr("Accuracy trade-off"));
     m_tabs->addTab(m_running, tr("Running accuracy"));
     m_tabs->addTab(m_layerErrors, tr("Layer error"));
     m_tabs->addTab(m_table, tr("Table"));
@@ -186,8 +186,8 @@ QWidget* EvalPanel::buildResults()
     // While a language model is open the shared trade-off table holds perplexities.
     connect(m_tradeoffs, &QAbstractItemModel::modelReset, this, [this] {
         m_tabs->setTabText(TradeoffTab, m_tradeoffs->metric() == TradeoffMetric::Perplexity
-                                            ? tr("Perplexity vs size")
-                                            : tr("Accuracy vs size"));
+                                            ? tr("Perplexity trade-off")
+                                            : tr("Accuracy trade-off"));
     });
     return m_tabs;
 }

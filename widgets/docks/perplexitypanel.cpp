@@ -198,7 +198,7 @@ void PerplexityPanel::buildUi()
     m_tradeoffChart = new TradeoffChart(m_tradeoffs, this);
     m_tabs = new QTabWidget(this);
     m_tabs->addTab(m_chartView, tr("Running perplexity"));
-    m_tabs->addTab(m_tradeoffChart, tr("Perplexity vs size"));
+    m_tabs->addTab(m_tradeoffChart, tr("Perplexity trade-off"));
 
     auto* layout = new QHBoxLayout(this);
     layout->addWidget(settings);
