@@ -107,6 +107,7 @@ void signedTile(const Args& a, int64_t r0, int64_t i0)
             signedCodes<F>(a, rows[k], r0 + k, c, w, ws);
             const __m512i start =
                 _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, w));
+#pragma GCC unroll 8
             for (int i = 0; i < N; ++i) {
                 const __m512i xu = _mm512_loadu_si512(a.aqx + (i0 + i) * a.cols + 32 * c); // x + 128
                 const __m512i p = _mm512_dpbusd_epi32(start, xu, w);
@@ -185,9 +186,11 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
             __m512i sc[4];
             for (int j = 0; j < 4; ++j)
                 sc[j] = _mm512_permutexvar_epi32(idx[j], sm32);
+#pragma GCC unroll 8
             for (int i = 0; i < N; ++i) {
                 const int8_t* x = a.aqx + (i0 + i) * a.cols + 256 * sb; // sub-block order
                 __m512i s = _mm512_setzero_si512();
+#pragma GCC unroll 4
                 for (int j = 0; j < 4; ++j) {
                     const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[j], _mm512_loadu_si512(x + 64 * j));
                     s = _mm512_dpwssd_epi32(s, p, sc[j]);
@@ -285,10 +288,10 @@ void rowsAvx512(const Args& a, int64_t r0, int64_t r1)
 {
     if (a.aqx) {
         switch (a.format) {
-        case kQ8_0: return tiles<Signed<kQ8_0>::T, 2, 8>(a, r0, r1);
+        case kQ8_0: return tiles<Signed<kQ8_0>::T, 4, 4>(a, r0, r1);
         case kQ4_0: return tiles<Signed<kQ4_0>::T, 2, 8>(a, r0, r1);
         case kInt8: return tiles<Signed<kInt8>::T, 2, 8>(a, r0, r1);
-        case kQ4_K: return tiles<Q4K, 2, 8>(a, r0, r1);
+        case kQ4_K: return tiles<Q4K, 1, 8>(a, r0, r1);
         default: break;
         }
     }

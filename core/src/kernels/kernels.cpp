@@ -352,8 +352,8 @@ void quantizeActivations(const float* x, int64_t n, int64_t cols, int block, Qua
         const float d = amax / 127.0f;
         const float id = d > 0 ? 1.0f / d : 0.0f;
         int8_t* q = out.q.data() + b * block;
-        for (int i = 0; i < block; ++i)
-            q[i] = static_cast<int8_t>(std::lround(xb[i] * id));
+        for (int i = 0; i < block; ++i) // to nearest, ties to even (vectorizes; |x * id| <= 127)
+            q[i] = static_cast<int8_t>(static_cast<int>(std::nearbyint(xb[i] * id)));
         for (int c = 0; c < block / 32; ++c) {
             const size_t ci = size_t(b * (block / 32) + c);
             out.d[ci] = d;
@@ -431,11 +431,12 @@ void packedMatmul(const PackedMatrix& w, const float* x, int64_t n, float* y)
     }
     void (*fn)(const kern::Args&, int64_t, int64_t) =
         isa == KernelIsa::Avx512 ? kern::rowsAvx512 : isa == KernelIsa::Avx2 ? kern::rowsAvx2 : kern::rowsScalar;
-    // Tiles of weight rows: small enough to balance the threads, big enough to amortise.
+    // Tiles of weight rows: small enough to balance the threads, big enough to amortise; taken
+    // in turn (dynamic), so that a thread the OS delays holds up only its current tile.
     const int64_t rows = w.rows();
     const int64_t tile = n == 1 ? std::max<int64_t>(8, rows / (omp_get_max_threads() * 8)) / 4 * 4 : 16;
     const int64_t tiles = (rows + tile - 1) / tile;
-#pragma omp parallel for schedule(static) if (tiles > 1)
+#pragma omp parallel for schedule(dynamic) if (tiles > 1)
     for (int64_t t = 0; t < tiles; ++t)
         fn(a, t * tile, std::min(rows, (t + 1) * tile));
 }
