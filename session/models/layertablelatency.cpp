@@ -5,6 +5,8 @@
 #include "formatting.h"
 
 #include <QBrush>
+#include <QColor>
+#include <QCoreApplication>
 #include <QGuiApplication>
 #include <QPalette>
 
@@ -32,8 +34,10 @@ QVariant LayerTableModel::latencyData(const Row& r, int role) const
     case SortRole: return measured ? m_latency[li] : -1.0;
     case Qt::TextAlignmentRole: return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
     case Qt::ForegroundRole:
-        if (stale)
-            return QBrush(QGuiApplication::palette().color(QPalette::Disabled, QPalette::Text));
+        if (stale) // greyed as disabled text; a fixed grey without a GUI application (tests)
+            return QBrush(qobject_cast<QGuiApplication*>(QCoreApplication::instance())
+                              ? QGuiApplication::palette().color(QPalette::Disabled, QPalette::Text)
+                              : QColor(Qt::gray));
         break;
     case Qt::ToolTipRole: {
         if (m_latency.empty())

@@ -1,4 +1,7 @@
-// The layer table model and its sort/filter proxy.
+// The layer table model and its sort/filter proxy; the Latency column before and after a
+// speed measurement.
+#include "compressiondocument.h"
+#include "formatting.h"
 #include "layerfilterproxy.h"
 #include "layertablemodel.h"
 
@@ -154,6 +157,43 @@ private slots:
         model.setModel(makeModel());
         proxy.setSearchText(text);
         QCOMPARE(column(proxy, LayerTableModel::Name), names);
+    }
+
+    void measuredLatency()
+    {
+        const auto m = makeModel();
+        bonsai::ui::CompressionDocument doc;
+        doc.setModel(m);
+        LayerTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setModel(m);
+        model.setCompression(&doc, nullptr);
+        auto cell = [&](int layer) {
+            for (int r = 0; r < model.rowCount(); ++r)
+                if (model.index(r, 0).data(LayerTableModel::LayerRole).toInt() == layer)
+                    return model.index(r, LayerTableModel::Latency);
+            return QModelIndex();
+        };
+        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(cell(0).data().toString(), QStringLiteral("—"));
+        QVERIFY(cell(0).data(Qt::ToolTipRole).toString().contains(QStringLiteral("Speed")));
+        QVERIFY(!model.hasMeasuredLatency());
+        model.setMeasuredLatency({1.5e-3, -1, 2.5e-5}, {3e-3, -1, 2.5e-5}, doc.configs(), QStringLiteral("per batch of 1"));
+        QVERIFY(model.hasMeasuredLatency());
+        QCOMPARE(cell(0).data().toString(), QStringLiteral("1.50 ms"));
+        QCOMPARE(cell(0).data(LayerTableModel::SortRole).toDouble(), 1.5e-3);
+        QCOMPARE(cell(2).data().toString(), QStringLiteral("25.0 µs"));
+        QVERIFY(cell(0).data(Qt::ToolTipRole).toString().contains(QStringLiteral("Uncompressed: 3.00 ms")));
+        QCOMPARE(cell(1).data().toString(), QStringLiteral("—")); // not timed on its own
+        QVERIFY(!cell(0).data(Qt::ForegroundRole).isValid());
+        // Changed since the measure: greyed, and the tooltip says so.
+        doc.edit({0}, [](bonsai::LayerConfig& c) { c.precision = *bonsai::parsePrecision("int8"); }, QStringLiteral("t"));
+        QVERIFY(cell(0).data(Qt::ForegroundRole).isValid());
+        QVERIFY(cell(0).data(Qt::ToolTipRole).toString().contains(QStringLiteral("again")));
+        QVERIFY(!cell(2).data(Qt::ForegroundRole).isValid());
+        // A new model: nothing measured.
+        model.setModel(makeOtherModel());
+        QVERIFY(!model.hasMeasuredLatency());
     }
 
     void sharesAddUp()
