@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -65,15 +66,17 @@ int cmdSearch(const Args& in)
 {
     Args args = in;
     const char* usage =
-        "bonsai-cli search MODEL [--match REGEX] (--budget-bpw B | --budget-bytes N | --max-kl X | --max-drop D)\n"
+        "bonsai-cli search MODEL [--match REGEX] (--budget-bpw B | --budget-bytes N | --max-kl X | --max-drop D |\n"
+        "       --budget-latency-ms MS) [--latency]\n"
         "       [--dataset D | --text F] [--calib F] [--samples N] [--ctx N] [--limit N] [--recipe R.json]\n"
         "       [--candidates C.json] [--tie qkv,gate_up] [--target gguf|onnx|safetensors-packed] [--hull-only]\n"
         "       [--no-cache] [--cache DIR] --out R.json [--force] [--json]";
     const bool asJson = takeFlag(args, "--json");
     const bool noCache = takeFlag(args, "--no-cache");
     const bool hullOnly = takeFlag(args, "--hull-only");
+    const bool latency = takeFlag(args, "--latency");
     const bool force = takeFlag(args, "--force");
-    std::string match, bpw, bytes, maxKl, maxDrop, dataset, text, calib, samples = "0", ctx = "128", limit = "0",
+    std::string match, bpw, bytes, maxKl, maxDrop, latencyMs, dataset, text, calib, samples = "0", ctx = "128", limit = "0",
                                                                      recipePath, candidatesPath, tie, target, cacheDir,
                                                                      out;
     takeOption(args, "--match", match);
@@ -81,6 +84,7 @@ int cmdSearch(const Args& in)
     takeOption(args, "--budget-bytes", bytes);
     takeOption(args, "--max-kl", maxKl);
     takeOption(args, "--max-drop", maxDrop);
+    takeOption(args, "--budget-latency-ms", latencyMs);
     takeOption(args, "--dataset", dataset);
     takeOption(args, "--text", text);
     takeOption(args, "--calib", calib);
@@ -111,8 +115,11 @@ int cmdSearch(const Args& in)
     number("--budget-bytes", bytes, bonsai::BudgetKind::Bytes);
     number("--max-kl", maxKl, bonsai::BudgetKind::MaxKl);
     number("--max-drop", maxDrop, bonsai::BudgetKind::MaxDrop);
+    number("--budget-latency-ms", latencyMs, bonsai::BudgetKind::LatencyMs);
     if (budgets != 1)
-        throw UsageError(std::string("give exactly one of --budget-bpw, --budget-bytes, --max-kl, --max-drop\nusage: ") + usage);
+        throw UsageError(
+            std::string("give exactly one of --budget-bpw, --budget-bytes, --max-kl, --max-drop, --budget-latency-ms\nusage: ") +
+            usage);
     if (out.empty())
         throw UsageError(std::string("--out R.json is required\nusage: ") + usage);
     if (!dataset.empty() && !text.empty())
@@ -163,6 +170,7 @@ int cmdSearch(const Args& in)
     so.cacheDir = cacheDir;
     so.useCache = !noCache;
     so.measureAll = !hullOnly;
+    so.measureLatency = latency || budget.kind == bonsai::BudgetKind::LatencyMs;
     const int64_t evalLimit = wholeNumber("--limit", limit, 0, 1ll << 40);
 
     const auto t0 = std::chrono::steady_clock::now();
@@ -205,6 +213,7 @@ int cmdSearch(const Args& in)
     const char* kind = budget.kind == bonsai::BudgetKind::BitsPerWeight ? "bits per weight"
                        : budget.kind == bonsai::BudgetKind::Bytes       ? "bytes"
                        : budget.kind == bonsai::BudgetKind::MaxKl       ? "max KL"
+                       : budget.kind == bonsai::BudgetKind::LatencyMs   ? "ms latency"
                                                                         : "max drop";
     std::snprintf(line, sizeof line, "search: budget %g %s, predicted KL %.6g, %s %s", budget.value, kind,
                   sol.predictedKl, table.metricName.c_str(), metricText(lm, real.metric).c_str());
@@ -222,6 +231,8 @@ int cmdSearch(const Args& in)
         j["predicted_kl"] = sol.predictedKl;
         j["predicted_delta"] = sol.predictedDelta;
         j["optimal"] = sol.optimal;
+        if (so.measureLatency)
+            j["latency_ms"] = sol.latencyMs; // the chosen cells' measured latencies, summed
         j["calibration_kl"] = refine.measuredKl;
         j["refine_rounds"] = refine.rounds;
         j["refine_notes"] = refine.notes;
@@ -236,11 +247,24 @@ int cmdSearch(const Args& in)
         auto& layers = j["layers"] = nlohmann::ordered_json::array();
         for (size_t l = 0; l < table.layers.size(); ++l) {
             const int c = sol.choices[l].candidate;
-            layers.push_back({{"layer", table.layers[l]},
-                              {"candidate", table.candidates[static_cast<size_t>(c)].name},
-                              {"bytes", table.cells[l][static_cast<size_t>(c)].bytes},
-                              {"kl", table.predictedKl(l, static_cast<size_t>(c))},
-                              {"explanation", sol.choices[l].explanation}});
+            nlohmann::ordered_json row = {{"layer", table.layers[l]},
+                                          {"candidate", table.candidates[static_cast<size_t>(c)].name},
+                                          {"bytes", table.cells[l][static_cast<size_t>(c)].bytes},
+                                          {"kl", table.predictedKl(l, static_cast<size_t>(c))},
+                                          {"explanation", sol.choices[l].explanation}};
+            if (so.measureLatency) { // every candidate's measured cost
+                row["latency_ms"] = table.cells[l][static_cast<size_t>(c)].latencyMs;
+                auto& costs = row["costs"] = nlohmann::ordered_json::array();
+                for (size_t k = 0; k < table.candidates.size(); ++k) {
+                    const auto& cell = table.cells[l][k];
+                    if (cell.applicable)
+                        costs.push_back({{"candidate", table.candidates[k].name},
+                                         {"bytes", cell.bytes},
+                                         {"latency_ms", std::isfinite(cell.latencyMs) ? nlohmann::ordered_json(cell.latencyMs)
+                                                                                      : nlohmann::ordered_json()}});
+                }
+            }
+            layers.push_back(std::move(row));
         }
         auto& fr = j["front"] = nlohmann::ordered_json::array();
         for (const auto& f : front)
@@ -263,6 +287,9 @@ int cmdSearch(const Args& in)
                 sol.optimal ? " (optimal for the prediction)" : "");
     std::printf("predicted KL:    %.6f nats (sum of the layers'), measured on the calibration data %.6f\n",
                 sol.predictedKl, refine.measuredKl);
+    if (so.measureLatency)
+        std::printf("latency:         %.4f ms (sum of the chosen layers' measured %s)\n", sol.latencyMs,
+                    lm ? "decode matrix-vector products" : "nodes, one sample");
     if (budget.kind == bonsai::BudgetKind::MaxDrop)
         std::printf("predicted drop:  %s (sum of the layers'), measured on the calibration data %s -> %s\n",
                     lm ? (std::to_string(sol.predictedDelta)).c_str() : (std::to_string(100 * sol.predictedDelta) + " points").c_str(),

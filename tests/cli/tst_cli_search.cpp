@@ -1,7 +1,9 @@
 // bonsai-cli search on the tiny-llama fixture: the recipe it writes fits the budget (bytes by
 // the compression engine), gives the perplexity it reports (bonsai-cli ppl with that recipe),
 // records its provenance and search; --match keeps the other layers as the recipe had them;
-// a KL bound is met by the measured sensitivities; bad arguments are refused in words.
+// a KL bound is met by the measured sensitivities; a latency budget is met by the measured
+// per-cell latencies --json prints (positive, finite, the chosen ones summing to the total);
+// bad arguments are refused in words.
 #include "bonsai/compress.h"
 #include "bonsai/model.h"
 #include "bonsai/recipe.h"
@@ -104,6 +106,49 @@ private slots:
         for (size_t i = 0; i < model->layers.size(); ++i)
             if (model->layers[i].name.find("mlp") == std::string::npos)
                 QVERIFY2(configs[i].precision.kind == PrecisionKind::FP16, model->layers[i].name.c_str());
+    }
+
+    void latencyBudget()
+    {
+        // --latency prints every cell's measured cost; a budget halfway between the fastest
+        // and the slowest choice then holds (the second run reads the costs from the cache).
+        const QString out = QString::fromStdString(testutil::tempPath("latency.json"));
+        QStringList args = base(out);
+        args << QStringLiteral("--budget-bpw") << QStringLiteral("4") << QStringLiteral("--latency");
+        auto r = runCli(args, 300000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        double lo = 0, hi = 0;
+        for (const auto& l : j[QStringLiteral("layers")].toArray()) {
+            double fastest = INFINITY, slowest = 0;
+            const QJsonArray costs = l.toObject()[QStringLiteral("costs")].toArray();
+            QCOMPARE(costs.size(), 3);
+            for (const auto& c : costs) {
+                const double ms = c.toObject()[QStringLiteral("latency_ms")].toDouble(-1);
+                QVERIFY2(std::isfinite(ms) && ms > 0, qPrintable(l.toObject()[QStringLiteral("layer")].toString()));
+                fastest = std::min(fastest, ms);
+                slowest = std::max(slowest, ms);
+            }
+            lo += fastest;
+            hi += slowest;
+        }
+        const double budget = (lo + hi) / 2;
+        args = base(out);
+        args << QStringLiteral("--budget-latency-ms") << QString::number(budget, 'g', 17);
+        r = runCli(args, 300000);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        j = QJsonDocument::fromJson(r.out).object();
+        double sum = 0;
+        for (const auto& l : j[QStringLiteral("layers")].toArray()) {
+            const QJsonObject o = l.toObject();
+            const double ms = o[QStringLiteral("latency_ms")].toDouble();
+            for (const auto& c : o[QStringLiteral("costs")].toArray())
+                if (c.toObject()[QStringLiteral("candidate")] == o[QStringLiteral("candidate")])
+                    QCOMPARE(c.toObject()[QStringLiteral("latency_ms")].toDouble(), ms);
+            sum += ms;
+        }
+        QVERIFY2(sum <= budget * (1 + 1e-12), qPrintable(QStringLiteral("%1 > %2").arg(sum).arg(budget)));
+        QVERIFY(std::abs(sum - j[QStringLiteral("latency_ms")].toDouble()) <= 1e-9 * sum);
     }
 
     void refusals()

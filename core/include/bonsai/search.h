@@ -18,6 +18,8 @@
 //     predicted KL is the sum of the layers' KL; exact branch and bound on the convex-hull
 //     relaxation, with pins (a layer's choice fixed) and tied groups (layers that share one
 //     candidate, as fused runtimes need: q/k/v, gate/up).
+//  4. Latency (measureLatencyCosts): per layer and candidate, the measured time of the layer
+//     compressed so, for a latency budget (cached on disk like the sensitivities).
 #include "bonsai/layer_config.h"
 #include "bonsai/progress.h"
 #include "bonsai/recipe.h"
@@ -84,6 +86,8 @@ struct SensitivityCell {
     double kl = kNotMeasured;       // true: mean KL(base || compressed), nats
     double metricDelta = kNotMeasured; // accuracy change (fraction, negative = worse) or
                                        // perplexity change (positive = worse)
+    double latencyMs = kNotMeasured;   // measured time of the layer with the candidate
+                                       // (measureLatencyCosts), milliseconds
     bool measured() const { return !std::isnan(kl); }
 };
 
@@ -126,6 +130,7 @@ struct SensitivityOptions {
     bool useCache = true;
     bool measureAll = true;      // true: measure every applicable cell; false: only those on or
                                  // near each layer's lower convex hull of (bytes, estimate)
+    bool measureLatency = false; // also time every applicable cell (measureLatencyCosts)
 };
 
 // Where sensitivities are cached: $BONSAI_CACHE_DIR, else $XDG_CACHE_HOME/bonsai/sensitivity,
@@ -148,11 +153,30 @@ SensitivityTable measureSensitivity(const Model& model, const Recipe& recipe, co
                                     const SensitivityOptions& options,
                                     const SensitivityCallback& callback = {});
 
+// The latency cost of every applicable cell (SensitivityCell::latencyMs), measured on this
+// machine with the threads OpenMP gives:
+//  - language models: one decode step's matrix-vector product (1 x cols times the rows x cols
+//    weight) on the packed kernel LlmDecoder binds for the configuration (bonsai/kernels.h):
+//    Q8_0, Q4_0, Q4_K, Q6_K blocks for those GGUF types; INT8 codes for integer precisions of
+//    5-8 bits and packed INT4 for 2-4 bits (groups of whole 32-element blocks); FP32 rows for
+//    everything else (fp16, the other GGUF types, NF4, sparsity or low rank);
+//  - ONNX classifiers: the node reading the layer's weight on the executor, one sample: FP32,
+//    or INT8 deploy mode (ExecOptions::deploy) where the candidate is symmetric INT8 per
+//    channel or tensor.
+// Each distinct kernel and shape is timed once per call (best of 5 repeats, each at least
+// 1 ms of calls after a warm-up); results are cached per model, layer, configuration, CPU and
+// thread count in the sensitivity cache folder. Wall-clock figures: they vary between runs.
+// Throws Cancelled when the callback says so, Error when the executor cannot run the model.
+void measureLatencyCosts(const Model& model, SensitivityTable& table, const SensitivityOptions& options,
+                         const SensitivityCallback& callback = {});
+
 // ---------------------------------------------------------------------------------------
 // Solver
 // ---------------------------------------------------------------------------------------
 
-enum class BudgetKind : uint8_t { Bytes, BitsPerWeight, MaxKl, MaxDrop };
+// LatencyMs: the summed measured latency of the searched layers (SensitivityCell::latencyMs),
+// milliseconds; cells without one cannot be chosen.
+enum class BudgetKind : uint8_t { Bytes, BitsPerWeight, MaxKl, MaxDrop, LatencyMs };
 
 // What a size budget minimizes: the summed KL (robust: every token's whole distribution), or
 // the summed metric change (accuracy drop, perplexity increase: the number users report, but
@@ -161,8 +185,8 @@ enum class SearchObjective : uint8_t { Kl, Metric };
 
 struct SearchBudget {
     BudgetKind kind = BudgetKind::BitsPerWeight;
-    double value = 4.0; // bytes, bits per weight over the searched layers, nats, or the
-                        // metric drop (accuracy points as a fraction, or perplexity increase)
+    double value = 4.0; // bytes, bits per weight over the searched layers, nats, the metric
+                        // drop (accuracy points as a fraction, or perplexity increase), or ms
     SearchObjective objective = SearchObjective::Kl; // size budgets: what is minimized
 };
 
@@ -181,6 +205,7 @@ struct SearchSolution {
     double predictedKl = 0;   // sum of the layers' KL
     double predictedDelta = 0; // sum of the layers' metric drops (positive = worse: accuracy
                                // fall as a fraction, or perplexity rise)
+    double latencyMs = 0;     // sum of the layers' measured latencies (NaN where one is missing)
     std::string message;      // why infeasible
 };
 

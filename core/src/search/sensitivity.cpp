@@ -330,6 +330,10 @@ SensitivityTable measureSensitivity(const Model& model, const Recipe& recipe, co
         }
     }
     cache.save();
+    if (options.measureLatency)
+        measureLatencyCosts(model, t, options, [&](const SensitivityTable& table, const SensitivityProgress& p) {
+            return !callback || callback(table, p);
+        });
     report("done", 1.0);
     return t;
 }

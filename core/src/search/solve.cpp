@@ -74,7 +74,7 @@ std::vector<std::vector<size_t>> tieGroups(const SensitivityTable& t, const std:
 struct Problem {
     std::vector<std::vector<size_t>> groups;
     std::vector<MckpGroup> mckp;
-    std::vector<std::vector<double>> bytes, kl, drop; // [group][candidate]
+    std::vector<std::vector<double>> bytes, kl, drop, latency; // [group][candidate]
 };
 
 Problem makeProblem(const SensitivityTable& t, const std::vector<int>& pins, const std::vector<std::string>& ties)
@@ -84,7 +84,7 @@ Problem makeProblem(const SensitivityTable& t, const std::vector<int>& pins, con
     const Drops drops(t);
     const size_t C = t.candidates.size();
     for (const auto& g : p.groups) {
-        std::vector<double> b(C, 0), k(C, 0), d(C, 0);
+        std::vector<double> b(C, 0), k(C, 0), d(C, 0), ms(C, 0);
         int pin = -1;
         for (size_t l : g) {
             if (l < pins.size() && pins[l] >= 0)
@@ -92,17 +92,19 @@ Problem makeProblem(const SensitivityTable& t, const std::vector<int>& pins, con
             for (size_t c = 0; c < C; ++c) {
                 const double kl = t.predictedKl(l, c);
                 if (!t.cells[l][c].applicable || std::isnan(kl)) {
-                    b[c] = k[c] = d[c] = kNotMeasured;
+                    b[c] = k[c] = d[c] = ms[c] = kNotMeasured;
                     continue;
                 }
                 b[c] += double(t.cells[l][c].bytes);
                 k[c] += kl;
                 d[c] += drops.of(t, l, c);
+                ms[c] += t.cells[l][c].latencyMs; // NaN stays NaN: not choosable under a latency budget
             }
         }
         p.bytes.push_back(std::move(b));
         p.kl.push_back(std::move(k));
         p.drop.push_back(std::move(d));
+        p.latency.push_back(std::move(ms));
         MckpGroup mg;
         mg.pinned = pin < static_cast<int>(C) ? pin : -1;
         p.mckp.push_back(std::move(mg));
@@ -110,18 +112,21 @@ Problem makeProblem(const SensitivityTable& t, const std::vector<int>& pins, con
     return p;
 }
 
-// Fills each group's items: minimize `value` subject to sum `cost` <= capacity.
-void setItems(Problem& p, bool sizeBudget, bool useDrop)
+// Fills each group's items: minimize `value` subject to sum `cost` <= capacity. Resource
+// budgets (bytes, latency) minimize the quality loss; quality bounds minimize the bytes.
+void setItems(Problem& p, const SearchBudget& budget)
 {
+    const bool quality = budget.kind == BudgetKind::MaxKl || budget.kind == BudgetKind::MaxDrop;
+    const bool useDrop = quality ? budget.kind == BudgetKind::MaxDrop : budget.objective == SearchObjective::Metric;
     for (size_t g = 0; g < p.groups.size(); ++g) {
         auto& items = p.mckp[g].items;
         items.clear();
         for (size_t c = 0; c < p.bytes[g].size(); ++c) {
             const double q = useDrop ? p.drop[g][c] : p.kl[g][c];
-            if (sizeBudget)
-                items.push_back({p.bytes[g][c], q});
-            else
+            if (quality)
                 items.push_back({std::isnan(q) ? q : std::max(0.0, q), p.bytes[g][c]});
+            else
+                items.push_back({budget.kind == BudgetKind::LatencyMs ? p.latency[g][c] : p.bytes[g][c], q});
         }
     }
 }
@@ -177,8 +182,7 @@ SearchSolution solveSearch(const SensitivityTable& t, const SearchBudget& budget
     SearchSolution s;
     Problem p = makeProblem(t, pins, ties);
     const bool sizeBudget = budget.kind == BudgetKind::Bytes || budget.kind == BudgetKind::BitsPerWeight;
-    setItems(p, sizeBudget,
-             sizeBudget ? budget.objective == SearchObjective::Metric : budget.kind == BudgetKind::MaxDrop);
+    setItems(p, budget);
     const uint64_t params = searchedParams(t);
     const double capacity = budget.kind == BudgetKind::BitsPerWeight ? budget.value * double(params) / 8.0 : budget.value;
     MckpOptions mo;
@@ -187,7 +191,9 @@ SearchSolution solveSearch(const SensitivityTable& t, const SearchBudget& budget
     s.choices.assign(t.layers.size(), SearchChoice{});
     if (!r.feasible) {
         s.message = sizeBudget ? "no choice of the candidates fits the budget"
-                               : "no choice of the candidates keeps the quality within the bound";
+                    : budget.kind == BudgetKind::LatencyMs
+                        ? "no choice of the candidates with a measured latency fits the latency budget"
+                        : "no choice of the candidates keeps the quality within the bound";
         return s;
     }
     s.feasible = true;
@@ -198,6 +204,7 @@ SearchSolution solveSearch(const SensitivityTable& t, const SearchBudget& budget
         bytes += p.bytes[g][static_cast<size_t>(c)];
         s.predictedKl += p.kl[g][static_cast<size_t>(c)];
         s.predictedDelta += p.drop[g][static_cast<size_t>(c)];
+        s.latencyMs += p.latency[g][static_cast<size_t>(c)];
         for (size_t l : p.groups[g]) {
             s.choices[l].candidate = c;
             s.choices[l].pinned = p.mckp[g].pinned >= 0;

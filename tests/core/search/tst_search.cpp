@@ -22,6 +22,7 @@
 #include "bonsai/search.h"
 #include "bonsai/tokenizer.h"
 
+#include "search_brute.h"
 #include "testutil.h"
 
 #include <QtTest>
@@ -34,6 +35,9 @@
 #include <set>
 
 using namespace bonsai;
+using testutil::bruteForce;
+using testutil::Brute;
+using testutil::singles;
 namespace fs = std::filesystem;
 
 namespace {
@@ -41,53 +45,6 @@ namespace {
 const char* kThree = R"({"candidates":[{"name":"q8_0","precision":"q8_0"},
     {"name":"int4 g32","precision":"int4","granularity":"group","group_size":32},
     {"name":"int2 g32","precision":"int2","granularity":"group","group_size":32}]})";
-
-// Every combination of one candidate per group (tied layers share one), the best by `value`
-// among those whose `cost` fits.
-struct Brute {
-    double value = std::numeric_limits<double>::infinity();
-    std::vector<int> choice;
-};
-Brute bruteForce(const SensitivityTable& t, const std::vector<std::vector<size_t>>& groups,
-                 const std::function<double(size_t, size_t)>& cost, const std::function<double(size_t, size_t)>& value,
-                 double capacity, const std::vector<int>& pins = {})
-{
-    Brute best;
-    const size_t C = t.candidates.size();
-    std::vector<int> pick(groups.size(), 0);
-    for (;;) {
-        double c = 0, v = 0;
-        bool ok = true;
-        for (size_t g = 0; g < groups.size() && ok; ++g)
-            for (size_t l : groups[g]) {
-                const size_t k = static_cast<size_t>(pick[g]);
-                if (!t.cells[l][k].applicable || (l < pins.size() && pins[l] >= 0 && pins[l] != pick[g])) {
-                    ok = false;
-                    break;
-                }
-                c += cost(l, k);
-                v += value(l, k);
-            }
-        if (ok && c <= capacity * (1 + 1e-12) && v < best.value) {
-            best.value = v;
-            best.choice = pick;
-        }
-        size_t g = 0;
-        while (g < groups.size() && ++pick[g] == static_cast<int>(C))
-            pick[g++] = 0;
-        if (g == groups.size())
-            break;
-    }
-    return best;
-}
-
-std::vector<std::vector<size_t>> singles(size_t n)
-{
-    std::vector<std::vector<size_t>> g;
-    for (size_t i = 0; i < n; ++i)
-        g.push_back({i});
-    return g;
-}
 
 } // namespace
 
