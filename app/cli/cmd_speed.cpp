@@ -71,7 +71,7 @@ int printLlm(const bonsai::SpeedResult& r, bool json)
     return 0;
 }
 
-int printOnnx(const bonsai::SpeedResult& r, bool json)
+int printOnnx(const bonsai::SpeedResult& r, bool json, bool deploy)
 {
     if (json) {
         nlohmann::ordered_json j;
@@ -87,9 +87,13 @@ int printOnnx(const bonsai::SpeedResult& r, bool json)
         j["nodes"] = nodes;
         j["weight_bytes"] = r.weightBytes;
         j["peak_rss_bytes"] = r.peakRssBytes;
+        if (deploy)
+            j["int8_layers"] = r.int8Layers;
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
+    if (deploy)
+        std::printf("deploy: %zu layers in INT8\n", r.int8Layers.size());
     std::printf("%s: batch %lld, %d threads: %.3f ms per batch (median, %.3f-%.3f), %.1f samples/s\n",
                 r.model.c_str(), (long long)r.batch, r.threads, r.latency.median * 1e3, r.latency.min * 1e3,
                 r.latency.max * 1e3, r.throughput);
@@ -105,10 +109,11 @@ int cmdSpeed(const Args& in)
 {
     Args args = in;
     const char* usage = "bonsai-cli speed MODEL [--recipe R.json | --preset KEY] [--batch N] [--threads T] "
-                        "[--prompt N] [--tokens N] [--repeats N] [--json]";
+                        "[--prompt N] [--tokens N] [--repeats N] [--deploy] [--json]";
     bonsai::SpeedOptions o;
     int threads = 0;
     const bool json = takeFlag(args, "--json");
+    o.deploy = takeFlag(args, "--deploy");
     std::string batch, threadsText, prompt, tokens, repeats;
     const ConfigSource source = takeConfigSource(args);
     if (takeOption(args, "--batch", batch))
@@ -129,7 +134,7 @@ int cmdSpeed(const Args& in)
     auto model = bonsai::Model::open(args[0]);
     const auto configs = resolveConfigs(source, *model, "speed");
     const bonsai::SpeedResult r = bonsai::measureSpeed(*model, configs, o);
-    return r.kind == bonsai::SpeedResult::Kind::LanguageModel ? printLlm(r, json) : printOnnx(r, json);
+    return r.kind == bonsai::SpeedResult::Kind::LanguageModel ? printLlm(r, json) : printOnnx(r, json, o.deploy);
 }
 
 } // namespace cli

@@ -60,6 +60,20 @@ private slots:
         QVERIFY(j["throughput"].toDouble() > 0);
         QVERIFY(j["latency_ms"].toObject()["median"].toDouble() > 0);
         QVERIFY(!j["nodes"].toArray().isEmpty());
+        QVERIFY(!j.contains("int8_layers")); // only with --deploy
+    }
+
+    void onnxDeploy()
+    {
+        // --deploy with the int8 preset: the demo CNN's 4 layers run from their INT8 codes.
+        const auto r = runCli({"speed", QString::fromStdString(testutil::dataPath("../../resources/demo/fashion_cnn.onnx")),
+                               "--preset", "int8", "--deploy", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["int8_layers"].toArray().size(), 4);
+        const auto text = runCli({"speed", QString::fromStdString(testutil::dataPath("../../resources/demo/fashion_cnn.onnx")),
+                                  "--preset", "int8", "--deploy"});
+        QVERIFY2(text.out.contains("deploy: 4 layers in INT8"), text.out.constData());
     }
 
     void refusals()

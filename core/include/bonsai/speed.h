@@ -27,6 +27,10 @@ struct SpeedOptions {
     int64_t prompt = 128; // language models: prompt tokens per sequence
     int64_t tokens = 32;  // language models: decode steps per repeat
     int64_t repeats = 3;  // timed repeats (classifiers: at least 5)
+    // Classifiers: layers compressed to symmetric INT8 (per channel or per tensor) run from
+    // their integer codes on the INT8 kernels (ExecOptions::deploy), as deployed; the rest
+    // with their compressed float32 values.
+    bool deploy = false;
 };
 
 // A timing over repeats, in seconds.
@@ -61,6 +65,7 @@ struct SpeedResult {
     Spread latency;          // one run of a batch
     std::vector<NodeSpeed> nodes; // in execution order
     uint64_t activationBytes = 0; // every value a run computes, held at once
+    std::vector<std::string> int8Layers; // deploy mode: the layers that ran in INT8
 
     // Language models.
     std::string kernels;       // kernelIsaName() of the packed kernels

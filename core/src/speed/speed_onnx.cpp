@@ -1,11 +1,14 @@
-// measureSpeed for ONNX classifiers: whole runs and each node on its own, on the executor.
+// measureSpeed for ONNX classifiers: whole runs and each node on its own, on the executor
+// (symmetric INT8 layers from their codes in deploy mode).
 #include "bonsai/compress.h"
 #include "bonsai/model.h"
 #include "bonsai/onnx_exec.h"
+#include "eval/int8_codes.h"
 #include "speed/speed_impl.h"
 
 #include <algorithm>
 #include <omp.h>
+#include <optional>
 #include <random>
 
 namespace bonsai {
@@ -13,12 +16,24 @@ namespace bonsai {
 SpeedResult measureOnnxSpeed(const Model& model, const std::vector<LayerConfig>& configs, const SpeedOptions& o,
                              const ProgressFn& progress)
 {
-    OnnxExecutor ex(model);
+    ExecOptions eo;
+    eo.deploy = o.deploy;
+    OnnxExecutor ex(model, eo);
+    std::vector<std::string> int8;
     for (size_t i = 0; i < configs.size(); ++i)
         if (!configs[i].isIdentity()) {
             std::vector<float> w;
             compressLayer(model, int(i), configs[i], &w);
-            ex.setWeight(model.tensors[size_t(model.layers[i].weight)].name, std::move(w));
+            const std::string& name = model.tensors[size_t(model.layers[i].weight)].name;
+            std::optional<QuantizedWeight> codes;
+            if (o.deploy)
+                codes = int8Codes(model, model.layers[i], configs[i], w);
+            if (codes) {
+                ex.setWeight(name, std::move(w), std::move(*codes));
+                int8.push_back(model.layers[i].name);
+            } else {
+                ex.setWeight(name, std::move(w));
+            }
             reportProgress(progress, 0);
         }
     OnnxExecutor::Store store;
@@ -65,6 +80,7 @@ SpeedResult measureOnnxSpeed(const Model& model, const std::vector<LayerConfig>&
     r.kind = SpeedResult::Kind::Classifier;
     r.threads = omp_get_max_threads();
     r.repeats = repeats;
+    r.int8Layers = std::move(int8);
     r.latency = spreadOf(total);
     r.throughput = double(o.batch) / r.latency.median;
     for (size_t k = 0; k < ex.nodeCount(); ++k)

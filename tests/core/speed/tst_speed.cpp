@@ -3,7 +3,8 @@
 // the layers' times adding up to their parts', the parts within a step, the resident weights
 // equal to the bytes the packed formats take, computed here from the shapes. Classifiers (the
 // demo CNN): every layer timed by the node reading its weight, the nodes' times adding up
-// to about one whole run. Progress rises to 1 and cancelling stops the measure.
+// to about one whole run; in deploy mode the symmetric INT8 layers run in INT8. Progress rises
+// to 1 and cancelling stops the measure.
 #include "bonsai/compress.h"
 #include "bonsai/error.h"
 #include "bonsai/llm.h"
@@ -135,6 +136,28 @@ private slots:
         QVERIFY(!fractions.empty());
         QVERIFY(std::is_sorted(fractions.begin(), fractions.end()));
         QCOMPARE(fractions.back(), 1.0);
+    }
+
+    void classifierDeploy()
+    {
+        // Symmetric INT8 per channel: every layer runs from its codes in deploy mode, none without.
+        auto model = Model::open(BONSAI_DEMO_MODEL);
+        const auto configs =
+            resolveConfigs(*model, Recipe::parse(R"({"bonsai_recipe":1,"defaults":{"precision":"int8"}})", "test recipe"));
+        SpeedOptions o;
+        o.deploy = true;
+        const SpeedResult deployed = measureSpeed(*model, configs, o);
+        std::vector<std::string> names;
+        for (const Layer& l : model->layers)
+            names.push_back(l.name);
+        QCOMPARE(deployed.int8Layers, names);
+        o.deploy = false;
+        QVERIFY(measureSpeed(*model, configs, o).int8Layers.empty());
+        // Asymmetric INT8 has no INT8 kernel: fake quantization in float32 even when deployed.
+        const auto asym = resolveConfigs(
+            *model, Recipe::parse(R"({"bonsai_recipe":1,"defaults":{"precision":"int8","symmetric":false}})", "test recipe"));
+        o.deploy = true;
+        QVERIFY(measureSpeed(*model, asym, o).int8Layers.empty());
     }
 
     void cancelAndRefusals()
