@@ -150,6 +150,10 @@ private slots:
         QVERIFY(r && r->compressed());
         QVERIFY(!panel->showsEmptyState());
         QCOMPARE(r->configs, configs);
+        // Deployed by default: the int8 layers ran in INT8, and the panel says so.
+        QVERIFY(panel->options().deploy);
+        QCOMPARE(r->configured->int8Layers.size(), w.model()->layers.size());
+        QVERIFY2(panel->message().contains(QStringLiteral("4 layers ran in INT8")), qPrintable(panel->message()));
 
         // Summary: every measure with its unit, the original's column beside the configured.
         QTableWidget* summary = panel->summaryTable();

@@ -10,6 +10,7 @@
 
 #include <QFormLayout>
 #include <QBoxLayout>
+#include <QCheckBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -21,6 +22,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -137,6 +139,12 @@ void SpeedPanel::buildUi()
     m_tokensLabel = new QLabel(tr("Decode:"), settings);
     form->addRow(m_promptLabel, m_prompt);
     form->addRow(m_tokensLabel, m_tokens);
+    m_deploy = new QCheckBox(tr("INT8 layers in INT8"), settings);
+    m_deploy->setChecked(true);
+    m_deploy->setToolTip(tr("Classifiers: layers compressed to symmetric INT8 (per channel or per tensor) run from "
+                            "their integer codes on the INT8 kernels, as deployed. Off, or for other "
+                            "configurations, the executor computes with the compressed values in float32."));
+    form->addRow(m_deploy);
 
     const JobButtons buttons = makeJobButtons(
         tr("Measure the original model and the model compressed as configured, on this machine."),
@@ -199,6 +207,7 @@ void SpeedPanel::onModelReset()
     for (QWidget* w : {static_cast<QWidget*>(m_prompt), static_cast<QWidget*>(m_tokens),
                        static_cast<QWidget*>(m_promptLabel), static_cast<QWidget*>(m_tokensLabel)})
         w->setVisible(llm);
+    m_deploy->setVisible(!llm);
     m_tabs->setTabText(1, llm ? tr("Per part") : tr("Per node"));
     if (model && m_unsupported.isEmpty()) {
         showMessage(tr("Ready: Start measures the original and the configured model on this machine."), false);
@@ -221,6 +230,7 @@ bonsai::SpeedOptions SpeedPanel::options() const
     o.repeats = m_repeats->value();
     o.prompt = m_prompt->value();
     o.tokens = m_tokens->value();
+    o.deploy = m_deploy->isChecked();
     return o;
 }
 
@@ -230,6 +240,7 @@ void SpeedPanel::setOptions(const bonsai::SpeedOptions& o)
     m_repeats->setValue(int(o.repeats));
     m_prompt->setValue(int(o.prompt));
     m_tokens->setValue(int(o.tokens));
+    m_deploy->setChecked(o.deploy);
 }
 
 QString SpeedPanel::message() const { return m_message->text(); }
@@ -292,9 +303,18 @@ void SpeedPanel::onFinished(const SpeedComparison& r)
                   : r.compressed() ? tr("Measured %1 with %2 threads. %3").arg(r.label).arg(o.threads).arg(r.originalSkipped)
                                    : tr("No layer is compressed: the model was measured as it is, with %1 threads.")
                                          .arg(o.threads);
-    if (o.kind == bonsai::SpeedResult::Kind::Classifier && r.compressed())
-        msg += tr(" The executor computes with the compressed layers' float32 values: compression changes the "
-                  "size, not this speed.");
+    const int int8 = int(o.int8Layers.size());
+    const auto changed = std::count_if(r.configs.begin(), r.configs.end(),
+                                       [](const bonsai::LayerConfig& c) { return !c.isIdentity(); });
+    if (o.kind == bonsai::SpeedResult::Kind::Classifier && r.compressed()) {
+        if (int8)
+            msg += (int8 == 1 ? tr(" 1 layer ran in INT8 from its codes.")
+                              : tr(" %1 layers ran in INT8 from their codes.").arg(int8)) +
+                   (changed > int8 ? tr(" The other compressed layers ran with their float32 values.") : QString());
+        else
+            msg += tr(" The executor computed with the compressed layers' float32 values: compression changed "
+                      "the size, not this speed.");
+    }
     for (const std::string& n : r.configured->notes)
         msg += QLatin1Char('\n') + qstr(n);
     showMessage(msg, false);

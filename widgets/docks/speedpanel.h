@@ -1,11 +1,12 @@
 #pragma once
 // The speed panel: the open model measured on this machine, as it is (FP32 for floating-point
 // checkpoints) beside compressed as configured (bonsai/speed.h). Settings (batch, repeats;
-// language models: prompt and decode tokens), Start / Cancel, progress with an ETA; then a
-// summary (latency median with its range, throughput in samples/s or prefill and decode
-// tokens/s, resident weights, KV cache or activations, the process's peak memory, each with
-// its unit and the change) and the time per part (language models) or per node
-// (classifiers). Before a run the results say how to get them. The job is a SpeedRunner's.
+// language models: prompt and decode tokens; classifiers: INT8 layers in INT8), Start /
+// Cancel, progress with an ETA; then a summary (latency median with its range, throughput in
+// samples/s or prefill and decode tokens/s, resident weights, KV cache or activations, the
+// process's peak memory, each with its unit and the change) and the time per part (language
+// models) or per node (classifiers). Before a run the results say how to get them. The job is
+// a SpeedRunner's.
 #include "speedrunner.h"
 
 #include <QWidget>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+class QCheckBox;
 class QLabel;
 class QProgressBar;
 class QPushButton;
@@ -76,6 +78,7 @@ private:
     QSpinBox* m_repeats = nullptr;
     QSpinBox* m_prompt = nullptr;
     QSpinBox* m_tokens = nullptr;
+    QCheckBox* m_deploy = nullptr;
     QLabel* m_promptLabel = nullptr;
     QLabel* m_tokensLabel = nullptr;
     QPushButton* m_start = nullptr;
