@@ -96,6 +96,12 @@ private:
 // y (n x rows, row-major) = x (n x cols, row-major) W^T. Quantized formats use int8
 // activations (see above); F32 is an FP32 product.
 void packedMatmul(const PackedMatrix& w, const float* x, int64_t n, float* y);
+// Several products of the same input x (every ws[k] with the same cols), in one parallel pass
+// over all their weight-row tiles, the activations quantized once per block size: ys[k]
+// (n x ws[k]->rows()) = x ws[k]^T. With `seconds`, seconds[k] receives product k's share of
+// the wall time (the pass's time split as the threads' time in each product's tiles).
+void packedMatmulMany(const PackedMatrix* const* ws, int count, const float* x, int64_t n, float* const* ys,
+                      double* seconds = nullptr);
 // The same with float activations: weight rows dequantized and dotted in float.
 void packedMatmulFloat(const PackedMatrix& w, const float* x, int64_t n, float* y);
 

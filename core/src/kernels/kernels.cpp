@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -396,16 +397,32 @@ void floatMatmul(const float* w, int64_t rows, int64_t cols, const float* x, int
 
 } // namespace
 
-void packedMatmul(const PackedMatrix& w, const float* x, int64_t n, float* y)
+namespace {
+
+using KernelFn = void (*)(const kern::Args&, int64_t, int64_t);
+
+KernelFn kernelFn(KernelIsa isa)
 {
-    if (n <= 0)
-        return;
-    if (w.format() == PackedFormat::F32) {
-        floatMatmul(reinterpret_cast<const float*>(w.data()), w.rows(), w.cols(), x, n, y);
-        return;
-    }
-    thread_local QuantizedActivations qa;
-    quantizeActivations(x, n, w.cols(), activationBlock(w.format()), qa);
+    return isa == KernelIsa::Avx512 ? kern::rowsAvx512 : isa == KernelIsa::Avx2 ? kern::rowsAvx2 : kern::rowsScalar;
+}
+
+// The activations of one product prepared for the kernels: quantized per block, and arranged
+// for the AVX-512 level. Products of the same input whose formats read the same preparation
+// share it.
+struct Prepared {
+    int block = 0, arrangement = -1; // arrangement: the format it was arranged for (-1: none)
+    QuantizedActivations qa;
+    std::vector<int8_t> arranged;
+};
+
+// The arrangement a format reads (formats that read the same bytes give the same key).
+int arrangementKey(kern::Format f)
+{
+    return f == kern::kQ4_K ? 2 : (f == kern::kQ8_0 || f == kern::kQ4_0 || f == kern::kInt8) ? 1 : 0;
+}
+
+kern::Args argsFor(const PackedMatrix& w, Prepared& p, const float* x, int64_t n, float* y, KernelIsa isa)
+{
     kern::Args a;
     a.format = kernFormat(w.format());
     a.w = w.data();
@@ -415,30 +432,119 @@ void packedMatmul(const PackedMatrix& w, const float* x, int64_t n, float* y)
     a.offsets = w.offsets();
     a.groupSize = w.groupSize();
     a.groupsPerRow = w.groupSize() > 0 ? w.cols() / w.groupSize() : 0;
-    a.aq = qa.q.data();
-    a.ad = qa.d.data();
-    a.am16 = qa.m16.data();
-    a.as32 = qa.s32.data();
+    const int block = activationBlock(w.format());
+    if (p.block != block) {
+        quantizeActivations(x, n, w.cols(), block, p.qa);
+        p.block = block;
+        p.arrangement = -1;
+    }
+    a.aq = p.qa.q.data();
+    a.ad = p.qa.d.data();
+    a.am16 = p.qa.m16.data();
+    a.as32 = p.qa.s32.data();
     a.n = n;
     a.y = y;
     a.ldy = w.rows();
-    const KernelIsa isa = kernelIsa();
     if (isa == KernelIsa::Avx512) {
-        thread_local std::vector<int8_t> arranged;
-        arranged.resize(size_t(n * w.cols()));
-        if (kern::arrangeAvx512(a, arranged.data()))
-            a.aqx = arranged.data();
+        const int key = arrangementKey(kern::Format(a.format));
+        if (p.arrangement != key) {
+            p.arranged.resize(size_t(n * w.cols()));
+            p.arrangement = kern::arrangeAvx512(a, p.arranged.data()) ? key : 0;
+        }
+        if (p.arrangement > 0)
+            a.aqx = p.arranged.data();
     }
-    void (*fn)(const kern::Args&, int64_t, int64_t) =
-        isa == KernelIsa::Avx512 ? kern::rowsAvx512 : isa == KernelIsa::Avx2 ? kern::rowsAvx2 : kern::rowsScalar;
-    // Tiles of weight rows: small enough to balance the threads, big enough to amortise; taken
-    // in turn (dynamic), so that a thread the OS delays holds up only its current tile.
-    const int64_t rows = w.rows();
-    const int64_t tile = n == 1 ? std::max<int64_t>(8, rows / (omp_get_max_threads() * 8)) / 4 * 4 : 16;
-    const int64_t tiles = (rows + tile - 1) / tile;
-#pragma omp parallel for schedule(dynamic) if (tiles > 1)
-    for (int64_t t = 0; t < tiles; ++t)
-        fn(a, t * tile, std::min(rows, (t + 1) * tile));
+    return a;
+}
+
+// Rows per tile: small enough to balance the threads, big enough to amortise (a multiple of
+// four, the kernels' weight-row tile).
+int64_t tileRows(int64_t rows, int64_t n)
+{
+    return n == 1 ? std::max<int64_t>(8, rows / (omp_get_max_threads() * 8)) / 4 * 4 : 16;
+}
+
+} // namespace
+
+void packedMatmul(const PackedMatrix& w, const float* x, int64_t n, float* y)
+{
+    const PackedMatrix* ws[1] = {&w};
+    float* ys[1] = {y};
+    packedMatmulMany(ws, 1, x, n, ys);
+}
+
+void packedMatmulMany(const PackedMatrix* const* ws, int count, const float* x, int64_t n, float* const* ys,
+                      double* seconds)
+{
+    if (n <= 0 || count <= 0)
+        return;
+    using Clock = std::chrono::steady_clock;
+    auto since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+    const KernelIsa isa = kernelIsa();
+    thread_local std::vector<Prepared> prepared(2);
+    for (Prepared& p : prepared)
+        p.block = 0; // a new input
+    for (int k = 1; k < count; ++k)
+        if (ws[k]->cols() != ws[0]->cols())
+            throw Error("kernels: products of one input need matrices of the same width");
+    std::vector<kern::Args> args(static_cast<size_t>(count));
+    struct Tile {
+        int k;
+        int64_t r0, r1;
+    };
+    std::vector<Tile> tiles;
+    for (int k = 0; k < count; ++k) {
+        const PackedMatrix& w = *ws[k];
+        if (seconds)
+            seconds[k] = 0;
+        if (w.format() == PackedFormat::F32) {
+            const auto t0 = Clock::now();
+            floatMatmul(reinterpret_cast<const float*>(w.data()), w.rows(), w.cols(), x, n, ys[k]);
+            if (seconds)
+                seconds[k] = since(t0);
+            continue;
+        }
+        // Products of 32- and 256-element activation blocks each keep their preparation.
+        Prepared& p = prepared[activationBlock(w.format()) == 256 ? 1 : 0];
+        args[size_t(k)] = argsFor(w, p, x, n, ys[k], isa);
+        const int64_t tile = tileRows(w.rows(), n);
+        for (int64_t r = 0; r < w.rows(); r += tile)
+            tiles.push_back({k, r, std::min(w.rows(), r + tile)});
+    }
+    if (tiles.empty())
+        return;
+    // Tiles taken in turn (dynamic), so that a thread the OS delays holds up only its current
+    // one; each thread's time per product splits the pass's wall time between the products.
+    const KernelFn fn = kernelFn(isa);
+    const auto t0 = Clock::now();
+    std::vector<double> busy(static_cast<size_t>(count), 0.0);
+    const int64_t nt = static_cast<int64_t>(tiles.size());
+#pragma omp parallel if (nt > 1)
+    {
+        std::vector<double> mine(static_cast<size_t>(count), 0.0);
+#pragma omp for schedule(dynamic)
+        for (int64_t t = 0; t < nt; ++t) {
+            const Tile& tl = tiles[size_t(t)];
+            const auto s0 = seconds ? Clock::now() : Clock::time_point{};
+            fn(args[size_t(tl.k)], tl.r0, tl.r1);
+            if (seconds)
+                mine[size_t(tl.k)] += since(s0);
+        }
+        if (seconds) {
+#pragma omp critical(bonsai_packed_busy)
+            for (int k = 0; k < count; ++k)
+                busy[size_t(k)] += mine[size_t(k)];
+        }
+    }
+    if (seconds) {
+        const double wall = since(t0);
+        double total = 0;
+        for (double b : busy)
+            total += b;
+        for (int k = 0; k < count; ++k)
+            if (ws[k]->format() != PackedFormat::F32)
+                seconds[k] = total > 0 ? wall * busy[size_t(k)] / total : 0;
+    }
 }
 
 void packedMatmulFloat(const PackedMatrix& w, const float* x, int64_t n, float* y)

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <map>
 
@@ -146,6 +147,41 @@ struct LlmDecoder::Impl {
         times.layerSeconds[size_t(li)] += dt;
     }
 
+    // Several layers of the same input in one pass over the kernels (fewer thread
+    // synchronisations per token); each layer's time is its measured share of the pass.
+    struct Out {
+        int li;
+        RowMat* y;
+        int part;
+    };
+    void linears(std::initializer_list<Out> outs, const RowMat& in)
+    {
+        if (opt.floatActivations) {
+            for (const Out& o : outs)
+                linear(o.li, in, *o.y, o.part);
+            return;
+        }
+        const size_t m = outs.size();
+        std::vector<const PackedMatrix*> ws(m);
+        std::vector<float*> ys(m);
+        std::vector<double> secs(m);
+        size_t k = 0;
+        for (const Out& o : outs) {
+            ws[k] = &packed.at(o.li);
+            o.y->resize(in.rows(), ws[k]->rows());
+            ys[k++] = o.y->data();
+        }
+        packedMatmulMany(ws.data(), int(m), in.data(), in.rows(), ys.data(), secs.data());
+        if (times.layerSeconds.size() < layerCount())
+            times.layerSeconds.resize(layerCount());
+        k = 0;
+        for (const Out& o : outs) {
+            times.seconds[size_t(o.part)] += secs[k];
+            times.layerSeconds[size_t(o.li)] += secs[k++];
+        }
+    }
+    size_t layerCount() const { return m.model.layers.size(); }
+
     std::vector<float> forward(const std::vector<int32_t>& ids, bool allLogits);
 };
 
@@ -201,9 +237,7 @@ std::vector<float> LlmDecoder::Impl::forward(const std::vector<int32_t>& ids, bo
         t0 = Clock::now();
         llmRmsNorm(x, blk.attnNorm, cfg.rmsEps, h);
         times.seconds[kPartOther] += since(t0);
-        linear(blk.layer[kQ], h, q, kQ);
-        linear(blk.layer[kK], h, k, kK);
-        linear(blk.layer[kV], h, v, kV);
+        linears({{blk.layer[kQ], &q, kQ}, {blk.layer[kK], &k, kK}, {blk.layer[kV], &v, kV}}, h);
         t0 = Clock::now();
         addBias(q, blk.qBias);
         addBias(k, blk.kBias);
@@ -236,8 +270,7 @@ std::vector<float> LlmDecoder::Impl::forward(const std::vector<int32_t>& ids, bo
         x += h;
         llmRmsNorm(x, blk.mlpNorm, cfg.rmsEps, h);
         times.seconds[kPartOther] += since(t0);
-        linear(blk.layer[kGate], h, g, kGate);
-        linear(blk.layer[kUp], h, u, kUp);
+        linears({{blk.layer[kGate], &g, kGate}, {blk.layer[kUp], &u, kUp}}, h);
         t0 = Clock::now();
 #pragma omp parallel for schedule(static) if (T > 4)
         for (int64_t r = 0; r < T; ++r) {

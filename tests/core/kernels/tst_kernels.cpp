@@ -165,6 +165,45 @@ private slots:
         }
     }
 
+    // Products of one input in one pass equal the products one at a time exactly (the same
+    // quantized activations and integer sums), whatever mix of formats and activation blocks;
+    // the time split covers every product.
+    void manyEqualsOne()
+    {
+        const int64_t cols = 512, n = 5;
+        std::vector<Case> cases;
+        for (const char* k : {"q4_k", "q8_0", "f32", "int4 g64", "q6_k", "int8", "q4_0"})
+            cases.push_back(makeCase(k, 13 + int64_t(cases.size()) * 4, cols, 40u + unsigned(cases.size())));
+        const std::vector<float> x = gaussian(size_t(n * cols), 77, 1.0f);
+        for (KernelIsa isa : levels()) {
+            setKernelIsa(isa);
+            std::vector<const PackedMatrix*> ws;
+            std::vector<std::vector<float>> one, many;
+            for (const Case& c : cases) {
+                QVERIFY(!c.w.empty());
+                ws.push_back(&c.w);
+                one.emplace_back(size_t(n * c.rows));
+                many.emplace_back(size_t(n * c.rows), -1.0f);
+                packedMatmul(c.w, x.data(), n, one.back().data());
+            }
+            std::vector<float*> ys;
+            for (auto& m : many)
+                ys.push_back(m.data());
+            std::vector<double> secs(ws.size(), -1.0);
+            packedMatmulMany(ws.data(), int(ws.size()), x.data(), n, ys.data(), secs.data());
+            for (size_t k = 0; k < ws.size(); ++k) {
+                QVERIFY2(one[k] == many[k], qPrintable(QString("product %1 on %2").arg(k).arg(
+                                                QString::fromStdString(std::string(kernelIsaName(isa))))));
+                QVERIFY(secs[k] >= 0);
+            }
+        }
+        const PackedMatrix narrow = makeCase("q8_0", 4, 256, 3).w;
+        const PackedMatrix* mixed[2] = {&cases[0].w, &narrow};
+        std::vector<float> y0(size_t(n * cases[0].rows)), y1(size_t(n * 4));
+        float* ys[2] = {y0.data(), y1.data()};
+        QVERIFY_THROWS_EXCEPTION(Error, packedMatmulMany(mixed, 2, x.data(), n, ys));
+    }
+
     // Inputs whose weights are no integer grid, or groups that are not whole 32-blocks, are
     // refused (the caller keeps float weights).
     void packIntRefuses()
