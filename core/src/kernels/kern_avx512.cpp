@@ -165,6 +165,10 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
             bs[g] = _mm512_setzero_si512();
             xd4[g] = _mm512_setzero_ps();
         }
+        __m512i bs1 = _mm512_setzero_si512(); // one row: its code sums as int32 in lanes 8-15
+        if constexpr (N == 1)
+            bs1 = _mm512_inserti64x4(bs1, _mm256_cvtepi16_epi32(_mm_loadu_si128(
+                                              reinterpret_cast<const __m128i*>(a.as32 + i0 * chunks + 8 * sb))), 1);
         for (int i = 0; i < N; ++i) {
             xd[i] = a.ad[(i0 + i) * chunks + 8 * sb];
             const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.as32 + (i0 + i) * chunks + 8 * sb));
@@ -197,11 +201,22 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
                 }
                 acc[k][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * xd[i]), acc[k][i]);
             }
-            const __m512i mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
-            for (int g = 0; g < NB; ++g)
-                macc[k][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bs[g])),
-                                             _mm512_mul_ps(_mm512_set1_ps(dmin), xd4[g]), macc[k][g]);
+            if constexpr (N == 1) {
+                // Lanes 8-15: min_j * sum_j ((min, 0) and (sum, sign) int16 pairs).
+                macc[k][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(sm32, bs1)),
+                                             _mm512_set1_ps(dmin * xd[0]), macc[k][0]);
+            } else {
+                const __m512i mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
+                for (int g = 0; g < NB; ++g)
+                    macc[k][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bs[g])),
+                                                 _mm512_mul_ps(_mm512_set1_ps(dmin), xd4[g]), macc[k][g]);
+            }
         }
+    }
+    if constexpr (N == 1) {
+        for (int k = 0; k < R; ++k)
+            a.y[i0 * a.ldy + r0 + k] = _mm512_reduce_add_ps(acc[k][0]) - _mm512_reduce_add_ps(macc[k][0]);
+        return;
     }
     for (int k = 0; k < R; ++k) {
         alignas(64) float m[NB][16];
