@@ -209,6 +209,8 @@ std::pair<double, double> BudgetSearch::budgetRange(bonsai::BudgetKind kind) con
                 v = t.predictedKl(r, c);
             else if (kind == bonsai::BudgetKind::MaxDrop)
                 v = dropOf(t, cell) < 0 ? 0.0 : dropOf(t, cell); // no layer counts as a gain (NaN stays)
+            else if (kind == bonsai::BudgetKind::LatencyMs)
+                v = cell.latencyMs;
             if (std::isnan(v))
                 continue;
             rowLo = std::min(rowLo, v);
@@ -235,6 +237,7 @@ QString BudgetSearch::budgetText() const
         return tr("Budget search: %1 bits/weight").arg(m_budget.value, 0, 'f', 2);
     case bonsai::BudgetKind::MaxKl: return tr("Budget search: ΔKL ≤ %1").arg(m_budget.value, 0, 'g', 3);
     case bonsai::BudgetKind::MaxDrop: return tr("Budget search: drop ≤ %1").arg(m_budget.value, 0, 'g', 3);
+    case bonsai::BudgetKind::LatencyMs: return tr("Budget search: latency %1 ms").arg(m_budget.value, 0, 'g', 3);
     }
     return tr("Budget search");
 }

@@ -56,7 +56,8 @@ public:
     // The budget the next solve() uses, without solving now.
     void setBudgetQuiet(const bonsai::SearchBudget& budget) { m_budget = budget; }
     // The range a budget of `kind` can take on this table: from the smallest configuration
-    // to the largest (sizes), or from the best to the worst predicted KL / metric drop.
+    // to the largest (sizes), from the best to the worst predicted KL / metric drop, or from
+    // the fastest to the slowest measured latency.
     std::pair<double, double> budgetRange(bonsai::BudgetKind kind) const;
     // Solves for the current budget and pins and gives the document the solution (undoable,
     // labelled `text`; empty: from the budget).

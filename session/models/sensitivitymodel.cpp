@@ -101,6 +101,10 @@ QString SensitivityModel::cellToolTip(int row, int candidate) const
                                       .arg(cell.metricDelta, 0, 'f', 3)
                                 : tr(", accuracy %1%2 points").arg(cell.metricDelta >= 0 ? QStringLiteral("+") : QString())
                                       .arg(100 * cell.metricDelta, 0, 'f', 2);
+    if (std::isfinite(cell.latencyMs))
+        text += tr("\nLatency %1 ms (measured: %2)")
+                    .arg(cell.latencyMs, 0, 'g', 3)
+                    .arg(t.languageModel ? tr("the decode step's matrix-vector product") : tr("its node, one sample"));
     if (m_search->chosen(row) == candidate)
         text += tr("\nChosen: %1").arg(m_search->explanation(row));
     text += m_search->pinned(row) == candidate ? tr("\nPinned. Click to unpin.")
@@ -178,6 +182,7 @@ QVariant SensitivityModel::data(const QModelIndex& index, int role) const
     case ChosenRole: return chosen == candidate;
     case PinnedRole: return m_search->pinned(row) == candidate;
     case MetricDeltaRole: return cell.metricDelta;
+    case LatencyRole: return cell.latencyMs;
     default: return {};
     }
 }

@@ -26,6 +26,7 @@ public:
         ChosenRole,      // bool: the document's configuration of the layer is this candidate's
         PinnedRole,      // bool: the layer is pinned to this candidate
         MetricDeltaRole, // the metric's change (accuracy fraction or perplexity), NaN: not measured
+        LatencyRole,     // the cell's measured latency in ms, NaN: not measured
         ExplanationRole, // the layer's explanation (any column)
         CandidateRole,   // the candidate index (-1: Layer and Choice columns)
         ModelLayerRole,  // the layer's index in Model::layers

@@ -5,7 +5,8 @@
 // undo step (undo restores the previous choice), a second run comes from the cache, Cancel
 // stops a run, and without data the dock says what to do. The accuracy-drop bound gives the
 // smallest configuration whose summed drop holds (against every combination), and the tied
-// groups of a language model get one candidate each (undoable). On a 1366 × 768 screen the dock
+// groups of a language model get one candidate each (undoable); a latency budget gives the
+// least summed KL whose measured latencies fit (against every combination). On a 1366 × 768 screen the dock
 // leaves the layer details' charts their labels whole.
 #include "budgetsearch.h"
 #include "channelrangeview.h"
@@ -28,6 +29,8 @@
 #include "bonsai/model.h"
 #include "bonsai/presets.h"
 #include "bonsai/search.h"
+
+#include "search_brute.h"
 
 #include <QAbstractItemModelTester>
 #include <QChart>
@@ -92,6 +95,7 @@ private slots:
     void measureSolvePin();
     void maxDropIsTheSmallestThatHolds();
     void tiesGiveOneChoicePerGroup();
+    void latencyBudgetHolds();
     void cancelStops();
     void laptopScreenKeepsChartsWhole();
 
@@ -117,6 +121,16 @@ private:
         QSignalSpy measured(panel, &SearchPanel::measured);
         panel->measure();
         return QTest::qWaitFor([&] { return measured.size() == 1; }, 180000) && panel->isMapShown();
+    }
+    // The demo CNN's search dock measured on 64 samples of fp16, int8, int4 g32 and int2 g32
+    // (nullptr when something failed).
+    static SearchPanel* measuredDemo(MainWindow& w, const QString& data)
+    {
+        if (!openDemo(w, data))
+            return nullptr;
+        w.showSearchDock();
+        SearchPanel* panel = w.searchPanel();
+        return measureWith(panel, someCandidates({"fp16", "int8", "int4 g32", "int2 g32"}), 64) ? panel : nullptr;
     }
     static QString fashionMnist()
     {
@@ -277,14 +291,13 @@ void TstGuiSearch::maxDropIsTheSmallestThatHolds()
     if (data.isEmpty())
         QSKIP("Fashion-MNIST is not installed");
     MainWindow w;
-    QVERIFY(openDemo(w, data));
-    w.showSearchDock();
-    SearchPanel* panel = w.searchPanel();
-    const auto candidates = someCandidates({"fp16", "int8", "int4 g32", "int2 g32"});
-    QVERIFY(measureWith(panel, candidates, 64));
+    SearchPanel* panel = measuredDemo(w, data);
+    QVERIFY(panel);
     const bonsai::SensitivityTable& t = *panel->search()->table();
-    const size_t L = t.layers.size(), C = t.candidates.size();
+    const size_t L = t.layers.size();
     QCOMPARE(L, size_t(4));
+    auto drop = [&](size_t l, size_t c) { return std::max(0.0, -t.cells[l][c].metricDelta); };
+    auto bytesOf = [&](size_t l, size_t c) { return double(t.cells[l][c].bytes); };
 
     panel->setBudgetKind(bonsai::BudgetKind::MaxDrop);
     const auto [lo, hi] = panel->search()->budgetRange(bonsai::BudgetKind::MaxDrop);
@@ -293,29 +306,18 @@ void TstGuiSearch::maxDropIsTheSmallestThatHolds()
         const double bound = lo + f * (hi - lo);
         panel->setBudgetValue(bound);
         QCOMPARE(panel->budgetKind(), bonsai::BudgetKind::MaxDrop);
-        // Brute force: every choice of a candidate per layer.
-        double bestBytes = INFINITY;
-        std::vector<size_t> pick(L, 0);
-        for (size_t n = 0, total = size_t(std::pow(double(C), double(L))); n < total; ++n) {
-            double drop = 0, bytes = 0;
-            for (size_t l = 0, k = n; l < L; ++l, k /= C) {
-                pick[l] = k % C;
-                drop += std::max(0.0, -t.cells[l][pick[l]].metricDelta);
-                bytes += double(t.cells[l][pick[l]].bytes);
-            }
-            if (drop <= bound + 1e-12)
-                bestBytes = std::min(bestBytes, bytes);
-        }
+        const double bestBytes =
+            testutil::bruteForce(t, testutil::singles(L), drop, bytesOf, bound + 1e-12).value; // every combination
         QVERIFY(std::isfinite(bestBytes)); // the range's low end is every layer's least drop
         // The document's configuration, cell by cell.
-        double drop = 0, bytes = 0;
+        double dropSum = 0, bytes = 0;
         for (size_t l = 0; l < L; ++l) {
             const int c = panel->search()->chosen(int(l));
             QVERIFY2(c >= 0, qPrintable(QString::fromStdString(t.layers[l])));
-            drop += std::max(0.0, -t.cells[l][size_t(c)].metricDelta);
-            bytes += double(t.cells[l][size_t(c)].bytes);
+            dropSum += drop(l, size_t(c));
+            bytes += bytesOf(l, size_t(c));
         }
-        QVERIFY2(drop <= bound + 1e-12, qPrintable(QStringLiteral("drop %1 > bound %2").arg(drop).arg(bound)));
+        QVERIFY2(dropSum <= bound + 1e-12, qPrintable(QStringLiteral("drop %1 > bound %2").arg(dropSum).arg(bound)));
         QCOMPARE(bytes, bestBytes);
         QVERIFY(panel->search()->solution().predictedDelta <= bound + 1e-12);
     }
@@ -391,6 +393,44 @@ void TstGuiSearch::tiesGiveOneChoicePerGroup()
     QCOMPARE(panel->checkedTies(), (std::vector<std::string>{"qkv", "gate_up"}));
     QCOMPARE(w.document()->configs(), tied);
     QVERIFY(groupsAgree());
+}
+
+// The latency budget: Measure times every cell too; the document gets the configuration with
+// the least predicted KL whose summed measured latencies fit, checked against every
+// combination of the 4 x 4 cells.
+void TstGuiSearch::latencyBudgetHolds()
+{
+    const QString data = fashionMnist();
+    if (data.isEmpty())
+        QSKIP("Fashion-MNIST is not installed");
+    MainWindow w;
+    SearchPanel* panel = measuredDemo(w, data);
+    QVERIFY(panel);
+    const bonsai::SensitivityTable& t = *panel->search()->table();
+    for (const auto& row : t.cells)
+        for (const auto& cell : row)
+            QVERIFY(std::isfinite(cell.latencyMs) && cell.latencyMs > 0);
+    panel->setBudgetKind(bonsai::BudgetKind::LatencyMs);
+    const auto [lo, hi] = panel->search()->budgetRange(bonsai::BudgetKind::LatencyMs);
+    QVERIFY(hi > lo && lo > 0);
+    auto latency = [&](size_t l, size_t c) { return t.cells[l][c].latencyMs; };
+    auto kl = [&](size_t l, size_t c) { return t.predictedKl(l, c); };
+    for (double f : {0.0, 0.3, 0.7, 1.0}) {
+        const double budget = lo + f * (hi - lo);
+        panel->setBudgetValue(budget);
+        const testutil::Brute best = testutil::bruteForce(t, testutil::singles(t.layers.size()), latency, kl, budget);
+        double sum = 0, klSum = 0;
+        for (size_t l = 0; l < t.layers.size(); ++l) {
+            const int c = panel->search()->chosen(int(l));
+            QVERIFY(c >= 0);
+            sum += latency(l, size_t(c));
+            klSum += kl(l, size_t(c));
+        }
+        QVERIFY2(sum <= budget * (1 + 1e-12), qPrintable(QStringLiteral("%1 > %2 ms").arg(sum).arg(budget)));
+        QVERIFY2(std::abs(klSum - best.value) <= 1e-12 + 1e-9 * best.value,
+                 qPrintable(QStringLiteral("%1 vs %2").arg(klSum).arg(best.value)));
+    }
+    QVERIFY(panel->solutionText().contains(QStringLiteral(" ms")));
 }
 
 void TstGuiSearch::cancelStops()

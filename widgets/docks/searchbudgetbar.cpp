@@ -37,10 +37,12 @@ SearchBudgetBar::SearchBudgetBar(BudgetSearch* search, QWidget* parent) : QWidge
     m_kind->addItem(tr("Bits per weight"), int(bonsai::BudgetKind::BitsPerWeight));
     m_kind->addItem(tr("Quality bound (ΔKL)"), int(bonsai::BudgetKind::MaxKl));
     m_kind->addItem(tr("Accuracy drop"), int(bonsai::BudgetKind::MaxDrop)); // named per model in reset()
+    m_kind->addItem(tr("Latency"), int(bonsai::BudgetKind::LatencyMs));
     m_kind->setCurrentIndex(1);
-    m_kind->setToolTip(tr("Size and bits per weight: the best predicted quality that fits. Quality bounds: the "
-                          "smallest size whose predicted ΔKL, or accuracy drop (perplexity rise), summed over "
-                          "the layers, stays under it."));
+    m_kind->setToolTip(tr("Size, bits per weight and latency: the best predicted quality that fits. Quality "
+                          "bounds: the smallest size whose predicted ΔKL, or accuracy drop (perplexity rise), "
+                          "summed over the layers, stays under it. Latency: the searched layers' measured time "
+                          "(a decode step's matrix-vector products, or the nodes on one sample)."));
     connect(m_kind, &QComboBox::currentIndexChanged, this, [this] { updateRange(); });
     m_slider = new QSlider(Qt::Horizontal, this);
     m_slider->setObjectName(QStringLiteral("searchBudgetSlider"));
@@ -101,14 +103,19 @@ void SearchBudgetBar::showSolution()
     if (std::isfinite(s.predictedDelta)) // a drop: accuracy falls, perplexity rises
         metric = t->languageModel ? tr(" · perplexity %1").arg(signedText(s.predictedDelta, 3))
                                   : tr(" · accuracy %1 points").arg(signedText(-100 * s.predictedDelta, 2));
-    m_solution->setText(tr("Solution: %1 in %2 layers, %3 bits/weight · predicted ΔKL %4 nats%5")
+    if (std::isfinite(s.latencyMs) && s.latencyMs > 0)
+        metric += tr(" · latency %1 ms").arg(s.latencyMs, 0, 'g', 3);
+    // One line at 1366 pixels: the layer count and what "ΔKL" sums are in the tooltip.
+    m_solution->setText(tr("Solution: %1, %2 bits/weight · ΔKL %3 nats%4")
                             .arg(formatBytes(s.bytes))
-                            .arg(t->layers.size())
                             .arg(s.bitsPerWeight, 0, 'f', 2)
                             .arg(s.predictedKl, 0, 'g', 3)
                             .arg(metric));
-    m_solution->setToolTip(s.optimal ? tr("Proven optimal for the predicted ΔKL (the layers' sum).")
-                                     : tr("The best found; not proven optimal."));
+    m_solution->setToolTip(tr("The searched layers (%1): their weight bytes, bits per weight, and the predicted ΔKL, "
+                              "metric change and latency, each the layers' sum. %2")
+                               .arg(t->layers.size())
+                               .arg(s.optimal ? tr("Proven optimal for the prediction.")
+                                              : tr("The best found; not proven optimal.")));
 }
 
 QString SearchBudgetBar::solutionText() const { return m_solution->text(); }
@@ -174,6 +181,11 @@ void SearchBudgetBar::updateRange()
         m_value->setSuffix(tr(" bits/weight"));
         m_value->setSingleStep(0.1);
         break;
+    case bonsai::BudgetKind::LatencyMs:
+        m_value->setDecimals(4);
+        m_value->setSuffix(tr(" ms"));
+        m_value->setSingleStep(0.001);
+        break;
     case bonsai::BudgetKind::MaxDrop:
         m_value->setDecimals(m_llm ? 4 : 2);
         m_value->setSuffix(m_llm ? tr(" perplexity") : tr(" points"));
@@ -195,6 +207,7 @@ void SearchBudgetBar::updateRange()
         value = k == bonsai::BudgetKind::Bytes           ? double(s.bytes)
               : k == bonsai::BudgetKind::BitsPerWeight ? s.bitsPerWeight
               : k == bonsai::BudgetKind::MaxDrop       ? s.predictedDelta
+              : k == bonsai::BudgetKind::LatencyMs     ? s.latencyMs
                                                          : s.predictedKl;
     value = std::clamp(value, m_range.first, m_range.second);
     m_value->setValue(value * scale);

@@ -1,6 +1,6 @@
 #pragma once
 // The budget search's budget row and solution line. The budget's kind (size, bits per weight, a
-// bound on the predicted ΔKL or on the metric's drop) with a slider and a number that follow
+// bound on the predicted ΔKL or on the metric's drop, the measured latency) with a slider and a number that follow
 // each other: each move re-solves (BudgetSearch::setBudget) and the document takes the
 // solution, one undo step per drag. The slider runs over the range the kind can take on the
 // table (BudgetSearch::budgetRange), linearly, and logarithmically for ΔKL. Under it, the

@@ -311,6 +311,7 @@ void SearchPanel::measure()
     request.options.samples = m_samples->value();
     request.options.target = m_target->currentData().toString().toStdString();
     request.options.cacheDir = m_cacheDir.toStdString();
+    request.options.measureLatency = true; // for a latency budget (cached like the cells)
     m_stage.clear();
     showMessage(tr("Estimating every cell, then measuring them one by one…"), false);
     m_jobId = m_runner->start(
