@@ -277,11 +277,14 @@ int cmdSearch(const Args& in)
                 table.candidates.size());
     std::printf("sensitivity:  %zu of %zu cells measured on %s (%.1f s)\n", table.measuredCells(),
                 table.applicableCells(), so.dataPath.c_str(), measureSeconds);
-    std::printf("\n%-44s %-16s %12s %12s\n", "layer", "choice", "bytes", "KL");
+    std::printf("\n%-44s %-16s %12s %12s%s\n", "layer", "choice", "bytes", "KL", so.measureLatency ? "           ms" : "");
     for (size_t l = 0; l < table.layers.size(); ++l) {
         const size_t c = static_cast<size_t>(sol.choices[l].candidate);
-        std::printf("%-44s %-16s %12s %12.3g\n", table.layers[l].c_str(), table.candidates[c].name.c_str(),
+        std::printf("%-44s %-16s %12s %12.3g", table.layers[l].c_str(), table.candidates[c].name.c_str(),
                     humanBytes(table.cells[l][c].bytes).c_str(), table.predictedKl(l, c));
+        if (so.measureLatency)
+            std::printf(" %12.4g", table.cells[l][c].latencyMs);
+        std::fputc('\n', stdout);
     }
     std::printf("\nsearched layers: %s, %.3f bits per weight%s\n", humanBytes(sol.bytes).c_str(), sol.bitsPerWeight,
                 sol.optimal ? " (optimal for the prediction)" : "");
