@@ -292,8 +292,20 @@ std::string matchPatternFault(const std::string& re)
     };
     std::vector<Group> open;
     bool topRepeats = false;
+    bool afterQuantifier = false; // the previous token was *, +, ? or {m,n}
     for (size_t i = 0; i < re.size(); ++i) {
         const char c = re[i];
+        const bool quantifier = c == '*' || c == '+' || c == '{' || (c == '?' && i > 0 && re[i - 1] != '(');
+        // A quantifier on a quantifier (".**", "a+{2}", "x?*") repeats a repetition, as a
+        // repeated group does; "*?" and "+?" (lazy) are one quantifier.
+        if (afterQuantifier && quantifier && c != '?')
+            return "repeats the repetition \"" + re.substr(i > 1 ? i - 2 : 0, i > 1 ? 3 : i + 1) +
+                   "\" (matching could take exponential time)";
+        afterQuantifier = quantifier && !(c == '?' && afterQuantifier);
+        if (c == '{') { // its bounds: to the closing brace
+            while (i + 1 < re.size() && re[i] != '}')
+                ++i;
+        }
         if (c == '\\') {
             ++i;
             continue;

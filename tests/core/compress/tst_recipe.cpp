@@ -18,6 +18,7 @@ private slots:
     void rankAndEnergyAreAlternatives();
     void errors_data();
     void errors();
+    void lazyQuantifiersAccepted();
     void saveReload();
     void fromConfigsRoundTrip();
     void unmatchedRuleWarns();
@@ -105,6 +106,9 @@ void TstRecipe::errors_data()
     // deep enough to overflow the stack while compiling, are refused before use.
     QTest::newRow("nested star") << R"({"bonsai_recipe":1,"rules":[{"match":"(.*)*x"}]})" << "rule 1: key 'match' \"(.*)*x\" repeats the group \"(.*)*\"";
     QTest::newRow("repeated alternation") << R"({"bonsai_recipe":1,"rules":[{"match":"^(a|ab)+$"}]})" << "repeats the group \"(a|ab)+\"";
+    QTest::newRow("stacked star") << R"({"bonsai_recipe":1,"rules":[{"match":"(.**)x"}]})" << "key 'match' \"(.**)x\" repeats the repetition \".**\"";
+    QTest::newRow("stacked bounds") << R"({"bonsai_recipe":1,"rules":[{"match":"a+{2}b"}]})" << "repeats the repetition \"a+{\"";
+    QTest::newRow("optional star") << R"({"bonsai_recipe":1,"rules":[{"match":"x?*"}]})" << "repeats the repetition \"x?*\"";
     QTest::newRow("deep nesting") << QString(R"({"bonsai_recipe":1,"rules":[{"match":"%1a%2"}]})").arg(QString(17, '('), QString(17, ')')) << "nests groups more than 16 deep";
     QTest::newRow("long pattern") << QString(R"({"bonsai_recipe":1,"rules":[{"match":"%1"}]})").arg(QString(1025, 'a')) << "longer than 1024 characters";
     QTest::newRow("unknown key") << R"({"bonsai_recipe":1,"rules":[{"match":"a","bitz":4}]})" << "rule 1: unknown key 'bitz'";
@@ -146,6 +150,21 @@ void TstRecipe::errors()
         const QString msg = QString::fromUtf8(e.what());
         QVERIFY2(msg.startsWith(QStringLiteral("my.recipe.json: ")), qPrintable(msg));
         QVERIFY2(msg.contains(expected), qPrintable(msg));
+    }
+}
+
+// A lazy quantifier ("*?", "+?", "{m,n}?") and a non-capturing group are one repetition each,
+// not a repeated repetition.
+void TstRecipe::lazyQuantifiersAccepted()
+{
+    for (const char* re : {"blk\\\\.[0-9]+?\\\\.attn.*?", "fc{1,2}?", "(?:conv|fc)[0-9]*", "a??b", "[*+]+x"}) {
+        const std::string text = std::string(R"({"bonsai_recipe":1,"rules":[{"match":")") + re + R"("}]})";
+        try {
+            const auto r = bonsai::Recipe::parse(text, "r.json");
+            QCOMPARE(r.rules.size(), size_t(1));
+        } catch (const std::exception& e) {
+            QFAIL(qPrintable(QStringLiteral("%1: %2").arg(QString::fromUtf8(re), QString::fromUtf8(e.what()))));
+        }
     }
 }
 
