@@ -7,7 +7,8 @@
 // default list with the GGUF target's types, int5 g32, int6 g32 and int8 g32; bytes from each
 // candidate's bits per weight, KL = s * exp(-a * bits) with per-layer s and a and 10% noise,
 // all cells measured) is given to the panel as a finished measurement. Then the slider moves
-// through 20 positions across the bits-per-weight range, and per move the benchmark times:
+// through 20 positions across the bits-per-weight range, then the latency range (synthetic
+// latencies: the bytes at 8 GB/s plus 2 us a call), and per move the benchmark times:
 //   solve       BudgetSearch's own solve (in the move)
 //   move        the slider's valueChanged until it returns: solve, the document's undoable
 //               configuration of 300 layers, the map's and the layer table's rows, the charts'
@@ -103,6 +104,8 @@ std::shared_ptr<bonsai::SensitivityTable> syntheticTable(const bonsai::Model& mo
             cell.kl = s * std::exp(-a * bits) * (1 + 0.1 * (u(rng) - 0.5));
             cell.estimate = cell.kl;
             cell.metricDelta = 20 * cell.kl;
+            // A memory-bound decode: the bytes at 8 GB/s plus a per-call overhead, 5% noise.
+            cell.latencyMs = (double(cell.bytes) / 8e6 + 0.002) * (1 + 0.05 * (u(rng) - 0.5));
             row.push_back(cell);
         }
         t->cells.push_back(std::move(row));
@@ -163,42 +166,48 @@ int main(int argc, char** argv)
     panel->setTies({}); // every layer free: the hardest problem
     panel->showTable(table);
     QTest::qWaitFor([&] { return !search->isBusy() && estimator->isComplete() && !estimator->isBusy(); }, 120000);
-    panel->setBudgetKind(bonsai::BudgetKind::BitsPerWeight);
-    const auto [lo, hi] = search->budgetRange(bonsai::BudgetKind::BitsPerWeight);
-
-    Stats solve, move, shown, sizes, anchor;
-    for (int i = 0; i < moves; ++i) {
-        // Across the range and back and forth, so that consecutive moves change many layers.
-        const int position = int(std::lround((i % 2 ? 0.9 - 0.8 * i / moves : 0.1 + 0.8 * i / moves) *
-                                             bonsai::ui::SearchPanel::SliderSteps));
-        QElapsedTimer clock;
-        clock.start();
-        panel->setSliderPosition(position);
-        move.ms.push_back(double(clock.nsecsElapsed()) / 1e6);
-        solve.ms.push_back(search->lastSolveMs());
-        QCoreApplication::sendPostedEvents();
-        QCoreApplication::processEvents();
-        w.repaint();
-        shown.ms.push_back(double(clock.nsecsElapsed()) / 1e6);
-        QTest::qWaitFor([&] { return estimator->isComplete() && !estimator->isBusy(); }, 120000);
-        QCoreApplication::processEvents();
-        w.repaint();
-        sizes.ms.push_back(double(clock.nsecsElapsed()) / 1e6);
-        // The anchor: the plain solver on the same table and budget.
-        const double bpw = search->budget().value;
-        const double t0 = bench::now();
-        const auto s = bonsai::solveSearch(*table, {bonsai::BudgetKind::BitsPerWeight, bpw});
-        anchor.ms.push_back((bench::now() - t0) * 1e3);
-        if (i == 0 || i == moves - 1)
-            std::printf("  move %2d: %.2f bits/w (range %.2f-%.2f), solution %.3f bits/w, %s\n", i, bpw, lo, hi,
-                        s.bitsPerWeight, s.optimal ? "optimal" : "not proven optimal");
+    int missed = 0;
+    for (bonsai::BudgetKind kind : {bonsai::BudgetKind::BitsPerWeight, bonsai::BudgetKind::LatencyMs}) {
+        const bool bits = kind == bonsai::BudgetKind::BitsPerWeight;
+        panel->setBudgetKind(kind);
+        const auto [lo, hi] = search->budgetRange(kind);
+        Stats solve, move, shown, sizes, anchor;
+        for (int i = 0; i < moves; ++i) {
+            // Across the range and back and forth, so that consecutive moves change many layers.
+            const int position = int(std::lround((i % 2 ? 0.9 - 0.8 * i / moves : 0.1 + 0.8 * i / moves) *
+                                                 bonsai::ui::SearchPanel::SliderSteps));
+            QElapsedTimer clock;
+            clock.start();
+            panel->setSliderPosition(position);
+            move.ms.push_back(double(clock.nsecsElapsed()) / 1e6);
+            solve.ms.push_back(search->lastSolveMs());
+            QCoreApplication::sendPostedEvents();
+            QCoreApplication::processEvents();
+            w.repaint();
+            shown.ms.push_back(double(clock.nsecsElapsed()) / 1e6);
+            QTest::qWaitFor([&] { return estimator->isComplete() && !estimator->isBusy(); }, 120000);
+            QCoreApplication::processEvents();
+            w.repaint();
+            sizes.ms.push_back(double(clock.nsecsElapsed()) / 1e6);
+            // The anchor: the plain solver on the same table and budget.
+            const double value = search->budget().value;
+            const double t0 = bench::now();
+            const auto s = bonsai::solveSearch(*table, {kind, value});
+            anchor.ms.push_back((bench::now() - t0) * 1e3);
+            if (i == 0 || i == moves - 1)
+                std::printf("  move %2d: %.3f %s (range %.3f-%.3f), solution %.3f bits/w, %.3f ms, %s\n", i, value,
+                            bits ? "bits/w" : "ms", lo, hi, s.bitsPerWeight, s.latencyMs,
+                            s.optimal ? "optimal" : "not proven optimal");
+        }
+        std::printf("\n%zu moves of the %s slider, 300 x 30        median ms   max ms\n", move.ms.size(),
+                    bits ? "bits-per-weight" : "latency");
+        std::printf("  solveSearch alone (anchor)               %9.2f %8.2f\n", anchor.median(), anchor.max());
+        std::printf("  solve inside the move                    %9.2f %8.2f\n", solve.median(), solve.max());
+        std::printf("  move (solve, document, models, charts)   %9.2f %8.2f\n", move.median(), move.max());
+        std::printf("  shown (+ posted events, window repaint)  %9.2f %8.2f\n", shown.median(), shown.max());
+        std::printf("  compressed sizes estimated and shown     %9.2f %8.2f\n\n", sizes.median(), sizes.max());
+        missed += shown.max() >= 100;
     }
-    std::printf("\n%zu slider moves, 300 layers x 30 candidates   median ms   max ms\n", move.ms.size());
-    std::printf("  solveSearch alone (anchor)               %9.2f %8.2f\n", anchor.median(), anchor.max());
-    std::printf("  solve inside the move                    %9.2f %8.2f\n", solve.median(), solve.max());
-    std::printf("  move (solve, document, models, charts)   %9.2f %8.2f\n", move.median(), move.max());
-    std::printf("  shown (+ posted events, window repaint)  %9.2f %8.2f\n", shown.median(), shown.max());
-    std::printf("  compressed sizes estimated and shown     %9.2f %8.2f\n", sizes.median(), sizes.max());
-    std::printf("target: shown under 100 ms: %s\n", shown.max() < 100 ? "met" : "missed");
+    std::printf("target: every move shown under 100 ms: %s\n", missed ? "missed" : "met");
     return 0;
 }
