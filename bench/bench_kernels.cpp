@@ -5,12 +5,14 @@
 //   bench_kernels [--threads T] [--rows N] [--repeats N]
 //
 // With one thread the time is the thread's CPU time (so that other processes on a shared machine
-// do not count), with more the wall time; the best of the repeats.
+// do not count), with more the wall time; the best of the repeats. "From memory": the
+// matrix-vector product over copies of the matrix (256 MiB), wall time, as decoding reads them.
 #include "bench_util.h"
 
 #include "bonsai/kernels.h"
 
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -78,10 +80,25 @@ int main(int argc, char** argv)
                 const double ops1 = 2.0 * double(s.rows * s.cols);
                 const double t1 = timeIt([&] { bonsai::packedMatmul(m, x.data(), 1, y.data()); }, repeats * 10, cpu);
                 const double tn = timeIt([&] { bonsai::packedMatmul(m, x.data(), batch, y.data()); }, repeats, cpu);
-                std::printf("%5lld x %-5lld %-5s %-12s  1 row: %6.1f GOP/s %6.1f GB/s   %lld rows: %6.1f GOP/s\n",
+                // Matrix-vector products on weights read from memory (as in decoding): copies of
+                // the matrix, 256 MiB in all, one product each.
+                const uint64_t bytes = m.bytes();
+                const size_t copies = size_t((uint64_t(256) << 20) / bytes + 1);
+                std::vector<uint8_t> big(copies * bytes);
+                for (size_t c = 0; c < copies; ++c)
+                    std::memcpy(big.data() + c * bytes, m.data(), bytes);
+                std::vector<bonsai::PackedMatrix> views;
+                for (size_t c = 0; c < copies; ++c)
+                    views.push_back(bonsai::PackedMatrix::view(t, big.data() + c * bytes, s.rows, s.cols));
+                const double tm = timeIt([&] {
+                    for (const auto& v : views)
+                        bonsai::packedMatmul(v, x.data(), 1, y.data());
+                }, 3, false);
+                std::printf("%5lld x %-5lld %-5s %-12s  1 row: %6.1f GOP/s %6.1f GB/s (from memory: %5.1f GB/s)   %lld "
+                            "rows: %6.1f GOP/s\n",
                             (long long)s.rows, (long long)s.cols, std::string(bonsai::dtypeInfo(t).name).c_str(),
-                            std::string(bonsai::kernelIsaName(isa)).c_str(), ops1 / t1 / 1e9,
-                            double(m.bytes()) / t1 / 1e9, (long long)batch, ops1 * double(batch) / tn / 1e9);
+                            std::string(bonsai::kernelIsaName(isa)).c_str(), ops1 / t1 / 1e9, double(bytes) / t1 / 1e9,
+                            double(bytes * copies) / tm / 1e9, (long long)batch, ops1 * double(batch) / tn / 1e9);
                 std::fflush(stdout);
             }
         }

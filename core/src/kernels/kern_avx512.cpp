@@ -40,9 +40,6 @@ inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_
 
 #include "kernels/kern_simd.h"
 
-// Prefetch distance of the matrix-vector kernels (bytes ahead in a weight row).
-constexpr int kAhead = 2304;
-
 // [a x 8, b x 8]
 inline __m512 pairPs(float a, float b) { return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b)); }
 
@@ -85,6 +82,7 @@ template <int F, int R, int N>
 void signedTile(const Args& a, int64_t r0, int64_t i0)
 {
     const int64_t chunks = a.cols / 32, step = static_cast<int64_t>(a.rowBytes) / chunks; // bytes per chunk
+    const int64_t ahead = R * static_cast<int64_t>(a.rowBytes);
     const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512 acc[R][N];
     const uint8_t* rows[R];
@@ -99,9 +97,9 @@ void signedTile(const Args& a, int64_t r0, int64_t i0)
             xs[i] = pairAt(a.ad + (i0 + i) * chunks + c);
 #pragma GCC unroll 4
         for (int k = 0; k < R; ++k) {
-            if (N < 4) // matrix-vector: the weights stream from memory; ask for them early
+            if (N < 4) // matrix-vector: the weights stream from memory; ask for the next tile's rows
                 for (int l = 0; l < 2; ++l)
-                    _mm_prefetch(reinterpret_cast<const char*>(rows[k]) + c * step + kAhead + 64 * l, _MM_HINT_T0);
+                    _mm_prefetch(reinterpret_cast<const char*>(rows[k]) + ahead + c * step + 64 * l, _MM_HINT_T0);
             __m512i w;
             __m512 ws;
             signedCodes<F>(a, rows[k], r0 + k, c, w, ws);
@@ -178,9 +176,10 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
 #pragma GCC unroll 4
         for (int k = 0; k < R; ++k) {
             const uint8_t* b = a.w + (r0 + k) * static_cast<int64_t>(a.rowBytes) + 144 * sb;
-            if (N < 4) // matrix-vector: the weights stream from memory; ask for them early
+            if (N < 4) // matrix-vector: the weights stream from memory; ask for the next tile's rows
                 for (int l = 0; l < 3; ++l)
-                    _mm_prefetch(reinterpret_cast<const char*>(b) + kAhead + 64 * l, _MM_HINT_T0);
+                    _mm_prefetch(reinterpret_cast<const char*>(b) + R * static_cast<int64_t>(a.rowBytes) + 64 * l,
+                                 _MM_HINT_T0);
             const float d = h2f(b), dmin = h2f(b + 2);
             const __m128i sm = q4kScaleMins(b + 4);
             const __m512i sm32 = _mm512_cvtepu8_epi32(sm);
@@ -253,7 +252,7 @@ void tiles(const Args& a, int64_t r0, int64_t r1)
     switch (a.n - i0) {
     case 3: run(I4{}, std::integral_constant<int, 3>{}, i0); break;
     case 2: run(I4{}, std::integral_constant<int, 2>{}, i0); break;
-    case 1: run(I4{}, I1{}, i0); break;
+    case 1: run(I1{}, I1{}, i0); break;
     default: break;
     }
 }
