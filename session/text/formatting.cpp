@@ -95,11 +95,12 @@ QString formatLatency(double seconds)
     return threeDigits(seconds * u.scale) + QLatin1Char(' ') + u.name;
 }
 
-QString formatLatencySpread(double median, double min, double max)
+QString formatLatencySpread(double median, double min, double max, bool twoLines)
 {
     const TimeUnit u = timeUnit(median);
-    return QStringLiteral("%1 (%2–%3) %4")
-        .arg(threeDigits(median * u.scale), threeDigits(min * u.scale), threeDigits(max * u.scale), u.name);
+    const QString m = threeDigits(median * u.scale), lo = threeDigits(min * u.scale), hi = threeDigits(max * u.scale);
+    return twoLines ? QStringLiteral("%1 %4\n(%2–%3)").arg(m, lo, hi, u.name)
+                    : QStringLiteral("%1 (%2–%3) %4").arg(m, lo, hi, u.name);
 }
 
 QString dtypeMix(const bonsai::Model& model)

@@ -22,8 +22,9 @@ QString formatPercent(double fraction, int decimals = 1); // 0.125 -> "12.5%"
 QString formatValue(double v);                           // 4 significant digits
 // A measured time with its unit, 3 significant digits: "41.7 µs", "2.35 ms", "1.20 s".
 QString formatLatency(double seconds);
-// A median with its range, all in the median's unit: "2.35 (2.30–2.51) ms".
-QString formatLatencySpread(double median, double min, double max);
+// A median with its range, all in the median's unit: "2.35 (2.30–2.51) ms", or on two lines
+// "2.35 ms" and "(2.30–2.51)".
+QString formatLatencySpread(double median, double min, double max, bool twoLines = false);
 QString dtypeMix(const bonsai::Model& model);            // "F16 98.7%, F32 1.3%"
 // What to show for an exception: a bonsai::Error's message (it names its file); any other
 // fault in words, never its raw text ("model.onnx: not enough memory to load (...)").

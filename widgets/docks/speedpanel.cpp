@@ -8,7 +8,7 @@
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
 
-#include <QFormLayout>
+#include <QGridLayout>
 #include <QBoxLayout>
 #include <QCheckBox>
 #include <QHBoxLayout>
@@ -31,17 +31,20 @@ namespace bonsai::ui {
 namespace {
 
 // "2.35 (2.30–2.50) ms": the median and the range over the repeats.
-QString spreadText(const bonsai::Spread& s) { return formatLatencySpread(s.median, s.min, s.max); }
+QString spreadText(const bonsai::Spread& s, bool twoLines)
+{
+    return formatLatencySpread(s.median, s.min, s.max, twoLines);
+}
 
 // Two timings whose ranges over the repeats overlap: their difference is within the noise.
 bool overlap(const bonsai::Spread& a, const bonsai::Spread& b) { return a.min <= b.max && b.min <= a.max; }
 
 // "14,290 tokens/s", "603.2 tokens/s", "9.85 samples/s".
-QString rateText(double perSecond, const QString& unit)
+QString rateText(double perSecond, const QString& unit, bool twoLines)
 {
     const QString n = perSecond >= 1000 ? formatCount(uint64_t(std::llround(perSecond)))
                                         : QString::number(perSecond, 'f', perSecond >= 100 ? 1 : 2);
-    return QStringLiteral("%1 %2").arg(n, unit);
+    return QStringLiteral("%1%2%3").arg(n, twoLines ? QStringLiteral("\n") : QStringLiteral(" "), unit);
 }
 
 // How the configured value compares: "1.85× faster", "3.9× smaller"; `ratio` > 1 is better.
@@ -115,36 +118,45 @@ void SpeedPanel::buildUi()
 {
     auto* settings = new QWidget(this);
     settings->setMaximumWidth(340);
-    auto* form = new QFormLayout(settings);
-    form->setRowWrapPolicy(QFormLayout::WrapLongRows);
-    form->setContentsMargins(0, 0, 0, 0);
-    auto spin = [&](int lo, int hi, int value, const QString& suffix, const QString& tip) {
+    settings->setMinimumWidth(250); // the status wraps to few lines: the form keeps its rows in a low dock
+    // A grid rather than a form: rows of one model kind are hidden for the other, which
+    // QFormLayout's height-for-width (the wrapped status below) miscounted.
+    auto* grid = new QGridLayout(settings);
+    grid->setContentsMargins(0, 0, 0, 0);
+    grid->setColumnStretch(1, 1);
+    int row = 0;
+    auto spin = [&](const QString& label, int lo, int hi, int value, const QString& suffix, const QString& tip) {
         auto* s = new QSpinBox(settings);
         s->setRange(lo, hi);
         s->setValue(value);
         s->setSuffix(suffix);
         s->setToolTip(tip);
-        return s;
+        auto* l = new QLabel(label, settings);
+        l->setBuddy(s);
+        grid->addWidget(l, row, 0);
+        grid->addWidget(s, row++, 1);
+        return std::pair{l, s};
     };
-    m_batch = spin(1, 4096, 1, tr(" per run"),
-                   tr("Images per run (classifiers) or sequences decoded together (language models)."));
-    m_repeats = spin(1, 1000, 3, tr(" times"),
+    m_batch = spin(tr("Batch:"), 1, 4096, 1, tr(" per run"),
+                   tr("Images per run (classifiers) or sequences decoded together (language models)."))
+                  .second;
+    m_repeats = spin(tr("Repeats:"), 1, 1000, 3, QString(),
                      tr("Timed repeats after one warm-up pass; the results are the median with the range. "
-                        "Classifiers are timed at least 5 times."));
-    m_prompt = spin(1, 8192, 128, tr(" tokens"), tr("Language models: the prompt each sequence is prefilled with."));
-    m_tokens = spin(1, 8192, 32, tr(" tokens"), tr("Language models: decode steps per repeat, one token each."));
-    form->addRow(tr("Batch:"), m_batch);
-    form->addRow(tr("Repeats:"), m_repeats);
-    m_promptLabel = new QLabel(tr("Prompt:"), settings);
-    m_tokensLabel = new QLabel(tr("Decode:"), settings);
-    form->addRow(m_promptLabel, m_prompt);
-    form->addRow(m_tokensLabel, m_tokens);
+                        "Classifiers are timed at least 5 times."))
+                    .second;
+    const auto prompt = spin(tr("Prompt:"), 1, 8192, 128, tr(" tokens"),
+                             tr("Language models: the prompt each sequence is prefilled with."));
+    const auto tokens = spin(tr("Decode:"), 1, 8192, 32, tr(" tokens"),
+                             tr("Language models: decode steps per repeat, one token each."));
+    m_prompt = prompt.second;
+    m_tokens = tokens.second;
+    m_llmOnly = {prompt.first, prompt.second, tokens.first, tokens.second};
     m_deploy = new QCheckBox(tr("INT8 layers in INT8"), settings);
     m_deploy->setChecked(true);
     m_deploy->setToolTip(tr("Classifiers: layers compressed to symmetric INT8 (per channel or per tensor) run from "
                             "their integer codes on the INT8 kernels, as deployed. Off, or for other "
                             "configurations, the executor computes with the compressed values in float32."));
-    form->addRow(m_deploy);
+    grid->addWidget(m_deploy, row++, 0, 1, 2);
 
     const JobButtons buttons = makeJobButtons(
         tr("Measure the original model and the model compressed as configured, on this machine."),
@@ -153,15 +165,16 @@ void SpeedPanel::buildUi()
     m_cancel = buttons.cancel;
     m_start->setObjectName(QStringLiteral("speedStart"));
     buttons.row->addStretch(1);
-    form->addRow(buttons.row);
+    grid->addLayout(buttons.row, row++, 0, 1, 2);
     connect(m_start, &QPushButton::clicked, this, &SpeedPanel::start);
     connect(m_cancel, &QPushButton::clicked, this, &SpeedPanel::cancel);
     m_progress = makeJobProgressBar(tr("Progress of the run (the original model, then the configured one), "
                                        "with an estimate of the time left."),
                                     settings);
-    form->addRow(m_progress);
+    grid->addWidget(m_progress, row++, 0, 1, 2);
     m_message = makeMessageLabel(settings);
-    form->addRow(m_message);
+    grid->addWidget(m_message, row++, 0, 1, 2);
+    grid->setRowStretch(row, 1);
 
     m_summary = makeTable(QStringLiteral("speedSummary"), this);
     m_parts = makeTable(QStringLiteral("speedParts"), this);
@@ -204,8 +217,7 @@ void SpeedPanel::onModelReset()
     m_result.reset();
     clearJobProgress(m_progress);
     const bool llm = model && bonsai::isLanguageModel(*model);
-    for (QWidget* w : {static_cast<QWidget*>(m_prompt), static_cast<QWidget*>(m_tokens),
-                       static_cast<QWidget*>(m_promptLabel), static_cast<QWidget*>(m_tokensLabel)})
+    for (QWidget* w : m_llmOnly)
         w->setVisible(llm);
     m_deploy->setVisible(!llm);
     m_tabs->setTabText(1, llm ? tr("Per part") : tr("Per node"));
@@ -323,6 +335,7 @@ void SpeedPanel::onFinished(const SpeedComparison& r)
 
 void SpeedPanel::fillSummary(const SpeedComparison& r)
 {
+    const bool two = m_compact;
     const bonsai::SpeedResult& a = *r.configured; // the settings are both measures'
     const bool llm = a.kind == bonsai::SpeedResult::Kind::LanguageModel;
     struct Line {
@@ -339,26 +352,32 @@ void SpeedPanel::fillSummary(const SpeedComparison& r)
     std::vector<Line> lines;
     if (llm) {
         lines.push_back({tr("Weights"), tr("How the linear layers are stored for the kernels."),
-                         [](const auto& s) { return qstr(s.weightSummary); }, {}, false, {}, {}});
+                         [two](const auto& s) {
+                             // "Q4_K: 97 layers, Q6_K: 16 layers"; in a side dock on lines of their own
+                             return two ? qstr(s.weightSummary)
+                                              .replace(QStringLiteral(", "), QStringLiteral("\n"))
+                                              .replace(QStringLiteral(": "), QStringLiteral(":\n"))
+                                        : qstr(s.weightSummary);
+                         }, {}, false, {}, {}});
         const auto prefill = [](const bonsai::SpeedResult& s) { return s.prefill; };
         const auto step = [](const bonsai::SpeedResult& s) { return s.decodeStep; };
         const QString prompt = tr("a prompt of %1 tokens × %2 sequences").arg(a.promptTokens).arg(a.batch);
         lines.push_back({tr("Prefill"), tr("Tokens per second over %1.").arg(prompt),
-                         [](const auto& s) { return rateText(s.prefillTokensPerSecond, tr("tokens/s")); },
+                         [two](const auto& s) { return rateText(s.prefillTokensPerSecond, tr("tokens/s"), two); },
                          [](const auto& s) { return s.prefillTokensPerSecond; }, true, faster, slower, prefill});
         lines.push_back({tr("Prefill time"), tr("Time of %1: median (range) over the repeats.").arg(prompt),
-                         [](const auto& s) { return spreadText(s.prefill); },
+                         [two](const auto& s) { return spreadText(s.prefill, two); },
                          [](const auto& s) { return s.prefill.median; }, false, faster, slower, prefill});
         lines.push_back({tr("Decode"), tr("Tokens per second of one sequence: one over the median decode step."),
-                         [](const auto& s) { return rateText(s.decodeTokensPerSecond, tr("tokens/s")); },
+                         [two](const auto& s) { return rateText(s.decodeTokensPerSecond, tr("tokens/s"), two); },
                          [](const auto& s) { return s.decodeTokensPerSecond; }, true, faster, slower, step});
         lines.push_back({tr("Decode step"),
                          tr("Latency of one decode step of the batch: median (range) over %1 steps.")
                              .arg(a.decodeSteps),
-                         [](const auto& s) { return spreadText(s.decodeStep); },
+                         [two](const auto& s) { return spreadText(s.decodeStep, two); },
                          [](const auto& s) { return s.decodeStep.median; }, false, faster, slower, step});
         lines.push_back({tr("Throughput"), tr("Tokens per second over the batch of %1 sequences.").arg(a.batch),
-                         [](const auto& s) { return rateText(s.throughput, tr("tokens/s")); },
+                         [two](const auto& s) { return rateText(s.throughput, tr("tokens/s"), two); },
                          [](const auto& s) { return s.throughput; }, true, faster, slower, step});
     } else {
         const auto run = [](const bonsai::SpeedResult& s) { return s.latency; };
@@ -366,10 +385,10 @@ void SpeedPanel::fillSummary(const SpeedComparison& r)
                          tr("Time of one run of a batch of %1: median (range) over %2 repeats.")
                              .arg(a.batch)
                              .arg(a.repeats),
-                         [](const auto& s) { return spreadText(s.latency); },
+                         [two](const auto& s) { return spreadText(s.latency, two); },
                          [](const auto& s) { return s.latency.median; }, false, faster, slower, run});
         lines.push_back({tr("Throughput"), tr("Images per second: the batch over the median latency."),
-                         [](const auto& s) { return rateText(s.throughput, tr("samples/s")); },
+                         [two](const auto& s) { return rateText(s.throughput, tr("samples/s"), two); },
                          [](const auto& s) { return s.throughput; }, true, faster, slower, run});
     }
     lines.push_back({tr("Resident weights"),
@@ -415,6 +434,30 @@ void SpeedPanel::fillSummary(const SpeedComparison& r)
             change = changeText(l.higherIsBetter ? vb / va : va / vb, l.better, l.worse);
         }
         put(3, change);
+        m_summary->item(i, 2)->setToolTip(l.tip + tr("\nChange: %1").arg(change)); // the column narrow docks hide
+    }
+    showCompact(m_summary, r.both());
+}
+
+void SpeedPanel::showCompact(QTableWidget* table, bool withChange) const
+{
+    // A side dock: the times on two lines and no Change column (the configured cells' tooltips
+    // say it), so the values fit its width.
+    if (withChange)
+        table->setColumnHidden(3, m_compact);
+    table->resizeRowsToContents();
+}
+
+void SpeedPanel::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    const bool compact = width() < CompactWidth;
+    if (compact == m_compact)
+        return;
+    m_compact = compact;
+    if (m_result) {
+        fillSummary(*m_result);
+        fillParts(*m_result);
     }
 }
 
@@ -461,12 +504,16 @@ void SpeedPanel::fillParts(const SpeedComparison& r)
         };
         put(0, name);
         for (int c = 0; c < int(cols.size()); ++c)
-            put(c + 1, spreadText(timing(*cols[size_t(c)].second, i)));
+            put(c + 1, spreadText(timing(*cols[size_t(c)].second, i), m_compact));
         if (r.both()) {
             const bonsai::Spread sa = timing(*r.original, i), sb = timing(*r.configured, i);
-            put(3, overlap(sa, sb) ? tr("within the noise") : changeText(sa.median / sb.median, tr("faster"), tr("slower")));
+            const QString change =
+                overlap(sa, sb) ? tr("within the noise") : changeText(sa.median / sb.median, tr("faster"), tr("slower"));
+            put(3, change);
+            m_parts->item(i, 2)->setToolTip(tr("Median (range) over the repeats.\nChange: %1").arg(change));
         }
     }
+    showCompact(m_parts, r.both());
 }
 
 } // namespace bonsai::ui

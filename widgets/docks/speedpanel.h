@@ -32,6 +32,8 @@ class JobRunner;
 class SpeedPanel : public QWidget {
     Q_OBJECT
 public:
+    static constexpr int CompactWidth = 600; // narrower (a side dock): times on two lines, no Change column
+
     explicit SpeedPanel(CompressionDocument* doc, QWidget* parent = nullptr);
     ~SpeedPanel() override;
 
@@ -55,8 +57,12 @@ signals:
     void measureCancelled();
     void readyChanged(bool canStart);
 
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
 private:
     void buildUi();
+    void showCompact(QTableWidget* table, bool withChange) const;
     void onModelReset();
     void onFinished(const SpeedComparison& result);
     void fillSummary(const SpeedComparison& r);
@@ -73,14 +79,14 @@ private:
     std::optional<SpeedComparison> m_result;
     QString m_stage;
     QString m_unsupported;
+    bool m_compact = false;
 
     QSpinBox* m_batch = nullptr;
     QSpinBox* m_repeats = nullptr;
     QSpinBox* m_prompt = nullptr;
     QSpinBox* m_tokens = nullptr;
     QCheckBox* m_deploy = nullptr;
-    QLabel* m_promptLabel = nullptr;
-    QLabel* m_tokensLabel = nullptr;
+    std::vector<QWidget*> m_llmOnly; // the prompt and decode rows' labels and fields
     QPushButton* m_start = nullptr;
     QPushButton* m_cancel = nullptr;
     QProgressBar* m_progress = nullptr;
