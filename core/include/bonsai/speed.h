@@ -12,6 +12,7 @@
 // Timings are summarised as the median with the range over the repeats; no figure here is
 // an estimate. Progress is reported between passes, nodes or decode steps (bonsai/progress.h).
 #include "bonsai/layer_config.h"
+#include "bonsai/onnx_exec.h"
 #include "bonsai/progress.h"
 
 #include <cstdint>
@@ -95,6 +96,10 @@ struct SpeedResult {
     // Latency to compare configurations by: per batch (classifiers) or per decode step.
     double latencySeconds() const { return kind == Kind::Classifier ? latency.median : decodeStep.median; }
 };
+
+// Graph inputs of `batch` samples to time an executor with: uniform floats in [0, 1) from
+// `seed`, the first dimension `batch` and other unknown dimensions 1.
+OnnxExecutor::Store timingInputs(const OnnxExecutor& ex, int64_t batch, unsigned seed = 7);
 
 // Measures `model` compressed as `configs` say (one per Model::layers entry; empty:
 // unchanged). Language models (isLanguageModel) go through LlmDecoder, the rest through the

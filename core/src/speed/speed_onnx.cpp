@@ -13,6 +13,29 @@
 
 namespace bonsai {
 
+OnnxExecutor::Store timingInputs(const OnnxExecutor& ex, int64_t batch, unsigned seed)
+{
+    OnnxExecutor::Store store;
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    for (size_t k = 0; k < ex.inputNames().size(); ++k) {
+        std::vector<int64_t> shape = ex.inputShape(k);
+        for (size_t d = 0; d < shape.size(); ++d)
+            if (shape[d] < 0)
+                shape[d] = d == 0 ? batch : 1;
+        if (!shape.empty())
+            shape[0] = batch;
+        size_t n = 1;
+        for (int64_t d : shape)
+            n *= size_t(d);
+        std::vector<float> v(n);
+        for (float& x : v)
+            x = u(rng);
+        store[ex.inputNames()[k]] = Value::floats(shape, std::move(v));
+    }
+    return store;
+}
+
 SpeedResult measureOnnxSpeed(const Model& model, const std::vector<LayerConfig>& configs, const SpeedOptions& o,
                              const ProgressFn& progress)
 {
@@ -36,24 +59,7 @@ SpeedResult measureOnnxSpeed(const Model& model, const std::vector<LayerConfig>&
             }
             reportProgress(progress, 0);
         }
-    OnnxExecutor::Store store;
-    std::mt19937 rng(7);
-    std::uniform_real_distribution<float> u(0.0f, 1.0f);
-    for (size_t k = 0; k < ex.inputNames().size(); ++k) {
-        std::vector<int64_t> shape = ex.inputShape(k);
-        for (size_t d = 0; d < shape.size(); ++d)
-            if (shape[d] < 0)
-                shape[d] = d == 0 ? o.batch : 1;
-        if (!shape.empty())
-            shape[0] = o.batch;
-        size_t n = 1;
-        for (int64_t d : shape)
-            n *= size_t(d);
-        std::vector<float> v(n);
-        for (float& x : v)
-            x = u(rng);
-        store[ex.inputNames()[k]] = Value::floats(shape, std::move(v));
-    }
+    OnnxExecutor::Store store = timingInputs(ex, o.batch);
     const int64_t repeats = std::max<int64_t>(o.repeats, 5);
     const double units = double(repeats + 1) * double(ex.nodeCount() + 1);
     double done = 0;

@@ -15,6 +15,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace bonsai;
@@ -158,6 +159,20 @@ private slots:
             *model, Recipe::parse(R"({"bonsai_recipe":1,"defaults":{"precision":"int8","symmetric":false}})", "test recipe"));
         o.deploy = true;
         QVERIFY(measureSpeed(*model, asym, o).int8Layers.empty());
+    }
+
+    void timingInputsOfABatch()
+    {
+        // The demo CNN's input [N, 1, 28, 28]: the batch first, values in [0, 1), the same per seed.
+        auto model = Model::open(BONSAI_DEMO_MODEL);
+        const OnnxExecutor ex(*model);
+        const OnnxExecutor::Store a = timingInputs(ex, 3), b = timingInputs(ex, 3);
+        QCOMPARE(a.size(), size_t(1));
+        const Value& v = a.at(ex.inputNames()[0]);
+        QCOMPARE(v.shape, (std::vector<int64_t>{3, 1, 28, 28}));
+        QVERIFY(std::all_of(v.f.begin(), v.f.end(), [](float x) { return x >= 0 && x < 1; }));
+        QCOMPARE(v.f, b.at(ex.inputNames()[0]).f);
+        QVERIFY(v.f != timingInputs(ex, 3, 8).at(ex.inputNames()[0]).f);
     }
 
     void cancelAndRefusals()
