@@ -8,6 +8,7 @@
 
 #include <QElapsedTimer>
 
+#include <algorithm>
 #include <cmath>
 
 namespace bonsai::ui {
@@ -33,6 +34,15 @@ static bonsai::LayerResult identityResult(const bonsai::Model& model, size_t i, 
     return r;
 }
 
+static bool hasGlobalSparsity(const std::vector<bonsai::LayerConfig>& configs)
+{
+    for (const auto& c : configs)
+        if (c.scope == bonsai::SparsityScope::Global && c.pattern == bonsai::SparsityPattern::Unstructured &&
+            c.sparsity > 0)
+            return true;
+    return false;
+}
+
 ModelEstimator::ModelEstimator(CompressionDocument* doc, QObject* parent)
     : QObject(parent), m_doc(doc)
 {
@@ -44,6 +54,7 @@ ModelEstimator::ModelEstimator(CompressionDocument* doc, QObject* parent)
         m_jobs.cancel();
         m_results.assign(static_cast<size_t>(m_doc->layerCount()), std::nullopt);
         m_errors.assign(static_cast<size_t>(m_doc->layerCount()), QString());
+        m_memo.assign(static_cast<size_t>(m_doc->layerCount()), {});
         m_complete = false;
         emit resultsChanged();
         schedule();
@@ -60,7 +71,51 @@ void ModelEstimator::schedule()
 {
     m_jobs.cancel(); // the running job stops at its next layer
     m_complete = false;
+    bool found = false; // some remembered: the job takes them as cached
+    if (recall(found)) { // every layer's result remembered: nothing to compute
+        m_debounce.stop();
+        m_complete = true;
+        emit resultsChanged();
+        return;
+    }
+    // Some remembered: they count as cached for the job, which delivers them with the rest
+    // (one update of the table and charts, not two).
     m_debounce.start();
+}
+
+void ModelEstimator::remember(const bonsai::LayerResult& r, size_t layer)
+{
+    if (layer >= m_memo.size())
+        return;
+    auto& memo = m_memo[layer];
+    memo.erase(std::remove_if(memo.begin(), memo.end(), [&](const auto& m) { return m.config == r.config; }),
+               memo.end());
+    memo.insert(memo.begin(), r);
+    if (memo.size() > MemoPerLayer)
+        memo.pop_back();
+}
+
+bool ModelEstimator::recall(bool& found)
+{
+    found = false;
+    const int n = m_doc->layerCount();
+    if (!m_doc->model() || m_results.size() != size_t(n) || hasGlobalSparsity(m_doc->configs()))
+        return false;
+    bool all = true;
+    for (int i = 0; i < n; ++i) {
+        if (isCurrent(i))
+            continue;
+        const auto& memo = m_memo[size_t(i)];
+        const auto it = std::find_if(memo.begin(), memo.end(), [&](const auto& m) { return m.config == m_doc->config(i); });
+        if (it != memo.end()) {
+            m_results[size_t(i)] = *it;
+            m_errors[size_t(i)].clear();
+            found = true;
+        } else {
+            all = false;
+        }
+    }
+    return all;
 }
 
 bool ModelEstimator::isCurrent(int layer) const
@@ -113,14 +168,12 @@ void ModelEstimator::startNow()
     const JobTracker::Id id = m_jobs.start();
     const std::vector<bonsai::LayerConfig> configs = m_doc->configs();
     auto cache = m_results;
-    bool global = false;
-    for (const auto& c : configs)
-        global |= c.scope == bonsai::SparsityScope::Global &&
-                  c.pattern == bonsai::SparsityPattern::Unstructured && c.sparsity > 0;
+    const bool global = hasGlobalSparsity(configs);
     emit started();
     auto job = [this, model, configs, cache = std::move(cache), global, id, cancelled = m_jobs.cancelCheck(id)]() {
         Outcome out;
         out.id = id;
+        out.global = global;
         out.results.resize(configs.size());
         out.errors.resize(configs.size());
         QElapsedTimer clock;
@@ -172,8 +225,20 @@ void ModelEstimator::startNow()
 
 void ModelEstimator::onDone(const Outcome& o)
 {
-    if (!m_jobs.finish(o.id) || o.cancelled)
+    const bool current = m_jobs.finish(o.id);
+    if (!o.global) // valid for their configurations, even from a superseded or cancelled job
+        for (size_t i = 0; i < o.results.size(); ++i)
+            if (o.results[i])
+                remember(*o.results[i], i);
+    if (!current || o.cancelled) {
+        bool found = false;
+        if (recall(found)) { // a cancelled job may have computed what the configuration now needs
+            m_complete = true;
+            m_debounce.stop();
+            emit resultsChanged();
+        }
         return;
+    }
     m_errors = o.errors;
     bool complete = true;
     for (size_t i = 0; i < o.results.size() && i < m_results.size(); ++i) {

@@ -3,7 +3,10 @@
 // background ~300 ms after the configuration last changed. Layers whose configuration did not
 // change keep their cached result; global-scope sparsity needs the whole model
 // (compressModel). Newest request wins (JobTracker): a new configuration cancels the running
-// job between layers and stale results are dropped.
+// job between layers and stale results are dropped. Results are remembered per layer and
+// configuration (the last MemoPerLayer of each layer, also those of a cancelled job): a layer
+// that gets a configuration it had before shows its result at once, without the debounce, so
+// a budget slider moved back and forth re-sizes only what it never had.
 #include "jobtracker.h"
 
 #include "bonsai/compress.h"
@@ -24,6 +27,7 @@ class ModelEstimator : public QObject {
     Q_OBJECT
 public:
     static constexpr int DebounceMs = 300;
+    static constexpr size_t MemoPerLayer = 16;
 
     explicit ModelEstimator(CompressionDocument* doc, QObject* parent = nullptr);
     ~ModelEstimator() override;
@@ -49,14 +53,19 @@ private:
         std::vector<std::optional<bonsai::LayerResult>> results;
         std::vector<QString> errors;
         bool cancelled = false;
+        bool global = false; // global sparsity: results depend on every layer (not remembered)
     };
     void schedule();
     void onDone(const Outcome& o);
     bool isCurrent(int layer) const;
+    void remember(const bonsai::LayerResult& r, size_t layer);
+    // Current results from the memo; true when every layer's is current. `found`: some were.
+    bool recall(bool& found);
 
     CompressionDocument* m_doc;
     std::vector<std::optional<bonsai::LayerResult>> m_results;
     std::vector<QString> m_errors;
+    std::vector<std::vector<bonsai::LayerResult>> m_memo; // per layer, most recent first
     QTimer m_debounce;
     JobTracker m_jobs{this};
     bool m_complete = false;

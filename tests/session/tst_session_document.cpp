@@ -233,6 +233,31 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(estimator.isComplete(), 30000);
         QCOMPARE(estimator.compressedBytes(), bonsai::compressModel(*m, configs).compressedBytes);
     }
+
+    // A configuration a layer had before is sized at once from the estimator's memory (no
+    // debounce, no job), and equals compressLayer's result for it.
+    void estimatorRemembersConfigurations()
+    {
+        CompressionDocument doc;
+        bonsai::ui::ModelEstimator estimator(&doc);
+        const auto m = testutil::openEditorModel();
+        doc.setModel(m);
+        const bonsai::LayerConfig a = testutil::int4Group(16);
+        bonsai::LayerConfig b = a;
+        b.rank = 4;
+        doc.setConfigs({0}, {a}, QStringLiteral("a"));
+        QTRY_VERIFY_WITH_TIMEOUT(estimator.isComplete() && !estimator.isBusy(), 30000);
+        doc.setConfigs({0}, {b}, QStringLiteral("b"));
+        QVERIFY(!estimator.isComplete()); // never had b: computed after the debounce
+        QTRY_VERIFY_WITH_TIMEOUT(estimator.isComplete() && !estimator.isBusy(), 30000);
+        doc.setConfigs({0}, {a}, QStringLiteral("a again"));
+        QVERIFY(estimator.isComplete()); // remembered
+        QVERIFY(!estimator.isBusy());
+        QCOMPARE(estimator.result(0)->compressedBits, bonsai::compressLayer(*m, 0, a).compressedBits);
+        doc.undoStack()->undo(); // back to b: remembered too
+        QVERIFY(estimator.isComplete());
+        QCOMPARE(estimator.result(0)->compressedBits, bonsai::compressLayer(*m, 0, b).compressedBits);
+    }
 };
 
 QTEST_GUILESS_MAIN(TstSessionDocument)
