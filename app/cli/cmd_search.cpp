@@ -67,7 +67,7 @@ int cmdSearch(const Args& in)
     Args args = in;
     const char* usage =
         "bonsai-cli search MODEL [--match REGEX] (--budget-bpw B | --budget-bytes N | --max-kl X | --max-drop D |\n"
-        "       --budget-latency-ms MS) [--latency]\n"
+        "       --budget-latency-ms MS) [--minimize kl|metric] [--latency]\n"
         "       [--dataset D | --text F] [--calib F] [--samples N] [--ctx N] [--limit N] [--recipe R.json]\n"
         "       [--candidates C.json] [--tie qkv,gate_up] [--target gguf|onnx|safetensors-packed] [--hull-only]\n"
         "       [--no-cache] [--cache DIR] --out R.json [--force] [--json]";
@@ -78,7 +78,7 @@ int cmdSearch(const Args& in)
     const bool force = takeFlag(args, "--force");
     std::string match, bpw, bytes, maxKl, maxDrop, latencyMs, dataset, text, calib, samples = "0", ctx = "128", limit = "0",
                                                                      recipePath, candidatesPath, tie, target, cacheDir,
-                                                                     out;
+                                                                     out, minimize = "kl";
     takeOption(args, "--match", match);
     takeOption(args, "--budget-bpw", bpw);
     takeOption(args, "--budget-bytes", bytes);
@@ -97,6 +97,7 @@ int cmdSearch(const Args& in)
     takeOption(args, "--target", target);
     takeOption(args, "--cache", cacheDir);
     takeOption(args, "--out", out);
+    takeOption(args, "--minimize", minimize);
     expectPositional(args, 1, usage);
 
     bonsai::SearchBudget budget;
@@ -122,6 +123,11 @@ int cmdSearch(const Args& in)
             usage);
     if (out.empty())
         throw UsageError(std::string("--out R.json is required\nusage: ") + usage);
+    // Under a size or latency budget: the summed KL (default) or the summed metric change
+    // (accuracy drop, perplexity rise), the quantity a comparison on that metric judges.
+    if (minimize != "kl" && minimize != "metric")
+        throw UsageError("--minimize takes kl or metric, not \"" + minimize + "\"");
+    budget.objective = minimize == "metric" ? bonsai::SearchObjective::Metric : bonsai::SearchObjective::Kl;
     if (!dataset.empty() && !text.empty())
         throw UsageError("give --dataset (a classifier) or --text (a language model), not both");
     if (!bonsai::isSearchTarget(target))
@@ -230,6 +236,7 @@ int cmdSearch(const Args& in)
         j["bytes"] = sol.bytes;
         j["predicted_kl"] = sol.predictedKl;
         j["predicted_delta"] = sol.predictedDelta;
+        j["objective"] = minimize; // what a size or latency budget minimized
         j["optimal"] = sol.optimal;
         if (so.measureLatency)
             j["latency_ms"] = sol.latencyMs; // the chosen cells' measured latencies, summed

@@ -151,6 +151,30 @@ private slots:
         QVERIFY(std::abs(sum - j[QStringLiteral("latency_ms")].toDouble()) <= 1e-9 * sum);
     }
 
+    // --minimize metric: under the same budget and table, the summed perplexity rise is at most
+    // the KL solution's, and its summed KL at least the KL solution's (each solution is optimal
+    // for its own objective, so neither can beat the other on the other's).
+    void minimizeMetric()
+    {
+        QJsonObject sol[2];
+        const char* objectives[2] = {"kl", "metric"};
+        for (int k = 0; k < 2; ++k) {
+            const QString out = QString::fromStdString(testutil::tempPath(std::string("min-") + objectives[k] + ".json"));
+            QStringList args = base(out);
+            args << QStringLiteral("--budget-bpw") << QStringLiteral("5") << QStringLiteral("--minimize")
+                 << QString::fromLatin1(objectives[k]);
+            const auto r = runCli(args, 300000);
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            sol[k] = QJsonDocument::fromJson(r.out).object();
+            QCOMPARE(sol[k][QStringLiteral("objective")].toString(), QString::fromLatin1(objectives[k]));
+            QVERIFY(sol[k][QStringLiteral("bits_per_weight")].toDouble() <= 5.0);
+            QVERIFY(sol[k][QStringLiteral("optimal")].toBool());
+        }
+        const double tol = 1e-12;
+        QVERIFY(sol[1][QStringLiteral("predicted_delta")].toDouble() <= sol[0][QStringLiteral("predicted_delta")].toDouble() + tol);
+        QVERIFY(sol[0][QStringLiteral("predicted_kl")].toDouble() <= sol[1][QStringLiteral("predicted_kl")].toDouble() + tol);
+    }
+
     void refusals()
     {
         const QString out = QString::fromStdString(testutil::tempPath("x.json"));
@@ -167,6 +191,8 @@ private slots:
         QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("4"), QStringLiteral("--target"), QStringLiteral("tflite")},
                         "--target must be"));
         QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("0.5")}, "fits the budget"));
+        QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("4"), QStringLiteral("--minimize"), QStringLiteral("ppl")},
+                        "--minimize takes kl or metric"));
         QVERIFY(!QFile::exists(out));
     }
 };
