@@ -170,7 +170,7 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
         for (int i = 0; i < N; ++i) {
             xd[i] = a.ad[(i0 + i) * chunks + 8 * sb];
             const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.as32 + (i0 + i) * chunks + 8 * sb));
-            bs[i / 4] = _mm512_inserti32x4(bs[i / 4], s, i % 4);
+            bs[i / 4] = _mm512_mask_broadcast_i32x4(bs[i / 4], __mmask16(0xF << (4 * (i % 4))), s); // lane i % 4 (clang: a constant lane only for vinserti32x4)
             xd4[i / 4] = _mm512_mask_blend_ps(__mmask16(0xF << (4 * (i % 4))), xd4[i / 4], _mm512_set1_ps(xd[i]));
         }
 #pragma GCC unroll 4
