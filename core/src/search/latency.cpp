@@ -10,6 +10,7 @@
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
 #include "bonsai/onnx_exec.h"
+#include "bonsai/speed.h"
 #include "eval/int8_codes.h"
 #include "search/sensitivity_cache.h"
 
@@ -143,8 +144,8 @@ public:
     double time(const std::string& weightName)
     {
         if (!ready_) {
-            fillInputs();
-            ex_.run(store_); // every node's inputs, once
+            store_ = timingInputs(ex_, 1); // one sample
+            ex_.run(store_);               // every node's inputs, once
             ready_ = true;
         }
         const size_t k = ex_.firstNodeUsing(weightName);
@@ -154,23 +155,6 @@ public:
     }
 
 private:
-    void fillInputs()
-    {
-        std::mt19937 rng(7);
-        std::uniform_real_distribution<float> u(0.0f, 1.0f);
-        for (size_t i = 0; i < ex_.inputNames().size(); ++i) {
-            std::vector<int64_t> shape = ex_.inputShape(i);
-            for (int64_t& d : shape)
-                d = d < 0 ? 1 : d; // one sample; unknown dims 1
-            size_t n = 1;
-            for (int64_t d : shape)
-                n *= size_t(d);
-            std::vector<float> v(n);
-            for (float& x : v)
-                x = u(rng);
-            store_[ex_.inputNames()[i]] = Value::floats(shape, std::move(v));
-        }
-    }
     OnnxExecutor ex_;
     OnnxExecutor::Store store_;
     bool ready_ = false;
