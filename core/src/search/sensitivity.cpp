@@ -305,6 +305,7 @@ SensitivityTable measureSensitivity(const Model& model, const Recipe& recipe, co
             if (t.cells[i][c].applicable && !t.cells[i][c].measured() && (options.measureAll || want[i][c]))
                 ++pr.cellsTotal;
     const MeterRun ref = meter->reference();
+    const double measureShare = options.measureLatency ? 0.9 : 0.95; // of the job; timing the rest
     for (size_t i = 0; i < L; ++i) {
         for (size_t c = 0; c < C; ++c) {
             SensitivityCell& cell = t.cells[i][c];
@@ -321,7 +322,7 @@ SensitivityTable measureSensitivity(const Model& model, const Recipe& recipe, co
             ++pr.cellsDone;
             try {
                 report("measuring " + t.layers[i] + ": " + t.candidates[c].name,
-                       0.05 + 0.95 * double(pr.cellsDone) / double(std::max<size_t>(1, pr.cellsTotal)),
+                       0.05 + measureShare * double(pr.cellsDone) / double(std::max<size_t>(1, pr.cellsTotal)),
                        static_cast<int>(i), static_cast<int>(c));
             } catch (const Cancelled&) {
                 cache.save();
@@ -332,7 +333,13 @@ SensitivityTable measureSensitivity(const Model& model, const Recipe& recipe, co
     cache.save();
     if (options.measureLatency)
         measureLatencyCosts(model, t, options, [&](const SensitivityTable& table, const SensitivityProgress& p) {
-            return !callback || callback(table, p);
+            // The measurement's counts stay; the stage and the fraction are the timing's share.
+            SensitivityProgress whole = pr;
+            whole.stage = p.stage;
+            whole.fraction = 0.05 + measureShare + (0.95 - measureShare) * p.fraction;
+            whole.layer = p.layer;
+            whole.candidate = p.candidate;
+            return !callback || callback(table, whole);
         });
     report("done", 1.0);
     return t;
