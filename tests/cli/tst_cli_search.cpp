@@ -191,6 +191,8 @@ private slots:
         QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("4"), QStringLiteral("--target"), QStringLiteral("tflite")},
                         "--target must be"));
         QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("0.5")}, "fits the budget"));
+        QVERIFY(refused({QStringLiteral("--budget-latency-ms"), QStringLiteral("-1")}, "non-negative number"));
+        QVERIFY(refused({QStringLiteral("--budget-latency-ms"), QStringLiteral("1e-9")}, "fits the latency budget"));
         QVERIFY(refused({QStringLiteral("--budget-bpw"), QStringLiteral("4"), QStringLiteral("--minimize"), QStringLiteral("ppl")},
                         "--minimize takes kl or metric"));
         QVERIFY(!QFile::exists(out));
