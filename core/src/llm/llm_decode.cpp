@@ -87,14 +87,14 @@ struct LlmDecoder::Impl {
         }
         for (const LlmBlock& b : m.blocks)
             for (int li : b.layer)
-                bind(li, configs);
-        bind(m.headLayer, configs);
+                bind(li);
+        bind(m.headLayer);
         const size_t per = size_t(opt.batch * maxCtx * m.cfg.kvHeads * m.cfg.headDim);
         kCache.assign(m.blocks.size(), std::vector<float>(per));
         vCache.assign(m.blocks.size(), std::vector<float>(per));
     }
 
-    void bind(int li, const std::vector<LayerConfig>& configs)
+    void bind(int li) // layer li as its configuration (weights.config) says
     {
         if (packed.count(li))
             return;
