@@ -151,11 +151,6 @@ void explain(const SensitivityTable& t, SearchSolution& s)
         std::string e = t.candidates[c].name + ": KL " + klText(kl) + (cell.measured() ? "" : " (estimated)");
         const double saved = double(t.baseBytes[l]) - double(cell.bytes);
         e += saved >= 0 ? ", saves " + bytesText(saved) : ", costs " + bytesText(-saved) + " more";
-        if (std::isfinite(cell.latencyMs)) {
-            char ms[32];
-            std::snprintf(ms, sizeof ms, ", %.3g ms", cell.latencyMs);
-            e += ms;
-        }
         // The best smaller alternative: what the next step down would cost in quality.
         int alt = -1;
         double altKl = 0;

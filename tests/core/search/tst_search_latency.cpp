@@ -1,8 +1,7 @@
 // The budget search's latency budget (bonsai/search.h):
 //  - the solver with given per-cell latencies: the solution's summed latency is within the
 //    budget and its KL is the least of every combination that fits (brute force), with ties;
-//    a cell without a latency is never chosen; below the fastest choice nothing fits; the
-//    explanations name the chosen cell's latency;
+//    a cell without a latency is never chosen; below the fastest choice nothing fits;
 //  - measureLatencyCosts on tiny-llama (decode matrix-vector kernels) and the demo CNN (its
 //    nodes on the executor): every applicable cell gets a positive, finite time; cells that
 //    run the same kernel on the same shape share one timing (fp16 and nf4 both run FP32 rows;
@@ -19,7 +18,6 @@
 #include <QtTest>
 
 #include <cmath>
-#include <cstdio>
 #include <regex>
 
 using namespace bonsai;
@@ -158,9 +156,6 @@ private slots:
         QVERIFY(s.feasible);
         QVERIFY(s.choices[3].candidate != 0);
         QCOMPARE(s.choices[2].candidate, 0); // the others take the best KL
-        char ms[32]; // each choice's explanation names its latency
-        std::snprintf(ms, sizeof ms, ", %.3g ms", t.cells[2][0].latencyMs);
-        QVERIFY2(s.choices[2].explanation.find(ms) != std::string::npos, s.choices[2].explanation.c_str());
     }
 
     void decodeCosts()
