@@ -94,6 +94,7 @@ private slots:
     void emptyStateSaysWhatToDo();
     void measureSolvePin();
     void maxDropIsTheSmallestThatHolds();
+    void metricObjectiveIsTheLeastDropThatFits();
     void tiesGiveOneChoicePerGroup();
     void latencyBudgetHolds();
     void cancelStops();
@@ -323,6 +324,52 @@ void TstGuiSearch::maxDropIsTheSmallestThatHolds()
     }
     // The spin box shows the bound in accuracy points.
     QVERIFY(panel->findChild<QDoubleSpinBox*>(QStringLiteral("searchBudgetValue"))->suffix().contains(QStringLiteral("points")));
+}
+
+// "min accuracy drop" under a bits-per-weight budget: the configuration has the least summed
+// accuracy drop of every combination that fits (4x4 brute force), and ΔKL again the least ΔKL.
+void TstGuiSearch::metricObjectiveIsTheLeastDropThatFits()
+{
+    const QString data = fashionMnist();
+    if (data.isEmpty())
+        QSKIP("Fashion-MNIST is not installed");
+    MainWindow w;
+    SearchPanel* panel = measuredDemo(w, data);
+    QVERIFY(panel);
+    const bonsai::SensitivityTable& t = *panel->search()->table();
+    const size_t L = t.layers.size();
+    double params = 0;
+    for (uint64_t p : t.params)
+        params += double(p);
+    auto drop = [&](size_t l, size_t c) { return -t.cells[l][c].metricDelta; }; // every cell measured
+    auto kl = [&](size_t l, size_t c) { return t.predictedKl(l, c); };
+    auto bytesOf = [&](size_t l, size_t c) { return double(t.cells[l][c].bytes); };
+    auto chosenSum = [&](const std::function<double(size_t, size_t)>& f) {
+        double sum = 0;
+        for (size_t l = 0; l < L; ++l)
+            sum += f(l, size_t(panel->search()->chosen(int(l))));
+        return sum;
+    };
+    panel->setBudgetKind(bonsai::BudgetKind::BitsPerWeight);
+    const auto [lo, hi] = panel->search()->budgetRange(bonsai::BudgetKind::BitsPerWeight);
+    int differ = 0; // budgets where the ΔKL solution gives up accuracy the metric one keeps
+    for (double f : {0.05, 0.1, 0.2, 0.3, 0.45, 0.6}) {
+        const double bpw = lo + f * (hi - lo);
+        const double capacity = bpw * params / 8;
+        panel->setObjective(bonsai::SearchObjective::Metric);
+        panel->setBudgetValue(bpw);
+        QCOMPARE(panel->search()->budget().objective, bonsai::SearchObjective::Metric);
+        const double bestDrop = testutil::bruteForce(t, testutil::singles(L), bytesOf, drop, capacity).value;
+        QVERIFY(chosenSum(bytesOf) <= capacity * (1 + 1e-12));
+        QVERIFY2(std::abs(chosenSum(drop) - bestDrop) <= 1e-12,
+                 qPrintable(QStringLiteral("drop %1, best %2 at %3 bits/weight").arg(chosenSum(drop)).arg(bestDrop).arg(bpw)));
+        panel->setObjective(bonsai::SearchObjective::Kl); // re-solves at the same budget
+        const double bestKl = testutil::bruteForce(t, testutil::singles(L), bytesOf, kl, capacity).value;
+        QVERIFY2(std::abs(chosenSum(kl) - bestKl) <= 1e-12 * std::max(1.0, bestKl),
+                 qPrintable(QStringLiteral("ΔKL %1, best %2").arg(chosenSum(kl)).arg(bestKl)));
+        differ += chosenSum(drop) > bestDrop + 1e-9;
+    }
+    QVERIFY(differ > 0); // else this test could not tell the objectives apart
 }
 
 // A language model's q/k/v and gate/up of one block get one candidate while tied (the

@@ -44,6 +44,20 @@ SearchBudgetBar::SearchBudgetBar(BudgetSearch* search, QWidget* parent) : QWidge
                           "summed over the layers, stays under it. Latency: the searched layers' measured time "
                           "(a decode step's matrix-vector products, or the nodes on one sample)."));
     connect(m_kind, &QComboBox::currentIndexChanged, this, [this] { updateRange(); });
+    m_objective = new QComboBox(this);
+    m_objective->setObjectName(QStringLiteral("searchObjective"));
+    m_objective->addItem(tr("min ΔKL"), int(bonsai::SearchObjective::Kl));
+    m_objective->addItem(tr("min accuracy drop"), int(bonsai::SearchObjective::Metric)); // named per model in reset()
+    m_objective->setToolTip(tr("Under a size, bits-per-weight or latency budget, what the solution minimizes: the summed "
+                               "ΔKL (closest to the uncompressed model's outputs) or the summed accuracy drop "
+                               "(perplexity rise), the metric itself. The metric needs enough calibration data for "
+                               "one layer's change to stand out of the noise."));
+    connect(m_objective, &QComboBox::currentIndexChanged, this, [this] {
+        if (m_syncing || !m_search->table())
+            return;
+        choose(value());
+        m_search->document()->endDrag();
+    });
     m_slider = new QSlider(Qt::Horizontal, this);
     m_slider->setObjectName(QStringLiteral("searchBudgetSlider"));
     m_slider->setRange(0, SliderSteps);
@@ -57,6 +71,7 @@ SearchBudgetBar::SearchBudgetBar(BudgetSearch* search, QWidget* parent) : QWidge
     row->addWidget(m_kind);
     row->addWidget(m_slider, 1);
     row->addWidget(m_value);
+    row->addWidget(m_objective);
     v->addLayout(row);
     connect(m_slider, &QSlider::valueChanged, this, &SearchBudgetBar::onSliderMoved);
     connect(m_slider, &QSlider::sliderReleased, this, [this] { m_search->document()->endDrag(); });
@@ -77,6 +92,8 @@ void SearchBudgetBar::reset(bool languageModel)
     m_solution->clear();
     m_kind->setItemText(m_kind->findData(int(bonsai::BudgetKind::MaxDrop)),
                         languageModel ? tr("Perplexity rise") : tr("Accuracy drop"));
+    m_objective->setItemText(m_objective->findData(int(bonsai::SearchObjective::Metric)),
+                             languageModel ? tr("min perplexity rise") : tr("min accuracy drop"));
 }
 
 int SearchBudgetBar::compactHeight() const
@@ -121,6 +138,18 @@ void SearchBudgetBar::showSolution()
 QString SearchBudgetBar::solutionText() const { return m_solution->text(); }
 
 bonsai::BudgetKind SearchBudgetBar::kind() const { return bonsai::BudgetKind(m_kind->currentData().toInt()); }
+
+bonsai::SearchObjective SearchBudgetBar::objective() const
+{
+    return bonsai::SearchObjective(m_objective->currentData().toInt());
+}
+
+void SearchBudgetBar::setObjective(bonsai::SearchObjective objective)
+{
+    const int i = m_objective->findData(int(objective));
+    if (i >= 0)
+        m_objective->setCurrentIndex(i);
+}
 
 void SearchBudgetBar::setKind(bonsai::BudgetKind kind)
 {
@@ -198,6 +227,9 @@ void SearchBudgetBar::updateRange()
         break;
     }
     m_value->setRange(m_range.first * scale, m_range.second * scale);
+    // Bounds minimize the bytes: the objective is for resource budgets only.
+    m_objective->setEnabled(k == bonsai::BudgetKind::Bytes || k == bonsai::BudgetKind::BitsPerWeight ||
+                            k == bonsai::BudgetKind::LatencyMs);
     // The value the document has now in this unit, else the budget asked for.
     const auto& s = m_search->solution();
     double value = m_search->budget().value;
@@ -214,13 +246,13 @@ void SearchBudgetBar::updateRange()
     m_slider->setValue(positionOf(value));
     m_syncing = false;
     if (m_search->budget().kind != k || !m_budgetChosen)
-        m_search->setBudgetQuiet({k, value});
+        m_search->setBudgetQuiet({k, value, objective()});
 }
 
 void SearchBudgetBar::choose(double value)
 {
     m_budgetChosen = true;
-    m_search->setBudget({kind(), value});
+    m_search->setBudget({kind(), value, objective()});
 }
 
 void SearchBudgetBar::onSliderMoved(int position)

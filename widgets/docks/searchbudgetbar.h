@@ -37,6 +37,9 @@ public:
 
     void setKind(bonsai::BudgetKind kind);
     bonsai::BudgetKind kind() const;
+    // What a size or latency budget minimizes (the summed ΔKL or metric drop); re-solves.
+    void setObjective(bonsai::SearchObjective objective);
+    bonsai::SearchObjective objective() const;
     void setValue(double value); // in the kind's unit: bytes, bits/weight, nats, drop
     double value() const;
     void setSliderPosition(int position); // 0..SliderSteps, as a user drag would end there
@@ -61,6 +64,7 @@ private:
     bool m_syncing = false; // slider and spin box follow each other
 
     QComboBox* m_kind = nullptr;
+    QComboBox* m_objective = nullptr;
     QSlider* m_slider = nullptr;
     QDoubleSpinBox* m_value = nullptr;
     QLabel* m_solution = nullptr;

@@ -439,6 +439,7 @@ void SearchPanel::setTies(const std::vector<std::string>& ties) { m_search->setT
 
 bonsai::BudgetKind SearchPanel::budgetKind() const { return m_budget->kind(); }
 void SearchPanel::setBudgetKind(bonsai::BudgetKind kind) { m_budget->setKind(kind); }
+void SearchPanel::setObjective(bonsai::SearchObjective objective) { m_budget->setObjective(objective); }
 double SearchPanel::budgetValue() const { return m_budget->value(); }
 void SearchPanel::setBudgetValue(double value) { m_budget->setValue(value); }
 void SearchPanel::setSliderPosition(int position) { m_budget->setSliderPosition(position); }

@@ -77,6 +77,7 @@ public:
 
     void setBudgetKind(bonsai::BudgetKind kind);
     bonsai::BudgetKind budgetKind() const;
+    void setObjective(bonsai::SearchObjective objective);
     void setBudgetValue(double value); // in the kind's unit: bytes, bits/weight, nats, drop
     double budgetValue() const;
     void setSliderPosition(int position); // 0..SliderSteps, as a user drag would end there
