@@ -8,6 +8,7 @@
 // Evaluator gives for the plan's configurations (and the uncompressed model's), and the check
 // table's columns fit its width at 1366x768.
 #include "compressiondocument.h"
+#include "gui_demo.h"
 #include "evalpanel.h"
 #include "exportdialog.h"
 #include "exportfeature.h"
@@ -45,26 +46,10 @@ static const bool forceOffscreen = [] {
     return true;
 }();
 
-// Debian's Fashion-MNIST folder, or empty when it is not installed.
-static QString fashionMnist()
-{
-    const QString dir = QString::fromStdString(bonsai::defaultDatasetDir());
-    return QFileInfo::exists(dir) ? dir : QString();
-}
+using guitest::fashionMnist;
 
 // The demo CNN in a shown 1366x768 window, once it is open, with `data` in the Evaluation dock.
-static bool openDemo(MainWindow& w, const QString& data)
-{
-    w.setErrorDialogsEnabled(false);
-    w.resize(1366, 768);
-    w.show();
-    QSignalSpy opened(&w, &MainWindow::modelOpened);
-    w.openPath(QStringLiteral(BONSAI_DEMO_MODEL));
-    if (!QTest::qWaitForWindowExposed(&w) || !QTest::qWaitFor([&] { return opened.size() == 1; }, 60000))
-        return false;
-    w.evalPanel()->setDataset(data);
-    return true;
-}
+static bool openDemo(MainWindow& w, const QString& data) { return guitest::openDemo(w, data, QSize(1366, 768)); }
 
 class TstGuiExport : public QObject {
     Q_OBJECT

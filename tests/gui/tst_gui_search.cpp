@@ -13,6 +13,7 @@
 #include "compressiondocument.h"
 #include "evalpanel.h"
 #include "formatting.h"
+#include "gui_demo.h"
 #include "histogramview.h"
 #include "jobrunner.h"
 #include "layerdetailsview.h"
@@ -101,19 +102,7 @@ private slots:
     void laptopScreenKeepsChartsWhole();
 
 private:
-    // The demo CNN in a shown window with `data` in the Evaluation dock.
-    static bool openDemo(MainWindow& w, const QString& data)
-    {
-        w.setErrorDialogsEnabled(false);
-        w.resize(1400, 900);
-        w.show();
-        QSignalSpy opened(&w, &MainWindow::modelOpened);
-        w.openPath(QStringLiteral(BONSAI_DEMO_MODEL));
-        if (!QTest::qWaitForWindowExposed(&w) || !QTest::qWaitFor([&] { return opened.size() == 1; }, 60000))
-            return false;
-        w.evalPanel()->setDataset(data);
-        return true;
-    }
+    static bool openDemo(MainWindow& w, const QString& data) { return guitest::openDemo(w, data); }
     // Measures `panel` on `samples` samples of `candidates` and waits for the map.
     static bool measureWith(SearchPanel* panel, const std::vector<bonsai::SearchCandidate>& candidates, int samples)
     {
@@ -133,11 +122,7 @@ private:
         SearchPanel* panel = w.searchPanel();
         return measureWith(panel, someCandidates({"fp16", "int8", "int4 g32", "int2 g32"}), 64) ? panel : nullptr;
     }
-    static QString fashionMnist()
-    {
-        const QString dir = QString::fromStdString(bonsai::defaultDatasetDir());
-        return QFileInfo::exists(dir) ? dir : QString();
-    }
+    static QString fashionMnist() { return guitest::fashionMnist(); }
 
     QTemporaryDir m_cache;
 };
