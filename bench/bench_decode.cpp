@@ -129,6 +129,19 @@ void report(const Engine& e, int64_t prompt)
     std::fflush(stdout);
 }
 
+// Where one prefill's time goes in Bonsai (its own timers, per part, all blocks).
+void prefillParts(bonsai::LlmDecoder& dec, const std::vector<int32_t>& ids)
+{
+    dec.reset();
+    dec.resetTimes();
+    dec.forward(ids);
+    const bonsai::DecodeTimes& t = dec.times();
+    std::printf("  bonsai prefill by part:");
+    for (int i = 0; i < bonsai::DecodeTimes::kParts; ++i)
+        std::printf(" %s %.1f ms%s", bonsai::DecodeTimes::partName(i), 1e3 * t.seconds[size_t(i)],
+                    i + 1 < bonsai::DecodeTimes::kParts ? "," : "\n");
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -232,6 +245,7 @@ int main(int argc, char** argv)
         interleave(engines, ids, tokens, repeats);
         for (const Engine* e : engines)
             report(*e, prompt);
+        prefillParts(*b.dec, ids);
         if (engines.size() > 1 && engines[1] == &le)
             std::printf("  %s Bonsai / llama.cpp: prefill %.2fx, decode %.2fx (target >= 1)\n", type,
                         median(le.times.prefill) / median(be.times.prefill), median(le.times.step) / median(be.times.step));

@@ -2,7 +2,10 @@
 // (hidden 1536, MLP 4096): matrix-vector (decode) and 128-row products (prefill), per format
 // and kernel level, in GOP/s (2 operations per weight and activation row) beside Eigen's FP32.
 //
-//   bench_kernels [--threads T] [--rows N] [--repeats N]
+//   bench_kernels [--threads T] [--rows N] [--repeats N] [--format F] [--products-only]
+//
+// --format keeps one weight type (F32, Q8_0, Q4_K, Q6_K, Q4_0); --products-only leaves out the
+// from-memory pass (for profiling the kernels alone).
 //
 // With one thread the time is the thread's CPU time (so that other processes on a shared machine
 // do not count), with more the wall time; the best of the repeats. "From memory": the
@@ -45,6 +48,8 @@ int main(int argc, char** argv)
 {
     int threads = 2, repeats = 7;
     int64_t batch = 128;
+    std::string only;
+    bool fromMemory = true;
     for (int i = 1; i + 1 < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--threads")
@@ -53,7 +58,12 @@ int main(int argc, char** argv)
             batch = std::stoll(argv[++i]);
         else if (a == "--repeats")
             repeats = std::stoi(argv[++i]);
+        else if (a == "--format")
+            only = argv[++i];
     }
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]) == "--products-only")
+            fromMemory = false;
     omp_set_num_threads(threads);
     struct Shape {
         int64_t rows, cols;
@@ -72,6 +82,8 @@ int main(int argc, char** argv)
             v = nd(rng);
         for (bonsai::DType t : {bonsai::DType::F32, bonsai::DType::Q8_0, bonsai::DType::Q4_K, bonsai::DType::Q6_K,
                                 bonsai::DType::Q4_0}) {
+            if (!only.empty() && only != bonsai::dtypeInfo(t).name)
+                continue;
             const bonsai::PackedMatrix m = bonsai::PackedMatrix::quantizeGgml(t, w.data(), s.rows, s.cols);
             for (bonsai::KernelIsa isa : {bonsai::KernelIsa::Avx2, bonsai::KernelIsa::Avx512}) {
                 if (!bonsai::kernelIsaAvailable(isa) || (t == bonsai::DType::F32 && isa != bonsai::KernelIsa::Avx512))
@@ -83,22 +95,22 @@ int main(int argc, char** argv)
                 // Matrix-vector products on weights read from memory (as in decoding): copies of
                 // the matrix, 256 MiB in all, one product each.
                 const uint64_t bytes = m.bytes();
-                const size_t copies = size_t((uint64_t(256) << 20) / bytes + 1);
+                const size_t copies = fromMemory ? size_t((uint64_t(256) << 20) / bytes + 1) : 0;
                 std::vector<uint8_t> big(copies * bytes);
                 for (size_t c = 0; c < copies; ++c)
                     std::memcpy(big.data() + c * bytes, m.data(), bytes);
                 std::vector<bonsai::PackedMatrix> views;
                 for (size_t c = 0; c < copies; ++c)
                     views.push_back(bonsai::PackedMatrix::view(t, big.data() + c * bytes, s.rows, s.cols));
-                const double tm = timeIt([&] {
+                const double tm = fromMemory ? timeIt([&] {
                     for (const auto& v : views)
                         bonsai::packedMatmul(v, x.data(), 1, y.data());
-                }, 3, false);
+                }, 3, false) : 0.0;
                 std::printf("%5lld x %-5lld %-5s %-12s  1 row: %6.1f GOP/s %6.1f GB/s (from memory: %5.1f GB/s)   %lld "
                             "rows: %6.1f GOP/s\n",
                             (long long)s.rows, (long long)s.cols, std::string(bonsai::dtypeInfo(t).name).c_str(),
                             std::string(bonsai::kernelIsaName(isa)).c_str(), ops1 / t1 / 1e9, double(bytes) / t1 / 1e9,
-                            double(bytes * copies) / tm / 1e9, (long long)batch, ops1 * double(batch) / tn / 1e9);
+                            fromMemory ? double(bytes * copies) / tm / 1e9 : 0.0, (long long)batch, ops1 * double(batch) / tn / 1e9);
                 std::fflush(stdout);
             }
         }

@@ -13,25 +13,30 @@
 // tile): the integer sums are exact. Two 32-element blocks share a vector; the float
 // conversion is scaled by both blocks' weight scale times activation scale.
 //
-// Q4_K: unsigned 4-bit codes times the signed activations (sums of four products are within
-// int16: 4 * 15 * 127), times the sub-block scales by vpdpwssd on (scale, 0) int16 pairs, all
+// Q4_K: unsigned 4-bit codes times the signed activations, times the sub-block scales, all
 // exact in int32 over a 256-element super-block, then converted once and scaled by d * d_x.
-// The minimums' part, dmin * d_x * sum_j min_j * (code sum of sub-block j), is taken for the
-// four activation rows of a tile at once by vpmaddwd.
+// One activation row (decode): vpdpbusd sums four products (within int16: 4 * 15 * 127), and
+// vpdpwssd multiplies them by (scale, 0) int16 pairs. Several rows (prefill): vpmaddubsw sums
+// two products into int16 and vpdpwssd multiplies by (scale, scale) pairs, two instructions per
+// 64 elements with no accumulator to clear. The minimums' part, dmin * d_x * sum_j min_j *
+// (code sum of sub-block j), is taken for four activation rows at once by vpmaddwd, on sums and
+// scales arranged per four rows once per product (arrangeAvx512) rather than per weight row.
+// GCC 12's AVX-512 intrinsics fill their unused "undefined" operand from a self-initialized
+// variable (GCC bug 105593), which -W(maybe-)uninitialized reports at every inlined use; the
+// diagnostic state of the header's lines decides, so it is set before the include.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
 #include "kernels/kern_impl.h"
 
-// GCC 12's AVX-512 intrinsics fill their unused "undefined" operand from a self-initialized
-// variable, which -Wuninitialized reports at every inlined use.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 namespace bonsai::kern {
 namespace {
@@ -139,11 +144,74 @@ inline __m128i q4kScaleMins(const uint8_t* p)
 constexpr int kSub[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
 
 
+// Q4_K's arranged codes go by groups of eight activation rows: within a group, super-block by
+// super-block, each row's 256 codes in sub-block order, so that a tile of rows reads one
+// super-block's codes at constant offsets. Row i's super-block 0 (then + sb * q4kStep).
+constexpr int kQ4kRows = 8;  // the wide tile's activation rows
+inline int64_t q4kRows(const Args& a, int64_t i) { return std::min<int64_t>(kQ4kRows, a.n - i / kQ4kRows * kQ4kRows); }
+inline const int8_t* q4kCodes(const Args& a, const int8_t* base, int64_t i)
+{
+    return base + i / kQ4kRows * kQ4kRows * a.cols + (i % kQ4kRows) * 256;
+}
+
+// Q4_K, one activation row (decode).
+template <int R>
+void q4kTileOne(const Args& a, int64_t r0, int64_t i0)
+{
+    const int64_t chunks = a.cols / 32, supers = a.cols / 256;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i idx[4];
+    for (int k = 0; k < 4; ++k)
+        idx[k] = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(kSub[k][0]), _mm512_set1_epi32(kSub[k][1]));
+    __m512 acc[R], macc[R];
+    for (int k = 0; k < R; ++k) {
+        macc[k] = _mm512_setzero_ps();
+        acc[k] = _mm512_setzero_ps();
+    }
+    const int8_t* xrow = q4kCodes(a, a.aqx, i0);
+    const int64_t xstep = 256 * q4kRows(a, i0);
+    for (int64_t sb = 0; sb < supers; ++sb) {
+        const float xd = a.ad[i0 * chunks + 8 * sb];
+        // The row's 32-element code sums as int32 in lanes 8-15.
+        const __m512i bs1 = _mm512_inserti64x4(
+            _mm512_setzero_si512(),
+            _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.as32 + i0 * chunks + 8 * sb))), 1);
+#pragma GCC unroll 4
+        for (int k = 0; k < R; ++k) {
+            const uint8_t* b = a.w + (r0 + k) * static_cast<int64_t>(a.rowBytes) + 144 * sb;
+            // The weights stream from memory: ask for the next tile's rows.
+            for (int l = 0; l < 3; ++l)
+                _mm_prefetch(reinterpret_cast<const char*>(b) + R * static_cast<int64_t>(a.rowBytes) + 64 * l,
+                             _MM_HINT_T0);
+            const float d = h2f(b), dmin = h2f(b + 2);
+            const __m512i sm32 = _mm512_cvtepu8_epi32(q4kScaleMins(b + 4));
+            const __m512i v0 = _mm512_loadu_si512(b + 16), v1 = _mm512_loadu_si512(b + 80);
+            const __m512i u[4] = {_mm512_and_si512(v0, m4), _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4),
+                                  _mm512_and_si512(v1, m4), _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4)};
+            const int8_t* x = xrow + sb * xstep; // sub-block order
+            __m512i s = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; ++j) {
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[j], _mm512_loadu_si512(x + 64 * j));
+                s = _mm512_dpwssd_epi32(s, p, _mm512_permutexvar_epi32(idx[j], sm32));
+            }
+            acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * xd), acc[k]);
+            // Lanes 8-15: min_j * sum_j ((min, 0) and (sum, sign) int16 pairs).
+            macc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(sm32, bs1)), _mm512_set1_ps(dmin * xd),
+                                      macc[k]);
+        }
+    }
+    for (int k = 0; k < R; ++k)
+        a.y[i0 * a.ldy + r0 + k] = _mm512_reduce_add_ps(acc[k]) - _mm512_reduce_add_ps(macc[k]);
+}
+
+// Q4_K, N >= 2 activation rows (i0 a multiple of four: the arranged sums and scales are per
+// four rows).
 template <int R, int N>
-void q4kTile(const Args& a, int64_t r0, int64_t i0)
+void q4kTileRows(const Args& a, int64_t r0, int64_t i0)
 {
     constexpr int NB = (N + 3) / 4; // groups of four activation rows for the minimums
-    const int64_t chunks = a.cols / 32, supers = a.cols / 256;
+    const int64_t supers = a.cols / 256;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512i idx[4];
     for (int k = 0; k < 4; ++k)
@@ -155,67 +223,45 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
         for (int i = 0; i < N; ++i)
             acc[k][i] = _mm512_setzero_ps();
     }
+    const uint8_t* ax = a.ax4 + (i0 / 4) * supers * 128; // group g, super-block sb: + (g * supers + sb) * 128
+    const int8_t* xrow = q4kCodes(a, a.aqx, i0);
+    const int64_t xstep = 256 * q4kRows(a, i0);
     for (int64_t sb = 0; sb < supers; ++sb) {
-        float xd[N];
-        __m512i bs[NB];  // 128-bit lane i % 4: row i's 32-element code sums
-        __m512 xd4[NB];  // lanes 4 (i % 4) .. + 3: row i's scale
-        for (int g = 0; g < NB; ++g) {
-            bs[g] = _mm512_setzero_si512();
-            xd4[g] = _mm512_setzero_ps();
-        }
-        __m512i bs1 = _mm512_setzero_si512(); // one row: its code sums as int32 in lanes 8-15
-        if constexpr (N == 1)
-            bs1 = _mm512_inserti64x4(bs1, _mm256_cvtepi16_epi32(_mm_loadu_si128(
-                                              reinterpret_cast<const __m128i*>(a.as32 + i0 * chunks + 8 * sb))), 1);
-        for (int i = 0; i < N; ++i) {
-            xd[i] = a.ad[(i0 + i) * chunks + 8 * sb];
-            const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.as32 + (i0 + i) * chunks + 8 * sb));
-            bs[i / 4] = _mm512_mask_broadcast_i32x4(bs[i / 4], __mmask16(0xF << (4 * (i % 4))), s); // lane i % 4 (clang: a constant lane only for vinserti32x4)
-            xd4[i / 4] = _mm512_mask_blend_ps(__mmask16(0xF << (4 * (i % 4))), xd4[i / 4], _mm512_set1_ps(xd[i]));
-        }
+        const int8_t* xs = xrow + sb * xstep;
+        const uint8_t* as = ax + sb * 128;
 #pragma GCC unroll 4
         for (int k = 0; k < R; ++k) {
             const uint8_t* b = a.w + (r0 + k) * static_cast<int64_t>(a.rowBytes) + 144 * sb;
-            if (N < 4) // matrix-vector: the weights stream from memory; ask for the next tile's rows
-                for (int l = 0; l < 3; ++l)
-                    _mm_prefetch(reinterpret_cast<const char*>(b) + R * static_cast<int64_t>(a.rowBytes) + 64 * l,
-                                 _MM_HINT_T0);
-            const float d = h2f(b), dmin = h2f(b + 2);
+            const __m512 d = _mm512_set1_ps(h2f(b)), dmin = _mm512_set1_ps(h2f(b + 2));
             const __m128i sm = q4kScaleMins(b + 4);
             const __m512i sm32 = _mm512_cvtepu8_epi32(sm);
+            const __m512i pairs = _mm512_or_si512(sm32, _mm512_slli_epi32(sm32, 16)); // (scale, scale)
             const __m512i v0 = _mm512_loadu_si512(b + 16), v1 = _mm512_loadu_si512(b + 80);
             const __m512i u[4] = {_mm512_and_si512(v0, m4), _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4),
                                   _mm512_and_si512(v1, m4), _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4)};
             __m512i sc[4];
             for (int j = 0; j < 4; ++j)
-                sc[j] = _mm512_permutexvar_epi32(idx[j], sm32);
-#pragma GCC unroll 8
+                sc[j] = _mm512_permutexvar_epi32(idx[j], pairs);
+#pragma GCC unroll 16
             for (int i = 0; i < N; ++i) {
-                const int8_t* x = a.aqx + (i0 + i) * a.cols + 256 * sb; // sub-block order
-                __m512i s = _mm512_setzero_si512();
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; ++j) {
-                    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[j], _mm512_loadu_si512(x + 64 * j));
-                    s = _mm512_dpwssd_epi32(s, p, sc[j]);
-                }
-                acc[k][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * xd[i]), acc[k][i]);
+                const int8_t* x = xs + 256 * i; // sub-block order
+                __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(u[0], _mm512_loadu_si512(x)), sc[0]);
+#pragma GCC unroll 3
+                for (int j = 1; j < 4; ++j)
+                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(u[j], _mm512_loadu_si512(x + 64 * j)), sc[j]);
+                const float* xd = reinterpret_cast<const float*>(as + (i / 4) * supers * 128 + 64 + 16 * (i % 4));
+                const __m512 dx = _mm512_mul_ps(d, _mm512_set1_ps(*xd));
+                acc[k][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dx, acc[k][i]);
             }
-            if constexpr (N == 1) {
-                // Lanes 8-15: min_j * sum_j ((min, 0) and (sum, sign) int16 pairs).
-                macc[k][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(sm32, bs1)),
-                                             _mm512_set1_ps(dmin * xd[0]), macc[k][0]);
-            } else {
-                const __m512i mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
-                for (int g = 0; g < NB; ++g)
-                    macc[k][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bs[g])),
-                                                 _mm512_mul_ps(_mm512_set1_ps(dmin), xd4[g]), macc[k][g]);
+            const __m512i mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
+            for (int g = 0; g < NB; ++g) {
+                const uint8_t* p = as + g * supers * 128;
+                const __m512i bs = _mm512_loadu_si512(p);                  // lane t: row t's code sums
+                const __m512 xd4 = _mm512_loadu_ps(reinterpret_cast<const float*>(p + 64)); // lanes 4t..: its scale
+                macc[k][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bs)), _mm512_mul_ps(dmin, xd4),
+                                             macc[k][g]);
             }
         }
-    }
-    if constexpr (N == 1) {
-        for (int k = 0; k < R; ++k)
-            a.y[i0 * a.ldy + r0 + k] = _mm512_reduce_add_ps(acc[k][0]) - _mm512_reduce_add_ps(macc[k][0]);
-        return;
     }
     for (int k = 0; k < R; ++k) {
         alignas(64) float m[NB][16];
@@ -229,8 +275,8 @@ void q4kTile(const Args& a, int64_t r0, int64_t i0)
 }
 
 // Tiles of R weight rows (then single rows) by N activation rows: wide ones (RW x NW) while at
-// least NW activation rows are left, then four, then the rest.
-template <template <int, int> class T, int RW, int NW>
+// least NW activation rows are left, then R4 x 4, then the rest (R4 x 3 or 2, or 1 x 1).
+template <template <int, int> class T, int RW, int NW, int R4 = 4>
 void tiles(const Args& a, int64_t r0, int64_t r1)
 {
     auto run = [&](auto rTag, auto nTag, int64_t i0) {
@@ -244,14 +290,15 @@ void tiles(const Args& a, int64_t r0, int64_t r1)
     using I1 = std::integral_constant<int, 1>;
     using I4 = std::integral_constant<int, 4>;
     using IR = std::integral_constant<int, RW>;
+    using IR4 = std::integral_constant<int, R4>;
     int64_t i0 = 0;
     for (; i0 + NW <= a.n; i0 += NW)
         run(IR{}, std::integral_constant<int, NW>{}, i0);
     for (; i0 + 4 <= a.n; i0 += 4)
-        run(I4{}, I4{}, i0);
+        run(IR4{}, I4{}, i0);
     switch (a.n - i0) {
-    case 3: run(I4{}, std::integral_constant<int, 3>{}, i0); break;
-    case 2: run(I4{}, std::integral_constant<int, 2>{}, i0); break;
+    case 3: run(IR4{}, std::integral_constant<int, 3>{}, i0); break;
+    case 2: run(IR4{}, std::integral_constant<int, 2>{}, i0); break;
     case 1: run(I1{}, I1{}, i0); break;
     default: break;
     }
@@ -266,36 +313,85 @@ struct Signed {
 };
 template <int R, int N>
 struct Q4K {
-    static void run(const Args& a, int64_t r, int64_t i0) { q4kTile<R, N>(a, r, i0); }
+    static void run(const Args& a, int64_t r, int64_t i0)
+    {
+        if constexpr (N == 1)
+            q4kTileOne<R>(a, r, i0);
+        else
+            q4kTileRows<R, N>(a, r, i0);
+    }
 };
 
 } // namespace
 
-bool arrangeAvx512(const Args& a, int8_t* out)
+uint64_t arrangedBytesAvx512(const Args& a)
+{
+    switch (a.format) {
+    case kQ8_0:
+    case kQ4_0:
+    case kInt8: return a.cols % 64 == 0 ? uint64_t(a.n * a.cols) : 0;
+    case kQ4_K: return uint64_t(a.n * a.cols) + uint64_t((a.n + 3) / 4) * uint64_t(a.cols / 256) * 128;
+    default: return 0;
+    }
+}
+
+void arrangeAvx512(const Args& a, int8_t* out)
 {
     const int64_t total = a.n * a.cols;
+    if (arrangedBytesAvx512(a) == 0)
+        return;
     switch (a.format) {
     case kQ8_0:
     case kQ4_0:
     case kInt8: {
-        if (a.cols % 64 != 0)
-            return false;
         const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
         for (int64_t e = 0; e < total; e += 64)
             _mm512_storeu_si512(out + e, _mm512_xor_si512(_mm512_loadu_si512(a.aq + e), bias));
-        return true;
+        return;
     }
-    case kQ4_K:
-        // Code vector k of a super-block: sub-blocks kSub[k][0] and kSub[k][1].
-        for (int64_t e = 0; e < total; e += 256)
-            for (int k = 0; k < 4; ++k) {
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + e + 64 * k), load256(a.aq + e + 32 * kSub[k][0]));
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + e + 64 * k + 32),
-                                    load256(a.aq + e + 32 * kSub[k][1]));
+    case kQ4_K: {
+        // Code vector k of a super-block: sub-blocks kSub[k][0] and kSub[k][1]; rows by groups
+        // of eight (q4kCodes).
+        const int64_t chunks = a.cols / 32, supers = a.cols / 256;
+        for (int64_t i = 0; i < a.n; ++i) {
+            int8_t* row = const_cast<int8_t*>(q4kCodes(a, out, i));
+            const int64_t step = 256 * q4kRows(a, i);
+            for (int64_t sb = 0; sb < supers; ++sb) {
+                const int8_t* src = a.aq + i * a.cols + 256 * sb;
+                int8_t* dst = row + sb * step;
+                for (int k = 0; k < 4; ++k) {
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 64 * k), load256(src + 32 * kSub[k][0]));
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 64 * k + 32), load256(src + 32 * kSub[k][1]));
+                }
             }
-        return true;
-    default: return false;
+        }
+        // Per four rows t and super-block: 16 bytes per row of its eight sub-block code sums
+        // (int16), then four copies per row of its scale (float); rows past n are zero.
+        const int64_t groups = (a.n + 3) / 4;
+        uint8_t* ax = reinterpret_cast<uint8_t*>(out + total);
+        for (int64_t g = 0; g < groups; ++g)
+            for (int64_t sb = 0; sb < supers; ++sb) {
+                uint8_t* p = ax + (g * supers + sb) * 128;
+                std::memset(p, 0, 128);
+                for (int64_t t = 0; t < 4 && 4 * g + t < a.n; ++t) {
+                    const int64_t i = 4 * g + t;
+                    std::memcpy(p + 16 * t, a.as32 + i * chunks + 8 * sb, 16);
+                    const float d = a.ad[i * chunks + 8 * sb];
+                    for (int l = 0; l < 4; ++l)
+                        std::memcpy(p + 64 + 16 * t + 4 * l, &d, 4);
+                }
+            }
+        return;
     }
+    default: return;
+    }
+}
+
+void bindArrangedAvx512(Args& a, const int8_t* arranged)
+{
+    a.aqx = arranged;
+    if (a.format == kQ4_K)
+        a.ax4 = reinterpret_cast<const uint8_t*>(arranged + a.n * a.cols);
 }
 
 void rowsAvx512(const Args& a, int64_t r0, int64_t r1)
@@ -305,7 +401,7 @@ void rowsAvx512(const Args& a, int64_t r0, int64_t r1)
         case kQ8_0: return tiles<Signed<kQ8_0>::T, 4, 4>(a, r0, r1);
         case kQ4_0: return tiles<Signed<kQ4_0>::T, 2, 8>(a, r0, r1);
         case kInt8: return tiles<Signed<kInt8>::T, 2, 8>(a, r0, r1);
-        case kQ4_K: return tiles<Q4K, 1, 8>(a, r0, r1);
+        case kQ4_K: return tiles<Q4K, 1, kQ4kRows, 2>(a, r0, r1);
         default: break;
         }
     }

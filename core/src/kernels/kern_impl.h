@@ -26,8 +26,11 @@ struct Args {
     const float* ad = nullptr;
     const float* am16 = nullptr;
     const int16_t* as32 = nullptr;
-    // The codes rearranged for the AVX-512 kernels (arrangeAvx512), when those run.
+    // The codes rearranged for the AVX-512 kernels (arrangeAvx512), when those run; for Q4_K
+    // also, per four activation rows and super-block, their sub-block code sums and scales
+    // (bindArrangedAvx512 sets both).
     const int8_t* aqx = nullptr;
+    const uint8_t* ax4 = nullptr;
     int64_t n = 0;
     float* y = nullptr; // y[i * ldy + r]
     int64_t ldy = 0;
@@ -36,9 +39,14 @@ struct Args {
 void rowsScalar(const Args& a, int64_t r0, int64_t r1);
 void rowsAvx2(const Args& a, int64_t r0, int64_t r1);
 void rowsAvx512(const Args& a, int64_t r0, int64_t r1);
-// Writes a.n * a.cols bytes: the activation codes as rowsAvx512 reads them for a.format (offset
-// to unsigned for the signed formats, Q4_K's sub-block order within each 256 block). Returns
-// false when rowsAvx512 reads the plain codes for this format (nothing written).
-bool arrangeAvx512(const Args& a, int8_t* out);
+// The bytes arrangeAvx512 writes for a: the activation codes as rowsAvx512 reads them for
+// a.format (offset to unsigned for the signed formats, Q4_K's sub-block order within each 256
+// block), then for Q4_K the sums and scales of every four rows; 0 when rowsAvx512 reads the
+// plain codes for this format.
+uint64_t arrangedBytesAvx512(const Args& a);
+// Writes arrangedBytesAvx512(a) bytes at out (nothing when that is 0).
+void arrangeAvx512(const Args& a, int8_t* out);
+// Points a's arranged inputs (aqx, ax4) into what arrangeAvx512 wrote at `arranged`.
+void bindArrangedAvx512(Args& a, const int8_t* arranged);
 
 } // namespace bonsai::kern

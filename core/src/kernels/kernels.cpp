@@ -447,12 +447,14 @@ kern::Args argsFor(const PackedMatrix& w, Prepared& p, const float* x, int64_t n
     a.ldy = w.rows();
     if (isa == KernelIsa::Avx512) {
         const int key = arrangementKey(kern::Format(a.format));
+        const uint64_t bytes = kern::arrangedBytesAvx512(a);
         if (p.arrangement != key) {
-            p.arranged.resize(size_t(n * w.cols()));
-            p.arrangement = kern::arrangeAvx512(a, p.arranged.data()) ? key : 0;
+            p.arranged.resize(size_t(bytes));
+            kern::arrangeAvx512(a, p.arranged.data());
+            p.arrangement = key;
         }
-        if (p.arrangement > 0)
-            a.aqx = p.arranged.data();
+        if (bytes > 0)
+            kern::bindArrangedAvx512(a, p.arranged.data());
     }
     return a;
 }
