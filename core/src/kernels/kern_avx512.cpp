@@ -185,16 +185,17 @@ void q4kTileOne(const Args& a, int64_t r0, int64_t i0)
                              _MM_HINT_T0);
             const float d = h2f(b), dmin = h2f(b + 2);
             const __m512i sm32 = _mm512_cvtepu8_epi32(q4kScaleMins(b + 4));
+            const __m512i pairs = _mm512_or_si512(sm32, _mm512_slli_epi32(sm32, 16)); // (scale, scale)
             const __m512i v0 = _mm512_loadu_si512(b + 16), v1 = _mm512_loadu_si512(b + 80);
             const __m512i u[4] = {_mm512_and_si512(v0, m4), _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4),
                                   _mm512_and_si512(v1, m4), _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4)};
             const int8_t* x = xrow + sb * xstep; // sub-block order
-            __m512i s = _mm512_setzero_si512();
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; ++j) {
-                const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[j], _mm512_loadu_si512(x + 64 * j));
-                s = _mm512_dpwssd_epi32(s, p, _mm512_permutexvar_epi32(idx[j], sm32));
-            }
+            __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(u[0], _mm512_loadu_si512(x)),
+                                          _mm512_permutexvar_epi32(idx[0], pairs));
+#pragma GCC unroll 3
+            for (int j = 1; j < 4; ++j)
+                s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(u[j], _mm512_loadu_si512(x + 64 * j)),
+                                        _mm512_permutexvar_epi32(idx[j], pairs));
             acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * xd), acc[k]);
             // Lanes 8-15: min_j * sum_j ((min, 0) and (sum, sign) int16 pairs).
             macc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(sm32, bs1)), _mm512_set1_ps(dmin * xd),
