@@ -4,11 +4,15 @@
 //
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics header
 // (_mm512_undefined_ps) when Eigen's GEMM kernels are inlined; the diagnostic state of the
-// header lines decides, so it is silenced for the headers only, here.
+// header lines decides, so it is silenced for the headers only, here (clang has no such warning).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 namespace bonsai {
 

@@ -28,8 +28,9 @@ inline float roundEven(float x)
 inline float fp16Scale(float s)
 {
 #if defined(__F16C__)
-    // The hardware conversion rounds to nearest even like floatToFp16, in a few cycles.
-    const float r = _cvtsh_ss(_cvtss_sh(s, _MM_FROUND_TO_NEAREST_INT));
+    // The hardware conversion rounds to nearest even like floatToFp16, in a few cycles (not
+    // through _cvtss_sh, whose clang macro is a compound literal, a C99 extension).
+    const float r = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(s), _MM_FROUND_TO_NEAREST_INT)));
 #else
     const float r = fp16ToFloat(floatToFp16(s));
 #endif
