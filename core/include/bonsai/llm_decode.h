@@ -14,6 +14,7 @@
 //    low rank) becomes FP32 rows.
 // The logits of a decode step equal LanguageModel::logits at that position up to float
 // summation order (FP32 weights) or the int8 rounding of the activations (quantized weights).
+#include "bonsai/kernels.h"
 #include "bonsai/layer_config.h"
 #include "bonsai/llm.h"
 
@@ -34,6 +35,18 @@ struct DecodeOptions {
     // Token ids for GPTQ/AWQ layers' calibration (chunks of 128, as perplexity takes them).
     std::vector<int32_t> calibrationTokens;
 };
+
+// The packed kernel LlmDecoder binds for a weight of `cols` columns configured as `c` (a
+// configuration that changes the weights): a GGUF block type with a kernel (no sparsity or low
+// rank), INT8 codes for 5..8-bit or 4-bit codes for 2..4-bit integer precision (no low rank;
+// per channel or groups of whole 32-element blocks; `group` columns share a scale), else F32
+// rows. Integer codes bind only when the fake-quantized weights lie on such a grid (the
+// decoder keeps F32 rows otherwise).
+struct DecodeKernel {
+    PackedFormat format = PackedFormat::F32;
+    int64_t group = 0; // INT8 / INT4: columns per scale
+};
+DecodeKernel decodeKernel(const LayerConfig& c, int64_t cols);
 
 // Where the time of the forward passes went (seconds, summed since the last resetTimes()).
 struct DecodeTimes {

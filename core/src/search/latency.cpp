@@ -8,6 +8,7 @@
 #include "bonsai/error.h"
 #include "bonsai/kernels.h"
 #include "bonsai/llm.h"
+#include "bonsai/llm_decode.h"
 #include "bonsai/model.h"
 #include "bonsai/onnx_exec.h"
 #include "bonsai/speed.h"
@@ -56,9 +57,8 @@ template <class F> double timeMs(F&& f)
     return *std::min_element(reps.begin(), reps.end()) * 1e3;
 }
 
-// The kernel a decode step runs for a weight of `cols` columns under `c`, as LlmDecoder binds
-// it: the GGUF block types with kernels, integer codes (INT8 for 5-8 bits, packed INT4 for
-// 2-4, in groups of whole 32-element blocks) without low rank, else FP32 rows.
+// The kernel a decode step runs for a weight of this shape (bonsai/llm_decode.h decodeKernel),
+// timed once per kernel and shape.
 struct Kernel {
     PackedFormat format = PackedFormat::F32;
     int64_t rows = 0, cols = 0, group = 0;
@@ -67,28 +67,12 @@ struct Kernel {
     bool operator<(const Kernel& o) const { return tie() < o.tie(); }
 };
 
-Kernel decodeKernel(const LayerConfig& c, int64_t rows, int64_t cols)
+Kernel kernelFor(const LayerConfig& c, int64_t rows, int64_t cols)
 {
-    Kernel k{PackedFormat::F32, rows, cols, 0, 0};
-    if (c.precision.kind == PrecisionKind::Ggml && !c.hasSparsity() && !c.hasRank() &&
-        cols % int64_t(dtypeInfo(c.precision.ggml).blockElems) == 0) {
-        const DType t = c.precision.ggml;
-        k.format = t == DType::Q8_0   ? PackedFormat::Q8_0
-                   : t == DType::Q4_0 ? PackedFormat::Q4_0
-                   : t == DType::Q4_K ? PackedFormat::Q4_K
-                   : t == DType::Q6_K ? PackedFormat::Q6_K
-                                      : PackedFormat::F32;
-    } else if (c.precision.kind == PrecisionKind::Int && !c.hasRank() && c.precision.bits >= 2 &&
-               c.precision.bits <= 8) {
-        const int64_t group = c.granularity == Granularity::Group ? int64_t(c.groupSize) : cols;
-        if (group > 0 && group % 32 == 0 && cols % group == 0) {
-            // The kernel runs on the codes whatever their range: time it on the widest.
-            k.format = c.precision.bits >= 5 ? PackedFormat::Int8 : PackedFormat::Int4;
-            k.group = group;
-            k.bits = k.format == PackedFormat::Int8 ? 8 : 4;
-        }
-    }
-    return k;
+    const DecodeKernel d = decodeKernel(c, cols);
+    // Integer codes run the same whatever their range: time them on the widest.
+    const int bits = d.format == PackedFormat::Int8 ? 8 : d.format == PackedFormat::Int4 ? 4 : 0;
+    return {d.format, rows, cols, d.group, bits};
 }
 
 // A matrix of the kernel's format and shape (random values: the time does not depend on them).
@@ -204,7 +188,7 @@ void measureLatencyCosts(const Model& model, SensitivityTable& t, const Sensitiv
             } else if (llm) {
                 if (w.shape.size() != 2)
                     continue;
-                const Kernel k = decodeKernel(cfg, w.shape[0], w.shape[1]);
+                const Kernel k = kernelFor(cfg, w.shape[0], w.shape[1]);
                 auto it = decodeMs.find(k);
                 if (it == decodeMs.end())
                     it = decodeMs.emplace(k, timeDecode(k)).first;
