@@ -129,17 +129,29 @@ void report(const Engine& e, int64_t prompt)
     std::fflush(stdout);
 }
 
-// Where one prefill's time goes in Bonsai (its own timers, per part, all blocks).
-void prefillParts(bonsai::LlmDecoder& dec, const std::vector<int32_t>& ids)
+// Where Bonsai's time goes (its own timers, per part, all blocks): one prefill, then the
+// mean of `steps` decode steps.
+void printParts(const char* what, const bonsai::DecodeTimes& t, double per)
+{
+    std::printf("  bonsai %s by part:", what);
+    for (int i = 0; i < bonsai::DecodeTimes::kParts; ++i)
+        std::printf(" %s %.2f ms%s", bonsai::DecodeTimes::partName(i), 1e3 * t.seconds[size_t(i)] / per,
+                    i + 1 < bonsai::DecodeTimes::kParts ? "," : "\n");
+}
+
+void parts(bonsai::LlmDecoder& dec, const std::vector<int32_t>& ids, int64_t steps)
 {
     dec.reset();
     dec.resetTimes();
-    dec.forward(ids);
-    const bonsai::DecodeTimes& t = dec.times();
-    std::printf("  bonsai prefill by part:");
-    for (int i = 0; i < bonsai::DecodeTimes::kParts; ++i)
-        std::printf(" %s %.1f ms%s", bonsai::DecodeTimes::partName(i), 1e3 * t.seconds[size_t(i)],
-                    i + 1 < bonsai::DecodeTimes::kParts ? "," : "\n");
+    const std::vector<float> l = dec.forward(ids);
+    printParts("prefill", dec.times(), 1.0);
+    int32_t next = int32_t(std::max_element(l.begin(), l.end()) - l.begin());
+    dec.resetTimes();
+    for (int64_t k = 0; k < steps; ++k) {
+        const std::vector<float> s = dec.forward({next});
+        next = int32_t(std::max_element(s.begin(), s.end()) - s.begin());
+    }
+    printParts("decode step", dec.times(), double(std::max<int64_t>(steps, 1)));
 }
 
 } // namespace
@@ -245,7 +257,7 @@ int main(int argc, char** argv)
         interleave(engines, ids, tokens, repeats);
         for (const Engine* e : engines)
             report(*e, prompt);
-        prefillParts(*b.dec, ids);
+        parts(*b.dec, ids, tokens);
         if (engines.size() > 1 && engines[1] == &le)
             std::printf("  %s Bonsai / llama.cpp: prefill %.2fx, decode %.2fx (target >= 1)\n", type,
                         median(le.times.prefill) / median(be.times.prefill), median(le.times.step) / median(be.times.step));
