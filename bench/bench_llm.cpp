@@ -15,7 +15,16 @@
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
 
+// GCC 12 reports its AVX-512 intrinsics' placeholders as maybe-uninitialized where Eigen
+// inlines them (GCC bug 105593): the state of the header's lines decides.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <cmath>
 #include <cstring>
