@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/kern_impl.h"
 
@@ -206,17 +207,40 @@ void q4kTileOne(const Args& a, int64_t r0, int64_t i0)
         a.y[i0 * a.ldy + r0 + k] = _mm512_reduce_add_ps(acc[k]) - _mm512_reduce_add_ps(macc[k]);
 }
 
+// A Q4_K weight super-block unpacked for the multi-row tiles, once per weight row and product
+// tile rather than once per tile of activation rows: its four code vectors, its four (scale,
+// scale) vectors, its minimums as int16 in each 128-bit lane, d and dmin.
+struct alignas(64) Q4kUnpacked {
+    __m512i u[4], sc[4], mins;
+    float d, dmin;
+};
+
+void q4kUnpack(const uint8_t* b, Q4kUnpacked& o)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    o.d = h2f(b);
+    o.dmin = h2f(b + 2);
+    const __m128i sm = q4kScaleMins(b + 4);
+    const __m512i sm32 = _mm512_cvtepu8_epi32(sm);
+    const __m512i pairs = _mm512_or_si512(sm32, _mm512_slli_epi32(sm32, 16)); // (scale, scale)
+    const __m512i v0 = _mm512_loadu_si512(b + 16), v1 = _mm512_loadu_si512(b + 80);
+    o.u[0] = _mm512_and_si512(v0, m4);
+    o.u[1] = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
+    o.u[2] = _mm512_and_si512(v1, m4);
+    o.u[3] = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
+    for (int k = 0; k < 4; ++k)
+        o.sc[k] = _mm512_permutexvar_epi32(
+            _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(kSub[k][0]), _mm512_set1_epi32(kSub[k][1])), pairs);
+    o.mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
+}
+
 // Q4_K, N >= 2 activation rows (i0 a multiple of four: the arranged sums and scales are per
-// four rows).
+// four rows), from the weight rows unpacked at wu (row r0's super-blocks first).
 template <int R, int N>
-void q4kTileRows(const Args& a, int64_t r0, int64_t i0)
+void q4kTileRows(const Args& a, const Q4kUnpacked* wu, int64_t r0, int64_t i0)
 {
     constexpr int NB = (N + 3) / 4; // groups of four activation rows for the minimums
     const int64_t supers = a.cols / 256;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512i idx[4];
-    for (int k = 0; k < 4; ++k)
-        idx[k] = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(kSub[k][0]), _mm512_set1_epi32(kSub[k][1]));
     __m512 acc[R][N], macc[R][NB];
     for (int k = 0; k < R; ++k) {
         for (int g = 0; g < NB; ++g)
@@ -232,34 +256,25 @@ void q4kTileRows(const Args& a, int64_t r0, int64_t i0)
         const uint8_t* as = ax + sb * 128;
 #pragma GCC unroll 4
         for (int k = 0; k < R; ++k) {
-            const uint8_t* b = a.w + (r0 + k) * static_cast<int64_t>(a.rowBytes) + 144 * sb;
-            const __m512 d = _mm512_set1_ps(h2f(b)), dmin = _mm512_set1_ps(h2f(b + 2));
-            const __m128i sm = q4kScaleMins(b + 4);
-            const __m512i sm32 = _mm512_cvtepu8_epi32(sm);
-            const __m512i pairs = _mm512_or_si512(sm32, _mm512_slli_epi32(sm32, 16)); // (scale, scale)
-            const __m512i v0 = _mm512_loadu_si512(b + 16), v1 = _mm512_loadu_si512(b + 80);
-            const __m512i u[4] = {_mm512_and_si512(v0, m4), _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4),
-                                  _mm512_and_si512(v1, m4), _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4)};
-            __m512i sc[4];
-            for (int j = 0; j < 4; ++j)
-                sc[j] = _mm512_permutexvar_epi32(idx[j], pairs);
+            const Q4kUnpacked& w = wu[k * supers + sb];
+            const __m512 d = _mm512_set1_ps(w.d);
 #pragma GCC unroll 16
             for (int i = 0; i < N; ++i) {
                 const int8_t* x = xs + 256 * i; // sub-block order
-                __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(u[0], _mm512_loadu_si512(x)), sc[0]);
+                __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(w.u[0], _mm512_loadu_si512(x)), w.sc[0]);
 #pragma GCC unroll 3
                 for (int j = 1; j < 4; ++j)
-                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(u[j], _mm512_loadu_si512(x + 64 * j)), sc[j]);
+                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(w.u[j], _mm512_loadu_si512(x + 64 * j)), w.sc[j]);
                 const float* xd = reinterpret_cast<const float*>(as + (i / 4) * supers * 128 + 64 + 16 * (i % 4));
                 const __m512 dx = _mm512_mul_ps(d, _mm512_set1_ps(*xd));
                 acc[k][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dx, acc[k][i]);
             }
-            const __m512i mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
+            const __m512 dmin = _mm512_set1_ps(w.dmin);
             for (int g = 0; g < NB; ++g) {
                 const uint8_t* p = as + g * supers * 128;
                 const __m512i bs = _mm512_loadu_si512(p);                  // lane t: row t's code sums
                 const __m512 xd4 = _mm512_loadu_ps(reinterpret_cast<const float*>(p + 64)); // lanes 4t..: its scale
-                macc[k][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(mins, bs)), _mm512_mul_ps(dmin, xd4),
+                macc[k][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(w.mins, bs)), _mm512_mul_ps(dmin, xd4),
                                              macc[k][g]);
             }
         }
@@ -272,6 +287,43 @@ void q4kTileRows(const Args& a, int64_t r0, int64_t i0)
             const float* mi = m[i / 4] + 4 * (i % 4);
             a.y[(i0 + i) * a.ldy + r0 + k] = _mm512_reduce_add_ps(acc[k][i]) - ((mi[0] + mi[1]) + (mi[2] + mi[3]));
         }
+    }
+}
+
+// Q4_K weight rows r0..r1 of several activation rows: the rows unpacked once (per thread, into
+// scratch reused between products), then tiles of kQ4kRows activation rows, four, and the rest.
+void q4kRowsMany(const Args& a, int64_t r0, int64_t r1)
+{
+    const int64_t supers = a.cols / 256;
+    thread_local std::vector<Q4kUnpacked> scratch;
+    if (scratch.size() < size_t((r1 - r0) * supers))
+        scratch.resize(size_t((r1 - r0) * supers));
+    for (int64_t r = r0; r < r1; ++r)
+        for (int64_t sb = 0; sb < supers; ++sb)
+            q4kUnpack(a.w + r * static_cast<int64_t>(a.rowBytes) + 144 * sb, scratch[size_t((r - r0) * supers + sb)]);
+    auto run = [&](auto rTag, auto nTag, int64_t i0) {
+        constexpr int R = decltype(rTag)::value, N = decltype(nTag)::value;
+        int64_t r = r0;
+        for (; r + R <= r1; r += R)
+            q4kTileRows<R, N>(a, scratch.data() + (r - r0) * supers, r, i0);
+        for (; r < r1; ++r)
+            q4kTileRows<1, N>(a, scratch.data() + (r - r0) * supers, r, i0);
+    };
+    using I1 = std::integral_constant<int, 1>;
+    using I2 = std::integral_constant<int, 2>;
+    int64_t i0 = 0;
+    for (; i0 + kQ4kRows <= a.n; i0 += kQ4kRows)
+        run(I1{}, std::integral_constant<int, kQ4kRows>{}, i0);
+    for (; i0 + 4 <= a.n; i0 += 4)
+        run(I2{}, std::integral_constant<int, 4>{}, i0);
+    switch (a.n - i0) {
+    case 3: run(I2{}, std::integral_constant<int, 3>{}, i0); break;
+    case 2: run(I2{}, I2{}, i0); break;
+    case 1:
+        for (int64_t r = r0; r < r1; ++r)
+            q4kTileOne<1>(a, r, i0);
+        break;
+    default: break;
     }
 }
 
@@ -312,17 +364,6 @@ struct Signed {
         static void run(const Args& a, int64_t r, int64_t i0) { signedTile<F, R, N>(a, r, i0); }
     };
 };
-template <int R, int N>
-struct Q4K {
-    static void run(const Args& a, int64_t r, int64_t i0)
-    {
-        if constexpr (N == 1)
-            q4kTileOne<R>(a, r, i0);
-        else
-            q4kTileRows<R, N>(a, r, i0);
-    }
-};
-
 } // namespace
 
 uint64_t arrangedBytesAvx512(const Args& a)
@@ -402,7 +443,12 @@ void rowsAvx512(const Args& a, int64_t r0, int64_t r1)
         case kQ8_0: return tiles<Signed<kQ8_0>::T, 4, 4>(a, r0, r1);
         case kQ4_0: return tiles<Signed<kQ4_0>::T, 2, 8>(a, r0, r1);
         case kInt8: return tiles<Signed<kInt8>::T, 2, 8>(a, r0, r1);
-        case kQ4_K: return tiles<Q4K, 1, kQ4kRows, 2>(a, r0, r1);
+        case kQ4_K:
+            if (a.n > 1)
+                return q4kRowsMany(a, r0, r1);
+            for (int64_t r = r0; r < r1; ++r) // matrix-vector: one row at a time, the next prefetched
+                q4kTileOne<1>(a, r, 0);
+            return;
         default: break;
         }
     }
