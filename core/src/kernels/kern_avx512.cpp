@@ -128,16 +128,18 @@ void signedTile(const Args& a, int64_t r0, int64_t i0)
 // bytes 0-3 and 4-7 hold scales and minimums 0-3 in their low six bits and the top two bits
 // of 4-7; bytes 8-11 the low four bits of scales 4-7 (low nibble) and minimums 4-7) as bytes
 // [scale 0..7, min 0..7].
-inline __m128i q4kScaleMins(const uint8_t* p)
+inline __m128i q4kScaleMins(const uint8_t* p) // reads 16 bytes: the 12, then 4 of the codes after them
 {
-    uint32_t u[3];
-    std::memcpy(u, p, 12);
-    const uint32_t low6 = 0x3f3f3f3f, nib = 0x0f0f0f0f, top2 = 0x03030303;
-    const uint32_t sc03 = u[0] & low6, mn03 = u[1] & low6;
-    const uint32_t sc47 = (u[2] & nib) | (((u[0] >> 6) & top2) << 4);
-    const uint32_t mn47 = ((u[2] >> 4) & nib) | (((u[1] >> 6) & top2) << 4);
-    return _mm_set_epi32(static_cast<int>(mn47), static_cast<int>(mn03), static_cast<int>(sc47),
-                         static_cast<int>(sc03));
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // [bytes 0-3, 8-11, 4-7, 8-11]: the low six bits of lanes 0 and 2, the low and high nibbles
+    // of lanes 1 and 3; and the top two bits of bytes 0-3 and 4-7 under lanes 1 and 3.
+    const __m128i a = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    const __m128i t = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    const __m128i top = _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(t, 6), _mm_set1_epi8(3)), 4);
+    const __m128i low = _mm_and_si128(a, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i high = _mm_and_si128(_mm_srli_epi16(a, 4), _mm_set1_epi8(0x0f));
+    const __m128i sm = _mm_or_si128(_mm_blend_epi32(low, high, 0x8), top); // [sc 0-3, sc 4-7, min 0-3, min 4-7]
+    return sm;
 }
 
 // Code vector k (0..3) of a super-block holds sub-blocks kSub[k][0] (lanes 0-7) and kSub[k][1]
