@@ -55,7 +55,7 @@ AwqResult awqQuantize(const std::vector<AwqLayer>& layers, int64_t cols, const f
     const int64_t m = options.maxSamples > 0 ? std::min(n, options.maxSamples) : n;
     RowMat xs(m, cols);
     for (int64_t k = 0; k < m; ++k) {
-        const int64_t src = static_cast<int64_t>((static_cast<__int128>(k) * n) / m);
+        const int64_t src = k * (n / m) + k * (n % m) / m; // floor(k n / m) without overflow (k, n % m < m)
         std::copy(x + src * cols, x + (src + 1) * cols, xs.data() + k * cols);
     }
     std::vector<double> meanAbs(static_cast<size_t>(cols), 0.0);
