@@ -35,4 +35,15 @@ inline std::optional<int64_t> jsonInt64(const nlohmann::json& v)
     return std::nullopt;
 }
 
+// The value as an unsigned integer (a non-negative integer of at most 2^64 - 1); nullopt for
+// anything else, floats and negative numbers included.
+inline std::optional<uint64_t> jsonUint64(const nlohmann::json& v)
+{
+    if (v.is_number_unsigned())
+        return v.get<uint64_t>();
+    if (v.is_number_integer() && v.get<int64_t>() >= 0)
+        return static_cast<uint64_t>(v.get<int64_t>());
+    return std::nullopt;
+}
+
 } // namespace bonsai

@@ -100,9 +100,19 @@ Provenance Provenance::fromJson(const std::string& json, const std::string& sour
                 pc.bytes = bytes(c, at);
                 pc.sha256 = get(c, at, "sha256").get<std::string>();
                 field = at + "samples";
-                pc.samples = c.value("samples", int64_t(0));
+                if (c.contains("samples")) {
+                    const auto n = jsonInt64(c["samples"]);
+                    if (!n || *n < 0)
+                        throw fault("field '" + field + "' must be a non-negative integer, not " + c["samples"].dump());
+                    pc.samples = *n;
+                }
                 field = at + "seed";
-                pc.seed = c.value("seed", uint64_t(0));
+                if (c.contains("seed")) {
+                    const auto s = jsonUint64(c["seed"]);
+                    if (!s)
+                        throw fault("field '" + field + "' must be a non-negative integer, not " + c["seed"].dump());
+                    pc.seed = *s;
+                }
                 p.calibration.push_back(std::move(pc));
             });
         if (j.contains("options"))

@@ -4,6 +4,7 @@
 #include "bonsai/provenance.h"
 #include "bonsai/sha256.h"
 #include "common/atomic_file.h"
+#include "common/json_fault.h"
 #include "common/regular_file.h"
 
 #include <nlohmann/json.hpp>
@@ -51,8 +52,12 @@ SensitivityCache::SensitivityCache(std::string dir, std::string modelHash, std::
         return;
     path_ = (fs::path(dir_) / (sha256Hex(model_ + "\n" + calibration_).substr(0, 32) + ".json")).string();
     const json j = readJson(path_);
-    if (!j.is_object() || j.value("bonsai_sensitivity", 0) != kCacheVersion || j.value("model", "") != model_ ||
-        j.value("calibration", "") != calibration_ || !j.contains("cells") || !j["cells"].is_object())
+    // Anything but this version's record for this model and calibration is ignored (numbers and
+    // strings read only once their type is checked: a float version is no version).
+    const auto text = [&](const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; };
+    if (!j.is_object() || !j.contains("bonsai_sensitivity") || jsonInt64(j["bonsai_sensitivity"]) != kCacheVersion ||
+        text("model") != model_ || text("calibration") != calibration_ || !j.contains("cells") ||
+        !j["cells"].is_object())
         return;
     for (auto it = j["cells"].begin(); it != j["cells"].end(); ++it) {
         const json& c = it.value();

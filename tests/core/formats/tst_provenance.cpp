@@ -50,6 +50,17 @@ private slots:
                  {R"({"tool": "t", "created": "c", "files": [], "calibration": [{"path": "p"}]})",
                   "field 'calibration[0].use'"},
                  {R"({"tool": "t", "created": "c", "files": [], "options": [1]})", "field 'options'"},
+                 // Numbers that are no count: a float beyond int64 (the long fuzz run of
+                 // fuzz_provenance found nlohmann converting it, which is undefined), negatives.
+                 {R"({"tool": "t", "created": "c", "files": [], "calibration": [{"path": "p", "use": "gptq", "bytes": 1,
+                      "sha256": "ab", "samples": 329999999999999999999}]})",
+                  "field 'calibration[0].samples'"},
+                 {R"({"tool": "t", "created": "c", "files": [], "calibration": [{"path": "p", "use": "gptq", "bytes": 1,
+                      "sha256": "ab", "samples": -2}]})",
+                  "field 'calibration[0].samples'"},
+                 {R"({"tool": "t", "created": "c", "files": [], "calibration": [{"path": "p", "use": "gptq", "bytes": 1,
+                      "sha256": "ab", "seed": 1.5}]})",
+                  "field 'calibration[0].seed'"},
                  {R"([1, 2])", "not a JSON object"},
                  {R"({"tool": )", "not valid JSON"}}) {
             const std::string what = fault(json);
