@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <type_traits>
 
 namespace bonsai::exec {
 namespace {
@@ -79,6 +80,16 @@ template <class F> Kernel unaryFloat(F f)
         for (int64_t k = 0; k < n; ++k)
             dst[k] = f(src[k]);
     };
+}
+
+// -x, wrapping for integers as two's complement does (-INT64_MIN is INT64_MIN), where the
+// signed negation would overflow.
+template <class T> T negate(T x)
+{
+    if constexpr (std::is_integral_v<T>)
+        return static_cast<T>(std::make_unsigned_t<T>(0) - static_cast<std::make_unsigned_t<T>>(x));
+    else
+        return -x;
 }
 
 // Unary op on float or int64 (same function for both).
@@ -508,12 +519,12 @@ void addElementwiseOps(Registry& r)
     r["Abs"] = [](PlanContext& c) -> Kernel {
         if (c.opset < 6)
             c.attrs.ignore("consumed_inputs");
-        return unaryNumeric([](auto x) { return x < 0 ? -x : x; });
+        return unaryNumeric([](auto x) { return x < 0 ? negate(x) : x; });
     };
     r["Neg"] = [](PlanContext& c) -> Kernel {
         if (c.opset < 6)
             c.attrs.ignore("consumed_inputs");
-        return unaryNumeric([](auto x) { return -x; });
+        return unaryNumeric([](auto x) { return negate(x); });
     };
     r["Sign"] = [](PlanContext&) -> Kernel {
         return unaryNumeric([](auto x) { return decltype(x)((x > 0) - (x < 0)); });

@@ -308,7 +308,7 @@ Kernel makeReduce(PlanContext& c, Red op)
             if (x.type == Value::Type::Float)
                 out[0].f[static_cast<size_t>(o)] = static_cast<float>(acc[static_cast<size_t>(o)]);
             else
-                out[0].i[static_cast<size_t>(o)] = static_cast<int64_t>(acc[static_cast<size_t>(o)]);
+                out[0].i[static_cast<size_t>(o)] = saturatingCast<int64_t>(acc[static_cast<size_t>(o)]); // NaN: 0
         }
     };
 }

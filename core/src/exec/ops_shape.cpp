@@ -453,7 +453,7 @@ Kernel makeRange(PlanContext&)
         prepare(out[0], s.type, {n});
         // Integers wrap as two's complement rather than overflow (deltas beyond int64 are
         // refused by the count above when they matter).
-        const auto idelta = static_cast<uint64_t>(static_cast<int64_t>(std::clamp(delta, -9.2e18, 9.2e18)));
+        const auto idelta = static_cast<uint64_t>(saturatingCast<int64_t>(delta));
         for (int64_t k = 0; k < n; ++k) {
             if (s.type == Value::Type::Float)
                 out[0].f[static_cast<size_t>(k)] = static_cast<float>(s.f[0] + static_cast<float>(k) * static_cast<float>(delta));

@@ -6,6 +6,7 @@
 #include "onnx_build.h"
 #include "onnx_ops_util.h"
 
+#include <limits>
 #include <random>
 
 using namespace opstest;
@@ -146,6 +147,25 @@ private slots:
         const auto cast = runOne(13, "Cast", Value::floats({3}, {1.7f, -1.7f, 0}),
                                  [](onnx::GraphProto*, onnx::NodeProto* n) { setInt(n, "to", onnx::TensorProto::INT64); });
         QCOMPARE(cast.i, (std::vector<int64_t>{1, -1, 0}));
+    }
+
+    // Integer results the operators' arithmetic cannot hold, as two's complement and the
+    // saturating casts define them, never undefined behaviour (the long fuzz run of
+    // fuzz_onnx_mutate found an int64 ReduceMean over an empty axis converting NaN to int64).
+    void integerEdges()
+    {
+        const int64_t lo = std::numeric_limits<int64_t>::min();
+        const auto abs = runOne(13, "Abs", Value::ints({3}, {lo, -5, 7}), [](onnx::GraphProto*, onnx::NodeProto*) {});
+        QCOMPARE(abs.i, (std::vector<int64_t>{lo, 5, 7}));
+        const auto neg = runOne(13, "Neg", Value::ints({3}, {lo, -5, 7}), [](onnx::GraphProto*, onnx::NodeProto*) {});
+        QCOMPARE(neg.i, (std::vector<int64_t>{lo, 5, -7}));
+        // The mean of no element is NaN, which an int64 output holds as 0.
+        const auto mean = runOne(13, "ReduceMean", Value::ints({2, 0}, {}), [](onnx::GraphProto*, onnx::NodeProto* n) {
+            setInts(n, "axes", {1});
+            setInt(n, "keepdims", 0);
+        });
+        QCOMPARE(mean.shape, (std::vector<int64_t>{2}));
+        QCOMPARE(mean.i, (std::vector<int64_t>{0, 0}));
     }
 
     void padModes()
