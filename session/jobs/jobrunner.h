@@ -79,6 +79,8 @@ public:
         });
     }
 
+    // Jobs that time this machine run alone: no other runner's job beside them (JobWorker).
+    void setExclusive(bool on) { m_jobs.setExclusive(on); }
     void cancel(); // the running job (if any) stops at its next check; emits cancelled()
     bool isBusy() const { return m_jobs.isBusy(); }
     quint64 currentId() const { return m_jobs.currentId(); }

@@ -6,6 +6,53 @@
 
 namespace bonsai::ui {
 
+namespace {
+
+// The gate every job runs under: many shared holders, or one exclusive holder. An exclusive
+// request waiting keeps new shared holders out, so a stream of ordinary jobs cannot starve
+// it (std::shared_mutex on glibc lets readers pass a waiting writer).
+class JobGate {
+public:
+    void lock(bool exclusive)
+    {
+        std::unique_lock lock(m_mutex);
+        if (exclusive) {
+            ++m_waiting;
+            m_free.wait(lock, [this] { return !m_exclusive && m_shared == 0; });
+            --m_waiting;
+            m_exclusive = true;
+        } else {
+            m_free.wait(lock, [this] { return !m_exclusive && m_waiting == 0; });
+            ++m_shared;
+        }
+    }
+    void unlock(bool exclusive)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            if (exclusive)
+                m_exclusive = false;
+            else
+                --m_shared;
+        }
+        m_free.notify_all();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_free;
+    int m_shared = 0, m_waiting = 0;
+    bool m_exclusive = false;
+};
+
+JobGate& jobGate()
+{
+    static JobGate gate;
+    return gate;
+}
+
+} // namespace
+
 JobWorker::~JobWorker()
 {
     {
@@ -21,11 +68,17 @@ void JobWorker::start(std::function<void()> job)
 {
     {
         std::lock_guard lock(m_mutex);
-        m_queue.push_back(std::move(job));
+        m_queue.emplace_back(std::move(job), m_exclusive);
         if (!m_thread.joinable())
             m_thread = std::thread([this] { loop(); });
     }
     m_wake.notify_one();
+}
+
+void JobWorker::setExclusive(bool on)
+{
+    std::lock_guard lock(m_mutex);
+    m_exclusive = on;
 }
 
 void JobWorker::waitForIdle()
@@ -41,12 +94,14 @@ void JobWorker::loop()
         m_wake.wait(lock, [this] { return m_stop || !m_queue.empty(); });
         if (m_queue.empty())
             return; // stopping, and nothing is left
-        std::function<void()> job = std::move(m_queue.front());
+        auto [job, exclusive] = std::move(m_queue.front());
         m_queue.pop_front();
         m_running = true;
         lock.unlock();
-        job();
+        jobGate().lock(exclusive);
+        job(); // the job runners catch what their work throws
         job = nullptr; // its captures go before the job counts as done
+        jobGate().unlock(exclusive);
         lock.lock();
         m_running = false;
         if (m_queue.empty())

@@ -14,7 +14,10 @@
 
 namespace bonsai::ui {
 
-SpeedRunner::SpeedRunner(QObject* parent) : QObject(parent), m_runner(new JobRunner(this)) {}
+SpeedRunner::SpeedRunner(QObject* parent) : QObject(parent), m_runner(new JobRunner(this))
+{
+    m_runner->setExclusive(true); // measured with no other job's threads on the cores
+}
 
 SpeedRunner::~SpeedRunner()
 {

@@ -11,8 +11,13 @@
 
 #include <QSemaphore>
 #include <QSignalSpy>
+#include <QThread>
 #include <QThreadPool>
 #include <QtTest>
+
+#include <mutex>
+#include <string>
+#include <vector>
 
 using namespace bonsai::ui;
 
@@ -44,6 +49,51 @@ private slots:
         QVERIFY(jobs.isCancelled(c));
         QVERIFY(!jobs.isBusy());
         QVERIFY(!jobs.finish(c));
+    }
+
+    // A worker set exclusive runs its jobs alone: after the running jobs of other workers end,
+    // and before those started meanwhile begin; jobs of ordinary workers overlap.
+    void exclusiveJobsRunAlone()
+    {
+        std::mutex mutex;
+        std::vector<std::string> events;
+        auto note = [&](std::string e) {
+            std::lock_guard lock(mutex);
+            events.push_back(std::move(e));
+        };
+        QSemaphore started, release, aEnded, timingQueued;
+        JobWorker a, b, timing;
+        timing.setExclusive(true);
+        a.start([&] {
+            note("a begins");
+            started.release();
+            release.acquire(); // held until b has begun: the two overlap
+            note("a ends");
+            aEnded.release();
+        });
+        started.acquire();
+        b.start([&] {
+            note("b begins");
+            release.release();
+            aEnded.acquire();
+            timingQueued.acquire(); // still running when the exclusive job asks for the gate
+            QThread::msleep(50);
+            note("b ends");
+        });
+        a.waitForIdle();
+        timing.start([&] {
+            note("timing begins");
+            a.start([&] { note("a again"); }); // started meanwhile: waits for the timing job
+            QThread::msleep(50);
+            note("timing ends");
+        });
+        timingQueued.release();
+        b.waitForIdle();
+        timing.waitForIdle();
+        a.waitForIdle();
+        const std::vector<std::string> want = {"a begins", "b begins", "a ends",      "b ends",
+                                               "timing begins", "timing ends", "a again"};
+        QCOMPARE(events, want);
     }
 
     void supersededResultIsDropped()
