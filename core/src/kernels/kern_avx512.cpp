@@ -157,8 +157,7 @@ inline const int8_t* q4kCodes(const Args& a, const int8_t* base, int64_t i)
     return base + i / kQ4kRows * kQ4kRows * a.cols + (i % kQ4kRows) * 256;
 }
 
-// Q4_K, one activation row (decode): R weight rows at a time, sharing the activation loads,
-// with the next R rows prefetched.
+// Q4_K, one activation row (decode).
 template <int R>
 void q4kTileOne(const Args& a, int64_t r0, int64_t i0)
 {
@@ -449,14 +448,9 @@ void rowsAvx512(const Args& a, int64_t r0, int64_t r1)
         case kQ4_K:
             if (a.n > 1)
                 return q4kRowsMany(a, r0, r1);
-        {
-            int64_t r = r0; // matrix-vector: two rows at a time, the next two prefetched
-            for (; r + 2 <= r1; r += 2)
-                q4kTileOne<2>(a, r, 0);
-            for (; r < r1; ++r)
+            for (int64_t r = r0; r < r1; ++r) // matrix-vector: one row at a time, the next prefetched
                 q4kTileOne<1>(a, r, 0);
             return;
-        }
         default: break;
         }
     }
