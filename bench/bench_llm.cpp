@@ -15,16 +15,7 @@
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
 
-// GCC 12 reports its AVX-512 intrinsics' placeholders as maybe-uninitialized where Eigen
-// inlines them (GCC bug 105593): the state of the header's lines decides.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Core>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "common/eigen.h" // <Eigen/Core> without GCC 12's false warnings (bug 105593)
 
 #include <cmath>
 #include <cstring>
@@ -40,7 +31,7 @@ namespace {
 // Best-of-3 GFLOP/s of an Eigen sgemm shaped like the pass's largest products.
 double gemmGflops(int64_t m, int64_t k, int64_t n)
 {
-    using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using bonsai::RowMat;
     RowMat a = RowMat::Random(m, k), w = RowMat::Random(n, k), c(m, n);
     double best = 0;
     for (int r = 0; r < 3; ++r) {
