@@ -15,10 +15,9 @@
 //
 // Q4_K: unsigned 4-bit codes times the signed activations, times the sub-block scales, all
 // exact in int32 over a 256-element super-block, then converted once and scaled by d * d_x.
-// One activation row (decode): vpdpbusd sums four products (within int16: 4 * 15 * 127), and
-// vpdpwssd multiplies them by (scale, 0) int16 pairs. Several rows (prefill): vpmaddubsw sums
-// two products into int16 and vpdpwssd multiplies by (scale, scale) pairs, two instructions per
-// 64 elements with no accumulator to clear. The minimums' part, dmin * d_x * sum_j min_j *
+// vpmaddubsw sums two products into int16 (within range: 2 * 15 * 127) and vpdpwssd multiplies
+// them by (scale, scale) pairs: two instructions per 64 elements, no accumulator to clear.
+// Several activation rows (prefill) read each weight row unpacked once per product tile. The minimums' part, dmin * d_x * sum_j min_j *
 // (code sum of sub-block j), is taken for four activation rows at once by vpmaddwd, on sums and
 // scales arranged per four rows once per product (arrangeAvx512) rather than per weight row.
 // GCC 12's AVX-512 intrinsics fill their unused "undefined" operand from a self-initialized
@@ -149,7 +148,8 @@ constexpr int kSub[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
 
 // Q4_K's arranged codes go by groups of eight activation rows: within a group, super-block by
 // super-block, each row's 256 codes in sub-block order, so that a tile of rows reads one
-// super-block's codes at constant offsets. Row i's super-block 0 (then + sb * q4kStep).
+// super-block's codes at constant offsets: row i's super-block sb at q4kCodes(i) + sb * 256 *
+// q4kRows(i).
 constexpr int kQ4kRows = 8;  // the wide tile's activation rows
 inline int64_t q4kRows(const Args& a, int64_t i) { return std::min<int64_t>(kQ4kRows, a.n - i / kQ4kRows * kQ4kRows); }
 inline const int8_t* q4kCodes(const Args& a, const int8_t* base, int64_t i)
@@ -330,8 +330,8 @@ void q4kRowsMany(const Args& a, int64_t r0, int64_t r1)
 }
 
 // Tiles of R weight rows (then single rows) by N activation rows: wide ones (RW x NW) while at
-// least NW activation rows are left, then R4 x 4, then the rest (R4 x 3 or 2, or 1 x 1).
-template <template <int, int> class T, int RW, int NW, int R4 = 4>
+// least NW activation rows are left, then four, then the rest.
+template <template <int, int> class T, int RW, int NW>
 void tiles(const Args& a, int64_t r0, int64_t r1)
 {
     auto run = [&](auto rTag, auto nTag, int64_t i0) {
@@ -345,15 +345,14 @@ void tiles(const Args& a, int64_t r0, int64_t r1)
     using I1 = std::integral_constant<int, 1>;
     using I4 = std::integral_constant<int, 4>;
     using IR = std::integral_constant<int, RW>;
-    using IR4 = std::integral_constant<int, R4>;
     int64_t i0 = 0;
     for (; i0 + NW <= a.n; i0 += NW)
         run(IR{}, std::integral_constant<int, NW>{}, i0);
     for (; i0 + 4 <= a.n; i0 += 4)
-        run(IR4{}, I4{}, i0);
+        run(I4{}, I4{}, i0);
     switch (a.n - i0) {
-    case 3: run(IR4{}, std::integral_constant<int, 3>{}, i0); break;
-    case 2: run(IR4{}, std::integral_constant<int, 2>{}, i0); break;
+    case 3: run(I4{}, std::integral_constant<int, 3>{}, i0); break;
+    case 2: run(I4{}, std::integral_constant<int, 2>{}, i0); break;
     case 1: run(I1{}, I1{}, i0); break;
     default: break;
     }
