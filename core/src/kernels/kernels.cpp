@@ -5,9 +5,9 @@
 #include "bonsai/error.h"
 #include "bonsai/ggml_blocks.h"
 #include "bonsai/half.h"
+#include "common/eigen.h"
 #include "kernels/kern_impl.h"
 
-#include <Eigen/Core>
 
 #include <algorithm>
 #include <atomic>
@@ -25,8 +25,6 @@
 namespace bonsai {
 
 namespace {
-
-using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 #if defined(__x86_64__) || defined(__i386__)
 // F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does not know "f16c".
@@ -379,9 +377,9 @@ namespace {
 
 void floatMatmul(const float* w, int64_t rows, int64_t cols, const float* x, int64_t n, float* y)
 {
-    Eigen::Map<const RowMatF> W(w, rows, cols);
-    Eigen::Map<const RowMatF> X(x, n, cols);
-    Eigen::Map<RowMatF> Y(y, n, rows);
+    Eigen::Map<const RowMat> W(w, rows, cols);
+    Eigen::Map<const RowMat> X(x, n, cols);
+    Eigen::Map<RowMat> Y(y, n, rows);
     if (n == 1) {
         // Matrix-vector: rows split over the threads (Eigen's GEMV runs on one).
         const int64_t tile = 64;
@@ -495,6 +493,7 @@ void packedMatmulMany(const PackedMatrix* const* ws, int count, const float* x, 
         int64_t r0, r1;
     };
     std::vector<Tile> tiles;
+    double prep = 0; // quantizing and arranging the activations, shared by the packed products
     for (int k = 0; k < count; ++k) {
         const PackedMatrix& w = *ws[k];
         if (seconds)
@@ -508,7 +507,9 @@ void packedMatmulMany(const PackedMatrix* const* ws, int count, const float* x, 
         }
         // Products of 32- and 256-element activation blocks each keep their preparation.
         Prepared& p = prepared[activationBlock(w.format()) == 256 ? 1 : 0];
+        const auto tp = Clock::now();
         args[size_t(k)] = argsFor(w, p, x, n, ys[k], isa);
+        prep += since(tp);
         const int64_t tile = tileRows(w.rows(), n);
         for (int64_t r = 0; r < w.rows(); r += tile)
             tiles.push_back({k, r, std::min(w.rows(), r + tile)});
@@ -516,7 +517,8 @@ void packedMatmulMany(const PackedMatrix* const* ws, int count, const float* x, 
     if (tiles.empty())
         return;
     // Tiles taken in turn (dynamic), so that a thread the OS delays holds up only its current
-    // one; each thread's time per product splits the pass's wall time between the products.
+    // one; each thread's time per product splits the pass's wall time (and the preparation's)
+    // between the products.
     const KernelFn fn = kernelFn(isa);
     const auto t0 = Clock::now();
     std::vector<double> busy(static_cast<size_t>(count), 0.0);
@@ -539,7 +541,7 @@ void packedMatmulMany(const PackedMatrix* const* ws, int count, const float* x, 
         }
     }
     if (seconds) {
-        const double wall = since(t0);
+        const double wall = since(t0) + prep;
         double total = 0;
         for (double b : busy)
             total += b;
