@@ -20,6 +20,17 @@ nlohmann::ordered_json spreadJson(const bonsai::Spread& s, double scale)
     return {{"median", s.median * scale}, {"min", s.min * scale}, {"max", s.max * scale}};
 }
 
+// The other processes' share of the CPUs while measuring, with a warning once it is large
+// enough to slow the figures (10%: a fifth of one core of two).
+void printLoad(const bonsai::SpeedResult& r)
+{
+    if (r.otherCpuShare < 0)
+        return;
+    std::printf("other processes: %.0f%% of the CPUs while measuring%s\n", 100 * r.otherCpuShare,
+                r.otherCpuShare > 0.1 ? " (the figures are slower than this machine can do; measure again when it is idle)"
+                                      : "");
+}
+
 int printLlm(const bonsai::SpeedResult& r, bool json)
 {
     if (json) {
@@ -45,6 +56,7 @@ int printLlm(const bonsai::SpeedResult& r, bool json)
         j["weight_bytes"] = r.weightBytes;
         j["kv_cache_bytes"] = r.kvCacheBytes;
         j["peak_rss_bytes"] = r.peakRssBytes;
+        j["other_cpu_share"] = r.otherCpuShare;
         j["bind_seconds"] = r.bindSeconds;
         j["notes"] = r.notes;
         std::printf("%s\n", j.dump(2).c_str());
@@ -66,6 +78,7 @@ int printLlm(const bonsai::SpeedResult& r, bool json)
         std::printf("  %-10s %7.3f ms  (%.3f-%.3f)\n", p.name.c_str(), p.seconds.median * 1e3, p.seconds.min * 1e3,
                     p.seconds.max * 1e3);
     std::printf("peak RSS %.1f MiB\n", r.peakRssBytes / 1048576.0);
+    printLoad(r);
     for (const auto& n : r.notes)
         std::printf("note: %s\n", n.c_str());
     return 0;
@@ -87,6 +100,7 @@ int printOnnx(const bonsai::SpeedResult& r, bool json, bool deploy)
         j["nodes"] = nodes;
         j["weight_bytes"] = r.weightBytes;
         j["peak_rss_bytes"] = r.peakRssBytes;
+        j["other_cpu_share"] = r.otherCpuShare;
         if (deploy)
             j["int8_layers"] = r.int8Layers;
         std::printf("%s\n", j.dump(2).c_str());
@@ -100,6 +114,7 @@ int printOnnx(const bonsai::SpeedResult& r, bool json, bool deploy)
     for (const auto& n : r.nodes)
         std::printf("  %-24s %-12s %8.3f ms\n", n.name.c_str(), n.op.c_str(), n.seconds.median * 1e3);
     std::printf("peak RSS %.1f MiB\n", r.peakRssBytes / 1048576.0);
+    printLoad(r);
     return 0;
 }
 

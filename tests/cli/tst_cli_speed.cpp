@@ -42,6 +42,8 @@ private slots:
                               "kv_cache_bytes", "peak_rss_bytes"})
             QVERIFY2(j[k].toDouble() > 0, k);
         QCOMPARE(j["throughput"].toDouble(), 2 * j["decode_tokens_per_second"].toDouble());
+        // This measure takes well under half a second: too short to tell the other processes' load.
+        QCOMPARE(j["other_cpu_share"].toDouble(0), -1.0);
         const QJsonObject parts = j["decode_token_ms_per_part"].toObject();
         for (const char* k : {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down", "head",
                               "attention", "other"}) {

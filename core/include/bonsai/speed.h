@@ -92,6 +92,12 @@ struct SpeedResult {
     // model's tensor bytes as stored.
     uint64_t weightBytes = 0;
     double peakRssBytes = 0; // the process's peak resident set so far
+    // The share of the machine's CPU time (all cores) that other processes used while this
+    // measured, 0-1; -1 where /proc/stat could not be read or the measure took less than half
+    // a second (too short to tell). Timings taken while other programs
+    // held cores are slower than the machine can do (more so with OpenMP, whose threads wait
+    // for one another at every pass).
+    double otherCpuShare = -1;
 
     // Latency to compare configurations by: per batch (classifiers) or per decode step.
     double latencySeconds() const { return kind == Kind::Classifier ? latency.median : decodeStep.median; }

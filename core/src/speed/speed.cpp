@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace bonsai {
 
@@ -22,6 +25,45 @@ double processPeakRssBytes()
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     return double(ru.ru_maxrss) * 1024.0;
+}
+
+OtherCpuLoad::OtherCpuLoad() : start_(sample()) {}
+
+OtherCpuLoad::Sample OtherCpuLoad::sample()
+{
+    Sample s;
+    s.wall = speedClock();
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    // cpu user nice system idle iowait irq softirq steal (guest time is inside user and nice)
+    double v[8] = {};
+    if (!(in >> cpu) || cpu != "cpu")
+        return s;
+    for (double& x : v)
+        if (!(in >> x))
+            return s;
+    const double tick = double(sysconf(_SC_CLK_TCK));
+    if (tick <= 0)
+        return s;
+    double total = 0;
+    for (double x : v)
+        total += x;
+    s.total = total / tick;
+    s.busy = (total - v[3] - v[4]) / tick;
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    s.self = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    return s;
+}
+
+double OtherCpuLoad::share() const
+{
+    const Sample now = sample();
+    const double total = now.total - start_.total;
+    if (start_.total < 0 || now.total < 0 || total <= 0 || now.wall - start_.wall < 0.5)
+        return -1;
+    const double other = (now.busy - start_.busy) - (now.self - start_.self);
+    return std::clamp(other / total, 0.0, 1.0);
 }
 
 Spread spreadOf(std::vector<double> v)
@@ -43,11 +85,13 @@ SpeedResult measureSpeed(const Model& model, const std::vector<LayerConfig>& con
         throw Error("speed: " + std::to_string(configs.size()) + " configurations for " +
                     std::to_string(model.layers.size()) + " layers");
     reportProgress(progress, 0);
+    const OtherCpuLoad load;
     SpeedResult r = isLanguageModel(model) ? measureLlmSpeed(model, configs, o, progress)
                                            : measureOnnxSpeed(model, configs, o, progress);
     r.model = model.path;
     r.batch = o.batch;
     r.peakRssBytes = processPeakRssBytes();
+    r.otherCpuShare = load.share();
     reportProgress(progress, 1);
     return r;
 }

@@ -4,19 +4,24 @@
 // equal to the bytes the packed formats take, computed here from the shapes. Classifiers (the
 // demo CNN): every layer timed by the node reading its weight, the nodes' times adding up
 // to about one whole run; in deploy mode the symmetric INT8 layers run in INT8. Progress rises
-// to 1 and cancelling stops the measure.
+// to 1 and cancelling stops the measure. The other processes' share of the CPUs counts a
+// child process's spinning.
 #include "bonsai/compress.h"
 #include "bonsai/error.h"
 #include "bonsai/llm.h"
 #include "bonsai/model.h"
 #include "bonsai/recipe.h"
 #include "bonsai/speed.h"
+#include "speed/speed_impl.h"
 #include "testutil.h"
 
 #include <QtTest>
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace bonsai;
 
@@ -137,6 +142,28 @@ private slots:
         QVERIFY(!fractions.empty());
         QVERIFY(std::is_sorted(fractions.begin(), fractions.end()));
         QCOMPARE(fractions.back(), 1.0);
+    }
+
+    // The other processes' load: a child process spinning for 0.6 s while this one sleeps is
+    // at least one core's time of all (more if anything else ran meanwhile).
+    void otherProcessesLoad()
+    {
+        QCOMPARE(OtherCpuLoad().share(), -1.0); // under half a second: too short to tell
+        const OtherCpuLoad load;
+        const pid_t child = fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            volatile uint64_t spin = 0;
+            for (;;)
+                spin = spin + 1;
+        }
+        QThread::msleep(600);
+        const double share = load.share();
+        kill(child, SIGKILL);
+        waitpid(child, nullptr, 0);
+        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        QVERIFY2(share >= 0.8 / double(cores), qPrintable(QString::number(share)));
+        QVERIFY(share <= 1);
     }
 
     void classifierDeploy()
