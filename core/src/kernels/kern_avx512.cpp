@@ -145,6 +145,41 @@ inline __m128i q4kScaleMins(const uint8_t* p) // reads 16 bytes: the 12, then 4 
 // (lanes 8-15): the low and high nibbles of its bytes 0-63, then of 64-127.
 constexpr int kSub[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
 
+// vpdpbusd sums four code x activation products per int32 lane (at most 4 * 15 * 127 = 7620,
+// so int16 holds it); vpackssdw of code vectors 2p and 2p + 1 interleaves their lanes by four
+// within each 128-bit lane, and vpmaddwd (vpdpwssd) scales each int16 by its sub-block's scale.
+// q4kScalePairs gives, for p = 0 and 1, that int16 vector of scales: element e of 128-bit lane L
+// holds sub-block kSub[2p + (e >= 4)][L >= 2]'s scale.
+struct Q4kPairIndex {
+    alignas(64) int16_t idx[2][32];
+    constexpr Q4kPairIndex() : idx{}
+    {
+        for (int p = 0; p < 2; ++p)
+            for (int e = 0; e < 32; ++e)
+                idx[p][e] = int16_t(kSub[2 * p + (e % 8 >= 4)][e / 16]);
+    }
+};
+constexpr Q4kPairIndex kQ4kPairIndex;
+
+inline void q4kScalePairs(__m128i sm, __m512i out[2])
+{
+    const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm)); // words 0-7: the scales
+    out[0] = _mm512_permutexvar_epi16(_mm512_load_si512(kQ4kPairIndex.idx[0]), sc);
+    out[1] = _mm512_permutexvar_epi16(_mm512_load_si512(kQ4kPairIndex.idx[1]), sc);
+}
+
+// The integer dot product of a super-block's four code vectors u with the activations x
+// (64 bytes per code vector, sub-block order), each sub-block's sum times its scale.
+inline __m512i q4kDot(const __m512i u[4], const __m512i sc[2], const int8_t* x)
+{
+    const __m512i z = _mm512_setzero_si512();
+    __m512i r[4];
+    for (int j = 0; j < 4; ++j)
+        r[j] = _mm512_dpbusd_epi32(z, u[j], _mm512_loadu_si512(x + 64 * j));
+    const __m512i s = _mm512_madd_epi16(_mm512_packs_epi32(r[0], r[1]), sc[0]);
+    return _mm512_dpwssd_epi32(s, _mm512_packs_epi32(r[2], r[3]), sc[1]);
+}
+
 
 // Q4_K's arranged codes go by groups of eight activation rows: within a group, super-block by
 // super-block, each row's 256 codes in sub-block order, so that a tile of rows reads one
@@ -163,9 +198,6 @@ void q4kTileOne(const Args& a, int64_t r0, int64_t i0)
 {
     const int64_t chunks = a.cols / 32, supers = a.cols / 256;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512i idx[4];
-    for (int k = 0; k < 4; ++k)
-        idx[k] = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(kSub[k][0]), _mm512_set1_epi32(kSub[k][1]));
     __m512 acc[R], macc[R];
     for (int k = 0; k < R; ++k) {
         macc[k] = _mm512_setzero_ps();
@@ -187,18 +219,14 @@ void q4kTileOne(const Args& a, int64_t r0, int64_t i0)
                 _mm_prefetch(reinterpret_cast<const char*>(b) + R * static_cast<int64_t>(a.rowBytes) + 64 * l,
                              _MM_HINT_T0);
             const float d = h2f(b), dmin = h2f(b + 2);
-            const __m512i sm32 = _mm512_cvtepu8_epi32(q4kScaleMins(b + 4));
-            const __m512i pairs = _mm512_or_si512(sm32, _mm512_slli_epi32(sm32, 16)); // (scale, scale)
+            const __m128i sm = q4kScaleMins(b + 4);
+            const __m512i sm32 = _mm512_cvtepu8_epi32(sm);
+            __m512i sc[2];
+            q4kScalePairs(sm, sc);
             const __m512i v0 = _mm512_loadu_si512(b + 16), v1 = _mm512_loadu_si512(b + 80);
             const __m512i u[4] = {_mm512_and_si512(v0, m4), _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4),
                                   _mm512_and_si512(v1, m4), _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4)};
-            const int8_t* x = xrow + sb * xstep; // sub-block order
-            __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(u[0], _mm512_loadu_si512(x)),
-                                          _mm512_permutexvar_epi32(idx[0], pairs));
-#pragma GCC unroll 3
-            for (int j = 1; j < 4; ++j)
-                s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(u[j], _mm512_loadu_si512(x + 64 * j)),
-                                        _mm512_permutexvar_epi32(idx[j], pairs));
+            const __m512i s = q4kDot(u, sc, xrow + sb * xstep);
             acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * xd), acc[k]);
             // Lanes 8-15: min_j * sum_j ((min, 0) and (sum, sign) int16 pairs).
             macc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(sm32, bs1)), _mm512_set1_ps(dmin * xd),
@@ -213,7 +241,7 @@ void q4kTileOne(const Args& a, int64_t r0, int64_t i0)
 // tile rather than once per tile of activation rows: its four code vectors, its four (scale,
 // scale) vectors, its minimums as int16 in each 128-bit lane, d and dmin.
 struct alignas(64) Q4kUnpacked {
-    __m512i u[4], sc[4], mins;
+    __m512i u[4], sc[2], mins;
     float d, dmin;
 };
 
@@ -223,16 +251,12 @@ void q4kUnpack(const uint8_t* b, Q4kUnpacked& o)
     o.d = h2f(b);
     o.dmin = h2f(b + 2);
     const __m128i sm = q4kScaleMins(b + 4);
-    const __m512i sm32 = _mm512_cvtepu8_epi32(sm);
-    const __m512i pairs = _mm512_or_si512(sm32, _mm512_slli_epi32(sm32, 16)); // (scale, scale)
+    q4kScalePairs(sm, o.sc);
     const __m512i v0 = _mm512_loadu_si512(b + 16), v1 = _mm512_loadu_si512(b + 80);
     o.u[0] = _mm512_and_si512(v0, m4);
     o.u[1] = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
     o.u[2] = _mm512_and_si512(v1, m4);
     o.u[3] = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
-    for (int k = 0; k < 4; ++k)
-        o.sc[k] = _mm512_permutexvar_epi32(
-            _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(kSub[k][0]), _mm512_set1_epi32(kSub[k][1])), pairs);
     o.mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)));
 }
 
@@ -262,11 +286,7 @@ void q4kTileRows(const Args& a, const Q4kUnpacked* wu, int64_t r0, int64_t i0)
             const __m512 d = _mm512_set1_ps(w.d);
 #pragma GCC unroll 16
             for (int i = 0; i < N; ++i) {
-                const int8_t* x = xs + 256 * i; // sub-block order
-                __m512i s = _mm512_madd_epi16(_mm512_maddubs_epi16(w.u[0], _mm512_loadu_si512(x)), w.sc[0]);
-#pragma GCC unroll 3
-                for (int j = 1; j < 4; ++j)
-                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(w.u[j], _mm512_loadu_si512(x + 64 * j)), w.sc[j]);
+                const __m512i s = q4kDot(w.u, w.sc, xs + 256 * i); // sub-block order
                 const float* xd = reinterpret_cast<const float*>(as + (i / 4) * supers * 128 + 64 + 16 * (i % 4));
                 const __m512 dx = _mm512_mul_ps(d, _mm512_set1_ps(*xd));
                 acc[k][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dx, acc[k][i]);
