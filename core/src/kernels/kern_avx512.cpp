@@ -15,9 +15,10 @@
 //
 // Q4_K: unsigned 4-bit codes times the signed activations, times the sub-block scales, all
 // exact in int32 over a 256-element super-block, then converted once and scaled by d * d_x.
-// vpmaddubsw sums two products into int16 (within range: 2 * 15 * 127) and vpdpwssd multiplies
-// them by (scale, scale) pairs: two instructions per 64 elements, no accumulator to clear.
-// Several activation rows (prefill) read each weight row unpacked once per product tile. The minimums' part, dmin * d_x * sum_j min_j *
+// vpdpbusd sums four products per int32 lane (within int16: 4 * 15 * 127), vpackssdw packs two
+// such vectors to int16 and vpmaddwd / vpdpwssd multiply them by the sub-block scales (q4kDot):
+// six multiplying instructions per 256 elements. Several activation rows (prefill) read each
+// weight row unpacked once per product tile. The minimums' part, dmin * d_x * sum_j min_j *
 // (code sum of sub-block j), is taken for four activation rows at once by vpmaddwd, on sums and
 // scales arranged per four rows once per product (arrangeAvx512) rather than per weight row.
 // GCC 12's AVX-512 intrinsics fill their unused "undefined" operand from a self-initialized
