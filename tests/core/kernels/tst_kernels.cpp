@@ -113,6 +113,9 @@ private slots:
                               "int4 g64 asym", "int4"})
             for (int cols : {256, 768})
                 QTest::newRow((std::string(k) + " " + std::to_string(cols)).c_str()) << QString(k) << cols;
+        // Q4_K's several-row products go over the super-blocks in passes of eight: rows of nine
+        // super-blocks take two.
+        QTest::newRow("q4_k 2304") << QString("q4_k") << 2304;
     }
 
     void againstDouble()
