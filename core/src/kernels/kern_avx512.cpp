@@ -239,8 +239,8 @@ void q4kTileOne(const Args& a, int64_t r0, int64_t i0)
 }
 
 // A Q4_K weight super-block unpacked for the multi-row tiles, once per weight row and product
-// tile rather than once per tile of activation rows: its four code vectors, its four (scale,
-// scale) vectors, its minimums as int16 in each 128-bit lane, d and dmin.
+// tile rather than once per tile of activation rows: its four code vectors, its two int16
+// scale vectors (q4kScalePairs), its minimums as int16 in each 128-bit lane, d and dmin.
 struct alignas(64) Q4kUnpacked {
     __m512i u[4], sc[2], mins;
     float d, dmin;
