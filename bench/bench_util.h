@@ -1,5 +1,7 @@
 #pragma once
 // Shared benchmark helpers: timing, memory read bandwidth, peak RSS.
+#include "bonsai/speed.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -51,45 +53,26 @@ inline double readBandwidth(int threads, int reps = 5)
 }
 
 // The share of the machine's CPU time (0..1) that other processes used between start() and
-// stop(), summed over calls: /proc/stat's busy time minus this process's own.
+// stop(), summed over calls (bonsai::cpuTimesNow: /proc/stat's busy time minus this process's).
 class CpuShare {
 public:
     void start()
     {
-        busy0_ = busyTicks();
-        own0_ = ownSeconds();
-        t0_ = now();
+        t0_ = bonsai::cpuTimesNow();
+        wall0_ = now();
     }
     void stop()
     {
-        const double dt = now() - t0_;
+        const bonsai::CpuTimes t = bonsai::cpuTimesNow();
         const long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-        other_ += std::max(0.0, double(busyTicks() - busy0_) / double(sysconf(_SC_CLK_TCK)) - (ownSeconds() - own0_));
-        wall_ += dt * double(cpus);
+        other_ += std::max(0.0, (t.busy - t0_.busy) - (t.self - t0_.self));
+        wall_ += (now() - wall0_) * double(cpus);
     }
     double share() const { return wall_ > 0 ? other_ / wall_ : 0; }
 
 private:
-    static long long busyTicks()
-    {
-        std::FILE* f = std::fopen("/proc/stat", "r");
-        long long v[8] = {};
-        if (f) {
-            if (std::fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                            &v[6], &v[7]) != 8)
-                v[0] = 0;
-            std::fclose(f);
-        }
-        return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; // all but idle and iowait
-    }
-    static double ownSeconds()
-    {
-        rusage ru{};
-        getrusage(RUSAGE_SELF, &ru);
-        return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    }
-    long long busy0_ = 0;
-    double own0_ = 0, t0_ = 0, other_ = 0, wall_ = 0;
+    bonsai::CpuTimes t0_;
+    double wall0_ = 0, other_ = 0, wall_ = 0;
 };
 
 // /proc/loadavg's 1-, 5- and 15-minute figures.

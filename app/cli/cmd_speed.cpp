@@ -21,13 +21,13 @@ nlohmann::ordered_json spreadJson(const bonsai::Spread& s, double scale)
 }
 
 // The other processes' share of the CPUs while measuring, with a warning once it is large
-// enough to slow the figures (10%: a fifth of one core of two).
+// enough to slow the figures.
 void printLoad(const bonsai::SpeedResult& r)
 {
     if (r.otherCpuShare < 0)
         return;
     std::printf("other processes: %.0f%% of the CPUs while measuring%s\n", 100 * r.otherCpuShare,
-                r.otherCpuShare > 0.1 ? " (the figures are slower than this machine can do; measure again when it is idle)"
+                r.otherCpuShare > bonsai::kBusyMachineShare ? " (the figures are slower than this machine can do; measure again when it is idle)"
                                       : "");
 }
 

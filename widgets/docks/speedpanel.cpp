@@ -330,7 +330,7 @@ void SpeedPanel::onFinished(const SpeedComparison& r)
     for (const std::string& n : r.configured->notes)
         msg += QLatin1Char('\n') + qstr(n);
     const double busy = std::max(r.configured->otherCpuShare, r.original ? r.original->otherCpuShare : -1.0);
-    if (busy > 0.1)
+    if (busy > bonsai::kBusyMachineShare)
         msg += QLatin1Char('\n') + tr("Other programs used %1% of the CPUs while this measured: the figures are slower "
                                       "than this machine can do. Measure again when it is idle.")
                                        .arg(qRound(100 * busy));

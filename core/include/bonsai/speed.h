@@ -103,6 +103,17 @@ struct SpeedResult {
     double latencySeconds() const { return kind == Kind::Classifier ? latency.median : decodeStep.median; }
 };
 
+// CPU time so far, in seconds: the machine's over all cores (/proc/stat) and its busy part
+// (all but idle and I/O wait), and this process's own (getrusage). total < 0 where /proc/stat
+// cannot be read. Other processes' time over a window is busy - self between two readings.
+struct CpuTimes {
+    double total = -1, busy = 0, self = 0;
+};
+CpuTimes cpuTimesNow();
+
+// SpeedResult::otherCpuShare above this: the measure warns that its figures are slow.
+constexpr double kBusyMachineShare = 0.1;
+
 // Graph inputs of `batch` samples to time an executor with: uniform floats in [0, 1) from
 // `seed`, the first dimension `batch` and other unknown dimensions 1.
 OnnxExecutor::Store timingInputs(const OnnxExecutor& ex, int64_t batch, unsigned seed = 7);

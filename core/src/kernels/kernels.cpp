@@ -8,7 +8,6 @@
 #include "common/eigen.h"
 #include "kernels/kern_impl.h"
 
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>

@@ -27,40 +27,39 @@ double processPeakRssBytes()
     return double(ru.ru_maxrss) * 1024.0;
 }
 
-OtherCpuLoad::OtherCpuLoad() : start_(sample()) {}
-
-OtherCpuLoad::Sample OtherCpuLoad::sample()
+CpuTimes cpuTimesNow()
 {
-    Sample s;
-    s.wall = speedClock();
+    CpuTimes t;
     std::ifstream in("/proc/stat");
     std::string cpu;
     // cpu user nice system idle iowait irq softirq steal (guest time is inside user and nice)
     double v[8] = {};
     if (!(in >> cpu) || cpu != "cpu")
-        return s;
+        return t;
     for (double& x : v)
         if (!(in >> x))
-            return s;
+            return t;
     const double tick = double(sysconf(_SC_CLK_TCK));
     if (tick <= 0)
-        return s;
+        return t;
     double total = 0;
     for (double x : v)
         total += x;
-    s.total = total / tick;
-    s.busy = (total - v[3] - v[4]) / tick;
+    t.total = total / tick;
+    t.busy = (total - v[3] - v[4]) / tick;
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    s.self = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    return s;
+    t.self = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    return t;
 }
+
+OtherCpuLoad::OtherCpuLoad() : start_(cpuTimesNow()), wall_(speedClock()) {}
 
 double OtherCpuLoad::share() const
 {
-    const Sample now = sample();
+    const CpuTimes now = cpuTimesNow();
     const double total = now.total - start_.total;
-    if (start_.total < 0 || now.total < 0 || total <= 0 || now.wall - start_.wall < 0.5)
+    if (start_.total < 0 || now.total < 0 || total <= 0 || speedClock() - wall_ < 0.5)
         return -1;
     const double other = (now.busy - start_.busy) - (now.self - start_.self);
     return std::clamp(other / total, 0.0, 1.0);

@@ -18,12 +18,8 @@ public:
     double share() const;
 
 private:
-    struct Sample {
-        double total = -1, busy = 0, self = 0; // seconds, over all cores
-        double wall = 0;
-    };
-    static Sample sample();
-    Sample start_;
+    CpuTimes start_;
+    double wall_ = 0;
 };
 
 SpeedResult measureLlmSpeed(const Model& model, const std::vector<LayerConfig>& configs, const SpeedOptions& o,
